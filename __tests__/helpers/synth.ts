@@ -1,0 +1,63 @@
+/** Synthesizes environments in-process and gives typed access to the Terraform JSON. */
+import { Testing } from "cdktf";
+import { EnvironmentConfig, loadEnvironments } from "../../environments";
+import { PlatformStack } from "../../modules/platform-stack";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type TerraformJson = {
+  terraform: any;
+  provider: any;
+  resource: Record<string, Record<string, any>>;
+  data?: Record<string, Record<string, any>>;
+  output?: Record<string, any>;
+  variable?: Record<string, any>;
+};
+
+export interface SynthesizedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly body: Record<string, any>;
+}
+
+export function synthEnvironment(config: EnvironmentConfig): TerraformJson {
+  const stack = new PlatformStack(Testing.app(), config);
+  return JSON.parse(Testing.synth(stack));
+}
+
+const cache = new Map<string, TerraformJson>();
+
+/** Every environment's config and synthesized JSON (synthesized once per test file). */
+export function synthAll(): { config: EnvironmentConfig; json: TerraformJson }[] {
+  return loadEnvironments().map((config) => {
+    if (!cache.has(config.name)) cache.set(config.name, synthEnvironment(config));
+    return { config, json: cache.get(config.name)! };
+  });
+}
+
+export function synthNamed(name: string): { config: EnvironmentConfig; json: TerraformJson } {
+  const found = synthAll().find((e) => e.config.name === name);
+  if (!found) throw new Error(`no environment ${name}`);
+  return found;
+}
+
+/** All resources (optionally of one type) as a flat list. */
+export function resources(json: TerraformJson, type?: string): SynthesizedResource[] {
+  return Object.entries(json.resource ?? {})
+    .filter(([t]) => type === undefined || t === type)
+    .flatMap(([t, byName]) => Object.entries(byName).map(([name, body]) => ({ type: t, name, body })));
+}
+
+/** The resource of `type` whose attribute `attr` references resource `ref` (e.g. the versioning of a bucket). */
+export function attachedTo(json: TerraformJson, type: string, ref: string, attr = "bucket"): SynthesizedResource[] {
+  return resources(json, type).filter((r) => typeof r.body[attr] === "string" && r.body[attr].startsWith(`\${${ref}.`));
+}
+
+/** Parses an IAM policy document embedded as a JSON string. */
+export function parsePolicy(policy: string): { Version: string; Statement: any[] } {
+  return JSON.parse(policy);
+}
+
+export function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,70 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { ROOT, synth } from "../../scripts/lib/terraform";
+
+function treeHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d).sort()) {
+      const path = join(d, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else out[relative(dir, path)] = createHash("sha256").update(readFileSync(path)).digest("hex");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("synth through the app entry point", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), "synth-"));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("`cdktf synth` (the README's path) writes one stack per environment, byte-identical across runs and entry points", () => {
+    const viaCli = [fresh(), fresh()].map((dir) => {
+      const result = spawnSync(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth", "--output", dir], {
+        cwd: ROOT,
+        env: { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" },
+        encoding: "utf8",
+      });
+      expect(result.status).toBe(0);
+      return dir;
+    });
+    const direct = fresh();
+    synth(direct);
+    expect(readdirSync(join(viaCli[0], "stacks")).sort()).toEqual(["dev", "local", "prod", "staging"]);
+    const first = treeHashes(viaCli[0]);
+    expect(Object.keys(first)).toContain("stacks/prod/cdk.tf.json");
+    expect(treeHashes(viaCli[1])).toEqual(first);
+    expect(treeHashes(direct)).toEqual(first);
+  });
+
+  it("stops on a bad config with one message naming env, field and rule, and no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "synth-bad-"));
+    dirs.push(dir);
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-config-app.ts")], {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: dir },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      [
+        "Invalid environment configuration (3 problems):",
+        '  - dev: region: must be a known AWS region (got "mars-north-1")',
+        "  - dev: partitioning.keys: must list at least one partition key (got [])",
+        "  - prod: protection.forceDestroy: must be false in prod: production data is never force-deleted",
+      ].join("\n"),
+    );
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,169 @@
+import { ConfigError, ENVIRONMENTS, EnvironmentOverride, loadEnvironments, stateKey } from "../../environments";
+import { dev } from "../../environments/dev";
+import { local } from "../../environments/local";
+import { prod } from "../../environments/prod";
+import { staging } from "../../environments/staging";
+
+/** The ConfigError message for a set of environment definitions, or a failure if they are valid. */
+function errorOf(...definitions: EnvironmentOverride[]): string {
+  try {
+    loadEnvironments(definitions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+/** The single problem line of a one-problem ConfigError. */
+function problemOf(...definitions: EnvironmentOverride[]): string {
+  const message = errorOf(...definitions);
+  const lines = message.split("\n").slice(1);
+  expect(lines).toHaveLength(1);
+  return lines[0].replace(/^ {2}- /, "");
+}
+
+describe("shipped environments", () => {
+  const envs = loadEnvironments();
+  const byName = Object.fromEntries(envs.map((e) => [e.name, e]));
+
+  it("are dev, staging, prod and local, all valid", () => {
+    expect(envs.map((e) => e.name)).toEqual(["dev", "staging", "prod", "local"]);
+  });
+
+  it("inherit base defaults they do not override", () => {
+    expect(byName.dev.lake.lifecycle.raw).toEqual({ infrequentAccessAfterDays: 30, archiveAfterDays: 90, expireAfterDays: 365 });
+    expect(byName.dev.alarms.notify).toBe("record");
+    expect(byName.staging.project).toBe("dataplat");
+  });
+
+  it("differ as DESIGN.md §2 says: partitioning, alarms, guards, protection, state", () => {
+    const summary = Object.fromEntries(
+      envs.map((e) => [
+        e.name,
+        {
+          partitions: e.partitioning.keys.map((k) => k.name).join("+"),
+          notify: e.alarms.notify,
+          cutoffGiB: e.athena.bytesScannedCutoffPerQuery ? e.athena.bytesScannedCutoffPerQuery / 1024 ** 3 : undefined,
+          forceDestroy: e.protection.forceDestroy,
+          preventDestroy: e.protection.preventDestroy,
+          backend: e.state.backend,
+          logDays: e.logs.retentionDays,
+        },
+      ]),
+    );
+    expect(summary).toEqual({
+      dev: { partitions: "dt", notify: "record", cutoffGiB: 1, forceDestroy: true, preventDestroy: false, backend: "s3", logDays: 14 },
+      staging: { partitions: "dt+region", notify: "record", cutoffGiB: 10, forceDestroy: false, preventDestroy: false, backend: "s3", logDays: 30 },
+      prod: { partitions: "dt+region", notify: "page", cutoffGiB: 100, forceDestroy: false, preventDestroy: true, backend: "s3", logDays: 365 },
+      local: { partitions: "dt+region", notify: "record", cutoffGiB: undefined, forceDestroy: true, preventDestroy: false, backend: "local", logDays: 1 },
+    });
+  });
+
+  it("keep state apart: one key per environment", () => {
+    const keys = envs.map((e) => stateKey(e));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(stateKey(byName.prod)).toBe("dataplat/prod/terraform.tfstate");
+  });
+
+  it("are listed in promotion order", () => {
+    expect(ENVIRONMENTS.map((e) => e.name)).toEqual(["dev", "staging", "prod", "local"]);
+  });
+});
+
+describe("a bad environment config fails with env, field and rule", () => {
+  const cases: [string, EnvironmentOverride, string][] = [
+    ["malformed account id", { ...prod, accountId: "12345" }, 'prod: accountId: must be a 12-digit AWS account id (got "12345")'],
+    ["unknown region", { ...dev, region: "eu-west-9" as never }, 'dev: region: must be a known AWS region (got "eu-west-9")'],
+    [
+      "prod without an Athena bytes-scanned cutoff",
+      { ...prod, athena: { resultsRetentionDays: 30 } },
+      "prod: athena.bytesScannedCutoffPerQuery: is required in prod: every production query needs a scan cutoff",
+    ],
+    ["negative alarm threshold", { ...dev, alarms: { lambdaErrors: -1 } }, "dev: alarms.lambdaErrors: must be ≥ 0 (got -1)"],
+    ["empty partition spec", { ...dev, partitioning: { keys: [] } }, "dev: partitioning.keys: must list at least one partition key (got [])"],
+    [
+      "force-destroy in prod",
+      { ...prod, protection: { forceDestroy: true, preventDestroy: true } },
+      "prod: protection.forceDestroy: must be false in prod: production data is never force-deleted",
+    ],
+    [
+      "non-local environment without an account id",
+      { ...staging, accountId: undefined },
+      "staging: accountId: is required outside local: the provider must refuse any other account",
+    ],
+    [
+      "partition spec not starting with a date",
+      { ...dev, partitioning: { keys: [{ name: "region", type: "enum", values: ["eu"] }] } },
+      'dev: partitioning.keys[0].type: the first partition key must be a date so every query can prune by day (got "enum")',
+    ],
+    [
+      "archive tier before the infrequent-access tier",
+      { ...dev, lake: { lifecycle: { raw: { infrequentAccessAfterDays: 60, archiveAfterDays: 40 } } } },
+      "dev: lake.lifecycle.raw.archiveAfterDays: must be later than infrequentAccessAfterDays (60) (got 40)",
+    ],
+    [
+      "infrequent access before day 30",
+      { ...dev, lake: { lifecycle: { processed: { infrequentAccessAfterDays: 10 } } } },
+      "dev: lake.lifecycle.processed.infrequentAccessAfterDays: must be ≥ 30: S3 does not move objects to STANDARD_IA earlier (got 10)",
+    ],
+    [
+      "log retention CloudWatch does not offer",
+      { ...dev, logs: { retentionDays: 45 } },
+      "dev: logs.retentionDays: must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653) (got 45)",
+    ],
+    ["prod alarms that page nobody", { ...prod, alarms: { notify: "record" } }, 'prod: alarms.notify: must be "page" in prod: production alarms must reach on-call'],
+    [
+      "Athena cutoff below the service minimum",
+      { ...dev, athena: { bytesScannedCutoffPerQuery: 1000 } },
+      "dev: athena.bytesScannedCutoffPerQuery: must be ≥ 10485760 bytes: Athena's smallest cutoff is 10 MB (got 1000)",
+    ],
+    [
+      "more datapoints than evaluation periods",
+      { ...dev, alarms: { evaluationPeriods: 2, datapointsToAlarm: 3 } },
+      "dev: alarms.datapointsToAlarm: must not exceed evaluationPeriods (2) (got 3)",
+    ],
+    ["overriding a required tag", { ...dev, tags: { owner: "someone-else" } }, "dev: tags.owner: is set by the platform and cannot be overridden"],
+    [
+      "shared environment on a local state file",
+      { ...staging, state: { backend: "local", path: "x.tfstate" } },
+      'staging: state.backend: must be "s3" outside local: shared state needs a remote, locked backend',
+    ],
+    ["a duration alarm above 100 %", { ...dev, alarms: { lambdaDurationPercentOfTimeout: 150 } }, "dev: alarms.lambdaDurationPercentOfTimeout: must be a percentage between 1 and 100 (got 150)"],
+    ["an unknown tier", { ...dev, tier: "production" as never }, 'dev: tier: must be one of local, nonprod, prod (got "production")'],
+    ["an invalid environment name", { ...dev, name: "Dev_1" }, 'Dev_1: name: must be lowercase letters and digits, starting with a letter, at most 10 characters (got "Dev_1")'],
+    [
+      "an enum partition key without values",
+      { ...dev, partitioning: { keys: [{ name: "dt", type: "date", format: "yyyy-MM-dd", rangeStart: "2024-01-01" }, { name: "region", type: "enum", values: [] }] } },
+      "dev: partitioning.keys[1].values: must list at least one value (got [])",
+    ],
+  ];
+
+  it.each(cases)("%s", (_title, definition, expected) => {
+    expect(problemOf(definition)).toBe(expected);
+  });
+
+  it("lists every problem of every environment in one message", () => {
+    const message = errorOf(
+      { ...dev, accountId: "abc", alarms: { lambdaThrottles: -5 } },
+      { ...prod, protection: { forceDestroy: true } },
+    );
+    expect(message).toBe(
+      [
+        "Invalid environment configuration (4 problems):",
+        '  - dev: accountId: must be a 12-digit AWS account id (got "abc")',
+        "  - dev: alarms.lambdaThrottles: must be ≥ 0 (got -5)",
+        "  - prod: protection.forceDestroy: must be false in prod: production data is never force-deleted",
+        "  - prod: protection.preventDestroy: must be true in prod: data-bearing resources must survive a stray destroy",
+      ].join("\n"),
+    );
+  });
+
+  it("rejects two environments with the same name", () => {
+    expect(problemOf(dev, { ...staging, name: "dev" })).toBe("dev: name: is used by another environment");
+  });
+
+  it("lets local omit the account id", () => {
+    expect(() => loadEnvironments([{ ...local, accountId: undefined }])).not.toThrow();
+  });
+});

@@ -1,0 +1,18 @@
+import { defineDataset } from "./contract";
+
+export const clickstream = defineDataset({
+  name: "clickstream",
+  description: "Web and app interaction events, streamed through Kinesis and delivered by Firehose.",
+  source: { kind: "kinesis" },
+  primaryKey: ["event_id"],
+  eventTimeColumn: "event_time",
+  columns: [
+    { name: "event_id", type: "string", required: true, description: "Client-generated event id (idempotency key)" },
+    { name: "session_id", type: "string", required: true, description: "Browser or app session" },
+    { name: "customer_id", type: "string", description: "Signed-in customer, if any" },
+    { name: "page", type: "string", required: true, description: "Page or screen" },
+    { name: "action", type: "string", required: true, description: "view, click, add_to_cart, checkout" },
+    { name: "region", type: "string", required: true, description: "Region served from (eu, us, apac)" },
+    { name: "event_time", type: "timestamp", required: true, description: "Client event time (UTC)" },
+  ],
+});

@@ -1,0 +1,115 @@
+/**
+ * Dataset contracts: one typed definition per dataset. Tables, crawler targets, named queries,
+ * job arguments and stream routing are generated from these, so a dataset is added in one place.
+ */
+import type { PartitionSpec } from "../environments";
+import type { Zone } from "../modules/lake";
+import { PartitionLayout } from "../modules/shared/partitioning";
+
+/** Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
+export type ColumnType =
+  | "string" | "int" | "bigint" | "double" | "boolean" | "date" | "timestamp"
+  | `decimal(${number},${number})`;
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** Rows without a value are quarantined. @default false */
+  readonly required?: boolean;
+  readonly description: string;
+}
+
+export type DatasetSource =
+  /** A table in the operational database, read over a Glue JDBC connection. */
+  | { readonly kind: "rds"; readonly table: string }
+  /** A DynamoDB table, read through its point-in-time export (no read capacity used). */
+  | { readonly kind: "dynamodb"; readonly table: string }
+  /** Events on the platform's Kinesis stream, delivered by Firehose. */
+  | { readonly kind: "kinesis" }
+  /** An external HTTP API, paged by the api-ingest Lambda. */
+  | { readonly kind: "api"; readonly path: string };
+
+export interface DatasetContract {
+  /** Lowercase identifier; the dataset's folder in every zone and the base of its table names. */
+  readonly name: string;
+  readonly description: string;
+  readonly columns: readonly Column[];
+  /** Columns that identify a record; duplicates keep the latest version. */
+  readonly primaryKey: readonly string[];
+  /** ISO-8601 timestamp column the date (and hour) partition keys derive from. */
+  readonly eventTimeColumn: string;
+  /** Column ordering versions of one record; the highest wins deduplication. @default eventTimeColumn */
+  readonly versionColumn?: string;
+  readonly source: DatasetSource;
+  /** Zones the dataset lives in. @default raw, processed, consumer */
+  readonly zones?: readonly Zone[];
+}
+
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Checks a contract for internal consistency and returns it frozen. Throws naming the dataset and rule. */
+export function defineDataset(contract: DatasetContract): DatasetContract {
+  const problems: string[] = [];
+  const names = contract.columns.map((c) => c.name);
+  if (!IDENTIFIER.test(contract.name)) problems.push(`name must be a lowercase identifier (got "${contract.name}")`);
+  for (const name of names) if (!IDENTIFIER.test(name)) problems.push(`column "${name}" must be a lowercase identifier`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) problems.push(`column "${dup}" is defined twice`);
+  if (contract.primaryKey.length === 0) problems.push("primaryKey must name at least one column");
+  for (const key of contract.primaryKey) {
+    const column = contract.columns.find((c) => c.name === key);
+    if (!column) problems.push(`primaryKey column "${key}" is not a column`);
+    else if (!column.required) problems.push(`primaryKey column "${key}" must be required`);
+  }
+  for (const [field, name] of [["eventTimeColumn", contract.eventTimeColumn], ["versionColumn", contract.versionColumn]] as const) {
+    if (name === undefined) continue;
+    const column = contract.columns.find((c) => c.name === name);
+    if (!column) problems.push(`${field} "${name}" is not a column`);
+    else if (column.type !== "timestamp") problems.push(`${field} "${name}" must be a timestamp (got ${column.type})`);
+    else if (!column.required) problems.push(`${field} "${name}" must be required`);
+  }
+  if (problems.length) throw new Error(`dataset ${contract.name}: ${problems.join("; ")}`);
+  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const) });
+}
+
+/** A contract with an environment's partition spec applied: what tables and jobs are built from. */
+export class PartitionedDataset {
+  readonly layout: PartitionLayout;
+  /** Columns stored in the data files (partition columns live in the path, not in the file). */
+  readonly dataColumns: readonly Column[];
+
+  constructor(readonly contract: DatasetContract, spec: PartitionSpec, environment: string) {
+    this.layout = new PartitionLayout(spec);
+    const problems: string[] = [];
+    for (const key of spec.keys) {
+      const column = contract.columns.find((c) => c.name === key.name);
+      if (key.type === "enum") {
+        if (!column) problems.push(`has no column "${key.name}", which ${environment}'s partition key "${key.name}" reads`);
+        else if (!column.required) problems.push(`column "${key.name}" feeds a partition key and must be required`);
+      } else if (column) {
+        problems.push(`column "${key.name}" clashes with ${environment}'s derived partition key "${key.name}"`);
+      }
+    }
+    if (problems.length) throw new Error(`dataset ${contract.name}: ${problems.join("; ")}`);
+    const partitionNames = new Set(this.layout.names);
+    this.dataColumns = contract.columns.filter((c) => !partitionNames.has(c.name));
+  }
+
+  get name(): string {
+    return this.contract.name;
+  }
+
+  get versionColumn(): string {
+    return this.contract.versionColumn ?? this.contract.eventTimeColumn;
+  }
+
+  /** The dataset's folder in a zone: "<name>/". */
+  get prefix(): string {
+    return `${this.contract.name}/`;
+  }
+
+  /** The `--partition_spec` argument of this dataset's Spark jobs. */
+  sparkSpec(): string {
+    return this.layout.sparkSpec(this.contract.eventTimeColumn);
+  }
+}

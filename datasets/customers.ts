@@ -1,0 +1,18 @@
+import { defineDataset } from "./contract";
+
+export const customers = defineDataset({
+  name: "customers",
+  description: "Customer profiles from the DynamoDB customers table, read through table exports.",
+  source: { kind: "dynamodb", table: "customers" },
+  primaryKey: ["customer_id"],
+  eventTimeColumn: "updated_at",
+  columns: [
+    { name: "customer_id", type: "string", required: true, description: "Customer identifier" },
+    { name: "email", type: "string", required: true, description: "Contact e-mail (PII)" },
+    { name: "full_name", type: "string", description: "Display name (PII)" },
+    { name: "region", type: "string", required: true, description: "Home region (eu, us, apac)" },
+    { name: "tier", type: "string", description: "Loyalty tier" },
+    { name: "created_at", type: "timestamp", required: true, description: "Sign-up time (UTC)" },
+    { name: "updated_at", type: "timestamp", required: true, description: "Last profile change (UTC)" },
+  ],
+});

@@ -1,0 +1,11 @@
+/** Every dataset the platform carries. Add a contract file and list it here: nothing else changes. */
+import { clickstream } from "./clickstream";
+import type { DatasetContract } from "./contract";
+import { customers } from "./customers";
+import { orders } from "./orders";
+import { shipments } from "./shipments";
+
+export { PartitionedDataset, defineDataset } from "./contract";
+export type { Column, ColumnType, DatasetContract, DatasetSource } from "./contract";
+
+export const DATASETS: readonly DatasetContract[] = [orders, customers, clickstream, shipments];

@@ -1,0 +1,20 @@
+import { defineDataset } from "./contract";
+
+export const orders = defineDataset({
+  name: "orders",
+  description: "Customer orders from the operational PostgreSQL database (RDS), extracted incrementally.",
+  source: { kind: "rds", table: "public.orders" },
+  primaryKey: ["order_id"],
+  eventTimeColumn: "order_ts",
+  versionColumn: "updated_at",
+  columns: [
+    { name: "order_id", type: "string", required: true, description: "Order identifier" },
+    { name: "customer_id", type: "string", required: true, description: "Customer who placed the order" },
+    { name: "region", type: "string", required: true, description: "Sales region (eu, us, apac)" },
+    { name: "status", type: "string", required: true, description: "placed, paid, shipped, cancelled" },
+    { name: "amount", type: "decimal(12,2)", required: true, description: "Order total" },
+    { name: "currency", type: "string", required: true, description: "ISO-4217 currency code" },
+    { name: "order_ts", type: "timestamp", required: true, description: "When the order was placed (UTC)" },
+    { name: "updated_at", type: "timestamp", required: true, description: "Last change in the source (UTC)" },
+  ],
+});

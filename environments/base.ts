@@ -1,0 +1,57 @@
+/**
+ * Defaults shared by every environment, each with the reason it was chosen.
+ * An environment file states only what differs (see dev.ts, staging.ts, prod.ts, local.ts).
+ * Secure and cheap by default: an environment has to opt in to anything destructive or costly.
+ */
+import type { EnvironmentOverride } from "./types";
+
+export const base: EnvironmentOverride = {
+  project: "dataplat", // short: it prefixes every resource name, and S3/Glue names have length limits
+  region: "eu-west-1",
+  owner: "data-platform-team",
+  costCentre: "cc-data-platform",
+  tags: {},
+  protection: {
+    forceDestroy: false, // never delete non-empty buckets unless an environment says it is disposable
+    preventDestroy: false, // prod turns this on; elsewhere a destroy must stay possible
+  },
+  partitioning: {
+    // Daily partitions: the common query is "one day", and daily files stay large enough for Parquet.
+    keys: [{ name: "dt", type: "date", format: "yyyy-MM-dd", rangeStart: "2024-01-01" }],
+  },
+  lake: {
+    lifecycle: {
+      // Raw is the replayable source of truth: cool it early, keep it a year.
+      raw: { infrequentAccessAfterDays: 30, archiveAfterDays: 90, expireAfterDays: 365 },
+      // Processed is rebuilt from raw when needed; cool it, never expire it implicitly.
+      processed: { infrequentAccessAfterDays: 60 },
+      // Consumer data is what analysts query; keep it in STANDARD until it is clearly cold.
+      consumer: { infrequentAccessAfterDays: 90 },
+      // Rejected rows are for triage; keep them long enough to fix and replay, then drop them.
+      quarantine: { expireAfterDays: 90 },
+    },
+    noncurrentVersionExpirationDays: 30, // versioning protects against mistakes, not as an archive
+    accessLogRetentionDays: 365, // one audit year
+  },
+  athena: {
+    engineVersion: "Athena engine version 3", // pinned: engine upgrades change SQL semantics
+    resultsRetentionDays: 7, // results are re-creatable and may hold sensitive extracts
+  },
+  alarms: {
+    notify: "record", // outside prod nobody is paged; alarm history is still kept
+    periodSeconds: 300,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    lambdaErrors: 1, // any error is worth a look in a pipeline that must not lose data
+    lambdaThrottles: 1,
+    lambdaDurationPercentOfTimeout: 80, // leave time to finish before the hard timeout
+    deadLetterQueueDepth: 0, // one dead letter means data is waiting for a redrive
+    firehoseFreshnessSeconds: 900, // three default buffer intervals
+    kinesisIteratorAgeMs: 300_000, // five minutes behind the stream
+    glueJobFailures: 0,
+    stateMachineFailures: 0,
+  },
+  logs: {
+    retentionDays: 30,
+  },
+};

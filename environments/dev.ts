@@ -1,0 +1,12 @@
+import type { EnvironmentDefinition } from "./types";
+
+/** Shared development account: disposable, cheap, daily partitions. */
+export const dev: EnvironmentDefinition = {
+  name: "dev",
+  tier: "nonprod",
+  accountId: "111111111111",
+  state: { backend: "s3", bucket: "dataplat-tfstate-111111111111", region: "eu-west-1" },
+  protection: { forceDestroy: true }, // dev data is disposable; a destroy must not stall on full buckets
+  athena: { bytesScannedCutoffPerQuery: 1 * 1024 ** 3 }, // 1 GiB: dev queries run over sample data
+  logs: { retentionDays: 14 },
+};

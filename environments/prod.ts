@@ -1,0 +1,36 @@
+import type { EnvironmentDefinition } from "./types";
+
+/** Production: protected data, paging alarms, region sub-partitions, long retention. */
+export const prod: EnvironmentDefinition = {
+  name: "prod",
+  tier: "prod",
+  accountId: "333333333333",
+  state: { backend: "s3", bucket: "dataplat-tfstate-333333333333", region: "eu-west-1" },
+  protection: { forceDestroy: false, preventDestroy: true },
+  partitioning: {
+    // Region sub-partitions: regional teams query their own slice of a day.
+    keys: [
+      { name: "dt", type: "date", format: "yyyy-MM-dd", rangeStart: "2024-01-01" },
+      { name: "region", type: "enum", values: ["eu", "us", "apac"] },
+    ],
+  },
+  lake: {
+    lifecycle: {
+      raw: { infrequentAccessAfterDays: 30, archiveAfterDays: 180, expireAfterDays: 2555 }, // seven audit years
+      quarantine: { expireAfterDays: 180 },
+    },
+    noncurrentVersionExpirationDays: 90,
+    accessLogRetentionDays: 2555,
+  },
+  athena: { bytesScannedCutoffPerQuery: 100 * 1024 ** 3, resultsRetentionDays: 30 },
+  alarms: {
+    notify: "page",
+    periodSeconds: 60,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3, // 3 of 5 minutes: pages on a trend, not on one blip
+    lambdaDurationPercentOfTimeout: 70,
+    firehoseFreshnessSeconds: 600,
+    kinesisIteratorAgeMs: 60_000,
+  },
+  logs: { retentionDays: 365 },
+};

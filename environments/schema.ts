@@ -1,0 +1,313 @@
+/**
+ * The typed, validated shape of one environment's configuration.
+ *
+ * Every rule carries its own message so that a bad value fails synth with
+ * "<env>: <field>: <rule> (got <value>)" instead of a stack trace from a module.
+ * Cross-field rules (what prod must have, what local may omit) live in
+ * `environmentRules` at the bottom, next to each other, so the policy is readable in one place.
+ */
+import { z } from "zod";
+
+/** Commercial AWS regions the platform may be deployed to. */
+export const AWS_REGIONS = [
+  "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+  "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
+  "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3",
+  "eu-south-1", "eu-south-2", "eu-north-1",
+  "il-central-1", "me-south-1", "me-central-1", "af-south-1",
+  "ap-east-1", "ap-south-1", "ap-south-2",
+  "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+  "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+] as const;
+export type AwsRegion = (typeof AWS_REGIONS)[number];
+
+/** Retention values CloudWatch Logs accepts (any other number is rejected by the API at apply time). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Athena rejects a workgroup bytes-scanned cutoff below 10 MB. */
+export const ATHENA_MIN_CUTOFF_BYTES = 10 * 1024 * 1024;
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** A zod error callback: "is required" when missing, otherwise the rule plus the offending value. */
+function rule(message: string) {
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? "is required" : `${message} (got ${show(issue.input)})`;
+}
+
+const slug = (maxLength: number) =>
+  z
+    .string({ error: rule("must be a string") })
+    .regex(new RegExp(`^[a-z][a-z0-9]{0,${maxLength - 1}}$`), {
+      error: rule(`must be lowercase letters and digits, starting with a letter, at most ${maxLength} characters`),
+    });
+
+const identifier = z
+  .string({ error: rule("must be a string") })
+  .regex(/^[a-z][a-z0-9_]{0,29}$/, {
+    error: rule("must be a lowercase identifier (letters, digits, underscore; at most 30 characters)"),
+  });
+
+/** A whole number ≥ `min`; `message` explains the bound when it is not obvious. */
+const int = (min: number, message = `must be ≥ ${min}`) =>
+  z
+    .number({ error: rule("must be a number") })
+    .int({ error: rule("must be a whole number") })
+    .min(min, { error: rule(message) });
+
+const nonNegative = int(0);
+const positive = int(1);
+
+const isoDate = z
+  .string({ error: rule("must be a date string") })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { error: rule("must be a date written yyyy-MM-dd") });
+
+const tagValue = z
+  .string({ error: rule("must be a string") })
+  .min(1, { error: rule("must not be empty") })
+  .max(256, { error: rule("must be at most 256 characters (AWS tag value limit)") });
+
+// ---------------------------------------------------------------------------------------------
+// Partitioning: one spec drives Firehose prefixes, Glue partitionBy, table keys and projection,
+// and Athena predicates (see modules/shared/partitioning.ts).
+// ---------------------------------------------------------------------------------------------
+
+const DatePartitionKey = z.object({
+  name: identifier,
+  type: z.literal("date"),
+  /** Hive value format; daily partitions only (hourly splits use a separate `hour` key). */
+  format: z.literal("yyyy-MM-dd", { error: rule('must be "yyyy-MM-dd"') }),
+  /** First day partition projection enumerates; earlier data is invisible to Athena. */
+  rangeStart: isoDate,
+});
+
+const HourPartitionKey = z.object({
+  name: identifier,
+  type: z.literal("hour"),
+});
+
+const EnumPartitionKey = z.object({
+  name: identifier,
+  type: z.literal("enum"),
+  /** Allowed values; rows with any other value are quarantined, never written to an unprojected partition. */
+  values: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, { error: rule("must be a lowercase slug") }))
+    .min(1, { error: rule("must list at least one value") }),
+});
+
+export const PartitionKeySchema = z.discriminatedUnion("type", [DatePartitionKey, HourPartitionKey, EnumPartitionKey], {
+  error: rule('must have type "date", "hour" or "enum"'),
+});
+export type PartitionKey = z.output<typeof PartitionKeySchema>;
+
+const PartitioningSchema = z
+  .object({
+    keys: z.array(PartitionKeySchema).min(1, { error: rule("must list at least one partition key") }),
+  })
+  .superRefine((spec, ctx) => {
+    const keys = spec.keys;
+    if (keys.length > 0 && keys[0].type !== "date") {
+      ctx.addIssue({ code: "custom", path: ["keys", 0, "type"], message: `the first partition key must be a date so every query can prune by day (got ${show(keys[0].type)})` });
+    }
+    const seen = new Set<string>();
+    keys.forEach((key, i) => {
+      if (seen.has(key.name)) {
+        ctx.addIssue({ code: "custom", path: ["keys", i, "name"], message: `duplicate partition key name (got ${show(key.name)})` });
+      }
+      seen.add(key.name);
+      if (key.type === "hour" && !keys.slice(0, i).some((k) => k.type === "date")) {
+        ctx.addIssue({ code: "custom", path: ["keys", i, "type"], message: "an hour key must follow a date key" });
+      }
+    });
+    for (const type of ["date", "hour"] as const) {
+      if (keys.filter((k) => k.type === type).length > 1) {
+        ctx.addIssue({ code: "custom", path: ["keys"], message: `at most one ${type} key is allowed` });
+      }
+    }
+  });
+export type PartitionSpec = z.output<typeof PartitioningSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Lake storage
+// ---------------------------------------------------------------------------------------------
+
+export const TieringSchema = z
+  .object({
+    /** Days until objects move to STANDARD_IA. S3 refuses fewer than 30. */
+    infrequentAccessAfterDays: int(30, "must be ≥ 30: S3 does not move objects to STANDARD_IA earlier").optional(),
+    /** Days until objects move to GLACIER_IR (still queryable by Athena, unlike GLACIER). */
+    archiveAfterDays: positive.optional(),
+    /** Days until current objects expire. Omit to keep data forever. */
+    expireAfterDays: positive.optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.infrequentAccessAfterDays !== undefined && t.archiveAfterDays !== undefined && t.archiveAfterDays <= t.infrequentAccessAfterDays) {
+      ctx.addIssue({ code: "custom", path: ["archiveAfterDays"], message: `must be later than infrequentAccessAfterDays (${t.infrequentAccessAfterDays}) (got ${t.archiveAfterDays})` });
+    }
+    const lastTransition = Math.max(t.infrequentAccessAfterDays ?? 0, t.archiveAfterDays ?? 0);
+    if (t.expireAfterDays !== undefined && t.expireAfterDays <= lastTransition) {
+      ctx.addIssue({ code: "custom", path: ["expireAfterDays"], message: `must be later than the last transition (day ${lastTransition}) (got ${t.expireAfterDays})` });
+    }
+  });
+export type Tiering = z.output<typeof TieringSchema>;
+
+const LakeSchema = z.object({
+  lifecycle: z.object({
+    raw: TieringSchema,
+    processed: TieringSchema,
+    consumer: TieringSchema,
+    quarantine: TieringSchema,
+  }),
+  /** Days a replaced or deleted object version is kept before it is purged. */
+  noncurrentVersionExpirationDays: positive,
+  /** Days S3 server access logs are kept. */
+  accessLogRetentionDays: positive,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Observability, analytics guards, protection, state
+// ---------------------------------------------------------------------------------------------
+
+const AlarmsSchema = z
+  .object({
+    /** "page" sends alarm actions to the on-call topic; "record" keeps alarm state and history only. */
+    notify: z.enum(["page", "record"], { error: rule('must be "page" or "record"') }),
+    /** Metric period. CloudWatch accepts 10, 30 or a multiple of 60 seconds. */
+    periodSeconds: positive.refine((v) => v === 10 || v === 30 || v % 60 === 0, {
+      error: rule("must be 10, 30 or a multiple of 60 seconds"),
+    }),
+    evaluationPeriods: positive,
+    datapointsToAlarm: positive,
+    lambdaErrors: nonNegative,
+    lambdaThrottles: nonNegative,
+    /** Alarm when p99 duration passes this share of the function's timeout. */
+    lambdaDurationPercentOfTimeout: int(1, "must be a percentage between 1 and 100").max(100, { error: rule("must be a percentage between 1 and 100") }),
+    deadLetterQueueDepth: nonNegative,
+    firehoseFreshnessSeconds: positive,
+    kinesisIteratorAgeMs: positive,
+    glueJobFailures: nonNegative,
+    stateMachineFailures: nonNegative,
+  })
+  .superRefine((a, ctx) => {
+    if (a.datapointsToAlarm > a.evaluationPeriods) {
+      ctx.addIssue({ code: "custom", path: ["datapointsToAlarm"], message: `must not exceed evaluationPeriods (${a.evaluationPeriods}) (got ${a.datapointsToAlarm})` });
+    }
+  });
+
+const AthenaSchema = z.object({
+  /** Per-query bytes-scanned cutoff enforced by every workgroup. Required in prod. */
+  bytesScannedCutoffPerQuery: int(ATHENA_MIN_CUTOFF_BYTES, `must be ≥ ${ATHENA_MIN_CUTOFF_BYTES} bytes: Athena's smallest cutoff is 10 MB`).optional(),
+  engineVersion: z.literal("Athena engine version 3", { error: rule('must be "Athena engine version 3"') }),
+  /** Days query results are kept. */
+  resultsRetentionDays: positive,
+});
+
+const ProtectionSchema = z.object({
+  /** Let `terraform destroy` delete non-empty buckets. Only for disposable environments. */
+  forceDestroy: z.boolean({ error: rule("must be true or false") }),
+  /** Add `lifecycle { prevent_destroy = true }` to data-bearing resources. */
+  preventDestroy: z.boolean({ error: rule("must be true or false") }),
+});
+
+const LogsSchema = z.object({
+  retentionDays: z.number().refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+    error: rule(`must be a CloudWatch Logs retention value (${LOG_RETENTION_DAYS.join(", ")})`),
+  }),
+});
+
+const bucketName = z
+  .string({ error: rule("must be a string") })
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: rule("must be a valid S3 bucket name") });
+
+const StateSchema = z.discriminatedUnion(
+  "backend",
+  [
+    z.object({
+      backend: z.literal("s3"),
+      bucket: bucketName,
+      region: z.enum(AWS_REGIONS, { error: rule("must be a known AWS region") }),
+      /** KMS key (id, ARN or alias ARN) for state objects. Default: the bucket's default encryption. */
+      kmsKeyId: z.string().min(1).optional(),
+    }),
+    z.object({
+      backend: z.literal("local"),
+      /** Path of the state file, relative to the stack's output directory. */
+      path: z.string().min(1, { error: rule("must not be empty") }),
+    }),
+  ],
+  { error: rule('must have backend "s3" or "local"') },
+);
+
+// ---------------------------------------------------------------------------------------------
+// The environment
+// ---------------------------------------------------------------------------------------------
+
+export const TIERS = ["local", "nonprod", "prod"] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const EnvironmentSchema = z
+  .object({
+    /** Environment name: stack name, state key, name prefix and `environment` tag. */
+    name: slug(10),
+    /** Protection and guard level. `prod` turns on every production-only rule below. */
+    tier: z.enum(TIERS, { error: rule(`must be one of ${TIERS.join(", ")}`) }),
+    /** The only account this environment may be applied to. Required outside `local`. */
+    accountId: z
+      .string({ error: rule("must be a string") })
+      .regex(/^\d{12}$/, { error: rule("must be a 12-digit AWS account id") })
+      .optional(),
+    region: z.enum(AWS_REGIONS, { error: rule("must be a known AWS region") }),
+    /** Short project slug; first part of every resource name. */
+    project: slug(12),
+    owner: tagValue,
+    costCentre: tagValue,
+    /** Extra tags for every taggable resource. Cannot replace the required ones. */
+    tags: z.record(z.string().min(1).max(128), tagValue),
+    state: StateSchema,
+    protection: ProtectionSchema,
+    partitioning: PartitioningSchema,
+    lake: LakeSchema,
+    athena: AthenaSchema,
+    alarms: AlarmsSchema,
+    logs: LogsSchema,
+  })
+  // `when` runs the cross-field rules even when a field failed, so one run lists every problem.
+  .superRefine((env, ctx) => environmentRules(env, ctx), { when: () => true });
+
+/**
+ * Rules that relate fields to the tier. Kept together so the production policy reads in one place.
+ * The input may be partly invalid (see `when` above), hence the defensive reads.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void {
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  if (env.tier !== "local") {
+    if (env.accountId === undefined) fail(["accountId"], "is required outside local: the provider must refuse any other account");
+    if (env.state?.backend === "local") fail(["state", "backend"], 'must be "s3" outside local: shared state needs a remote, locked backend');
+  }
+  if (env.tier === "prod") {
+    if (env.protection?.forceDestroy === true) fail(["protection", "forceDestroy"], "must be false in prod: production data is never force-deleted");
+    if (env.protection?.preventDestroy === false) fail(["protection", "preventDestroy"], "must be true in prod: data-bearing resources must survive a stray destroy");
+    if (env.athena !== undefined && env.athena.bytesScannedCutoffPerQuery === undefined) {
+      fail(["athena", "bytesScannedCutoffPerQuery"], "is required in prod: every production query needs a scan cutoff");
+    }
+    if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
+  }
+  if (env.tags) {
+    for (const reserved of RESERVED_TAG_KEYS) {
+      if (reserved in env.tags) fail(["tags", reserved], "is set by the platform and cannot be overridden");
+    }
+  }
+}
+
+/** Tag keys the tagging aspect owns (see modules/shared/tagging.ts). */
+export const RESERVED_TAG_KEYS = ["environment", "project", "owner", "cost-centre", "managed-by"] as const;
+
+/** A validated environment configuration: what modules receive. */
+export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
+/** What an environment file may write before defaults are merged and validation runs. */
+export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

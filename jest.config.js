@@ -1,0 +1,18 @@
+/**
+ * Two projects: `unit` (pure synth and logic; no terraform, emulator or Spark; fast) and
+ * `integration` (real terraform, the emulator, subprocesses). `npm test` runs both.
+ */
+const transform = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
+const common = { testEnvironment: "node", transform, moduleFileExtensions: ["ts", "js", "json"] };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: "unit", testMatch: ["<rootDir>/__tests__/unit/**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/__tests__/integration/**/*.test.ts"],
+      slowTestThreshold: 60,
+    },
+  ],
+};

@@ -1,0 +1,103 @@
+/**
+ * The data lake: one bucket and one KMS key per zone (raw, processed, consumer, quarantine),
+ * plus an access-log bucket every zone logs to. Zones are isolated by key, so a reader of the
+ * consumer zone cannot decrypt raw data even if a bucket policy is loosened by mistake.
+ *
+ * Other modules never write S3 policies: they call `grantRead`/`grantWrite` with a zone and prefix.
+ */
+import { Construct } from "constructs";
+import type { Tiering } from "../../environments";
+import { EncryptionKey } from "../shared/encryption-key";
+import type { IGrantable } from "../shared/iam";
+import type { Naming } from "../shared/naming";
+import { SecureBucket } from "../shared/secure-bucket";
+
+/** Lake zones, in the order data flows through them. */
+export const ZONES = ["raw", "processed", "consumer", "quarantine"] as const;
+export type Zone = (typeof ZONES)[number];
+
+export interface LakeZone {
+  readonly zone: Zone;
+  readonly bucket: SecureBucket;
+  readonly key: EncryptionKey;
+}
+
+export interface LakeProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly region: string;
+  /** Storage tiers per zone (from the environment's `lake.lifecycle`). */
+  readonly lifecycle: Readonly<Record<Zone, Tiering>>;
+  /** Days old object versions are kept. @default 30 */
+  readonly noncurrentVersionExpirationDays?: number;
+  /** Days access logs are kept. @default 365 */
+  readonly accessLogRetentionDays?: number;
+  /** Let destroy delete non-empty zone buckets (disposable environments only). @default false */
+  readonly forceDestroy?: boolean;
+  /** Protect zone buckets and keys with `prevent_destroy`. @default false */
+  readonly preventDestroy?: boolean;
+}
+
+export class Lake extends Construct {
+  readonly zones: Readonly<Record<Zone, LakeZone>>;
+  /** Receives the server access logs of every zone bucket (SSE-S3: log delivery cannot use KMS). */
+  readonly accessLogs: SecureBucket;
+
+  constructor(scope: Construct, id: string, props: LakeProps) {
+    super(scope, id);
+    const { naming, accountId, region } = props;
+    const protection = { forceDestroy: props.forceDestroy ?? false, preventDestroy: props.preventDestroy ?? false };
+
+    this.accessLogs = new SecureBucket(this, "access-logs", {
+      bucketName: naming.bucket("access-logs"),
+      accountId,
+      lifecycle: { expireAfterDays: props.accessLogRetentionDays ?? 365 },
+      noncurrentVersionExpirationDays: 1, // log objects are never rewritten
+      ...protection,
+    });
+
+    const zones = {} as Record<Zone, LakeZone>;
+    for (const zone of ZONES) {
+      const key = new EncryptionKey(this, `${zone}-key`, {
+        naming,
+        purpose: `lake-${zone}`,
+        accountId,
+        region,
+        preventDestroy: protection.preventDestroy,
+      });
+      const bucket = new SecureBucket(this, zone, {
+        bucketName: naming.bucket(zone),
+        accountId,
+        encryptionKey: key,
+        accessLogs: { bucket: this.accessLogs, prefix: `${zone}/` },
+        lifecycle: props.lifecycle[zone],
+        noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+        // New raw objects start pipelines (orchestration subscribes to these events).
+        eventBridgeNotifications: zone === "raw",
+        ...protection,
+      });
+      zones[zone] = { zone, bucket, key };
+    }
+    this.zones = zones;
+  }
+
+  /** Read objects of one zone under `prefix` (e.g. a dataset's folder). */
+  grantRead(zone: Zone, grantee: IGrantable, prefix = ""): void {
+    this.zones[zone].bucket.grantRead(grantee, prefix);
+  }
+
+  /** Write objects of one zone under `prefix`. `allowDelete` for jobs that overwrite partitions. */
+  grantWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
+    this.zones[zone].bucket.grantWrite(grantee, prefix, options);
+  }
+
+  /** Read and write one zone under `prefix`. */
+  grantReadWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
+    this.zones[zone].bucket.grantReadWrite(grantee, prefix, options);
+  }
+
+  /** "s3://<bucket>/<prefix>" of a zone, for job arguments and table locations. */
+  uri(zone: Zone, prefix = ""): string {
+    return `s3://${this.zones[zone].bucket.bucketName}/${prefix}`;
+  }
+}
