@@ -4,7 +4,7 @@
  */
 import type { PartitionSpec } from "../environments";
 import type { Zone } from "../modules/lake";
-import { PartitionLayout } from "../modules/shared/partitioning";
+import { PartitionLayout, type PartitionSource } from "../modules/shared/partitioning";
 
 /** Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
 export type ColumnType =
@@ -29,6 +29,32 @@ export type DatasetSource =
   /** An external HTTP API, paged by the api-ingest Lambda. */
   | { readonly kind: "api"; readonly path: string };
 
+/** An aggregate measure of a consumer table. */
+export interface Measure {
+  readonly name: string;
+  /** `count` counts rows; `sum` adds a numeric column; `count_distinct` counts distinct values of a column. */
+  readonly fn: "count" | "sum" | "count_distinct";
+  /** Source column (not for `count`). */
+  readonly column?: string;
+  readonly description: string;
+}
+
+/**
+ * What the consumer zone holds for a dataset.
+ * - `curated`: the deduplicated, contract-checked records, same columns as processed.
+ * - `aggregate`: one row per partition and `groupBy` values, with `measures`.
+ */
+export type ConsumerView =
+  | { readonly kind: "curated" }
+  | {
+      readonly kind: "aggregate";
+      /** Consumer table name suffix, e.g. "daily" → table "<dataset>_daily". */
+      readonly name: string;
+      /** Grouping columns in addition to the partition keys (partition keys are always grouped by). */
+      readonly groupBy: readonly string[];
+      readonly measures: readonly Measure[];
+    };
+
 export interface DatasetContract {
   /** Lowercase identifier; the dataset's folder in every zone and the base of its table names. */
   readonly name: string;
@@ -43,7 +69,11 @@ export interface DatasetContract {
   readonly source: DatasetSource;
   /** Zones the dataset lives in. @default raw, processed, consumer */
   readonly zones?: readonly Zone[];
+  /** What the processed → consumer job produces. @default { kind: "curated" } */
+  readonly consumer?: ConsumerView;
 }
+
+const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -68,8 +98,21 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
     else if (column.type !== "timestamp") problems.push(`${field} "${name}" must be a timestamp (got ${column.type})`);
     else if (!column.required) problems.push(`${field} "${name}" must be required`);
   }
+  const consumer = contract.consumer ?? { kind: "curated" };
+  if (consumer.kind === "aggregate") {
+    if (!IDENTIFIER.test(consumer.name)) problems.push(`consumer.name must be a lowercase identifier (got "${consumer.name}")`);
+    for (const g of consumer.groupBy) if (!names.includes(g)) problems.push(`consumer.groupBy column "${g}" is not a column`);
+    if (consumer.measures.length === 0) problems.push("consumer.measures must list at least one measure");
+    for (const m of consumer.measures) {
+      if (!IDENTIFIER.test(m.name)) problems.push(`measure "${m.name}" must be a lowercase identifier`);
+      if (m.fn === "count") continue;
+      const column = contract.columns.find((c) => c.name === m.column);
+      if (!column) problems.push(`measure "${m.name}" reads "${m.column}", which is not a column`);
+      else if (m.fn === "sum" && !NUMERIC.test(column.type)) problems.push(`measure "${m.name}" sums "${m.column}", which is not numeric (${column.type})`);
+    }
+  }
   if (problems.length) throw new Error(`dataset ${contract.name}: ${problems.join("; ")}`);
-  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const) });
+  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer });
 }
 
 /** A contract with an environment's partition spec applied: what tables and jobs are built from. */
@@ -112,4 +155,60 @@ export class PartitionedDataset {
   sparkSpec(): string {
     return this.layout.sparkSpec(this.contract.eventTimeColumn);
   }
+
+  /** The consumer view (curated unless the contract declares an aggregate). */
+  get consumer(): ConsumerView {
+    return this.contract.consumer ?? { kind: "curated" };
+  }
+
+  /** Name of the dataset's consumer table (without database): "<name>" or "<name>_<aggregate>". */
+  get consumerTableName(): string {
+    const view = this.consumer;
+    return view.kind === "curated" ? this.name : `${this.name}_${view.name}`;
+  }
+
+  /** Data columns of the consumer table (partition columns excluded, as in processed). */
+  consumerColumns(): Column[] {
+    const view = this.consumer;
+    if (view.kind === "curated") return [...this.dataColumns];
+    const partitionNames = new Set(this.layout.names);
+    const group = view.groupBy
+      .filter((g) => !partitionNames.has(g))
+      .map((g) => this.contract.columns.find((c) => c.name === g)!);
+    const measures = view.measures.map((m): Column => {
+      const source = this.contract.columns.find((c) => c.name === m.column);
+      const type: ColumnType = m.fn === "sum" ? (source!.type.startsWith("decimal") ? "decimal(38,2)" : source!.type === "double" ? "double" : "bigint") : "bigint";
+      return { name: m.name, type, required: true, description: m.description };
+    });
+    return [...group, ...measures];
+  }
+
+  /**
+   * Everything a Glue job needs to know about this dataset in this environment, as passed in its
+   * `--dataset_contract` argument (JSON). The PySpark jobs read only this; tests export the same.
+   */
+  jobContract(): JobContract {
+    return {
+      name: this.name,
+      columns: this.contract.columns.map((c) => ({ name: c.name, type: c.type, required: c.required ?? false })),
+      primaryKey: [...this.contract.primaryKey],
+      eventTimeColumn: this.contract.eventTimeColumn,
+      versionColumn: this.versionColumn,
+      partitioning: { keys: this.layout.sources(this.contract.eventTimeColumn) },
+      consumer: this.consumer,
+      consumerTable: this.consumerTableName,
+    };
+  }
+}
+
+/** The JSON shape of a Glue job's `--dataset_contract` argument. */
+export interface JobContract {
+  readonly name: string;
+  readonly columns: readonly { readonly name: string; readonly type: ColumnType; readonly required: boolean }[];
+  readonly primaryKey: readonly string[];
+  readonly eventTimeColumn: string;
+  readonly versionColumn: string;
+  readonly partitioning: { readonly keys: readonly PartitionSource[] };
+  readonly consumer: ConsumerView;
+  readonly consumerTable: string;
 }

@@ -6,6 +6,6 @@ import { orders } from "./orders";
 import { shipments } from "./shipments";
 
 export { PartitionedDataset, defineDataset } from "./contract";
-export type { Column, ColumnType, DatasetContract, DatasetSource } from "./contract";
+export type { Column, ColumnType, ConsumerView, DatasetContract, DatasetSource, JobContract, Measure } from "./contract";
 
 export const DATASETS: readonly DatasetContract[] = [orders, customers, clickstream, shipments];

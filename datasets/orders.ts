@@ -7,6 +7,16 @@ export const orders = defineDataset({
   primaryKey: ["order_id"],
   eventTimeColumn: "order_ts",
   versionColumn: "updated_at",
+  consumer: {
+    kind: "aggregate",
+    name: "daily",
+    groupBy: ["region", "status", "currency"],
+    measures: [
+      { name: "order_count", fn: "count", description: "Orders placed" },
+      { name: "revenue", fn: "sum", column: "amount", description: "Sum of order totals" },
+      { name: "customer_count", fn: "count_distinct", column: "customer_id", description: "Distinct customers" },
+    ],
+  },
   columns: [
     { name: "order_id", type: "string", required: true, description: "Order identifier" },
     { name: "customer_id", type: "string", required: true, description: "Customer who placed the order" },

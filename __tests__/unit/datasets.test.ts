@@ -1,0 +1,53 @@
+import { DATASETS, PartitionedDataset, defineDataset } from "../../datasets";
+import { loadEnvironment } from "../../environments";
+
+const dev = loadEnvironment("dev");
+const prod = loadEnvironment("prod");
+const orders = DATASETS.find((d) => d.name === "orders")!;
+
+describe("consumer views", () => {
+  it("an aggregate's table groups by the partition keys plus groupBy, and types its measures", () => {
+    const inProd = new PartitionedDataset(orders, prod.partitioning, "prod");
+    expect(inProd.consumerTableName).toBe("orders_daily");
+    // region is a partition key in prod, so it is not a data column of the table
+    expect(inProd.consumerColumns().map((c) => [c.name, c.type])).toEqual([
+      ["status", "string"],
+      ["currency", "string"],
+      ["order_count", "bigint"],
+      ["revenue", "decimal(38,2)"],
+      ["customer_count", "bigint"],
+    ]);
+    // in dev (dt only) region stays a data column
+    expect(new PartitionedDataset(orders, dev.partitioning, "dev").consumerColumns().map((c) => c.name)[0]).toBe("region");
+  });
+
+  it("a curated view keeps the processed columns", () => {
+    const clickstream = new PartitionedDataset(DATASETS.find((d) => d.name === "clickstream")!, dev.partitioning, "dev");
+    expect(clickstream.consumerTableName).toBe("clickstream");
+    expect(clickstream.consumerColumns()).toEqual(clickstream.dataColumns);
+  });
+
+  it("the job contract carries the environment's partition sources", () => {
+    const contract = new PartitionedDataset(orders, prod.partitioning, "prod").jobContract();
+    expect(contract.partitioning.keys).toEqual([
+      { name: "dt", type: "date", column: "order_ts" },
+      { name: "region", type: "enum", column: "region", values: ["eu", "us", "apac"] },
+    ]);
+    expect(contract.versionColumn).toBe("updated_at");
+  });
+
+  it("rejects an aggregate over a missing or non-numeric column", () => {
+    expect(() =>
+      defineDataset({
+        ...orders,
+        name: "bad_orders",
+        consumer: {
+          kind: "aggregate",
+          name: "daily",
+          groupBy: ["nope"],
+          measures: [{ name: "total", fn: "sum", column: "status", description: "" }],
+        },
+      }),
+    ).toThrow('dataset bad_orders: consumer.groupBy column "nope" is not a column; measure "total" sums "status", which is not numeric (string)');
+  });
+});
