@@ -63,6 +63,7 @@ export class SecureBucket extends Construct {
   readonly bucketName: string;
   readonly arn: string;
   readonly encryptionKey?: EncryptionKey;
+  readonly policy: S3BucketPolicy;
   private readonly extraStatements: PolicyStatement[] = [];
 
   constructor(scope: Construct, id: string, private readonly props: SecureBucketProps) {
@@ -100,7 +101,7 @@ export class SecureBucket extends Construct {
           : { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } },
       ],
     });
-    new S3BucketPolicy(this, "policy", {
+    this.policy = new S3BucketPolicy(this, "policy", {
       bucket,
       policy: Lazy.stringValue({ produce: () => policyDocument([...this.baselineStatements(), ...this.extraStatements]) }),
     });
@@ -109,6 +110,8 @@ export class SecureBucket extends Construct {
         bucket,
         targetBucket: props.accessLogs.bucket.bucket.id,
         targetPrefix: props.accessLogs.prefix,
+        // S3 checks at this call that log delivery may write to the target: its policy must exist first.
+        dependsOn: [props.accessLogs.bucket.policy],
       });
       props.accessLogs.bucket.acceptAccessLogsFrom(this);
     }

@@ -1,0 +1,326 @@
+"""
+The project's AWS emulator: moto's server, over TLS, with the gaps the platform meets filled here.
+
+Started by scripts/emulator/index.ts (never by hand in tests). Protocol:
+  * argv: --port N (0 = pick a free loopback port), --state-dir DIR (TLS material lives there)
+  * prints ONE line of JSON on stdout when ready: {"endpoint", "port", "caBundle", "pid", "insecureEndpoint"}
+  * stops on SIGTERM/SIGINT, and when stdin closes: if the parent process dies, so does the
+    emulator — a crashed test run never leaves a server behind.
+
+Gaps filled (DESIGN.md §3):
+  * Step Functions ValidateStateMachineDefinition is not implemented in moto; without it the AWS
+    provider retries for minutes. Here it checks the definition's structure (JSON object, StartAt
+    naming an existing state, every Next/Default/Catch target defined) and returns OK or FAIL
+    diagnostics, like the service.
+  * Multi-account: an access key AKIA<account>EMUL acts as that 12-digit account, so one server
+    can host dev/staging/prod plans, each with its real allowed_account_ids.
+  * Step Functions executions: after the first execution on a server, moto 5.2.1 fails later
+    StartExecution calls with "cannot pickle '_thread.RLock' object": it deep-copies the state
+    machine including its past executions, which hold thread locks. Past executions are now
+    shared, not copied. An execution started without a name gets a generated one (moto used
+    the literal name "None", so a second nameless start failed with ExecutionAlreadyExists).
+  * S3 PutBucketLogging crashes (HTTP 500, which the provider retries for minutes) when the target
+    bucket's policy has a statement with `"Principal": "*"` (our TLS-only deny): moto reads every
+    principal as a dict. The policy check is re-implemented to accept any principal form.
+  * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
+    `eventbridge = false` after every apply and plans the same change forever. It is returned.
+  * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
+    moto at http://localhost:$MOTO_PORT. Clients only ever get the TLS port; a second, plain-HTTP
+    listener on loopback serves those internal callbacks.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+
+# Access keys of the form AKIA<12-digit account>EMUL act as that account (20 characters, as moto expects).
+ACCOUNT_KEY = re.compile(r"^AKIA(\d{12})EMUL$")
+
+
+# --------------------------------------------------------------------------------------------
+# TLS material: a local CA and a server certificate for 127.0.0.1/localhost, signed by it.
+# --------------------------------------------------------------------------------------------
+def ensure_tls(state_dir: Path) -> tuple[Path, Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    tls = state_dir / "tls"
+    tls.mkdir(parents=True, exist_ok=True)
+    ca_file, cert_file, key_file, bundle = tls / "ca.pem", tls / "server.pem", tls / "server-key.pem", tls / "ca-bundle.pem"
+    now = dt.datetime.now(dt.timezone.utc)
+    if cert_file.exists() and key_file.exists() and ca_file.exists() and bundle.exists():
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        if cert.not_valid_after_utc > now + dt.timedelta(days=1):
+            return cert_file, key_file, bundle
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dataplat local emulator CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    ca_file.write_bytes(ca.public_bytes(pem))
+    cert_file.write_bytes(cert.public_bytes(pem))
+    key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    # Clients get the system CAs plus ours, so the same bundle works for real endpoints too.
+    system = ""
+    for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if os.path.exists(candidate):
+            system = Path(candidate).read_text()
+            break
+    bundle.write_text(system + "\n" + ca.public_bytes(pem).decode())
+    return cert_file, key_file, bundle
+
+
+# --------------------------------------------------------------------------------------------
+# Gap fillers
+# --------------------------------------------------------------------------------------------
+def _definition_diagnostics(definition: str) -> list[dict]:
+    def diag(code: str, message: str, location: str = "/") -> dict:
+        return {"severity": "ERROR", "code": code, "message": message, "location": location}
+
+    try:
+        doc = json.loads(definition)
+    except (TypeError, ValueError) as error:
+        return [diag("INVALID_JSON_DESCRIPTION", f"definition is not valid JSON: {error}")]
+    if not isinstance(doc, dict):
+        return [diag("SCHEMA_VALIDATION_FAILED", "definition must be a JSON object")]
+    states = doc.get("States")
+    if not isinstance(states, dict) or not states:
+        return [diag("SCHEMA_VALIDATION_FAILED", "States must be a non-empty object", "/States")]
+    problems = []
+    if doc.get("StartAt") not in states:
+        problems.append(diag("MISSING_TRANSITION_TARGET", f"StartAt {doc.get('StartAt')!r} is not a state", "/StartAt"))
+
+    def targets(state: dict):
+        yield state.get("Next")
+        yield state.get("Default")
+        for choice in state.get("Choices", []) or []:
+            yield choice.get("Next")
+        for catcher in state.get("Catch", []) or []:
+            yield catcher.get("Next")
+
+    for name, state in states.items():
+        if not isinstance(state, dict) or "Type" not in state:
+            problems.append(diag("SCHEMA_VALIDATION_FAILED", f"state {name!r} has no Type", f"/States/{name}"))
+            continue
+        for target in targets(state):
+            if target is not None and target not in states:
+                problems.append(diag("MISSING_TRANSITION_TARGET", f"state {name!r} goes to undefined {target!r}", f"/States/{name}"))
+    return problems
+
+
+def fill_gaps() -> None:
+    from moto.core.responses import ActionResult
+    from moto.iam import models as iam_models
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self):  # noqa: ANN001
+        problems = _definition_diagnostics(self._get_param("definition"))
+        return ActionResult({"result": "FAIL" if problems else "OK", "diagnostics": problems, "truncated": False})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+
+    original = iam_models.get_account_id_from
+
+    def get_account_id_from(access_key: str) -> str:
+        match = ACCOUNT_KEY.match(access_key or "")
+        return match.group(1) if match else original(access_key)
+
+    iam_models.get_account_id_from = get_account_id_from
+
+    _fix_repeated_executions()
+    _fix_eventbridge_notification()
+    _fix_logging_policy_check()
+
+
+def _fix_repeated_executions() -> None:
+    import copy
+    import uuid
+
+    from moto.stepfunctions.models import StateMachineInstance
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    def __deepcopy__(self, memo):  # noqa: ANN001, N807
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            # Executions hold running threads; a clone for a new run needs none of them copied.
+            setattr(clone, key, value if key == "executions" else copy.deepcopy(value, memo))
+        return clone
+
+    StateMachineInstance.__deepcopy__ = __deepcopy__
+
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, *args, **kwargs):  # noqa: ANN001
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+
+def _fix_logging_policy_check() -> None:
+    from moto.s3.models import FakeBucket
+
+    def as_list(value):  # noqa: ANN001, ANN202
+        return value if isinstance(value, list) else [value]
+
+    def _log_permissions_enabled_policy(target_bucket, target_prefix):  # noqa: ANN001, ANN202
+        if not target_bucket.policy:
+            return False
+        arn = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
+        allowed = {arn, f"{arn}/*", f"{arn}/{target_prefix or ''}*"}
+        for stmt in json.loads(target_bucket.policy.decode())["Statement"]:
+            principal = stmt.get("Principal")
+            services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+            if (
+                stmt.get("Effect") == "Allow"
+                and "logging.s3.amazonaws.com" in services
+                and "s3:PutObject" in as_list(stmt.get("Action", []))
+                and allowed.intersection(as_list(stmt.get("Resource", [])))
+            ):
+                return True
+        return False
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
+
+
+def _fix_eventbridge_notification() -> None:
+    from moto.core.responses import ActionResult
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):  # noqa: ANN001
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return original(self)
+        result = {"EventBridgeConfiguration": {}}
+        for attr, key, arn in (("topic", "TopicConfigurations", "TopicArn"), ("queue", "QueueConfigurations", "QueueArn"),
+                               ("cloud_function", "LambdaFunctionConfigurations", "LambdaFunctionArn")):
+            result[key] = [{"Id": i.id, arn: i.arn, "Events": i.events} for i in getattr(config, attr)]
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return self.serialized(ActionResult(result))
+
+    S3Response.get_bucket_notification = get_bucket_notification
+
+
+# --------------------------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state-dir", default=".emulator")
+    args = parser.parse_args()
+
+    state_dir = Path(args.state_dir).resolve()
+    cert, key, bundle = ensure_tls(state_dir)
+    port = args.port or free_port()
+    internal_port = free_port()
+    # moto's own service integrations call http://localhost:$MOTO_PORT (see module docstring).
+    os.environ["MOTO_PORT"] = str(internal_port)
+
+    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    fill_gaps()
+    app = DomainDispatcherApplication(create_backend_app)
+    servers = [
+        make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
+        make_server("127.0.0.1", internal_port, app, threaded=True),
+    ]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+
+    endpoint = f"https://127.0.0.1:{port}"
+    _health_check(endpoint, bundle)
+    ready = {
+        "endpoint": endpoint,
+        "port": port,
+        "caBundle": str(bundle),
+        "pid": os.getpid(),
+        # Only for tests that prove TLS-only bucket policies deny plain HTTP.
+        "insecureEndpoint": f"http://127.0.0.1:{internal_port}",
+    }
+    print(json.dumps(ready), flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    # Parent watch: stdin closes when the process that started us exits, however it exits.
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    stop.wait()
+    for server in servers:
+        server.shutdown()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def _health_check(endpoint: str, bundle: Path) -> None:
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIA123456789012EMUL",
+        aws_secret_access_key="emulator",
+        verify=str(bundle),
+    )
+    identity = sts.get_caller_identity()
+    if identity["Account"] != "123456789012":
+        raise SystemExit(f"emulator health check: unexpected account {identity['Account']}")
+
+
+if __name__ == "__main__":
+    main()
