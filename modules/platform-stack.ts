@@ -58,7 +58,11 @@ export class PlatformStack extends TerraformStack {
 
     this.datasets = (options.datasets ?? DATASETS).map((contract) => new PartitionedDataset(contract, config.partitioning, config.name));
 
-    this.network = new Network(this, "network", { naming: this.naming, region: config.region, placement: config.network });
+    this.network = new Network(this, "network", {
+      ...base,
+      placement: config.network,
+      flowLogs: { bucket: this.lake.accessLogs }, // audit logs live together, with one retention
+    });
 
     this.catalog = new Catalog(this, "catalog", {
       ...base,

@@ -1,5 +1,5 @@
 import { INTERFACE_ENDPOINT_SERVICES, subnetCidr } from "../../modules/network";
-import { byPath, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
+import { byPath, parsePolicy, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
 
 const sgRef = (json: TerraformJson, name: string) => `${refOf(byPath(json, "aws_security_group", `network/${name}-sg`))}.id}`;
 const rulesOf = (json: TerraformJson, type: string, group: string) =>
@@ -79,6 +79,20 @@ describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((
     expect(rulesOf(json, "aws_vpc_security_group_egress_rule", "endpoints")).toEqual([]);
   });
 
+  it("writes flow logs of all traffic to the access-log bucket, which accepts them from this account only", () => {
+    const logBucket = refOf(byPath(json, "aws_s3_bucket", "lake/access-logs/bucket"));
+    expect(byPath(json, "aws_flow_log", "network/flow-log").body).toMatchObject({
+      vpc_id: `${refOf(byPath(json, "aws_vpc", "network/vpc"))}.id}`,
+      traffic_type: "ALL",
+      log_destination_type: "s3",
+      log_destination: `${logBucket}.arn}`,
+    });
+    const policy = resources(json, "aws_s3_bucket_policy").find((p) => p.body.bucket === `${logBucket}.id}`)!;
+    const delivery = parsePolicy(policy.body.policy).Statement.filter((s) => s.Principal?.Service === "delivery.logs.amazonaws.com");
+    expect(delivery.map((s) => s.Resource)).toEqual([`${logBucket}.arn}/AWSLogs/${config.accountId}/*`, `${logBucket}.arn}`]);
+    for (const s of delivery) expect(s.Condition.StringEquals["aws:SourceAccount"]).toBe(config.accountId);
+  });
+
   it("locks the VPC's default security group (no rules)", () => {
     const locked = resources(json, "aws_default_security_group");
     expect(locked).toHaveLength(1);
@@ -93,7 +107,7 @@ describe("staging adopts the shared VPC", () => {
   const network = config.network;
 
   it("creates no VPC, subnets or endpoints (the VPC's owner provides them), only its security groups in that VPC", () => {
-    for (const type of ["aws_vpc", "aws_subnet", "aws_route_table", "aws_vpc_endpoint", "aws_default_security_group"]) expect(resources(json, type)).toEqual([]);
+    for (const type of ["aws_vpc", "aws_subnet", "aws_route_table", "aws_vpc_endpoint", "aws_default_security_group", "aws_flow_log"]) expect(resources(json, type)).toEqual([]);
     expect(resources(json, "aws_security_group").map((g) => [g.body.name, g.body.vpc_id])).toEqual([
       ["dataplat-staging-glue", network.vpcId],
       ["dataplat-staging-redshift", network.vpcId],

@@ -7,6 +7,7 @@
  */
 import { DataAwsPrefixList } from "@cdktf/provider-aws/lib/data-aws-prefix-list";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { FlowLog } from "@cdktf/provider-aws/lib/flow-log";
 import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
@@ -17,6 +18,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../shared/naming";
+import type { SecureBucket } from "../shared/secure-bucket";
 
 /** AWS APIs reached through interface endpoints: what Glue jobs and the warehouse call from inside the VPC. */
 export const INTERFACE_ENDPOINT_SERVICES = ["glue", "sts", "kms", "logs", "secretsmanager"] as const;
@@ -51,8 +53,15 @@ export interface PrivateSubnet {
 
 export interface NetworkProps {
   readonly naming: Naming;
+  readonly accountId: string;
   readonly region: string;
   readonly placement: NetworkPlacement;
+  /**
+   * Where the created VPC's flow logs go.
+   * Not used for an adopted VPC: its owner runs its flow logs.
+   * @default no flow logs
+   */
+  readonly flowLogs?: { readonly bucket: SecureBucket };
 }
 
 /** The port Redshift listens on. */
@@ -73,6 +82,8 @@ export class Network extends Construct {
   /** On the interface endpoints: HTTPS in from the two groups above only. Absent when the VPC's owner provides endpoints. */
   readonly endpointSecurityGroup?: SecurityGroup;
   readonly s3Endpoint?: VpcEndpoint;
+  /** Flow log of the created VPC (all traffic, accepted and rejected). */
+  readonly flowLog?: FlowLog;
   readonly interfaceEndpoints: Readonly<Partial<Record<InterfaceEndpointService, VpcEndpoint>>>;
 
   constructor(scope: Construct, id: string, private readonly props: NetworkProps) {
@@ -104,6 +115,7 @@ export class Network extends Construct {
         return { id: subnet.id, availabilityZone };
       });
       routeTableIds = [routeTable.id];
+      if (props.flowLogs) this.flowLog = this.flowLogTo(props.flowLogs.bucket);
     } else {
       this.vpcId = placement.vpcId;
       this.privateSubnets = placement.subnets;
@@ -165,6 +177,43 @@ export class Network extends Construct {
   /** Lets clients in `securityGroupId` (a BI tool, a bastion) connect to the warehouse. */
   allowRedshiftFrom(id: string, securityGroupId: string, description: string): void {
     this.ingress(this.redshiftSecurityGroup, `redshift-from-${id}`, { ipProtocol: "tcp", fromPort: REDSHIFT_PORT, toPort: REDSHIFT_PORT, referencedSecurityGroupId: securityGroupId, description });
+  }
+
+  /**
+   * Flow logs of the VPC into `bucket` (AWS writes them under "AWSLogs/<account>/vpcflowlogs/"), with
+   * the bucket-policy statements log delivery needs, pinned to our account. The destination is the
+   * bucket itself: the emulator (moto 5.2.1) reads a destination with a prefix as a missing bucket.
+   */
+  private flowLogTo(bucket: SecureBucket): FlowLog {
+    const { accountId, region } = this.props;
+    const conditions = {
+      StringEquals: { "aws:SourceAccount": accountId },
+      ArnLike: { "aws:SourceArn": `arn:aws:logs:${region}:${accountId}:*` },
+    };
+    bucket.addToResourcePolicy({
+      sid: "VpcFlowLogsWrite",
+      principals: { Service: "delivery.logs.amazonaws.com" },
+      actions: ["s3:PutObject"],
+      resources: [bucket.objects(`AWSLogs/${accountId}/`)],
+      conditions: { ...conditions, StringEquals: { ...conditions.StringEquals, "s3:x-amz-acl": "bucket-owner-full-control" } },
+    });
+    bucket.addToResourcePolicy({
+      sid: "VpcFlowLogsAclCheck",
+      principals: { Service: "delivery.logs.amazonaws.com" },
+      actions: ["s3:GetBucketAcl", "s3:ListBucket"],
+      resources: [bucket.arn],
+      conditions,
+    });
+    return new FlowLog(this, "flow-log", {
+      vpcId: this.vpcId,
+      trafficType: "ALL",
+      logDestinationType: "s3",
+      logDestination: bucket.arn,
+      maxAggregationInterval: 600,
+      // Default (gzip text) format: the emulator does not return destination options, so Parquet would
+      // show as a change on every plan of the local stack.
+      tags: { Name: this.props.naming.name("vpc") },
+    });
   }
 
   private securityGroup(name: string, description: string): SecurityGroup {
