@@ -161,6 +161,9 @@ export class Catalog extends Construct {
       name: "raw-crawler",
       service: "glue.amazonaws.com",
       accountId,
+      // Glue's documented crawler-role trust has no source conditions, and a condition it does not send
+      // would stop every crawl. Only principals of this account can pass the role to a crawler (iam:PassRole).
+      confusedDeputyConditions: false,
       description: "Raw-zone crawlers: read dataset folders, register tables and partitions in the raw database",
     });
     this.grantWriteTables(this.crawlerRole, "raw");

@@ -57,6 +57,9 @@ export class LakeFormation extends Construct {
       name: "lakeformation-access",
       service: "lakeformation.amazonaws.com",
       accountId,
+      // Lake Formation's documented registration-role trust has no source conditions; a condition it does
+      // not send would make every registered location unreadable. Registering needs iam:PassRole in this account.
+      confusedDeputyConditions: false,
       description: "Lake Formation reads registered lake zones on behalf of granted principals",
     });
     const registrations = {} as Record<RegisteredZone, LakeformationResource>;
