@@ -37,6 +37,27 @@ export const base: EnvironmentOverride = {
     engineVersion: "Athena engine version 3", // pinned: engine upgrades change SQL semantics
     resultsRetentionDays: 7, // results are re-creatable and may hold sensitive extracts
   },
+  catalog: {
+    crawlerSchedule: "cron(15 2 * * ? *)", // daily after the nightly extracts; new folders only, so it stays cheap
+  },
+  lakeFormation: {
+    enabled: false, // opt-in: Lake Formation changes who can read what, so an environment turns it on deliberately
+    admins: [],
+    consumers: [],
+  },
+  redshift: {
+    enabled: true, // the warehouse is part of the platform; an environment must say why it goes without
+    baseCapacityRpu: 8, // the smallest base that serves Spectrum queries over < 128 TB
+    maxCapacityRpu: 64, // cost ceiling: scaling beyond it needs a config change someone reviews
+  },
+  quicksight: {
+    enabled: false, // opt-in: QuickSight is a per-account subscription the platform cannot create
+  },
+  network: {
+    mode: "create", // a private VPC of our own unless the environment adopts a shared one
+    cidr: "10.0.0.0/16",
+    availabilityZones: ["a", "b", "c"], // Redshift Serverless needs subnets in three AZs
+  },
   alarms: {
     notify: "record", // outside prod nobody is paged; alarm history is still kept
     periodSeconds: 300,

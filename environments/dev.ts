@@ -8,5 +8,7 @@ export const dev: EnvironmentDefinition = {
   state: { backend: "s3", bucket: "dataplat-tfstate-111111111111", region: "eu-west-1" },
   protection: { forceDestroy: true }, // dev data is disposable; a destroy must not stall on full buckets
   athena: { bytesScannedCutoffPerQuery: 1 * 1024 ** 3 }, // 1 GiB: dev queries run over sample data
+  redshift: { maxCapacityRpu: 32 }, // dev queries sample data; a low ceiling caps a runaway query's bill
+  network: { cidr: "10.10.0.0/16" },
   logs: { retentionDays: 14 },
 };

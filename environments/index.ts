@@ -14,7 +14,9 @@ import type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
-export type { EnvironmentConfig, PartitionKey, PartitionSpec, Tier, Tiering } from "./schema";
+export type {
+  EnvironmentConfig, LakeFormationConfig, NetworkConfig, PartitionKey, PartitionSpec, QuickSightConfig, RedshiftConfig, Tier, Tiering,
+} from "./schema";
 export type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 
 /** Every environment, in promotion order (local last: it never receives a promotion). */

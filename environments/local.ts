@@ -17,5 +17,14 @@ export const local: EnvironmentDefinition = {
       { name: "region", type: "enum", values: ["eu", "us", "apac"] },
     ],
   },
+  redshift: {
+    enabled: false,
+    disabledReason: "the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
+  },
+  quicksight: {
+    enabled: false,
+    disabledReason: "QuickSight needs an account subscription and users, which the emulator cannot provide",
+  },
+  network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   logs: { retentionDays: 1 },
 };

@@ -32,5 +32,14 @@ export const prod: EnvironmentDefinition = {
     firehoseFreshnessSeconds: 600,
     kinesisIteratorAgeMs: 60_000,
   },
+  catalog: { crawlerSchedule: "cron(15 * * * ? *)" }, // hourly: raw data is queryable within the hour
+  lakeFormation: {
+    enabled: true,
+    admins: ["arn:aws:iam::333333333333:role/dataplat-deploy"],
+    consumers: ["arn:aws:iam::333333333333:role/dataplat-analysts"],
+  },
+  redshift: { baseCapacityRpu: 32, maxCapacityRpu: 256 }, // 32+ RPUs for wide tables and concurrent dashboards
+  quicksight: { enabled: true, principalArn: "arn:aws:quicksight:eu-west-1:333333333333:group/default/dataplat-analysts" },
+  network: { cidr: "10.30.0.0/16" },
   logs: { retentionDays: 365 },
 };

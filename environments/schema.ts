@@ -206,6 +206,173 @@ const AthenaSchema = z.object({
   resultsRetentionDays: positive,
 });
 
+// ---------------------------------------------------------------------------------------------
+// Catalog, Lake Formation, warehouse, BI and network
+// ---------------------------------------------------------------------------------------------
+
+/** Glue/EventBridge cron: six fields, and exactly one of day-of-month and day-of-week is "?". */
+const glueCron = z
+  .string({ error: rule("must be a string") })
+  .regex(/^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/, {
+    error: rule('must be a Glue cron expression "cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)"'),
+  })
+  .refine(
+    (v) => {
+      if (!/^cron\(.*\)$/.test(v)) return true; // the shape rule above already reports it
+      const fields = v.slice(5, -1).split(" ");
+      return (fields[2] === "?") !== (fields[4] === "?");
+    },
+    { error: rule('must set exactly one of day-of-month and day-of-week to "?"') },
+  );
+
+const CatalogSchema = z.object({
+  /** When the raw-zone crawlers run (UTC). They crawl new folders only, so a frequent schedule stays cheap. */
+  crawlerSchedule: glueCron,
+});
+
+const iamPrincipalArn = z
+  .string({ error: rule("must be a string") })
+  .regex(/^arn:aws:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, { error: rule("must be an IAM role or user ARN") });
+
+const LakeFormationSchema = z.object({
+  /** Govern the lake with Lake Formation grants instead of IAM alone. Opt-in. */
+  enabled: z.boolean({ error: rule("must be true or false") }),
+  /** Data-lake administrators. Must include the role that deploys this stack: only admins can manage grants. */
+  admins: z.array(iamPrincipalArn),
+  /** Principals that read the consumer zone (and only the consumer zone). */
+  consumers: z.array(iamPrincipalArn),
+});
+
+/** Redshift Serverless base capacity: 4, multiples of 8 up to 512, multiples of 32 up to 1024. */
+const baseRpu = z
+  .number({ error: rule("must be a number") })
+  .refine((v) => v === 4 || (Number.isInteger(v) && v >= 8 && v <= 512 && v % 8 === 0) || (Number.isInteger(v) && v > 512 && v <= 1024 && v % 32 === 0), {
+    error: rule("must be 4, a multiple of 8 from 8 to 512, or a multiple of 32 up to 1024 RPUs"),
+  });
+
+const maxRpu = z
+  .number({ error: rule("must be a number") })
+  .refine((v) => Number.isInteger(v) && v >= 8 && v <= 5632 && v % 8 === 0, {
+    error: rule("must be a multiple of 8 from 8 to 5632 RPUs"),
+  });
+
+const reason = z.string({ error: rule("must be a string") }).min(10, { error: rule("must say why in at least 10 characters") });
+
+const RedshiftSchema = z
+  .object({
+    /** Redshift Serverless with Spectrum over the consumer zone. On unless an environment says why not. */
+    enabled: z.boolean({ error: rule("must be true or false") }),
+    /** RPUs the workgroup starts queries with. */
+    baseCapacityRpu: baseRpu,
+    /** RPUs the workgroup may scale to: the cost ceiling. */
+    maxCapacityRpu: maxRpu,
+    /** Why the warehouse is off here. Required when it is off; shown in the stack's outputs. */
+    disabledReason: reason.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (typeof r.maxCapacityRpu === "number" && typeof r.baseCapacityRpu === "number" && r.maxCapacityRpu < r.baseCapacityRpu) {
+      ctx.addIssue({ code: "custom", path: ["maxCapacityRpu"], message: `must be ≥ baseCapacityRpu (${r.baseCapacityRpu}) (got ${r.maxCapacityRpu})` });
+    }
+    if (r.enabled === false && r.disabledReason === undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when redshift is turned off: say why this environment has no warehouse" });
+    }
+    if (r.enabled === true && r.disabledReason !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when redshift is enabled" });
+    }
+  });
+
+const QuickSightSchema = z
+  .object({
+    /** Athena data source and datasets over the consumer tables. Opt-in: QuickSight is a per-account subscription. */
+    enabled: z.boolean({ error: rule("must be true or false") }),
+    /** QuickSight user or group that may use the data source and datasets. Required when enabled. */
+    principalArn: z
+      .string({ error: rule("must be a string") })
+      .regex(/^arn:aws:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/[\w-]+\/[\w+=,.@/-]+$/, {
+        error: rule("must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>)"),
+      })
+      .optional(),
+    /** Why QuickSight is off here, when that is worth saying. Shown in the stack's outputs. */
+    disabledReason: reason.optional(),
+  })
+  .superRefine((q, ctx) => {
+    if (q.enabled === true && q.principalArn === undefined) {
+      ctx.addIssue({ code: "custom", path: ["principalArn"], message: "is required when quicksight is enabled: someone must be able to use the datasets" });
+    }
+    if (q.enabled === true && q.disabledReason !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when quicksight is enabled" });
+    }
+  });
+
+/** An aligned IPv4 CIDR block with a prefix length between `min` and `max`. */
+const ipv4Cidr = (min: number, max: number) =>
+  z
+    .string({ error: rule("must be a string") })
+    .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, { error: rule("must be an IPv4 CIDR block") })
+    .refine(
+      (v) => {
+        const [ip, bits] = v.split("/");
+        const prefix = Number(bits);
+        return ip.split(".").every((o) => Number(o) <= 255) && prefix >= min && prefix <= max && cidrIsAligned(ip, prefix);
+      },
+      { error: rule(`must be an aligned IPv4 CIDR block from /${min} to /${max}`) },
+    );
+
+const azSuffix = z.string().regex(/^[a-z]$/, { error: rule("must be an Availability Zone letter, e.g. \"a\"") });
+
+const NetworkSchema = z.discriminatedUnion(
+  "mode",
+  [
+    z.object({
+      /** Create a private VPC: subnets in each listed AZ, no internet route, VPC endpoints for the services used. */
+      mode: z.literal("create"),
+      /** VPC address range, /16 to /24; each private subnet gets a /(n+4) slice of it. */
+      cidr: ipv4Cidr(16, 24),
+      /** AZ letters (appended to the region) that get a private subnet each. */
+      availabilityZones: z
+        .array(azSuffix)
+        .min(2, { error: rule("must list at least two Availability Zones") })
+        .max(6, { error: rule("must list at most six Availability Zones") })
+        .refine((azs) => new Set(azs).size === azs.length, { error: rule("must not repeat an Availability Zone") }),
+    }),
+    z.object({
+      /** Use a VPC someone else owns (e.g. a shared network account's). Only security groups are created in it. */
+      mode: z.literal("adopt"),
+      vpcId: z.string({ error: rule("must be a string") }).regex(/^vpc-[0-9a-f]{8,17}$/, { error: rule("must be a VPC id (vpc-…)") }),
+      /** The VPC's address range: the platform's security groups allow HTTPS to its interface endpoints there. */
+      cidr: ipv4Cidr(16, 28),
+      /** Private subnets to place the warehouse and Glue connections in, with their AZ (Glue connections need it). */
+      subnets: z
+        .array(
+          z.object({
+            id: z.string({ error: rule("must be a string") }).regex(/^subnet-[0-9a-f]{8,17}$/, { error: rule("must be a subnet id (subnet-…)") }),
+            availabilityZone: z.string({ error: rule("must be a string") }).regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: rule("must be an Availability Zone name") }),
+          }),
+        )
+        .min(2, { error: rule("must list at least two subnets") }),
+      /**
+       * Route tables for the S3 gateway endpoint, when the platform creates the VPC endpoints too.
+       * Omit when the VPC's owner already provides endpoints (a second private-DNS endpoint for a service fails).
+       */
+      endpointRouteTableIds: z
+        .array(z.string().regex(/^rtb-[0-9a-f]{8,17}$/, { error: rule("must be a route table id (rtb-…)") }))
+        .min(1, { error: rule("must list at least one route table") })
+        .optional(),
+    }),
+  ],
+  {
+    // The discriminator's issue carries the whole section; show the mode that was given.
+    error: (issue: { input?: unknown }) =>
+      issue.input === undefined ? "is required" : `must have mode "create" or "adopt" (got ${show((issue.input as { mode?: unknown })?.mode ?? issue.input)})`,
+  },
+);
+
+/** True when the host bits of `ip`/`prefix` are zero (10.0.0.0/16, not 10.0.1.0/16). */
+function cidrIsAligned(ip: string, prefix: number): boolean {
+  const value = ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+  return value % 2 ** (32 - prefix) === 0;
+}
+
 const ProtectionSchema = z.object({
   /** Let `terraform destroy` delete non-empty buckets. Only for disposable environments. */
   forceDestroy: z.boolean({ error: rule("must be true or false") }),
@@ -272,6 +439,11 @@ export const EnvironmentSchema = z
     partitioning: PartitioningSchema,
     lake: LakeSchema,
     athena: AthenaSchema,
+    catalog: CatalogSchema,
+    lakeFormation: LakeFormationSchema,
+    redshift: RedshiftSchema,
+    quicksight: QuickSightSchema,
+    network: NetworkSchema,
     alarms: AlarmsSchema,
     logs: LogsSchema,
   })
@@ -297,9 +469,52 @@ function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void 
     }
     if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
   }
+  analyticsRules(env, fail);
   if (env.tags) {
     for (const reserved of RESERVED_TAG_KEYS) {
       if (reserved in env.tags) fail(["tags", reserved], "is set by the platform and cannot be overridden");
+    }
+  }
+}
+
+/** Rules between the analytics features and the network and account they live in. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function analyticsRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
+  const network = env.network;
+  if (env.redshift?.enabled === true && network) {
+    // Redshift Serverless refuses a workgroup whose subnets span fewer than three AZs.
+    if (network.mode === "create" && Array.isArray(network.availabilityZones) && network.availabilityZones.length < 3) {
+      fail(["network", "availabilityZones"], `must list at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${show(network.availabilityZones)})`);
+    }
+    if (network.mode === "adopt" && Array.isArray(network.subnets)) {
+      const zones = new Set(network.subnets.map((s: { availabilityZone?: string }) => s?.availabilityZone));
+      if (zones.size < 3) fail(["network", "subnets"], `must span at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${zones.size})`);
+    }
+  }
+  if (network?.mode === "adopt" && Array.isArray(network.subnets) && typeof env.region === "string") {
+    network.subnets.forEach((s: { availabilityZone?: unknown }, i: number) => {
+      if (typeof s?.availabilityZone === "string" && !s.availabilityZone.startsWith(env.region)) {
+        fail(["network", "subnets", i, "availabilityZone"], `must be in the environment's region ${env.region} (got ${show(s.availabilityZone)})`);
+      }
+    });
+  }
+  const lf = env.lakeFormation;
+  if (lf?.enabled === true && Array.isArray(lf.admins) && lf.admins.length === 0) {
+    fail(["lakeFormation", "admins"], "must name at least one admin when Lake Formation is enabled: only admins can manage its grants, including the role that deploys this stack");
+  }
+  const accountId = typeof env.accountId === "string" && /^\d{12}$/.test(env.accountId) ? env.accountId : undefined;
+  if (lf && Array.isArray(lf.admins) && accountId) {
+    lf.admins.forEach((arn: unknown, i: number) => {
+      if (typeof arn === "string" && /^arn:aws:iam::\d{12}:/.test(arn) && arn.split(":")[4] !== accountId) {
+        fail(["lakeFormation", "admins", i], `must be in the environment's account ${accountId} (got ${show(arn)})`);
+      }
+    });
+  }
+  const principal = env.quicksight?.principalArn;
+  if (typeof principal === "string" && /^arn:aws:quicksight:/.test(principal) && env.accountId === accountId) {
+    const [, , , region, account] = principal.split(":");
+    if (region !== env.region || (accountId !== undefined && account !== accountId)) {
+      fail(["quicksight", "principalArn"], `must be in the environment's account and region (${accountId ?? "any"}, ${env.region}) (got ${show(principal)})`);
     }
   }
 }
@@ -309,5 +524,9 @@ export const RESERVED_TAG_KEYS = ["environment", "project", "owner", "cost-centr
 
 /** A validated environment configuration: what modules receive. */
 export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
+export type NetworkConfig = EnvironmentConfig["network"];
+export type RedshiftConfig = EnvironmentConfig["redshift"];
+export type QuickSightConfig = EnvironmentConfig["quicksight"];
+export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
 /** What an environment file may write before defaults are merged and validation runs. */
 export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

@@ -14,5 +14,22 @@ export const staging: EnvironmentDefinition = {
     ],
   },
   athena: { bytesScannedCutoffPerQuery: 10 * 1024 ** 3 },
+  // Same grants model as prod, so promotion tests the permissions consumers will get.
+  lakeFormation: {
+    enabled: true,
+    admins: ["arn:aws:iam::222222222222:role/dataplat-deploy"],
+    consumers: ["arn:aws:iam::222222222222:role/dataplat-analysts"],
+  },
+  // Staging lives in the shared pre-production VPC; its owner provides the VPC endpoints.
+  network: {
+    mode: "adopt",
+    vpcId: "vpc-0a1b2c3d4e5f60718",
+    cidr: "10.20.0.0/16",
+    subnets: [
+      { id: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
+      { id: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+      { id: "subnet-0a1b2c3d4e5f60003", availabilityZone: "eu-west-1c" },
+    ],
+  },
   logs: { retentionDays: 30 },
 };

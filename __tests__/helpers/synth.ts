@@ -1,7 +1,7 @@
 /** Synthesizes environments in-process and gives typed access to the Terraform JSON. */
 import { Testing } from "cdktf";
 import { EnvironmentConfig, loadEnvironments } from "../../environments";
-import { PlatformStack } from "../../modules/platform-stack";
+import { PlatformStack, type PlatformStackOptions } from "../../modules/platform-stack";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type TerraformJson = {
@@ -19,8 +19,8 @@ export interface SynthesizedResource {
   readonly body: Record<string, any>;
 }
 
-export function synthEnvironment(config: EnvironmentConfig): TerraformJson {
-  const stack = new PlatformStack(Testing.app(), config);
+export function synthEnvironment(config: EnvironmentConfig, options: PlatformStackOptions = {}): TerraformJson {
+  const stack = new PlatformStack(Testing.app(), config, options);
   return JSON.parse(Testing.synth(stack));
 }
 
@@ -50,6 +50,22 @@ export function resources(json: TerraformJson, type?: string): SynthesizedResour
 /** The resource of `type` whose attribute `attr` references resource `ref` (e.g. the versioning of a bucket). */
 export function attachedTo(json: TerraformJson, type: string, ref: string, attr = "bucket"): SynthesizedResource[] {
   return resources(json, type).filter((r) => typeof r.body[attr] === "string" && r.body[attr].startsWith(`\${${ref}.`));
+}
+
+/**
+ * The one resource of `type` whose logical name is "<path with / as _>_<hash>", e.g. "catalog/orders-processed".
+ * (cdktf drops a path part that repeats the one before it: "catalog/key/key" is named "catalog_key_<hash>".)
+ */
+export function byPath(json: TerraformJson, type: string, path: string): SynthesizedResource {
+  const name = new RegExp(`^${path.replace(/\//g, "_").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}_[0-9A-F]{8}$`);
+  const found = resources(json, type).filter((r) => name.test(r.name));
+  if (found.length !== 1) throw new Error(`expected one ${type} at ${path}, found ${found.length}`);
+  return found[0];
+}
+
+/** "${type.name}" reference prefix of a synthesized resource, as other resources write it. */
+export function refOf(r: SynthesizedResource): string {
+  return `\${${r.type}.${r.name}`;
 }
 
 /** Parses an IAM policy document embedded as a JSON string. */

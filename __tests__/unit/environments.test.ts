@@ -60,6 +60,33 @@ describe("shipped environments", () => {
     });
   });
 
+  it("differ in catalog, Lake Formation, warehouse, BI and network as configured", () => {
+    const summary = Object.fromEntries(
+      envs.map((e) => [
+        e.name,
+        {
+          crawlers: e.catalog.crawlerSchedule,
+          lakeFormation: e.lakeFormation.enabled,
+          redshift: e.redshift.enabled ? `${e.redshift.baseCapacityRpu}-${e.redshift.maxCapacityRpu} RPU` : `off: ${e.redshift.disabledReason}`,
+          quicksight: e.quicksight.enabled,
+          network: e.network.mode === "create" ? `${e.network.cidr} in ${e.network.availabilityZones.length} AZs` : `adopt ${e.network.vpcId}`,
+        },
+      ]),
+    );
+    expect(summary).toEqual({
+      dev: { crawlers: "cron(15 2 * * ? *)", lakeFormation: false, redshift: "8-32 RPU", quicksight: false, network: "10.10.0.0/16 in 3 AZs" },
+      staging: { crawlers: "cron(15 2 * * ? *)", lakeFormation: true, redshift: "8-64 RPU", quicksight: false, network: "adopt vpc-0a1b2c3d4e5f60718" },
+      prod: { crawlers: "cron(15 * * * ? *)", lakeFormation: true, redshift: "32-256 RPU", quicksight: true, network: "10.30.0.0/16 in 3 AZs" },
+      local: {
+        crawlers: "cron(15 2 * * ? *)",
+        lakeFormation: false,
+        redshift: "off: the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
+        quicksight: false,
+        network: "10.99.0.0/16 in 2 AZs",
+      },
+    });
+  });
+
   it("keep state apart: one key per environment", () => {
     const keys = envs.map((e) => stateKey(e));
     expect(new Set(keys).size).toBe(keys.length);
@@ -137,6 +164,97 @@ describe("a bad environment config fails with env, field and rule", () => {
       { ...dev, partitioning: { keys: [{ name: "dt", type: "date", format: "yyyy-MM-dd", rangeStart: "2024-01-01" }, { name: "region", type: "enum", values: [] }] } },
       "dev: partitioning.keys[1].values: must list at least one value (got [])",
     ],
+    // catalog, Lake Formation, warehouse, BI, network
+    [
+      "a crawler schedule that is not a Glue cron",
+      { ...dev, catalog: { crawlerSchedule: "daily" } },
+      'dev: catalog.crawlerSchedule: must be a Glue cron expression "cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)" (got "daily")',
+    ],
+    [
+      "a crawler schedule with both day fields set",
+      { ...dev, catalog: { crawlerSchedule: "cron(0 2 * * * *)" } },
+      'dev: catalog.crawlerSchedule: must set exactly one of day-of-month and day-of-week to "?" (got "cron(0 2 * * * *)")',
+    ],
+    [
+      "a Redshift base capacity that is not a step Redshift offers",
+      { ...dev, redshift: { baseCapacityRpu: 12 } },
+      "dev: redshift.baseCapacityRpu: must be 4, a multiple of 8 from 8 to 512, or a multiple of 32 up to 1024 RPUs (got 12)",
+    ],
+    ["a Redshift ceiling below its base", { ...prod, redshift: { baseCapacityRpu: 32, maxCapacityRpu: 16 } }, "prod: redshift.maxCapacityRpu: must be ≥ baseCapacityRpu (32) (got 16)"],
+    [
+      "Redshift turned off without a reason",
+      { ...dev, redshift: { enabled: false } },
+      "dev: redshift.disabledReason: is required when redshift is turned off: say why this environment has no warehouse",
+    ],
+    ["a reason for turning off an enabled Redshift", { ...dev, redshift: { disabledReason: "no budget this quarter" } }, "dev: redshift.disabledReason: must be omitted when redshift is enabled"],
+    [
+      "QuickSight enabled without a principal",
+      { ...dev, quicksight: { enabled: true } },
+      "dev: quicksight.principalArn: is required when quicksight is enabled: someone must be able to use the datasets",
+    ],
+    [
+      "a QuickSight principal in another region",
+      { ...prod, quicksight: { enabled: true, principalArn: "arn:aws:quicksight:us-east-1:333333333333:group/default/analysts" } },
+      'prod: quicksight.principalArn: must be in the environment\'s account and region (333333333333, eu-west-1) (got "arn:aws:quicksight:us-east-1:333333333333:group/default/analysts")',
+    ],
+    [
+      "a QuickSight principal that is not a QuickSight ARN",
+      { ...prod, quicksight: { enabled: true, principalArn: "analysts" } },
+      'prod: quicksight.principalArn: must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>) (got "analysts")',
+    ],
+    [
+      "Lake Formation without admins",
+      { ...dev, lakeFormation: { enabled: true, admins: [] } },
+      "dev: lakeFormation.admins: must name at least one admin when Lake Formation is enabled: only admins can manage its grants, including the role that deploys this stack",
+    ],
+    [
+      "a Lake Formation admin from another account",
+      { ...prod, lakeFormation: { admins: ["arn:aws:iam::111111111111:role/dataplat-deploy"] } },
+      'prod: lakeFormation.admins[0]: must be in the environment\'s account 333333333333 (got "arn:aws:iam::111111111111:role/dataplat-deploy")',
+    ],
+    [
+      "a Lake Formation consumer that is not an IAM principal",
+      { ...prod, lakeFormation: { consumers: ["analysts"] } },
+      'prod: lakeFormation.consumers[0]: must be an IAM role or user ARN (got "analysts")',
+    ],
+    [
+      "two AZs for a warehouse that needs three",
+      { ...dev, network: { availabilityZones: ["a", "b"] } },
+      'dev: network.availabilityZones: must list at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ["a","b"])',
+    ],
+    ["a misaligned VPC range", { ...dev, network: { cidr: "10.0.1.0/16" } }, 'dev: network.cidr: must be an aligned IPv4 CIDR block from /16 to /24 (got "10.0.1.0/16")'],
+    ["a repeated AZ", { ...local, network: { availabilityZones: ["a", "a"] } }, 'local: network.availabilityZones: must not repeat an Availability Zone (got ["a","a"])'],
+    [
+      "an adopted subnet in another region",
+      {
+        ...staging,
+        network: {
+          ...staging.network,
+          subnets: [
+            { id: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
+            { id: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1b" },
+            { id: "subnet-0a1b2c3d4e5f60003", availabilityZone: "us-east-1c" },
+          ],
+        },
+      },
+      'staging: network.subnets[2].availabilityZone: must be in the environment\'s region eu-west-1 (got "us-east-1c")',
+    ],
+    [
+      "adopted subnets in two AZs for a warehouse that needs three",
+      {
+        ...staging,
+        network: {
+          ...staging.network,
+          subnets: [
+            { id: "subnet-0a1b2c3d4e5f60001", availabilityZone: "eu-west-1a" },
+            { id: "subnet-0a1b2c3d4e5f60002", availabilityZone: "eu-west-1a" },
+            { id: "subnet-0a1b2c3d4e5f60003", availabilityZone: "eu-west-1b" },
+          ],
+        },
+      },
+      "staging: network.subnets: must span at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got 2)",
+    ],
+    ["an unknown network mode", { ...dev, network: { mode: "peer" as never } }, 'dev: network.mode: must have mode "create" or "adopt" (got "peer")'],
   ];
 
   it.each(cases)("%s", (_title, definition, expected) => {
@@ -161,6 +279,10 @@ describe("a bad environment config fails with env, field and rule", () => {
 
   it("rejects two environments with the same name", () => {
     expect(problemOf(dev, { ...staging, name: "dev" })).toBe("dev: name: is used by another environment");
+  });
+
+  it("lets an opt-in feature (QuickSight) stay off without a reason", () => {
+    expect(() => loadEnvironments([{ ...local, quicksight: { enabled: false, disabledReason: undefined } }])).not.toThrow();
   });
 
   it("lets local omit the account id", () => {
