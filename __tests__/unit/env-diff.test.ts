@@ -15,15 +15,19 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const dev = loadEnvironment("dev");
 const prod = loadEnvironment("prod");
-// Real synth output of dev and prod; prod also gets an opt-in service, as a module would add it.
-const app = new App({ outdir });
+// Real synth output of dev and prod, and of prod once more with one more service in a new module
+// (as an opt-in service would add it), to see exactly that difference.
+const app = new App({ outdir: join(outdir, "plain") });
 new PlatformStack(app, dev);
-const prodStack = new PlatformStack(app, prod);
-new RedshiftserverlessNamespace(new Construct(prodStack, "analytics"), "namespace", { namespaceName: "ns" });
+new PlatformStack(app, prod);
 app.synth();
-const stacks = readStacks(outdir);
-const stack = (name: string) => stacks.find((s) => s.name === name)!;
-const diff = diffEnvironments({ config: dev, stack: stack("dev") }, { config: prod, stack: stack("prod") });
+const extended = new App({ outdir: join(outdir, "extended") });
+const prodStack = new PlatformStack(extended, prod);
+new RedshiftserverlessNamespace(new Construct(prodStack, "fixture-analytics"), "namespace", { namespaceName: "ns" });
+extended.synth();
+const stack = (dir: string, name: string) => readStacks(join(outdir, dir)).find((s) => s.name === name)!;
+const diff = diffEnvironments({ config: dev, stack: stack("plain", "dev") }, { config: prod, stack: stack("plain", "prod") });
+const added = diffEnvironments({ config: prod, stack: stack("plain", "prod") }, { config: prod, stack: stack("extended", "prod") });
 
 const json = (v: unknown) => JSON.stringify(v);
 
@@ -46,9 +50,11 @@ describe("env:diff", () => {
   });
 
   it("shows resource counts by type and by module where they differ", () => {
-    expect(diff.resourceTypes).toEqual([{ key: "aws_redshiftserverless_namespace", a: 0, b: 1 }]);
-    expect(diff.modules).toEqual([{ key: "analytics", a: 0, b: 1 }]);
-    expect(diff.totals.b).toBe(diff.totals.a + 1);
+    expect(added.config).toEqual([]);
+    expect(added.resourceTypes).toEqual([{ key: "aws_redshiftserverless_namespace", a: 0, b: 1 }]);
+    expect(added.modules).toEqual([{ key: "fixture-analytics", a: 0, b: 1 }]);
+    expect(added.totals.b).toBe(added.totals.a + 1);
+    expect(added.bundles.problems).toEqual([]);
     expect(diff.bundles.problems).toEqual([]);
   });
 
@@ -57,8 +63,10 @@ describe("env:diff", () => {
     expect(md).toContain("## dev → prod: what differs");
     expect(md).toContain(`| \`protection.preventDestroy\` | \`false\` | \`true\` |`);
     expect(md).toContain(`| \`partitioning.keys[1].name\` | — | \`"region"\` |`);
-    expect(md).toContain("| `aws_redshiftserverless_namespace` | 0 | 1 | +1 |");
-    expect(md).toContain("| analytics | 0 | 1 |");
-    expect(md).toContain("0 asset reference(s) shared by both environments; all byte-identical.");
+    expect(md).toMatch(/asset reference\(s\) shared by both environments; all byte-identical\./);
+    const addedMd = renderDiff(added);
+    expect(addedMd).toContain("No configuration difference.");
+    expect(addedMd).toContain("| `aws_redshiftserverless_namespace` | 0 | 1 | +1 |");
+    expect(addedMd).toContain("| fixture-analytics | 0 | 1 |");
   });
 });
