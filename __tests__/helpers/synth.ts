@@ -1,5 +1,7 @@
 /** Synthesizes environments in-process and gives typed access to the Terraform JSON. */
 import { Testing } from "cdktf";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { EnvironmentConfig, loadEnvironments } from "../../environments";
 import { PlatformStack, type PlatformStackOptions } from "../../modules/platform-stack";
 
@@ -38,6 +40,31 @@ export function synthNamed(name: string): { config: EnvironmentConfig; json: Ter
   const found = synthAll().find((e) => e.config.name === name);
   if (!found) throw new Error(`no environment ${name}`);
   return found;
+}
+
+/**
+ * One environment's JSON as `cdktf synth` writes it, with the construct metadata (`//`, e.g. each
+ * resource's construct path) that `Testing.synth` strips. The GitOps scripts read that metadata.
+ */
+export function synthWithMetadata(config: EnvironmentConfig, extend?: (stack: PlatformStack) => void): TerraformJson {
+  const stack = new PlatformStack(Testing.app(), config);
+  extend?.(stack);
+  const outdir = Testing.fullSynth(stack);
+  try {
+    return JSON.parse(readFileSync(join(outdir, "stacks", config.name, "cdk.tf.json"), "utf8"));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const fullCache = new Map<string, TerraformJson>();
+
+/** Every environment's config and JSON with construct metadata (synthesized once per test file). */
+export function synthAllWithMetadata(): { config: EnvironmentConfig; json: TerraformJson }[] {
+  return loadEnvironments().map((config) => {
+    if (!fullCache.has(config.name)) fullCache.set(config.name, synthWithMetadata(config));
+    return { config, json: fullCache.get(config.name)! };
+  });
 }
 
 /** All resources (optionally of one type) as a flat list. */

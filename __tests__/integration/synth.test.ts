@@ -3,6 +3,9 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { compareAssets } from "../../scripts/lib/assets";
+import { buildManifest } from "../../scripts/lib/manifest";
+import { readStacks } from "../../scripts/lib/stacks";
 import { ROOT, synth } from "../../scripts/lib/terraform";
 
 function treeHashes(dir: string): Record<string, string> {
@@ -28,7 +31,7 @@ describe("synth through the app entry point", () => {
     return dir;
   };
 
-  it("`cdktf synth` (the README's path) writes one stack per environment, byte-identical across runs and entry points", () => {
+  it("`cdktf synth` (the README's path) writes one stack per environment, byte-identical across runs and entry points, with assets identical across environments", () => {
     const viaCli = [fresh(), fresh()].map((dir) => {
       const result = spawnSync(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth", "--output", dir], {
         cwd: ROOT,
@@ -45,6 +48,17 @@ describe("synth through the app entry point", () => {
     expect(Object.keys(first)).toContain("stacks/prod/cdk.tf.json");
     expect(treeHashes(viaCli[1])).toEqual(first);
     expect(treeHashes(direct)).toEqual(first);
+
+    // So one artifact can be promoted: the same manifest digest from every synth, and every asset a
+    // stack references (Lambda zips, Glue scripts, ...) byte-identical in every environment using it.
+    const digests = [...viaCli, direct].map((dir) => buildManifest(dir).digest);
+    expect(new Set(digests).size).toBe(1);
+    for (const dir of [...viaCli, direct]) expect(compareAssets(readStacks(dir)).problems).toEqual([]);
+    const manifest = buildManifest(direct);
+    expect(Object.keys(manifest.stacks)).toEqual(["dev", "local", "prod", "staging"]);
+    const referenced = compareAssets(readStacks(direct)).assets.map((a) => a.path);
+    const bundled = Object.keys(manifest.files).filter((f) => /^stacks\/[^/]+\/assets\//.test(f)).map((f) => f.replace(/^stacks\/[^/]+\//, ""));
+    expect([...new Set(bundled)].sort()).toEqual([...new Set(referenced)].sort()); // no unreferenced asset ships
   });
 
   it("stops on a bad config with one message naming env, field and rule, and no stack trace", () => {
