@@ -293,6 +293,8 @@ def main() -> None:
         "insecureEndpoint": f"http://127.0.0.1:{internal_port}",
     }
     print(json.dumps(ready), flush=True)
+    # Nothing else may reach stdout: the parent stops reading it after the ready line.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
