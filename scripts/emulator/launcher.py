@@ -19,9 +19,16 @@ Gaps filled (DESIGN.md §3):
     machine including its past executions, which hold thread locks. Past executions are now
     shared, not copied. An execution started without a name gets a generated one (moto used
     the literal name "None", so a second nameless start failed with ExecutionAlreadyExists).
+  * S3 bucket policies: moto evaluates only StringEquals conditions and treats every other
+    condition as matched, so any Deny statement with a condition (our TLS-only and right-key-only
+    rules) denies every object request, over TLS or not. Bucket policies are evaluated here with
+    the request's real context — aws:SecureTransport from the connection, the SSE headers — and
+    the operators the platform uses (Bool, Null, String*, Arn*, with IfExists), Deny winning.
   * S3 PutBucketLogging crashes (HTTP 500, which the provider retries for minutes) when the target
     bucket's policy has a statement with `"Principal": "*"` (our TLS-only deny): moto reads every
     principal as a dict. The policy check is re-implemented to accept any principal form.
+  * EC2 security group rules that reference a group or a prefix list lose their description in
+    DescribeSecurityGroupRules, so every plan updates them again. The description is returned.
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
@@ -174,6 +181,8 @@ def fill_gaps() -> None:
     _fix_repeated_executions()
     _fix_eventbridge_notification()
     _fix_logging_policy_check()
+    _fix_bucket_policy_evaluation()
+    _fix_security_group_rule_description()
 
 
 def _fix_repeated_executions() -> None:
@@ -227,6 +236,125 @@ def _fix_logging_policy_check() -> None:
     FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
 
 
+REQUEST = threading.local()
+
+
+def _capture_request_context(app):  # noqa: ANN001, ANN201
+    """WSGI middleware: remember what bucket policies may test about the current request."""
+
+    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+        REQUEST.context = {
+            "aws:SecureTransport": "true" if environ.get("wsgi.url_scheme") == "https" else "false",
+            "s3:x-amz-server-side-encryption": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION"),
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": environ.get(
+                "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID"
+            ),
+        }
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _matches(pattern: str, value: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:  # noqa: ANN001
+    expected_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in (expected if isinstance(expected, list) else [expected])]
+    actual = context.get(key.lower()) if key.lower() in context else context.get(key)
+    if operator == "Null":
+        return (actual is None) == (expected_values[0].lower() == "true")
+    if_exists = operator.endswith("IfExists")
+    op = operator[: -len("IfExists")] if if_exists else operator
+    if actual is None:
+        return if_exists
+    if op == "Bool":
+        return actual.lower() in [v.lower() for v in expected_values]
+    if op in ("StringEquals", "ArnEquals"):
+        return actual in expected_values
+    if op in ("StringNotEquals", "ArnNotEquals"):
+        return actual not in expected_values
+    if op in ("StringLike", "ArnLike"):
+        return any(_matches(v, actual) for v in expected_values)
+    if op in ("StringNotLike", "ArnNotLike"):
+        return not any(_matches(v, actual) for v in expected_values)
+    if op == "StringEqualsIgnoreCase":
+        return actual.lower() in [v.lower() for v in expected_values]
+    return False  # an operator we cannot evaluate never grants and never denies
+
+
+def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict) -> str:
+    """'DENIED', 'PERMITTED' or 'NEUTRAL' for an anonymous-or-any caller, as S3 decides."""
+
+    def as_list(value):  # noqa: ANN001, ANN202
+        return value if isinstance(value, list) else [value]
+
+    verdict = "NEUTRAL"
+    for stmt in as_list(policy.get("Statement", [])):
+        principal = stmt.get("Principal")
+        # Statements for a specific service or account never match an emulator client, except "*".
+        if not (principal == "*" or (isinstance(principal, dict) and as_list(principal.get("AWS", [])) == ["*"])):
+            continue
+        actions = as_list(stmt.get("Action", stmt.get("NotAction", [])))
+        hit = any(_matches(a.lower(), action.lower()) for a in actions)
+        if "NotAction" in stmt:
+            hit = not hit
+        resources = as_list(stmt.get("Resource", stmt.get("NotResource", [])))
+        in_scope = any(_matches(r, resource) for r in resources)
+        if "NotResource" in stmt:
+            in_scope = not in_scope
+        if not (hit and in_scope):
+            continue
+        conditions = stmt.get("Condition", {})
+        if not all(
+            _condition_holds(operator, key, expected, context)
+            for operator, pairs in conditions.items()
+            for key, expected in pairs.items()
+        ):
+            continue
+        if stmt.get("Effect") == "Deny":
+            return "DENIED"
+        verdict = "PERMITTED"
+    return verdict
+
+
+def _fix_bucket_policy_evaluation() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action, resource):  # noqa: ANN001, ANN202
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        context = getattr(REQUEST, "context", {"aws:SecureTransport": "true"})
+        verdict = evaluate_bucket_policy(json.loads(self.policy.decode()), action, resource, context)
+        return getattr(PermissionResult, verdict)
+
+    FakeBucket.get_permission = get_permission
+
+
+def _fix_security_group_rule_description() -> None:
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    original_init = SecurityGroupRule.__init__
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN001, N807
+        original_init(self, *args, **kwargs)
+        prefix_list = kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (args[7] if len(args) > 7 else None)
+        self._prefix_list_description = (prefix_list or {}).get("Description")
+
+    def description(self):  # noqa: ANN001, ANN202
+        return (
+            self.ip_range.get("Description")
+            or self.source_group.get("Description")
+            or getattr(self, "_prefix_list_description", None)
+        )
+
+    SecurityGroupRule.__init__ = __init__
+    SecurityGroupRule.description = property(description)
+
+
 def _fix_eventbridge_notification() -> None:
     from moto.core.responses import ActionResult
     from moto.s3.responses import S3Response
@@ -273,7 +401,7 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fill_gaps()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _capture_request_context(DomainDispatcherApplication(create_backend_app))
     servers = [
         make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
         make_server("127.0.0.1", internal_port, app, threaded=True),

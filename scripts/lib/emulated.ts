@@ -85,3 +85,10 @@ export function planLine(result: TerraformResult): string {
   const line = /Plan: .*|No changes\..*/.exec(result.stdout)?.[0];
   return line ?? (result.stderr.trim().split("\n").slice(-8).join("\n") || "no plan output");
 }
+
+/** `terraform output -json` of a working copy. */
+export function terraformOutputJson(stack: EmulatedStack): string {
+  const result = terraform(["output", "-json"], stack.dir, stack.env);
+  if (!result.ok) throw new Error(`terraform output failed:\n${result.stderr}`);
+  return result.stdout;
+}

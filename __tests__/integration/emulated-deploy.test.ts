@@ -1,0 +1,110 @@
+/**
+ * The real terraform against the emulator: `local` applied (every resource created, a second
+ * plan empty, TLS-only policies enforced), and dev/staging/prod planned with their real config,
+ * each as its own account — and refused as any other account.
+ */
+import { PutObjectCommand, PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadEnvironment } from "../../environments";
+import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
+import * as emulated from "../../scripts/lib/emulated";
+import { synth } from "../../scripts/lib/terraform";
+
+const synthDir = mkdtempSync(join(tmpdir(), "emulated-"));
+let emulator: Emulator;
+
+beforeAll(async () => {
+  synth(synthDir);
+  emulator = await Emulator.start();
+});
+afterAll(async () => {
+  await emulator?.stop();
+  rmSync(synthDir, { recursive: true, force: true });
+});
+
+const resourceCount = (env: string) =>
+  Object.values(JSON.parse(readFileSync(join(synthDir, "stacks", env, "cdk.tf.json"), "utf8")).resource as Record<string, object>).reduce(
+    (n, byName) => n + Object.keys(byName).length,
+    0,
+  );
+
+describe("local", () => {
+  let stack: emulated.EmulatedStack;
+
+  beforeAll(() => {
+    stack = emulated.prepareStack(synthDir, loadEnvironment("local"), emulator);
+    const init = emulated.init(stack);
+    if (!init.ok) throw new Error(init.stderr);
+  });
+
+  it("terraform apply creates every resource of the stack, with no errors", () => {
+    const result = emulated.apply(stack);
+    expect({ ok: result.ok, stderr: result.stderr }).toEqual({ ok: true, stderr: "" });
+    expect(emulated.stateResources(stack)).toHaveLength(resourceCount("local"));
+  });
+
+  it("a second plan reports no changes", () => {
+    const result = emulated.plan(stack);
+    expect({ status: result.status, line: emulated.planLine(result) }).toEqual({ status: 0, line: expect.stringMatching(/^No changes\./) });
+  });
+
+  describe("the lake's bucket policies hold", () => {
+    const client = (endpoint: string) =>
+      new S3Client({
+        endpoint,
+        region: "us-east-1",
+        forcePathStyle: true,
+        credentials: { accessKeyId: emulatorAccessKey(), secretAccessKey: "emulator" },
+        ...(endpoint.startsWith("https") ? { requestHandler: { httpsAgent: emulator.httpsAgent() } } : {}),
+      });
+    const put = (endpoint: string, extra: Partial<PutObjectCommandInput> = {}) => {
+      const outputs = JSON.parse(emulated.terraformOutputJson(stack));
+      return client(endpoint)
+        .send(new PutObjectCommand({ Bucket: outputs.lake_raw_bucket_name.value, Key: "probe.json", Body: "{}", ...extra }))
+        .then(
+          () => "stored",
+          (e: { $metadata?: { httpStatusCode?: number } }) => `refused ${e.$metadata?.httpStatusCode}`,
+        );
+    };
+    const rawKey = () => JSON.parse(emulated.terraformOutputJson(stack)).lake_raw_kms_key_arn.value as string;
+
+    it("plain HTTP is refused (TLS only)", async () => {
+      expect(await put(emulator.insecureEndpoint)).toBe("refused 403");
+    });
+
+    it("over TLS, a write with no encryption headers gets the zone key; one naming the zone key is stored", async () => {
+      expect(await put(emulator.endpoint)).toBe("stored");
+      expect(await put(emulator.endpoint, { ServerSideEncryption: "aws:kms", SSEKMSKeyId: rawKey() })).toBe("stored");
+    });
+
+    it("a write asking for other encryption, or another key, is refused", async () => {
+      expect(await put(emulator.endpoint, { ServerSideEncryption: "AES256" })).toBe("refused 403");
+      const otherKey = JSON.parse(emulated.terraformOutputJson(stack)).lake_processed_kms_key_arn.value as string;
+      expect(await put(emulator.endpoint, { ServerSideEncryption: "aws:kms", SSEKMSKeyId: otherKey })).toBe("refused 403");
+    });
+  });
+});
+
+describe.each(["dev", "staging", "prod"])("%s", (name) => {
+  it("plans with its real configuration against the emulator, as its own account", () => {
+    const stack = emulated.prepareStack(synthDir, loadEnvironment(name), emulator);
+    expect(emulated.init(stack).ok).toBe(true);
+    const result = emulated.plan(stack);
+    expect({ status: result.status, line: emulated.planLine(result) }).toEqual({
+      status: 2,
+      line: `Plan: ${resourceCount(name)} to add, 0 to change, 0 to destroy.`,
+    });
+  });
+});
+
+it("allowed_account_ids stops the prod config from being applied to another account", () => {
+  const prod = loadEnvironment("prod");
+  const stack = emulated.prepareStack(synthDir, prod, emulator);
+  const wrongAccount = { ...stack, env: emulator.env("999999999999", prod.region) };
+  expect(emulated.init(wrongAccount).ok).toBe(true);
+  const result = emulated.plan(wrongAccount);
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain("AWS account ID not allowed: 999999999999");
+});
