@@ -1,7 +1,7 @@
 /** `npm run env:diff`: what differs between two environments before a promotion. */
 import { App } from "cdktf";
 import { Construct } from "constructs";
-import { RedshiftserverlessNamespace } from "@cdktf/provider-aws/lib/redshiftserverless-namespace";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,14 +16,15 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 const dev = loadEnvironment("dev");
 const prod = loadEnvironment("prod");
 // Real synth output of dev and prod, and of prod once more with one more service in a new module
-// (as an opt-in service would add it), to see exactly that difference.
+// (as an opt-in service would add it), to see exactly that difference. The fixture uses a resource
+// type no real module creates, so the expected counts hold whatever modules land.
 const app = new App({ outdir: join(outdir, "plain") });
 new PlatformStack(app, dev);
 new PlatformStack(app, prod);
 app.synth();
 const extended = new App({ outdir: join(outdir, "extended") });
 const prodStack = new PlatformStack(extended, prod);
-new RedshiftserverlessNamespace(new Construct(prodStack, "fixture-analytics"), "namespace", { namespaceName: "ns" });
+new SsmParameter(new Construct(prodStack, "fixture-analytics"), "param", { name: "/fixture", type: "String", value: "x" });
 extended.synth();
 const stack = (dir: string, name: string) => readStacks(join(outdir, dir)).find((s) => s.name === name)!;
 const diff = diffEnvironments({ config: dev, stack: stack("plain", "dev") }, { config: prod, stack: stack("plain", "prod") });
@@ -51,7 +52,7 @@ describe("env:diff", () => {
 
   it("shows resource counts by type and by module where they differ", () => {
     expect(added.config).toEqual([]);
-    expect(added.resourceTypes).toEqual([{ key: "aws_redshiftserverless_namespace", a: 0, b: 1 }]);
+    expect(added.resourceTypes).toEqual([{ key: "aws_ssm_parameter", a: 0, b: 1 }]);
     expect(added.modules).toEqual([{ key: "fixture-analytics", a: 0, b: 1 }]);
     expect(added.totals.b).toBe(added.totals.a + 1);
     expect(added.bundles.problems).toEqual([]);
@@ -66,7 +67,7 @@ describe("env:diff", () => {
     expect(md).toMatch(/asset reference\(s\) shared by both environments; all byte-identical\./);
     const addedMd = renderDiff(added);
     expect(addedMd).toContain("No configuration difference.");
-    expect(addedMd).toContain("| `aws_redshiftserverless_namespace` | 0 | 1 | +1 |");
+    expect(addedMd).toContain("| `aws_ssm_parameter` | 0 | 1 | +1 |");
     expect(addedMd).toContain("| fixture-analytics | 0 | 1 |");
   });
 });
