@@ -10,6 +10,7 @@ const returns = defineDataset({
   name: "returns",
   description: "Parcels sent back by customers, from the carrier's returns API.",
   source: { kind: "api", path: "/v1/returns" },
+  ingestion: { volumeMb: 5, durationMinutes: 1, latency: "batch" },
   primaryKey: ["return_id"],
   eventTimeColumn: "returned_at",
   consumer: {
