@@ -81,4 +81,19 @@ describe("synth through the app entry point", () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it("stops on a dataset whose explicit engine breaks the decision rules, naming dataset, field and rule, with no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "synth-bad-dataset-"));
+    dirs.push(dir);
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-dataset-app.ts")], {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: dir },
+      encoding: "utf8",
+    });
+    expect(result.stderr.trim()).toBe(
+      'dataset parcels: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 20, durationMinutes 2, latency "batch")',
+    );
+    expect(result.status).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
 });
