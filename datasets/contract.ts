@@ -220,6 +220,7 @@ export class PartitionedDataset {
       partitioning: { keys: this.layout.sources(this.contract.eventTimeColumn) },
       consumer: this.consumer,
       consumerTable: this.consumerTableName,
+      consumerColumns: this.consumerColumns().map((c) => ({ name: c.name, type: c.type })),
     };
   }
 }
@@ -234,4 +235,6 @@ export interface JobContract {
   readonly partitioning: { readonly keys: readonly PartitionSource[] };
   readonly consumer: ConsumerView;
   readonly consumerTable: string;
+  /** Data columns of the consumer table, typed as the catalog declares them (the job writes exactly these). */
+  readonly consumerColumns: readonly { readonly name: string; readonly type: ColumnType }[];
 }
