@@ -24,6 +24,12 @@ Gaps filled (DESIGN.md §3):
     principal as a dict. The policy check is re-implemented to accept any principal form.
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
+  * S3 bucket policies: moto evaluates only StringEquals conditions, passes no request context,
+    and ignores every other operator — so a Deny with a condition applies unconditionally. Every
+    zone bucket's TLS-only rule (`Bool aws:SecureTransport false`) and right-key rules (`Null` +
+    `StringNotEquals` on the SSE headers) then refused every object request, over TLS too. The
+    operators the platform's policies use are evaluated here against the request: whether it came
+    over TLS, and its SSE headers.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
     moto at http://localhost:$MOTO_PORT. Clients only ever get the TLS port; a second, plain-HTTP
     listener on loopback serves those internal callbacks.
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
 import ipaddress
 import json
 import os
@@ -174,6 +181,91 @@ def fill_gaps() -> None:
     _fix_repeated_executions()
     _fix_eventbridge_notification()
     _fix_logging_policy_check()
+    _fix_bucket_policy_conditions()
+
+
+# Condition operators evaluated in bucket policies. A statement with any other operator is skipped
+# (neither allows nor denies): an emulator must not refuse what AWS would allow.
+_POSITIVE = {
+    "StringEquals": lambda expected, actual: actual in expected,
+    "StringLike": lambda expected, actual: any(fnmatch.fnmatchcase(actual, e) for e in expected),
+    "ArnEquals": lambda expected, actual: actual in expected,
+    "ArnLike": lambda expected, actual: any(fnmatch.fnmatchcase(actual, e) for e in expected),
+    "Bool": lambda expected, actual: actual.lower() in [e.lower() for e in expected],
+}
+_NEGATED = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
+
+
+def _condition_holds(conditions: dict, context: dict) -> bool | None:
+    """True/False as AWS would decide the Condition block; None when an operator is not supported."""
+    for operator, entries in conditions.items():
+        if_exists = operator.endswith("IfExists")
+        base = operator[: -len("IfExists")] if if_exists else operator
+        for key, expected in entries.items():
+            expected = [str(e) for e in (expected if isinstance(expected, list) else [expected])]
+            actual = context.get(key.lower())
+            if base == "Null":
+                if (actual is None) != (expected[0].lower() == "true"):
+                    return False
+                continue
+            if actual is None:
+                if if_exists or base in _NEGATED:
+                    continue  # a missing key satisfies ...IfExists and negated operators
+                return False
+            if base in _POSITIVE:
+                holds = _POSITIVE[base](expected, actual)
+            elif base in _NEGATED:
+                holds = not _POSITIVE[_NEGATED[base]](expected, actual)
+            else:
+                return None
+            if not holds:
+                return False
+    return True
+
+
+_REQUEST = threading.local()
+
+
+def _fix_bucket_policy_conditions() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    original_setup = S3Response.setup_class
+
+    def setup_class(self, request, full_url, headers, *args, **kwargs):  # noqa: ANN001
+        environ = getattr(request, "environ", {}) or {}
+        lowered = {str(k).lower(): str(v) for k, v in dict(headers or {}).items()}
+        _REQUEST.context = {
+            # Clients only reach the TLS listener; the plain one serves moto's own callbacks.
+            "aws:securetransport": "true" if environ.get("wsgi.url_scheme") == "https" else "false",
+            **{f"s3:{h}": lowered[h] for h in ("x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-acl") if h in lowered},
+        }
+        return original_setup(self, request, full_url, headers, *args, **kwargs)
+
+    S3Response.setup_class = setup_class
+
+    def matches(patterns, value: str) -> bool:  # noqa: ANN001
+        return any(fnmatch.fnmatchcase(value, p) for p in (patterns if isinstance(patterns, list) else [patterns]))
+
+    def get_permission(self, action: str, resource: str):  # noqa: ANN001, ANN202
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        context = getattr(_REQUEST, "context", None) or {}
+        result = PermissionResult.NEUTRAL
+        for stmt in json.loads(self.policy.decode())["Statement"]:
+            if "Action" in stmt and not matches(stmt["Action"], action):
+                continue
+            if "Resource" in stmt and not matches(stmt["Resource"], resource):
+                continue
+            if _condition_holds(stmt.get("Condition", {}), context) is not True:
+                continue
+            if stmt.get("Effect") == "Deny":
+                return PermissionResult.DENIED
+            result = PermissionResult.PERMITTED
+        return result
+
+    FakeBucket.get_permission = get_permission
 
 
 def _fix_repeated_executions() -> None:
@@ -293,6 +385,8 @@ def main() -> None:
         "insecureEndpoint": f"http://127.0.0.1:{internal_port}",
     }
     print(json.dumps(ready), flush=True)
+    # Nothing else may reach stdout: the parent stops reading it after the ready line.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
