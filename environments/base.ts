@@ -105,9 +105,6 @@ export const base: EnvironmentOverride = {
       maxCapacity: { cpuVcpu: 32, memoryGb: 128 }, // cost ceiling; raising it is a reviewed change
       autoStopMinutes: 15, // an idle application stops costing after a quarter of an hour
     },
-    rdsConnection: {
-      enabled: true, // every AWS environment extracts from RDS
-    },
   },
   alarms: {
     notify: "record", // outside prod nobody is paged; alarm history is still kept

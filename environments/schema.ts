@@ -526,31 +526,14 @@ const EmrServerlessSchema = z
     }
   });
 
-/** A service or feature the emulator cannot serve, switched off in `local` with the reason. */
-const LocalGapSchema = z.object({
-  enabled: z.boolean({ error: rule("must be true or false") }),
-  disabledReason: reason.optional(),
+const IngestionSchema = z.object({
+  api: ApiIngestSchema,
+  glue: GlueJobsSchema,
+  rds: RdsSourceSchema,
+  kinesis: KinesisSchema,
+  firehose: FirehoseSchema,
+  emrServerless: EmrServerlessSchema,
 });
-
-const IngestionSchema = z
-  .object({
-    api: ApiIngestSchema,
-    glue: GlueJobsSchema,
-    rds: RdsSourceSchema,
-    kinesis: KinesisSchema,
-    firehose: FirehoseSchema,
-    emrServerless: EmrServerlessSchema,
-    /** The Glue JDBC connection to the RDS source. Turned off only where it cannot exist (say why). */
-    rdsConnection: LocalGapSchema,
-  })
-  .superRefine((i, ctx) => {
-    if (i.rdsConnection?.enabled === false && i.rdsConnection.disabledReason === undefined) {
-      ctx.addIssue({ code: "custom", path: ["rdsConnection", "disabledReason"], message: "is required when the RDS connection is turned off: say why this environment cannot extract from RDS" });
-    }
-    if (i.rdsConnection?.enabled === true && i.rdsConnection.disabledReason !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["rdsConnection", "disabledReason"], message: "must be omitted when the RDS connection is enabled" });
-    }
-  });
 
 const ProtectionSchema = z.object({
   /** Let `terraform destroy` delete non-empty buckets. Only for disposable environments. */
@@ -716,9 +699,6 @@ function ingestionRules(env: Record<string, any>, fail: (path: (string | number)
     for (const field of ["metrics", "continuousLogging"] as const) {
       if (ingestion.glue?.[field] === false) fail(["ingestion", "glue", field], "must be true in prod: a failed production run must be diagnosable");
     }
-  }
-  if (env.tier !== "local" && ingestion.rdsConnection?.enabled === false) {
-    fail(["ingestion", "rdsConnection", "enabled"], "must be true outside local: only the emulator may go without the RDS extract");
   }
 }
 

@@ -14,10 +14,18 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { deterministicZip, type ZipEntry } from "./zip";
 
-export const ROOT = resolve(__dirname, "..", "..");
+/** The repository root: the nearest directory above this file with cdktf.json (this file also runs bundled into .build/). */
+export const ROOT = findRoot(__dirname);
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "cdktf.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no cdktf.json above ${start}`);
+  }
+}
 
 export interface Artifact {
   /** Absolute path of the zip (what a TerraformAsset copies). */
