@@ -94,18 +94,21 @@ export function bundleFunction(name: string, options: { readonly force?: boolean
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
+  // Nothing is written by esbuild; the output path only anchors the sourcemap's relative paths, so
+  // it is the same wherever the zip goes (and the bytes never depend on the build directory).
+  const anchor = join(ROOT, ".build", "functions", name);
   const result = esbuild.buildSync({
     ...FUNCTION_BUILD_OPTIONS,
     mainFields: [...FUNCTION_BUILD_OPTIONS.mainFields],
     absWorkingDir: ROOT,
     entryPoints: [entry],
-    outfile: join(outDir, "index.js"),
+    outfile: join(anchor, "index.js"),
     write: false,
     metafile: true,
     logLevel: "silent",
   });
   if (result.errors.length) throw new Error(`function ${name}: esbuild failed:\n${result.errors.map((e) => e.text).join("\n")}`);
-  const entries: ZipEntry[] = result.outputFiles.map((f) => ({ name: f.path.slice(outDir.length + 1), data: Buffer.from(f.contents) }));
+  const entries: ZipEntry[] = result.outputFiles.map((f) => ({ name: f.path.slice(anchor.length + 1), data: Buffer.from(f.contents) }));
   const zip = deterministicZip(entries);
   const inputs = Object.keys(result.metafile!.inputs).sort();
   mkdirSync(outDir, { recursive: true });
