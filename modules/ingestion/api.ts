@@ -2,7 +2,7 @@
  * The light path: one api-ingest Lambda per API dataset, on the environment's schedule, writing
  * the raw zone, quarantining what is malformed, and dead-lettering what still fails.
  */
-import { TerraformAsset, AssetType } from "cdktf";
+import type { TerraformAsset } from "cdktf";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
@@ -53,6 +53,8 @@ export interface ApiIngestFunctionProps {
   readonly settings: ApiIngestSettings;
   /** The deterministic zip of functions/api-ingest (one per app, shared by every stack). */
   readonly bundle: Artifact;
+  /** The zip as this stack ships it: one asset, shared by every API function. */
+  readonly asset: TerraformAsset;
   /** Encrypts the environment variables, the log group and (through SQS) dead letters. */
   readonly key: EncryptionKey;
   readonly deadLetterQueue: SqsQueue;
@@ -111,7 +113,6 @@ export class ApiIngestFunction extends Construct {
     key.grantDecrypt(this.role, "secretsmanager");
     key.grantDecrypt(this.role, "lambda"); // the function's own environment variables
 
-    const asset = new TerraformAsset(this, "bundle", { path: props.bundle.path, type: AssetType.FILE, assetHash: props.bundle.sha256 });
     this.function = new LambdaFunction(this, "function", {
       functionName: this.name,
       description: `Pages ${this.apiUrl} into the raw zone (${dataset.name})`,
@@ -119,7 +120,7 @@ export class ApiIngestFunction extends Construct {
       runtime: LAMBDA_RUNTIME,
       architectures: [LAMBDA_ARCHITECTURE],
       handler: "index.handler",
-      filename: asset.path,
+      filename: props.asset.path,
       sourceCodeHash: props.bundle.base64Sha256,
       timeout: settings.timeoutSeconds,
       memorySize: settings.memoryMb,

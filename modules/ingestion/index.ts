@@ -9,6 +9,7 @@
  * Plus what they share: an ingestion KMS key (secrets, environment variables, logs, the queue, the
  * streams), an artifacts bucket for job scripts, and a scratch bucket for Glue and DynamoDB exports.
  */
+import { AssetType, TerraformAsset } from "cdktf";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
@@ -173,6 +174,7 @@ export class Ingestion extends Construct {
 
     const apiDatasets = datasets.filter((d) => d.engine === "lambda");
     const bundle = apiDatasets.length ? (props.apiBundle ?? bundleFunction("api-ingest")) : undefined;
+    const asset = bundle ? new TerraformAsset(this, "api-ingest-bundle", { path: bundle.path, type: AssetType.FILE, assetHash: bundle.sha256 }) : undefined;
     const apiFunctions: Record<string, ApiIngestFunction> = {};
     for (const dataset of apiDatasets) {
       apiFunctions[dataset.name] = new ApiIngestFunction(this, `api-${dataset.name}`, {
@@ -183,6 +185,7 @@ export class Ingestion extends Construct {
         lake,
         settings: props.api,
         bundle: bundle!,
+        asset: asset!,
         key: this.key,
         deadLetterQueue: this.deadLetterQueue,
         credentials: this.apiCredentials,
