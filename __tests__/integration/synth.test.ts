@@ -81,7 +81,7 @@ describe("synth through the app entry point", () => {
     const hashes = new Set(runs.flat().map((r) => r.sha256));
     expect(hashes.size).toBe(1);
     expect(new Set(runs.flat().map((r) => r.path)).size).toBe(1);
-    expect(runs.flat()[0].path).toMatch(new RegExp(`^assets/ingestion_api-shipments_bundle_[0-9A-F]{8}/${[...hashes][0]}/api-ingest\\.zip$`));
+    expect(runs.flat()[0].path).toMatch(new RegExp(`^assets/ingestion_api-ingest-bundle_[0-9A-F]{8}/${[...hashes][0]}/api-ingest\\.zip$`));
   });
 
   it("stops on a bad config with one message naming env, field and rule, and no stack trace", () => {

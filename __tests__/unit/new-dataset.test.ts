@@ -72,6 +72,18 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     expect(statements).toContainEqual({ Effect: "Allow", Action: "s3:GetObject", Resource: `${raw}.arn}/returns/*` });
   });
 
+  it("its ingestion follows from its declaration: an api-ingest function on the schedule for its API path, and its Glue jobs", () => {
+    const fn = byPath(json, "aws_lambda_function", "ingestion/api-returns/function").body;
+    expect(fn.function_name).toBe(`dataplat-${name}-ingest-returns`);
+    expect(fn.environment.variables.API_URL).toBe(new URL("/v1/returns", config.ingestion.api.baseUrl).toString());
+    // The same zip as every other API dataset's function: one artifact.
+    expect(fn.filename).toBe(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function").body.filename);
+    expect(byPath(json, "aws_scheduler_schedule", "ingestion/api-returns/schedule").body.schedule_expression).toBe(config.ingestion.api.schedule);
+    const jobs = resources(json, "aws_glue_job").map((j) => j.body.name).filter((n: string) => n.includes("-returns-"));
+    expect(jobs.sort()).toEqual([`dataplat-${name}-returns-processed-to-consumer`, `dataplat-${name}-returns-raw-to-processed`]);
+    expect(resources(before, "aws_lambda_function")).toHaveLength(1);
+  });
+
   it("its named query reads one day of returns_daily", () => {
     const query = byPath(json, "aws_athena_named_query", "analytics/athena/returns-query").body;
     expect(query.name).toBe("returns_daily-one-day");
