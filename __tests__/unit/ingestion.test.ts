@@ -304,6 +304,16 @@ describe("environments differ as configured", () => {
   });
 });
 
+describe("the emulator", () => {
+  it("local turns EMR Serverless off with the reason moto gives, shown in platform_disabled_features; no AWS environment turns anything of ingestion off", () => {
+    for (const { config, json } of synthAll()) {
+      const disabled = json.output!.platform_disabled_features.value;
+      if (config.name === "local") expect(disabled.emrServerless).toMatch(/moto 5\.2\.1.*"spark"/);
+      else expect(disabled.emrServerless).toBeUndefined();
+    }
+  });
+});
+
 describe("Parquet conversion (opt-in)", () => {
   const config = withIngestion(prod, { firehose: { parquetConversion: true } });
   const json = synthEnvironment(config);
