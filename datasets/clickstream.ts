@@ -4,6 +4,8 @@ export const clickstream = defineDataset({
   name: "clickstream",
   description: "Web and app interaction events, streamed through Kinesis and delivered by Firehose.",
   source: { kind: "kinesis" },
+  // Dashboards show sessions within a minute: events stream through Kinesis.
+  ingestion: { volumeMb: 2000, durationMinutes: 60, latency: "real-time" },
   primaryKey: ["event_id"],
   eventTimeColumn: "event_time",
   columns: [

@@ -5,6 +5,18 @@
 import type { PartitionSpec } from "../environments";
 import type { Zone } from "../modules/lake";
 import { PartitionLayout, type PartitionSource } from "../modules/shared/partitioning";
+import { decideEngine, ingestionProblems, type Engine, type IngestionProfile } from "./ingestion";
+
+/**
+ * A contract that breaks a rule. Synth prints its message (naming the dataset, the field and the
+ * rule) without a stack trace, like a configuration error.
+ */
+export class ContractError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ContractError";
+  }
+}
 
 /** Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
 export type ColumnType =
@@ -67,6 +79,11 @@ export interface DatasetContract {
   /** Column ordering versions of one record; the highest wins deduplication. @default eventTimeColumn */
   readonly versionColumn?: string;
   readonly source: DatasetSource;
+  /**
+   * Expected volume, duration and latency of one ingestion run; the engine follows from the
+   * platform's rules (datasets/ingestion.ts). An explicit `engine` must agree with them.
+   */
+  readonly ingestion: IngestionProfile;
   /** Zones the dataset lives in. @default raw, processed, consumer */
   readonly zones?: readonly Zone[];
   /** What the processed → consumer job produces. @default { kind: "curated" } */
@@ -111,7 +128,8 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
       else if (m.fn === "sum" && !NUMERIC.test(column.type)) problems.push(`measure "${m.name}" sums "${m.column}", which is not numeric (${column.type})`);
     }
   }
-  if (problems.length) throw new Error(`dataset ${contract.name}: ${problems.join("; ")}`);
+  problems.push(...ingestionProblems(contract.source?.kind, contract.ingestion));
+  if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
   return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer });
 }
 
@@ -133,13 +151,18 @@ export class PartitionedDataset {
         problems.push(`column "${key.name}" clashes with ${environment}'s derived partition key "${key.name}"`);
       }
     }
-    if (problems.length) throw new Error(`dataset ${contract.name}: ${problems.join("; ")}`);
+    if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
     const partitionNames = new Set(this.layout.names);
     this.dataColumns = contract.columns.filter((c) => !partitionNames.has(c.name));
   }
 
   get name(): string {
     return this.contract.name;
+  }
+
+  /** The ingestion engine the platform's rules pick for this dataset. */
+  get engine(): Engine {
+    return decideEngine(this.contract.ingestion).engine;
   }
 
   get versionColumn(): string {
@@ -197,6 +220,7 @@ export class PartitionedDataset {
       partitioning: { keys: this.layout.sources(this.contract.eventTimeColumn) },
       consumer: this.consumer,
       consumerTable: this.consumerTableName,
+      consumerColumns: this.consumerColumns().map((c) => ({ name: c.name, type: c.type })),
     };
   }
 }
@@ -211,4 +235,6 @@ export interface JobContract {
   readonly partitioning: { readonly keys: readonly PartitionSource[] };
   readonly consumer: ConsumerView;
   readonly consumerTable: string;
+  /** Data columns of the consumer table, typed as the catalog declares them (the job writes exactly these). */
+  readonly consumerColumns: readonly { readonly name: string; readonly type: ColumnType }[];
 }

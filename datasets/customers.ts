@@ -4,6 +4,8 @@ export const customers = defineDataset({
   name: "customers",
   description: "Customer profiles from the DynamoDB customers table, read through table exports.",
   source: { kind: "dynamodb", table: "customers" },
+  // A full table export each night (millions of profiles): several GB, minutes to export.
+  ingestion: { volumeMb: 3000, durationMinutes: 25, latency: "batch" },
   primaryKey: ["customer_id"],
   eventTimeColumn: "updated_at",
   columns: [

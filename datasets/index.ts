@@ -5,7 +5,9 @@ import { customers } from "./customers";
 import { orders } from "./orders";
 import { shipments } from "./shipments";
 
-export { PartitionedDataset, defineDataset } from "./contract";
+export { ContractError, PartitionedDataset, defineDataset } from "./contract";
 export type { Column, ColumnType, ConsumerView, DatasetContract, DatasetSource, JobContract, Measure } from "./contract";
+export { ENGINE_RULES, ENGINES, LAMBDA_MAX_MB, LAMBDA_MAX_MINUTES, SOURCE_ENGINES, decideEngine, ingestionProblems } from "./ingestion";
+export type { Engine, EngineRule, IngestionProfile } from "./ingestion";
 
 export const DATASETS: readonly DatasetContract[] = [orders, customers, clickstream, shipments];

@@ -4,6 +4,8 @@ export const orders = defineDataset({
   name: "orders",
   description: "Customer orders from the operational PostgreSQL database (RDS), extracted incrementally.",
   source: { kind: "rds", table: "public.orders" },
+  // The nightly increment plus backfills of whole months: gigabytes over JDBC, longer than Lambda may run.
+  ingestion: { volumeMb: 8000, durationMinutes: 40, latency: "batch" },
   primaryKey: ["order_id"],
   eventTimeColumn: "order_ts",
   versionColumn: "updated_at",

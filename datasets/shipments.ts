@@ -4,6 +4,8 @@ export const shipments = defineDataset({
   name: "shipments",
   description: "Parcel tracking from the carrier's external HTTP API, paged by the api-ingest Lambda.",
   source: { kind: "api", path: "/v1/shipments" },
+  // A few thousand tracking updates an hour: pages of JSON, well inside Lambda's limits.
+  ingestion: { volumeMb: 50, durationMinutes: 3, latency: "batch" },
   primaryKey: ["shipment_id"],
   eventTimeColumn: "shipped_at",
   versionColumn: "updated_at",

@@ -58,6 +58,54 @@ export const base: EnvironmentOverride = {
     cidr: "10.0.0.0/16",
     availabilityZones: ["a", "b", "c"], // Redshift Serverless needs subnets in three AZs
   },
+  ingestion: {
+    api: {
+      baseUrl: "https://api.carrier.example", // placeholder: the carrier's API; each environment names its own
+      schedule: "rate(1 hour)", // tracking updates arrive all day; hourly keeps raw within the hour of the API
+      timeoutSeconds: 300, // a run pages a few thousand records in about a minute; five leaves room for retries
+      memoryMb: 512, // pages are parsed and gzipped in memory; 512 MB also buys a faster CPU share
+      reservedConcurrency: 1, // one run per dataset at a time: runs never overlap, and a runaway cannot starve the account
+      maxAttempts: 5, // five tries over ~15 s ride out throttling and brief outages without hiding a real one
+      backoffBaseMs: 500, // 0.5, 1, 2, 4 s (full jitter) between attempts
+      requestTimeoutSeconds: 30, // a page that takes longer is treated like a 5xx and retried
+      maxPages: 1000, // a guard against a pagination loop; a run that hits it stops and says so
+      maxPageBytes: 10 * 1024 * 1024, // a larger response is not a page of records: quarantined, not parsed
+      maxRecordBytes: 256 * 1024, // a tracking update is under 2 KB; anything this large is garbage
+      asyncRetryAttempts: 2, // Lambda's default: crashes (not API errors, which the handler retries) get two more tries
+      maxEventAgeSeconds: 3600, // a run older than the schedule's period is superseded by the next one
+      logLevel: "INFO",
+    },
+    glue: {
+      version: "5.0", // Spark 3.5 / Python 3.11: what the PySpark tests run
+      workerType: "G.1X", // 4 vCPU, 16 GB: enough for daily partitions of every dataset
+      numberOfWorkers: 2, // the minimum; environments with real volume raise it
+      timeoutMinutes: 120, // a daily run takes minutes; two hours means it is stuck
+      maxRetries: 1, // one retry rides out a lost executor; more would hide a real failure
+      maxConcurrentRuns: 3, // a backfill may run a few days at once without queueing behind each other
+      bookmarks: "enable", // the RDS extract is incremental through bookmarks
+      metrics: true, // job metrics feed the failure and duration alarms
+      continuousLogging: true, // driver logs while the run is live, not only after it ends
+    },
+    rds: {
+      jdbcUrl: "jdbc:postgresql://orders-db.internal.example:5432/orders", // placeholder: each environment names its database
+      databaseCidr: "10.0.0.0/16", // placeholder: where that database lives
+    },
+    kinesis: {
+      capacityMode: "ON_DEMAND", // traffic follows the day; on-demand scales without shard planning
+      retentionHours: 24, // Firehose drains within minutes; a day covers an outage of the delivery path
+    },
+    firehose: {
+      bufferingSizeMb: 64, // the minimum with dynamic partitioning: fresher files
+      bufferingIntervalSeconds: 300, // five minutes: files large enough for the raw → processed job
+      parquetConversion: false, // raw keeps records as they came; the Glue job validates and converts them
+    },
+    emrServerless: {
+      enabled: false, // opt-in: only environments that run persistent heavy work need it
+      releaseLabel: "emr-7.5.0", // Spark 3.5, the line the Glue jobs are tested on
+      maxCapacity: { cpuVcpu: 32, memoryGb: 128 }, // cost ceiling; raising it is a reviewed change
+      autoStopMinutes: 15, // an idle application stops costing after a quarter of an hour
+    },
+  },
   alarms: {
     notify: "record", // outside prod nobody is paged; alarm history is still kept
     periodSeconds: 300,

@@ -10,5 +10,9 @@ export const dev: EnvironmentDefinition = {
   athena: { bytesScannedCutoffPerQuery: 1 * 1024 ** 3 }, // 1 GiB: dev queries run over sample data
   redshift: { maxCapacityRpu: 32 }, // dev queries sample data; a low ceiling caps a runaway query's bill
   network: { cidr: "10.10.0.0/16" },
+  ingestion: {
+    api: { baseUrl: "https://sandbox.carrier.example", schedule: "rate(6 hours)" }, // the carrier's sandbox; four runs a day are enough to test with
+    rds: { jdbcUrl: "jdbc:postgresql://orders-db.dev.internal.example:5432/orders", databaseCidr: "10.110.0.0/16" }, // peered development database VPC
+  },
   logs: { retentionDays: 14 },
 };

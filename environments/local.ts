@@ -26,5 +26,14 @@ export const local: EnvironmentDefinition = {
     disabledReason: "QuickSight needs an account subscription and users, which the emulator cannot provide",
   },
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
+  ingestion: {
+    // The end-to-end run serves a sample API on loopback and runs the handler locally (functions/api-ingest).
+    api: { baseUrl: "http://127.0.0.1:8080" },
+    rds: { jdbcUrl: "jdbc:postgresql://127.0.0.1:5432/orders", databaseCidr: "10.99.0.0/16" },
+    emrServerless: {
+      enabled: false,
+      disabledReason: 'the emulator (moto 5.2.1) refuses the application type the provider sends ("spark"; it accepts only "SPARK"): CreateApplication fails',
+    },
+  },
   logs: { retentionDays: 1 },
 };

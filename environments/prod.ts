@@ -41,5 +41,12 @@ export const prod: EnvironmentDefinition = {
   redshift: { baseCapacityRpu: 32, maxCapacityRpu: 256 }, // 32+ RPUs for wide tables and concurrent dashboards
   quicksight: { enabled: true, principalArn: "arn:aws:quicksight:eu-west-1:333333333333:group/default/dataplat-analysts" },
   network: { cidr: "10.30.0.0/16" },
+  ingestion: {
+    api: { schedule: "rate(15 minutes)", memoryMb: 1024 }, // tracking pages within a quarter hour; more memory, faster gzip
+    glue: { workerType: "G.2X", numberOfWorkers: 10, maxConcurrentRuns: 5 }, // production volume: a day of orders in minutes
+    rds: { jdbcUrl: "jdbc:postgresql://orders-db.prod.internal.example:5432/orders", databaseCidr: "10.130.0.0/16" }, // peered production database VPC
+    kinesis: { retentionHours: 168 }, // a week of replay if delivery breaks over a weekend
+    emrServerless: { enabled: true, maxCapacity: { cpuVcpu: 200, memoryGb: 800 } },
+  },
   logs: { retentionDays: 365 },
 };

@@ -373,6 +373,168 @@ function cidrIsAligned(ip: string, prefix: number): boolean {
   return value % 2 ** (32 - prefix) === 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Ingestion: the API Lambda, Glue jobs, the RDS source, Kinesis → Firehose, EMR Serverless
+// ---------------------------------------------------------------------------------------------
+
+/** EventBridge Scheduler expression: "rate(<n> <unit>)" or a six-field cron. */
+const scheduleExpression = z
+  .string({ error: rule("must be a string") })
+  .refine((v) => /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/.test(v) || /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(v), {
+    error: rule('must be "rate(<n> <minutes|hours|days>)" (singular unit for 1) or "cron(<six fields>)"'),
+  })
+  .refine(
+    (v) => {
+      if (!v.startsWith("cron(")) return true;
+      const fields = v.slice(5, -1).split(" ");
+      return fields.length !== 6 || (fields[2] === "?") !== (fields[4] === "?");
+    },
+    { error: rule('must set exactly one of day-of-month and day-of-week to "?"') },
+  );
+
+const httpUrl = z
+  .string({ error: rule("must be a string") })
+  .refine(
+    (v) => {
+      try {
+        const url = new URL(v);
+        return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.search === "" && url.hash === "";
+      } catch {
+        return false;
+      }
+    },
+    { error: rule("must be an absolute http(s) URL without credentials, query or fragment") },
+  );
+
+/** A whole number from `min` to `max`, with the reason for the bounds. */
+const between = (min: number, max: number, why = "") =>
+  z
+    .number({ error: rule("must be a number") })
+    .int({ error: rule("must be a whole number") })
+    .min(min, { error: rule(`must be from ${min} to ${max}${why}`) })
+    .max(max, { error: rule(`must be from ${min} to ${max}${why}`) });
+
+const ApiIngestSchema = z.object({
+  /** The external API's origin; each API dataset's contract adds its path ("/v1/shipments"). */
+  baseUrl: httpUrl,
+  /** When the function runs (EventBridge Scheduler, UTC). */
+  schedule: scheduleExpression,
+  /** Function timeout. Below 15 minutes by design: a load that needs longer belongs in Glue. */
+  timeoutSeconds: between(1, 899, ": below Lambda's 15-minute limit; longer loads belong in Glue"),
+  memoryMb: between(128, 10240, " MB (Lambda's range)"),
+  /** Reserved concurrency: runs of one dataset never overlap, and a runaway cannot starve the account. */
+  reservedConcurrency: int(1, "must be ≥ 1: 0 would stop the function"),
+  /** Attempts per HTTP request: 429, 5xx, timeouts and network errors are retried with backoff. */
+  maxAttempts: between(1, 10),
+  /** First backoff delay; doubled per attempt, with full jitter (a Retry-After header wins). */
+  backoffBaseMs: between(10, 60_000),
+  /** Per-request timeout. */
+  requestTimeoutSeconds: between(1, 120),
+  /** Pages one run may fetch before it stops (a guard against a pagination loop). */
+  maxPages: between(1, 100_000),
+  /** A larger response is quarantined instead of parsed. */
+  maxPageBytes: between(1024, 100 * 1024 * 1024),
+  /** A larger record is quarantined. */
+  maxRecordBytes: between(64, 10 * 1024 * 1024),
+  /** Lambda's own retries of a failed asynchronous invocation before it goes to the dead-letter queue. */
+  asyncRetryAttempts: between(0, 2, ": Lambda's asynchronous retry range"),
+  /** How long an invocation may wait in Lambda's queue before it goes to the dead-letter queue. */
+  maxEventAgeSeconds: between(60, 21600, ": Lambda's range"),
+  logLevel: z.enum(["DEBUG", "INFO", "WARN", "ERROR"], { error: rule('must be "DEBUG", "INFO", "WARN" or "ERROR"') }),
+});
+
+export const GLUE_WORKER_TYPES = ["G.1X", "G.2X", "G.4X", "G.8X"] as const;
+
+const GlueJobsSchema = z.object({
+  /** Glue version: 5.0 runs Spark 3.5 and Python 3.11, the line the PySpark tests run on. */
+  version: z.literal("5.0", { error: rule('must be "5.0": the jobs are tested against Glue 5.0\'s Spark 3.5 line') }),
+  workerType: z.enum(GLUE_WORKER_TYPES, { error: rule(`must be one of ${GLUE_WORKER_TYPES.join(", ")}`) }),
+  /** Workers per run. Glue Spark jobs need at least 2 (a driver and an executor). */
+  numberOfWorkers: between(2, 299, ": Glue Spark jobs need a driver and at least one executor"),
+  /** Minutes before a run is stopped. */
+  timeoutMinutes: between(1, 2880, ": a batch run over two days is stuck"),
+  /** Glue's own retries of a failed run. */
+  maxRetries: between(0, 10),
+  /** Runs of one job at a time. */
+  maxConcurrentRuns: between(1, 1000),
+  /** Job bookmarks of the incremental RDS extract ("pause" keeps the state but reads everything). */
+  bookmarks: z.enum(["enable", "pause", "disable"], { error: rule('must be "enable", "pause" or "disable"') }),
+  /** Job metrics in CloudWatch. */
+  metrics: z.boolean({ error: rule("must be true or false") }),
+  /** Driver and executor logs streamed to CloudWatch while the job runs. */
+  continuousLogging: z.boolean({ error: rule("must be true or false") }),
+});
+
+const RdsSourceSchema = z.object({
+  /** JDBC URL of the operational database the RDS datasets are extracted from. */
+  jdbcUrl: z
+    .string({ error: rule("must be a string") })
+    .regex(/^jdbc:(postgresql|mysql):\/\/[A-Za-z0-9.-]+(:\d{2,5})?\/[A-Za-z0-9_]+$/, {
+      error: rule('must be "jdbc:<postgresql|mysql>://<host>[:<port>]/<database>"'),
+    }),
+  /** Address range the database lives in (this VPC, or one peered with it): Glue may connect there on the database port. */
+  databaseCidr: ipv4Cidr(8, 32),
+});
+
+const KinesisSchema = z
+  .object({
+    capacityMode: z.enum(["ON_DEMAND", "PROVISIONED"], { error: rule('must be "ON_DEMAND" or "PROVISIONED"') }),
+    /** Shards of a provisioned stream. Required when provisioned; omitted on demand. */
+    shardCount: between(1, 500).optional(),
+    retentionHours: between(24, 8760, " hours (Kinesis's range)"),
+  })
+  .superRefine((k, ctx) => {
+    if (k.capacityMode === "PROVISIONED" && k.shardCount === undefined) {
+      ctx.addIssue({ code: "custom", path: ["shardCount"], message: "is required when capacityMode is PROVISIONED" });
+    }
+    if (k.capacityMode === "ON_DEMAND" && k.shardCount !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["shardCount"], message: `must be omitted when capacityMode is ON_DEMAND: Kinesis sizes the stream (got ${k.shardCount})` });
+    }
+  });
+
+const FirehoseSchema = z.object({
+  /** Buffer size before a delivery. Dynamic partitioning needs at least 64 MB. */
+  bufferingSizeMb: between(64, 128, " MB: dynamic partitioning needs at least 64"),
+  /** Longest wait before a delivery. */
+  bufferingIntervalSeconds: between(60, 900),
+  /** Convert records to Parquet against the dataset's processed table (delivered to the processed zone). */
+  parquetConversion: z.boolean({ error: rule("must be true or false") }),
+});
+
+const EmrServerlessSchema = z
+  .object({
+    /** An EMR Serverless Spark application for persistent, heavy work. Opt-in. */
+    enabled: z.boolean({ error: rule("must be true or false") }),
+    /** EMR release; 7.x runs Spark 3.5, the line the Glue jobs are tested on. */
+    releaseLabel: z.string({ error: rule("must be a string") }).regex(/^emr-7\.\d+\.\d+$/, { error: rule('must be an EMR 7 release, e.g. "emr-7.5.0" (Spark 3.5)') }),
+    /** The application's capacity ceiling: the cost guard. */
+    maxCapacity: z.object({
+      cpuVcpu: between(1, 4000),
+      memoryGb: between(2, 24000),
+    }),
+    /** Minutes idle before the application stops (and stops costing). */
+    autoStopMinutes: between(1, 10080),
+    /** Why EMR Serverless is off here, when that is worth saying. Shown in the stack's outputs. */
+    disabledReason: reason.optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (typeof e.maxCapacity?.cpuVcpu === "number" && typeof e.maxCapacity?.memoryGb === "number" && e.maxCapacity.memoryGb < 2 * e.maxCapacity.cpuVcpu) {
+      ctx.addIssue({ code: "custom", path: ["maxCapacity", "memoryGb"], message: `must be at least 2 GB per vCPU (${2 * e.maxCapacity.cpuVcpu}): EMR Serverless workers have 2–8 GB per vCPU (got ${e.maxCapacity.memoryGb})` });
+    }
+    if (e.enabled === true && e.disabledReason !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when emrServerless is enabled" });
+    }
+  });
+
+const IngestionSchema = z.object({
+  api: ApiIngestSchema,
+  glue: GlueJobsSchema,
+  rds: RdsSourceSchema,
+  kinesis: KinesisSchema,
+  firehose: FirehoseSchema,
+  emrServerless: EmrServerlessSchema,
+});
+
 const ProtectionSchema = z.object({
   /** Let `terraform destroy` delete non-empty buckets. Only for disposable environments. */
   forceDestroy: z.boolean({ error: rule("must be true or false") }),
@@ -444,6 +606,7 @@ export const EnvironmentSchema = z
     redshift: RedshiftSchema,
     quicksight: QuickSightSchema,
     network: NetworkSchema,
+    ingestion: IngestionSchema,
     alarms: AlarmsSchema,
     logs: LogsSchema,
   })
@@ -470,6 +633,7 @@ function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void 
     if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
   }
   analyticsRules(env, fail);
+  ingestionRules(env, fail);
   if (env.tags) {
     for (const reserved of RESERVED_TAG_KEYS) {
       if (reserved in env.tags) fail(["tags", reserved], "is set by the platform and cannot be overridden");
@@ -519,6 +683,25 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
   }
 }
 
+/** Rules between the ingestion settings and the tier. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function ingestionRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
+  const ingestion = env.ingestion;
+  if (!ingestion) return;
+  const baseUrl = ingestion.api?.baseUrl;
+  if (env.tier !== "local" && typeof baseUrl === "string" && /^http:\/\//i.test(baseUrl)) {
+    fail(["ingestion", "api", "baseUrl"], `must use https outside local: API credentials never travel in clear text (got ${show(baseUrl)})`);
+  }
+  if (env.tier === "prod") {
+    if (ingestion.glue?.bookmarks !== undefined && ingestion.glue.bookmarks !== "enable") {
+      fail(["ingestion", "glue", "bookmarks"], `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(ingestion.glue.bookmarks)})`);
+    }
+    for (const field of ["metrics", "continuousLogging"] as const) {
+      if (ingestion.glue?.[field] === false) fail(["ingestion", "glue", field], "must be true in prod: a failed production run must be diagnosable");
+    }
+  }
+}
+
 /** Tag keys the tagging aspect owns (see modules/shared/tagging.ts). */
 export const RESERVED_TAG_KEYS = ["environment", "project", "owner", "cost-centre", "managed-by"] as const;
 
@@ -528,5 +711,6 @@ export type NetworkConfig = EnvironmentConfig["network"];
 export type RedshiftConfig = EnvironmentConfig["redshift"];
 export type QuickSightConfig = EnvironmentConfig["quicksight"];
 export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
+export type IngestionConfig = EnvironmentConfig["ingestion"];
 /** What an environment file may write before defaults are merged and validation runs. */
 export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

@@ -31,5 +31,10 @@ export const staging: EnvironmentDefinition = {
       { id: "subnet-0a1b2c3d4e5f60003", availabilityZone: "eu-west-1c" },
     ],
   },
+  ingestion: {
+    api: { baseUrl: "https://sandbox.carrier.example" },
+    rds: { jdbcUrl: "jdbc:postgresql://orders-db.staging.internal.example:5432/orders", databaseCidr: "10.20.0.0/16" }, // in the shared VPC
+    emrServerless: { enabled: true }, // as in prod, so promotion tests the application and its role
+  },
   logs: { retentionDays: 30 },
 };

@@ -6,9 +6,10 @@ import { Aspects, TerraformOutput, TerraformStack } from "cdktf";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { Construct } from "constructs";
 import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
-import type { EnvironmentConfig } from "../environments";
+import { ConfigError, type EnvironmentConfig } from "../environments";
 import { Analytics, WORKGROUPS } from "./analytics";
 import { Catalog } from "./catalog";
+import { Ingestion } from "./ingestion";
 import { Lake, ZONES } from "./lake";
 import { Network } from "./network";
 import { Naming } from "./shared/naming";
@@ -31,6 +32,7 @@ export class PlatformStack extends TerraformStack {
   readonly network: Network;
   readonly catalog: Catalog;
   readonly analytics: Analytics;
+  readonly ingestion: Ingestion;
   /** Features this environment turns off, with the reason it gives (also the `platform_disabled_features` output). */
   readonly disabledFeatures: Readonly<Record<string, string>>;
 
@@ -87,9 +89,29 @@ export class PlatformStack extends TerraformStack {
       preventDestroy: config.protection.preventDestroy,
     });
 
+    const { ingestion } = config;
+    checkLambdaBudget(config, this.datasets);
+    this.ingestion = new Ingestion(this, "ingestion", {
+      ...base,
+      lake: this.lake,
+      catalog: this.catalog,
+      network: this.network,
+      datasets: this.datasets,
+      api: ingestion.api,
+      glue: ingestion.glue,
+      rds: ingestion.rds,
+      kinesis: ingestion.kinesis,
+      firehose: ingestion.firehose,
+      emrServerless: ingestion.emrServerless.enabled ? ingestion.emrServerless : undefined,
+      logRetentionDays: config.logs.retentionDays,
+      forceDestroy: config.protection.forceDestroy,
+      preventDestroy: config.protection.preventDestroy,
+    });
+
     const disabled: Record<string, string> = {};
     if (!redshift.enabled) disabled.redshift = redshift.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
+    if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
     this.disabledFeatures = disabled;
 
     for (const zone of ZONES) {
@@ -115,7 +137,36 @@ export class PlatformStack extends TerraformStack {
       new TerraformOutput(this, "redshift_admin_secret_arn", { value: warehouse.adminSecretArn });
       new TerraformOutput(this, "redshift_spectrum_role_arn", { value: warehouse.spectrumRole.arn });
     }
+    const ingest = this.ingestion;
+    new TerraformOutput(this, "ingestion_api_function_names", { value: Object.fromEntries(Object.entries(ingest.apiFunctions).map(([name, f]) => [name, f.function.functionName])) });
+    new TerraformOutput(this, "ingestion_dead_letter_queue_url", { value: ingest.deadLetterQueue.url });
+    new TerraformOutput(this, "ingestion_api_credentials_secret_arn", { value: ingest.apiCredentials.arn });
+    new TerraformOutput(this, "ingestion_glue_job_names", {
+      value: Object.fromEntries(
+        Object.entries(ingest.glueJobs).map(([name, jobs]) => [name, Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))]),
+      ),
+    });
+    new TerraformOutput(this, "ingestion_kinesis_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.stream.name])) });
+    new TerraformOutput(this, "ingestion_firehose_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.firehose.name])) });
+    new TerraformOutput(this, "ingestion_artifacts_bucket_name", { value: ingest.artifacts.bucketName });
+    if (ingest.emr) new TerraformOutput(this, "emr_serverless_application_id", { value: ingest.emr.application.id });
     // Visible in `terraform output`: what this environment does without, and why.
     new TerraformOutput(this, "platform_disabled_features", { value: this.disabledFeatures });
   }
+}
+
+/**
+ * A dataset the rules give to Lambda declares how long a run takes; the function's timeout must
+ * cover it. Reported like any configuration problem: environment, field, rule.
+ */
+function checkLambdaBudget(config: EnvironmentConfig, datasets: readonly PartitionedDataset[]): void {
+  const timeout = config.ingestion.api.timeoutSeconds;
+  const problems = datasets
+    .filter((d) => d.engine === "lambda" && d.contract.ingestion.durationMinutes * 60 > timeout)
+    .map((d) => ({
+      environment: config.name,
+      field: "ingestion.api.timeoutSeconds",
+      rule: `must cover dataset ${d.name}'s declared run of ${d.contract.ingestion.durationMinutes} minutes (${d.contract.ingestion.durationMinutes * 60} s) (got ${timeout})`,
+    }));
+  if (problems.length) throw new ConfigError(problems);
 }

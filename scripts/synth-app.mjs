@@ -4,7 +4,8 @@
  * modules into one file (packages stay external, so provider classes load by deep path from
  * node_modules), then the result runs in this same process. Type checking is `npm run typecheck`.
  *
- * A configuration error prints its list of problems and exits 1, without a stack trace.
+ * A configuration or dataset-contract error prints its message (environment or dataset, field,
+ * rule) and exits 1, without a stack trace.
  */
 import { buildSync } from "esbuild";
 import { createRequire } from "node:module";
@@ -29,7 +30,7 @@ buildSync({
 try {
   createRequire(import.meta.url)(outfile);
 } catch (error) {
-  if (error?.name === "ConfigError") {
+  if (error?.name === "ConfigError" || error?.name === "ContractError") {
     console.error(error.message);
     process.exit(1);
   }

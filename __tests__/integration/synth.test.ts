@@ -61,6 +61,29 @@ describe("synth through the app entry point", () => {
     expect([...new Set(bundled)].sort()).toEqual([...new Set(referenced)].sort()); // no unreferenced asset ships
   });
 
+  it("ships one api-ingest zip: the same hash in all four environments and across two synths, matching the function's source_code_hash", () => {
+    // Two synths from scratch: the cached bundle is dropped first, so the second rebuilds it.
+    const runs = [fresh(), fresh()].map((dir, i) => {
+      if (i === 1) rmSync(join(ROOT, ".build", "functions", "api-ingest"), { recursive: true, force: true });
+      synth(dir);
+      return readStacks(dir).map((stack) => {
+        const functions = Object.values(stack.json.resource?.aws_lambda_function ?? {}) as { filename: string; source_code_hash: string; function_name: string }[];
+        expect(functions.map((f) => f.function_name)).toEqual([`dataplat-${stack.name}-ingest-shipments`]);
+        const zip = readFileSync(join(stack.dir, functions[0].filename));
+        const sha256 = createHash("sha256").update(zip);
+        return { env: stack.name, path: functions[0].filename, sha256: sha256.copy().digest("hex"), sourceCodeHash: functions[0].source_code_hash, base64: sha256.digest("base64") };
+      });
+    });
+    for (const run of runs) {
+      expect(run.map((r) => r.env).sort()).toEqual(["dev", "local", "prod", "staging"]);
+      for (const r of run) expect(r.sourceCodeHash).toBe(r.base64);
+    }
+    const hashes = new Set(runs.flat().map((r) => r.sha256));
+    expect(hashes.size).toBe(1);
+    expect(new Set(runs.flat().map((r) => r.path)).size).toBe(1);
+    expect(runs.flat()[0].path).toMatch(new RegExp(`^assets/ingestion_api-ingest-bundle_[0-9A-F]{8}/${[...hashes][0]}/api-ingest\\.zip$`));
+  });
+
   it("stops on a bad config with one message naming env, field and rule, and no stack trace", () => {
     const dir = mkdtempSync(join(tmpdir(), "synth-bad-"));
     dirs.push(dir);
@@ -79,6 +102,21 @@ describe("synth through the app entry point", () => {
       ].join("\n"),
     );
     expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("stops on a dataset whose explicit engine breaks the decision rules, naming dataset, field and rule, with no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "synth-bad-dataset-"));
+    dirs.push(dir);
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-dataset-app.ts")], {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: dir },
+      encoding: "utf8",
+    });
+    expect(result.stderr.trim()).toBe(
+      'dataset parcels: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 20, durationMinutes 2, latency "batch")',
+    );
+    expect(result.status).toBe(1);
     expect(readdirSync(dir)).toEqual([]);
   });
 });

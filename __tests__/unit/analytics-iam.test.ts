@@ -2,6 +2,7 @@
  * Least privilege of the roles the catalog and analytics modules create: named actions only,
  * resources scoped to what the modules created, and each role limited to the zones it serves.
  */
+import { DATASETS } from "../../datasets";
 import { asArray, byPath, parsePolicy, refOf, resources, synthAll, TerraformJson } from "../helpers/synth";
 
 interface Statement {
@@ -12,6 +13,21 @@ interface Statement {
 }
 
 const ZONES = ["raw", "processed", "consumer", "quarantine"];
+
+/** Actions with no resource-level permissions: the only ones allowed on "*". */
+const UNSCOPED_ACTIONS = [
+  "lakeformation:GetDataAccess",
+  "xray:PutTraceSegments",
+  "xray:PutTelemetryRecords",
+  "cloudwatch:PutMetricData",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DescribeSubnets",
+  "ec2:DescribeSecurityGroups",
+  "ec2:DescribeVpcs",
+  "ec2:DescribeVpcEndpoints",
+  "ec2:DescribeRouteTables",
+  "ec2:DescribeVpcAttribute",
+];
 
 /** The inline policy of the role at `path`. */
 function statementsOf(json: TerraformJson, path: string): Statement[] {
@@ -32,10 +48,15 @@ const glueResources = (statements: Statement[]) =>
 
 describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, { config, json }) => {
   const prefix = `dataplat-${config.name}-`;
+  const sourceTables = DATASETS.flatMap((d) => (d.source.kind === "dynamodb" ? [d.source.table] : []));
   const ours = (r: string) =>
     r.startsWith("${aws_") || // a resource this stack created
-    new RegExp(`^arn:aws:glue:${config.region}:${config.accountId}:(catalog|database/dataplat_${config.name}_[a-z]+|table/dataplat_${config.name}_[a-z]+/\\*)$`).test(r) ||
-    new RegExp(`^arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws-glue/`).test(r);
+    new RegExp(`^arn:aws:glue:${config.region}:${config.accountId}:(catalog|database/dataplat_${config.name}_[a-z]+|table/dataplat_${config.name}_[a-z]+/\\*|connection/dataplat-${config.name}-[a-z-]+)$`).test(r) ||
+    new RegExp(`^arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws-glue/`).test(r) ||
+    // the DynamoDB tables the contracts name as sources (read through exports), and their exports
+    sourceTables.some((t) => r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}` || r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}/export/*`) ||
+    // network interfaces Glue creates for the JDBC connection, in this stack's subnet and security group
+    new RegExp(`^arn:aws:ec2:${config.region}:${config.accountId}:(network-interface/\\*|subnet/(\\$\\{aws_subnet\\.[^}]+\\}|subnet-[0-9a-f]+)|security-group/\\$\\{aws_security_group\\.[^}]+\\})$`).test(r);
 
   it("every role is trusted by exactly one service", () => {
     for (const role of resources(json, "aws_iam_role")) {
@@ -57,8 +78,10 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         for (const action of asArray(s.Action)) expect(action).not.toContain("*");
         for (const resource of asArray(s.Resource)) {
           if (resource === "*") {
-            // The one action AWS offers no resource scope for; Lake Formation grants scope it instead.
-            expect(asArray(s.Action)).toEqual(["lakeformation:GetDataAccess"]);
+            // Only actions AWS offers no resource scope for (Lake Formation grants, the CloudWatch
+            // namespace condition and the tracing/lookup nature of the rest scope them instead).
+            for (const action of asArray(s.Action)) expect(UNSCOPED_ACTIONS).toContain(action);
+            if (asArray(s.Action).includes("cloudwatch:PutMetricData")) expect(s.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "Glue" } });
           } else {
             expect({ policy: policy.name, resource, ours: ours(resource) }).toEqual({ policy: policy.name, resource, ours: true });
           }

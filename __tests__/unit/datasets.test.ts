@@ -30,10 +30,13 @@ describe("consumer views", () => {
   it("the job contract carries the environment's partition sources", () => {
     const contract = new PartitionedDataset(orders, prod.partitioning, "prod").jobContract();
     expect(contract.partitioning.keys).toEqual([
-      { name: "dt", type: "date", column: "order_ts" },
+      { name: "dt", type: "date", column: "order_ts", rangeStart: "2024-01-01" },
       { name: "region", type: "enum", column: "region", values: ["eu", "us", "apac"] },
     ]);
     expect(contract.versionColumn).toBe("updated_at");
+    expect(contract.consumerColumns.map((c) => `${c.name}:${c.type}`)).toEqual([
+      "status:string", "currency:string", "order_count:bigint", "revenue:decimal(38,2)", "customer_count:bigint",
+    ]);
   });
 
   it("rejects an aggregate over a missing or non-numeric column", () => {

@@ -255,6 +255,77 @@ describe("a bad environment config fails with env, field and rule", () => {
       "staging: network.subnets: must span at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got 2)",
     ],
     ["an unknown network mode", { ...dev, network: { mode: "peer" as never } }, 'dev: network.mode: must have mode "create" or "adopt" (got "peer")'],
+    // ingestion
+    [
+      "a Lambda timeout of 15 minutes",
+      { ...dev, ingestion: { api: { timeoutSeconds: 900 } } },
+      "dev: ingestion.api.timeoutSeconds: must be from 1 to 899: below Lambda's 15-minute limit; longer loads belong in Glue (got 900)",
+    ],
+    ["no reserved concurrency", { ...dev, ingestion: { api: { reservedConcurrency: 0 } } }, "dev: ingestion.api.reservedConcurrency: must be ≥ 1: 0 would stop the function (got 0)"],
+    [
+      "a schedule in prose",
+      { ...dev, ingestion: { api: { schedule: "every hour" } } },
+      'dev: ingestion.api.schedule: must be "rate(<n> <minutes|hours|days>)" (singular unit for 1) or "cron(<six fields>)" (got "every hour")',
+    ],
+    ['"rate(1 hours)"', { ...dev, ingestion: { api: { schedule: "rate(1 hours)" } } }, 'dev: ingestion.api.schedule: must be "rate(<n> <minutes|hours|days>)" (singular unit for 1) or "cron(<six fields>)" (got "rate(1 hours)")'],
+    [
+      "a plain-HTTP API outside local",
+      { ...prod, ingestion: { api: { baseUrl: "http://api.carrier.example" } } },
+      'prod: ingestion.api.baseUrl: must use https outside local: API credentials never travel in clear text (got "http://api.carrier.example")',
+    ],
+    [
+      "an API URL with credentials in it",
+      { ...dev, ingestion: { api: { baseUrl: "https://user:pw@api.carrier.example" } } },
+      'dev: ingestion.api.baseUrl: must be an absolute http(s) URL without credentials, query or fragment (got "https://user:pw@api.carrier.example")',
+    ],
+    ["an unknown Glue worker type", { ...dev, ingestion: { glue: { workerType: "G.16X" as never } } }, 'dev: ingestion.glue.workerType: must be one of G.1X, G.2X, G.4X, G.8X (got "G.16X")'],
+    [
+      "one Glue worker",
+      { ...dev, ingestion: { glue: { numberOfWorkers: 1 } } },
+      "dev: ingestion.glue.numberOfWorkers: must be from 2 to 299: Glue Spark jobs need a driver and at least one executor (got 1)",
+    ],
+    ["Glue 4.0", { ...dev, ingestion: { glue: { version: "4.0" as never } } }, 'dev: ingestion.glue.version: must be "5.0": the jobs are tested against Glue 5.0\'s Spark 3.5 line (got "4.0")'],
+    [
+      "prod without bookmarks",
+      { ...prod, ingestion: { glue: { bookmarks: "disable" } } },
+      'prod: ingestion.glue.bookmarks: must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got "disable")',
+    ],
+    ["prod without job metrics", { ...prod, ingestion: { glue: { metrics: false } } }, "prod: ingestion.glue.metrics: must be true in prod: a failed production run must be diagnosable"],
+    [
+      "a provisioned stream without shards",
+      { ...dev, ingestion: { kinesis: { capacityMode: "PROVISIONED" } } },
+      "dev: ingestion.kinesis.shardCount: is required when capacityMode is PROVISIONED",
+    ],
+    [
+      "shards on an on-demand stream",
+      { ...dev, ingestion: { kinesis: { shardCount: 4 } } },
+      "dev: ingestion.kinesis.shardCount: must be omitted when capacityMode is ON_DEMAND: Kinesis sizes the stream (got 4)",
+    ],
+    [
+      "a Firehose buffer too small for dynamic partitioning",
+      { ...dev, ingestion: { firehose: { bufferingSizeMb: 32 } } },
+      "dev: ingestion.firehose.bufferingSizeMb: must be from 64 to 128 MB: dynamic partitioning needs at least 64 (got 32)",
+    ],
+    [
+      "an EMR 6 release",
+      { ...staging, ingestion: { ...staging.ingestion, emrServerless: { enabled: true, releaseLabel: "emr-6.15.0" } } },
+      'staging: ingestion.emrServerless.releaseLabel: must be an EMR 7 release, e.g. "emr-7.5.0" (Spark 3.5) (got "emr-6.15.0")',
+    ],
+    [
+      "EMR memory below 2 GB per vCPU",
+      { ...dev, ingestion: { emrServerless: { maxCapacity: { cpuVcpu: 64, memoryGb: 64 } } } },
+      "dev: ingestion.emrServerless.maxCapacity.memoryGb: must be at least 2 GB per vCPU (128): EMR Serverless workers have 2–8 GB per vCPU (got 64)",
+    ],
+    [
+      "a reason for EMR being off while it is on",
+      { ...staging, ingestion: { ...staging.ingestion, emrServerless: { enabled: true, disabledReason: "not needed in this account" } } },
+      "staging: ingestion.emrServerless.disabledReason: must be omitted when emrServerless is enabled",
+    ],
+    [
+      "a JDBC URL without a database",
+      { ...dev, ingestion: { rds: { jdbcUrl: "jdbc:postgresql://orders-db:5432" } } },
+      'dev: ingestion.rds.jdbcUrl: must be "jdbc:<postgresql|mysql>://<host>[:<port>]/<database>" (got "jdbc:postgresql://orders-db:5432")',
+    ],
   ];
 
   it.each(cases)("%s", (_title, definition, expected) => {

@@ -5,7 +5,7 @@ const sgRef = (json: TerraformJson, name: string) => `${refOf(byPath(json, "aws_
 const rulesOf = (json: TerraformJson, type: string, group: string) =>
   resources(json, type).filter((r) => r.body.security_group_id === sgRef(json, group)).map((r) => r.body);
 
-describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security groups", (_env, { json }) => {
+describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security groups", (_env, { config, json }) => {
   it("open nothing to the internet: no 0.0.0.0/0, no IPv6 anywhere, no inline rules", () => {
     for (const type of ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"]) {
       for (const rule of resources(json, type)) {
@@ -27,12 +27,15 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security 
     expect(egress.some((r) => r.prefix_list_id)).toBe(true);
   });
 
-  it("Glue connections: workers reach each other (self-reference) and HTTPS to AWS endpoints and S3, nothing else", () => {
+  it("Glue connections: workers reach each other (self-reference), HTTPS to AWS endpoints and S3, and the RDS source's port in its range, nothing else", () => {
     const self = sgRef(json, "glue");
     expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "glue")).toEqual([expect.objectContaining({ referenced_security_group_id: self, from_port: 0, to_port: 65535 })]);
     const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "glue");
     expect(egress.filter((r) => r.referenced_security_group_id === self)).toHaveLength(1);
-    expect(egress.filter((r) => r.referenced_security_group_id !== self).map((r) => r.from_port)).toEqual([443, 443]);
+    const others = egress.filter((r) => r.referenced_security_group_id !== self);
+    expect(others.filter((r) => r.from_port === 443)).toHaveLength(2);
+    const database = others.filter((r) => r.from_port !== 443);
+    expect(database.map((r) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual([[5432, 5432, config.ingestion.rds.databaseCidr]]);
   });
 });
 

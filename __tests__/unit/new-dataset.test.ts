@@ -10,6 +10,7 @@ const returns = defineDataset({
   name: "returns",
   description: "Parcels sent back by customers, from the carrier's returns API.",
   source: { kind: "api", path: "/v1/returns" },
+  ingestion: { volumeMb: 5, durationMinutes: 1, latency: "batch" },
   primaryKey: ["return_id"],
   eventTimeColumn: "returned_at",
   consumer: {
@@ -69,6 +70,18 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     expect(json.output!.catalog_crawler_names.value.returns).toBe(`\${${"aws_glue_crawler"}.${byPath(json, "aws_glue_crawler", "catalog/returns-crawler").name}.name}`);
     const statements = parsePolicy(byPath(json, "aws_iam_role_policy", "catalog/crawler-role/policy").body.policy).Statement;
     expect(statements).toContainEqual({ Effect: "Allow", Action: "s3:GetObject", Resource: `${raw}.arn}/returns/*` });
+  });
+
+  it("its ingestion follows from its declaration: an api-ingest function on the schedule for its API path, and its Glue jobs", () => {
+    const fn = byPath(json, "aws_lambda_function", "ingestion/api-returns/function").body;
+    expect(fn.function_name).toBe(`dataplat-${name}-ingest-returns`);
+    expect(fn.environment.variables.API_URL).toBe(new URL("/v1/returns", config.ingestion.api.baseUrl).toString());
+    // The same zip as every other API dataset's function: one artifact.
+    expect(fn.filename).toBe(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function").body.filename);
+    expect(byPath(json, "aws_scheduler_schedule", "ingestion/api-returns/schedule").body.schedule_expression).toBe(config.ingestion.api.schedule);
+    const jobs = resources(json, "aws_glue_job").map((j) => j.body.name).filter((n: string) => n.includes("-returns-"));
+    expect(jobs.sort()).toEqual([`dataplat-${name}-returns-processed-to-consumer`, `dataplat-${name}-returns-raw-to-processed`]);
+    expect(resources(before, "aws_lambda_function")).toHaveLength(1);
   });
 
   it("its named query reads one day of returns_daily", () => {

@@ -93,15 +93,16 @@ describe("partition projection", () => {
 describe("dataset contracts", () => {
   const column = { name: "id", type: "string", required: true, description: "id" } as const;
   const ts = { name: "ts", type: "timestamp", required: true, description: "time" } as const;
+  const stream = { volumeMb: 10, durationMinutes: 1, latency: "real-time" } as const;
 
   it("reject a contract whose primary key or event time is not a required column", () => {
     expect(() =>
-      defineDataset({ name: "bad", description: "", source: { kind: "kinesis" }, primaryKey: ["nope"], eventTimeColumn: "id", columns: [column] }),
+      defineDataset({ name: "bad", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["nope"], eventTimeColumn: "id", columns: [column] }),
     ).toThrow('dataset bad: primaryKey column "nope" is not a column; eventTimeColumn "id" must be a timestamp (got string)');
   });
 
   it("reject a dataset that lacks the column an enum partition key reads", () => {
-    const contract = defineDataset({ name: "events", description: "", source: { kind: "kinesis" }, primaryKey: ["id"], eventTimeColumn: "ts", columns: [column, ts] });
+    const contract = defineDataset({ name: "events", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["id"], eventTimeColumn: "ts", columns: [column, ts] });
     const prod = loadEnvironments().find((e) => e.name === "prod")!;
     expect(() => new PartitionedDataset(contract, prod.partitioning, "prod")).toThrow(
       'dataset events: has no column "region", which prod\'s partition key "region" reads',
@@ -113,6 +114,7 @@ describe("dataset contracts", () => {
       name: "events",
       description: "",
       source: { kind: "kinesis" },
+      ingestion: stream,
       primaryKey: ["id"],
       eventTimeColumn: "ts",
       columns: [column, ts, { name: "dt", type: "string", description: "clash" }],

@@ -174,6 +174,14 @@ export class Network extends Construct {
     this.egress(this.glueSecurityGroup, `glue-to-${id}`, { ipProtocol: "tcp", fromPort: port, toPort: port, referencedSecurityGroupId: securityGroupId, description });
   }
 
+  /**
+   * Lets Glue connections reach a database by address range (a peered or on-premises network, where
+   * its security group cannot be referenced) on `port`.
+   */
+  allowGlueToCidr(id: string, port: number, cidr: string, description: string): void {
+    this.egress(this.glueSecurityGroup, `glue-to-${id}`, { ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: cidr, description });
+  }
+
   /** Lets clients in `securityGroupId` (a BI tool, a bastion) connect to the warehouse. */
   allowRedshiftFrom(id: string, securityGroupId: string, description: string): void {
     this.ingress(this.redshiftSecurityGroup, `redshift-from-${id}`, { ipProtocol: "tcp", fromPort: REDSHIFT_PORT, toPort: REDSHIFT_PORT, referencedSecurityGroupId: securityGroupId, description });

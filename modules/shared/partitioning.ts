@@ -18,6 +18,8 @@ export interface PartitionSource {
   readonly column: string;
   /** Allowed values of an enum key; rows with other values are quarantined. */
   readonly values?: readonly string[];
+  /** First day of a date key's projection range ("yyyy-MM-dd"); earlier rows are quarantined (Athena could not see them). */
+  readonly rangeStart?: string;
 }
 
 export class PartitionLayout {
@@ -47,7 +49,9 @@ export class PartitionLayout {
     return this.spec.keys.map((k) =>
       k.type === "enum"
         ? { name: k.name, type: k.type, column: k.name, values: k.values }
-        : { name: k.name, type: k.type, column: eventTimeColumn },
+        : k.type === "date"
+          ? { name: k.name, type: k.type, column: eventTimeColumn, rangeStart: k.rangeStart }
+          : { name: k.name, type: k.type, column: eventTimeColumn },
     );
   }
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
 import ipaddress
 import json
 import os
@@ -269,7 +270,8 @@ def _condition_holds(operator: str, key: str, expected, context: dict) -> bool: 
     if_exists = operator.endswith("IfExists")
     op = operator[: -len("IfExists")] if if_exists else operator
     if actual is None:
-        return if_exists
+        # A missing key satisfies ...IfExists and the negated operators (AWS: "not equal" to nothing).
+        return if_exists or op in ("StringNotEquals", "ArnNotEquals", "StringNotLike", "ArnNotLike")
     if op == "Bool":
         return actual.lower() in [v.lower() for v in expected_values]
     if op in ("StringEquals", "ArnEquals"):

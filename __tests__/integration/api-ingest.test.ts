@@ -1,0 +1,241 @@
+/**
+ * The real api-ingest handler against the emulator (moto over TLS): real SDK clients, S3 buckets
+ * with SSE-KMS and the raw zone's own bucket policy as the platform synthesizes it (TLS only, this
+ * zone's key only), an SQS dead-letter queue and the credentials secret; a scripted API on loopback.
+ */
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import {
+  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command,
+  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand, S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { DATASETS, PartitionedDataset } from "../../datasets";
+import { loadEnvironment } from "../../environments";
+import { createHandler, type DeadLetter, type RunSummary } from "../../functions/api-ingest";
+import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
+import { CORPUS, FIRST, shipment } from "../fixtures/api-ingest-corpus";
+import { SampleApi, type ScriptedResponse } from "../helpers/sample-api";
+import { byPath, synthNamed } from "../helpers/synth";
+import { ROOT } from "../../scripts/lib/terraform";
+
+process.env.POWERTOOLS_METRICS_DISABLED = "true";
+
+let emulator: Emulator;
+let clients: { s3: S3Client; sqs: SQSClient; secrets: SecretsManagerClient };
+const names = { raw: "it-raw", quarantine: "it-quarantine" };
+const keys = { raw: "", quarantine: "", other: "" };
+let queueUrl = "";
+let secretArn = "";
+const contract = new PartitionedDataset(DATASETS.find((d) => d.name === "shipments")!, loadEnvironment("local").partitioning, "local").jobContract();
+
+function config() {
+  return {
+    endpoint: emulator.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: emulatorAccessKey(), secretAccessKey: "emulator" },
+    requestHandler: { httpsAgent: emulator.httpsAgent() },
+  };
+}
+
+/** The bucket policy the platform gives a zone (SecureBucket's baseline), for this bucket and key. */
+function zonePolicy(zone: "raw" | "quarantine", bucket: string, keyArn: string): string {
+  const { json } = synthNamed("local");
+  const bucketRef = `\${aws_s3_bucket.${byPath(json, "aws_s3_bucket", `lake/${zone}/bucket`).name}.arn}`;
+  const keyRef = `\${aws_kms_key.${byPath(json, "aws_kms_key", `lake/${zone}-key`).name}.arn}`;
+  const policy: string = byPath(json, "aws_s3_bucket_policy", `lake/${zone}/policy`).body.policy;
+  const concrete = policy.split(bucketRef).join(`arn:aws:s3:::${bucket}`).split(keyRef).join(keyArn);
+  expect(concrete).not.toContain("${"); // every reference resolved: this is the zone's whole policy
+  return concrete;
+}
+
+beforeAll(async () => {
+  emulator = await Emulator.start();
+  clients = { s3: new S3Client(config()), sqs: new SQSClient(config()), secrets: new SecretsManagerClient(config()) };
+  const kms = new KMSClient(config());
+  for (const k of ["raw", "quarantine", "other"] as const) keys[k] = (await kms.send(new CreateKeyCommand({ Description: `it ${k}` }))).KeyMetadata!.Arn!;
+  for (const zone of ["raw", "quarantine"] as const) {
+    const Bucket = names[zone];
+    await clients.s3.send(new CreateBucketCommand({ Bucket }));
+    await clients.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await clients.s3.send(new PutBucketEncryptionCommand({
+      Bucket,
+      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keys[zone] }, BucketKeyEnabled: true }] },
+    }));
+    await clients.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: zonePolicy(zone, Bucket, keys[zone]) }));
+  }
+  queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: "it-ingest-dlq" }))).QueueUrl!;
+  secretArn = (await clients.secrets.send(new CreateSecretCommand({ Name: "it-api-credentials", SecretString: JSON.stringify({ token: "it-token" }) }))).ARN!;
+}, 120_000);
+
+afterAll(() => emulator?.stop());
+
+let api: SampleApi | undefined;
+afterEach(async () => {
+  await api?.stop();
+  api = undefined;
+});
+
+async function run(scripts: Record<string, readonly ScriptedResponse[]>, extra: Record<string, string> = {}, event = {}): Promise<RunSummary> {
+  api ??= await SampleApi.start(scripts);
+  const handler = createHandler({
+    env: {
+      DATASET: "shipments",
+      DATASET_CONTRACT: JSON.stringify(contract),
+      API_URL: api.url(FIRST),
+      API_SECRET_ARN: secretArn,
+      RAW_BUCKET: names.raw,
+      RAW_KMS_KEY_ARN: keys.raw,
+      QUARANTINE_BUCKET: names.quarantine,
+      QUARANTINE_KMS_KEY_ARN: keys.quarantine,
+      DEAD_LETTER_QUEUE_URL: queueUrl,
+      MAX_ATTEMPTS: "2",
+      BACKOFF_BASE_MS: "1",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      ...extra,
+    },
+    clients,
+  });
+  return handler(event);
+}
+
+async function lines(bucket: string, key: string): Promise<unknown[]> {
+  const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return gunzipSync(Buffer.from(await object.Body!.transformToByteArray())).toString("utf8").trim().split("\n").map((l) => JSON.parse(l));
+}
+
+async function versions(bucket: string): Promise<number> {
+  return ((await clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions ?? []).length;
+}
+
+async function deadLetters(): Promise<DeadLetter[]> {
+  const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
+}
+
+describe("against the emulator's S3 and SQS", () => {
+  const pages = {
+    [FIRST]: [{ json: { items: [shipment("I1"), shipment("I2", { region: "us" })], next: `${FIRST}?page=2` } }],
+    [`${FIRST}?page=2`]: [{ json: { items: [shipment("I3", { shipped_at: "2024-06-02T08:00:00Z" }), shipment("I4", { weight_kg: "heavy" })] } }],
+  };
+
+  it("writes each partition's records under the partition layout, SSE-KMS with the zone's key, through the zone's real bucket policy; a retry writes nothing twice", async () => {
+    const summary = await run(pages);
+    expect(summary.status).toBe("complete");
+    expect(summary.records).toEqual({ received: 4, written: 3, quarantined: 1, duplicates: 0 });
+    const listed = (await clients.s3.send(new ListObjectsV2Command({ Bucket: names.raw, Prefix: "shipments/" }))).Contents!.map((o) => o.Key!).sort();
+    expect(listed).toEqual([...summary.objects.raw].sort());
+    expect(listed.map((k) => k.replace(/api-[0-9a-f]{40}\.json\.gz$/, "…"))).toEqual([
+      "shipments/dt=2024-05-01/region=eu/…",
+      "shipments/dt=2024-05-01/region=us/…",
+      "shipments/dt=2024-06-02/region=eu/…",
+    ]);
+    expect(await lines(names.raw, listed[0])).toEqual([shipment("I1")]);
+    for (const key of listed) {
+      const head = await clients.s3.send(new HeadObjectCommand({ Bucket: names.raw, Key: key }));
+      expect({ sse: head.ServerSideEncryption, key: head.SSEKMSKeyId }).toEqual({ sse: "aws:kms", key: keys.raw });
+    }
+    const [quarantineKey] = summary.objects.quarantine;
+    expect(quarantineKey).toMatch(/^shipments\/api_ingest\/records\/[0-9a-f]{40}\.json\.gz$/);
+    expect(await lines(names.quarantine, quarantineKey)).toEqual([
+      expect.objectContaining({ reason: "wrong_type", detail: 'weight_kg: expected a number, got the string "heavy"', index: 1, record: shipment("I4", { weight_kg: "heavy" }) }),
+    ]);
+    expect(api!.requests[0].headers.authorization).toBe("Bearer it-token");
+
+    // A retried run (same API, same pages) writes nothing twice: no new object, no new version.
+    const [rawBefore, quarantineBefore] = [await versions(names.raw), await versions(names.quarantine)];
+    const retried = await run(pages);
+    expect(retried.objects.raw).toEqual([]);
+    expect(retried.objects.quarantine).toEqual([]);
+    expect(retried.objects.skipped.sort()).toEqual([...summary.objects.raw, ...summary.objects.quarantine].sort());
+    expect([await versions(names.raw), await versions(names.quarantine)]).toEqual([rawBefore, quarantineBefore]);
+  });
+
+  it("the zone's bucket policy refuses a write naming another key: the run is dead-lettered and nothing is stored", async () => {
+    const before = await versions(names.raw);
+    const summary = await run({ [FIRST]: [{ json: { items: [shipment("K1")] } }] }, { RAW_KMS_KEY_ARN: keys.other });
+    expect(summary.status).toBe("dead-lettered");
+    expect(await versions(names.raw)).toBe(before);
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ dataset: "shipments", failure: { kind: "write_failed" }, redrive: { startUrl: api!.url(FIRST) } });
+  });
+
+  it("a page that keeps failing lands in the dead-letter queue after the retries, and its redrive resumes there", async () => {
+    const scripts = {
+      [FIRST]: [{ json: { items: [shipment("D1")], next: `${FIRST}?page=2` } }],
+      [`${FIRST}?page=2`]: [{ status: 502 }, { status: 503 }, { json: { items: [shipment("D2")] } }],
+    };
+    const summary = await run(scripts);
+    expect(summary.status).toBe("dead-lettered");
+    expect(api!.count(`${FIRST}?page=2`)).toBe(2);
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ failure: { kind: "http_status", status: 503, attempts: 2 }, progress: { fetched: 1, recordsWritten: 1 } });
+
+    const redriven = await run(scripts, {}, letter.redrive);
+    expect(redriven.status).toBe("complete");
+    expect(redriven.records.written).toBe(1);
+    expect(api!.requests.map((r) => r.path)).toEqual([FIRST, `${FIRST}?page=2`, `${FIRST}?page=2`, `${FIRST}?page=2`]);
+  });
+
+  it("the local runner (functions/api-ingest/local.ts) runs the real handler from environment variables alone, as the end-to-end run does", async () => {
+    api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("L1"), shipment("L2", { region: "apac" })] } }] });
+    const dir = mkdtempSync(join(tmpdir(), "api-ingest-local-"));
+    try {
+      const summaryFile = join(dir, "summary.json");
+      const env = {
+        ...process.env,
+        ...emulator.env(),
+        DATASET: "shipments",
+        DATASET_CONTRACT: JSON.stringify(contract),
+        API_URL: api.url(FIRST),
+        API_SECRET_ARN: secretArn,
+        RAW_BUCKET: names.raw,
+        RAW_KMS_KEY_ARN: keys.raw,
+        QUARANTINE_BUCKET: names.quarantine,
+        QUARANTINE_KMS_KEY_ARN: keys.quarantine,
+        DEAD_LETTER_QUEUE_URL: queueUrl,
+        S3_FORCE_PATH_STYLE: "true",
+        RUN_SUMMARY_FILE: summaryFile,
+      };
+      const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "functions", "api-ingest", "local.ts")], { env, cwd: ROOT });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
+      const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
+      expect(JSON.parse(readFileSync(summaryFile, "utf8"))).toEqual(summary);
+      expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
+      for (const key of summary.objects.raw) expect((await lines(names.raw, key)).length).toBe(1);
+      expect(api.requests[0].headers.authorization).toBe("Bearer it-token");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(CORPUS.map((c) => [c.id, c] as const))("corpus: %s ends as the table says, with the objects holding exactly the counted records", async (_id, c) => {
+    const summary = await run(c.api, c.env);
+    expect({ status: summary.status, pages: summary.pages, records: summary.records, reasons: summary.quarantineReasons }).toEqual({
+      status: c.expected.status,
+      pages: c.expected.pages,
+      records: c.expected.records,
+      reasons: c.expected.reasons,
+    });
+    const rawKeys = [...summary.objects.raw, ...summary.objects.skipped].filter((k) => !k.startsWith("shipments/api_ingest/"));
+    expect(rawKeys).toHaveLength(c.expected.rawObjects);
+    let stored = 0;
+    for (const key of rawKeys) stored += (await lines(names.raw, key)).length;
+    expect(stored).toBe(summary.records.written);
+    const recordKeys = [...summary.objects.quarantine, ...summary.objects.skipped].filter((k) => k.startsWith("shipments/api_ingest/records/"));
+    let quarantined = 0;
+    for (const key of recordKeys) quarantined += (await lines(names.quarantine, key)).length;
+    expect(quarantined).toBe(summary.records.quarantined);
+  });
+});

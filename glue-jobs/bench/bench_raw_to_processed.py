@@ -1,0 +1,167 @@
+"""Benchmark: raw → processed over generated orders, against the I/O floor. Not a test.
+
+    .venv/bin/python glue-jobs/bench/bench_raw_to_processed.py [--records 1000000] [--runs 3] [--json out.json]
+
+The floor is a plain Spark read-then-write of the same files: `spark.read.schema(<contract
+types>).json(raw).write.parquet(...)` — no validation, deduplication, partitioning or quarantine.
+Both run in one local session (the same JVM, warmed up by an untimed run of each), in alternating
+order; each figure is the median of `--runs`. Wall time and the JVM's CPU time (user + system, from
+/proc) are both reported: on a shared machine wall time swings with other load, CPU time much less.
+Prints a table and writes the same figures as JSON. Target (issue 9): job / floor < 1.5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+
+from dataplat_glue import raw_to_processed  # noqa: E402
+from dataplat_glue.contract import JobContract  # noqa: E402
+from dataplat_glue.spark import local_session, struct_of  # noqa: E402
+
+
+def contract_for(env: str, dataset: str) -> dict:
+    tsx = ROOT / "node_modules" / ".bin" / "tsx"
+    out = subprocess.run([str(tsx), "scripts/export-contracts.ts", env], cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)[dataset]
+
+
+def generate(folder: Path, records: int, files: int, seed: int = 7) -> None:
+    """Orders over 30 days and three regions; ~2% older versions of a key, ~0.5% bad rows."""
+    rng = random.Random(seed)
+    statuses, currencies, regions = ["placed", "paid", "shipped", "cancelled"], ["EUR", "USD", "GBP"], ["eu", "us", "apac"]
+    folder.mkdir(parents=True, exist_ok=True)
+    handles = [open(folder / f"orders-{i:03d}.json", "w", encoding="utf-8") for i in range(files)]
+    try:
+        previous = None
+        for n in range(records):
+            if previous is not None and rng.random() < 0.02:
+                # a later version of the previous order: same key and partition, newer updated_at
+                row = {**previous, "status": rng.choice(statuses), "updated_at": previous["updated_at"][:19] + f".{len(str(n)) + rng.randrange(0, 999999):06d}Z"}
+            else:
+                day, minute = 1 + n % 30, rng.randrange(0, 1440)
+                stamp = f"2024-05-{day:02d}T{minute // 60:02d}:{minute % 60:02d}"
+                row = {
+                    "order_id": f"o-{n:08d}",
+                    "customer_id": f"c-{rng.randrange(0, 50000):06d}",
+                    "region": regions[n % 3],
+                    "status": rng.choice(statuses),
+                    "amount": f"{rng.randrange(100, 100000) / 100:.2f}",
+                    "currency": rng.choice(currencies),
+                    "order_ts": f"{stamp}:00Z",
+                    "updated_at": f"{stamp}:{rng.randrange(0, 60):02d}Z",
+                }
+                if rng.random() < 0.005:
+                    row["amount"] = "n/a"
+            previous = row
+            handles[n % files].write(json.dumps(row, separators=(",", ":")) + "\n")
+    finally:
+        for h in handles:
+            h.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--env", default="prod")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--workdir", type=Path, help="keep generated data here (default: a temp dir)")
+    ns = parser.parse_args()
+
+    work = ns.workdir or Path(tempfile.mkdtemp(prefix="glue-bench-"))
+    raw = work / f"raw-{ns.records}"
+    if not raw.exists():
+        t = time.perf_counter()
+        generate(raw, ns.records, ns.files)
+        print(f"generated {ns.records} records in {time.perf_counter() - t:.1f}s → {raw}", file=sys.stderr)
+    contract_json = contract_for(ns.env, "orders")
+    contract = JobContract.from_dict(contract_json)
+    spark = local_session(app="glue-bench", cores=os.cpu_count() or 2, shuffle_partitions=8, driver_memory="4g")
+
+    jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{jvm_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    def measured(fn) -> tuple[float, float]:
+        t, c = time.perf_counter(), cpu()
+        fn()
+        return time.perf_counter() - t, cpu() - c
+
+    def floor() -> None:
+        out = work / "floor"
+        shutil.rmtree(out, ignore_errors=True)
+        spark.read.schema(struct_of(contract.columns)).json(str(raw)).write.mode("overwrite").parquet(str(out))
+
+    summary: dict = {}
+
+    def job() -> None:
+        out = work / "job"
+        shutil.rmtree(out, ignore_errors=True)
+        result = raw_to_processed.main([
+            "--local", "--dataset_contract", json.dumps(contract_json), "--input_path", str(raw),
+            "--output_path", str(out / "processed"), "--quarantine_path", str(out / "quarantine"),
+            "--summary_path", str(out / "summary.json"), "--run_id", "bench", "--as_of", "2024-06-01T00:00:00Z",
+        ], spark=spark)
+        summary.update(result)
+
+    floor(), job()  # warm-up: JIT, class loading, file cache
+    floors, jobs = [], []
+    for i in range(ns.runs):
+        for fn, acc in ((floor, floors), (job, jobs)) if i % 2 == 0 else ((job, jobs), (floor, floors)):
+            acc.append(measured(fn))
+    spark.stop()
+    med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+
+    files = sum(len(p["files"]) for p in summary["processed"]["partitions"])
+    figures = {
+        "records": ns.records,
+        "environment": ns.env,
+        "runs": ns.runs,
+        "floorSecondsMedian": round(med(floors, 0), 2),
+        "jobSecondsMedian": round(med(jobs, 0), 2),
+        "ratio": round(med(jobs, 0) / med(floors, 0), 2),
+        "floorCpuSecondsMedian": round(med(floors, 1), 2),
+        "jobCpuSecondsMedian": round(med(jobs, 1), 2),
+        "cpuRatio": round(med(jobs, 1) / med(floors, 1), 2),
+        "target": 1.5,
+        "floorSeconds": [round(x[0], 2) for x in floors],
+        "jobSeconds": [round(x[0], 2) for x in jobs],
+        "processed": summary["processed"]["records"],
+        "quarantined": summary["quarantined"]["byReason"],
+        "partitions": len(summary["processed"]["partitions"]),
+        "filesPerPartition": files / max(1, len(summary["processed"]["partitions"])),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+    }
+    print(f"\nraw → processed, {ns.records:,} records ({ns.env} partitioning), median of {ns.runs}; {figures['machine']}")
+    print(f"{'what':<34} {'wall':>8} {'ratio':>6} {'JVM CPU':>9} {'ratio':>6}")
+    print(f"{'floor: read JSON + write Parquet':<34} {figures['floorSecondsMedian']:>7.2f}s {1:>6.2f} {figures['floorCpuSecondsMedian']:>8.2f}s {1:>6.2f}")
+    print(f"{'raw_to_processed':<34} {figures['jobSecondsMedian']:>7.2f}s {figures['ratio']:>6.2f} {figures['jobCpuSecondsMedian']:>8.2f}s "
+          f"{figures['cpuRatio']:>6.2f}   (target < {figures['target']})")
+    print(f"processed {figures['processed']:,}, quarantined {figures['quarantined']}, "
+          f"{figures['partitions']} partitions, {figures['filesPerPartition']:.1f} file(s) per partition")
+    if ns.json:
+        ns.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if not ns.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

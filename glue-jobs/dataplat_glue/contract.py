@@ -1,0 +1,208 @@
+"""The `--dataset_contract` argument as typed Python.
+
+The JSON is produced by `PartitionedDataset.jobContract()` in `datasets/contract.ts` (print it with
+`npx tsx scripts/export-contracts.ts <env>`). The jobs read nothing else about a dataset, so the
+columns, keys and partition spec here are the ones the catalog tables and Firehose were built from.
+Pure Python: importable without Spark.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+_DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
+SCALAR_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ContractError(ValueError):
+    """The contract JSON is unusable; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+
+    @property
+    def decimal(self) -> Optional[tuple[int, int]]:
+        """(precision, scale) of a decimal column, else None."""
+        m = _DECIMAL.match(self.type)
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    name: str
+    type: str  # date | hour | enum
+    column: str
+    values: Optional[tuple[str, ...]] = None
+    range_start: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    fn: str  # count | sum | count_distinct
+    column: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ConsumerView:
+    kind: str  # curated | aggregate
+    name: Optional[str] = None
+    group_by: tuple[str, ...] = ()
+    measures: tuple[Measure, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobContract:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    event_time_column: str
+    version_column: str
+    partition_keys: tuple[PartitionKey, ...]
+    consumer: ConsumerView
+    consumer_table: str
+    consumer_columns: tuple[Column, ...]
+
+    @classmethod
+    def from_json(cls, text: str) -> "JobContract":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ContractError(f"dataset_contract: not valid JSON ({e})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "JobContract":
+        if not isinstance(d, Mapping):
+            raise ContractError("dataset_contract: must be a JSON object")
+        problems: list[str] = []
+
+        def need(key: str, kind: type, where: Mapping[str, Any] = d, label: str = "") -> Any:
+            value = where.get(key)
+            if not isinstance(value, kind) or (kind is str and not value):
+                problems.append(f"{label}{key}: must be a {'non-empty string' if kind is str else kind.__name__} (got {value!r})")
+                return kind()
+            return value
+
+        name = need("name", str)
+        columns = tuple(_column(c, i, problems) for i, c in enumerate(need("columns", list)))
+        names = [c.name for c in columns]
+        pk = tuple(need("primaryKey", list))
+        event_time = need("eventTimeColumn", str)
+        version = need("versionColumn", str)
+        partitioning = need("partitioning", dict)
+        keys = tuple(_partition_key(k, i, problems) for i, k in enumerate(need("keys", list, partitioning, "partitioning.")))
+        consumer = _consumer(need("consumer", dict), problems)
+        consumer_columns = tuple(_column({**c, "required": True}, i, problems, "consumerColumns") for i, c in enumerate(need("consumerColumns", list)))
+
+        if not pk:
+            problems.append("primaryKey: must name at least one column")
+        for key in pk:
+            if key not in names:
+                problems.append(f"primaryKey: {key!r} is not a column")
+        for label, col in (("eventTimeColumn", event_time), ("versionColumn", version)):
+            match = next((c for c in columns if c.name == col), None)
+            if col and match is None:
+                problems.append(f"{label}: {col!r} is not a column")
+            elif match is not None and match.type != "timestamp":
+                problems.append(f"{label}: {col!r} must be a timestamp (got {match.type})")
+        if keys and keys[0].type != "date":
+            problems.append("partitioning.keys: the first key must be a date")
+        for k in keys:
+            if k.type == "enum" and k.column not in names:
+                problems.append(f"partitioning.keys: enum key {k.name!r} reads {k.column!r}, which is not a column")
+            if k.type in ("date", "hour") and k.column != event_time:
+                problems.append(f"partitioning.keys: {k.type} key {k.name!r} must read the event time column {event_time!r}")
+        if problems:
+            raise ContractError(f"dataset_contract{f' {name}' if name else ''}: " + "; ".join(problems))
+        return cls(
+            name=name,
+            columns=columns,
+            primary_key=pk,
+            event_time_column=event_time,
+            version_column=version,
+            partition_keys=keys,
+            consumer=consumer,
+            consumer_table=d.get("consumerTable") or name,
+            consumer_columns=consumer_columns,
+        )
+
+    # -- derived views -------------------------------------------------------------------------
+
+    @property
+    def partition_names(self) -> list[str]:
+        return [k.name for k in self.partition_keys]
+
+    @property
+    def data_columns(self) -> list[Column]:
+        """Columns stored in processed/curated files: partition columns live in the path only."""
+        names = set(self.partition_names)
+        return [c for c in self.columns if c.name not in names]
+
+    @property
+    def date_key(self) -> PartitionKey:
+        return self.partition_keys[0]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def partition_path(self, values: Mapping[str, str]) -> str:
+        """Hive path of one partition, as `PartitionLayout.path` renders it: "dt=2024-05-01/region=eu/"."""
+        return "".join(f"{n}={values[n]}/" for n in self.partition_names)
+
+
+def _column(c: Any, i: int, problems: list[str], label: str = "columns") -> Column:
+    if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
+        problems.append(f"{label}[{i}]: must be an object with a name")
+        return Column(name=f"_invalid_{i}", type="string")
+    col = Column(name=c["name"], type=str(c.get("type")), required=bool(c.get("required", False)))
+    if col.type not in SCALAR_TYPES and col.decimal is None:
+        problems.append(f"{label}[{i}] {col.name}: unsupported type {col.type!r}")
+    return col
+
+
+def _partition_key(k: Any, i: int, problems: list[str]) -> PartitionKey:
+    if not isinstance(k, Mapping):
+        problems.append(f"partitioning.keys[{i}]: must be an object")
+        return PartitionKey(name=f"_invalid_{i}", type="enum", column="")
+    key = PartitionKey(
+        name=str(k.get("name")),
+        type=str(k.get("type")),
+        column=str(k.get("column")),
+        values=tuple(k["values"]) if isinstance(k.get("values"), list) else None,
+        range_start=k.get("rangeStart"),
+    )
+    if key.type not in ("date", "hour", "enum"):
+        problems.append(f"partitioning.keys[{i}] {key.name}: type must be date, hour or enum (got {key.type!r})")
+    if key.type == "enum" and not key.values:
+        problems.append(f"partitioning.keys[{i}] {key.name}: an enum key must list its values")
+    if key.type == "date" and not (isinstance(key.range_start, str) and _DAY.match(key.range_start)):
+        problems.append(f"partitioning.keys[{i}] {key.name}: rangeStart must be yyyy-MM-dd (got {key.range_start!r})")
+    return key
+
+
+def _consumer(c: Mapping[str, Any], problems: list[str]) -> ConsumerView:
+    kind = c.get("kind")
+    if kind == "curated":
+        return ConsumerView(kind="curated")
+    if kind != "aggregate":
+        problems.append(f"consumer.kind: must be curated or aggregate (got {kind!r})")
+        return ConsumerView(kind="curated")
+    measures = []
+    for i, m in enumerate(c.get("measures") or []):
+        if m.get("fn") not in ("count", "sum", "count_distinct"):
+            problems.append(f"consumer.measures[{i}]: fn must be count, sum or count_distinct (got {m.get('fn')!r})")
+        measures.append(Measure(name=str(m.get("name")), fn=str(m.get("fn")), column=m.get("column")))
+    if not measures:
+        problems.append("consumer.measures: an aggregate needs at least one measure")
+    return ConsumerView(kind="aggregate", name=c.get("name"), group_by=tuple(c.get("groupBy") or ()), measures=tuple(measures))

@@ -1,0 +1,332 @@
+/**
+ * The heavy path: Glue 5.0 Spark jobs per dataset — raw → processed and processed → consumer for
+ * every dataset, plus the extract that lands RDS (JDBC connection, bookmarks) or DynamoDB (export
+ * connector) sources in raw. Scripts and the `dataplat_glue` package are uploaded to the artifacts
+ * bucket under keys that carry their sha256, so a changed script is a new object and an unchanged
+ * one never redeploys. One least-privilege role per job, scoped to its dataset's folders.
+ *
+ * Job arguments follow glue-jobs/dataplat_glue (args.py and each job's ARGS). Defaults point at
+ * the whole dataset; orchestration overrides the per-run ones (`--input_path` for a day,
+ * `--quarantine_path`, `--summary_path`, `--run_id`, `--dates`, `--as_of`).
+ */
+import { AssetType, TerraformAsset } from "cdktf";
+import { GlueConnection } from "@cdktf/provider-aws/lib/glue-connection";
+import { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
+import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
+import type { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { Construct } from "constructs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { PartitionedDataset } from "../../datasets";
+import { livesIn, type Catalog } from "../catalog";
+import type { Lake } from "../lake";
+import type { Network } from "../network";
+import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
+import type { EncryptionKey } from "../shared/encryption-key";
+import { ServiceRole } from "../shared/iam";
+import type { Naming } from "../shared/naming";
+import type { SecureBucket } from "../shared/secure-bucket";
+
+/** Per-environment job settings (the environment's `ingestion.glue`). */
+export interface GlueJobSettings {
+  readonly version: "5.0";
+  readonly workerType: string;
+  readonly numberOfWorkers: number;
+  readonly timeoutMinutes: number;
+  readonly maxRetries: number;
+  readonly maxConcurrentRuns: number;
+  /** Bookmarks of the incremental RDS extract. */
+  readonly bookmarks: "enable" | "pause" | "disable";
+  readonly metrics: boolean;
+  readonly continuousLogging: boolean;
+}
+
+/** The RDS source the `rds` datasets are extracted from. */
+export interface RdsSource {
+  readonly jdbcUrl: string;
+  /** Where the database lives; the Glue security group may reach it there on the database port. */
+  readonly databaseCidr: string;
+}
+
+/** The Glue job scripts (glue-jobs/jobs/<kind>.py). */
+export const JOB_KINDS = ["raw_to_processed", "processed_to_consumer", "rds_extract", "dynamodb_extract"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export interface GlueJobRef {
+  readonly kind: JobKind;
+  readonly job: GlueJob;
+  readonly name: string;
+  readonly arn: string;
+  readonly role: ServiceRole;
+}
+
+/** A dataset's jobs: what orchestration starts. A job is absent where the dataset has no such step. */
+export interface DatasetJobs {
+  /** Lands the source in raw (RDS and DynamoDB datasets). */
+  readonly extract?: GlueJobRef;
+  readonly rawToProcessed?: GlueJobRef;
+  readonly processedToConsumer?: GlueJobRef;
+}
+
+export interface GlueJobsProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly region: string;
+  readonly lake: Lake;
+  readonly catalog: Catalog;
+  readonly network: Network;
+  readonly datasets: readonly PartitionedDataset[];
+  readonly settings: GlueJobSettings;
+  readonly artifacts: SecureBucket;
+  /** Glue's temporary directory and DynamoDB exports (short-lived, raw-zone data). */
+  readonly scratch: SecureBucket;
+  /** Encrypts the RDS credentials secret. */
+  readonly key: EncryptionKey;
+  /** The RDS source; without it no JDBC connection or RDS extract is created. */
+  readonly rds?: { readonly source: RdsSource; readonly secret: SecretsmanagerSecret };
+  /** Datasets whose raw → processed step Firehose does (Parquet conversion): no job for them. */
+  readonly convertedByFirehose?: ReadonlySet<string>;
+}
+
+/** Bookmarks only make the JDBC read incremental; the other jobs take explicit paths and must rerun identically. */
+const BOOKMARKS_OFF = "job-bookmark-disable";
+
+export class GlueJobs extends Construct {
+  readonly jobs: Readonly<Record<string, DatasetJobs>>;
+  /** S3 URI of each uploaded script, and of the package. */
+  readonly scripts: Readonly<Record<JobKind, string>>;
+  readonly packageUri: string;
+  readonly packageArtifact: Artifact;
+  readonly connection?: GlueConnection;
+
+  constructor(scope: Construct, id: string, private readonly props: GlueJobsProps) {
+    super(scope, id);
+    const { artifacts, datasets, lake, catalog } = props;
+
+    this.packageArtifact = gluePackage();
+    const packageObject = this.upload("package", `glue/packages/${this.packageArtifact.sha256}/dataplat_glue.zip`, this.packageArtifact.path, this.packageArtifact.sha256, "application/zip");
+    this.packageUri = `s3://${artifacts.bucketName}/${packageObject.key}`;
+    const scripts = {} as Record<JobKind, string>;
+    for (const kind of JOB_KINDS) {
+      const path = join(ROOT, "glue-jobs", "jobs", `${kind}.py`);
+      const hash = createHash("sha256").update(readFileSync(path)).digest("hex");
+      const object = this.upload(`script-${kind}`, `glue/scripts/${hash}/${kind}.py`, path, hash, "text/x-python");
+      scripts[kind] = `s3://${artifacts.bucketName}/${object.key}`;
+    }
+    this.scripts = scripts;
+
+    if (props.rds && datasets.some((d) => d.contract.source.kind === "rds")) this.connection = this.rdsConnection(props.rds.source, props.rds.secret);
+
+    const jobs: Record<string, DatasetJobs> = {};
+    for (const dataset of datasets) {
+      const source = dataset.contract.source;
+      let extract: GlueJobRef | undefined;
+      if (source.kind === "rds" && this.connection && props.rds) {
+        extract = this.job(dataset, "rds_extract", {
+          "--output_path": lake.uri("raw", dataset.prefix),
+          "--source_table": source.table,
+          "--connection_name": this.connection.name,
+          "--connection_type": jdbcEngine(props.rds.source.jdbcUrl),
+        }, [this.connection.name]);
+        lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
+        extract.role.addToPolicy({ sid: "Connection", actions: ["glue:GetConnection"], resources: [catalogArn(props, "catalog"), catalogArn(props, `connection/${props.naming.name("rds-source")}`)] });
+        extract.role.addToPolicy({ sid: "DatabaseCredentials", actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources: [props.rds.secret.arn] });
+        props.key.grantDecrypt(extract.role, "secretsmanager");
+        this.grantNetworkInterfaces(extract.role);
+      } else if (source.kind === "dynamodb") {
+        const exportPrefix = `dynamodb-exports/${dataset.prefix}`;
+        const tableArn = `arn:aws:dynamodb:${props.region}:${props.accountId}:table/${source.table}`;
+        extract = this.job(dataset, "dynamodb_extract", {
+          "--output_path": lake.uri("raw", dataset.prefix),
+          "--table_arn": tableArn,
+          "--export_bucket": props.scratch.bucketName,
+          "--export_prefix": exportPrefix,
+        });
+        lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
+        props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true });
+        // DynamoDB writes the export with the caller's credentials and sets bucket-owner-full-control.
+        extract.role.addToPolicy({ sid: "ExportObjectAcl", actions: ["s3:PutObjectAcl"], resources: [props.scratch.objects(exportPrefix)] });
+        extract.role.addToPolicy({ sid: "ExportTable", actions: ["dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"], resources: [tableArn] });
+        extract.role.addToPolicy({ sid: "TrackExport", actions: ["dynamodb:DescribeExport"], resources: [`${tableArn}/export/*`] });
+      }
+
+      let rawToProcessed: GlueJobRef | undefined;
+      if (livesIn(dataset, "raw") && livesIn(dataset, "processed") && !props.convertedByFirehose?.has(dataset.name)) {
+        rawToProcessed = this.job(dataset, "raw_to_processed", {
+          "--input_path": lake.uri("raw", dataset.prefix),
+          "--output_path": catalog.location("processed", dataset),
+          "--quarantine_path": lake.uri("quarantine", `${dataset.prefix}raw_to_processed/`),
+          "--summary_path": lake.uri("quarantine", `${dataset.prefix}raw_to_processed/_summary.json`),
+        });
+        lake.grantRead("raw", rawToProcessed.role, dataset.prefix);
+        lake.grantReadWrite("processed", rawToProcessed.role, dataset.prefix, { allowDelete: true });
+        lake.grantReadWrite("quarantine", rawToProcessed.role, `${dataset.prefix}raw_to_processed/`, { allowDelete: true });
+      }
+
+      let processedToConsumer: GlueJobRef | undefined;
+      if (livesIn(dataset, "processed") && livesIn(dataset, "consumer")) {
+        processedToConsumer = this.job(dataset, "processed_to_consumer", {
+          "--input_path": catalog.location("processed", dataset),
+          "--output_path": catalog.location("consumer", dataset),
+          "--summary_path": lake.uri("quarantine", `${dataset.prefix}processed_to_consumer/_summary.json`),
+        });
+        lake.grantRead("processed", processedToConsumer.role, dataset.prefix);
+        lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true });
+        lake.grantReadWrite("quarantine", processedToConsumer.role, `${dataset.prefix}processed_to_consumer/`, { allowDelete: true });
+      }
+      jobs[dataset.name] = { extract, rawToProcessed, processedToConsumer };
+    }
+    this.jobs = jobs;
+  }
+
+  private upload(id: string, key: string, path: string, sha256: string, contentType: string): S3Object {
+    const asset = new TerraformAsset(this, `${id}-asset`, { path, type: AssetType.FILE, assetHash: sha256 });
+    const encryptionKey = this.props.artifacts.encryptionKey!;
+    return new S3Object(this, id, {
+      bucket: this.props.artifacts.bucket.id,
+      key,
+      source: asset.path,
+      sourceHash: sha256,
+      contentType,
+      // The artifacts bucket refuses writes naming any other key.
+      serverSideEncryption: "aws:kms",
+      kmsKeyId: encryptionKey.arn,
+      bucketKeyEnabled: true,
+    });
+  }
+
+  private job(dataset: PartitionedDataset, kind: JobKind, args: Record<string, string>, connections?: string[]): GlueJobRef {
+    const { naming, accountId, settings, catalog, artifacts, scratch } = this.props;
+    const name = naming.name(dataset.name, kind.replace(/_/g, "-"));
+    const role = new ServiceRole(this, `${dataset.name}-${kind}-role`, {
+      naming,
+      name: `${dataset.name}-${kind.replace(/_/g, "-")}`,
+      service: "glue.amazonaws.com",
+      accountId,
+      // Glue's documented job-role trust has no source conditions, and one it does not send would stop
+      // every run. Only principals of this account can pass the role to a job (iam:PassRole).
+      confusedDeputyConditions: false,
+      description: `Glue job ${name}`,
+    });
+    const tempPrefix = `glue-temp/${name}/`;
+    artifacts.grantRead(role, "glue/");
+    scratch.grantReadWrite(role, tempPrefix, { allowDelete: true });
+    catalog.grantSecurityConfiguration(role, "jobs");
+    if (settings.metrics) {
+      role.addToPolicy({
+        sid: "JobMetrics",
+        actions: ["cloudwatch:PutMetricData"],
+        resources: ["*"],
+        conditions: { StringEquals: { "cloudwatch:namespace": "Glue" } },
+        wildcardResourceReason: "CloudWatch metrics have no resource-level permissions; the namespace condition limits them to Glue's",
+      });
+    }
+    const bookmarks = kind === "rds_extract" ? `job-bookmark-${settings.bookmarks}` : BOOKMARKS_OFF;
+    const job = new GlueJob(this, `${dataset.name}-${kind}`, {
+      name,
+      description: `${kind.replace(/_/g, " ")} for ${dataset.name}`,
+      roleArn: role.arn,
+      glueVersion: settings.version,
+      executionClass: "STANDARD", // Glue's default, stated: the service reports it back, so an omitted value shows as drift
+      workerType: settings.workerType,
+      numberOfWorkers: settings.numberOfWorkers,
+      timeout: settings.timeoutMinutes,
+      maxRetries: settings.maxRetries,
+      executionProperty: { maxConcurrentRuns: settings.maxConcurrentRuns },
+      securityConfiguration: catalog.securityConfigurationName,
+      connections,
+      command: { name: "glueetl", pythonVersion: "3", scriptLocation: this.scripts[kind] },
+      defaultArguments: {
+        "--job-language": "python",
+        "--extra-py-files": this.packageUri,
+        "--TempDir": `s3://${scratch.bucketName}/${tempPrefix}`,
+        "--job-bookmark-option": bookmarks,
+        "--enable-metrics": String(settings.metrics),
+        "--enable-observability-metrics": String(settings.metrics),
+        "--enable-continuous-cloudwatch-log": String(settings.continuousLogging),
+        "--dataset_contract": JSON.stringify(dataset.jobContract()),
+        ...args,
+      },
+      dependsOn: [catalog.securityConfiguration],
+    });
+    return { kind, job, name, arn: job.arn, role };
+  }
+
+  private rdsConnection(source: RdsSource, secret: SecretsmanagerSecret): GlueConnection {
+    const { naming, network } = this.props;
+    const subnet = network.privateSubnets[0];
+    const port = jdbcPort(source.jdbcUrl);
+    network.allowGlueToCidr("rds-source", port, source.databaseCidr, "Glue JDBC connection to the RDS source");
+    return new GlueConnection(this, "rds-connection", {
+      name: naming.name("rds-source"),
+      description: "The operational database the rds datasets are extracted from",
+      connectionType: "JDBC",
+      connectionProperties: {
+        JDBC_CONNECTION_URL: source.jdbcUrl,
+        // Credentials live in Secrets Manager (the value is set out of band, never in this stack).
+        SECRET_ID: secret.name,
+        JDBC_ENFORCE_SSL: "true",
+      },
+      physicalConnectionRequirements: {
+        availabilityZone: subnet.availabilityZone,
+        subnetId: subnet.id,
+        securityGroupIdList: [network.glueSecurityGroup.id],
+      },
+    });
+  }
+
+  /** Glue creates the connection's network interfaces in our subnet with the job's role. */
+  private grantNetworkInterfaces(role: ServiceRole): void {
+    const { region, accountId, network } = this.props;
+    const ec2 = (resource: string) => `arn:aws:ec2:${region}:${accountId}:${resource}`;
+    role.addToPolicy({
+      sid: "ConnectionInterfaces",
+      actions: ["ec2:CreateNetworkInterface"],
+      resources: [ec2("network-interface/*"), ec2(`subnet/${network.privateSubnets[0].id}`), ec2(`security-group/${network.glueSecurityGroup.id}`)],
+    });
+    role.addToPolicy({
+      sid: "ConnectionInterfaceCleanup",
+      actions: ["ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"],
+      resources: [ec2("network-interface/*")],
+    });
+    role.addToPolicy({
+      sid: "ConnectionNetworkLookup",
+      actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeVpcAttribute"],
+      resources: ["*"],
+      wildcardResourceReason: "EC2 Describe actions have no resource-level permissions",
+    });
+  }
+}
+
+/** The `dataplat_glue` package as Glue's `--extra-py-files` zip, byte for byte what glue-jobs/build_package.py builds. */
+export function gluePackage(): Artifact {
+  const dir = join(ROOT, "glue-jobs", "dataplat_glue");
+  const files: { path: string; name: string }[] = [];
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(join(ROOT, rel), { withFileTypes: true })) {
+      if (entry.name === "__pycache__") continue;
+      const child = `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.name.endsWith(".py")) files.push({ path: child, name: child.slice("glue-jobs/".length) });
+    }
+  };
+  if (!readdirSync(dir).length) throw new Error(`${dir} is empty`);
+  walk("glue-jobs/dataplat_glue");
+  return zipFiles("dataplat_glue.zip", files);
+}
+
+function jdbcEngine(url: string): string {
+  return /^jdbc:([a-z]+):/.exec(url)![1];
+}
+
+/** The port of a JDBC URL, or the engine's default. */
+export function jdbcPort(url: string): number {
+  const explicit = /^jdbc:[a-z]+:\/\/[^/:]+:(\d+)\//.exec(url);
+  if (explicit) return Number(explicit[1]);
+  return jdbcEngine(url) === "mysql" ? 3306 : 5432;
+}
+
+function catalogArn(props: { region: string; accountId: string }, resource: string): string {
+  return `arn:aws:glue:${props.region}:${props.accountId}:${resource}`;
+}

@@ -1,0 +1,250 @@
+/**
+ * Ingestion: every source into the raw zone, each on the engine the platform's rules give it
+ * (datasets/ingestion.ts):
+ *  - lambda  → an api-ingest function per API dataset, on a schedule, with a dead-letter queue;
+ *  - glue    → Glue Spark extracts (RDS over a JDBC connection with bookmarks, DynamoDB through
+ *              exports), and for every dataset the raw → processed and processed → consumer jobs;
+ *  - kinesis → a Kinesis stream per streaming dataset, delivered by Firehose;
+ *  - emr     → an EMR Serverless application (opt-in per environment).
+ * Plus what they share: an ingestion KMS key (secrets, environment variables, logs, the queue, the
+ * streams), an artifacts bucket for job scripts, and a scratch bucket for Glue and DynamoDB exports.
+ */
+import { AssetType, TerraformAsset } from "cdktf";
+import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
+import { Construct } from "constructs";
+import type { PartitionedDataset } from "../../datasets";
+import type { Catalog } from "../catalog";
+import type { Lake } from "../lake";
+import type { Network } from "../network";
+import { bundleFunction, type Artifact } from "../shared/bundle";
+import { EncryptionKey } from "../shared/encryption-key";
+import { policyDocument, ServiceRole } from "../shared/iam";
+import type { Naming } from "../shared/naming";
+import { SecureBucket } from "../shared/secure-bucket";
+import { ApiIngestFunction, type ApiIngestSettings } from "./api";
+import { EmrServerless, type EmrServerlessSettings } from "./emr";
+import { GlueJobs, type DatasetJobs, type GlueJobSettings, type RdsSource } from "./glue";
+import { EventStream, type FirehoseSettings, type KinesisSettings } from "./streaming";
+
+export { ApiIngestFunction, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE } from "./api";
+export type { ApiIngestSettings } from "./api";
+export { EmrServerless } from "./emr";
+export type { EmrServerlessSettings } from "./emr";
+export { GlueJobs, gluePackage, JOB_KINDS, jdbcPort } from "./glue";
+export type { DatasetJobs, GlueJobRef, GlueJobSettings, JobKind, RdsSource } from "./glue";
+export { EventStream, FIREHOSE_ERROR_ROOT } from "./streaming";
+export type { FirehoseSettings, KinesisSettings } from "./streaming";
+
+export interface IngestionProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly region: string;
+  readonly lake: Lake;
+  readonly catalog: Catalog;
+  /** Private subnets and the Glue security group for the JDBC connection and EMR Serverless. */
+  readonly network: Network;
+  /** Contracts with the environment's partition spec; each one's engine decides what is built for it. */
+  readonly datasets: readonly PartitionedDataset[];
+  readonly api: ApiIngestSettings;
+  readonly glue: GlueJobSettings;
+  /** The RDS source. @default none: no JDBC connection and no RDS extract (the emulator's case) */
+  readonly rds?: RdsSource;
+  readonly kinesis: KinesisSettings;
+  readonly firehose: FirehoseSettings;
+  /** EMR Serverless. @default off */
+  readonly emrServerless?: EmrServerlessSettings;
+  /** Retention of the function and Firehose log groups (the environment's `logs.retentionDays`). */
+  readonly logRetentionDays: number;
+  /** Let destroy delete non-empty artifact and scratch buckets, and secrets at once. @default false */
+  readonly forceDestroy?: boolean;
+  /** Protect the buckets and keys with `prevent_destroy`. @default false */
+  readonly preventDestroy?: boolean;
+  /** The api-ingest bundle. @default bundled from functions/api-ingest (cached) */
+  readonly apiBundle?: Artifact;
+}
+
+/** Days a dead letter waits for a redrive: SQS's maximum. */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+/** Glue temporary files and DynamoDB exports are re-creatable; three days covers a weekend's reruns. */
+export const SCRATCH_EXPIRY_DAYS = 3;
+
+export class Ingestion extends Construct {
+  /** Secrets, Lambda environment variables, log groups, the dead-letter queue and the streams. */
+  readonly key: EncryptionKey;
+  /** Glue scripts and the dataplat_glue package, keyed by content hash. */
+  readonly artifacts: SecureBucket;
+  /** Glue temporary files and DynamoDB exports (raw-zone key, expires after SCRATCH_EXPIRY_DAYS). */
+  readonly scratch: SecureBucket;
+  /** Every failure of the API path: dead letters from the handler, Lambda's on-failure destination, the scheduler's. */
+  readonly deadLetterQueue: SqsQueue;
+  /** Dead-letter queues by path (only the API path has one: Glue failures are caught by orchestration, Firehose's go to its error prefix). */
+  readonly deadLetterQueues: Readonly<{ api: SqsQueue }>;
+  /** API credentials (value set out of band: `aws secretsmanager put-secret-value`). */
+  readonly apiCredentials: SecretsmanagerSecret;
+  /** RDS credentials the Glue connection uses (value set out of band). */
+  readonly rdsCredentials?: SecretsmanagerSecret;
+  /** The api-ingest function per API dataset. */
+  readonly apiFunctions: Readonly<Record<string, ApiIngestFunction>>;
+  readonly schedulerRole: ServiceRole;
+  /** Glue jobs per dataset: `{ extract?, rawToProcessed?, processedToConsumer? }`, each with name, arn, job and role. */
+  readonly glueJobs: Readonly<Record<string, DatasetJobs>>;
+  readonly glue: GlueJobs;
+  /** Kinesis stream and Firehose per streaming dataset. */
+  readonly streams: Readonly<Record<string, EventStream>>;
+  readonly emr?: EmrServerless;
+  /** The engine each dataset got from the rules. */
+  readonly engines: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: IngestionProps) {
+    super(scope, id);
+    const { naming, accountId, region, lake, catalog, network, datasets } = props;
+    this.engines = Object.fromEntries(datasets.map((d) => [d.name, d.engine]));
+
+    this.key = new EncryptionKey(this, "key", { naming, purpose: "ingestion", accountId, region, preventDestroy: props.preventDestroy });
+    this.key.allowService("IngestionLogs", `logs.${region}.amazonaws.com`, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"], {
+      ArnLike: {
+        "kms:EncryptionContext:aws:logs:arn": [
+          `arn:aws:logs:${region}:${accountId}:log-group:/aws/lambda/${naming.prefix}-*`,
+          `arn:aws:logs:${region}:${accountId}:log-group:/aws/kinesisfirehose/${naming.prefix}-*`,
+        ],
+      },
+    });
+
+    // Like every bucket and key of the platform: force-destroy only where disposable, prevent_destroy where protected.
+    const protection = { forceDestroy: props.forceDestroy ?? false, preventDestroy: props.preventDestroy ?? false, accountId };
+    this.artifacts = new SecureBucket(this, "artifacts", {
+      bucketName: naming.bucket("artifacts"),
+      encryptionKey: new EncryptionKey(this, "artifacts-key", { naming, purpose: "artifacts", accountId, region, preventDestroy: props.preventDestroy }),
+      accessLogs: { bucket: lake.accessLogs, prefix: "artifacts/" },
+      noncurrentVersionExpirationDays: 30,
+      ...protection,
+    });
+    // Holds raw-zone data on its way in, so it uses the raw zone's key.
+    this.scratch = new SecureBucket(this, "scratch", {
+      bucketName: naming.bucket("scratch"),
+      encryptionKey: lake.zones.raw.key,
+      accessLogs: { bucket: lake.accessLogs, prefix: "scratch/" },
+      lifecycle: { expireAfterDays: SCRATCH_EXPIRY_DAYS },
+      noncurrentVersionExpirationDays: 1,
+      ...protection,
+    });
+
+    this.deadLetterQueue = new SqsQueue(this, "dead-letters", {
+      name: naming.name("ingest-dlq"),
+      messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+      kmsMasterKeyId: this.key.arn,
+      kmsDataKeyReusePeriodSeconds: 300,
+    });
+    new SqsQueuePolicy(this, "dead-letters-policy", {
+      queueUrl: this.deadLetterQueue.url,
+      policy: policyDocument([
+        {
+          sid: "DenyInsecureTransport",
+          effect: "Deny",
+          principals: "*",
+          actions: ["sqs:*"],
+          resources: [this.deadLetterQueue.arn],
+          conditions: { Bool: { "aws:SecureTransport": "false" } },
+        },
+      ]),
+    });
+    this.deadLetterQueues = { api: this.deadLetterQueue };
+
+    const secret = (name: string, description: string) =>
+      new SecretsmanagerSecret(this, `${name}-secret`, {
+        name: naming.name(name),
+        description,
+        kmsKeyId: this.key.arn,
+        recoveryWindowInDays: props.forceDestroy ? 0 : 30,
+      });
+    this.apiCredentials = secret("api-credentials", 'Credentials of the external API: {"token": "…"} or {"header": "…", "value": "…"}');
+
+    this.schedulerRole = new ServiceRole(this, "scheduler-role", {
+      naming,
+      name: "ingest-scheduler",
+      service: "scheduler.amazonaws.com",
+      accountId,
+      sourceArns: [`arn:aws:scheduler:${region}:${accountId}:schedule-group/default`],
+      description: "EventBridge Scheduler: invokes the api-ingest functions, dead-letters what it cannot deliver",
+    });
+    this.schedulerRole.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });
+    this.key.grantEncryptDecrypt(this.schedulerRole, "sqs");
+
+    const apiDatasets = datasets.filter((d) => d.engine === "lambda");
+    const bundle = apiDatasets.length ? (props.apiBundle ?? bundleFunction("api-ingest")) : undefined;
+    const asset = bundle ? new TerraformAsset(this, "api-ingest-bundle", { path: bundle.path, type: AssetType.FILE, assetHash: bundle.sha256 }) : undefined;
+    const apiFunctions: Record<string, ApiIngestFunction> = {};
+    for (const dataset of apiDatasets) {
+      apiFunctions[dataset.name] = new ApiIngestFunction(this, `api-${dataset.name}`, {
+        naming,
+        accountId,
+        region,
+        dataset,
+        lake,
+        settings: props.api,
+        bundle: bundle!,
+        asset: asset!,
+        key: this.key,
+        deadLetterQueue: this.deadLetterQueue,
+        credentials: this.apiCredentials,
+        schedulerRole: this.schedulerRole,
+        logRetentionDays: props.logRetentionDays,
+      });
+    }
+    this.apiFunctions = apiFunctions;
+
+    const streams: Record<string, EventStream> = {};
+    for (const dataset of datasets.filter((d) => d.engine === "kinesis")) {
+      streams[dataset.name] = new EventStream(this, `events-${dataset.name}`, {
+        naming,
+        accountId,
+        region,
+        dataset,
+        lake,
+        catalog,
+        key: this.key,
+        kinesis: props.kinesis,
+        firehose: props.firehose,
+        logRetentionDays: props.logRetentionDays,
+      });
+    }
+    this.streams = streams;
+
+    if (props.rds && datasets.some((d) => d.contract.source.kind === "rds")) {
+      this.rdsCredentials = secret("rds-source", 'Credentials of the RDS source for the Glue JDBC connection: {"username": "…", "password": "…"}');
+    }
+    this.glue = new GlueJobs(this, "glue", {
+      naming,
+      accountId,
+      region,
+      lake,
+      catalog,
+      network,
+      datasets,
+      settings: props.glue,
+      artifacts: this.artifacts,
+      scratch: this.scratch,
+      key: this.key,
+      rds: props.rds && this.rdsCredentials ? { source: props.rds, secret: this.rdsCredentials } : undefined,
+      convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),
+    });
+    this.glueJobs = this.glue.jobs;
+
+    if (props.emrServerless) {
+      this.emr = new EmrServerless(this, "emr", {
+        naming,
+        accountId,
+        region,
+        lake,
+        catalog,
+        network,
+        datasets,
+        artifacts: this.artifacts,
+        scratch: this.scratch,
+        settings: props.emrServerless,
+      });
+    }
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The real-time path: a KMS-encrypted Kinesis Data Stream per streaming dataset, drained by
+ * Firehose into the raw zone with dynamic partitioning from the environment's partition spec
+ * (`PartitionLayout.firehosePrefix`/`firehoseQuery`, the same layout the API Lambda and the Glue
+ * extracts write). Records Firehose cannot partition or deliver go under an error prefix outside
+ * the dataset's folder. Optionally, Firehose converts to Parquet against the dataset's processed
+ * table and delivers to the processed zone instead (then Firehose, not Glue, is raw → processed).
+ */
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stream";
+import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
+import { KinesisStream } from "@cdktf/provider-aws/lib/kinesis-stream";
+import { Construct } from "constructs";
+import type { PartitionedDataset } from "../../datasets";
+import type { Catalog } from "../catalog";
+import type { Lake, Zone } from "../lake";
+import type { EncryptionKey } from "../shared/encryption-key";
+import { IGrantable, ServiceRole } from "../shared/iam";
+import type { Naming } from "../shared/naming";
+
+export interface KinesisSettings {
+  readonly capacityMode: "ON_DEMAND" | "PROVISIONED";
+  readonly shardCount?: number;
+  readonly retentionHours: number;
+}
+
+export interface FirehoseSettings {
+  readonly bufferingSizeMb: number;
+  readonly bufferingIntervalSeconds: number;
+  readonly parquetConversion: boolean;
+}
+
+export interface EventStreamProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly region: string;
+  readonly dataset: PartitionedDataset;
+  readonly lake: Lake;
+  readonly catalog: Catalog;
+  readonly key: EncryptionKey;
+  readonly kinesis: KinesisSettings;
+  readonly firehose: FirehoseSettings;
+  readonly logRetentionDays: number;
+}
+
+/** Where Firehose puts what it could not partition or deliver: outside every dataset folder, so no crawler or job reads it. */
+export const FIREHOSE_ERROR_ROOT = "_firehose-errors/";
+/** Seconds Firehose retries partitioning and delivery before a record goes to the error prefix. */
+const RETRY_SECONDS = 300;
+
+export class EventStream extends Construct {
+  readonly stream: KinesisStream;
+  readonly firehose: KinesisFirehoseDeliveryStream;
+  readonly role: ServiceRole;
+  readonly logGroup: CloudwatchLogGroup;
+  /** The zone Firehose delivers to: raw, or processed with Parquet conversion. */
+  readonly zone: Zone;
+  /** The prefix records land under ("clickstream/dt=!{partitionKeyFromQuery:dt}/…"). */
+  readonly prefix: string;
+  readonly errorPrefix: string;
+
+  constructor(scope: Construct, id: string, private readonly props: EventStreamProps) {
+    super(scope, id);
+    const { naming, accountId, region, dataset, lake, catalog, key, kinesis, firehose } = props;
+    const name = naming.name(dataset.name);
+    const parquet = firehose.parquetConversion;
+    this.zone = parquet ? "processed" : "raw";
+    const processedTable = catalog.tables[dataset.name]?.processed;
+    if (parquet && !processedTable) throw new Error(`dataset ${dataset.name}: Parquet conversion needs its processed table, and the dataset does not live in processed`);
+
+    this.stream = new KinesisStream(this, "kinesis", {
+      name,
+      streamModeDetails: { streamMode: kinesis.capacityMode },
+      shardCount: kinesis.capacityMode === "PROVISIONED" ? kinesis.shardCount : undefined,
+      retentionPeriod: kinesis.retentionHours,
+      encryptionType: "KMS",
+      kmsKeyId: key.arn,
+    });
+
+    this.logGroup = new CloudwatchLogGroup(this, "logs", {
+      name: `/aws/kinesisfirehose/${name}`,
+      retentionInDays: props.logRetentionDays,
+      kmsKeyId: key.arn,
+    });
+    const logStream = new CloudwatchLogStream(this, "delivery-log", { name: "DestinationDelivery", logGroupName: this.logGroup.name });
+
+    this.role = new ServiceRole(this, "role", {
+      naming,
+      name: `firehose-${dataset.name}`,
+      service: "firehose.amazonaws.com",
+      accountId,
+      sourceArns: [`arn:aws:firehose:${region}:${accountId}:deliverystream/${name}`],
+      description: `Firehose ${name}: reads the stream, writes ${this.zone}/${dataset.prefix}`,
+    });
+    this.role.addToPolicy({
+      sid: "ReadStream",
+      actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
+      resources: [this.stream.arn],
+    });
+    key.grantDecrypt(this.role, "kinesis");
+    this.errorPrefix = `${FIREHOSE_ERROR_ROOT}${dataset.prefix}`;
+    lake.grantReadWrite(this.zone, this.role, dataset.prefix);
+    lake.grantReadWrite(this.zone, this.role, this.errorPrefix);
+    const bucket = lake.zones[this.zone].bucket;
+    this.role.addToPolicy({ sid: "MultipartUploads", actions: ["s3:ListBucketMultipartUploads"], resources: [bucket.arn] });
+    this.role.addToPolicy({ sid: "DeliveryLogs", actions: ["logs:PutLogEvents"], resources: [`${this.logGroup.arn}:log-stream:*`] });
+    if (parquet) {
+      catalog.grantReadTables(this.role, "processed");
+      this.role.addToPolicy({ sid: "TableVersions", actions: ["glue:GetTableVersion", "glue:GetTableVersions"], resources: catalog.catalogResources("processed") });
+      catalog.grantLakeFormation(`firehose-${dataset.name}`, "processed", this.role.arn, "read", this.role);
+    }
+
+    this.prefix = dataset.layout.firehosePrefix(dataset.prefix);
+    const processors = [
+      {
+        type: "MetadataExtraction",
+        parameters: [
+          { parameterName: "MetadataExtractionQuery", parameterValue: dataset.layout.firehoseQuery(dataset.contract.eventTimeColumn) },
+          { parameterName: "JsonParsingEngine", parameterValue: "JQ-1.6" },
+        ],
+      },
+      // Raw is newline-delimited JSON, what the raw → processed job and the crawler read.
+      ...(parquet ? [] : [{ type: "AppendDelimiterToRecord", parameters: [{ parameterName: "Delimiter", parameterValue: "\\n" }] }]),
+    ];
+    this.firehose = new KinesisFirehoseDeliveryStream(this, "firehose", {
+      name,
+      destination: "extended_s3",
+      kinesisSourceConfiguration: { kinesisStreamArn: this.stream.arn, roleArn: this.role.arn },
+      extendedS3Configuration: {
+        roleArn: this.role.arn,
+        bucketArn: bucket.arn,
+        prefix: this.prefix,
+        errorOutputPrefix: `${this.errorPrefix}!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/`,
+        bufferingSize: firehose.bufferingSizeMb,
+        bufferingInterval: firehose.bufferingIntervalSeconds,
+        compressionFormat: parquet ? "UNCOMPRESSED" : "GZIP", // Parquet compresses its own pages
+        fileExtension: parquet ? ".snappy.parquet" : ".json.gz",
+        // Written with the zone's key, named explicitly: the bucket refuses any other.
+        kmsKeyArn: lake.zones[this.zone].key.arn,
+        cloudwatchLoggingOptions: { enabled: true, logGroupName: this.logGroup.name, logStreamName: logStream.name },
+        dynamicPartitioningConfiguration: { enabled: true, retryDuration: RETRY_SECONDS },
+        processingConfiguration: { enabled: true, processors },
+        dataFormatConversionConfiguration: parquet
+          ? {
+              enabled: true,
+              inputFormatConfiguration: { deserializer: { openXJsonSerDe: {} } },
+              outputFormatConfiguration: { serializer: { parquetSerDe: { compression: "SNAPPY" } } },
+              schemaConfiguration: { databaseName: catalog.databaseName("processed"), tableName: processedTable!.name, roleArn: this.role.arn, region, catalogId: accountId },
+            }
+          : undefined,
+      },
+      // The role's policy must exist before Firehose checks it can read the stream.
+      dependsOn: [this.role.inlinePolicy!],
+    });
+  }
+
+  /** Lets a producer put records (and encrypt them with the stream's key). */
+  grantWrite(grantee: IGrantable): void {
+    grantee.addToPolicy({ actions: ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"], resources: [this.stream.arn] });
+    this.props.key.grantEncryptDecrypt(grantee, "kinesis");
+  }
+}
