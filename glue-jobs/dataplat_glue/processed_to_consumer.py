@@ -75,10 +75,11 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
     dates = [d.strip() for d in (args.get("dates") or "").split(",") if d.strip()]
 
     committed, input_rows, rows = [], 0, {}
-    if storage.exists(source):
-        processed = spark.read.schema(struct_of(contract.data_columns, pnames)).option("basePath", source).parquet(source)
-        if dates:
-            processed = processed.where(F.col(contract.date_key.name).isin(*dates))
+    # With --dates only those date folders are listed (a big dataset is never listed whole).
+    folders = [join(source, f"{contract.date_key.name}={d}/") for d in dates] if dates else [source]
+    folders = [f for f in folders if storage.exists(f)]
+    if folders:
+        processed = spark.read.schema(struct_of(contract.data_columns, pnames)).option("basePath", source).parquet(*folders)
         input_rows = processed.count()
         if input_rows:
             frame, sort_key = consumer_frame(processed, contract)

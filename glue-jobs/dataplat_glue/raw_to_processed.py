@@ -21,6 +21,7 @@ How it stays cheap (no caching: measured slower than reading twice here):
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any, Optional, Sequence
 
@@ -108,6 +109,18 @@ def _observation(prefix: str) -> Observation:
     return Observation(f"{prefix}-{uuid.uuid4().hex}")
 
 
+def _observed(observation: Observation, timeout_s: float = 600.0) -> dict[str, Any]:
+    """An observation's metrics, failing after `timeout_s` instead of waiting forever
+    (`Observation.get` blocks for good when Spark optimised the observed node away)."""
+    result: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: result.update(metrics=observation.get), daemon=True)
+    waiter.start()
+    waiter.join(timeout_s)
+    if "metrics" not in result:
+        raise RuntimeError(f"Spark reported no metrics for observation {observation._name} within {timeout_s:.0f}s")
+    return result["metrics"]
+
+
 class _Run:
     def __init__(self, spark: SparkSession, args: JobArgs):
         self.spark = spark
@@ -129,10 +142,13 @@ class _Run:
 
     # -- 1. the one pass over the input ------------------------------------------------------------
 
-    def dedupe_input(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def input_plan(self) -> tuple[DataFrame, Observation, Observation]:
+        """The one pass: raw text → validated rows → ranked versions → the rows to write, observed on
+        the way. (The first observation also keeps Spark from pushing the good-row filter into the
+        scan, which would copy from_json into it and parse every line twice.)"""
         classified = with_locator(classify(read_raw(self.spark, self.inputs), self.contract, self.options))
         seen = _observation("input")
-        counts = [F.sum(F.when(F.col("_reason") == r, 1).otherwise(0)).cast("long").alias(r) for r in REASONS if r != "duplicate_superseded"]
+        counts = [F.count(F.when(F.col("_reason") == r, 1)).alias(r) for r in REASONS if r != "duplicate_superseded"]
         observed = classified.observe(
             seen, F.count(F.lit(1)).alias("records"), *counts,
             F.to_json(F.collect_list(F.when(F.col("_reason").isNotNull(), F.struct(F.col("_fh").alias("f"), F.col("_lh").alias("l"))))).alias("bad"),
@@ -141,12 +157,20 @@ class _Run:
         kept = _observation("kept")
         ranked = rank(good, self.contract).observe(
             kept,
-            F.sum(F.when(F.col("_rn") == 1, 1).otherwise(0)).cast("long").alias("kept"),
+            F.count(F.when(F.col("_rn") == 1, 1)).alias("kept"),
             F.to_json(F.collect_list(F.when(F.col("_rn") > 1, F.struct(
                 F.col("_fh").alias("f"), F.col("_lh").alias("l"), F.date_format("_winner_version", _ISO).alias("w"))))).alias("superseded"),
         )
-        write_parquet(processed_rows(ranked, self.contract), join(self.staging, "input"), self.pnames)
-        return seen.get, kept.get
+        return processed_rows(ranked, self.contract), seen, kept
+
+    def dedupe_input(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        rows, seen, kept = self.input_plan()
+        write_parquet(rows, join(self.staging, "input"), self.pnames)
+        counts = _observed(seen)
+        if counts["records"] == sum(counts[r] for r in REASONS if r != "duplicate_superseded"):
+            # Nothing passed validation: Spark skips everything after the shuffle, observation included.
+            return counts, {"kept": 0, "superseded": "[]"}
+        return counts, _observed(kept)
 
     # -- 2. merge with what the touched partitions already hold ------------------------------------
 
@@ -166,7 +190,7 @@ class _Run:
                 F.col("_hash").alias("h"), F.date_format("_winner_version", _ISO).alias("w"), F.col("_winner_origin").alias("o"))))).alias("lost"),
         )
         write_parquet(processed_rows(ranked, self.contract), join(self.staging, "merged"), self.pnames)
-        return json.loads(lost.get["lost"])
+        return json.loads(_observed(lost)["lost"])
 
     # -- 3. quarantine ----------------------------------------------------------------------------
 

@@ -24,9 +24,9 @@ DESCRIPTION = "RDS table (Glue JDBC connection, job bookmarks) → raw NDJSON un
 ARGS = [
     Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
     Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/orders/"),
-    Arg("source_table", "schema-qualified source table", "public.orders", required=False),
     Arg("connection_name", "Glue JDBC connection (Glue only; it references the Secrets Manager secret)", "dataplat-dev-orders-db",
         required=False),
+    Arg("source_table", "schema-qualified source table", "public.orders", required=False),
     Arg("connection_type", "JDBC engine of the connection", "postgresql", required=False, default="postgresql"),
     Arg("hash_partitions", "parallel JDBC reads (Glue's hashpartitions; Glue only)", "8", required=False),
     Arg("input_path", "local runs only: JSON-lines dump of the table, standing in for the JDBC read", "./orders.jsonl", required=False),

@@ -19,6 +19,11 @@ JOB_CONF = {
     "spark.sql.mapKeyDedupPolicy": "LAST_WIN",
     # Hive path values stay strings ("hour=05" must not become 5).
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # Run summaries come from Spark observations of the job's one pass. These rules replace plan
+    # parts over an empty input (or a stage where every row was rejected) with an empty relation,
+    # observation included, and its metrics would never arrive.
+    "spark.sql.optimizer.excludedRules": "org.apache.spark.sql.catalyst.optimizer.PropagateEmptyRelation",
+    "spark.sql.adaptive.optimizer.excludedRules": "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation",
     # Validation is one wide projection. HotSpot does not JIT methods over 8000 bytecodes, so a
     # larger generated method must fall back to split, compiled expression code (measured 2.4x faster).
     "spark.sql.codegen.hugeMethodLimit": "8000",

@@ -6,8 +6,8 @@ the row's quarantine reason. Values are judged by their text: `42` and `"42"` ar
 string column accepts any scalar (numbers keep their JSON text) but not an object or array, and
 timestamps must be ISO-8601 with a zone (`Z` or `±hh:mm`).
 
-The hot path computes only the reason code; `describe` adds the column and a human message, and is
-applied to rejected rows alone.
+The hot path computes only the reason code; `classify(..., messages=True)` adds the column and a
+human message, and is applied to rejected lines alone (the quarantine pass).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from .spark import spark_type
 REASONS: dict[str, str] = {
     "oversized_record": "the line is longer than --max_record_bytes",
     "blank_line": "the line is empty or whitespace only",
-    "not_a_json_object": "JSON that is not an object: an array, string, number, boolean or null",
+    "not_a_json_object": "the line is unparseable as an object and starts like an array, string or number, or is true/false/null",
     "malformed_json": "not parseable JSON: truncated, garbage, text after the object, or two objects on one line",
     "missing_required": "a required column is absent, null, or an empty string",
     "wrong_type": "a value does not fit its column type (number, decimal scale/precision, boolean, string)",
@@ -44,7 +44,7 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 _TWO_VALUES = r"\}\s*\{"
 _CONTAINER = r'^(\{("|\})|\[(["\[\{\]0-9tfn-]))'
-#: First characters of a JSON text that is valid but not an object: array, string, number.
+#: First characters of a JSON text that is not an object: array, string, number.
 _NON_OBJECT_START = ("[", '"', "-", *"0123456789")
 _SHOW = 80  # characters of an offending value quoted in a message
 _CORRUPT = "_corrupt"
