@@ -29,6 +29,9 @@ Gaps filled (DESIGN.md §3):
     principal as a dict. The policy check is re-implemented to accept any principal form.
   * EC2 security group rules that reference a group or a prefix list lose their description in
     DescribeSecurityGroupRules, so every plan updates them again. The description is returned.
+  * Attributes moto accepts but does not return, each of which made every plan show an update:
+    Glue GetConnection drops ConnectionType; Lambda GetFunction drops KMSKeyArn and
+    LoggingConfig; Kinesis CreateStream ignores its Tags. They are returned (and stored).
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
@@ -184,6 +187,7 @@ def fill_gaps() -> None:
     _fix_logging_policy_check()
     _fix_bucket_policy_evaluation()
     _fix_security_group_rule_description()
+    _fix_dropped_attributes()
 
 
 def _fix_repeated_executions() -> None:
@@ -355,6 +359,60 @@ def _fix_security_group_rule_description() -> None:
 
     SecurityGroupRule.__init__ = __init__
     SecurityGroupRule.description = property(description)
+
+
+def _fix_dropped_attributes() -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.glue.models import FakeConnection
+    from moto.kinesis.responses import KinesisResponse
+
+    connection_as_dict = FakeConnection.as_dict
+
+    def as_dict(self):  # noqa: ANN001, ANN202
+        return {**connection_as_dict(self), "ConnectionType": self.connection_input.get("ConnectionType")}
+
+    FakeConnection.as_dict = as_dict
+
+    lambda_init = LambdaFunction.__init__
+
+    def lambda_init_(self, account_id, spec, *args, **kwargs):  # noqa: ANN001
+        lambda_init(self, account_id, spec, *args, **kwargs)
+        self._kms_key_arn = spec.get("KMSKeyArn")
+        self._logging_config = spec.get("LoggingConfig")
+
+    original_get_configuration = LambdaFunction.get_configuration
+
+    def get_configuration(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        config = original_get_configuration(self, *args, **kwargs)
+        if getattr(self, "_kms_key_arn", None):
+            config["KMSKeyArn"] = self._kms_key_arn
+        # AWS always reports a logging config: Text format and /aws/lambda/<name> unless set.
+        config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}", **(getattr(self, "_logging_config", None) or {})}
+        return config
+
+    original_update = LambdaFunction.update_configuration
+
+    def update_configuration(self, config_updates):  # noqa: ANN001, ANN202
+        if "KMSKeyArn" in config_updates:
+            self._kms_key_arn = config_updates["KMSKeyArn"] or None
+        if "LoggingConfig" in config_updates:
+            self._logging_config = config_updates["LoggingConfig"]
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = lambda_init_
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+
+    original_create_stream = KinesisResponse.create_stream
+
+    def create_stream(self):  # noqa: ANN001, ANN202
+        result = original_create_stream(self)
+        tags = self._get_param("Tags")
+        if tags:
+            self.kinesis_backend.add_tags_to_stream(stream_arn=None, stream_name=self._get_param("StreamName"), tags=tags)
+        return result
+
+    KinesisResponse.create_stream = create_stream
 
 
 def _fix_eventbridge_notification() -> None:
