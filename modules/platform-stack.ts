@@ -149,6 +149,7 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, "ingestion_kinesis_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.stream.name])) });
     new TerraformOutput(this, "ingestion_firehose_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.firehose.name])) });
     new TerraformOutput(this, "ingestion_artifacts_bucket_name", { value: ingest.artifacts.bucketName });
+    new TerraformOutput(this, "ingestion_scratch_bucket_name", { value: ingest.scratch.bucketName });
     if (ingest.emr) new TerraformOutput(this, "emr_serverless_application_id", { value: ingest.emr.application.id });
     // Visible in `terraform output`: what this environment does without, and why.
     new TerraformOutput(this, "platform_disabled_features", { value: this.disabledFeatures });

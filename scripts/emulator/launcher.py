@@ -32,6 +32,8 @@ Gaps filled (DESIGN.md §3):
   * Attributes moto accepts but does not return, each of which made every plan show an update:
     Glue GetConnection drops ConnectionType; Lambda GetFunction drops KMSKeyArn and
     LoggingConfig; Kinesis CreateStream ignores its Tags. They are returned (and stored).
+  * DynamoDB ExportTableToPointInTime names its data files `<uuid>.gz`; AWS names them
+    `<id>.json.gz`, which is what the export-based extract reads. They are named as AWS does.
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
@@ -188,6 +190,7 @@ def fill_gaps() -> None:
     _fix_bucket_policy_evaluation()
     _fix_security_group_rule_description()
     _fix_dropped_attributes()
+    _fix_dynamodb_export_names()
 
 
 def _fix_repeated_executions() -> None:
@@ -413,6 +416,29 @@ def _fix_dropped_attributes() -> None:
         return result
 
     KinesisResponse.create_stream = create_stream
+
+
+def _fix_dynamodb_export_names() -> None:
+    from moto.dynamodb.models.table_export import TableExport
+
+    original = TableExport._backup_to_s3_file
+
+    def _backup_to_s3_file(self, s3_backend):  # noqa: ANN001, ANN202
+        put = s3_backend.put_object
+        export_root = f"{self.s3_prefix}/AWSDynamoDB/"
+
+        def put_object(bucket_name, key_name, *args, **kwargs):  # noqa: ANN001, ANN202
+            if key_name.startswith(export_root) and "/data/" in key_name and not key_name.endswith(".json.gz"):
+                key_name = key_name[: -len(".gz")] + ".json.gz"
+            return put(bucket_name, key_name, *args, **kwargs)
+
+        s3_backend.put_object = put_object  # shadows the method for this export only
+        try:
+            original(self, s3_backend)
+        finally:
+            del s3_backend.put_object
+
+    TableExport._backup_to_s3_file = _backup_to_s3_file
 
 
 def _fix_eventbridge_notification() -> None:
