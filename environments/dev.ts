@@ -10,5 +10,7 @@ export const dev: EnvironmentDefinition = {
   athena: { bytesScannedCutoffPerQuery: 1 * 1024 ** 3 }, // 1 GiB: dev queries run over sample data
   redshift: { maxCapacityRpu: 32 }, // dev queries sample data; a low ceiling caps a runaway query's bill
   network: { cidr: "10.10.0.0/16" },
+  // Developers wait for their test files: start within a minute.
+  orchestration: { batching: { windowSeconds: 60 } },
   logs: { retentionDays: 14 },
 };

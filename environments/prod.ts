@@ -32,6 +32,7 @@ export const prod: EnvironmentDefinition = {
     firehoseFreshnessSeconds: 600,
     kinesisIteratorAgeMs: 60_000,
   },
+  orchestration: { logExecutionData: false }, // record data stays out of production logs
   catalog: { crawlerSchedule: "cron(15 * * * ? *)" }, // hourly: raw data is queryable within the hour
   lakeFormation: {
     enabled: true,

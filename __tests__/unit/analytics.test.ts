@@ -137,7 +137,11 @@ describe("QuickSight", () => {
 
   it("local says why it has no QuickSight", () => {
     const { config, json } = synthNamed("local");
-    expect(json.output!.platform_disabled_features.value).toEqual({ redshift: config.redshift.disabledReason, quicksight: config.quicksight.disabledReason });
+    expect(json.output!.platform_disabled_features.value).toEqual({
+      redshift: config.redshift.disabledReason,
+      quicksight: config.quicksight.disabledReason,
+      pipelineBatching: config.orchestration.batching.disabledReason,
+    });
   });
 
   describe("prod", () => {
