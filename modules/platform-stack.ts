@@ -11,6 +11,8 @@ import { Analytics, WORKGROUPS } from "./analytics";
 import { Catalog } from "./catalog";
 import { Lake, ZONES } from "./lake";
 import { Network } from "./network";
+import { Observability } from "./observability";
+import { Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
@@ -18,6 +20,13 @@ import { TaggingAspect, requiredTags } from "./shared/tagging";
 export interface PlatformStackOptions {
   /** The dataset contracts this stack carries. @default DATASETS */
   readonly datasets?: readonly DatasetContract[];
+  /**
+   * The Glue jobs of each dataset's pipeline, built inside the stack (they need it as their scope).
+   * Merge point for the ingestion module: its per-dataset `rawToProcessed`/`processedToConsumer`
+   * jobs become the default here. Tests pass their own jobs.
+   * @default no pipelines (orchestration still creates its topics, subscribers and rules)
+   */
+  readonly pipelines?: (stack: PlatformStack) => readonly DatasetPipelineJobs[];
 }
 
 export class PlatformStack extends TerraformStack {
@@ -31,6 +40,9 @@ export class PlatformStack extends TerraformStack {
   readonly network: Network;
   readonly catalog: Catalog;
   readonly analytics: Analytics;
+  /** Alarms, log settings and the dashboard for everything in the stack (applied at synth). */
+  readonly observability: Observability;
+  readonly orchestration: Orchestration;
   /** Features this environment turns off, with the reason it gives (also the `platform_disabled_features` output). */
   readonly disabledFeatures: Readonly<Record<string, string>>;
 
@@ -87,8 +99,30 @@ export class PlatformStack extends TerraformStack {
       preventDestroy: config.protection.preventDestroy,
     });
 
+    this.observability = new Observability(this, "observability", {
+      ...base,
+      alarms: config.alarms,
+      logRetentionDays: config.logs.retentionDays,
+      preventDestroy: config.protection.preventDestroy,
+    });
+    const { batching } = config.orchestration;
+    this.orchestration = new Orchestration(this, "orchestration", {
+      ...base,
+      lake: this.lake,
+      catalog: this.catalog,
+      pipelines: options.pipelines?.(this) ?? [],
+      batching: batching.enabled ? { batchSize: batching.batchSize, windowSeconds: batching.windowSeconds } : undefined,
+      executionTimeoutMinutes: config.orchestration.executionTimeoutMinutes,
+      logExecutionData: config.orchestration.logExecutionData,
+      maxReceiveCount: config.orchestration.maxReceiveCount,
+      preventDestroy: config.protection.preventDestroy,
+    });
+    // The alerts topic is the on-call topic; observability only uses it where alarms page.
+    this.observability.notifyOnCall(this.orchestration.alerts);
+
     const disabled: Record<string, string> = {};
     if (!redshift.enabled) disabled.redshift = redshift.disabledReason ?? "turned off";
+    if (!batching.enabled) disabled.pipelineBatching = batching.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
     this.disabledFeatures = disabled;
 
@@ -115,6 +149,16 @@ export class PlatformStack extends TerraformStack {
       new TerraformOutput(this, "redshift_admin_secret_arn", { value: warehouse.adminSecretArn });
       new TerraformOutput(this, "redshift_spectrum_role_arn", { value: warehouse.spectrumRole.arn });
     }
+    new TerraformOutput(this, "orchestration_alerts_topic_arn", { value: this.orchestration.alerts.arn });
+    new TerraformOutput(this, "orchestration_pipeline_events_topic_arn", { value: this.orchestration.pipelineEvents.arn });
+    new TerraformOutput(this, "orchestration_subscriber_queue_urls", {
+      value: Object.fromEntries(Object.entries(this.orchestration.subscribers).map(([name, q]) => [name, q.url])),
+    });
+    new TerraformOutput(this, "orchestration_state_machine_arns", {
+      value: Object.fromEntries(Object.entries(this.orchestration.pipelines).map(([name, p]) => [name, p.stateMachine.arn])),
+    });
+    new TerraformOutput(this, "observability_dashboard_name", { value: this.observability.dashboard.dashboardName });
+    new TerraformOutput(this, "observability_logs_kms_key_arn", { value: this.observability.logsKey.arn });
     // Visible in `terraform output`: what this environment does without, and why.
     new TerraformOutput(this, "platform_disabled_features", { value: this.disabledFeatures });
   }

@@ -132,6 +132,11 @@ export class ServiceRole extends Construct implements IGrantable {
     this.arn = this.role.arn;
   }
 
+  /** The inline policy, once a statement exists (for `dependsOn` where a service checks the role at create time). */
+  get inlinePolicy(): IamRolePolicy | undefined {
+    return this.policy;
+  }
+
   addToPolicy(statement: PolicyStatement): void {
     assertLeastPrivilege([statement]);
     this.statements.push(statement);
