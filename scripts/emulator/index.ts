@@ -8,7 +8,7 @@
  *   await emulator.stop();
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -59,13 +59,15 @@ export class Emulator {
     const stateDir = options.stateDir ?? join(ROOT, ".emulator");
     mkdirSync(stateDir, { recursive: true });
     const logFile = join(stateDir, `emulator-${process.pid}-${Date.now()}.log`);
-    const log = createWriteStream(logFile);
+    // The server log goes straight to a file: piping it through this process would stall the
+    // emulator whenever this process blocks (e.g. in spawnSync("terraform", ...)).
+    const log = openSync(logFile, "a");
     const child = spawn(python, [join(__dirname, "launcher.py"), "--state-dir", stateDir], {
       cwd: ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", log],
       env: { ...process.env, PYTHONUNBUFFERED: "1" },
     });
-    child.stderr!.pipe(log);
+    closeSync(log);
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");

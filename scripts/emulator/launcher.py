@@ -27,6 +27,16 @@ Gaps filled (DESIGN.md §3):
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
     moto at http://localhost:$MOTO_PORT. Clients only ever get the TLS port; a second, plain-HTTP
     listener on loopback serves those internal callbacks.
+  * Step Functions `.sync` integrations without a task-token pattern (glue:startJobRun.sync) always
+    fail in moto 5.2.1 with "'NoneType' object has no attribute 'interrupt_all'": the task cleans
+    up a callback endpoint it never created. The cleanup is skipped when there is none.
+  * EventBridge TestEventPattern is a stub returning nothing; here it evaluates the pattern with the
+    same matcher moto routes events with, and refuses an event without the fields AWS requires.
+  * EventBridge rules cannot target a state machine (moto raises NotImplementedError, which also
+    stops delivery to the rules after it); here a matching event starts an execution with the
+    event as its input, as EventBridge does.
+  * Glue reports a finished crawl's LastCrawl.Status as SUCCEEDED | CANCELLED | FAILED; moto says
+    COMPLETED, which no pipeline written against the real API would accept.
 """
 from __future__ import annotations
 
@@ -174,6 +184,10 @@ def fill_gaps() -> None:
     _fix_repeated_executions()
     _fix_eventbridge_notification()
     _fix_logging_policy_check()
+    _fix_sync_without_callback()
+    _fix_test_event_pattern()
+    _fix_state_machine_targets()
+    _fix_last_crawl_status()
 
 
 def _fix_repeated_executions() -> None:
@@ -199,6 +213,99 @@ def _fix_repeated_executions() -> None:
         return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution
+
+
+def _fix_sync_without_callback() -> None:
+    import inspect
+    import textwrap
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    cls = module.StateTaskServiceCallback
+    source = textwrap.dedent(inspect.getsource(cls._eval_integration_pattern))
+    broken = "callback_endpoint.interrupt_all()"
+    if source.count(broken) != 1:
+        raise SystemExit("emulator: moto's Step Functions .sync code changed; revisit _fix_sync_without_callback")
+    fixed = source.replace(broken, "if callback_endpoint is not None: callback_endpoint.interrupt_all()")
+    namespace: dict = {}
+    exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
+    cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
+
+
+# Fields TestEventPattern requires of the event (the service answers ValidationException otherwise).
+EVENT_REQUIRED_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
+
+
+def _fix_test_event_pattern() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.events.models import EventPattern
+    from moto.events.responses import EventsHandler
+
+    def test_event_pattern(self):  # noqa: ANN001
+        try:
+            event = json.loads(self._get_param("Event"))
+        except (TypeError, ValueError):
+            raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
+        if not isinstance(event, dict) or any(field not in event for field in EVENT_REQUIRED_FIELDS):
+            raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        return json.dumps({"Result": pattern.matches_event(event)})
+
+    EventsHandler.test_event_pattern = test_event_pattern
+
+
+def _fix_state_machine_targets() -> None:
+    import logging
+    import uuid
+
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
+        machines = [t for t in self.targets if t["Arn"].split(":")[2] == "states"]
+        if not machines:
+            return original(self, original_event, transform_input)
+        if not self.event_pattern.matches_event(original_event):
+            return None
+        event = json.loads(json.dumps(original_event, default=str))
+        if isinstance(event.get("time"), (int, float)):
+            event["time"] = dt.datetime.fromtimestamp(event["time"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for target in machines:
+            _, _, _, region, account, *_ = target["Arn"].split(":")
+            try:
+                get_backend(account, region).start_execution(target["Arn"], str(uuid.uuid4()), json.dumps(event))
+            except Exception:  # noqa: BLE001 - delivery is asynchronous in AWS: a failed start never fails the sender
+                logging.getLogger("emulator").exception("rule %s could not start %s", self.name, target["Arn"])
+        others = [t for t in self.targets if t not in machines]
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+        return None
+
+    Rule.send_to_targets = send_to_targets
+
+
+def _fix_last_crawl_status() -> None:
+    from moto.glue.models import FakeCrawler
+
+    original = FakeCrawler.as_dict
+
+    def as_dict(self):  # noqa: ANN001
+        data = original(self)
+        last = data.get("LastCrawl")
+        if last and last.get("Status") == "COMPLETED":
+            last["Status"] = "SUCCEEDED"
+        return data
+
+    FakeCrawler.as_dict = as_dict
 
 
 def _fix_logging_policy_check() -> None:
@@ -293,6 +400,8 @@ def main() -> None:
         "insecureEndpoint": f"http://127.0.0.1:{internal_port}",
     }
     print(json.dumps(ready), flush=True)
+    # Nothing else may reach stdout: the parent stops reading it after the ready line.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
