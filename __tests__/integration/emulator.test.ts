@@ -1,3 +1,4 @@
+import { EventBridgeClient, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateStateMachineCommand,
@@ -72,6 +73,16 @@ it("implements ValidateStateMachineDefinition (moto lacks it)", async () => {
   );
   expect(bad.result).toBe("FAIL");
   expect(bad.diagnostics?.map((d) => d.message)).toEqual(["state 'A' goes to undefined 'B'"]);
+});
+
+it("implements TestEventPattern with the matcher moto routes with, and refuses an event AWS would refuse", async () => {
+  const events = new EventBridgeClient(clientConfig());
+  const pattern = JSON.stringify({ source: ["aws.s3"], detail: { object: { key: [{ prefix: "orders/" }] } } });
+  const event = (key: string) => ({ id: "1", account: "123456789012", source: "aws.s3", time: "2024-05-01T00:00:00Z", region: "us-east-1", "detail-type": "Object Created", detail: { object: { key } } });
+  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("orders/a")) }))).Result).toBe(true);
+  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("other/a")) }))).Result).toBe(false);
+  const { id: _id, ...withoutId } = event("orders/a");
+  await expect(events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(withoutId) }))).rejects.toThrow("Parameter Event is not valid.");
 });
 
 it("runs a state machine more than once on one server (moto 5.2.1 failed the second StartExecution)", async () => {

@@ -148,7 +148,7 @@ export class Observability extends Construct {
       if (existing.has(name)) continue;
       const group = new CloudwatchLogGroup(this, `log-group-${idFor(fn)}`, { name });
       // The group must exist before the function could create it (without retention or key) on first run.
-      fn.dependsOn = [...(fn.dependsOn ?? []), group.fqn];
+      fn.dependsOn = [...(fn.dependsOn ?? []), `${group.terraformResourceType}.${group.friendlyUniqueId}`];
       this.lambdaLogGroups.push(group);
       existing.add(name);
     }

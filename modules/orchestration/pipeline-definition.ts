@@ -161,16 +161,23 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     Type: "Choice",
     Choices: [
       { Not: { Variable: "$.crawl.Crawler.LastCrawl.Status", IsPresent: true }, Next: "CrawlMissing" },
-      { Variable: "$.crawl.Crawler.LastCrawl.Status", StringEquals: "SUCCEEDED", Next: STEPS.processedToConsumer },
+      { Variable: "$.crawl.Crawler.LastCrawl.Status", StringEquals: "SUCCEEDED", Next: "CrawlSucceeded" },
     ],
     Default: "CrawlFailed",
+  });
+  sm.add("CrawlSucceeded", {
+    Type: "Pass",
+    Comment: "Keeps only the crawl's outcome: the crawler description is large and the next steps do not need it",
+    Parameters: { "status.$": "$.crawl.Crawler.LastCrawl.Status" },
+    ResultPath: "$.crawl",
+    Next: STEPS.processedToConsumer,
   });
   sm.add("CrawlFailed", {
     Type: "Pass",
     Parameters: {
       step: "UpdateCatalog",
       error: "CrawlNotSucceeded",
-      "cause.$": `States.Format('crawler ${props.crawlerName} finished without SUCCEEDED: {}', States.JsonToString($.crawl.Crawler.LastCrawl))`,
+      "cause.$": `States.Format('crawler ${props.crawlerName} finished its crawl with {} (see its LastCrawl for the error)', $.crawl.Crawler.LastCrawl.Status)`,
     },
     ResultPath: "$.failure",
     Next: STEPS.notifyFailure,

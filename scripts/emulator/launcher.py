@@ -30,13 +30,18 @@ Gaps filled (DESIGN.md §3):
   * Step Functions `.sync` integrations without a task-token pattern (glue:startJobRun.sync) always
     fail in moto 5.2.1 with "'NoneType' object has no attribute 'interrupt_all'": the task cleans
     up a callback endpoint it never created. The cleanup is skipped when there is none.
+  * An execution whose output holds a timestamp (e.g. the context object's Execution.StartTime,
+    which moto keeps as a datetime where AWS gives an ISO-8601 string) made DescribeExecution fail
+    with HTTP 500; the output is serialized with ISO-8601 timestamps when the execution ends.
   * EventBridge TestEventPattern is a stub returning nothing; here it evaluates the pattern with the
     same matcher moto routes events with, and refuses an event without the fields AWS requires.
   * EventBridge rules cannot target a state machine (moto raises NotImplementedError, which also
     stops delivery to the rules after it); here a matching event starts an execution with the
     event as its input, as EventBridge does.
-  * Glue reports a finished crawl's LastCrawl.Status as SUCCEEDED | CANCELLED | FAILED; moto says
-    COMPLETED, which no pipeline written against the real API would accept.
+  * A Glue crawl in moto only moves on when it is listed (ListCrawls), so a caller polling
+    GetCrawler, as Glue's own documentation and our pipelines do, waits forever; and a finished
+    crawl's LastCrawl.Status reads COMPLETED where Glue says SUCCEEDED | CANCELLED | FAILED. Here
+    each GetCrawler moves the running crawl on, as ListCrawls does, and reports SUCCEEDED.
 """
 from __future__ import annotations
 
@@ -185,6 +190,7 @@ def fill_gaps() -> None:
     _fix_eventbridge_notification()
     _fix_logging_policy_check()
     _fix_sync_without_callback()
+    _fix_execution_output_timestamps()
     _fix_test_event_pattern()
     _fix_state_machine_targets()
     _fix_last_crawl_status()
@@ -232,6 +238,25 @@ def _fix_sync_without_callback() -> None:
     namespace: dict = {}
     exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
     cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
+
+
+def _fix_execution_output_timestamps() -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    def iso(value):  # noqa: ANN001, ANN202
+        if isinstance(value, (dt.datetime, dt.date)):
+            return value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect_execution_status(self):  # noqa: ANN001
+        original(self)
+        output = self.execution.output
+        if output is not None and not isinstance(output, str):
+            self.execution.output = json.dumps(output, default=iso)
+
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_execution_status
 
 
 # Fields TestEventPattern requires of the event (the service answers ValidationException otherwise).
@@ -299,6 +324,8 @@ def _fix_last_crawl_status() -> None:
     original = FakeCrawler.as_dict
 
     def as_dict(self):  # noqa: ANN001
+        if self.crawls:
+            self.crawls[-1].advance()
         data = original(self)
         last = data.get("LastCrawl")
         if last and last.get("Status") == "COMPLETED":
