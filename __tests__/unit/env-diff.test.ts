@@ -1,7 +1,7 @@
 /** `npm run env:diff`: what differs between two environments before a promotion. */
 import { App } from "cdktf";
 import { Construct } from "constructs";
-import { RedshiftserverlessNamespace } from "@cdktf/provider-aws/lib/redshiftserverless-namespace";
+import { IotThing } from "@cdktf/provider-aws/lib/iot-thing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,8 @@ new PlatformStack(app, prod);
 app.synth();
 const extended = new App({ outdir: join(outdir, "extended") });
 const prodStack = new PlatformStack(extended, prod);
-new RedshiftserverlessNamespace(new Construct(prodStack, "fixture-analytics"), "namespace", { namespaceName: "ns" });
+// A resource type the platform never creates, so the count goes 0 → 1 whatever modules exist.
+new IotThing(new Construct(prodStack, "fixture-module"), "thing", { name: "fixture" });
 extended.synth();
 const stack = (dir: string, name: string) => readStacks(join(outdir, dir)).find((s) => s.name === name)!;
 const diff = diffEnvironments({ config: dev, stack: stack("plain", "dev") }, { config: prod, stack: stack("plain", "prod") });
@@ -51,8 +52,8 @@ describe("env:diff", () => {
 
   it("shows resource counts by type and by module where they differ", () => {
     expect(added.config).toEqual([]);
-    expect(added.resourceTypes).toEqual([{ key: "aws_redshiftserverless_namespace", a: 0, b: 1 }]);
-    expect(added.modules).toEqual([{ key: "fixture-analytics", a: 0, b: 1 }]);
+    expect(added.resourceTypes).toEqual([{ key: "aws_iot_thing", a: 0, b: 1 }]);
+    expect(added.modules).toEqual([{ key: "fixture-module", a: 0, b: 1 }]);
     expect(added.totals.b).toBe(added.totals.a + 1);
     expect(added.bundles.problems).toEqual([]);
     expect(diff.bundles.problems).toEqual([]);
@@ -66,7 +67,7 @@ describe("env:diff", () => {
     expect(md).toMatch(/asset reference\(s\) shared by both environments; all byte-identical\./);
     const addedMd = renderDiff(added);
     expect(addedMd).toContain("No configuration difference.");
-    expect(addedMd).toContain("| `aws_redshiftserverless_namespace` | 0 | 1 | +1 |");
-    expect(addedMd).toContain("| fixture-analytics | 0 | 1 |");
+    expect(addedMd).toContain("| `aws_iot_thing` | 0 | 1 | +1 |");
+    expect(addedMd).toContain("| fixture-module | 0 | 1 |");
   });
 });
