@@ -272,6 +272,27 @@ describe("discovery", () => {
     expect(resources(json, "aws_cloudwatch_log_group")[0].body).toMatchObject({ retention_in_days: 3653, kms_key_id: "arn:aws:kms:eu-west-1:111111111111:key/own" });
   });
 
+  it("a module's own log group named after the function is not duplicated; the key policy covers its computed name by its literal start", () => {
+    const { json, observability } = standalone(loadEnvironment("dev"), (stack) => {
+      const fn = new LambdaFunction(stack, "fn", { functionName: "dataplat-dev-api", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k" });
+      new CloudwatchLogGroup(stack, "fn-logs", { name: `/aws/lambda/${fn.functionName}` });
+    });
+    expect(observability.lambdaLogGroups).toEqual([]);
+    const [group] = resources(json, "aws_cloudwatch_log_group");
+    expect(group.body).toMatchObject({ retention_in_days: 14, kms_key_id: expect.stringContaining("aws_kms_key.observability_logs-key") });
+    const key = resources(json, "aws_kms_key")[0];
+    const logs = parsePolicy(key.body.policy).Statement.find((st) => st.Principal?.Service === "logs.eu-west-1.amazonaws.com");
+    expect(logs.Condition).toEqual({ ArnLike: { "kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:eu-west-1:111111111111:log-group:/aws/lambda/*"] } });
+  });
+
+  it("a function logging to a group its module names by reference gets no extra group", () => {
+    const { observability } = standalone(loadEnvironment("dev"), (stack) => {
+      const group = new CloudwatchLogGroup(stack, "shared", { name: "/platform/ingest" });
+      new LambdaFunction(stack, "fn", { functionName: "f", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k", loggingConfig: { logFormat: "JSON", logGroup: group.name } });
+    });
+    expect(observability.lambdaLogGroups).toEqual([]);
+  });
+
   it("a paging environment without an on-call topic fails at synth", () => {
     expect(() => standalone(loadEnvironment("prod"), () => undefined, false)).toThrow(
       'observability: alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))',

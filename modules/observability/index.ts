@@ -13,7 +13,7 @@
  *
  * Nothing here lists today's resources: a module added later is covered by the same walk.
  */
-import { Aspects, IAspect, Lazy, TerraformStack, Token } from "cdktf";
+import { Aspects, DefaultTokenResolver, IAspect, Lazy, StringConcat, TerraformStack, Token, Tokenization } from "cdktf";
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
@@ -115,7 +115,7 @@ export class Observability extends Construct {
       throw new Error(`observability: alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))`);
     }
     const found = discoverResources(stack);
-    this.addLambdaLogGroups(found.lambdaFunctions, found.logGroups);
+    this.addLambdaLogGroups(stack, found.lambdaFunctions, found.logGroups);
     this.discovered = discoverResources(stack); // now including the log groups just added
     this.configureLogGroups(this.discovered.logGroups);
 
@@ -139,13 +139,21 @@ export class Observability extends Construct {
     for (const s of this.discovered.kinesisStreams) this.addAlarms(s, literal(s.nameInput), kinesisAlarms(alarms, s.name));
   }
 
-  /** A Lambda writes to /aws/lambda/<name> (or its logging_config group); create it where no module did. */
-  private addLambdaLogGroups(functions: readonly LambdaFunction[], groups: readonly CloudwatchLogGroup[]): void {
-    const existing = new Set(groups.map((g) => literal(g.nameInput)).filter((n): n is string => !!n));
+  /**
+   * A Lambda writes to its logging_config group or /aws/lambda/<name>; create that group where no
+   * module did. Names are compared as Terraform will see them, so a module's group named after the
+   * function's `function_name` attribute counts as existing.
+   */
+  private addLambdaLogGroups(stack: TerraformStack, functions: readonly LambdaFunction[], groups: readonly CloudwatchLogGroup[]): void {
+    const resolve = (value: string) => String(Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) }));
+    const existing = new Set(groups.map((g) => g.nameInput).filter((n): n is string => !!n).map(resolve));
     for (const fn of functions) {
-      const name = literal(fn.loggingConfigInput?.logGroup) ?? (literal(fn.functionNameInput) ? `/aws/lambda/${fn.functionNameInput}` : undefined);
+      const configured = fn.loggingConfigInput?.logGroup;
+      if (configured !== undefined && (existing.has(resolve(configured)) || !literal(configured))) continue; // the module manages it
+      const name = literal(configured) ?? (literal(fn.functionNameInput) ? `/aws/lambda/${fn.functionNameInput}` : undefined);
       if (!name) throw new Error(`${fn.node.path}: the function name is computed; give it a literal name so its log group can be created with retention and KMS`);
-      if (existing.has(name)) continue;
+      const byAttribute = `/aws/lambda/\${${fn.terraformResourceType}.${fn.friendlyUniqueId}.function_name}`;
+      if (existing.has(name) || existing.has(byAttribute)) continue;
       const group = new CloudwatchLogGroup(this, `log-group-${idFor(fn)}`, { name });
       // The group must exist before the function could create it (without retention or key) on first run.
       fn.dependsOn = [...(fn.dependsOn ?? []), `${group.terraformResourceType}.${group.friendlyUniqueId}`];
@@ -154,23 +162,29 @@ export class Observability extends Construct {
     }
   }
 
-  /** Retention and key on every log group that sets neither; the key policy names each group it encrypts. */
+  /**
+   * Retention and key on every log group that sets neither. The key policy names each group it
+   * encrypts; for a group whose name is computed at apply time, the literal start of the name
+   * followed by "*" (e.g. "/aws/lambda/*").
+   */
   private configureLogGroups(groups: readonly CloudwatchLogGroup[]): void {
     const { region, accountId } = this.props;
     for (const group of groups) {
       if (group.retentionInDaysInput === undefined) group.retentionInDays = this.props.logRetentionDays;
       if (group.kmsKeyIdInput !== undefined) continue; // the module chose its own key
-      const name = literal(group.nameInput);
-      if (!name) throw new Error(`${group.node.path}: the log group's name is computed; give it a literal name so the logs key policy can name it`);
+      const name = group.nameInput;
+      if (name === undefined) throw new Error(`${group.node.path}: the log group has no name (a name prefix cannot be named in the logs key policy)`);
+      const pattern = literal(name) ?? `${name.slice(0, name.indexOf("${TfToken["))}*`;
       group.kmsKeyId = this.logsKey.arn;
-      this.encryptedLogGroups.push(`arn:aws:logs:${region}:${accountId}:log-group:${name}`);
+      this.encryptedLogGroups.push(`arn:aws:logs:${region}:${accountId}:log-group:${pattern}`);
     }
     if (this.encryptedLogGroups.length > 0) {
+      const arns = [...new Set(this.encryptedLogGroups)].sort();
       this.logsKey.allowService(
         "CloudWatchLogsForPlatformLogGroups",
         `logs.${region}.amazonaws.com`,
         ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
-        { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": [...this.encryptedLogGroups].sort() } },
+        arns.some((a) => a.includes("*")) ? { ArnLike: { "kms:EncryptionContext:aws:logs:arn": arns } } : { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": arns } },
       );
     }
   }
