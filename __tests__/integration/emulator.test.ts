@@ -3,6 +3,7 @@ import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/clie
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
+  ListStateMachineVersionsCommand,
   SFNClient,
   StartExecutionCommand,
   ValidateStateMachineDefinitionCommand,
@@ -83,6 +84,16 @@ it("implements TestEventPattern with the matcher moto routes with, and refuses a
   expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("other/a")) }))).Result).toBe(false);
   const { id: _id, ...withoutId } = event("orders/a");
   await expect(events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(withoutId) }))).rejects.toThrow("Parameter Event is not valid.");
+});
+
+it("implements ListStateMachineVersions (the provider reads it after creating a state machine)", async () => {
+  const sfn = new SFNClient(clientConfig());
+  const definition = JSON.stringify({ StartAt: "P", States: { P: { Type: "Pass", End: true } } });
+  const plain = await sfn.send(new CreateStateMachineCommand({ name: "unversioned", roleArn: "arn:aws:iam::123456789012:role/any", definition }));
+  expect((await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: plain.stateMachineArn }))).stateMachineVersions).toEqual([]);
+  const published = await sfn.send(new CreateStateMachineCommand({ name: "versioned", roleArn: "arn:aws:iam::123456789012:role/any", definition, publish: true }));
+  const versions = (await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: published.stateMachineArn }))).stateMachineVersions ?? [];
+  expect(versions.map((v) => v.stateMachineVersionArn)).toEqual([`${published.stateMachineArn}:1`]);
 });
 
 it("runs a state machine more than once on one server (moto 5.2.1 failed the second StartExecution)", async () => {

@@ -30,6 +30,9 @@ Gaps filled (DESIGN.md §3):
   * Step Functions `.sync` integrations without a task-token pattern (glue:startJobRun.sync) always
     fail in moto 5.2.1 with "'NoneType' object has no attribute 'interrupt_all'": the task cleans
     up a callback endpoint it never created. The cleanup is skipped when there is none.
+  * Step Functions ListStateMachineVersions is not implemented (HTTP 500); the provider calls it
+    after creating every aws_sfn_state_machine and retries the 500 for many minutes. It lists the
+    versions moto keeps (those `publish` created).
   * An execution whose output holds a timestamp (e.g. the context object's Execution.StartTime,
     which moto keeps as a datetime where AWS gives an ISO-8601 string) made DescribeExecution fail
     with HTTP 500; the output is serialized with ISO-8601 timestamps when the execution ends.
@@ -191,6 +194,7 @@ def fill_gaps() -> None:
     _fix_logging_policy_check()
     _fix_sync_without_callback()
     _fix_execution_output_timestamps()
+    _fix_list_state_machine_versions()
     _fix_test_event_pattern()
     _fix_state_machine_targets()
     _fix_last_crawl_status()
@@ -238,6 +242,18 @@ def _fix_sync_without_callback() -> None:
     namespace: dict = {}
     exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
     cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
+
+
+def _fix_list_state_machine_versions() -> None:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self):  # noqa: ANN001
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
+        return ActionResult({"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]})
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
 
 def _fix_execution_output_timestamps() -> None:
