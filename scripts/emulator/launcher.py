@@ -33,6 +33,8 @@ Gaps filled (DESIGN.md §3):
   * Step Functions ListStateMachineVersions is not implemented (HTTP 500); the provider calls it
     after creating every aws_sfn_state_machine and retries the 500 for many minutes. It lists the
     versions moto keeps (those `publish` created).
+  * SQS accepts a RedriveAllowPolicy but never returns it (and refuses it as an attribute name), so
+    the provider waits forever for aws_sqs_queue_redrive_allow_policy to appear. It is returned.
   * An execution whose output holds a timestamp (e.g. the context object's Execution.StartTime,
     which moto keeps as a datetime where AWS gives an ISO-8601 string) made DescribeExecution fail
     with HTTP 500; the output is serialized with ISO-8601 timestamps when the execution ends.
@@ -195,6 +197,7 @@ def fill_gaps() -> None:
     _fix_sync_without_callback()
     _fix_execution_output_timestamps()
     _fix_list_state_machine_versions()
+    _fix_redrive_allow_policy()
     _fix_test_event_pattern()
     _fix_state_machine_targets()
     _fix_last_crawl_status()
@@ -242,6 +245,33 @@ def _fix_sync_without_callback() -> None:
     namespace: dict = {}
     exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
     cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
+
+
+def _fix_redrive_allow_policy() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    Queue.redrive_allow_policy = None  # set by _set_attributes("RedriveAllowPolicy"), never read back by moto
+    base = Queue.attributes.fget
+
+    def attributes(self):  # noqa: ANN001, ANN202
+        result = base(self)
+        if self.redrive_allow_policy:
+            result["RedriveAllowPolicy"] = self.redrive_allow_policy
+        return result
+
+    Queue.attributes = property(attributes)
+    original = SQSBackend.get_queue_attributes
+
+    def get_queue_attributes(self, queue_name, attribute_names):  # noqa: ANN001, ANN202
+        names = list(attribute_names or [])
+        others = [n for n in names if n != "RedriveAllowPolicy"]
+        result = original(self, queue_name, others) if others else {}
+        value = self.get_queue(queue_name).redrive_allow_policy
+        if value and ("RedriveAllowPolicy" in names or "All" in names):
+            result["RedriveAllowPolicy"] = value
+        return result
+
+    SQSBackend.get_queue_attributes = get_queue_attributes
 
 
 def _fix_list_state_machine_versions() -> None:
