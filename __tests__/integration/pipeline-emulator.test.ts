@@ -10,7 +10,10 @@
  *    place the same state machine succeeds and emits its success event, which the synthesized
  *    success rule routes.
  *
- * The state machine, rules and patterns are taken from the synthesized Terraform JSON; only the
+ * 3. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
+ *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
+ *
+ * The state machine, rules, patterns and queues are taken from the synthesized Terraform JSON; only the
  * Terraform references in them are replaced by the names and ARNs of what the test creates, and
  * the crawler poll interval is shortened.
  */
@@ -18,8 +21,16 @@ import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRu
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
 import { loadEnvironment } from "../../environments";
 import { PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
@@ -250,4 +261,46 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(event.detail.processedToConsumerRunId).toMatch(/^jr_/);
     expect(await drain(alerts.url)).toEqual([]);
   }, 120_000);
+});
+
+describe("a subscriber's dead letters and the documented redrive", () => {
+  it("a message its consumer keeps failing moves to the DLQ after maxReceiveCount receives; start-message-move-task puts it back", async () => {
+    const topicBody = byName("aws_sns_topic", `${prefix}-pipeline-events`).body;
+    const queueBody = byName("aws_sqs_queue", `${prefix}-pipeline-events`).body;
+    const dlqBody = byName("aws_sqs_queue", `${prefix}-pipeline-events-dlq`).body;
+    const dlq = await queue(dlqBody.name);
+    const redrive = JSON.parse(queueBody.redrive_policy);
+    expect(redrive.maxReceiveCount).toBe(config.orchestration.maxReceiveCount);
+    const { QueueUrl } = await clients.sqs.send(
+      new CreateQueueCommand({ QueueName: queueBody.name, Attributes: { RedrivePolicy: JSON.stringify({ ...redrive, deadLetterTargetArn: dlq.arn }) } }),
+    );
+    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: topicBody.name }));
+    await clients.sns.send(
+      new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes!.QueueArn, Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn }) } }),
+    );
+    await clients.sns.send(new PublishCommand({ TopicArn, Message: JSON.stringify({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } }) }));
+
+    // The consumer fails every time: it gives the message back instead of deleting it.
+    for (let attempt = 1; attempt <= redrive.maxReceiveCount; attempt++) {
+      const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }));
+      expect(Messages).toHaveLength(1);
+      await clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: Messages![0].ReceiptHandle, VisibilityTimeout: 0 }));
+    }
+    expect((await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).toEqual([]);
+    const waiting = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+    expect(waiting.Attributes!.ApproximateNumberOfMessages).toBe("1");
+
+    // docs/operator-guide.md, "Redrive a dead-letter queue", step 2.
+    await clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: Attributes!.QueueArn }));
+    const [task] = (await clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }))).Results ?? [];
+    expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
+    const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
+    expect(JSON.parse(back.Body!)).toEqual({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } });
+  });
+
+  it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {
+    const deliveryDlq = await queue(byName("aws_sqs_queue", `${prefix}-event-delivery-dlq`).body.name);
+    await expect(clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: deliveryDlq.arn }))).rejects.toThrow("Source queue must be configured as a Dead Letter Queue.");
+  });
 });
