@@ -33,6 +33,9 @@ Gaps filled (DESIGN.md §3):
   * Step Functions ListStateMachineVersions is not implemented (HTTP 500); the provider calls it
     after creating every aws_sfn_state_machine and retries the 500 for many minutes. It lists the
     versions moto keeps (those `publish` created).
+  * SQS SetQueueAttributes without a Policy attribute erased the queue's policy (moto resets it on
+    every call), so a redrive-allow policy applied after a queue policy removed it, and the provider
+    waited forever for the policy to reappear. Attributes not named keep their values.
   * SQS accepts a RedriveAllowPolicy but never returns it (and refuses it as an attribute name), so
     the provider waits forever for aws_sqs_queue_redrive_allow_policy to appear. It is returned.
   * SQS StartMessageMoveTask and ListMessageMoveTasks (the DLQ redrive the operator guide
@@ -256,6 +259,15 @@ def _fix_redrive_allow_policy() -> None:
     from moto.sqs.models import Queue, SQSBackend
 
     Queue.redrive_allow_policy = None  # set by _set_attributes("RedriveAllowPolicy"), never read back by moto
+    set_attributes = Queue._set_attributes
+
+    def _set_attributes(self, attributes, now=None):  # noqa: ANN001, ANN202
+        policy = getattr(self, "policy", None)
+        set_attributes(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy  # moto resets it on every call
+
+    Queue._set_attributes = _set_attributes
     base = Queue.attributes.fget
 
     def attributes(self):  # noqa: ANN001, ANN202
