@@ -37,7 +37,8 @@ Gaps filled (DESIGN.md §3):
     every call), so a redrive-allow policy applied after a queue policy removed it, and the provider
     waited forever for the policy to reappear. Attributes not named keep their values.
   * SQS accepts a RedriveAllowPolicy but never returns it (and refuses it as an attribute name), so
-    the provider waits forever for aws_sqs_queue_redrive_allow_policy to appear. It is returned.
+    the provider waits forever for aws_sqs_queue_redrive_allow_policy to appear. It is returned. A
+    RedrivePolicy comes back as compact JSON, as from SQS (moto's spacing made every plan rewrite it).
   * SQS StartMessageMoveTask and ListMessageMoveTasks (the DLQ redrive the operator guide
     documents) are missing. Here a task moves every message of a dead-letter queue to the given
     destination (or to the DLQ's only source queue) at once, and is listed as COMPLETED; a queue
@@ -272,6 +273,9 @@ def _fix_redrive_allow_policy() -> None:
 
     def attributes(self):  # noqa: ANN001, ANN202
         result = base(self)
+        if self.redrive_policy:
+            # SQS answers with compact JSON; moto's spaced JSON made every plan rewrite redrive_policy.
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
         if self.redrive_allow_policy:
             result["RedriveAllowPolicy"] = self.redrive_allow_policy
         return result
