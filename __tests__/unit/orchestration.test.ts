@@ -366,6 +366,4 @@ describe("pipeline jobs", () => {
         }),
     ).toThrow(/pipeline orders: job .*overlapping-raw-to-processed \(rawToProcessed\) allows 3 concurrent runs; pipeline jobs must allow 1/);
   });
-
-  });
 });
