@@ -97,6 +97,20 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
       ResultPath: "$.failure",
       Next: STEPS.notifyFailure,
     });
+  /** A Glue job run to completion (`.sync`): busy and transient errors retried, the rest caught. */
+  const glueJobStep = (step: string, jobName: string, comment: string, next: string) => {
+    sm.add(step, {
+      Type: "Task",
+      Comment: comment,
+      ...glueStartJobRunSync(jobName),
+      ResultSelector: { "jobRunId.$": "$.Id", "state.$": "$.JobRunState" },
+      ResultPath: `$.${step.charAt(0).toLowerCase()}${step.slice(1)}`,
+      Retry: [retry(JOB_BUSY_ERRORS, RETRY.jobBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
+      Catch: catchTo(step),
+      Next: next,
+    });
+    recordFailure(step);
+  };
 
   sm.add("Start", {
     Type: "Pass",
@@ -110,17 +124,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     Next: STEPS.rawToProcessed,
   });
 
-  sm.add(STEPS.rawToProcessed, {
-    Type: "Task",
-    Comment: "Raw → processed: clean, deduplicate, quarantine rejects",
-    ...glueStartJobRunSync(props.rawToProcessedJobName),
-    ResultSelector: { "jobRunId.$": "$.Id", "state.$": "$.JobRunState" },
-    ResultPath: "$.rawToProcessed",
-    Retry: [retry(JOB_BUSY_ERRORS, RETRY.jobBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
-    Catch: catchTo(STEPS.rawToProcessed),
-    Next: STEPS.startCrawler,
-  });
-  recordFailure(STEPS.rawToProcessed);
+  glueJobStep(STEPS.rawToProcessed, props.rawToProcessedJobName, "Raw → processed: clean, deduplicate, quarantine rejects", STEPS.startCrawler);
 
   sm.add(STEPS.startCrawler, {
     Type: "Task",
@@ -199,17 +203,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     Next: STEPS.notifyFailure,
   });
 
-  sm.add(STEPS.processedToConsumer, {
-    Type: "Task",
-    Comment: "Processed → consumer: the contract's curated or aggregate view",
-    ...glueStartJobRunSync(props.processedToConsumerJobName),
-    ResultSelector: { "jobRunId.$": "$.Id", "state.$": "$.JobRunState" },
-    ResultPath: "$.processedToConsumer",
-    Retry: [retry(JOB_BUSY_ERRORS, RETRY.jobBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
-    Catch: catchTo(STEPS.processedToConsumer),
-    Next: STEPS.publishSucceeded,
-  });
-  recordFailure(STEPS.processedToConsumer);
+  glueJobStep(STEPS.processedToConsumer, props.processedToConsumerJobName, "Processed → consumer: the contract's curated or aggregate view", STEPS.publishSucceeded);
 
   sm.add(STEPS.publishSucceeded, {
     Type: "Task",
