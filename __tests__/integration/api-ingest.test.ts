@@ -82,19 +82,26 @@ afterEach(async () => {
   api = undefined;
 });
 
+/** What the deployed function's environment holds, pointed at the emulator's buckets and queue. */
+function handlerEnv(sampleApi: SampleApi): Record<string, string> {
+  return {
+    DATASET: "shipments",
+    DATASET_CONTRACT: JSON.stringify(contract),
+    API_URL: sampleApi.url(FIRST),
+    API_SECRET_ARN: secretArn,
+    RAW_BUCKET: names.raw,
+    RAW_KMS_KEY_ARN: keys.raw,
+    QUARANTINE_BUCKET: names.quarantine,
+    QUARANTINE_KMS_KEY_ARN: keys.quarantine,
+    DEAD_LETTER_QUEUE_URL: queueUrl,
+  };
+}
+
 async function run(scripts: Record<string, readonly ScriptedResponse[]>, extra: Record<string, string> = {}, event = {}): Promise<RunSummary> {
   api ??= await SampleApi.start(scripts);
   const handler = createHandler({
     env: {
-      DATASET: "shipments",
-      DATASET_CONTRACT: JSON.stringify(contract),
-      API_URL: api.url(FIRST),
-      API_SECRET_ARN: secretArn,
-      RAW_BUCKET: names.raw,
-      RAW_KMS_KEY_ARN: keys.raw,
-      QUARANTINE_BUCKET: names.quarantine,
-      QUARANTINE_KMS_KEY_ARN: keys.quarantine,
-      DEAD_LETTER_QUEUE_URL: queueUrl,
+      ...handlerEnv(api),
       MAX_ATTEMPTS: "2",
       BACKOFF_BASE_MS: "1",
       POWERTOOLS_LOG_LEVEL: "SILENT",
@@ -191,15 +198,7 @@ describe("against the emulator's S3 and SQS", () => {
       const env = {
         ...process.env,
         ...emulator.env(),
-        DATASET: "shipments",
-        DATASET_CONTRACT: JSON.stringify(contract),
-        API_URL: api.url(FIRST),
-        API_SECRET_ARN: secretArn,
-        RAW_BUCKET: names.raw,
-        RAW_KMS_KEY_ARN: keys.raw,
-        QUARANTINE_BUCKET: names.quarantine,
-        QUARANTINE_KMS_KEY_ARN: keys.quarantine,
-        DEAD_LETTER_QUEUE_URL: queueUrl,
+        ...handlerEnv(api),
         S3_FORCE_PATH_STYLE: "true",
         RUN_SUMMARY_FILE: summaryFile,
       };
