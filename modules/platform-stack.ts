@@ -69,6 +69,7 @@ export class PlatformStack extends TerraformStack {
       ...base,
       placement: config.network,
       flowLogs: { bucket: this.lake.accessLogs }, // audit logs live together, with one retention
+      warehouse: config.redshift.enabled,
     });
 
     this.catalog = new Catalog(this, "catalog", {
