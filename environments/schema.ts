@@ -639,6 +639,9 @@ const StateSchema = z.discriminatedUnion(
 export const TIERS = ["local", "nonprod", "prod"] as const;
 export type Tier = (typeof TIERS)[number];
 
+/** Production logs are kept at least this long (they are audit evidence; CIS and checkov CKV_AWS_338 ask for a year). */
+export const PROD_MIN_LOG_RETENTION_DAYS = 365;
+
 export const EnvironmentSchema = z
   .object({
     /** Environment name: stack name, state key, name prefix and `environment` tag. */
@@ -695,6 +698,9 @@ function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void 
     if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
     if (env.orchestration?.logExecutionData === true) {
       fail(["orchestration", "logExecutionData"], "must be false in prod: execution inputs and outputs can carry record data into the logs");
+    }
+    if (typeof env.logs?.retentionDays === "number" && env.logs.retentionDays < PROD_MIN_LOG_RETENTION_DAYS) {
+      fail(["logs", "retentionDays"], `must be ≥ ${PROD_MIN_LOG_RETENTION_DAYS} in prod: production logs are audit evidence kept at least a year (got ${env.logs.retentionDays})`);
     }
   }
   analyticsRules(env, fail);

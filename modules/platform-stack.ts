@@ -15,6 +15,7 @@ import { Network } from "./network";
 import { Observability } from "./observability";
 import { Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
+import { DataProtectionAspect } from "./shared/protection";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
 
@@ -49,6 +50,8 @@ export class PlatformStack extends TerraformStack {
     configureBackend(this, config);
     configureProvider(this, config, tags);
     Aspects.of(this).add(new TaggingAspect(tags));
+    // Every data-bearing resource, whichever module creates it (modules/shared/protection.ts).
+    if (config.protection.preventDestroy) Aspects.of(this).add(new DataProtectionAspect());
 
     this.accountId = config.accountId ?? new DataAwsCallerIdentity(this, "current").accountId;
     this.naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region });
@@ -69,6 +72,7 @@ export class PlatformStack extends TerraformStack {
       ...base,
       placement: config.network,
       flowLogs: { bucket: this.lake.accessLogs }, // audit logs live together, with one retention
+      warehouse: config.redshift.enabled,
     });
 
     this.catalog = new Catalog(this, "catalog", {

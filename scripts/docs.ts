@@ -1,6 +1,8 @@
 /**
- * Generated documentation: one architecture page per environment (docs/architecture-<env>.md) and
- * the dev and prod diagrams in the README, between the generated-architecture markers.
+ * Generated documentation: one architecture page per environment (docs/architecture-<env>.md);
+ * in the README, the dev and prod diagrams, the policy-scan skip table (from the skips recorded on
+ * the synthesized resources) and the bad-input tables (from the corpora the tests run; the Glue
+ * table from glue-jobs/tests/bad_rows.py).
  *
  *   npm run docs:diagrams            # synthesize, then (re)write the pages and the README block
  *   npm run docs:diagrams -- --check # exit 1 and name the stale files instead of writing
@@ -12,9 +14,22 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadEnvironments, type EnvironmentConfig } from "../environments";
+import { spawnSync } from "node:child_process";
+import { API_BLOCK, CONFIG_BLOCK, GLUE_BLOCK, renderApiCorpus, renderConfigCorpus } from "./lib/bad-input-docs";
 import { renderArchitectureDoc, renderReadmeBlock, replaceReadmeBlock } from "./lib/diagram";
+import { renderSkipTable, skipTable } from "./lib/policy-scan";
+import { replaceBlock } from "./lib/readme-blocks";
 import { readStacks, type TerraformJson } from "./lib/stacks";
 import { ROOT, synth } from "./lib/terraform";
+
+/** README block holding the policy-scan skips. */
+export const SKIPS_BLOCK = "policy-skips";
+
+/** The README's policy-scan skip table for these stacks (which must carry construct metadata). */
+export function renderSkipsBlock(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[]): string {
+  const rows = skipTable(envs.map((e) => ({ name: e.config.name, json: e.json })));
+  return renderSkipTable(rows, envs.map((e) => e.config.name));
+}
 
 /** Environments whose diagrams the README shows. */
 export const README_ENVIRONMENTS = ["dev", "prod"] as const;
@@ -28,7 +43,11 @@ export function generatedDocs(envs: readonly { config: EnvironmentConfig; json: 
     if (!env) throw new Error(`README diagram environment "${name}" is not synthesized`);
     return env;
   });
-  files["README.md"] = replaceReadmeBlock(readme, renderReadmeBlock(shown));
+  let text = replaceReadmeBlock(readme, renderReadmeBlock(shown));
+  text = replaceBlock(text, SKIPS_BLOCK, renderSkipsBlock(envs));
+  text = replaceBlock(text, CONFIG_BLOCK, renderConfigCorpus());
+  text = replaceBlock(text, API_BLOCK, renderApiCorpus());
+  files["README.md"] = text;
   return files;
 }
 
@@ -54,6 +73,7 @@ function main(check: boolean): number {
       return { config, json: stack.json };
     });
     const files = generatedDocs(envs, readFileSync(join(ROOT, "README.md"), "utf8"));
+    files["README.md"] = replaceBlock(files["README.md"], GLUE_BLOCK, renderGlueCorpus());
     const orphans = orphanedPages(ROOT, configs.map((c) => c.name));
     const stale = Object.entries(files).filter(([rel, text]) => !existsSync(join(ROOT, rel)) || readFileSync(join(ROOT, rel), "utf8") !== text);
     if (check) {
@@ -73,6 +93,29 @@ function main(check: boolean): number {
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The Glue bad-row table, printed by glue-jobs/tests/bad_rows.py in the project's virtualenv (the
+ * table is Python data; glue-jobs/tests/test_bad_rows.py checks the README holds it).
+ */
+export function renderGlueCorpus(): string {
+  const python = join(ROOT, ".venv", "bin", "python");
+  if (!existsSync(python)) throw new Error(`${python} is missing: run \`npm run setup:py\` first`);
+  const result = spawnSync(python, [join(ROOT, "glue-jobs", "tests", "bad_rows.py")], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`glue-jobs/tests/bad_rows.py failed:\n${result.stderr}`);
+  const table = result.stdout.trim();
+  const rows = table.split("\n").slice(2);
+  const bad = rows.filter((r) => r.split("|").slice(3, 5).some((c) => c.trim() !== "processed")).length;
+  return [
+    `${rows.length} kinds of rows through the real raw → processed job, ${bad} of them bad in at least one environment; each bad row is quarantined with its reason and column, and raw = processed + quarantined for each run:`,
+    "",
+    "<details><summary>every case</summary>",
+    "",
+    table,
+    "",
+    "</details>",
+  ].join("\n");
 }
 
 if (require.main === module) {

@@ -5,12 +5,13 @@
  */
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
-  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command,
-  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand, S3Client,
+  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, ListObjectsV2Command,
+  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client,
 } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { spawn } from "node:child_process";
+import { request as httpsRequest } from "node:https";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,6 +122,53 @@ async function versions(bucket: string): Promise<number> {
   return ((await clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions ?? []).length;
 }
 
+/** The minimal shape of the SDK's HTTP request and handler (@smithy/protocol-http), for the fault below. */
+interface WireRequest {
+  method: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+interface WireHandler {
+  handle(request: WireRequest, options?: object): Promise<unknown>;
+  updateHttpClientConfig?(key: never, value: never): void;
+  httpHandlerConfigs?(): object;
+}
+
+/**
+ * An S3 client whose uploads to `bucket` fail mid-body, for real: the request line, headers and
+ * half of the body go to the emulator over TLS, then the connection is dropped — what a network
+ * failure or a killed process does to an upload. The SDK sees a reset connection (and retries it,
+ * as it would in AWS); everything else goes through the SDK's own HTTP handler.
+ */
+function clientCuttingUploadsTo(bucket: string, maxAttempts = 3): { s3: S3Client; cut: () => number } {
+  const inner = new S3Client(config()).config.requestHandler as unknown as WireHandler;
+  let cuts = 0;
+  const handler: WireHandler = {
+    handle: async (req, options) => {
+      if (req.method !== "PUT" || !req.path.startsWith(`/${bucket}/`)) return inner.handle(req, options);
+      cuts += 1;
+      const body = Buffer.from(req.body as Uint8Array);
+      const query = new URLSearchParams(Object.entries(req.query ?? {}).flatMap(([k, v]) => (v === null ? [[k, ""] as [string, string]] : [v].flat().map((x): [string, string] => [k, x])))).toString();
+      await new Promise<void>((resolve) => {
+        const wire = httpsRequest({ host: req.hostname, port: req.port, method: req.method, path: query ? `${req.path}?${query}` : req.path, headers: req.headers, agent: emulator.httpsAgent() });
+        wire.on("error", () => resolve());
+        wire.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+          wire.destroy(); // half the declared Content-Length, then the connection is gone
+          resolve();
+        });
+      });
+      throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    },
+    updateHttpClientConfig: (key, value) => inner.updateHttpClientConfig?.(key, value),
+    httpHandlerConfigs: () => inner.httpHandlerConfigs?.() ?? {},
+  };
+  return { s3: new S3Client({ ...config(), requestHandler: handler as never, maxAttempts }), cut: () => cuts };
+}
+
 async function deadLetters(): Promise<DeadLetter[]> {
   const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
   return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
@@ -171,6 +219,36 @@ describe("against the emulator's S3 and SQS", () => {
     expect(await versions(names.raw)).toBe(before);
     const [letter] = await deadLetters();
     expect(letter).toMatchObject({ dataset: "shipments", failure: { kind: "write_failed" }, redrive: { startUrl: api!.url(FIRST) } });
+  });
+
+  it("an upload cut off mid-body leaves no object, no version and no pending upload; the SDK retries, then the page is dead-lettered", async () => {
+    const { s3: cutting, cut } = clientCuttingUploadsTo(names.raw);
+    // One upload straight through the SDK: the emulator received half of it and must keep nothing.
+    await expect(cutting.send(new PutObjectCommand({ Bucket: names.raw, Key: "shipments/cut/probe.json", Body: JSON.stringify({ items: Array(200).fill(shipment("C0")) }), ServerSideEncryption: "aws:kms", SSEKMSKeyId: keys.raw }))).rejects.toThrow("socket hang up");
+    expect(cut()).toBe(3); // the SDK's retries: every attempt cut
+    await expect(clients.s3.send(new HeadObjectCommand({ Bucket: names.raw, Key: "shipments/cut/probe.json" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+
+    // The handler's write of a page the same way: nothing stored, the page dead-lettered with its place to resume.
+    const before = await versions(names.raw);
+    api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("C1"), shipment("C2", { region: "us" })] } }] });
+    const handler = createHandler({
+      env: {
+        DATASET: "shipments", DATASET_CONTRACT: JSON.stringify(contract), API_URL: api.url(FIRST), API_SECRET_ARN: secretArn,
+        RAW_BUCKET: names.raw, RAW_KMS_KEY_ARN: keys.raw, QUARANTINE_BUCKET: names.quarantine, QUARANTINE_KMS_KEY_ARN: keys.quarantine,
+        DEAD_LETTER_QUEUE_URL: queueUrl, MAX_ATTEMPTS: "2", BACKOFF_BASE_MS: "1", POWERTOOLS_LOG_LEVEL: "SILENT",
+      },
+      clients: { ...clients, s3: cutting },
+    });
+    const summary = await handler({});
+    expect(summary.status).toBe("dead-lettered");
+    expect(summary.records.written).toBe(0);
+    expect(summary.objects.raw).toEqual([]);
+    expect(cut()).toBeGreaterThan(3);
+    expect(await versions(names.raw)).toBe(before);
+    expect((await clients.s3.send(new ListObjectVersionsCommand({ Bucket: names.raw, Prefix: "shipments/cut/" }))).Versions ?? []).toEqual([]);
+    expect((await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: names.raw }))).Uploads ?? []).toEqual([]);
+    const [letter] = await deadLetters();
+    expect(letter).toMatchObject({ dataset: "shipments", failure: { kind: "write_failed" }, redrive: { startUrl: api.url(FIRST) } });
   });
 
   it("a page that keeps failing lands in the dead-letter queue after the retries, and its redrive resumes there", async () => {

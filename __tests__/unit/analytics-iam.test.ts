@@ -3,6 +3,7 @@
  * resources scoped to what the modules created, and each role limited to the zones it serves.
  */
 import { DATASETS } from "../../datasets";
+import { UNSCOPED_ACTIONS as UNSCOPED_ACTION_REASONS } from "../helpers/policies";
 import { asArray, byPath, parsePolicy, refOf, resources, synthAll, TerraformJson } from "../helpers/synth";
 
 interface Statement {
@@ -14,31 +15,8 @@ interface Statement {
 
 const ZONES = ["raw", "processed", "consumer", "quarantine"];
 
-/** Actions with no resource-level permissions: the only ones allowed on "*". */
-const UNSCOPED_ACTIONS = [
-  "lakeformation:GetDataAccess",
-  "xray:PutTraceSegments",
-  "xray:PutTelemetryRecords",
-  "xray:GetSamplingRules",
-  "xray:GetSamplingTargets",
-  // Step Functions' log delivery: AWS documents these for "*" only (vended logs)
-  "logs:CreateLogDelivery",
-  "logs:GetLogDelivery",
-  "logs:UpdateLogDelivery",
-  "logs:DeleteLogDelivery",
-  "logs:ListLogDeliveries",
-  "logs:PutResourcePolicy",
-  "logs:DescribeResourcePolicies",
-  "logs:DescribeLogGroups",
-  "cloudwatch:PutMetricData",
-  "ec2:DescribeNetworkInterfaces",
-  "ec2:DescribeSubnets",
-  "ec2:DescribeSecurityGroups",
-  "ec2:DescribeVpcs",
-  "ec2:DescribeVpcEndpoints",
-  "ec2:DescribeRouteTables",
-  "ec2:DescribeVpcAttribute",
-];
+/** Actions with no resource-level permissions: the only ones allowed on "*" (shared with the whole-stack walk). */
+const UNSCOPED_ACTIONS = Object.keys(UNSCOPED_ACTION_REASONS);
 
 /** The inline policy of the role at `path`. */
 function statementsOf(json: TerraformJson, path: string): Statement[] {

@@ -122,6 +122,16 @@ describe("service roles", () => {
       },
     ]);
   });
+
+  it("drop the source conditions only for a service whose documented trust has none", () => {
+    const stack = new TerraformStack(Testing.app(), "roles");
+    const naming = new Naming({ project: "dataplat", environment: "test", region: "eu-west-1" });
+    const role = (service: string) => new ServiceRole(stack, service, { naming, name: service.split(".")[0], service, accountId: "111111111111", confusedDeputyConditions: false });
+    expect(() => role("glue.amazonaws.com")).not.toThrow();
+    expect(() => role("lambda.amazonaws.com")).toThrow(
+      "roles/lambda.amazonaws.com: lambda.amazonaws.com roles must keep the aws:SourceAccount/aws:SourceArn trust conditions; only glue.amazonaws.com, lakeformation.amazonaws.com, redshift.amazonaws.com may turn them off",
+    );
+  });
 });
 
 describe("least privilege is enforced at synth", () => {

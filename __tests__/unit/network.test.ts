@@ -20,7 +20,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security 
     }
   });
 
-  it("the warehouse accepts no connections by default and only speaks HTTPS, to AWS endpoints and S3", () => {
+  it(config.redshift.enabled ? "the warehouse accepts no connections by default and only speaks HTTPS, to AWS endpoints and S3" : "without a warehouse there is no warehouse security group", () => {
+    if (!config.redshift.enabled) {
+      expect(resources(json, "aws_security_group").map((g) => g.body.name)).not.toContain(`dataplat-${config.name}-redshift`);
+      return;
+    }
     expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "redshift")).toEqual([]);
     const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "redshift");
     expect(egress.map((r) => [r.from_port, r.to_port])).toEqual([[443, 443], [443, 443]]);
@@ -73,11 +77,11 @@ describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((
     expect([...INTERFACE_ENDPOINT_SERVICES].sort()).toEqual(["glue", "kms", "logs", "secretsmanager", "sts"]);
   });
 
-  it("endpoints accept HTTPS only from the Glue and warehouse groups", () => {
+  it("endpoints accept HTTPS only from the Glue and (where there is one) warehouse groups", () => {
     const ingress = rulesOf(json, "aws_vpc_security_group_ingress_rule", "endpoints");
     expect(ingress.map((r) => [r.referenced_security_group_id, r.from_port, r.to_port])).toEqual([
       [sgRef(json, "glue"), 443, 443],
-      [sgRef(json, "redshift"), 443, 443],
+      ...(config.redshift.enabled ? [[sgRef(json, "redshift"), 443, 443]] : []),
     ]);
     expect(rulesOf(json, "aws_vpc_security_group_egress_rule", "endpoints")).toEqual([]);
   });

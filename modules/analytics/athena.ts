@@ -68,6 +68,7 @@ export class Athena extends Construct {
       accessLogs: { bucket: lake.accessLogs, prefix: "athena-results/" },
       lifecycle: { expireAfterDays: props.resultsRetentionDays },
       noncurrentVersionExpirationDays: 1, // an overwritten result is never read again
+      unusedObjectEventsReason: "Athena writes query results here for the caller that ran the query; nothing else reacts to them",
       ...protection,
     });
 

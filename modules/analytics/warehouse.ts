@@ -84,6 +84,8 @@ export class Warehouse extends Construct {
     });
     this.adminSecretArn = this.namespace.adminPasswordSecretArn;
 
+    const securityGroup = network.redshiftSecurityGroup;
+    if (!securityGroup) throw new Error(`${this.node.path}: the warehouse needs the network's warehouse security group (Network prop warehouse: true)`);
     this.workgroup = new RedshiftserverlessWorkgroup(this, "workgroup", {
       workgroupName: naming.name("warehouse"),
       namespaceName: this.namespace.namespaceName,
@@ -92,7 +94,7 @@ export class Warehouse extends Construct {
       publiclyAccessible: false,
       enhancedVpcRouting: true, // COPY, UNLOAD and Spectrum traffic stays in the VPC (S3 gateway endpoint)
       subnetIds: network.subnetIds,
-      securityGroupIds: [network.redshiftSecurityGroup.id],
+      securityGroupIds: [securityGroup.id],
       port: REDSHIFT_PORT,
       configParameter: [
         { parameterKey: "require_ssl", parameterValue: "true" },

@@ -35,6 +35,7 @@ export class StateBootstrapStack extends TerraformStack {
     const logs = new SecureBucket(this, "logs", {
       bucketName: naming.bucket("tfstate-logs"),
       lifecycle: { expireAfterDays: config.lake.accessLogRetentionDays },
+      unusedObjectEventsReason: "access logs of the state bucket, read when auditing; nothing reacts to a new log object",
       ...base,
     });
     this.stateBucket = new SecureBucket(this, "state", {
@@ -42,6 +43,7 @@ export class StateBootstrapStack extends TerraformStack {
       encryptionKey: key,
       accessLogs: { bucket: logs, prefix: "tfstate/" },
       noncurrentVersionExpirationDays: STATE_VERSION_RETENTION_DAYS,
+      unusedObjectEventsReason: "Terraform reads and writes its state and lock file here; a state write starts nothing",
       ...base,
     });
     new TerraformOutput(this, "state_bucket_name", { value: this.stateBucket.bucketName });

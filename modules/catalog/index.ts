@@ -16,6 +16,7 @@ import { Lake, ZONES, type Zone } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { skipPolicyCheck } from "../shared/policy-checks";
 import { LakeFormation, type LakeFormationAccess } from "./lake-formation";
 
 export { LakeFormation } from "./lake-formation";
@@ -125,6 +126,11 @@ export class Catalog extends Construct {
         s3Encryption: { s3EncryptionMode: "DISABLED" },
       },
     });
+    skipPolicyCheck(
+      this.securityConfiguration,
+      "CKV_AWS_99",
+      "S3 writes take each zone bucket's default SSE-KMS key, which the bucket policies enforce; one key here would be sent with every write and refused by every zone but one (CloudWatch and bookmarks are SSE-KMS/CSE-KMS)",
+    );
 
     if (props.lakeFormation) {
       this.lakeFormation = new LakeFormation(this, "lake-formation", { naming, accountId, lake, catalog: this, ...props.lakeFormation });

@@ -26,6 +26,7 @@ import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
 
 /** Per-environment job settings (the environment's `ingestion.glue`). */
@@ -260,6 +261,11 @@ export class GlueJobs extends Construct {
     const subnet = network.privateSubnets[0];
     const port = jdbcPort(source.jdbcUrl);
     network.allowGlueToCidr("rds-source", port, source.databaseCidr, "Glue JDBC connection to the RDS source");
+    skipPolicyCheck(
+      network.glueSecurityGroup,
+      "CKV2_AWS_5",
+      "false positive: the Glue JDBC connection attaches this group (physical_connection_requirements), a link checkov does not follow",
+    );
     return new GlueConnection(this, "rds-connection", {
       name: naming.name("rds-source"),
       description: "The operational database the rds datasets are extracted from",

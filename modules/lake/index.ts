@@ -53,6 +53,7 @@ export class Lake extends Construct {
       accountId,
       lifecycle: { expireAfterDays: props.accessLogRetentionDays ?? 365 },
       noncurrentVersionExpirationDays: 1, // log objects are never rewritten
+      unusedObjectEventsReason: "log delivery writes here every few minutes; nothing reacts to a new log object, and events would only add cost",
       ...protection,
     });
 
@@ -74,6 +75,10 @@ export class Lake extends Construct {
         noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
         // New raw objects start pipelines (orchestration subscribes to these events).
         eventBridgeNotifications: zone === "raw",
+        unusedObjectEventsReason:
+          zone === "quarantine"
+            ? "the jobs that quarantine rows count them in their run summary and the pipeline alerts on failure; a quarantine object starts nothing"
+            : `the pipeline that writes the ${zone} zone continues itself (Step Functions) and emits its own success event; ${zone} objects start nothing`,
         ...protection,
       });
       zones[zone] = { zone, bucket, key };

@@ -24,6 +24,7 @@ import { Construct, IConstruct } from "constructs";
 import type { AlarmsConfig } from "../../environments";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { Naming } from "../shared/naming";
+import { skipPolicyCheck } from "../shared/policy-checks";
 import {
   AlarmSpec,
   deadLetterQueueAlarms,
@@ -66,6 +67,9 @@ export interface CreatedAlarm {
   /** Construct path of the watched resource. */
   readonly resourcePath: string;
 }
+
+/** A year of logs: what audit evidence needs (CKV_AWS_338). Shorter retention is a non-production choice. */
+const YEAR_OF_LOGS_DAYS = 365;
 
 export class Observability extends Construct {
   /** Encrypts every log group the platform owns; CloudWatch Logs may use it for exactly those groups. */
@@ -171,6 +175,11 @@ export class Observability extends Construct {
     const { region, accountId } = this.props;
     for (const group of groups) {
       if (group.retentionInDaysInput === undefined) group.retentionInDays = this.props.logRetentionDays;
+      const days = group.retentionInDaysInput;
+      if (days !== undefined && days < YEAR_OF_LOGS_DAYS) {
+        // Only outside prod: the config rules require a year there (environments/schema.ts).
+        skipPolicyCheck(group, "CKV_AWS_338", `kept ${days} day${days === 1 ? "" : "s"}, the environment's logs.retentionDays: logs of a non-production environment are for debugging, not audit evidence (prod keeps ≥ 365)`);
+      }
       if (group.kmsKeyIdInput !== undefined) continue; // the module chose its own key
       const name = group.nameInput;
       if (name === undefined) throw new Error(`${group.node.path}: the log group has no name (a name prefix cannot be named in the logs key policy)`);

@@ -22,6 +22,7 @@ import type { PartitionedDataset } from "../../datasets";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { skipPolicyCheck } from "../shared/policy-checks";
 import type { StateMachineDefinition } from "./asl";
 import { DeadLetterQueue, SecureQueue, SecureTopic } from "./messaging";
 import { pipelineDefinition } from "./pipeline-definition";
@@ -191,6 +192,13 @@ export class DatasetPipeline extends Construct {
       // Step Functions checks the role's log-delivery permissions when it creates the machine.
       dependsOn: this.role.inlinePolicy ? [this.role.inlinePolicy] : undefined,
     });
+    if (!props.logExecutionData) {
+      skipPolicyCheck(
+        this.stateMachine,
+        "CKV_AWS_285",
+        "every execution and state transition is logged (level ALL) without its inputs and outputs: they can carry record data, which production logs must not hold (orchestration.logExecutionData rule)",
+      );
+    }
 
     this.eventPattern = objectCreatedPattern(props.rawBucketName, dataset.prefix);
     const ruleName = naming.name(dataset.name, "raw-created");

@@ -69,6 +69,19 @@ export function assertLeastPrivilege(statements: readonly PolicyStatement[]): vo
   }
 }
 
+/**
+ * Services whose documented execution-role trust policy carries no `aws:SourceAccount` /
+ * `aws:SourceArn` conditions: a condition the service does not send would deny every assumption.
+ * Only these may turn `confusedDeputyConditions` off; every other role is pinned to our account
+ * (and, where given, to the source ARNs). Passing any of these roles still needs iam:PassRole in
+ * this account, which only the deploying principal has.
+ */
+export const SERVICES_WITHOUT_SOURCE_CONDITIONS: Readonly<Record<string, string>> = {
+  "glue.amazonaws.com": "Glue job and crawler roles: Glue's documented trust policy has no source conditions",
+  "lakeformation.amazonaws.com": "Lake Formation's data-location registration role: its documented trust policy has no source conditions",
+  "redshift.amazonaws.com": "Redshift Spectrum/COPY roles: Redshift's documented trust policy has no source conditions",
+};
+
 /** Anything that can receive permissions (a role, or a test double). */
 export interface IGrantable {
   addToPolicy(statement: PolicyStatement): void;
@@ -112,6 +125,11 @@ export class ServiceRole extends Construct implements IGrantable {
     super(scope, id);
     this.name = props.naming.name(props.name);
     const guard = props.confusedDeputyConditions ?? true;
+    if (!guard && !(props.service in SERVICES_WITHOUT_SOURCE_CONDITIONS)) {
+      throw new Error(
+        `${this.node.path}: ${props.service} roles must keep the aws:SourceAccount/aws:SourceArn trust conditions; only ${Object.keys(SERVICES_WITHOUT_SOURCE_CONDITIONS).join(", ")} may turn them off`,
+      );
+    }
     const conditions: Record<string, Record<string, string | readonly string[]>> = {};
     if (guard) {
       conditions.StringEquals = { "aws:SourceAccount": props.accountId };

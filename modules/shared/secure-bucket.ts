@@ -22,6 +22,7 @@ import { Construct } from "constructs";
 import type { Tiering } from "../../environments";
 import type { EncryptionKey } from "./encryption-key";
 import { IGrantable, PolicyStatement, policyDocument } from "./iam";
+import { skipPolicyCheck } from "./policy-checks";
 
 export interface AccessLogTarget {
   readonly bucket: SecureBucket;
@@ -51,12 +52,30 @@ export interface SecureBucketProps {
   readonly preventDestroy?: boolean;
   /** Send object events to EventBridge. @default false */
   readonly eventBridgeNotifications?: boolean;
+  /**
+   * Why nothing needs this bucket's object events, when `eventBridgeNotifications` is off: the
+   * reason recorded for the policy scan's "event notifications" check (CKV2_AWS_62).
+   * @default DEFAULT_UNUSED_OBJECT_EVENTS_REASON
+   */
+  readonly unusedObjectEventsReason?: string;
   /** Account that owns the bucket, for the log-delivery `aws:SourceAccount` condition. */
   readonly accountId: string;
 }
 
 /** Days after which incomplete multipart uploads are aborted: they cost money and are never read. */
 const ABORT_MULTIPART_AFTER_DAYS = 7;
+
+/** Why a bucket sends no object events, unless its owner says more precisely. */
+export const DEFAULT_UNUSED_OBJECT_EVENTS_REASON =
+  "nothing reacts to this bucket's object events: pipelines start from raw-zone Object Created events only";
+
+/** Why no bucket replicates to a second region (CKV_AWS_144). */
+export const NO_REPLICATION_REASON =
+  "single-region platform: versioning, 30-day noncurrent versions and prod prevent_destroy guard against loss, and zones rebuild from their sources; a second-region replica is a disaster-recovery decision not taken yet";
+
+/** Why the access-log bucket uses SSE-S3 (CKV_AWS_145). */
+export const ACCESS_LOG_ENCRYPTION_REASON =
+  "S3 server access logging cannot deliver to a bucket whose default encryption is SSE-KMS, so the access-log bucket uses SSE-S3 (AES-256)";
 
 export class SecureBucket extends Construct {
   readonly bucket: S3Bucket;
@@ -74,6 +93,11 @@ export class SecureBucket extends Construct {
       forceDestroy: props.forceDestroy ?? false,
       lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
+    skipPolicyCheck(this.bucket, "CKV_AWS_144", NO_REPLICATION_REASON);
+    if (!props.encryptionKey) skipPolicyCheck(this.bucket, "CKV_AWS_145", ACCESS_LOG_ENCRYPTION_REASON);
+    if (!props.eventBridgeNotifications) {
+      skipPolicyCheck(this.bucket, "CKV2_AWS_62", props.unusedObjectEventsReason ?? DEFAULT_UNUSED_OBJECT_EVENTS_REASON);
+    }
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
     const bucket = this.bucket.id;
