@@ -15,10 +15,11 @@ import { synth } from "../../scripts/lib/terraform";
 const synthDir = mkdtempSync(join(tmpdir(), "emulated-"));
 let emulator: Emulator;
 
+// Synth and the emulator's start share two cores with the rest of the suite: allow them time.
 beforeAll(async () => {
   synth(synthDir);
   emulator = await Emulator.start();
-});
+}, 120_000);
 afterAll(async () => {
   await emulator?.stop();
   rmSync(synthDir, { recursive: true, force: true });
