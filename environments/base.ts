@@ -81,7 +81,7 @@ export const base: EnvironmentOverride = {
       numberOfWorkers: 2, // the minimum; environments with real volume raise it
       timeoutMinutes: 120, // a daily run takes minutes; two hours means it is stuck
       maxRetries: 1, // one retry rides out a lost executor; more would hide a real failure
-      maxConcurrentRuns: 3, // a backfill may run a few days at once without queueing behind each other
+      maxConcurrentRuns: 1, // runs of one dataset's job never overlap: raw → processed merges into stored partitions, and a bookmarked extract must not read one increment twice
       bookmarks: "enable", // the RDS extract is incremental through bookmarks
       metrics: true, // job metrics feed the failure and duration alarms
       continuousLogging: true, // driver logs while the run is live, not only after it ends
@@ -111,14 +111,25 @@ export const base: EnvironmentOverride = {
     periodSeconds: 300,
     evaluationPeriods: 1,
     datapointsToAlarm: 1,
-    lambdaErrors: 1, // any error is worth a look in a pipeline that must not lose data
-    lambdaThrottles: 1,
+    // Every alarm fires when a period's value is above its threshold: 0 means the first one alarms.
+    lambdaErrors: 0, // any error is worth a look in a pipeline that must not lose data
+    lambdaThrottles: 0, // a throttled ingest is a delayed ingest
     lambdaDurationPercentOfTimeout: 80, // leave time to finish before the hard timeout
     deadLetterQueueDepth: 0, // one dead letter means data is waiting for a redrive
     firehoseFreshnessSeconds: 900, // three default buffer intervals
     kinesisIteratorAgeMs: 300_000, // five minutes behind the stream
-    glueJobFailures: 0,
-    stateMachineFailures: 0,
+    glueJobFailures: 0, // a failed job leaves a partition stale
+    stateMachineFailures: 0, // a failed pipeline already alerted once; the alarm keeps it visible until it is fixed
+  },
+  orchestration: {
+    batching: {
+      enabled: true, // a burst of landings becomes one execution, not one per object
+      batchSize: 1000, // the most a 256 KiB execution input holds with room to spare (one object key per record)
+      windowSeconds: 300, // Pipes' longest wait: fewer, larger runs; raw data is minutes old at most
+    },
+    executionTimeoutMinutes: 360, // two Glue jobs and a crawl; a run past six hours is stuck, not slow
+    logExecutionData: true, // outside prod, state inputs and outputs in the logs make a failure easy to read
+    maxReceiveCount: 5, // five tries absorb a consumer's transient failures; then the message waits in the DLQ
   },
   logs: {
     retentionDays: 30,

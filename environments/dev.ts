@@ -14,5 +14,7 @@ export const dev: EnvironmentDefinition = {
     api: { baseUrl: "https://sandbox.carrier.example", schedule: "rate(6 hours)" }, // the carrier's sandbox; four runs a day are enough to test with
     rds: { jdbcUrl: "jdbc:postgresql://orders-db.dev.internal.example:5432/orders", databaseCidr: "10.110.0.0/16" }, // peered development database VPC
   },
+  // Developers wait for their test files: start within a minute.
+  orchestration: { batching: { windowSeconds: 60 } },
   logs: { retentionDays: 14 },
 };

@@ -15,7 +15,8 @@ import type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
 export type {
-  EnvironmentConfig, LakeFormationConfig, NetworkConfig, PartitionKey, PartitionSpec, QuickSightConfig, RedshiftConfig, Tier, Tiering,
+  AlarmsConfig, EnvironmentConfig, LakeFormationConfig, NetworkConfig, OrchestrationConfig, PartitionKey, PartitionSpec, QuickSightConfig,
+  RedshiftConfig, Tier, Tiering,
 } from "./schema";
 export type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 

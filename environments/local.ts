@@ -25,6 +25,13 @@ export const local: EnvironmentDefinition = {
     enabled: false,
     disabledReason: "QuickSight needs an account subscription and users, which the emulator cannot provide",
   },
+  orchestration: {
+    batching: {
+      enabled: false,
+      disabledReason:
+        "the emulator (moto 5.2.1) stores EventBridge Pipes but never polls their source; the raw-zone rule starts the pipeline directly instead (one execution per object, still one job run at a time)",
+    },
+  },
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   ingestion: {
     // The end-to-end run serves a sample API on loopback and runs the handler locally (functions/api-ingest).

@@ -172,6 +172,10 @@ const LakeSchema = z.object({
 // Observability, analytics guards, protection, state
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Alarm thresholds. Every alarm fires when a period's value is GREATER than its threshold, so a
+ * count threshold is the number tolerated per period (0: the first one alarms).
+ */
 const AlarmsSchema = z
   .object({
     /** "page" sends alarm actions to the on-call topic; "record" keeps alarm state and history only. */
@@ -182,14 +186,21 @@ const AlarmsSchema = z
     }),
     evaluationPeriods: positive,
     datapointsToAlarm: positive,
+    /** Lambda errors tolerated per period (per function). */
     lambdaErrors: nonNegative,
+    /** Lambda throttles tolerated per period (per function). */
     lambdaThrottles: nonNegative,
-    /** Alarm when p99 duration passes this share of the function's timeout. */
+    /** Alarm when p99 duration passes this share of the function's own timeout. */
     lambdaDurationPercentOfTimeout: int(1, "must be a percentage between 1 and 100").max(100, { error: rule("must be a percentage between 1 and 100") }),
+    /** Messages a dead-letter queue may hold before it alarms. */
     deadLetterQueueDepth: nonNegative,
+    /** Age in seconds of the oldest record Firehose has not yet delivered to S3. */
     firehoseFreshnessSeconds: positive,
+    /** How far (ms) a Kinesis consumer may lag behind the stream's tip. */
     kinesisIteratorAgeMs: positive,
+    /** Failed, timed-out or errored runs per Glue job and period. */
     glueJobFailures: nonNegative,
+    /** Failed (and, separately, timed-out) executions per state machine and period. */
     stateMachineFailures: nonNegative,
   })
   .superRefine((a, ctx) => {
@@ -535,6 +546,56 @@ const IngestionSchema = z.object({
   emrServerless: EmrServerlessSchema,
 });
 
+/** EventBridge Pipes' limits for an SQS source. */
+export const PIPES_MAX_BATCHING_WINDOW_SECONDS = 300;
+/**
+ * Largest batch a pipeline accepts: each record carries one object key (S3 allows 1 KiB, ours are
+ * ~100 bytes) and the whole batch is one execution's input, which Step Functions caps at 256 KiB.
+ */
+export const PIPELINE_MAX_BATCH_SIZE = 1000;
+/** A Standard workflow runs for at most one year. */
+const MAX_EXECUTION_MINUTES = 525_600;
+
+const OrchestrationSchema = z.object({
+  /**
+   * How "Object Created" events start pipelines: buffered in SQS and read in batches by EventBridge
+   * Pipes (one execution per batch), or, where batching is off, one execution per event.
+   */
+  batching: z
+    .object({
+      enabled: z.boolean({ error: rule("must be true or false") }),
+      /** Events per execution at most. */
+      batchSize: int(1).max(PIPELINE_MAX_BATCH_SIZE, {
+        error: rule(`must be ≤ ${PIPELINE_MAX_BATCH_SIZE}: a batch is one execution's input, which Step Functions caps at 256 KiB`),
+      }),
+      /** How long the pipe gathers events before it starts an execution. */
+      windowSeconds: int(0).max(PIPES_MAX_BATCHING_WINDOW_SECONDS, {
+        error: rule(`must be ≤ ${PIPES_MAX_BATCHING_WINDOW_SECONDS} seconds: EventBridge Pipes waits at most five minutes`),
+      }),
+      /** Why batching is off here. Required when it is off; shown in the stack's outputs. */
+      disabledReason: reason.optional(),
+    })
+    .superRefine((b, ctx) => {
+      if (typeof b.batchSize === "number" && b.batchSize > 10 && b.windowSeconds === 0) {
+        ctx.addIssue({ code: "custom", path: ["windowSeconds"], message: `must be ≥ 1 when batchSize is above 10 (${b.batchSize}): EventBridge Pipes requires a batching window for larger SQS batches (got 0)` });
+      }
+      if (b.enabled === false && b.disabledReason === undefined) {
+        ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when batching is turned off: say why this environment starts one execution per object" });
+      }
+      if (b.enabled === true && b.disabledReason !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when batching is enabled" });
+      }
+    }),
+  /** An execution that runs longer fails as timed out (and alarms). */
+  executionTimeoutMinutes: int(5, "must be ≥ 5 minutes: two Glue jobs and a crawl never finish sooner").max(MAX_EXECUTION_MINUTES, {
+    error: rule(`must be ≤ ${MAX_EXECUTION_MINUTES} minutes: a Standard workflow runs for at most a year`),
+  }),
+  /** Log each state's input and output (not only events). Off in prod: inputs and outputs can carry record data. */
+  logExecutionData: z.boolean({ error: rule("must be true or false") }),
+  /** Receives of a subscriber message before it moves to the subscriber's dead-letter queue. */
+  maxReceiveCount: int(1).max(1000, { error: rule("must be between 1 and 1000 (SQS redrive policy limit)") }),
+});
+
 const ProtectionSchema = z.object({
   /** Let `terraform destroy` delete non-empty buckets. Only for disposable environments. */
   forceDestroy: z.boolean({ error: rule("must be true or false") }),
@@ -608,6 +669,7 @@ export const EnvironmentSchema = z
     network: NetworkSchema,
     ingestion: IngestionSchema,
     alarms: AlarmsSchema,
+    orchestration: OrchestrationSchema,
     logs: LogsSchema,
   })
   // `when` runs the cross-field rules even when a field failed, so one run lists every problem.
@@ -631,6 +693,9 @@ function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void 
       fail(["athena", "bytesScannedCutoffPerQuery"], "is required in prod: every production query needs a scan cutoff");
     }
     if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
+    if (env.orchestration?.logExecutionData === true) {
+      fail(["orchestration", "logExecutionData"], "must be false in prod: execution inputs and outputs can carry record data into the logs");
+    }
   }
   analyticsRules(env, fail);
   ingestionRules(env, fail);
@@ -692,6 +757,13 @@ function ingestionRules(env: Record<string, any>, fail: (path: (string | number)
   if (env.tier !== "local" && typeof baseUrl === "string" && /^http:\/\//i.test(baseUrl)) {
     fail(["ingestion", "api", "baseUrl"], `must use https outside local: API credentials never travel in clear text (got ${show(baseUrl)})`);
   }
+  const runs = ingestion.glue?.maxConcurrentRuns;
+  if (typeof runs === "number" && runs > 1 && ingestion.glue?.bookmarks !== "disable") {
+    fail(
+      ["ingestion", "glue", "maxConcurrentRuns"],
+      `must be 1 while bookmarks are on: two runs of a bookmarked extract would read the same increment (got ${runs})`,
+    );
+  }
   if (env.tier === "prod") {
     if (ingestion.glue?.bookmarks !== undefined && ingestion.glue.bookmarks !== "enable") {
       fail(["ingestion", "glue", "bookmarks"], `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(ingestion.glue.bookmarks)})`);
@@ -711,6 +783,8 @@ export type NetworkConfig = EnvironmentConfig["network"];
 export type RedshiftConfig = EnvironmentConfig["redshift"];
 export type QuickSightConfig = EnvironmentConfig["quicksight"];
 export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
+export type AlarmsConfig = EnvironmentConfig["alarms"];
+export type OrchestrationConfig = EnvironmentConfig["orchestration"];
 export type IngestionConfig = EnvironmentConfig["ingestion"];
 /** What an environment file may write before defaults are merged and validation runs. */
 export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

@@ -12,6 +12,8 @@ import { Catalog } from "./catalog";
 import { Ingestion } from "./ingestion";
 import { Lake, ZONES } from "./lake";
 import { Network } from "./network";
+import { Observability } from "./observability";
+import { Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
@@ -33,6 +35,9 @@ export class PlatformStack extends TerraformStack {
   readonly catalog: Catalog;
   readonly analytics: Analytics;
   readonly ingestion: Ingestion;
+  /** Alarms, log settings and the dashboard for everything in the stack (applied at synth). */
+  readonly observability: Observability;
+  readonly orchestration: Orchestration;
   /** Features this environment turns off, with the reason it gives (also the `platform_disabled_features` output). */
   readonly disabledFeatures: Readonly<Record<string, string>>;
 
@@ -107,9 +112,36 @@ export class PlatformStack extends TerraformStack {
       forceDestroy: config.protection.forceDestroy,
       preventDestroy: config.protection.preventDestroy,
     });
+    this.observability = new Observability(this, "observability", {
+      ...base,
+      alarms: config.alarms,
+      logRetentionDays: config.logs.retentionDays,
+      preventDestroy: config.protection.preventDestroy,
+    });
+    const { batching } = config.orchestration;
+    this.orchestration = new Orchestration(this, "orchestration", {
+      ...base,
+      lake: this.lake,
+      catalog: this.catalog,
+      // Every dataset with both transform jobs gets a pipeline. (A stream whose Firehose converts to
+      // Parquet lands in processed directly and has no raw → processed job to orchestrate.)
+      pipelines: this.datasets.flatMap((dataset): DatasetPipelineJobs[] => {
+        const { rawToProcessed, processedToConsumer } = this.ingestion.glueJobs[dataset.name] ?? {};
+        // The job resources themselves (not their names as text), so terraform orders jobs before pipelines.
+        return rawToProcessed && processedToConsumer ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }] : [];
+      }),
+      batching: batching.enabled ? { batchSize: batching.batchSize, windowSeconds: batching.windowSeconds } : undefined,
+      executionTimeoutMinutes: config.orchestration.executionTimeoutMinutes,
+      logExecutionData: config.orchestration.logExecutionData,
+      maxReceiveCount: config.orchestration.maxReceiveCount,
+      preventDestroy: config.protection.preventDestroy,
+    });
+    // The alerts topic is the on-call topic; observability only uses it where alarms page.
+    this.observability.notifyOnCall(this.orchestration.alerts);
 
     const disabled: Record<string, string> = {};
     if (!redshift.enabled) disabled.redshift = redshift.disabledReason ?? "turned off";
+    if (!batching.enabled) disabled.pipelineBatching = batching.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
     if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
     this.disabledFeatures = disabled;
@@ -149,7 +181,18 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, "ingestion_kinesis_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.stream.name])) });
     new TerraformOutput(this, "ingestion_firehose_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.firehose.name])) });
     new TerraformOutput(this, "ingestion_artifacts_bucket_name", { value: ingest.artifacts.bucketName });
+    new TerraformOutput(this, "ingestion_scratch_bucket_name", { value: ingest.scratch.bucketName });
     if (ingest.emr) new TerraformOutput(this, "emr_serverless_application_id", { value: ingest.emr.application.id });
+    new TerraformOutput(this, "orchestration_alerts_topic_arn", { value: this.orchestration.alerts.arn });
+    new TerraformOutput(this, "orchestration_pipeline_events_topic_arn", { value: this.orchestration.pipelineEvents.arn });
+    new TerraformOutput(this, "orchestration_subscriber_queue_urls", {
+      value: Object.fromEntries(Object.entries(this.orchestration.subscribers).map(([name, q]) => [name, q.url])),
+    });
+    new TerraformOutput(this, "orchestration_state_machine_arns", {
+      value: Object.fromEntries(Object.entries(this.orchestration.pipelines).map(([name, p]) => [name, p.stateMachine.arn])),
+    });
+    new TerraformOutput(this, "observability_dashboard_name", { value: this.observability.dashboard.dashboardName });
+    new TerraformOutput(this, "observability_logs_kms_key_arn", { value: this.observability.logsKey.arn });
     // Visible in `terraform output`: what this environment does without, and why.
     new TerraformOutput(this, "platform_disabled_features", { value: this.disabledFeatures });
   }

@@ -21,7 +21,7 @@ import { loadEnvironment } from "../../environments";
 import { createHandler, type DeadLetter, type RunSummary } from "../../functions/api-ingest";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { CORPUS, FIRST, shipment } from "../fixtures/api-ingest-corpus";
-import { SampleApi, type ScriptedResponse } from "../helpers/sample-api";
+import { SampleApi, type ScriptedResponse } from "../../scripts/local/sample-api";
 import { byPath, synthNamed } from "../helpers/synth";
 import { ROOT } from "../../scripts/lib/terraform";
 import { bundleFunction } from "../../modules/shared/bundle";

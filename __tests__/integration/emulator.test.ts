@@ -1,7 +1,9 @@
+import { EventBridgeClient, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
+  ListStateMachineVersionsCommand,
   SFNClient,
   StartExecutionCommand,
   ValidateStateMachineDefinitionCommand,
@@ -72,6 +74,26 @@ it("implements ValidateStateMachineDefinition (moto lacks it)", async () => {
   );
   expect(bad.result).toBe("FAIL");
   expect(bad.diagnostics?.map((d) => d.message)).toEqual(["state 'A' goes to undefined 'B'"]);
+});
+
+it("implements TestEventPattern with the matcher moto routes with, and refuses an event AWS would refuse", async () => {
+  const events = new EventBridgeClient(clientConfig());
+  const pattern = JSON.stringify({ source: ["aws.s3"], detail: { object: { key: [{ prefix: "orders/" }] } } });
+  const event = (key: string) => ({ id: "1", account: "123456789012", source: "aws.s3", time: "2024-05-01T00:00:00Z", region: "us-east-1", "detail-type": "Object Created", detail: { object: { key } } });
+  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("orders/a")) }))).Result).toBe(true);
+  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("other/a")) }))).Result).toBe(false);
+  const { id: _id, ...withoutId } = event("orders/a");
+  await expect(events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(withoutId) }))).rejects.toThrow("Parameter Event is not valid.");
+});
+
+it("implements ListStateMachineVersions (the provider reads it after creating a state machine)", async () => {
+  const sfn = new SFNClient(clientConfig());
+  const definition = JSON.stringify({ StartAt: "P", States: { P: { Type: "Pass", End: true } } });
+  const plain = await sfn.send(new CreateStateMachineCommand({ name: "unversioned", roleArn: "arn:aws:iam::123456789012:role/any", definition }));
+  expect((await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: plain.stateMachineArn }))).stateMachineVersions).toEqual([]);
+  const published = await sfn.send(new CreateStateMachineCommand({ name: "versioned", roleArn: "arn:aws:iam::123456789012:role/any", definition, publish: true }));
+  const versions = (await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: published.stateMachineArn }))).stateMachineVersions ?? [];
+  expect(versions.map((v) => v.stateMachineVersionArn)).toEqual([`${published.stateMachineArn}:1`]);
 });
 
 it("runs a state machine more than once on one server (moto 5.2.1 failed the second StartExecution)", async () => {

@@ -19,6 +19,17 @@ const UNSCOPED_ACTIONS = [
   "lakeformation:GetDataAccess",
   "xray:PutTraceSegments",
   "xray:PutTelemetryRecords",
+  "xray:GetSamplingRules",
+  "xray:GetSamplingTargets",
+  // Step Functions' log delivery: AWS documents these for "*" only (vended logs)
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
+  "logs:DescribeLogGroups",
   "cloudwatch:PutMetricData",
   "ec2:DescribeNetworkInterfaces",
   "ec2:DescribeSubnets",
@@ -53,6 +64,8 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     r.startsWith("${aws_") || // a resource this stack created
     new RegExp(`^arn:aws:glue:${config.region}:${config.accountId}:(catalog|database/dataplat_${config.name}_[a-z]+|table/dataplat_${config.name}_[a-z]+/\\*|connection/dataplat-${config.name}-[a-z-]+)$`).test(r) ||
     new RegExp(`^arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws-glue/`).test(r) ||
+    // the account's default event bus, where pipelines publish their success events
+    r === `arn:aws:events:${config.region}:${config.accountId}:event-bus/default` ||
     // the DynamoDB tables the contracts name as sources (read through exports), and their exports
     sourceTables.some((t) => r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}` || r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}/export/*`) ||
     // network interfaces Glue creates for the JDBC connection, in this stack's subnet and security group

@@ -141,6 +141,7 @@ describe("QuickSight", () => {
       redshift: config.redshift.disabledReason,
       quicksight: config.quicksight.disabledReason,
       emrServerless: config.ingestion.emrServerless.disabledReason,
+      pipelineBatching: config.orchestration.batching.disabledReason,
     });
   });
 

@@ -15,7 +15,7 @@ import { DATASETS, PartitionedDataset } from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { ConfigurationError, createHandler, type DeadLetter, type RunSummary } from "../../functions/api-ingest";
 import { CORPUS, FIRST, shipment } from "../fixtures/api-ingest-corpus";
-import { SampleApi, type ScriptedResponse } from "../helpers/sample-api";
+import { SampleApi, type ScriptedResponse } from "../../scripts/local/sample-api";
 
 // Powertools reads these from the process environment: no EMF output in tests.
 process.env.POWERTOOLS_METRICS_DISABLED = "true";

@@ -164,6 +164,52 @@ describe("a bad environment config fails with env, field and rule", () => {
       { ...dev, partitioning: { keys: [{ name: "dt", type: "date", format: "yyyy-MM-dd", rangeStart: "2024-01-01" }, { name: "region", type: "enum", values: [] }] } },
       "dev: partitioning.keys[1].values: must list at least one value (got [])",
     ],
+    // orchestration
+    [
+      "a pipeline batch bigger than one execution input holds",
+      { ...dev, orchestration: { batching: { batchSize: 5000 } } },
+      "dev: orchestration.batching.batchSize: must be ≤ 1000: a batch is one execution's input, which Step Functions caps at 256 KiB (got 5000)",
+    ],
+    [
+      "a batching window longer than Pipes waits",
+      { ...dev, orchestration: { batching: { windowSeconds: 600 } } },
+      "dev: orchestration.batching.windowSeconds: must be ≤ 300 seconds: EventBridge Pipes waits at most five minutes (got 600)",
+    ],
+    [
+      "a large batch without a batching window",
+      { ...dev, orchestration: { batching: { batchSize: 100, windowSeconds: 0 } } },
+      "dev: orchestration.batching.windowSeconds: must be ≥ 1 when batchSize is above 10 (100): EventBridge Pipes requires a batching window for larger SQS batches (got 0)",
+    ],
+    [
+      "batching turned off without a reason",
+      { ...dev, orchestration: { batching: { enabled: false } } },
+      "dev: orchestration.batching.disabledReason: is required when batching is turned off: say why this environment starts one execution per object",
+    ],
+    [
+      "a batching reason while batching is on",
+      { ...dev, orchestration: { batching: { disabledReason: "because I said so, twice" } } },
+      "dev: orchestration.batching.disabledReason: must be omitted when batching is enabled",
+    ],
+    [
+      "prod logging execution data",
+      { ...prod, orchestration: { logExecutionData: true } },
+      "prod: orchestration.logExecutionData: must be false in prod: execution inputs and outputs can carry record data into the logs",
+    ],
+    [
+      "an execution timeout shorter than a pipeline can run",
+      { ...dev, orchestration: { executionTimeoutMinutes: 2 } },
+      "dev: orchestration.executionTimeoutMinutes: must be ≥ 5 minutes: two Glue jobs and a crawl never finish sooner (got 2)",
+    ],
+    [
+      "an execution timeout past a Standard workflow's year",
+      { ...dev, orchestration: { executionTimeoutMinutes: 600_000 } },
+      "dev: orchestration.executionTimeoutMinutes: must be ≤ 525600 minutes: a Standard workflow runs for at most a year (got 600000)",
+    ],
+    [
+      "a redrive count SQS refuses",
+      { ...dev, orchestration: { maxReceiveCount: 0 } },
+      "dev: orchestration.maxReceiveCount: must be ≥ 1 (got 0)",
+    ],
     // catalog, Lake Formation, warehouse, BI, network
     [
       "a crawler schedule that is not a Glue cron",
@@ -283,6 +329,11 @@ describe("a bad environment config fails with env, field and rule", () => {
       "one Glue worker",
       { ...dev, ingestion: { glue: { numberOfWorkers: 1 } } },
       "dev: ingestion.glue.numberOfWorkers: must be from 2 to 299: Glue Spark jobs need a driver and at least one executor (got 1)",
+    ],
+    [
+      "concurrent runs of bookmarked extracts",
+      { ...dev, ingestion: { glue: { maxConcurrentRuns: 3 } } },
+      "dev: ingestion.glue.maxConcurrentRuns: must be 1 while bookmarks are on: two runs of a bookmarked extract would read the same increment (got 3)",
     ],
     ["Glue 4.0", { ...dev, ingestion: { glue: { version: "4.0" as never } } }, 'dev: ingestion.glue.version: must be "5.0": the jobs are tested against Glue 5.0\'s Spark 3.5 line (got "4.0")'],
     [

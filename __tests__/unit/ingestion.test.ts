@@ -132,9 +132,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
           number_of_workers: g.numberOfWorkers,
           timeout: g.timeoutMinutes,
           max_retries: g.maxRetries,
-          execution_property: { max_concurrent_runs: g.maxConcurrentRuns },
           security_configuration: `${prefix}-glue`,
         });
+        // Pipeline jobs run one at a time (they merge into stored partitions); extracts take the setting.
+        const pipelineJob = /-(raw-to-processed|processed-to-consumer)$/.test(body.name);
+        expect(body.execution_property).toEqual({ max_concurrent_runs: pipelineJob ? 1 : g.maxConcurrentRuns });
         expect(body.default_arguments).toMatchObject({
           "--enable-metrics": String(g.metrics),
           "--enable-continuous-cloudwatch-log": String(g.continuousLogging),

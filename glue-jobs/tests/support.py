@@ -67,6 +67,22 @@ def hashes(root: Path) -> dict[str, str]:
     return {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in files(root)}
 
 
+def contents(root: Path) -> dict[str, Any]:
+    """What a rerun must reproduce: every file's name and, for Parquet, its schema and rows in file
+    order (Parquet footers may list a chunk's encodings in another order between JVMs); other
+    files byte for byte."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, Any] = {}
+    for rel in files(root):
+        if rel.endswith(".parquet"):
+            table = pq.read_table(root / rel)
+            out[rel] = (str(table.schema), table.to_pylist())
+        else:
+            out[rel] = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+    return out
+
+
 def read_partitioned(root: Path) -> list[dict[str, Any]]:
     """Every row of a Hive-partitioned Parquet folder, read with pyarrow (not Spark), with its
     partition values taken from the path; sorted by path then file order."""

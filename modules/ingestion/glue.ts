@@ -233,7 +233,9 @@ export class GlueJobs extends Construct {
       numberOfWorkers: settings.numberOfWorkers,
       timeout: settings.timeoutMinutes,
       maxRetries: settings.maxRetries,
-      executionProperty: { maxConcurrentRuns: settings.maxConcurrentRuns },
+      // Pipeline jobs merge into stored partitions, so their runs must not overlap (the pipeline
+      // waits instead); extracts take the environment's setting.
+      executionProperty: { maxConcurrentRuns: kind === "raw_to_processed" || kind === "processed_to_consumer" ? 1 : settings.maxConcurrentRuns },
       securityConfiguration: catalog.securityConfigurationName,
       connections,
       command: { name: "glueetl", pythonVersion: "3", scriptLocation: this.scripts[kind] },

@@ -32,11 +32,41 @@ Gaps filled (DESIGN.md §3):
   * Attributes moto accepts but does not return, each of which made every plan show an update:
     Glue GetConnection drops ConnectionType; Lambda GetFunction drops KMSKeyArn and
     LoggingConfig; Kinesis CreateStream ignores its Tags. They are returned (and stored).
+  * DynamoDB ExportTableToPointInTime names its data files `<uuid>.gz`; AWS names them
+    `<id>.json.gz`, which is what the export-based extract reads. They are named as AWS does.
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
     moto at http://localhost:$MOTO_PORT. Clients only ever get the TLS port; a second, plain-HTTP
     listener on loopback serves those internal callbacks.
+  * Step Functions `.sync` integrations without a task-token pattern (glue:startJobRun.sync) always
+    fail in moto 5.2.1 with "'NoneType' object has no attribute 'interrupt_all'": the task cleans
+    up a callback endpoint it never created. The cleanup is skipped when there is none.
+  * Step Functions ListStateMachineVersions is not implemented (HTTP 500); the provider calls it
+    after creating every aws_sfn_state_machine and retries the 500 for many minutes. It lists the
+    versions moto keeps (those `publish` created).
+  * SQS SetQueueAttributes without a Policy attribute erased the queue's policy (moto resets it on
+    every call), so a redrive-allow policy applied after a queue policy removed it, and the provider
+    waited forever for the policy to reappear. Attributes not named keep their values.
+  * SQS accepts a RedriveAllowPolicy but never returns it (and refuses it as an attribute name), so
+    the provider waits forever for aws_sqs_queue_redrive_allow_policy to appear. It is returned. A
+    RedrivePolicy comes back as compact JSON, as from SQS (moto's spacing made every plan rewrite it).
+  * SQS StartMessageMoveTask and ListMessageMoveTasks (the DLQ redrive the operator guide
+    documents) are missing. Here a task moves every message of a dead-letter queue to the given
+    destination (or to the DLQ's only source queue) at once, and is listed as COMPLETED; a queue
+    that is no queue's DLQ is refused as AWS refuses it.
+  * An execution whose output holds a timestamp (e.g. the context object's Execution.StartTime,
+    which moto keeps as a datetime where AWS gives an ISO-8601 string) made DescribeExecution fail
+    with HTTP 500; the output is serialized with ISO-8601 timestamps when the execution ends.
+  * EventBridge TestEventPattern is a stub returning nothing; here it evaluates the pattern with the
+    same matcher moto routes events with, and refuses an event without the fields AWS requires.
+  * EventBridge rules cannot target a state machine (moto raises NotImplementedError, which also
+    stops delivery to the rules after it); here a matching event starts an execution with the
+    event as its input, as EventBridge does.
+  * A Glue crawl in moto only moves on when it is listed (ListCrawls), so a caller polling
+    GetCrawler, as Glue's own documentation and our pipelines do, waits forever; and a finished
+    crawl's LastCrawl.Status reads COMPLETED where Glue says SUCCEEDED | CANCELLED | FAILED. Here
+    each GetCrawler moves the running crawl on, as ListCrawls does, and reports SUCCEEDED.
 """
 from __future__ import annotations
 
@@ -188,6 +218,15 @@ def fill_gaps() -> None:
     _fix_bucket_policy_evaluation()
     _fix_security_group_rule_description()
     _fix_dropped_attributes()
+    _fix_dynamodb_export_names()
+    _fix_sync_without_callback()
+    _fix_execution_output_timestamps()
+    _fix_list_state_machine_versions()
+    _fix_redrive_allow_policy()
+    _fix_message_move_tasks()
+    _fix_test_event_pattern()
+    _fix_state_machine_targets()
+    _fix_last_crawl_status()
 
 
 def _fix_repeated_executions() -> None:
@@ -213,6 +252,223 @@ def _fix_repeated_executions() -> None:
         return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution
+
+
+def _fix_sync_without_callback() -> None:
+    import inspect
+    import textwrap
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    cls = module.StateTaskServiceCallback
+    source = textwrap.dedent(inspect.getsource(cls._eval_integration_pattern))
+    broken = "callback_endpoint.interrupt_all()"
+    if source.count(broken) != 1:
+        raise SystemExit("emulator: moto's Step Functions .sync code changed; revisit _fix_sync_without_callback")
+    fixed = source.replace(broken, "if callback_endpoint is not None: callback_endpoint.interrupt_all()")
+    namespace: dict = {}
+    exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
+    cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
+
+
+def _fix_redrive_allow_policy() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    Queue.redrive_allow_policy = None  # set by _set_attributes("RedriveAllowPolicy"), never read back by moto
+    set_attributes = Queue._set_attributes
+
+    def _set_attributes(self, attributes, now=None):  # noqa: ANN001, ANN202
+        policy = getattr(self, "policy", None)
+        set_attributes(self, attributes, now)
+        if "Policy" not in attributes:
+            self.policy = policy  # moto resets it on every call
+
+    Queue._set_attributes = _set_attributes
+    base = Queue.attributes.fget
+
+    def attributes(self):  # noqa: ANN001, ANN202
+        result = base(self)
+        if self.redrive_policy:
+            # SQS answers with compact JSON; moto's spaced JSON made every plan rewrite redrive_policy.
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        if self.redrive_allow_policy:
+            result["RedriveAllowPolicy"] = self.redrive_allow_policy
+        return result
+
+    Queue.attributes = property(attributes)
+    original = SQSBackend.get_queue_attributes
+
+    def get_queue_attributes(self, queue_name, attribute_names):  # noqa: ANN001, ANN202
+        names = list(attribute_names or [])
+        others = [n for n in names if n != "RedriveAllowPolicy"]
+        result = original(self, queue_name, others) if others else {}
+        value = self.get_queue(queue_name).redrive_allow_policy
+        if value and ("RedriveAllowPolicy" in names or "All" in names):
+            result["RedriveAllowPolicy"] = value
+        return result
+
+    SQSBackend.get_queue_attributes = get_queue_attributes
+
+
+def _fix_message_move_tasks() -> None:
+    import time
+    import uuid
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult
+    from moto.sqs.responses import SQSResponse
+
+    tasks: dict[str, list[dict]] = {}
+
+    def queue_by_arn(backend, arn):  # noqa: ANN001, ANN202
+        for queue in backend.queues.values():
+            if queue.queue_arn == arn:
+                return queue
+        raise JsonRESTError("ResourceNotFoundException", f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}")
+
+    def start_message_move_task(self):  # noqa: ANN001
+        backend = self.sqs_backend
+        source = queue_by_arn(backend, self._get_param("SourceArn"))
+        sources = [q for q in backend.queues.values() if q.redrive_policy and q.redrive_policy.get("deadLetterTargetArn") == source.queue_arn]
+        if not sources:
+            raise JsonRESTError("InvalidParameterValue", "Source queue must be configured as a Dead Letter Queue.")
+        destination_arn = self._get_param("DestinationArn")
+        if destination_arn is None and len(sources) != 1:
+            raise JsonRESTError("InvalidParameterValue", "DestinationArn is required when the dead-letter queue has more than one source queue.")
+        destination = queue_by_arn(backend, destination_arn) if destination_arn else sources[0]
+        with source._messages_lock:
+            messages = list(source._messages)
+            for message in messages:
+                source._messages.remove(message)
+        for message in messages:
+            backend.send_message(destination.name, message.body, message_attributes=message.message_attributes)
+        handle = str(uuid.uuid4())
+        tasks.setdefault(source.queue_arn, []).insert(0, {
+            "TaskHandle": handle,
+            "Status": "COMPLETED",
+            "SourceArn": source.queue_arn,
+            "DestinationArn": destination.queue_arn,
+            "ApproximateNumberOfMessagesMoved": len(messages),
+            "ApproximateNumberOfMessagesToMove": len(messages),
+            "StartedTimestamp": int(time.time() * 1000),
+        })
+        return ActionResult({"TaskHandle": handle})
+
+    def list_message_move_tasks(self):  # noqa: ANN001
+        source = queue_by_arn(self.sqs_backend, self._get_param("SourceArn"))
+        return ActionResult({"Results": tasks.get(source.queue_arn, [])[: int(self._get_param("MaxResults") or 1)]})
+
+    SQSResponse.start_message_move_task = start_message_move_task
+    SQSResponse.list_message_move_tasks = list_message_move_tasks
+
+
+def _fix_list_state_machine_versions() -> None:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self):  # noqa: ANN001
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
+        return ActionResult({"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]})
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+
+def _fix_execution_output_timestamps() -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    def iso(value):  # noqa: ANN001, ANN202
+        if isinstance(value, (dt.datetime, dt.date)):
+            return value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect_execution_status(self):  # noqa: ANN001
+        original(self)
+        output = self.execution.output
+        if output is not None and not isinstance(output, str):
+            self.execution.output = json.dumps(output, default=iso)
+
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_execution_status
+
+
+# Fields TestEventPattern requires of the event (the service answers ValidationException otherwise).
+EVENT_REQUIRED_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
+
+
+def _fix_test_event_pattern() -> None:
+    from moto.core.exceptions import JsonRESTError
+    from moto.events.models import EventPattern
+    from moto.events.responses import EventsHandler
+
+    def test_event_pattern(self):  # noqa: ANN001
+        try:
+            event = json.loads(self._get_param("Event"))
+        except (TypeError, ValueError):
+            raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
+        if not isinstance(event, dict) or any(field not in event for field in EVENT_REQUIRED_FIELDS):
+            raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        return json.dumps({"Result": pattern.matches_event(event)})
+
+    EventsHandler.test_event_pattern = test_event_pattern
+
+
+def _fix_state_machine_targets() -> None:
+    import logging
+    import uuid
+
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
+        machines = [t for t in self.targets if t["Arn"].split(":")[2] == "states"]
+        if not machines:
+            return original(self, original_event, transform_input)
+        if not self.event_pattern.matches_event(original_event):
+            return None
+        event = json.loads(json.dumps(original_event, default=str))
+        if isinstance(event.get("time"), (int, float)):
+            event["time"] = dt.datetime.fromtimestamp(event["time"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for target in machines:
+            _, _, _, region, account, *_ = target["Arn"].split(":")
+            try:
+                get_backend(account, region).start_execution(target["Arn"], str(uuid.uuid4()), json.dumps(event))
+            except Exception:  # noqa: BLE001 - delivery is asynchronous in AWS: a failed start never fails the sender
+                logging.getLogger("emulator").exception("rule %s could not start %s", self.name, target["Arn"])
+        others = [t for t in self.targets if t not in machines]
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+        return None
+
+    Rule.send_to_targets = send_to_targets
+
+
+def _fix_last_crawl_status() -> None:
+    from moto.glue.models import FakeCrawler
+
+    original = FakeCrawler.as_dict
+
+    def as_dict(self):  # noqa: ANN001
+        if self.crawls:
+            self.crawls[-1].advance()
+        data = original(self)
+        last = data.get("LastCrawl")
+        if last and last.get("Status") == "COMPLETED":
+            last["Status"] = "SUCCEEDED"
+        return data
+
+    FakeCrawler.as_dict = as_dict
 
 
 def _fix_logging_policy_check() -> None:
@@ -413,6 +669,29 @@ def _fix_dropped_attributes() -> None:
         return result
 
     KinesisResponse.create_stream = create_stream
+
+
+def _fix_dynamodb_export_names() -> None:
+    from moto.dynamodb.models.table_export import TableExport
+
+    original = TableExport._backup_to_s3_file
+
+    def _backup_to_s3_file(self, s3_backend):  # noqa: ANN001, ANN202
+        put = s3_backend.put_object
+        export_root = f"{self.s3_prefix}/AWSDynamoDB/"
+
+        def put_object(bucket_name, key_name, *args, **kwargs):  # noqa: ANN001, ANN202
+            if key_name.startswith(export_root) and "/data/" in key_name and not key_name.endswith(".json.gz"):
+                key_name = key_name[: -len(".gz")] + ".json.gz"
+            return put(bucket_name, key_name, *args, **kwargs)
+
+        s3_backend.put_object = put_object  # shadows the method for this export only
+        try:
+            original(self, s3_backend)
+        finally:
+            del s3_backend.put_object
+
+    TableExport._backup_to_s3_file = _backup_to_s3_file
 
 
 def _fix_eventbridge_notification() -> None:

@@ -1,7 +1,7 @@
 /**
  * A scripted HTTP API on a loopback port, standing in for the carrier's API: each path answers
  * with the next response of its script (the last one repeats), so retries, malformed pages and
- * pagination can be played exactly. Used by the handler tests and the end-to-end run.
+ * pagination can be played exactly. Used by the handler tests and by the main job (scripts/main-job.ts), which serves the sample carrier API with it.
  *
  *   const api = await SampleApi.start({ "/v1/shipments": [{ status: 503 }, { json: { items: [...], next: "/v1/shipments?page=2" } }] });
  *   api.url("/v1/shipments"); api.requests; await api.stop();

@@ -1,0 +1,306 @@
+/**
+ * The pipeline's synthesized pieces, run for real in the project's emulator (moto behind
+ * scripts/emulator):
+ *
+ * 1. The raw-zone rule's event pattern, evaluated by EventBridge's TestEventPattern against an S3
+ *    "Object Created" event in the shape AWS documents, and routed for real: objects put into S3
+ *    reach the rule's target only for the dataset's prefix in the raw bucket.
+ * 2. The `local` environment's `orders` pipeline, triggered by an object landing in the raw bucket:
+ *    a failing step lands in the Catch → SNS alert path and fails the execution; with the job in
+ *    place the same state machine succeeds and emits its success event, which the synthesized
+ *    success rule routes.
+ *
+ * 3. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
+ *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
+ *
+ * The state machine, rules, patterns and queues are taken from the synthesized Terraform JSON; only the
+ * Terraform references in them are replaced by the names and ARNs of what the test creates, and
+ * the crawler poll interval is shortened.
+ */
+import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient } from "@aws-sdk/client-glue";
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
+import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+} from "@aws-sdk/client-sqs";
+import { loadEnvironment } from "../../environments";
+import { PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
+import { synthWithIngestion } from "../helpers/pipelines";
+import { refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+
+const config = loadEnvironment("local");
+const { json } = synthWithIngestion(config);
+const prefix = `dataplat-${config.name}`;
+const byName = (type: string, name: string): SynthesizedResource => {
+  const found = resources(json, type).find((r) => r.body.name === name || r.body.bucket === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return found;
+};
+const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body.bucket as string;
+const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!.body.bucket as string;
+const ordersRule = byName("aws_cloudwatch_event_rule", `${prefix}-orders-raw-created`);
+const ordersPattern: string = ordersRule.body.event_pattern;
+
+let emulator: Emulator;
+const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient };
+
+beforeAll(async () => {
+  emulator = await Emulator.start({ executeStateMachines: true });
+  const common = {
+    endpoint: emulator.endpoint,
+    region: config.region,
+    credentials: { accessKeyId: emulatorAccessKey(config.accountId), secretAccessKey: "emulator" },
+    requestHandler: { httpsAgent: emulator.httpsAgent() },
+  };
+  clients.s3 = new S3Client({ ...common, forcePathStyle: true });
+  clients.sqs = new SQSClient(common);
+  clients.sns = new SNSClient(common);
+  clients.events = new EventBridgeClient(common);
+  clients.glue = new GlueClient(common);
+  clients.sfn = new SFNClient(common);
+  for (const bucket of [rawBucket, processedBucket]) {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
+    await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
+  }
+}, 90_000);
+afterAll(() => emulator?.stop());
+
+async function queue(name: string): Promise<{ url: string; arn: string }> {
+  const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+  return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+}
+
+/** Every message a queue holds now (the emulator delivers synchronously). */
+async function drain(url: string): Promise<{ Body?: string; MessageAttributes?: Record<string, { StringValue?: string }> }[]> {
+  const out = [];
+  for (;;) {
+    const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }));
+    if (!Messages?.length) return out;
+    out.push(...Messages);
+  }
+}
+
+/** An S3 "Object Created" event in the shape the S3 documentation gives for EventBridge. */
+function objectCreated(bucket: string, key: string, detailType = "Object Created") {
+  return {
+    version: "0",
+    id: "17793124-05d4-b198-2fde-7ededc63b103",
+    "detail-type": detailType,
+    source: "aws.s3",
+    account: config.accountId,
+    time: "2024-05-01T10:15:30Z",
+    region: config.region,
+    resources: [`arn:aws:s3:::${bucket}`],
+    detail: {
+      version: "0",
+      bucket: { name: bucket },
+      object: { key, size: 5, etag: "b1946ac92492d2347c6235b4d2611184", "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mc8cs", sequencer: "00617F08299329D189" },
+      "request-id": "N4N7GDK58NMKJ12R",
+      requester: config.accountId,
+      "source-ip-address": "1.2.3.4",
+      reason: "PutObject",
+    },
+  };
+}
+
+describe("the raw-zone trigger pattern", () => {
+  const matches = async (event: object) =>
+    (await clients.events.send(new TestEventPatternCommand({ EventPattern: ordersPattern, Event: JSON.stringify(event) }))).Result;
+
+  it.each([
+    ["an object under the dataset's prefix in the raw bucket", rawBucket, "orders/dt=2024-05-01/region=eu/part-00000.json", true],
+    ["the dataset's folder marker itself", rawBucket, "orders/", true],
+    ["another dataset's object in the raw bucket", rawBucket, "customers/dt=2024-05-01/part-00000.json", false],
+    ["a folder that only starts with the dataset's name", rawBucket, "orders_archive/part-00000.json", false],
+    ["the dataset's name deeper in the key", rawBucket, "backfill/orders/part-00000.json", false],
+    ["the dataset's prefix in the processed bucket", processedBucket, "orders/dt=2024-05-01/part-00000.parquet", false],
+    ["the dataset's prefix in another environment's raw bucket", rawBucket.replace(`${prefix}-`, "dataplat-dev-"), "orders/part-00000.json", false],
+  ])("%s", async (_case, bucket, key, expected) => {
+    expect(await matches(objectCreated(bucket, key))).toBe(expected);
+  });
+
+  it("matches only Object Created, not other S3 events for the same object", async () => {
+    expect(await matches(objectCreated(rawBucket, "orders/x.json", "Object Deleted"))).toBe(false);
+    expect(await matches({ ...objectCreated(rawBucket, "orders/x.json"), source: "custom.s3" })).toBe(false);
+  });
+
+  it("routes what S3 itself emits: only objects under the prefix in the raw bucket reach the rule's target", async () => {
+    const target = await queue("pattern-probe");
+    await clients.events.send(new PutRuleCommand({ Name: "pattern-probe", EventPattern: ordersPattern }));
+    await clients.events.send(new PutTargetsCommand({ Rule: "pattern-probe", Targets: [{ Id: "probe", Arn: target.arn }] }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: "customers/dt=2024-05-01/a.json", Body: "{}" }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: processedBucket, Key: "orders/dt=2024-05-01/a.parquet", Body: "x" }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: "orders/dt=2024-05-01/region=eu/a.json", Body: "{}" }));
+    const delivered = (await drain(target.url)).map((m) => JSON.parse(m.Body!));
+    expect(delivered.map((e) => [e.source, e["detail-type"], e.detail.bucket.name, e.detail.object.key])).toEqual([
+      ["aws.s3", "Object Created", rawBucket, "orders/dt=2024-05-01/region=eu/a.json"],
+    ]);
+  });
+});
+
+describe("the orders pipeline, run in the emulator", () => {
+  const arns = new Map<string, string>();
+  let alerts: { url: string; arn: string };
+  let successes: { url: string; arn: string };
+  let stateMachineArn: string;
+  const machine = byName("aws_sfn_state_machine", `${prefix}-orders-pipeline`);
+  const rawToProcessed = byName("aws_glue_job", `${prefix}-orders-raw-to-processed`).body.name as string;
+  const processedToConsumer = byName("aws_glue_job", `${prefix}-orders-processed-to-consumer`).body.name as string;
+
+  /** Replaces "${type.name.attr}" references with what was created here (names are literal in the JSON). */
+  function resolve(text: string, source: TerraformJson): string {
+    return text.replace(/\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (whole, type: string, name: string, attr: string) => {
+      const body = source.resource[type]?.[name];
+      if (!body) throw new Error(`unknown reference ${whole}`);
+      if (attr === "name") return body.name;
+      if (attr === "arn" && arns.has(`${type}.${name}`)) return arns.get(`${type}.${name}`)!;
+      throw new Error(`the test does not create ${whole}`);
+    });
+  }
+
+  beforeAll(async () => {
+    // The crawler the pipeline starts, in the raw database.
+    const crawler = byName("aws_glue_crawler", `${prefix}-raw-orders`).body;
+    const database = resolve(crawler.database_name, json);
+    await clients.glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database } }));
+    await clients.glue.send(
+      new CreateCrawlerCommand({ Name: crawler.name, Role: "arn:aws:iam::123456789012:role/crawler", DatabaseName: database, Targets: { S3Targets: [{ Path: `s3://${rawBucket}/orders/` }] } }),
+    );
+    // Only the first job exists: the second step fails.
+    await clients.glue.send(new CreateJobCommand({ Name: rawToProcessed, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/a.py" } }));
+
+    // The alerts topic, with a queue subscribed the way the alerts-log subscriber is (raw delivery).
+    const alertsTopic = byName("aws_sns_topic", `${prefix}-alerts`);
+    const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: alertsTopic.body.name }));
+    arns.set(`aws_sns_topic.${alertsTopic.name}`, TopicArn!);
+    alerts = await queue(`${prefix}-alerts-log`);
+    await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: alerts.arn, Attributes: { RawMessageDelivery: "true" } }));
+
+    // The synthesized success rule, delivering to a queue.
+    const successRule = byName("aws_cloudwatch_event_rule", `${prefix}-pipeline-succeeded`).body;
+    successes = await queue("success-probe");
+    await clients.events.send(new PutRuleCommand({ Name: successRule.name, EventPattern: successRule.event_pattern }));
+    await clients.events.send(new PutTargetsCommand({ Rule: successRule.name, Targets: [{ Id: "probe", Arn: successes.arn }] }));
+
+    // The state machine, as synthesized (crawler polled every second instead of every 30).
+    const definition: StateMachineDefinition = JSON.parse(resolve(machine.body.definition, json));
+    const fast = { ...definition, States: { ...definition.States, WaitForCrawl: { ...definition.States.WaitForCrawl, Seconds: 1 } } };
+    ({ stateMachineArn } = (await clients.sfn.send(
+      new CreateStateMachineCommand({ name: machine.body.name, definition: JSON.stringify(fast), roleArn: "arn:aws:iam::123456789012:role/pipeline", type: "STANDARD" }),
+    )) as { stateMachineArn: string });
+    arns.set(`aws_sfn_state_machine.${machine.name}`, stateMachineArn);
+
+    // local starts pipelines straight from the raw-created rule (no Pipes in the emulator).
+    const [target] = resources(json, "aws_cloudwatch_event_target").filter((t) => t.body.rule === `${refOf(ordersRule)}.name}`);
+    await clients.events.send(new PutRuleCommand({ Name: ordersRule.body.name, EventPattern: ordersPattern }));
+    await clients.events.send(new PutTargetsCommand({ Rule: ordersRule.body.name, Targets: [{ Id: target.body.target_id, Arn: resolve(target.body.arn, json) }] }));
+  }, 60_000);
+
+  async function landAndRun(key: string): Promise<{ status: string; error?: string; cause?: string; executionArn: string }> {
+    const before = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
+    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: key, Body: '{"order_id": "o-1"}' }));
+    for (let i = 0; i < 300; i++) {
+      const executions = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
+      const started = executions.filter((e) => !before.some((b) => b.executionArn === e.executionArn));
+      if (started.length > 1) throw new Error(`one object started ${started.length} executions`);
+      if (started.length === 1 && started[0].status !== "RUNNING") {
+        const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: started[0].executionArn }));
+        return { status: d.status!, error: d.error, cause: d.cause, executionArn: d.executionArn! };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const running = ((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? []).filter((e) => !before.some((b) => b.executionArn === e.executionArn));
+    const last = running.length
+      ? ((await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: running[0].executionArn, maxResults: 1000 }))).events ?? []).slice(-12)
+      : [];
+    throw new Error(`the landed object did not start and finish an execution (started ${running.length}; last events: ${JSON.stringify(last.map((e) => [e.type, e.stateEnteredEventDetails?.name, e.taskFailedEventDetails?.error]))})`);
+  }
+
+  it("a failing step lands in its Catch, alerts through SNS with the dataset, step and error, and fails the execution", async () => {
+    const run = await landAndRun("orders/dt=2024-05-01/region=eu/part-00000.json");
+    expect(run).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
+    expect(run.cause).toContain(processedToConsumer);
+
+    const [alert, ...more] = await drain(alerts.url);
+    expect(more).toEqual([]);
+    const message = JSON.parse(alert.Body!);
+    expect(message).toMatchObject({ dataset: "orders", step: STEPS.processedToConsumer, error: "Glue.EntityNotFoundException", execution: run.executionArn });
+    expect(message.redrive).toBe(`aws stepfunctions redrive-execution --execution-arn ${run.executionArn}`);
+    expect(alert.MessageAttributes?.step?.StringValue).toBe(STEPS.processedToConsumer);
+
+    // The steps before it ran for real: the first job's run succeeded and the crawl finished.
+    const runs = (await clients.glue.send(new GetJobRunsCommand({ JobName: rawToProcessed }))).JobRuns ?? [];
+    expect(runs.map((r) => r.JobRunState)).toEqual(["SUCCEEDED"]);
+    const history = (await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: run.executionArn, maxResults: 1000 }))).events ?? [];
+    const entered = history.filter((e) => e.type?.endsWith("StateEntered")).map((e) => e.stateEnteredEventDetails?.name);
+    expect(entered).toEqual(
+      expect.arrayContaining([STEPS.rawToProcessed, STEPS.startCrawler, STEPS.getCrawler, "CrawlSucceeded?", STEPS.processedToConsumer, `${STEPS.processedToConsumer}Failed`, STEPS.notifyFailure, STEPS.failed]),
+    );
+    expect(entered).not.toContain(STEPS.publishSucceeded);
+    expect(await drain(successes.url)).toEqual([]);
+  }, 120_000);
+
+  it("with both jobs in place the same state machine succeeds and emits the success event the success rule routes", async () => {
+    await clients.glue.send(new CreateJobCommand({ Name: processedToConsumer, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" } }));
+    const run = await landAndRun("orders/dt=2024-05-02/region=us/part-00000.json");
+    expect(run.status).toBe("SUCCEEDED");
+    const [event, ...more] = (await drain(successes.url)).map((m) => JSON.parse(m.Body!));
+    expect(more).toEqual([]);
+    expect(event).toMatchObject({ source: `${prefix}.pipelines`, "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders", status: "SUCCEEDED", execution: run.executionArn } });
+    expect(event.detail.processedToConsumerRunId).toMatch(/^jr_/);
+    expect(await drain(alerts.url)).toEqual([]);
+  }, 120_000);
+});
+
+describe("a subscriber's dead letters and the documented redrive", () => {
+  it("a message its consumer keeps failing moves to the DLQ after maxReceiveCount receives; start-message-move-task puts it back", async () => {
+    const topicBody = byName("aws_sns_topic", `${prefix}-pipeline-events`).body;
+    const queueBody = byName("aws_sqs_queue", `${prefix}-pipeline-events`).body;
+    const dlqBody = byName("aws_sqs_queue", `${prefix}-pipeline-events-dlq`).body;
+    const dlq = await queue(dlqBody.name);
+    const redrive = JSON.parse(queueBody.redrive_policy);
+    expect(redrive.maxReceiveCount).toBe(config.orchestration.maxReceiveCount);
+    const { QueueUrl } = await clients.sqs.send(
+      new CreateQueueCommand({ QueueName: queueBody.name, Attributes: { RedrivePolicy: JSON.stringify({ ...redrive, deadLetterTargetArn: dlq.arn }) } }),
+    );
+    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: topicBody.name }));
+    await clients.sns.send(
+      new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes!.QueueArn, Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn }) } }),
+    );
+    await clients.sns.send(new PublishCommand({ TopicArn, Message: JSON.stringify({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } }) }));
+
+    // The consumer fails every time: it gives the message back instead of deleting it.
+    for (let attempt = 1; attempt <= redrive.maxReceiveCount; attempt++) {
+      const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }));
+      expect(Messages).toHaveLength(1);
+      await clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: Messages![0].ReceiptHandle, VisibilityTimeout: 0 }));
+    }
+    expect((await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).toEqual([]);
+    const waiting = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+    expect(waiting.Attributes!.ApproximateNumberOfMessages).toBe("1");
+
+    // docs/operator-guide.md, "Redrive a dead-letter queue", step 2.
+    await clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: Attributes!.QueueArn }));
+    const [task] = (await clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }))).Results ?? [];
+    expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
+    const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
+    expect(JSON.parse(back.Body!)).toEqual({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } });
+  });
+
+  it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {
+    const deliveryDlq = await queue(byName("aws_sqs_queue", `${prefix}-event-delivery-dlq`).body.name);
+    await expect(clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: deliveryDlq.arn }))).rejects.toThrow("Source queue must be configured as a Dead Letter Queue.");
+  });
+});

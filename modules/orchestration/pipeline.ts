@@ -1,0 +1,291 @@
+/**
+ * One dataset's event-driven pipeline: the state machine (see pipeline-definition.ts), its role,
+ * log group and tracing, and the trigger that starts it when objects land under the dataset's
+ * raw-zone prefix.
+ *
+ * Trigger, batched (the default): raw "Object Created" rule → SQS buffer → EventBridge Pipe
+ * (batch size and window from config) → one execution per batch. Without batching (an environment
+ * that cannot run Pipes): the rule starts one execution per object. Either way a job never runs
+ * twice at once: the Glue jobs allow one concurrent run, and the state machine waits (retries
+ * ConcurrentRunsExceeded with backoff) instead of overlapping or failing. What cannot be delivered
+ * waits in the trigger's dead-letter queue.
+ */
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
+import { PipesPipe } from "@cdktf/provider-aws/lib/pipes-pipe";
+import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
+import { Token } from "cdktf";
+import { Construct } from "constructs";
+import type { PartitionedDataset } from "../../datasets";
+import type { EncryptionKey } from "../shared/encryption-key";
+import { ServiceRole } from "../shared/iam";
+import type { Naming } from "../shared/naming";
+import type { StateMachineDefinition } from "./asl";
+import { DeadLetterQueue, SecureQueue, SecureTopic } from "./messaging";
+import { pipelineDefinition } from "./pipeline-definition";
+
+/** What a pipeline needs of a Glue job: its name (to start it) and ARN (to grant that). A `GlueJob` is one. */
+export interface GlueJobRef {
+  readonly name: string;
+  readonly arn: string;
+}
+
+/**
+ * The jobs one dataset's pipeline runs. The ingestion module provides these (one pair per dataset);
+ * anything with a Glue job's name and ARN fits.
+ */
+export interface DatasetPipelineJobs {
+  readonly dataset: PartitionedDataset;
+  /** Raw → processed: clean, deduplicate, quarantine rejects. */
+  readonly rawToProcessed: GlueJobRef;
+  /** Processed → consumer: the contract's curated or aggregate view. */
+  readonly processedToConsumer: GlueJobRef;
+}
+
+/** Buffered start: one execution per batch of landed objects. */
+export interface TriggerBatching {
+  /** Objects per execution at most. */
+  readonly batchSize: number;
+  /** Seconds the pipe gathers objects before it starts an execution. */
+  readonly windowSeconds: number;
+}
+
+/** A crawler as the pipeline uses it (the catalog's `GlueCrawler` is one). */
+export interface CrawlerRef {
+  readonly name: string;
+  readonly arn: string;
+}
+
+export interface DatasetPipelineProps {
+  readonly naming: Naming;
+  readonly accountId: string;
+  readonly region: string;
+  readonly jobs: DatasetPipelineJobs;
+  /** The dataset's raw-zone crawler: the pipeline's catalog update. */
+  readonly crawler: CrawlerRef;
+  /** Literal name of the raw bucket (the event pattern matches it). */
+  readonly rawBucketName: string;
+  /** Failures are published here. */
+  readonly alerts: SecureTopic;
+  /** Encrypts the trigger's queues. */
+  readonly key: EncryptionKey;
+  /** `source` of the success event. */
+  readonly eventSource: string;
+  readonly executionTimeoutMinutes: number;
+  /** Log state inputs and outputs, not only events. */
+  readonly logExecutionData: boolean;
+  /** Receives of a buffered event before it moves to the DLQ. */
+  readonly maxReceiveCount: number;
+  /** @default one execution per object (no Pipe) */
+  readonly batching?: TriggerBatching;
+  /** Seconds between crawler status checks. @default 30 */
+  readonly crawlerPollSeconds?: number;
+}
+
+/** The EventBridge pattern of objects created under a prefix of one bucket. */
+export function objectCreatedPattern(bucketName: string, prefix: string): Record<string, unknown> {
+  return {
+    source: ["aws.s3"],
+    "detail-type": ["Object Created"],
+    detail: { bucket: { name: [bucketName] }, object: { key: [{ prefix }] } },
+  };
+}
+
+/**
+ * What the pipe passes per buffered event (the execution gets an array of these): the object key.
+ * Small on purpose: a batch is one execution input, capped at 256 KiB.
+ */
+export const PIPE_RECORD_TEMPLATE = '{"key": "<$.body.detail.object.key>"}';
+
+/** How long a buffered event stays invisible while the pipe holds it: its window plus five minutes to start the execution. */
+const PIPE_GRACE_SECONDS = 300;
+
+export class DatasetPipeline extends Construct {
+  readonly dataset: PartitionedDataset;
+  readonly definition: StateMachineDefinition;
+  readonly stateMachine: SfnStateMachine;
+  readonly stateMachineName: string;
+  readonly role: ServiceRole;
+  readonly logGroup: CloudwatchLogGroup;
+  /** Matches objects created under the dataset's raw prefix. */
+  readonly rule: CloudwatchEventRule;
+  readonly eventPattern: Record<string, unknown>;
+  /** The SQS buffer the pipe reads (batched trigger only). */
+  readonly buffer?: SecureQueue;
+  readonly pipe?: PipesPipe;
+  /** Where events that could not start the pipeline wait. */
+  readonly deadLetters: DeadLetterQueue;
+
+  constructor(scope: Construct, id: string, props: DatasetPipelineProps) {
+    super(scope, id);
+    const { naming, accountId, region, jobs } = props;
+    const dataset = jobs.dataset;
+    this.dataset = dataset;
+    for (const [step, job] of [["rawToProcessed", jobs.rawToProcessed], ["processedToConsumer", jobs.processedToConsumer]] as const) {
+      assertOneRunAtATime(dataset.name, step, job);
+    }
+
+    this.stateMachineName = naming.name(dataset.name, "pipeline");
+    const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${this.stateMachineName}`;
+    this.definition = pipelineDefinition({
+      dataset: dataset.name,
+      rawToProcessedJobName: jobs.rawToProcessed.name,
+      processedToConsumerJobName: jobs.processedToConsumer.name,
+      crawlerName: props.crawler.name,
+      alertsTopicArn: props.alerts.arn,
+      eventSource: props.eventSource,
+      subjectPrefix: naming.prefix,
+      timeoutSeconds: props.executionTimeoutMinutes * 60,
+      crawlerPollSeconds: props.crawlerPollSeconds,
+    });
+
+    this.role = new ServiceRole(this, "role", {
+      naming,
+      name: `${dataset.name}-pipeline`,
+      service: "states.amazonaws.com",
+      accountId,
+      sourceArns: [stateMachineArn],
+      description: `Runs the ${dataset.name} pipeline: its two Glue jobs, its raw crawler, alerts and the success event`,
+    });
+    this.role.addToPolicy({
+      sid: "RunTheDatasetsJobs",
+      actions: ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+      resources: [jobs.rawToProcessed.arn, jobs.processedToConsumer.arn],
+    });
+    this.role.addToPolicy({ sid: "CrawlTheRawFolder", actions: ["glue:StartCrawler", "glue:GetCrawler"], resources: [props.crawler.arn] });
+    this.role.addToPolicy({
+      sid: "PublishTheSuccessEvent",
+      actions: ["events:PutEvents"],
+      resources: [`arn:aws:events:${region}:${accountId}:event-bus/default`],
+      conditions: { StringEquals: { "events:source": props.eventSource } },
+    });
+    props.alerts.grantPublish(this.role);
+    props.alerts.allowRolePublish(`${pascal(dataset.name)}Pipeline`, this.role.arn);
+    this.role.addToPolicy({
+      sid: "XRayTracing",
+      actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+      resources: ["*"],
+      wildcardResourceReason: "X-Ray's write and sampling actions support no resource-level permissions",
+    });
+    this.role.addToPolicy({
+      sid: "DeliverExecutionLogs",
+      actions: [
+        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+      ],
+      resources: ["*"],
+      wildcardResourceReason: "CloudWatch Logs' vended-log delivery actions support no resource-level permissions",
+    });
+
+    // Retention and KMS come from observability, which configures every log group in the stack.
+    this.logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/vendedlogs/states/${this.stateMachineName}` });
+    this.stateMachine = new SfnStateMachine(this, "state-machine", {
+      name: this.stateMachineName,
+      type: "STANDARD", // redrive, exactly-once job starts and a year of runtime; Express has none of them
+      roleArn: this.role.arn,
+      definition: JSON.stringify(this.definition),
+      loggingConfiguration: { logDestination: `${this.logGroup.arn}:*`, includeExecutionData: props.logExecutionData, level: "ALL" },
+      tracingConfiguration: { enabled: true },
+      // Step Functions checks the role's log-delivery permissions when it creates the machine.
+      dependsOn: this.role.inlinePolicy ? [this.role.inlinePolicy] : undefined,
+    });
+
+    this.eventPattern = objectCreatedPattern(props.rawBucketName, dataset.prefix);
+    const ruleName = naming.name(dataset.name, "raw-created");
+    this.rule = new CloudwatchEventRule(this, "rule", {
+      name: ruleName,
+      description: `Objects created under ${dataset.prefix} in the raw zone start the ${dataset.name} pipeline`,
+      eventPattern: JSON.stringify(this.eventPattern),
+    });
+    const ruleArn = `arn:aws:events:${region}:${accountId}:rule/${ruleName}`;
+    const retryPolicy = { maximumEventAgeInSeconds: 24 * 3600, maximumRetryAttempts: 185 }; // EventBridge's maximum: a day of retries
+
+    if (props.batching) {
+      const buffer = new SecureQueue(this, "landed", {
+        naming,
+        name: `${dataset.name}-landed`,
+        key: props.key,
+        maxReceiveCount: props.maxReceiveCount,
+        visibilityTimeoutSeconds: props.batching.windowSeconds + PIPE_GRACE_SECONDS,
+      });
+      this.buffer = buffer;
+      this.deadLetters = buffer.deadLetter;
+      buffer.allowSendFrom("FromRawCreatedRule", "events.amazonaws.com", ruleArn, accountId);
+      buffer.deadLetter.allowDeadLettersFrom("UndeliveredByRawCreatedRule", "events.amazonaws.com", ruleArn, accountId);
+      new CloudwatchEventTarget(this, "to-buffer", {
+        rule: this.rule.name,
+        targetId: "landed-buffer",
+        arn: buffer.arn,
+        deadLetterConfig: { arn: buffer.deadLetter.arn },
+        retryPolicy,
+      });
+
+      const pipeName = naming.name(dataset.name, "pipeline");
+      const pipeRole = new ServiceRole(this, "pipe-role", {
+        naming,
+        name: `${dataset.name}-pipe`,
+        service: "pipes.amazonaws.com",
+        accountId,
+        sourceArns: [`arn:aws:pipes:${region}:${accountId}:pipe/${pipeName}`],
+        description: `Reads the ${dataset.name} landing buffer in batches and starts its pipeline`,
+      });
+      buffer.grantConsume(pipeRole);
+      pipeRole.addToPolicy({ sid: "StartThePipeline", actions: ["states:StartExecution"], resources: [this.stateMachine.arn] });
+      this.pipe = new PipesPipe(this, "pipe", {
+        name: pipeName,
+        description: `Batches ${dataset.name} landings into one pipeline execution`,
+        roleArn: pipeRole.arn,
+        source: buffer.arn,
+        sourceParameters: {
+          sqsQueueParameters: { batchSize: props.batching.batchSize, maximumBatchingWindowInSeconds: props.batching.windowSeconds },
+        },
+        target: this.stateMachine.arn,
+        targetParameters: {
+          inputTemplate: PIPE_RECORD_TEMPLATE,
+          stepFunctionStateMachineParameters: { invocationType: "FIRE_AND_FORGET" }, // Standard workflows start asynchronously
+        },
+        dependsOn: pipeRole.inlinePolicy ? [pipeRole.inlinePolicy] : undefined, // the pipe checks its role when it starts
+      });
+    } else {
+      this.deadLetters = new DeadLetterQueue(this, "trigger-dead-letters", { naming, name: `${dataset.name}-trigger`, key: props.key });
+      this.deadLetters.allowDeadLettersFrom("UndeliveredByRawCreatedRule", "events.amazonaws.com", ruleArn, accountId);
+      const startRole = new ServiceRole(this, "trigger-role", {
+        naming,
+        name: `${dataset.name}-trigger`,
+        service: "events.amazonaws.com",
+        accountId,
+        sourceArns: [ruleArn],
+        description: `Lets the ${dataset.name} raw-created rule start its pipeline`,
+      });
+      startRole.addToPolicy({ sid: "StartThePipeline", actions: ["states:StartExecution"], resources: [this.stateMachine.arn] });
+      new CloudwatchEventTarget(this, "to-pipeline", {
+        rule: this.rule.name,
+        targetId: "pipeline",
+        arn: this.stateMachine.arn,
+        roleArn: startRole.arn,
+        deadLetterConfig: { arn: this.deadLetters.arn },
+        retryPolicy,
+      });
+    }
+  }
+}
+
+/**
+ * A pipeline relies on its jobs allowing one run at a time (Glue's default): that is what turns a
+ * second execution into a wait instead of an overlapping run. A job that allows more is refused.
+ */
+function assertOneRunAtATime(dataset: string, step: string, job: GlueJobRef): void {
+  if (!(job instanceof GlueJob)) return;
+  const runs = job.executionPropertyInput?.maxConcurrentRuns;
+  if (runs !== undefined && !Token.isUnresolved(runs) && runs !== 1) {
+    throw new Error(
+      `pipeline ${dataset}: job ${job.node.path} (${step}) allows ${runs} concurrent runs; pipeline jobs must allow 1 (executionProperty.maxConcurrentRuns), so a second execution waits instead of overlapping`,
+    );
+  }
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|[-_])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
+}
