@@ -8,7 +8,7 @@
  *   npm run bench -- --runs 5              # more runs per figure
  *   npm run bench -- --help
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -123,11 +123,15 @@ export function machine(): Record<string, string | number> {
   const osName = existsSync("/etc/os-release") ? /PRETTY_NAME="?([^"\n]+)/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "" : "";
   const version = (cmd: string, args: string[], pattern: RegExp) => {
     try {
-      return pattern.exec(execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))?.[1] ?? "";
+      // (java prints its version on stderr)
+      const out = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      return pattern.exec(`${out.stdout ?? ""}${out.stderr ?? ""}`)?.[1] ?? "";
     } catch {
       return "";
     }
   };
+  const python = join(ROOT, ".venv", "bin", "python");
+  const libraries = version(python, ["-c", "import importlib.metadata as m; print(' '.join(m.version(p) for p in ('pyspark', 'duckdb')))"], /^(\S+ \S+)/m).split(" ");
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "",
@@ -136,13 +140,19 @@ export function machine(): Record<string, string | number> {
     os: `${osName} (Linux ${release()})`.trim(),
     node: process.version,
     terraform: version("terraform", ["version"], /Terraform v(\S+)/),
-    python: version(join(ROOT, ".venv", "bin", "python"), ["--version"], /Python (\S+)/),
+    python: version(python, ["--version"], /Python (\S+)/),
+    java: version("java", ["-version"], /version "([^"]+)"/),
+    pyspark: libraries[0] ?? "",
+    duckdb: libraries[1] ?? "",
     loadAverage1mAtStart: Number(loadavg()[0].toFixed(2)),
   };
 }
 
 export function describeMachine(m: Record<string, string | number>): string {
-  return `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, ${m.os}; Node ${m.node}, Terraform ${m.terraform}, Python ${m.python}; load average ${m.loadAverage1mAtStart} at start`;
+  return (
+    `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, ${m.os}; Node ${m.node}, Python ${m.python}, Java ${m.java}, ` +
+    `Terraform ${m.terraform}, PySpark ${m.pyspark}, DuckDB ${m.duckdb}; load average ${m.loadAverage1mAtStart} at start`
+  );
 }
 
 const README_START = "<!-- bench:start -->";
