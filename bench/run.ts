@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, release, totalmem } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { type BenchOptions, BENCH_DIR, type Context, ROOT, type Section, type SectionResult } from "./lib/context";
 import { type Figure, renderMarkdown, renderTable } from "./lib/figures";
 import { glueSection } from "./sections/glue";
@@ -101,7 +101,8 @@ export function parseArgs(argv: readonly string[]): Cli {
       case "--json": {
         const v = value();
         if (!v) throw new Error("--json needs a file");
-        out.json = join(process.cwd(), v);
+        // npm runs scripts from the package root; INIT_CWD is where `npm run bench` was typed.
+        out.json = resolve(process.env.INIT_CWD ?? process.cwd(), v);
         break;
       }
       case "--readme":

@@ -62,6 +62,7 @@ describe("command line", () => {
     expect(() => parseArgs(["--only", "nope"])).toThrow("--only takes sections among synth, tests, terraform, lambda, glue, layout (got nope)");
     expect(() => parseArgs(["--runs", "0"])).toThrow("--runs needs an integer ≥ 1 (got 0)");
     expect(() => parseArgs(["--fast"])).toThrow("unknown option --fast");
+    expect(parseArgs(["--json", "/tmp/figures.json"]).json).toBe("/tmp/figures.json");
   });
 });
 

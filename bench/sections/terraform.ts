@@ -52,7 +52,9 @@ export function providerFootprint(dirs: Record<string, string>): ProviderFootpri
       const link = lstatSync(file).isSymbolicLink() || lstatSync(join(file, "..")).isSymbolicLink() || realpathSync(file) !== file;
       const st = statSync(file);
       seen.set(`${st.dev}:${st.ino}`, st.size);
-      stacks.push({ stack, file: relative(ROOT, realpathSync(file)), link, bytes: st.size });
+      const real = realpathSync(file);
+      // Inside the repository relative to it (the plugin cache), else absolute (a system mirror).
+      stacks.push({ stack, file: relative(ROOT, real).startsWith("..") ? real : relative(ROOT, real), link, bytes: st.size });
     }
   }
   const diskBytes = [...seen.values()].reduce((a, b) => a + b, 0);
