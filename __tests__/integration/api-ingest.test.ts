@@ -12,9 +12,10 @@ import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secre
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { spawn } from "node:child_process";
 import { request as httpsRequest } from "node:https";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { DATASETS, PartitionedDataset } from "../../datasets";
 import { loadEnvironment } from "../../environments";
@@ -24,6 +25,8 @@ import { CORPUS, FIRST, shipment } from "../fixtures/api-ingest-corpus";
 import { SampleApi, type ScriptedResponse } from "../../scripts/local/sample-api";
 import { byPath, synthNamed } from "../helpers/synth";
 import { ROOT } from "../../scripts/lib/terraform";
+import { bundleFunction } from "../../modules/shared/bundle";
+import { readZip } from "../helpers/zip";
 
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
@@ -233,9 +236,8 @@ describe("against the emulator's S3 and SQS", () => {
     api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("C1"), shipment("C2", { region: "us" })] } }] });
     const handler = createHandler({
       env: {
-        DATASET: "shipments", DATASET_CONTRACT: JSON.stringify(contract), API_URL: api.url(FIRST), API_SECRET_ARN: secretArn,
-        RAW_BUCKET: names.raw, RAW_KMS_KEY_ARN: keys.raw, QUARANTINE_BUCKET: names.quarantine, QUARANTINE_KMS_KEY_ARN: keys.quarantine,
-        DEAD_LETTER_QUEUE_URL: queueUrl, MAX_ATTEMPTS: "2", BACKOFF_BASE_MS: "1", POWERTOOLS_LOG_LEVEL: "SILENT",
+        ...handlerEnv(api),
+        MAX_ATTEMPTS: "2", BACKOFF_BASE_MS: "1", POWERTOOLS_LOG_LEVEL: "SILENT",
       },
       clients: { ...clients, s3: cutting },
     });
@@ -289,6 +291,39 @@ describe("against the emulator's S3 and SQS", () => {
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
       const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(JSON.parse(readFileSync(summaryFile, "utf8"))).toEqual(summary);
+      expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
+      for (const key of summary.objects.raw) expect((await lines(names.raw, key)).length).toBe(1);
+      expect(api.requests[0].headers.authorization).toBe("Bearer it-token");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the zip synth deploys runs the same way: its entry loads the SDK and Powertools chunks at the first invocation", async () => {
+    api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("Z1"), shipment("Z2", { region: "us" })] } }] });
+    const dir = mkdtempSync(join(tmpdir(), "api-ingest-zip-"));
+    try {
+      for (const entry of readZip(readFileSync(bundleFunction("api-ingest").path))) writeFileSync(join(dir, entry.name), entry.data);
+      const env = {
+        PATH: process.env.PATH,
+        ...emulator.env(),
+        NODE_OPTIONS: "--enable-source-maps", // as the function runs (modules/ingestion)
+        POWERTOOLS_METRICS_DISABLED: "true",
+        POWERTOOLS_LOG_LEVEL: "SILENT",
+        ...handlerEnv(api),
+        S3_FORCE_PATH_STYLE: "true",
+      };
+      // Lambda's Node.js runtime imports index.mjs and calls the `handler` export (handler "index.handler").
+      const invoke = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)});
+        process.stdout.write(JSON.stringify(await handler({}, { awsRequestId: "zip" })) + "\\n");`;
+      const child = spawn(process.execPath, ["--input-type=module", "-e", invoke], { env, cwd: dir });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
+      const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
       for (const key of summary.objects.raw) expect((await lines(names.raw, key)).length).toBe(1);
       expect(api.requests[0].headers.authorization).toBe("Bearer it-token");

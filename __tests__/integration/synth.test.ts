@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { compareAssets } from "../../scripts/lib/assets";
@@ -118,5 +118,53 @@ describe("synth through the app entry point", () => {
     );
     expect(result.status).toBe(1);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("writes byte-identical stacks whether or not cdktf's token stack traces are formatted (SYNTH_TOKEN_TRACES=1)", () => {
+    const [without, withTraces] = [fresh(), fresh()];
+    synth(without);
+    synth(withTraces, { SYNTH_TOKEN_TRACES: "1" });
+    expect(treeHashes(withTraces)).toEqual(treeHashes(without));
+  });
+
+  it("an error inside the app keeps its stack trace (only cdktf's token traces are skipped)", () => {
+    const dir = fresh();
+    writeFileSync(join(dir, "crash-app.ts"), 'function deepInTheApp(): never {\n  throw new TypeError("boom");\n}\ndeepInTheApp();\n');
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(dir, "crash-app.ts")], { cwd: ROOT, encoding: "utf8" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/TypeError: boom\n\s+at deepInTheApp \(/);
+  });
+});
+
+describe("the synth entry's transpile cache", () => {
+  const dir = mkdtempSync(join(tmpdir(), "synth-cache-"));
+  const entry = join(dir, `cache-probe-${process.pid}.ts`);
+  const outfile = join(ROOT, ".build", `cache-probe-${process.pid}.js`);
+  afterAll(() => [dir, outfile, `${outfile}.inputs.json`].forEach((p) => rmSync(p, { recursive: true, force: true })));
+  const run = () => {
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), entry], { cwd: ROOT, encoding: "utf8" });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
+    return { printed: result.stdout.trim(), built: statSync(outfile).mtimeMs };
+  };
+
+  it("reuses the transpiled app while its sources are unchanged, and rebuilds when one changes or a new file changes what an import resolves to", () => {
+    mkdirSync(join(dir, "lib"));
+    writeFileSync(join(dir, "lib", "index.ts"), 'export const value: string = "lib/index";\n');
+    writeFileSync(entry, 'import { value } from "./lib";\nconsole.log(value);\n');
+    const first = run();
+    expect(first.printed).toBe("lib/index");
+    const recorded = JSON.parse(readFileSync(`${outfile}.inputs.json`, "utf8"));
+    expect(Object.keys(recorded.inputs).map((f) => f.split("/").slice(-2).join("/")).sort()).toEqual(
+      [`${dir.split("/").pop()}/cache-probe-${process.pid}.ts`, "lib/index.ts"].sort(),
+    );
+
+    expect(run()).toEqual(first); // unchanged: the same transpiled file, not rewritten
+
+    writeFileSync(join(dir, "lib", "index.ts"), 'export const value: string = "lib/index, edited";\n');
+    expect(run().printed).toBe("lib/index, edited");
+
+    // A file that did not exist before now wins the resolution of "./lib".
+    writeFileSync(join(dir, "lib.ts"), 'export const value: string = "lib.ts";\n');
+    expect(run().printed).toBe("lib.ts");
   });
 });

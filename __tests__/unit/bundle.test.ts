@@ -7,31 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inflateRawSync } from "node:zlib";
 import { gluePackage } from "../../modules/ingestion";
 import { bundleFunction } from "../../modules/shared/bundle";
 import { crc32, deterministicZip } from "../../modules/shared/zip";
-
-/** Entries of a zip, read from its central directory (independently of the writer). */
-function readZip(zip: Buffer): { name: string; data: Buffer; time: number; date: number; mode: number; madeBy: number; method: number }[] {
-  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  const count = zip.readUInt16LE(end + 10);
-  let p = zip.readUInt32LE(end + 16);
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    const method = zip.readUInt16LE(p + 10);
-    const [time, date] = [zip.readUInt16LE(p + 12), zip.readUInt16LE(p + 14)];
-    const [size, nameLength, extraLength, commentLength] = [zip.readUInt32LE(p + 20), zip.readUInt16LE(p + 28), zip.readUInt16LE(p + 30), zip.readUInt16LE(p + 32)];
-    const mode = zip.readUInt32LE(p + 38) >>> 16;
-    const offset = zip.readUInt32LE(p + 42);
-    const name = zip.toString("utf8", p + 46, p + 46 + nameLength);
-    const dataStart = offset + 30 + zip.readUInt16LE(offset + 26) + zip.readUInt16LE(offset + 28);
-    const raw = zip.subarray(dataStart, dataStart + size);
-    out.push({ name, data: method === 8 ? inflateRawSync(raw) : Buffer.from(raw), time, date, mode, madeBy: zip.readUInt8(p + 5), method });
-    p += 46 + nameLength + extraLength + commentLength;
-  }
-  return out;
-}
+import { readZip } from "../helpers/zip";
 
 describe("deterministicZip", () => {
   it("gives the same bytes for the same entries in any order, with fixed times, modes and no compression", () => {
@@ -72,17 +51,40 @@ describe("the api-ingest bundle", () => {
     expect(first.base64Sha256).toBe(Buffer.from(first.sha256, "hex").toString("base64"));
   });
 
-  it("holds the minified handler and its linked sourcemap, nothing else", () => {
+  it("holds the minified handler entry, the chunks it loads and their linked sourcemaps, nothing else", () => {
     const entries = readZip(readFileSync(first.path));
-    expect(entries.map((e) => e.name)).toEqual(["index.js", "index.js.map"]);
-    const code = entries[0].data.toString("utf8");
-    expect(code).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
-    expect(code.split("\n").length).toBeLessThan(200); // minified: a few long lines (plus legal comments)
-    const map = JSON.parse(entries[1].data.toString("utf8"));
+    const names = entries.map((e) => e.name);
+    const code = names.filter((n) => n.endsWith(".mjs"));
+    expect(code).toContain("index.mjs");
+    // Every code file has its map, and nothing else is in the zip.
+    expect(names).toEqual([...code, ...code.map((n) => `${n}.map`)].sort());
+    for (const name of code) {
+      const text = entries.find((e) => e.name === name)!.data.toString("utf8");
+      expect(text).toMatch(new RegExp(`//# sourceMappingURL=${name.replace(/\./g, "\\.")}\\.map\\s*$`));
+      expect(text.split("\n").length).toBeLessThan(200); // minified: a few long lines (plus legal comments)
+      expect(text).not.toContain(process.cwd());
+    }
+    const map = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8"));
     expect(map.sources).toContain("../../../functions/api-ingest/ingest.ts");
     // Relative paths only: the bytes do not depend on where the repository is checked out.
     expect(JSON.stringify(map.sources)).not.toContain(process.cwd());
-    expect(code).not.toContain(process.cwd());
+  });
+
+  it("keeps the AWS SDK and Powertools out of the entry: they are chunks the handler imports at its first invocation", () => {
+    const entries = readZip(readFileSync(first.path));
+    const index = entries.find((e) => e.name === "index.mjs")!.data.toString("utf8");
+    const indexMap = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8")) as { sources: string[] };
+    expect(indexMap.sources.filter((s) => s.includes("node_modules"))).toEqual([]);
+    // What index.mjs loads at init (static imports) holds no SDK or Powertools code either.
+    const staticChunks = [...index.matchAll(/import(?:[^"'()]*?from)?"\.\/([^"]+\.mjs)"/g)].map((m) => m[1]);
+    for (const chunk of staticChunks) {
+      const map = JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] };
+      expect({ chunk, sources: map.sources.filter((s) => /@aws-sdk|@smithy|@aws-lambda-powertools/.test(s)) }).toEqual({ chunk, sources: [] });
+    }
+    const dynamic = [...index.matchAll(/import\("\.\/([^"]+\.mjs)"\)/g)].map((m) => m[1]);
+    const sourcesOf = (chunk: string) => (JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] }).sources;
+    expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-sdk/client-s3/")))).toBe(true);
+    expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-lambda-powertools/logger/")))).toBe(true);
   });
 
   it("bundles only the SDK clients the handler imports", () => {

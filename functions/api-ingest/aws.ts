@@ -1,11 +1,38 @@
 /**
  * The AWS side of a run, on SDK v3 clients: conditional, SSE-KMS PutObject into the lake zones,
  * SendMessage to the dead-letter queue, and the API credentials from Secrets Manager.
+ *
+ * index.ts loads this module at the first invocation (`import("./aws")`), not at init: the SDK is
+ * nine tenths of the bundle, and the bundler puts a dynamically imported module in a file of its own.
  */
 import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
+import type { IngestConfig } from "./config";
 import type { DeadLetters, ObjectStore } from "./ingest";
+
+export interface Clients {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly secrets: SecretsManagerClient;
+}
+
+/**
+ * SDK clients from the environment. In Lambda that is all defaults; locally, `AWS_ENDPOINT_URL`
+ * (read by the SDK itself) points them at the emulator and `AWS_CA_BUNDLE` names the CA it uses.
+ */
+export function clientsFromEnv(env: NodeJS.ProcessEnv, config: Pick<IngestConfig, "s3ForcePathStyle">): Clients {
+  const caBundle = env.AWS_CA_BUNDLE;
+  const requestHandler = caBundle ? { httpsAgent: new Agent({ ca: readFileSync(caBundle), keepAlive: true }) } : undefined;
+  const common = { ...(requestHandler ? { requestHandler } : {}) };
+  return {
+    s3: new S3Client({ ...common, forcePathStyle: config.s3ForcePathStyle }),
+    sqs: new SQSClient(common),
+    secrets: new SecretsManagerClient(common),
+  };
+}
 
 export class S3ObjectStore implements ObjectStore {
   constructor(private readonly s3: S3Client) {}

@@ -4,17 +4,13 @@
  * `handler` is the Lambda entry point. It is configured only through environment variables
  * (config.ts), so the same code runs in Lambda and locally (local.ts, against the emulator).
  */
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { readFileSync } from "node:fs";
-import { Agent } from "node:https";
-import { credentialHeaders, S3ObjectStore, SqsDeadLetters } from "./aws";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Clients } from "./aws";
 import { loadConfig, type IngestConfig } from "./config";
 import { ingest, type IngestDeps, type IngestEvent, type RunSummary } from "./ingest";
 
+export type { Clients } from "./aws";
 export { ConfigurationError, loadConfig } from "./config";
 export type { IngestConfig } from "./config";
 export { DeadLetterError, ingest } from "./ingest";
@@ -27,56 +23,55 @@ export interface InvocationContext {
   awsRequestId?: string;
 }
 
-export interface Clients {
-  readonly s3: S3Client;
-  readonly sqs: SQSClient;
-  readonly secrets: SecretsManagerClient;
-}
-
 /**
- * SDK clients from the environment. In Lambda that is all defaults; locally, `AWS_ENDPOINT_URL`
- * (read by the SDK itself) points them at the emulator and `AWS_CA_BUNDLE` names the CA it uses.
+ * Builds a handler around given clients (tests pass clients for the emulator or mocks).
+ *
+ * Nothing heavy happens at init (module load): the configuration is read, the AWS SDK side
+ * (./aws) and Powertools are loaded — the bundler puts each dynamically imported module in a file
+ * of its own — and the logger and metrics are created at the first invocation, then kept for the
+ * next ones. Cold init then costs about what an empty handler's does (`npm run bench -- --only
+ * lambda`); the first invocation pays for loading the SDK instead.
  */
-export function clientsFromEnv(env: NodeJS.ProcessEnv, config: Pick<IngestConfig, "s3ForcePathStyle">): Clients {
-  const caBundle = env.AWS_CA_BUNDLE;
-  const requestHandler = caBundle ? { httpsAgent: new Agent({ ca: readFileSync(caBundle), keepAlive: true }) } : undefined;
-  const common = { ...(requestHandler ? { requestHandler } : {}) };
-  return {
-    s3: new S3Client({ ...common, forcePathStyle: config.s3ForcePathStyle }),
-    sqs: new SQSClient(common),
-    secrets: new SecretsManagerClient(common),
-  };
-}
-
-/** Builds a handler around given clients (tests pass clients for the emulator or mocks). */
 export function createHandler(options: { env?: NodeJS.ProcessEnv; clients?: Clients; overrides?: Partial<IngestDeps> } = {}) {
   const env = options.env ?? process.env;
-  const logger = new Logger({
-    serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest",
-    logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL ?? "INFO") as never,
-  });
-  const metrics = new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? "dataplat", serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest" });
-  let cached: { config: IngestConfig; clients: Clients } | undefined;
+  let ready: Promise<Ready> | undefined;
+
+  const prepare = async (): Promise<Ready> => {
+    // Configuration is read on the first invocation: a bad variable fails that invocation, loudly.
+    const config = loadConfig(env);
+    const [aws, { Logger }, { Metrics, MetricUnit }] = await Promise.all([
+      import("./aws"),
+      import("@aws-lambda-powertools/logger"),
+      import("@aws-lambda-powertools/metrics"),
+    ]);
+    const clients = options.clients ?? aws.clientsFromEnv(env, config);
+    const logger = new Logger({
+      serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest",
+      logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL ?? "INFO") as never,
+    });
+    const metrics = new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? "dataplat", serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest" });
+    const count = (name: string, value: number) => metrics.addMetric(name, MetricUnit.Count, value);
+    return { config, logger, metrics, count, aws, clients };
+  };
 
   return async function handler(event: IngestEvent | null | undefined, context: InvocationContext = {}): Promise<RunSummary> {
-    // Configuration is read on the first invocation: a bad variable fails that invocation, loudly.
-    cached ??= (() => {
-      const config = loadConfig(env);
-      return { config, clients: options.clients ?? clientsFromEnv(env, config) };
-    })();
-    const { config, clients } = cached;
+    // A failed preparation (e.g. bad configuration) is not kept: the next invocation tries again.
+    const { config, logger, metrics, count, aws, clients } = await (ready ??= prepare().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    }));
     logger.appendKeys({ dataset: config.dataset, ...(context.awsRequestId ? { requestId: context.awsRequestId } : {}) });
     metrics.addDimension("dataset", config.dataset);
     const deps: IngestDeps = {
-      store: new S3ObjectStore(clients.s3),
-      deadLetters: new SqsDeadLetters(clients.sqs, config.deadLetterQueueUrl),
-      credentials: () => credentialHeaders(clients.secrets, config.apiSecretArn),
+      store: new aws.S3ObjectStore(clients.s3),
+      deadLetters: new aws.SqsDeadLetters(clients.sqs, config.deadLetterQueueUrl),
+      credentials: () => aws.credentialHeaders(clients.secrets, config.apiSecretArn),
       log: {
         info: (m, e) => logger.info(m, e ?? {}),
         warn: (m, e) => logger.warn(m, e ?? {}),
         error: (m, e) => logger.error(m, e ?? {}),
       },
-      metrics: { count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value) },
+      metrics: { count },
       remainingMs: context.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis!() : undefined,
       ...options.overrides,
     };
@@ -86,6 +81,15 @@ export function createHandler(options: { env?: NodeJS.ProcessEnv; clients?: Clie
       metrics.publishStoredMetrics();
     }
   };
+}
+
+interface Ready {
+  readonly config: IngestConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly count: (name: string, value: number) => void;
+  readonly aws: typeof import("./aws");
+  readonly clients: Clients;
 }
 
 /** Scheduled invocations carry the scheduler's input (`{}`); a redrive carries `{ "startUrl": … }`. */

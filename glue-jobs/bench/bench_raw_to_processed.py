@@ -12,6 +12,7 @@ Prints a table and writes the same figures as JSON. Target (issue 9): job / floo
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -39,9 +40,16 @@ def contract_for(env: str, dataset: str) -> dict:
     return json.loads(out.stdout)[dataset]
 
 
-def generate(folder: Path, records: int, files: int, seed: int = 7) -> None:
-    """Orders over 30 days and three regions; ~2% older versions of a key, ~0.5% bad rows."""
+def generate(folder: Path, records: int, files: int, seed: int = 7, days: int = 30, start: str = "2024-05-01",
+             every_region_every_day: bool = False) -> None:
+    """Orders over `days` days from `start` and three regions; ~2% later versions of a key, ~0.5% bad rows.
+
+    By default the day and the region both cycle with the record number, so with a day count divisible
+    by three each day holds one region (the figures in the README were measured so);
+    `every_region_every_day` spreads every day over all three regions instead."""
     rng = random.Random(seed)
+    first = datetime.date.fromisoformat(start)
+    dates = [(first + datetime.timedelta(days=d)).isoformat() for d in range(days)]
     statuses, currencies, regions = ["placed", "paid", "shipped", "cancelled"], ["EUR", "USD", "GBP"], ["eu", "us", "apac"]
     folder.mkdir(parents=True, exist_ok=True)
     handles = [open(folder / f"orders-{i:03d}.json", "w", encoding="utf-8") for i in range(files)]
@@ -52,8 +60,9 @@ def generate(folder: Path, records: int, files: int, seed: int = 7) -> None:
                 # a later version of the previous order: same key and partition, newer updated_at
                 row = {**previous, "status": rng.choice(statuses), "updated_at": previous["updated_at"][:19] + f".{len(str(n)) + rng.randrange(0, 999999):06d}Z"}
             else:
-                day, minute = 1 + n % 30, rng.randrange(0, 1440)
-                stamp = f"2024-05-{day:02d}T{minute // 60:02d}:{minute % 60:02d}"
+                minute = rng.randrange(0, 1440)
+                day = (n // len(regions)) % days if every_region_every_day else n % days
+                stamp = f"{dates[day]}T{minute // 60:02d}:{minute % 60:02d}"
                 row = {
                     "order_id": f"o-{n:08d}",
                     "customer_id": f"c-{rng.randrange(0, 50000):06d}",
@@ -144,6 +153,8 @@ def main() -> None:
         "target": 1.5,
         "floorSeconds": [round(x[0], 2) for x in floors],
         "jobSeconds": [round(x[0], 2) for x in jobs],
+        "floorCpuSeconds": [round(x[1], 2) for x in floors],
+        "jobCpuSeconds": [round(x[1], 2) for x in jobs],
         "processed": summary["processed"]["records"],
         "quarantined": summary["quarantined"]["byReason"],
         "partitions": len(summary["processed"]["partitions"]),

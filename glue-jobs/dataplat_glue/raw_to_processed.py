@@ -13,7 +13,8 @@ rows), so any batching of raw files — one file per run, a day per run, or a re
 How it stays cheap (no caching: measured slower than reading twice here):
 1. One pass: read text → validate → shuffle by partition → rank versions → write staging Parquet.
    Counts, and 16-byte locators (hashes of source file and line) of rejected and superseded lines,
-   are collected as Spark observations of that same pass.
+   are collected as Spark observations of that same pass. The locators stay in the JVM: they become
+   the quarantine pass's join table without a round trip through JSON or Python.
 2. Partitions that already hold data are merged with it (only those are read and rewritten).
 3. Only when something was rejected: the raw *text* is scanned again, the located lines are
    re-validated with messages, and written to quarantine with their original text.
@@ -27,6 +28,7 @@ from typing import Any, Optional, Sequence
 
 from pyspark.sql import DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from . import runtime
 from .args import Arg, JobArgs, parse_as_of
@@ -121,6 +123,28 @@ def _observed(observation: Observation, timeout_s: float = 600.0) -> dict[str, A
     return result["metrics"]
 
 
+#: Locators of the lines the quarantine pass must find again, as the observations collect them.
+BAD_LOCATOR = T.StructType([T.StructField("f", T.LongType()), T.StructField("l", T.LongType())])
+SUPERSEDED_LOCATOR = T.StructType([*BAD_LOCATOR.fields, T.StructField("w", T.StringType())])
+
+
+class Collected:
+    """A `collect_list` observation metric, kept in the JVM: its size, and a DataFrame of its rows
+    built there (Spark's own Rows; Python only holds a reference). Empty when absent."""
+
+    def __init__(self, spark: SparkSession, seq: Any, schema: T.StructType):
+        self._spark, self._seq, self._schema = spark, seq, schema
+
+    def __len__(self) -> int:
+        return 0 if self._seq is None else int(self._seq.size())
+
+    def frame(self) -> DataFrame:
+        jvm = self._spark._jvm
+        rows = jvm.java.util.ArrayList() if self._seq is None else jvm.scala.collection.JavaConverters.seqAsJavaList(self._seq)
+        jschema = jvm.org.apache.spark.sql.types.DataType.fromJson(self._schema.json())
+        return DataFrame(self._spark._jsparkSession.createDataFrame(rows, jschema), self._spark)
+
+
 class _Run:
     def __init__(self, spark: SparkSession, args: JobArgs):
         self.spark = spark
@@ -151,26 +175,30 @@ class _Run:
         counts = [F.count(F.when(F.col("_reason") == r, 1)).alias(r) for r in REASONS if r != "duplicate_superseded"]
         observed = classified.observe(
             seen, F.count(F.lit(1)).alias("records"), *counts,
-            F.to_json(F.collect_list(F.when(F.col("_reason").isNotNull(), F.struct(F.col("_fh").alias("f"), F.col("_lh").alias("l"))))).alias("bad"),
+            F.collect_list(F.when(F.col("_reason").isNotNull(), F.struct(F.col("_fh").alias("f"), F.col("_lh").alias("l")))).alias("bad"),
         )
         good = observed.where(F.col("_reason").isNull()).select(*self.all_cols, "_fh", "_lh", F.lit(0).alias("_origin"))
         kept = _observation("kept")
         ranked = rank(good, self.contract).observe(
             kept,
             F.count(F.when(F.col("_rn") == 1, 1)).alias("kept"),
-            F.to_json(F.collect_list(F.when(F.col("_rn") > 1, F.struct(
-                F.col("_fh").alias("f"), F.col("_lh").alias("l"), F.date_format("_winner_version", _ISO).alias("w"))))).alias("superseded"),
+            F.collect_list(F.when(F.col("_rn") > 1, F.struct(
+                F.col("_fh").alias("f"), F.col("_lh").alias("l"), F.date_format("_winner_version", _ISO).alias("w")))).alias("superseded"),
         )
         return processed_rows(ranked, self.contract), seen, kept
 
-    def dedupe_input(self) -> tuple[dict[str, Any], dict[str, Any]]:
+    def dedupe_input(self) -> tuple[dict[str, Any], Collected, int, Collected]:
+        """Runs the one pass; returns the input counts by reason, the rejected lines' locators, the
+        number of rows kept and the superseded lines' locators."""
         rows, seen, kept = self.input_plan()
         write_parquet(rows, join(self.staging, "input"), self.pnames)
         counts = _observed(seen)
+        bad = Collected(self.spark, counts.pop("bad"), BAD_LOCATOR)
         if counts["records"] == sum(counts[r] for r in REASONS if r != "duplicate_superseded"):
             # Nothing passed validation: Spark skips everything after the shuffle, observation included.
-            return counts, {"kept": 0, "superseded": "[]"}
-        return counts, _observed(kept)
+            return counts, bad, 0, Collected(self.spark, None, SUPERSEDED_LOCATOR)
+        ranked = _observed(kept)
+        return counts, bad, int(ranked["kept"]), Collected(self.spark, ranked["superseded"], SUPERSEDED_LOCATOR)
 
     # -- 2. merge with what the touched partitions already hold ------------------------------------
 
@@ -194,22 +222,21 @@ class _Run:
 
     # -- 3. quarantine ----------------------------------------------------------------------------
 
-    def quarantine(self, bad_json: str, superseded_json: str, lost: list[dict]) -> Optional[DataFrame]:
+    def quarantine(self, bad_lines: Collected, superseded_lines: Collected, lost: list[dict]) -> Optional[DataFrame]:
         """The rejected lines with their original text, found again by locator (or, for rows that lost
         to stored data, by content); re-validated here to get the column and message."""
-        if bad_json == "[]" and superseded_json == "[]" and not lost:
+        if not bad_lines and not superseded_lines and not lost:
             return None
         lines = with_locator(read_raw(self.spark, self.inputs))
         frames = []
-        if bad_json != "[]" or superseded_json != "[]":
-            # The observed locator lists, exploded on the executors (no Python-side rows).
-            observed = self.spark.createDataFrame([(bad_json, superseded_json)], "bad string, superseded string")
-            bad = observed.select(F.explode(F.from_json("bad", "array<struct<f:bigint,l:bigint>>")).alias("x")).select(
-                F.col("x.f").alias("_fh"), F.col("x.l").alias("_lh"), F.lit("bad").alias("_kind"),
+        if bad_lines or superseded_lines:
+            # The observed locator lists, as DataFrames built in the JVM (no Python-side rows).
+            bad = bad_lines.frame().select(
+                F.col("f").alias("_fh"), F.col("l").alias("_lh"), F.lit("bad").alias("_kind"),
                 F.lit(None).cast("string").alias("_winner"), F.lit(None).cast("int").alias("_winner_origin"))
-            superseded = observed.select(F.explode(F.from_json("superseded", "array<struct<f:bigint,l:bigint,w:string>>")).alias("x")).select(
-                F.col("x.f").alias("_fh"), F.col("x.l").alias("_lh"), F.lit("superseded").alias("_kind"),
-                F.col("x.w").alias("_winner"), F.lit(0).alias("_winner_origin"))
+            superseded = superseded_lines.frame().select(
+                F.col("f").alias("_fh"), F.col("l").alias("_lh"), F.lit("superseded").alias("_kind"),
+                F.col("w").alias("_winner"), F.lit(0).alias("_winner_origin"))
             key = ["_fh", "_lh", "_kind", "_winner", "_winner_origin"]
             locators = bad.unionByName(superseded).groupBy(*key).agg(F.count(F.lit(1)).cast("int").alias("_copies"))
             frames.append(self._copies(lines.join(F.broadcast(locators), ["_fh", "_lh"]), key + ["_copies"]))
@@ -250,24 +277,23 @@ class _Run:
     def run(self) -> dict[str, Any]:
         self.storage.delete(self.staging)
         drift = unexpected_columns(read_raw(self.spark, self.inputs), self.contract, DRIFT_SAMPLE)
-        seen, kept = self.dedupe_input()
+        seen, bad, kept, superseded = self.dedupe_input()
         touched = sorted({self._partition_of(rel) for rel in self.storage.list_files(join(self.staging, "input")) if rel.endswith(PARQUET)})
         stored = [p for p in touched if not self.rebuild and any(f.endswith(PARQUET) for f in self.storage.list_dir_files(join(self.output, p)))]
         lost = self.merge(stored) if stored else []
         for p in stored:
             self.storage.delete(join(self.staging, "input", p))
 
-        bad, superseded = json.loads(seen["bad"]), json.loads(kept["superseded"])
         by_reason = {r: int(seen[r]) for r in REASONS if r != "duplicate_superseded" and seen[r]}
         if superseded or lost:
             by_reason["duplicate_superseded"] = len(superseded) + len(lost)
-        input_records, processed_records = int(seen["records"]), int(kept["kept"]) - len(lost)
+        input_records, processed_records = int(seen["records"]), kept - len(lost)
         quarantined = sum(by_reason.values())
         if input_records != processed_records + quarantined or len(bad) != quarantined - by_reason.get("duplicate_superseded", 0):
             raise RuntimeError(f"{self.contract.name}: counts do not reconcile: input {input_records} != processed {processed_records} "
                                f"+ quarantined {quarantined} {by_reason} (located {len(bad)} rejected lines)")
 
-        rejected = self.quarantine(seen["bad"], kept["superseded"], lost)
+        rejected = self.quarantine(bad, superseded, lost)
         if rejected is not None:
             rejected.write.mode("overwrite").option("ignoreNullFields", "false").json(join(self.staging, "quarantine"))
             written = self.spark.read.text(join(self.staging, "quarantine")).count()

@@ -1,0 +1,115 @@
+/**
+ * The benchmark's pure side (bench/): medians, targets, the table, command-line parsing, the README
+ * block and the parsers the sections rely on. Nothing here times anything: `npm run bench` does.
+ */
+import { deflateRawSync } from "node:zlib";
+import { figure, formatBytes, median, meets, renderMarkdown, renderTable } from "../../bench/lib/figures";
+import { parseArgs, withReadmeBlock } from "../../bench/run";
+import { unzip } from "../../bench/sections/lambda";
+import { type LayoutFigures, layoutFigures } from "../../bench/sections/layout";
+import { jestCounts } from "../../bench/sections/tests";
+import { deterministicZip } from "../../modules/shared/zip";
+
+describe("figures", () => {
+  it("a figure is the median of its samples, against the median of its yardstick's", () => {
+    const f = figure({ section: "s", name: "x", unit: "s", samples: [3, 1, 2], yardstick: { name: "y", samples: [2, 1, 1, 9] }, target: { maxRatio: 1.5 } });
+    expect(f.value).toBe(2);
+    expect(f.yardstick?.value).toBe(1.5);
+    expect(f.ratio).toBeCloseTo(4 / 3);
+    expect(f.met).toBe(true);
+  });
+
+  it("a ratio above the target, or a strict target reached exactly, is missed", () => {
+    expect(figure({ section: "s", name: "x", unit: "s", samples: [4], yardstick: { name: "y", samples: [2] }, target: { maxRatio: 1.5 } }).met).toBe(false);
+    expect(meets({ maxRatio: 2, strict: true }, 2, 2)).toBe(false);
+    expect(meets({ maxRatio: 2 }, 2, 2)).toBe(true);
+    expect(meets({ max: 60, strict: true }, 59.9, undefined)).toBe(true);
+    expect(meets({ maxRatio: 1 }, 5, undefined)).toBe(false); // no yardstick, no ratio: not met
+  });
+
+  it("refuses a median of nothing or of failed measurements", () => {
+    expect(() => median([])).toThrow("median of no values");
+    expect(() => median([1, Number.NaN])).toThrow("non-finite");
+  });
+
+  it("the table and its Markdown twin show every figure with yardstick, ratio, target and verdict", () => {
+    const figures = [
+      figure({ section: "glue", name: "job: wall", unit: "s", samples: [12], yardstick: { name: "floor", samples: [4] }, target: { maxRatio: 1.5, strict: true } }),
+      figure({ section: "layout", name: "size", unit: "bytes", samples: [1024], yardstick: { name: "raw", samples: [2048] }, target: { maxRatio: 0.25 } }),
+    ];
+    const table = renderTable(figures, { glue: "Glue", layout: "Layout" });
+    expect(table).toContain("[Glue]");
+    expect(table).toMatch(/job: wall\s+12\.0 s\s+floor\s+4\.00 s\s+3\.00×\s+< 1\.5×\s+MISSED/);
+    expect(table).toMatch(/size\s+1\.00 KB\s+raw\s+2\.00 KB\s+0\.50×\s+≤ 0\.25×\s+MISSED/);
+    const md = renderMarkdown(figures, { glue: "Glue", layout: "Layout" });
+    expect(md).toContain("| **Glue** |");
+    expect(md).toContain("| job: wall | 12.0 s | floor | 4.00 s | 3.00× | < 1.5× | **missed** |");
+  });
+
+  it("formats bytes in binary units", () => {
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(1536)).toBe("1.50 KB");
+    expect(formatBytes(3.29 * 2 ** 30)).toBe("3.29 GB");
+  });
+});
+
+describe("command line", () => {
+  it("takes sections, runs and sizes, and refuses what it does not know", () => {
+    const cli = parseArgs(["--only", "glue,synth", "--runs=5", "--full-suite-runs", "0"]);
+    expect(cli.only).toEqual(["synth", "glue"]); // in the bench's own order
+    expect(cli.runs).toBe(5);
+    expect(cli.fullSuiteRuns).toBe(0);
+    expect(() => parseArgs(["--only", "nope"])).toThrow("--only takes sections among synth, tests, terraform, lambda, glue, layout (got nope)");
+    expect(() => parseArgs(["--runs", "0"])).toThrow("--runs needs an integer ≥ 1 (got 0)");
+    expect(() => parseArgs(["--fast"])).toThrow("unknown option --fast");
+    expect(parseArgs(["--json", "/tmp/figures.json"]).json).toBe("/tmp/figures.json");
+  });
+});
+
+describe("README block", () => {
+  it("replaces only what lies between the markers", () => {
+    const readme = "# T\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\nrest\n";
+    expect(withReadmeBlock(readme, "new")).toBe("# T\n\n<!-- bench:start -->\nnew\n<!-- bench:end -->\n\nrest\n");
+    expect(() => withReadmeBlock("# T\n", "new")).toThrow("README.md has no <!-- bench:start --> … <!-- bench:end --> block");
+  });
+});
+
+describe("parsers the sections rely on", () => {
+  it("jest counts add up over the unit and integration runs of npm test", () => {
+    const out = "Test Suites: 27 passed, 27 total\nTests:       857 passed, 857 total\n…\nTest Suites: 1 failed, 10 passed, 11 total\nTests:       1 failed, 85 passed, 86 total\n";
+    expect(jestCounts(out)).toEqual({ suites: 38, tests: 943 });
+    expect(jestCounts("no summary")).toEqual({ suites: undefined, tests: undefined });
+  });
+
+  it("unzips what the project's deterministic zip writes", () => {
+    const files = [
+      { name: "chunks/a.mjs", data: Buffer.from("x".repeat(1000)) },
+      { name: "index.mjs", data: Buffer.from("export const handler = async () => ({});\n") },
+    ];
+    expect(unzip(deterministicZip(files)).map((e) => [e.name, e.data.toString()])).toEqual(files.map((f) => [f.name, f.data.toString()]));
+    expect(() => unzip(deflateRawSync(Buffer.from("not a zip")))).toThrow("not a zip archive");
+  });
+
+  it("layout figures hold the consumer's one-day read to 2 % of the raw read and every zone to one file per partition", () => {
+    const zone = (bytes: number, max: number) => ({ files: 10, bytes, partitions: 10, filesPerPartitionMax: max, filesPerPartitionMean: 1, meanFileBytes: bytes / 10 });
+    const query = (read: number) => ({ bytesRead: [read, read, read], seconds: [0.1], dayFiles: 3, dayFileBytes: read });
+    const l: LayoutFigures = {
+      records: 9000,
+      days: 9,
+      environment: "prod",
+      partitionKeys: ["dt", "region"],
+      consumerTable: "orders_daily",
+      consumerKind: "aggregate",
+      queryDay: "2024-03-05",
+      zones: { raw: { ...zone(1000, 2), uncompressedBytes: 8000 }, processed: zone(1200, 1), consumer: zone(50, 2) },
+      queries: { raw: query(100_000), processed: query(20_000), consumer: query(3_000) },
+      targets: { queryBytesRatio: 0.02, sizeRatio: 0.25 },
+    };
+    const byName = Object.fromEntries(layoutFigures(l).map((f) => [f.name, f]));
+    expect(byName["one-day query, consumer (orders_daily, aggregate): bytes read"]).toMatchObject({ ratio: 0.03, met: false });
+    expect(byName["size, processed (row-level Parquet)"]).toMatchObject({ ratio: 0.15, met: true });
+    expect(byName["size, processed, vs the gzip it landed as"]).toMatchObject({ ratio: 1.2, met: false });
+    expect(byName["consumer: files per partition (max)"]).toMatchObject({ value: 2, met: false });
+    expect(byName["processed: files per partition (max)"]).toMatchObject({ value: 1, met: true });
+  });
+});
