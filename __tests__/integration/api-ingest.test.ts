@@ -86,6 +86,17 @@ afterEach(async () => {
   api = undefined;
 });
 
+/** Runs Node in a child process; async, because the sample API it calls is served from this process. */
+async function runNode(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { env, cwd });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout, stderr };
+}
+
 /** What the deployed function's environment holds, pointed at the emulator's buckets and queue. */
 function handlerEnv(sampleApi: SampleApi): Record<string, string> {
   return {
@@ -282,12 +293,7 @@ describe("against the emulator's S3 and SQS", () => {
         S3_FORCE_PATH_STYLE: "true",
         RUN_SUMMARY_FILE: summaryFile,
       };
-      const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "functions", "api-ingest", "local.ts")], { env, cwd: ROOT });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      const { code, stdout, stderr } = await runNode([join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "functions", "api-ingest", "local.ts")], env, ROOT);
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
       const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(JSON.parse(readFileSync(summaryFile, "utf8"))).toEqual(summary);
@@ -316,12 +322,7 @@ describe("against the emulator's S3 and SQS", () => {
       // Lambda's Node.js runtime imports index.mjs and calls the `handler` export (handler "index.handler").
       const invoke = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)});
         process.stdout.write(JSON.stringify(await handler({}, { awsRequestId: "zip" })) + "\\n");`;
-      const child = spawn(process.execPath, ["--input-type=module", "-e", invoke], { env, cwd: dir });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      const { code, stdout, stderr } = await runNode(["--input-type=module", "-e", invoke], env, dir);
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
       const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
