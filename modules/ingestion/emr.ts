@@ -6,12 +6,9 @@
  */
 import { EmrserverlessApplication } from "@cdktf/provider-aws/lib/emrserverless-application";
 import { Construct } from "constructs";
-import type { PartitionedDataset } from "../../datasets";
-import { livesIn, type Catalog } from "../catalog";
-import type { Lake } from "../lake";
-import type { Network } from "../network";
+import type { IngestionContext } from "./context";
+import { livesIn } from "../catalog";
 import { ServiceRole } from "../shared/iam";
-import type { Naming } from "../shared/naming";
 import type { SecureBucket } from "../shared/secure-bucket";
 
 export interface EmrServerlessSettings {
@@ -21,14 +18,7 @@ export interface EmrServerlessSettings {
   readonly autoStopMinutes: number;
 }
 
-export interface EmrServerlessProps {
-  readonly naming: Naming;
-  readonly accountId: string;
-  readonly region: string;
-  readonly lake: Lake;
-  readonly catalog: Catalog;
-  readonly network: Network;
-  readonly datasets: readonly PartitionedDataset[];
+export interface EmrServerlessProps extends IngestionContext {
   readonly artifacts: SecureBucket;
   readonly scratch: SecureBucket;
   readonly settings: EmrServerlessSettings;

@@ -15,17 +15,15 @@ import { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import type { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { Construct } from "constructs";
+import type { IngestionContext } from "./context";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PartitionedDataset } from "../../datasets";
-import { livesIn, type Catalog } from "../catalog";
-import type { Lake } from "../lake";
-import type { Network } from "../network";
+import { livesIn } from "../catalog";
 import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
-import type { Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
 
@@ -70,14 +68,7 @@ export interface DatasetJobs {
   readonly processedToConsumer?: GlueJobRef;
 }
 
-export interface GlueJobsProps {
-  readonly naming: Naming;
-  readonly accountId: string;
-  readonly region: string;
-  readonly lake: Lake;
-  readonly catalog: Catalog;
-  readonly network: Network;
-  readonly datasets: readonly PartitionedDataset[];
+export interface GlueJobsProps extends IngestionContext {
   readonly settings: GlueJobSettings;
   readonly artifacts: SecureBucket;
   /** Glue's temporary directory and DynamoDB exports (short-lived, raw-zone data). */

@@ -14,14 +14,10 @@ import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-sec
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { Construct } from "constructs";
-import type { PartitionedDataset } from "../../datasets";
-import type { Catalog } from "../catalog";
-import type { Lake } from "../lake";
-import type { Network } from "../network";
+import type { IngestionContext } from "./context";
 import { bundleFunction, type Artifact } from "../shared/bundle";
 import { EncryptionKey } from "../shared/encryption-key";
 import { policyDocument, ServiceRole } from "../shared/iam";
-import type { Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { SecureBucket } from "../shared/secure-bucket";
 import { ApiIngestFunction, type ApiIngestSettings } from "./api";
@@ -38,16 +34,7 @@ export type { DatasetJobs, GlueJobRef, GlueJobSettings, JobKind, RdsSource } fro
 export { EventStream, FIREHOSE_ERROR_ROOT } from "./streaming";
 export type { FirehoseSettings, KinesisSettings } from "./streaming";
 
-export interface IngestionProps {
-  readonly naming: Naming;
-  readonly accountId: string;
-  readonly region: string;
-  readonly lake: Lake;
-  readonly catalog: Catalog;
-  /** Private subnets and the Glue security group for the JDBC connection and EMR Serverless. */
-  readonly network: Network;
-  /** Contracts with the environment's partition spec; each one's engine decides what is built for it. */
-  readonly datasets: readonly PartitionedDataset[];
+export interface IngestionProps extends IngestionContext {
   readonly api: ApiIngestSettings;
   readonly glue: GlueJobSettings;
   /** The RDS source. @default none: no JDBC connection and no RDS extract (the emulator's case) */
@@ -101,6 +88,7 @@ export class Ingestion extends Construct {
   constructor(scope: Construct, id: string, props: IngestionProps) {
     super(scope, id);
     const { naming, accountId, region, lake, catalog, network, datasets } = props;
+    const context: IngestionContext = { naming, accountId, region, lake, catalog, network, datasets };
     this.engines = Object.fromEntries(datasets.map((d) => [d.name, d.engine]));
 
     this.key = new EncryptionKey(this, "key", { naming, purpose: "ingestion", accountId, region, preventDestroy: props.preventDestroy });
@@ -234,13 +222,7 @@ export class Ingestion extends Construct {
       );
     }
     this.glue = new GlueJobs(this, "glue", {
-      naming,
-      accountId,
-      region,
-      lake,
-      catalog,
-      network,
-      datasets,
+      ...context,
       settings: props.glue,
       artifacts: this.artifacts,
       scratch: this.scratch,
@@ -252,13 +234,7 @@ export class Ingestion extends Construct {
 
     if (props.emrServerless) {
       this.emr = new EmrServerless(this, "emr", {
-        naming,
-        accountId,
-        region,
-        lake,
-        catalog,
-        network,
-        datasets,
+        ...context,
         artifacts: this.artifacts,
         scratch: this.scratch,
         settings: props.emrServerless,
