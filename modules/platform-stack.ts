@@ -63,7 +63,6 @@ export class PlatformStack extends TerraformStack {
       noncurrentVersionExpirationDays: config.lake.noncurrentVersionExpirationDays,
       accessLogRetentionDays: config.lake.accessLogRetentionDays,
       forceDestroy: config.protection.forceDestroy,
-      preventDestroy: config.protection.preventDestroy,
     });
 
     this.datasets = (options.datasets ?? DATASETS).map((contract) => new PartitionedDataset(contract, config.partitioning, config.name));
@@ -81,7 +80,6 @@ export class PlatformStack extends TerraformStack {
       datasets: this.datasets,
       crawlerSchedule: config.catalog.crawlerSchedule,
       lakeFormation: config.lakeFormation.enabled ? { admins: config.lakeFormation.admins, consumers: config.lakeFormation.consumers } : undefined,
-      preventDestroy: config.protection.preventDestroy,
     });
 
     const { redshift, quicksight } = config;
@@ -95,7 +93,6 @@ export class PlatformStack extends TerraformStack {
       redshift: redshift.enabled ? { baseCapacityRpu: redshift.baseCapacityRpu, maxCapacityRpu: redshift.maxCapacityRpu } : undefined,
       quicksight: quicksight.enabled && quicksight.principalArn ? { principalArn: quicksight.principalArn } : undefined,
       forceDestroy: config.protection.forceDestroy,
-      preventDestroy: config.protection.preventDestroy,
     });
 
     const { ingestion } = config;
@@ -114,13 +111,11 @@ export class PlatformStack extends TerraformStack {
       emrServerless: ingestion.emrServerless.enabled ? ingestion.emrServerless : undefined,
       logRetentionDays: config.logs.retentionDays,
       forceDestroy: config.protection.forceDestroy,
-      preventDestroy: config.protection.preventDestroy,
     });
     this.observability = new Observability(this, "observability", {
       ...base,
       alarms: config.alarms,
       logRetentionDays: config.logs.retentionDays,
-      preventDestroy: config.protection.preventDestroy,
     });
     const { batching } = config.orchestration;
     this.orchestration = new Orchestration(this, "orchestration", {
@@ -138,7 +133,6 @@ export class PlatformStack extends TerraformStack {
       executionTimeoutMinutes: config.orchestration.executionTimeoutMinutes,
       logExecutionData: config.orchestration.logExecutionData,
       maxReceiveCount: config.orchestration.maxReceiveCount,
-      preventDestroy: config.protection.preventDestroy,
     });
     // The alerts topic is the on-call topic; observability only uses it where alarms page.
     this.observability.notifyOnCall(this.orchestration.alerts);

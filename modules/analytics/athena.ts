@@ -37,8 +37,6 @@ export interface AthenaProps {
   readonly resultsRetentionDays: number;
   /** Let destroy delete the results bucket and workgroups with their history. @default false */
   readonly forceDestroy?: boolean;
-  /** Protect the results bucket and key. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 export interface NamedQuery {
@@ -58,9 +56,9 @@ export class Athena extends Construct {
   constructor(scope: Construct, id: string, private readonly props: AthenaProps) {
     super(scope, id);
     const { naming, accountId, region, lake, catalog } = props;
-    const protection = { forceDestroy: props.forceDestroy ?? false, preventDestroy: props.preventDestroy ?? false };
+    const protection = { forceDestroy: props.forceDestroy ?? false };
 
-    this.resultsKey = new EncryptionKey(this, "results-key", { naming, purpose: "athena-results", accountId, region, preventDestroy: protection.preventDestroy });
+    this.resultsKey = new EncryptionKey(this, "results-key", { naming, purpose: "athena-results", accountId, region });
     this.resultsBucket = new SecureBucket(this, "results", {
       bucketName: naming.bucket("athena-results"),
       accountId,

@@ -39,8 +39,6 @@ export interface AnalyticsProps {
   readonly quicksight?: { readonly principalArn: string };
   /** @default false */
   readonly forceDestroy?: boolean;
-  /** @default false */
-  readonly preventDestroy?: boolean;
 }
 
 export class Analytics extends Construct {
@@ -53,14 +51,14 @@ export class Analytics extends Construct {
   constructor(scope: Construct, id: string, props: AnalyticsProps) {
     super(scope, id);
     const { naming, accountId, region, lake, catalog, datasets } = props;
-    const protection = { forceDestroy: props.forceDestroy, preventDestroy: props.preventDestroy };
+    const protection = { forceDestroy: props.forceDestroy };
 
     this.athena = new Athena(this, "athena", { naming, accountId, region, lake, catalog, datasets, ...props.athena, ...protection });
 
     if (props.redshift) {
       if (!props.network) throw new Error("Analytics: redshift needs a network (the workgroup runs in private subnets)");
       this.warehouse = new Warehouse(this, "warehouse", {
-        naming, accountId, region, lake, catalog, network: props.network, ...props.redshift, preventDestroy: props.preventDestroy,
+        naming, accountId, region, lake, catalog, network: props.network, ...props.redshift,
       });
     }
 

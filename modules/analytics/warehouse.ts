@@ -35,8 +35,6 @@ export interface WarehouseProps {
   readonly baseCapacityRpu: number;
   /** RPUs the workgroup may scale to. */
   readonly maxCapacityRpu: number;
-  /** Protect the namespace (the warehouse's data) and its key. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 export class Warehouse extends Construct {
@@ -54,7 +52,7 @@ export class Warehouse extends Construct {
     super(scope, id);
     const { naming, accountId, region, lake, catalog, network } = props;
 
-    this.key = new EncryptionKey(this, "key", { naming, purpose: "warehouse", accountId, region, preventDestroy: props.preventDestroy });
+    this.key = new EncryptionKey(this, "key", { naming, purpose: "warehouse", accountId, region });
 
     this.spectrumRole = new ServiceRole(this, "spectrum-role", {
       naming,
@@ -80,7 +78,6 @@ export class Warehouse extends Construct {
       iamRoles: [this.spectrumRole.arn],
       defaultIamRoleArn: this.spectrumRole.arn,
       logExports: LOG_EXPORTS,
-      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
     this.adminSecretArn = this.namespace.adminPasswordSecretArn;
 

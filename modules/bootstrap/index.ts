@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import type { EnvironmentConfig } from "../../environments";
 import { EncryptionKey } from "../shared/encryption-key";
 import { Naming } from "../shared/naming";
+import { DataProtectionAspect } from "../shared/protection";
 import { configureProvider } from "../shared/provider";
 import { SecureBucket } from "../shared/secure-bucket";
 import { TaggingAspect, requiredTags } from "../shared/tagging";
@@ -28,9 +29,11 @@ export class StateBootstrapStack extends TerraformStack {
     new LocalBackend(this, { path: `${config.name}-state.tfstate` });
     configureProvider(this, { ...config, region: config.state.region }, tags);
     Aspects.of(this).add(new TaggingAspect(tags));
+    // The state bucket, its log bucket and its key hold what no apply can recreate.
+    Aspects.of(this).add(new DataProtectionAspect());
 
     const naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.state.region });
-    const base = { accountId: config.accountId, preventDestroy: true };
+    const base = { accountId: config.accountId };
     const key = new EncryptionKey(this, "key", { naming, purpose: "tfstate", region: config.state.region, ...base });
     const logs = new SecureBucket(this, "logs", {
       bucketName: naming.bucket("tfstate-logs"),

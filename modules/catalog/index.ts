@@ -68,8 +68,6 @@ export interface CatalogProps {
   readonly crawlerSchedule: string;
   /** Govern the lake with Lake Formation. @default off (IAM policies alone) */
   readonly lakeFormation?: LakeFormationProps;
-  /** Protect the catalog key with `prevent_destroy`. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 /** The tables generated for one dataset (a zone is absent when the contract does not live there). */
@@ -101,7 +99,7 @@ export class Catalog extends Construct {
     super(scope, id);
     const { naming, accountId, region, lake } = props;
 
-    this.key = new EncryptionKey(this, "key", { naming, purpose: "catalog", accountId, region, preventDestroy: props.preventDestroy });
+    this.key = new EncryptionKey(this, "key", { naming, purpose: "catalog", accountId, region });
     // Glue writes crawler and job logs encrypted with this key; CloudWatch Logs needs to use it for those groups only.
     this.key.allowService("GlueLogs", `logs.${region}.amazonaws.com`, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"], {
       ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${region}:${accountId}:log-group:/aws-glue/*` },

@@ -47,8 +47,6 @@ export interface IngestionProps extends IngestionContext {
   readonly logRetentionDays: number;
   /** Let destroy delete non-empty artifact and scratch buckets, and secrets at once. @default false */
   readonly forceDestroy?: boolean;
-  /** Protect the buckets and keys with `prevent_destroy`. @default false */
-  readonly preventDestroy?: boolean;
   /** The api-ingest bundle. @default bundled from functions/api-ingest (cached) */
   readonly apiBundle?: Artifact;
 }
@@ -91,7 +89,7 @@ export class Ingestion extends Construct {
     const context: IngestionContext = { naming, accountId, region, lake, catalog, network, datasets };
     this.engines = Object.fromEntries(datasets.map((d) => [d.name, d.engine]));
 
-    this.key = new EncryptionKey(this, "key", { naming, purpose: "ingestion", accountId, region, preventDestroy: props.preventDestroy });
+    this.key = new EncryptionKey(this, "key", { naming, purpose: "ingestion", accountId, region });
     this.key.allowService("IngestionLogs", `logs.${region}.amazonaws.com`, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"], {
       ArnLike: {
         "kms:EncryptionContext:aws:logs:arn": [
@@ -101,11 +99,11 @@ export class Ingestion extends Construct {
       },
     });
 
-    // Like every bucket and key of the platform: force-destroy only where disposable, prevent_destroy where protected.
-    const protection = { forceDestroy: props.forceDestroy ?? false, preventDestroy: props.preventDestroy ?? false, accountId };
+    // Like every bucket of the platform: force-destroy only where disposable (prevent_destroy is the stack's DataProtectionAspect).
+    const protection = { forceDestroy: props.forceDestroy ?? false, accountId };
     this.artifacts = new SecureBucket(this, "artifacts", {
       bucketName: naming.bucket("artifacts"),
-      encryptionKey: new EncryptionKey(this, "artifacts-key", { naming, purpose: "artifacts", accountId, region, preventDestroy: props.preventDestroy }),
+      encryptionKey: new EncryptionKey(this, "artifacts-key", { naming, purpose: "artifacts", accountId, region }),
       accessLogs: { bucket: lake.accessLogs, prefix: "artifacts/" },
       noncurrentVersionExpirationDays: 30,
       unusedObjectEventsReason: "holds job scripts and packages Terraform uploads at deploy time; nothing runs when one lands",

@@ -34,8 +34,6 @@ export interface LakeProps {
   readonly accessLogRetentionDays?: number;
   /** Let destroy delete non-empty zone buckets (disposable environments only). @default false */
   readonly forceDestroy?: boolean;
-  /** Protect zone buckets and keys with `prevent_destroy`. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 export class Lake extends Construct {
@@ -46,7 +44,7 @@ export class Lake extends Construct {
   constructor(scope: Construct, id: string, props: LakeProps) {
     super(scope, id);
     const { naming, accountId, region } = props;
-    const protection = { forceDestroy: props.forceDestroy ?? false, preventDestroy: props.preventDestroy ?? false };
+    const protection = { forceDestroy: props.forceDestroy ?? false };
 
     this.accessLogs = new SecureBucket(this, "access-logs", {
       bucketName: naming.bucket("access-logs"),
@@ -64,7 +62,6 @@ export class Lake extends Construct {
         purpose: `lake-${zone}`,
         accountId,
         region,
-        preventDestroy: protection.preventDestroy,
       });
       const bucket = new SecureBucket(this, zone, {
         bucketName: naming.bucket(zone),

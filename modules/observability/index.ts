@@ -56,8 +56,6 @@ export interface ObservabilityProps {
   readonly alarms: AlarmsConfig;
   /** Days every log group keeps its events (the environment's `logs.retentionDays`). */
   readonly logRetentionDays: number;
-  /** Protect the logs key with `prevent_destroy`. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 /** An alarm the aspect created, with what it watches. */
@@ -89,7 +87,7 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, private readonly props: ObservabilityProps) {
     super(scope, id);
     const { naming, accountId, region } = props;
-    this.logsKey = new EncryptionKey(this, "logs-key", { naming, purpose: "logs", accountId, region, preventDestroy: props.preventDestroy });
+    this.logsKey = new EncryptionKey(this, "logs-key", { naming, purpose: "logs", accountId, region });
     this.dashboardName = naming.name("pipeline");
     this.dashboard = new CloudwatchDashboard(this, "dashboard", {
       dashboardName: this.dashboardName,

@@ -64,8 +64,6 @@ export interface OrchestrationProps {
   readonly subscribers?: readonly SubscriberSpec[];
   /** Seconds between a pipeline's crawler status checks. @default 30 */
   readonly crawlerPollSeconds?: number;
-  /** Protect the messaging key with `prevent_destroy`. @default false */
-  readonly preventDestroy?: boolean;
 }
 
 export class Orchestration extends Construct {
@@ -96,7 +94,7 @@ export class Orchestration extends Construct {
       topics: `arn:aws:sns:${region}:${accountId}:${prefix}-*`,
     };
 
-    this.key = new EncryptionKey(this, "key", { naming, purpose: "messaging", accountId, region, preventDestroy: props.preventDestroy });
+    this.key = new EncryptionKey(this, "key", { naming, purpose: "messaging", accountId, region });
     // Services that write to our encrypted topics and queues on their own behalf, each pinned to our resources.
     const keyUse = ["kms:GenerateDataKey", "kms:Decrypt"];
     const pinned = (arn: string) => ({ StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": arn } });

@@ -33,11 +33,6 @@ export interface EncryptionKeyProps {
    * @default 30 (the maximum: a lost key makes its data unreadable forever)
    */
   readonly deletionWindowInDays?: number;
-  /**
-   * Add `prevent_destroy`. Set for keys that protect data which must survive a destroy.
-   * @default false
-   */
-  readonly preventDestroy?: boolean;
 }
 
 export class EncryptionKey extends Construct {
@@ -66,7 +61,6 @@ export class EncryptionKey extends Construct {
             ...this.serviceStatements,
           ]),
       }),
-      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
     this.alias = new KmsAlias(this, "alias", {
       name: props.naming.kmsAlias(props.purpose),

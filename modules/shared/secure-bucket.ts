@@ -48,8 +48,6 @@ export interface SecureBucketProps {
   readonly noncurrentVersionExpirationDays?: number;
   /** Let `terraform destroy` delete a non-empty bucket. @default false */
   readonly forceDestroy?: boolean;
-  /** Add `prevent_destroy` to the bucket. @default false */
-  readonly preventDestroy?: boolean;
   /** Send object events to EventBridge. @default false */
   readonly eventBridgeNotifications?: boolean;
   /**
@@ -91,7 +89,6 @@ export class SecureBucket extends Construct {
     this.bucket = new S3Bucket(this, "bucket", {
       bucket: props.bucketName,
       forceDestroy: props.forceDestroy ?? false,
-      lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
     });
     skipPolicyCheck(this.bucket, "CKV_AWS_144", NO_REPLICATION_REASON);
     if (!props.encryptionKey) skipPolicyCheck(this.bucket, "CKV_AWS_145", ACCESS_LOG_ENCRYPTION_REASON);
