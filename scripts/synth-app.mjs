@@ -52,12 +52,12 @@ function packageOf(file) {
   return { dir: relative(root, dir), name, version };
 }
 
-/** Node's version, where `cdktf` resolves, and every top-level package loaded so far (not their own nested ones). */
+/** Node's version, where `cdktf` resolves, and every package loaded so far (nested copies too). */
 function runtimeReport() {
   const packages = new Map();
   for (const file of Object.keys(require.cache)) {
     const found = packageOf(file);
-    if (found && /^node_modules[\\/](@[^\\/]+[\\/])?[^\\/]+$/.test(found.dir)) packages.set(found.dir, found);
+    if (found) packages.set(found.dir, found);
   }
   const resolved = realpathSync(require.resolve("cdktf"));
   return {
