@@ -17,9 +17,14 @@
  *
  * A configuration or dataset-contract error prints its message (environment or dataset, field,
  * rule) and exits 1, without a stack trace.
+ *
+ * SYNTH_RUNTIME_REPORT=<file> (off by default; the synth output is the same either way) writes, after
+ * synth, what this process ran on: Node's version, where `cdktf` resolves, and the name and version
+ * of every package it loaded. The CDK Terrain check reads it from the synth process itself, so a
+ * stray real cdktf cannot pass for cdktn.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +43,29 @@ const BUILD_OPTIONS = {
   format: "cjs",
   sourcemap: "inline",
 };
+
+/** The package a loaded file belongs to: its folder under node_modules and its package.json name and version. */
+function packageOf(file) {
+  const dir = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file)?.[1];
+  if (!dir) return undefined;
+  const { name, version } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  return { dir: relative(root, dir), name, version };
+}
+
+/** Node's version, where `cdktf` resolves, and every package loaded so far (nested copies too). */
+function runtimeReport() {
+  const packages = new Map();
+  for (const file of Object.keys(require.cache)) {
+    const found = packageOf(file);
+    if (found) packages.set(found.dir, found);
+  }
+  const resolved = realpathSync(require.resolve("cdktf"));
+  return {
+    node: process.version,
+    cdktf: { resolved: relative(root, resolved), ...packageOf(resolved) },
+    packages: [...packages.values()].sort((a, b) => a.dir.localeCompare(b.dir)),
+  };
+}
 
 const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 const listing = (dir) => (existsSync(dir) ? readdirSync(dir).sort().join("\n") : "");
@@ -88,6 +116,7 @@ if (process.env.SYNTH_TOKEN_TRACES !== "1") {
 
 try {
   require(outfile);
+  if (process.env.SYNTH_RUNTIME_REPORT) writeFileSync(process.env.SYNTH_RUNTIME_REPORT, `${JSON.stringify(runtimeReport(), null, 2)}\n`);
 } catch (error) {
   if (error?.name === "ConfigError" || error?.name === "ContractError") {
     console.error(error.message);

@@ -32,12 +32,13 @@ export interface EmulatedStack {
 
 /**
  * A fresh working copy of `<synthDir>/stacks/<env>` wired to the emulator. Fresh because the
- * emulator starts empty: old state would describe resources that no longer exist.
+ * emulator starts empty: old state would describe resources that no longer exist. A test running
+ * beside others passes its own `workDir` so no two share a working copy.
  */
-export function prepareStack(synthDir: string, config: EnvironmentConfig, emulator: Emulator): EmulatedStack {
+export function prepareStack(synthDir: string, config: EnvironmentConfig, emulator: Emulator, workDir = WORK_DIR): EmulatedStack {
   const source = join(synthDir, "stacks", config.name);
   if (!existsSync(join(source, "cdk.tf.json"))) throw new Error(`no synthesized stack for ${config.name} in ${synthDir}; run synth first`);
-  const dir = join(WORK_DIR, config.name);
+  const dir = join(workDir, config.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(source, dir, { recursive: true, filter: (path) => !path.includes(`${join(source, ".terraform")}`) && !/\.tfstate/.test(path) });
