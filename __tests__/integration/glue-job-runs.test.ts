@@ -6,10 +6,11 @@
  * Each run starts a Spark session (10-20 s on an idle machine), so the tests share a few runs.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import {
   CreateConnectionCommand,
   CreateJobCommand,
@@ -167,12 +168,17 @@ async function finished(jobName: string, runId: string): Promise<JobRun> {
   }
 }
 
+/** Runs boto3 code against the emulator (for services the project's Node dependencies have no client of). */
+function boto3(code: string): string {
+  const prelude = "import boto3, json, sys\nclient = lambda name: boto3.client(name)\n";
+  const done = spawnSync(PYTHON, ["-c", prelude + code], { env: { ...process.env, ...emulator.env() }, encoding: "utf8" });
+  if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
+  return done.stdout;
+}
+
 /** Log events of a run, read with boto3 (the project's Node dependencies have no CloudWatch Logs client). */
 function logEvents(group: string, stream: string): string[] {
-  const code = "import boto3, json, sys; c = boto3.client('logs'); print(json.dumps([e['message'] for e in c.get_log_events(logGroupName=sys.argv[1], logStreamName=sys.argv[2])['events']]))";
-  const done = spawnSync(PYTHON, ["-c", code, group, stream], { env: { ...process.env, ...emulator.env() }, encoding: "utf8" });
-  if (done.status !== 0) throw new Error(`reading ${group}/${stream}: ${done.stderr}`);
-  return JSON.parse(done.stdout);
+  return JSON.parse(boto3(`print(json.dumps([e["message"] for e in client("logs").get_log_events(logGroupName=${JSON.stringify(group)}, logStreamName=${JSON.stringify(stream)})["events"]]))`));
 }
 
 test("a run executes the deployed script in Spark, writes through s3:// with the bucket's key, and logs to the job's log group", async () => {
@@ -252,6 +258,53 @@ test("UpdateJob changes the script that runs, and a state machine's glue:startJo
   const written = await keys(LAKE, "by-sfn/");
   expect(written.length).toBe(2);
   expect(JSON.parse((await text(LAKE, written[0])).split("\n")[0]).version).toBe("v2");
+}, 300_000);
+
+test("the platform's own entry point runs unchanged: dynamodb_extract with its --extra-py-files package and the export connector", async () => {
+  // A contract of the test's own, in the shape PartitionedDataset.jobContract() exports.
+  const contract = {
+    name: "items", columns: [{ name: "item_id", type: "string", required: true }, { name: "updated_at", type: "timestamp", required: true }],
+    primaryKey: ["item_id"], eventTimeColumn: "updated_at", versionColumn: "updated_at",
+    partitioning: { keys: [{ name: "dt", type: "date", column: "updated_at", rangeStart: "2024-01-01" }] },
+    consumer: { kind: "curated" }, consumerTable: "items", consumerColumns: [{ name: "item_id", type: "string" }, { name: "updated_at", type: "timestamp" }],
+  };
+  const table = "glue-runtime-test-items";
+  boto3(`
+ddb = client("dynamodb")
+ddb.create_table(TableName="${table}", KeySchema=[{"AttributeName": "item_id", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "item_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+ddb.update_continuous_backups(TableName="${table}", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+for i, ts in (("i-1", "2024-05-01T10:00:00.000000Z"), ("i-2", "2024-05-02T11:00:00.000000Z")):
+    ddb.put_item(TableName="${table}", Item={"item_id": {"S": i}, "updated_at": {"S": ts}, "qty": {"N": "3"}})
+`);
+  const work = mkdtempSync(join(tmpdir(), "glue-runtime-pkg-"));
+  const built = spawnSync(PYTHON, [join(ROOT, "glue-jobs", "build_package.py"), "--out", join(work, "dataplat_glue.zip")], { encoding: "utf8" });
+  expect(built.status).toBe(0);
+  await s3.send(new PutObjectCommand({ Bucket: ARTIFACTS, Key: "glue/packages/dataplat_glue.zip", Body: readFileSync(join(work, "dataplat_glue.zip")) }));
+  rmSync(work, { recursive: true, force: true });
+  const script = await put(ARTIFACTS, "glue/scripts/dynamodb_extract.py", readFileSync(join(ROOT, "glue-jobs", "jobs", "dynamodb_extract.py"), "utf8"));
+  await createJob("items-extract", script, {
+    "--extra-py-files": `s3://${ARTIFACTS}/glue/packages/dataplat_glue.zip`,
+    "--job-bookmark-option": "job-bookmark-disable",
+    "--dataset_contract": JSON.stringify(contract),
+    "--output_path": `s3://${LAKE}/raw/items/`,
+    "--table_arn": `arn:aws:dynamodb:us-east-1:${EMULATOR_ACCOUNT}:table/${table}`,
+    "--export_bucket": LAKE,
+    "--export_prefix": "dynamodb-exports/items/",
+  });
+  const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "items-extract" }));
+  const run = await finished("items-extract", JobRunId!);
+  expect(run.ErrorMessage).toBeUndefined();
+  expect(run.JobRunState).toBe("SUCCEEDED");
+  const safeId = JobRunId!.replace(/[^A-Za-z0-9_.-]/g, "_");
+  // Staged, then committed by rename (copy + delete) through the file system: only the final files remain.
+  expect(await keys(LAKE, "raw/items/")).toEqual([`raw/items/dt=2024-05-01/part-${safeId}-00000.json.gz`, `raw/items/dt=2024-05-02/part-${safeId}-00000.json.gz`]);
+  const body = await s3.send(new GetObjectCommand({ Bucket: LAKE, Key: `raw/items/dt=2024-05-01/part-${safeId}-00000.json.gz` }));
+  const lines = gunzipSync(Buffer.from(await body.Body!.transformToByteArray())).toString("utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines).toEqual([{ item_id: "i-1", updated_at: "2024-05-01T10:00:00.000000Z", qty: 3 }]);
+  const output = logEvents("/aws-glue/jobs/output", JobRunId!);
+  const storage = JSON.parse(output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length));
+  expect(storage.exportObjectsRead).toBe(1);
 }, 300_000);
 
 describe("JDBC reads through a Glue connection, with bookmarks", () => {
