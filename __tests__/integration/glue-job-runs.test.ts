@@ -14,6 +14,7 @@ import { gunzipSync } from "node:zlib";
 import {
   CreateConnectionCommand,
   CreateJobCommand,
+  CreateSecurityConfigurationCommand,
   GetJobBookmarkCommand,
   GetJobCommand,
   GetJobRunCommand,
@@ -148,7 +149,7 @@ async function keys(bucket: string, prefix: string): Promise<string[]> {
   return ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
 }
 
-async function createJob(name: string, script: string, args: Record<string, string>, extra: { Timeout?: number; MaxConcurrentRuns?: number } = {}): Promise<void> {
+async function createJob(name: string, script: string, args: Record<string, string>, extra: { Timeout?: number; MaxConcurrentRuns?: number; SecurityConfiguration?: string } = {}): Promise<void> {
   await glue.send(new CreateJobCommand({
     Name: name,
     Role: ROLE,
@@ -157,6 +158,7 @@ async function createJob(name: string, script: string, args: Record<string, stri
     DefaultArguments: { "--job-language": "python", ...args },
     ExecutionProperty: { MaxConcurrentRuns: extra.MaxConcurrentRuns ?? 1 },
     Timeout: extra.Timeout ?? 10,
+    SecurityConfiguration: extra.SecurityConfiguration,
   }));
 }
 
@@ -217,13 +219,22 @@ test("a run executes the deployed script in Spark, writes through s3:// with the
   expect(storage.objectsWritten).toBeGreaterThanOrEqual(2);
 }, 300_000);
 
-test("a run whose script raises fails with the exception's one-line message", async () => {
-  await createJob("fails", await put(ARTIFACTS, "glue/scripts/fails.py", failingScript), { "--reason": "the input is empty" });
+test("a run whose script raises fails with the exception's one-line message; its logs go to the security configuration's encrypted groups", async () => {
+  // What modules/catalog deploys: CloudWatch logs encrypted with the catalog key.
+  await glue.send(new CreateSecurityConfigurationCommand({ Name: "test-glue", EncryptionConfiguration: {
+    CloudWatchEncryption: { CloudWatchEncryptionMode: "SSE-KMS", KmsKeyArn: keyArn },
+    JobBookmarksEncryption: { JobBookmarksEncryptionMode: "CSE-KMS", KmsKeyArn: keyArn },
+    S3Encryption: [{ S3EncryptionMode: "DISABLED" }],
+  } }));
+  await createJob("fails", await put(ARTIFACTS, "glue/scripts/fails.py", failingScript), { "--reason": "the input is empty" }, { SecurityConfiguration: "test-glue" });
   const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "fails" }));
   const run = await finished("fails", JobRunId!);
   expect(run.JobRunState).toBe("FAILED");
   expect(run.ErrorMessage).toBe("ValueError: refusing to run: the input is empty");
-  expect(logEvents("/aws-glue/jobs/error", JobRunId!).join("\n")).toMatch(/Traceback[\s\S]*ValueError: refusing to run/);
+  const group = "/aws-glue/jobs-glue-runtime-test-job-test-glue/";
+  expect(run.LogGroupName).toBe(group);
+  expect(logEvents(`${group}error`, JobRunId!).join("\n")).toMatch(/Traceback[\s\S]*ValueError: refusing to run/);
+  expect(boto3(`print(client("logs").describe_log_groups(logGroupNamePrefix="${group}error")["logGroups"][0].get("kmsKeyId"))`).trim()).toBe(keyArn);
 }, 300_000);
 
 test("UpdateJob changes the script that runs, and a state machine's glue:startJobRun.sync waits for the real run", async () => {
