@@ -134,7 +134,7 @@ beforeAll(async () => {
   await put(LAKE, "input/part-1.json", '{"k": "a", "v": 1}\n{"k": "b", "v": 2}\n');
   await put(LAKE, "input/part-2.json", '{"k": "a", "v": 3}\n');
 }, 120_000);
-afterAll(() => emulator?.stop());
+afterAll(() => emulator?.stop(), 60_000);
 
 async function put(bucket: string, key: string, body: string): Promise<string> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ServerSideEncryption: "aws:kms", SSEKMSKeyId: keyArn }));

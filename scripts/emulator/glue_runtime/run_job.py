@@ -13,11 +13,27 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import signal
 import sys
+import threading
+import time
 import traceback
 
 
+def _die_with_the_emulator() -> None:
+    """The run's process group (this process and its JVM) ends when the emulator does, however it ends."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(run_file: str) -> int:
+    _die_with_the_emulator()
     with open(run_file, encoding="utf-8") as fh:
         run = json.load(fh)
     os.environ["DATAPLAT_GLUE_RUN"] = run_file

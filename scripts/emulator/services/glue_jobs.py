@@ -31,6 +31,7 @@ What this does, for StartJobRun from the API and from Step Functions' `glue:star
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import logging
@@ -55,6 +56,16 @@ JDBC_JARS = ("/usr/share/java/postgresql.jar",)
 
 _CONFIG: dict[str, str] = {}
 _START_LOCK = threading.Lock()
+#: Process groups of the runs in flight, ended with the emulator (each run's process also watches it).
+_LIVE: set[int] = set()
+
+
+def _end_live_runs() -> None:
+    for pgid in list(_LIVE):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def register(endpoint: str, ca_bundle: str) -> None:
@@ -64,6 +75,7 @@ def register(endpoint: str, ca_bundle: str) -> None:
         raise SystemExit(f"emulator: services/glue_jobs.py was written for moto {MOTO_VERSION} (found {moto.__version__}); "
                          "check FakeJob.start_job_run, FakeJobRun and GlueResponse against the new version and update it")
     _CONFIG.update(endpoint=endpoint, caBundle=ca_bundle)
+    atexit.register(_end_live_runs)
     _patch_runs()
     _patch_responses()
 
@@ -209,6 +221,7 @@ def _execute(job, run) -> None:  # noqa: ANN001
         timeout_minutes = run.timeout or job.timeout or 2880
         child = subprocess.Popen([sys.executable, str(RUNTIME / "run_job.py"), str(work / "run.json")], cwd=work, env=env,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        _LIVE.add(child.pid)
         readers = [threading.Thread(target=logs.pump, args=(child.stdout, "output"), daemon=True),
                    threading.Thread(target=logs.pump, args=(child.stderr, "error"), daemon=True)]
         for reader in readers:
@@ -222,6 +235,8 @@ def _execute(job, run) -> None:  # noqa: ANN001
                 reader.join(timeout=10)
             _finish(run, "TIMEOUT", f"Job run timed out after {timeout_minutes} minutes")
             return
+        finally:
+            _LIVE.discard(child.pid)
         for reader in readers:
             reader.join(timeout=30)
         result = json.loads((work / "result.json").read_text()) if (work / "result.json").exists() else {}
