@@ -201,6 +201,7 @@ test("a run executes the deployed script in Spark, writes through s3:// with the
   expect(run.CompletedOn!.getTime()).toBeGreaterThan(run.StartedOn!.getTime());
   expect(run.ExecutionTime).toBe(Math.floor((run.CompletedOn!.getTime() - run.StartedOn!.getTime()) / 1000));
   expect(run.LogGroupName).toBe("/aws-glue/jobs/");
+  expect(run.GlueVersion).toBe("5.0");
 
   const written = await keys(LAKE, "output/");
   expect(written.map((k) => k.replace(/part-.*$/, "part"))).toEqual(["output/k=a/part", "output/k=b/part"]);

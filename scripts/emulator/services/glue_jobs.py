@@ -95,7 +95,7 @@ def _patch_runs() -> None:
             run._transitions = [("RUNNING", "RUNNING")]  # the state is the process's, not moto's ticks
             run.status = "RUNNING"
             run.emulated = {"startedOn": dt.datetime.now(dt.timezone.utc), "completedOn": None, "error": None,
-                            "logGroupName": _log_group_prefix(self)}
+                            "logGroupName": _log_group_prefix(self), "glueVersion": self.glue_version}
         threading.Thread(target=_execute, args=(self, run), name=f"glue-run-{run_id}", daemon=True).start()
         return run_id
 
