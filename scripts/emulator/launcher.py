@@ -83,6 +83,8 @@ import sys
 import threading
 from pathlib import Path
 
+from services import glue_jobs
+
 # Access keys of the form AKIA<12-digit account>EMUL act as that account (20 characters, as moto expects).
 ACCOUNT_KEY = re.compile(r"^AKIA(\d{12})EMUL$")
 
@@ -740,6 +742,7 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fill_gaps()
+    glue_jobs.register(f"https://127.0.0.1:{port}", str(bundle))
     app = _capture_request_context(DomainDispatcherApplication(create_backend_app))
     servers = [
         make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
