@@ -99,8 +99,12 @@ def emulator_key(account_id: str) -> str:
 
 
 def client(service: str, account_id: str, region: str, credentials: dict | None = None):  # noqa: ANN201
-    """A boto3 client on the emulator acting as `account_id`, or with the given (assumed-role) credentials."""
+    """
+    A boto3 client on the emulator acting as `account_id`, or with the given (assumed-role)
+    credentials. It uses the TLS endpoint clients use, so bucket policies see a secure request.
+    """
     import boto3
+    from botocore.config import Config
 
     if credentials:
         keys = {
@@ -110,7 +114,9 @@ def client(service: str, account_id: str, region: str, credentials: dict | None 
         }
     else:
         keys = {"aws_access_key_id": emulator_key(account_id), "aws_secret_access_key": "emulator"}
-    return boto3.client(service, endpoint_url=internal_endpoint(), region_name=region, **keys)
+    endpoint, bundle = emulator_endpoint()
+    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client(service, endpoint_url=endpoint, verify=bundle, region_name=region, config=config, **keys)
 
 
 def assume_role(role_arn: str, session: str) -> dict:
