@@ -48,18 +48,19 @@ def emulator_endpoint() -> tuple[str, str]:
     return endpoint, bundle
 
 
-def time_scale() -> float:
+def scale() -> float:
     """
-    EMULATOR_TIME_SCALE (default 0.01): the fraction of AWS's own waits the emulator waits — retry
-    delays, buffering intervals — so a local run takes seconds where AWS takes minutes.
+    EMULATOR_SCALE (default 0.01): the fraction of AWS's waits and buffer sizes the emulator uses —
+    Lambda's and Scheduler's retry waits, Firehose's buffering interval and size — so a local run
+    takes seconds where AWS takes minutes (300 s → 3 s, 64 MB → 0.64 MB).
     """
-    raw = os.environ.get("EMULATOR_TIME_SCALE", "0.01")
+    raw = os.environ.get("EMULATOR_SCALE", "0.01")
     try:
         value = float(raw)
     except ValueError:
-        raise SystemExit(f"emulator: EMULATOR_TIME_SCALE must be a number between 0 and 1 (got {raw!r})") from None
+        raise SystemExit(f"emulator: EMULATOR_SCALE must be a number between 0 and 1 (got {raw!r})") from None
     if not 0 <= value <= 1:
-        raise SystemExit(f"emulator: EMULATOR_TIME_SCALE must be between 0 and 1 (got {raw!r})")
+        raise SystemExit(f"emulator: EMULATOR_SCALE must be between 0 and 1 (got {raw!r})")
     return value
 
 

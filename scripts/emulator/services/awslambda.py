@@ -19,7 +19,7 @@ a canned payload. Here Invoke runs the function's stored zip as Lambda's Node.js
   * RequestResponse answers with the handler's result, or the error with X-Amz-Function-Error:
     Unhandled; DryRun answers 204; Event answers 202 and runs in the background, retried per the
     function's event invoke config (MaximumRetryAttempts, default 2; MaximumEventAgeInSeconds,
-    default 6 h) after Lambda's 1- and 2-minute waits scaled by EMULATOR_TIME_SCALE. When every
+    default 6 h) after Lambda's 1- and 2-minute waits scaled by EMULATOR_SCALE. When every
     attempt failed (or the event grew too old) the record Lambda sends goes to the OnFailure
     destination, and a success's to OnSuccess, when that is an SQS queue (sent with the
     function's role); other destination types are logged, not sent.
@@ -44,7 +44,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import LOG, assume_role, client, emulator_endpoint, require_moto, time_scale
+from . import LOG, assume_role, client, emulator_endpoint, require_moto, scale
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.mjs")
 RETRY_WAITS_SECONDS = (60, 120)  # Lambda's waits before its two async retries (scaled)
@@ -225,7 +225,7 @@ def _run_async(fn, event: str, received: float) -> None:  # noqa: ANN001
     attempts, outcome, condition = 0, None, "RetriesExhausted"
     for attempt in range(retries + 1):
         if attempt:
-            time.sleep(RETRY_WAITS_SECONDS[min(attempt, len(RETRY_WAITS_SECONDS)) - 1] * time_scale())
+            time.sleep(RETRY_WAITS_SECONDS[min(attempt, len(RETRY_WAITS_SECONDS)) - 1] * scale())
         if time.time() - received > max_age:
             condition = "EventAgeExceeded"
             break

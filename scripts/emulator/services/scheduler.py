@@ -13,7 +13,7 @@ fires it, checked every second:
 A firing invokes a Lambda target asynchronously (InvocationType Event, the target's Input as the
 payload) with the target's RoleArn (STS AssumeRole), so the function runs as services/awslambda.py
 runs it. An invoke Scheduler cannot make (e.g. the function is missing) is retried per the
-target's RetryPolicy (waits scaled by EMULATOR_TIME_SCALE, at most 5 tries here) and then sent to
+target's RetryPolicy (waits scaled by EMULATOR_SCALE, at most 5 tries here) and then sent to
 DeadLetterConfig's queue with Scheduler's error attributes. Other target types are logged, not run.
 
 Operators and tests fire a schedule now with POST /_emulator/scheduler/fire
@@ -30,7 +30,7 @@ import threading
 import time
 from zoneinfo import ZoneInfo
 
-from . import LOG, assume_role, backends, client, every, require_moto, route, time_scale
+from . import LOG, assume_role, backends, client, every, require_moto, route, scale
 
 TICK_SECONDS = 1.0
 MAX_TRIES = 5  # Scheduler allows 185 retries over a day; a local run needs to see the DLQ sooner
@@ -194,7 +194,7 @@ def fire(schedule) -> dict:  # noqa: ANN001
     last_error = None
     for attempt in range(tries):
         if attempt:
-            time.sleep(min(60, 2**attempt) * time_scale())
+            time.sleep(min(60, 2**attempt) * scale())
         try:
             credentials = assume_role(target["RoleArn"], f"scheduler-{schedule.name}")
             answer = client("lambda", account, region, credentials).invoke(
