@@ -231,13 +231,14 @@ def fill_gaps() -> None:
     _fix_last_crawl_status()
 
     # Services moto only stores, executed (scripts/emulator/services/: one module, one call each).
-    from services import awslambda, crawlers, firehose, pipes, scheduler
+    from services import athena, awslambda, crawlers, firehose, pipes, scheduler
 
     pipes.register()
     awslambda.register()
     scheduler.register()
     crawlers.register()
     firehose.register()
+    athena.register()
 
 
 def _fix_repeated_executions() -> None:
