@@ -104,9 +104,6 @@ def client(service: str, account_id: str, region: str, credentials: dict | None 
     A boto3 client on the emulator acting as `account_id`, or with the given (assumed-role)
     credentials. It uses the TLS endpoint clients use, so bucket policies see a secure request.
     """
-    import boto3
-    from botocore.config import Config
-
     if credentials:
         keys = {
             "aws_access_key_id": credentials["AccessKeyId"],
@@ -116,6 +113,17 @@ def client(service: str, account_id: str, region: str, credentials: dict | None 
     else:
         keys = {"aws_access_key_id": emulator_key(account_id), "aws_secret_access_key": "emulator"}
     endpoint, bundle = emulator_endpoint()
+    with _client_lock:  # boto3's default session is not safe for concurrent client creation
+        return _create(service, endpoint, bundle, region, keys)
+
+
+_client_lock = threading.Lock()
+
+
+def _create(service: str, endpoint: str, bundle: str, region: str, keys: dict):  # noqa: ANN202
+    import boto3
+    from botocore.config import Config
+
     config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client(service, endpoint_url=endpoint, verify=bundle, region_name=region, config=config, **keys)
 

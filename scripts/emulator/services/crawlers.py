@@ -314,16 +314,21 @@ def _infer(s3, bucket: str, key: str) -> tuple[list[dict], dict]:  # noqa: ANN00
         columns = [{"Name": c.strip().strip('"').lower(), "Type": "string"} for c in header.split(",") if c.strip()]
         return columns, {"InputFormat": TEXT_IN, "OutputFormat": HIVE_OUT, "SerdeInfo": {"SerializationLibrary": CSV_SERDE, "Parameters": {"field.delim": ",", "skip.header.line.count": "1"}}, "_classification": "csv"}
     columns: dict[str, str] = {}
-    for line in text.splitlines()[:-1] or text.splitlines():
+    lines = text.splitlines()
+    if len(body) >= SAMPLE_BYTES:
+        lines = lines[:-1]  # the sample may end mid-record
+    objects = 0
+    for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict):
+            objects += 1
             for field, value in record.items():
                 if value is not None:
                     columns.setdefault(field.lower(), _glue_type(value))
-    if not columns:
+    if not objects:
         raise CrawlError(f"s3://{bucket}/{key}: no JSON object found to infer a schema from (the emulator classifies JSON lines, CSV and Parquet)")
     return [{"Name": n, "Type": t} for n, t in columns.items()], {"InputFormat": TEXT_IN, "OutputFormat": HIVE_OUT, "SerdeInfo": {"SerializationLibrary": JSON_SERDE}, "_classification": "json"}
 

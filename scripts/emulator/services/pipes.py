@@ -169,22 +169,39 @@ def _run(backend, pipe, key: str) -> None:  # noqa: ANN001
             while _still_running(backend, pipe):
                 time.sleep(POLL_SECONDS)
             return
+        session = _Session(pipe)
         while _still_running(backend, pipe):
-            _poll_once(backend, pipe)
+            _poll_once(backend, pipe, session)
     except Exception:  # noqa: BLE001
         LOG.exception("pipe %s: poller stopped; it restarts on the next supervision tick", pipe.name)
     finally:
         _workers.pop(key, None)
 
 
-def _poll_once(backend, pipe) -> None:  # noqa: ANN001
-    _, _, _, region, account, queue_name = pipe.source.split(":")
+class _Session:
+    """The pipe role's clients, renewed every quarter hour (its credentials are temporary)."""
+
+    def __init__(self, pipe):  # noqa: ANN001
+        self.pipe, self.at, self.sqs, self.sfn, self.queue_url = pipe, 0.0, None, None, None
+
+    def refresh(self) -> None:
+        if self.sqs is not None and time.monotonic() - self.at < 900:
+            return
+        _, _, _, region, account, queue_name = self.pipe.source.split(":")
+        credentials = assume_role(self.pipe.role_arn, f"pipe-{self.pipe.name}")
+        self.sqs = client("sqs", account, region, credentials)
+        self.sfn = client("stepfunctions", self.pipe.target.split(":")[4], self.pipe.target.split(":")[3], credentials)
+        self.queue_url = self.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        self.at = time.monotonic()
+
+
+def _poll_once(backend, pipe, session: _Session) -> None:  # noqa: ANN001
+    _, _, _, region, _account, queue_name = pipe.source.split(":")
     params = (pipe.source_parameters or {}).get("SqsQueueParameters") or {}
     batch_size = int(params.get("BatchSize") or 10)
     window = int(params.get("MaximumBatchingWindowInSeconds") or 0)
-    credentials = assume_role(pipe.role_arn, f"pipe-{pipe.name}")
-    sqs = client("sqs", account, region, credentials)
-    queue_url = sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    session.refresh()
+    sqs, queue_url = session.sqs, session.queue_url
 
     batch: list[dict] = []
     deadline = None
@@ -211,7 +228,7 @@ def _poll_once(backend, pipe) -> None:  # noqa: ANN001
             time.sleep(min(0.2, max(0.0, remaining or 0.0)))
     if not batch:
         return
-    if _deliver(pipe, region, account, credentials, batch, queue_name):
+    if _deliver(pipe, region, session.sfn, batch, queue_name):
         for start in range(0, len(batch), 10):
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch[start:start + 10])]
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -246,7 +263,7 @@ def _matches_filters(pipe, record: dict) -> bool:  # noqa: ANN001
     return any(EventPattern.load(f.get("Pattern")).matches_event(view) for f in filters)
 
 
-def _deliver(pipe, region: str, account: str, credentials: dict, batch: list[dict], queue_name: str) -> bool:  # noqa: ANN001
+def _deliver(pipe, region: str, sfn, batch: list[dict], queue_name: str) -> bool:  # noqa: ANN001
     """True when the target accepted the batch (or every record was filtered out)."""
     records = [r for r in (_record(m, pipe, region) for m in batch) if _matches_filters(pipe, r)]
     if not records:
@@ -276,7 +293,6 @@ def _deliver(pipe, region: str, account: str, credentials: dict, batch: list[dic
             "aws.pipes.event.json": json.dumps(record),
         }
         payload.append(render_template(template, record, variables))
-    sfn = client("stepfunctions", account, region, credentials)
     try:
         execution = sfn.start_execution(stateMachineArn=pipe.target, name=str(uuid.uuid4()), input=json.dumps(payload))
     except Exception as error:  # noqa: BLE001 - the pipe's failure path: the messages return and redrive
