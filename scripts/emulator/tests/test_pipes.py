@@ -123,3 +123,21 @@ def test_templates_follow_pipes_placeholder_rules():
     # A body that is not JSON stays text; a template that is not JSON yields text.
     assert render_template("id <$.messageId>: <$.body>", {"messageId": "m2", "body": "plain"}, {}) == "id m2: plain"
     assert render_template('{"pipe": "<aws.pipes.pipe-name>"}', record, {"aws.pipes.pipe-name": "p"}) == {"pipe": "p"}
+
+
+def test_an_object_put_into_s3_reaches_the_pipeline_as_its_key_through_the_rule_buffer_and_pipe(emulator, setup):  # noqa: ANN001
+    """The deployed chain: S3 → EventBridge rule → SQS buffer → Pipe → state machine input."""
+    s3, events, sqs = emulator.client("s3"), emulator.client("events"), emulator.client("sqs")
+    bucket = f"raw-{setup['suffix']}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    rule = f"raw-created-{setup['suffix']}"
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "events/"}]}}}
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "buffer", "Arn": setup["queue_arn"]}])
+    sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "10"})
+    create_pipe(emulator, setup, batch_size=10, window=2)
+    for key in ("events/dt=2024-05-01/a.json", "events/dt=2024-05-01/b.json", "elsewhere/c.json"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    [batch] = execution_inputs(emulator, setup["machine"], 1)
+    assert sorted(batch, key=lambda r: r["key"]) == [{"key": "events/dt=2024-05-01/a.json"}, {"key": "events/dt=2024-05-01/b.json"}]
