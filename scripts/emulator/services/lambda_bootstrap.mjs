@@ -17,7 +17,7 @@ const fail = (error) =>
     ok: false,
     errorType: (error && error.name) || "Error",
     errorMessage: (error && error.message) || String(error),
-    stackTrace: error && error.stack ? String(error.stack).split("\n").slice(1).map((l) => l.trim()) : [],
+    stackTrace: error && error.stack ? String(error.stack).split("\n").map((l) => l.trim()).filter((l) => l.startsWith("at ")) : [],
   });
 
 process.on("uncaughtException", fail);
