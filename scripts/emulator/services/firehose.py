@@ -67,12 +67,14 @@ def register() -> None:
         if stream is None or not _extended_s3(stream):
             return original(self, delivery_stream_name, records)
         if stream.delivery_stream_type == "KinesisStreamAsSource":
-            raise InvalidArgumentException(f"This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+            raise InvalidArgumentException("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
         now = time.time()
         _buffer(stream).add([(r["Data"], now) for r in records])
         return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": uuid.uuid4().hex} for _ in records]}
 
     FirehoseBackend.put_record_batch = put_record_batch
+    if shutil.which("jq") is None:
+        LOG.warning("firehose: jq is not installed (Debian: apt-get install jq); records of streams with a MetadataExtraction query will go to their error prefix")
     every(POLL_SECONDS / 2, "firehose", _supervise)
 
 

@@ -24,7 +24,6 @@ Written for moto 5.2.1.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import threading
 import time
@@ -151,8 +150,11 @@ def _tick() -> None:
             known = _next.get(schedule.arn)
             if known is None or known[0] != version:
                 anchor = _parse_time(schedule.start_date) or _parse_time(schedule.last_modified_date) or now
+                # A one-time schedule is due from when it was made: a time that passed before this
+                # tick saw it still fires once.
+                after = anchor - dt.timedelta(seconds=1) if schedule.schedule_expression.startswith("at(") else now
                 try:
-                    due = next_fire(schedule.schedule_expression, now, schedule.schedule_expression_timezone or "UTC", anchor)
+                    due = next_fire(schedule.schedule_expression, after, schedule.schedule_expression_timezone or "UTC", anchor)
                 except (ValueError, KeyError) as error:
                     LOG.error("schedule %s never fires: %s", schedule.arn, error)
                     due = None

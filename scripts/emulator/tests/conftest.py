@@ -50,8 +50,8 @@ def emulator(tmp_path_factory):  # noqa: ANN001, ANN201
         process.kill()
 
 
-def wait_for(condition, timeout: float = 30, interval: float = 0.25, what: str = "condition"):  # noqa: ANN001, ANN201
-    """Poll until `condition()` returns something truthy; fail with `what` after `timeout` seconds."""
+def wait_for(condition, timeout: float = 90, interval: float = 0.25, what: str = "condition"):  # noqa: ANN001, ANN201
+    """Poll until `condition()` returns something truthy; fail with `what` after `timeout` seconds (generous: CI machines are shared)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACCOUNT, wait_for
+from conftest import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.pipes import render_template  # noqa: E402
