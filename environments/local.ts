@@ -26,11 +26,8 @@ export const local: EnvironmentDefinition = {
     disabledReason: "QuickSight needs an account subscription and users, which the emulator cannot provide",
   },
   orchestration: {
-    batching: {
-      enabled: false,
-      disabledReason:
-        "the emulator (moto 5.2.1) stores EventBridge Pipes but never polls their source; the raw-zone rule starts the pipeline directly instead (one execution per object, still one job run at a time)",
-    },
+    // The emulator runs the Pipe (scripts/emulator/services/pipes.py); a short window keeps the local run quick.
+    batching: { enabled: true, windowSeconds: 2 },
   },
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   ingestion: {

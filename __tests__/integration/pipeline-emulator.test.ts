@@ -31,13 +31,18 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import { loadEnvironment } from "../../environments";
+import { loadEnvironments } from "../../environments";
+import { local } from "../../environments/local";
 import { PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 
-const config = loadEnvironment("local");
+// `local` batches landings through a Pipe (emulator-pipes tests); this file keeps the unbatched
+// trigger under test: the raw-created rule starting the state machine itself.
+const [config] = loadEnvironments([
+  { ...local, orchestration: { ...local.orchestration, batching: { enabled: false, disabledReason: "the unbatched trigger under test" } } },
+]);
 const { json } = synthWithIngestion(config);
 const prefix = `dataplat-${config.name}`;
 const byName = (type: string, name: string): SynthesizedResource => {
@@ -201,7 +206,7 @@ describe("the orders pipeline, run in the emulator", () => {
     )) as { stateMachineArn: string });
     arns.set(`aws_sfn_state_machine.${machine.name}`, stateMachineArn);
 
-    // local starts pipelines straight from the raw-created rule (no Pipes in the emulator).
+    // Unbatched: the raw-created rule starts the pipeline itself.
     const [target] = resources(json, "aws_cloudwatch_event_target").filter((t) => t.body.rule === `${refOf(ordersRule)}.name}`);
     await clients.events.send(new PutRuleCommand({ Name: ordersRule.body.name, EventPattern: ordersPattern }));
     await clients.events.send(new PutTargetsCommand({ Rule: ordersRule.body.name, Targets: [{ Id: target.body.target_id, Arn: resolve(target.body.arn, json) }] }));

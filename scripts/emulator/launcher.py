@@ -67,6 +67,8 @@ Gaps filled (DESIGN.md §3):
     GetCrawler, as Glue's own documentation and our pipelines do, waits forever; and a finished
     crawl's LastCrawl.Status reads COMPLETED where Glue says SUCCEEDED | CANCELLED | FAILED. Here
     each GetCrawler moves the running crawl on, as ListCrawls does, and reports SUCCEEDED.
+
+Services moto only stores are executed by the modules under services/ (each docstring says how).
 """
 from __future__ import annotations
 
@@ -229,6 +231,16 @@ def fill_gaps() -> None:
     _fix_test_event_pattern()
     _fix_state_machine_targets()
     _fix_last_crawl_status()
+
+    # Services moto only stores, executed (scripts/emulator/services/: one module, one call each).
+    from services import athena, awslambda, crawlers, firehose, pipes, scheduler
+
+    pipes.register()
+    awslambda.register()
+    scheduler.register()
+    crawlers.register()
+    firehose.register()
+    athena.register()
 
 
 def _fix_repeated_executions() -> None:
@@ -737,13 +749,17 @@ def main() -> None:
     internal_port = free_port()
     # moto's own service integrations call http://localhost:$MOTO_PORT (see module docstring).
     os.environ["MOTO_PORT"] = str(internal_port)
+    # What services/ hands the processes it runs (Lambda functions) to reach the emulator.
+    os.environ["EMULATOR_ENDPOINT"], os.environ["EMULATOR_CA_BUNDLE"] = f"https://127.0.0.1:{port}", str(bundle)
 
     from werkzeug.serving import make_server
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fill_gaps()
     glue_jobs.register(f"https://127.0.0.1:{port}", str(bundle))
-    app = _capture_request_context(DomainDispatcherApplication(create_backend_app))
+    import services
+
+    app = services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app)))
     servers = [
         make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
         make_server("127.0.0.1", internal_port, app, threaded=True),
