@@ -86,6 +86,13 @@ export const base: EnvironmentOverride = {
       metrics: true, // job metrics feed the failure and duration alarms
       continuousLogging: true, // driver logs while the run is live, not only after it ends
     },
+    extracts: {
+      // Nightly, off-peak for the source databases: the contracts declare nightly increments, and the
+      // 02:15 crawl finds what the extracts landed.
+      schedule: "cron(0 1 * * ? *)",
+      retryAttempts: 3, // rides out throttling and a previous run still finishing, with Scheduler's backoff
+      maxEventAgeSeconds: 3600, // a start that cannot be made within the hour waits in the dead-letter queue for an operator
+    },
     rds: {
       jdbcUrl: "jdbc:postgresql://orders-db.internal.example:5432/orders", // placeholder: each environment names its database
       databaseCidr: "10.0.0.0/16", // placeholder: where that database lives

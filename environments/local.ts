@@ -1,4 +1,27 @@
+import { ConfigError } from "./errors";
 import type { EnvironmentDefinition } from "./types";
+
+/**
+ * The loopback port of a local service: the variable's value when set (the local cloud's scripts
+ * start PostgreSQL and the sample API on free ports and export them before synth), else `fallback`.
+ * Only `local` reads the process environment; every other environment synthesizes the same bytes anywhere.
+ */
+export function localPort(variable: string, fallback: number, field: string, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[variable];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
+    throw new ConfigError([{ environment: "local", field, rule: `${variable} must be a TCP port from 1 to 65535 (got ${JSON.stringify(raw)})` }]);
+  }
+  return port;
+}
+
+/** Where the local PostgreSQL server listens (scripts/local/postgres.ts). @default 5432, PostgreSQL's port */
+export const LOCAL_RDS_PORT_VARIABLE = "DATAPLAT_LOCAL_RDS_PORT";
+/** Where the sample API listens. @default 8080 */
+export const LOCAL_API_PORT_VARIABLE = "DATAPLAT_LOCAL_API_PORT";
+/** The database the local server creates for the RDS datasets' tables. */
+export const LOCAL_RDS_DATABASE = "source";
 
 /**
  * The laptop environment: applied to the embedded AWS emulator (scripts/emulator), never to AWS.
@@ -32,8 +55,8 @@ export const local: EnvironmentDefinition = {
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   ingestion: {
     // The end-to-end run serves a sample API on loopback and runs the handler locally (functions/api-ingest).
-    api: { baseUrl: "http://127.0.0.1:8080" },
-    rds: { jdbcUrl: "jdbc:postgresql://127.0.0.1:5432/orders", databaseCidr: "10.99.0.0/16" },
+    api: { baseUrl: `http://127.0.0.1:${localPort(LOCAL_API_PORT_VARIABLE, 8080, "ingestion.api.baseUrl")}` },
+    rds: { jdbcUrl: `jdbc:postgresql://127.0.0.1:${localPort(LOCAL_RDS_PORT_VARIABLE, 5432, "ingestion.rds.jdbcUrl")}/${LOCAL_RDS_DATABASE}`, databaseCidr: "10.99.0.0/16" },
     emrServerless: {
       enabled: false,
       disabledReason: 'the emulator (moto 5.2.1) refuses the application type the provider sends ("spark"; it accepts only "SPARK"): CreateApplication fails',

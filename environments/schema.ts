@@ -487,6 +487,22 @@ const RdsSourceSchema = z.object({
   databaseCidr: ipv4Cidr(8, 32),
 });
 
+/** EventBridge Scheduler's retry limits for a target (a universal target included). */
+export const SCHEDULER_MAX_RETRY_ATTEMPTS = 185;
+export const SCHEDULER_MAX_EVENT_AGE_SECONDS = 86_400;
+
+const ExtractScheduleSchema = z.object({
+  /**
+   * When every Glue extract (RDS, DynamoDB) starts: EventBridge Scheduler, UTC. It must not fire more
+   * often than a contract declares one run to take (checked at synth against `ingestion.durationMinutes`).
+   */
+  schedule: scheduleExpression,
+  /** Scheduler's retries of a StartJobRun it could not make (throttled, a run still going); then the dead-letter queue. */
+  retryAttempts: between(0, SCHEDULER_MAX_RETRY_ATTEMPTS, ": EventBridge Scheduler's retry range"),
+  /** How long Scheduler keeps retrying one start before it dead-letters it. */
+  maxEventAgeSeconds: between(60, SCHEDULER_MAX_EVENT_AGE_SECONDS, ": EventBridge Scheduler's range"),
+});
+
 const KinesisSchema = z
   .object({
     capacityMode: z.enum(["ON_DEMAND", "PROVISIONED"], { error: rule('must be "ON_DEMAND" or "PROVISIONED"') }),
@@ -540,6 +556,7 @@ const EmrServerlessSchema = z
 const IngestionSchema = z.object({
   api: ApiIngestSchema,
   glue: GlueJobsSchema,
+  extracts: ExtractScheduleSchema,
   rds: RdsSourceSchema,
   kinesis: KinesisSchema,
   firehose: FirehoseSchema,
@@ -792,5 +809,6 @@ export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
 export type AlarmsConfig = EnvironmentConfig["alarms"];
 export type OrchestrationConfig = EnvironmentConfig["orchestration"];
 export type IngestionConfig = EnvironmentConfig["ingestion"];
+export type ExtractScheduleConfig = IngestionConfig["extracts"];
 /** What an environment file may write before defaults are merged and validation runs. */
 export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

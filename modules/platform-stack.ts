@@ -9,7 +9,7 @@ import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets"
 import { ConfigError, type EnvironmentConfig } from "../environments";
 import { Analytics, WORKGROUPS } from "./analytics";
 import { Catalog } from "./catalog";
-import { Ingestion } from "./ingestion";
+import { checkExtractCadence, Ingestion } from "./ingestion";
 import { Lake, ZONES } from "./lake";
 import { Network } from "./network";
 import { Observability } from "./observability";
@@ -105,6 +105,7 @@ export class PlatformStack extends TerraformStack {
       datasets: this.datasets,
       api: ingestion.api,
       glue: ingestion.glue,
+      extracts: ingestion.extracts,
       rds: ingestion.rds,
       kinesis: ingestion.kinesis,
       firehose: ingestion.firehose,
@@ -112,6 +113,7 @@ export class PlatformStack extends TerraformStack {
       logRetentionDays: config.logs.retentionDays,
       forceDestroy: config.protection.forceDestroy,
     });
+    checkExtractCadence(config.name, ingestion.extracts, this.datasets.filter((d) => this.ingestion.extractSchedules[d.name]));
     this.observability = new Observability(this, "observability", {
       ...base,
       alarms: config.alarms,
@@ -175,6 +177,9 @@ export class PlatformStack extends TerraformStack {
       value: Object.fromEntries(
         Object.entries(ingest.glueJobs).map(([name, jobs]) => [name, Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))]),
       ),
+    });
+    new TerraformOutput(this, "ingestion_extract_schedule_names", {
+      value: Object.fromEntries(Object.entries(ingest.extractSchedules).map(([name, s]) => [name, { schedule: s.name, dead_letter_queue_url: s.deadLetter.url }])),
     });
     new TerraformOutput(this, "ingestion_kinesis_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.stream.name])) });
     new TerraformOutput(this, "ingestion_firehose_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.firehose.name])) });

@@ -1,4 +1,5 @@
 import { INTERFACE_ENDPOINT_SERVICES, subnetCidr } from "../../modules/network";
+import { jdbcPort } from "../../modules/ingestion";
 import { byPath, parsePolicy, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
 
 const sgRef = (json: TerraformJson, name: string) => `${refOf(byPath(json, "aws_security_group", `network/${name}-sg`))}.id}`;
@@ -39,7 +40,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security 
     const others = egress.filter((r) => r.referenced_security_group_id !== self);
     expect(others.filter((r) => r.from_port === 443)).toHaveLength(2);
     const database = others.filter((r) => r.from_port !== 443);
-    expect(database.map((r) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual([[5432, 5432, config.ingestion.rds.databaseCidr]]);
+    // The JDBC URL's port (local's comes from DATAPLAT_LOCAL_RDS_PORT when set; 5432 otherwise).
+    const port = jdbcPort(config.ingestion.rds.jdbcUrl);
+    expect(database.map((r) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual([[port, port, config.ingestion.rds.databaseCidr]]);
   });
 });
 

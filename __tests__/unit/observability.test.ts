@@ -113,9 +113,12 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
 
   it("every dead-letter queue (whoever created it) alarms on its depth; no other queue does", () => {
     const dlqs = deadLetterQueues(json);
-    // A trigger DLQ per pipeline, 2 subscribers, EventBridge → SNS deliveries, the API path's DLQ.
-    expect(dlqs.length).toBe(Object.keys(stack.orchestration.pipelines).length + 4);
+    // A trigger DLQ per pipeline, 2 subscribers, EventBridge → SNS deliveries, the API path's DLQ, one per extract schedule.
+    const extractSchedules = Object.values(stack.ingestion.extractSchedules);
+    expect(extractSchedules.length).toBeGreaterThan(0);
+    expect(dlqs.length).toBe(Object.keys(stack.orchestration.pipelines).length + 4 + extractSchedules.length);
     expect(dlqs.map((q) => q.body.name)).toContain(`dataplat-${config.name}-ingest-dlq`);
+    for (const s of extractSchedules) expect(dlqs.map((q) => q.body.name)).toContain(s.deadLetter.queueName);
     for (const q of dlqs) {
       const own = alarmsOn(json, q, "QueueName", "name");
       expect(own.map((x) => [x.body.namespace, x.body.metric_name, x.body.statistic, x.body.threshold])).toEqual([

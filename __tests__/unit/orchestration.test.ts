@@ -250,8 +250,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: messagi
 
   it("topics and queues are encrypted with the messaging key", () => {
     for (const t of resources(json, "aws_sns_topic")) expect(t.body.kms_master_key_id).toBe(`${refOf(key)}.arn}`);
-    // (the API path's dead-letter queue belongs to ingestion and uses ingestion's key)
-    for (const q of resources(json, "aws_sqs_queue").filter((x) => x.body.name.startsWith(prefix) && x.body.name !== `${prefix}-ingest-dlq`)) {
+    // (ingestion's dead-letter queues, the API path's and the extract schedules', use ingestion's key)
+    const own = resources(json, "aws_sqs_queue").filter((x) => x.name.startsWith("orchestration_"));
+    expect(own.length).toBeGreaterThan(0);
+    for (const q of own) {
       expect(q.body.kms_master_key_id).toBe(`${refOf(key)}.arn}`);
     }
   });

@@ -22,12 +22,15 @@ import { skipPolicyCheck } from "../shared/policy-checks";
 import { SecureBucket } from "../shared/secure-bucket";
 import { ApiIngestFunction, type ApiIngestSettings } from "./api";
 import { EmrServerless, type EmrServerlessSettings } from "./emr";
+import { ExtractSchedule, type ExtractScheduleSettings } from "./extract-schedule";
 import { GlueJobs, type DatasetJobs, type GlueJobSettings, type RdsSource } from "./glue";
 import { EventStream, type FirehoseSettings, type KinesisSettings } from "./streaming";
 
 export { ApiIngestFunction, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE } from "./api";
 export type { ApiIngestSettings } from "./api";
 export { EmrServerless } from "./emr";
+export { checkExtractCadence, ExtractSchedule, GLUE_START_JOB_RUN_TARGET, shortestIntervalMinutes } from "./extract-schedule";
+export type { ExtractScheduleSettings } from "./extract-schedule";
 export type { EmrServerlessSettings } from "./emr";
 export { GlueJobs, gluePackage, JOB_KINDS, jdbcPort } from "./glue";
 export type { DatasetJobs, GlueJobRef, GlueJobSettings, JobKind, RdsSource } from "./glue";
@@ -37,6 +40,8 @@ export type { FirehoseSettings, KinesisSettings } from "./streaming";
 export interface IngestionProps extends IngestionContext {
   readonly api: ApiIngestSettings;
   readonly glue: GlueJobSettings;
+  /** When the Glue extracts start (the environment's `ingestion.extracts`). */
+  readonly extracts: ExtractScheduleSettings;
   /** The RDS source. @default none: no JDBC connection and no RDS extract (the emulator's case) */
   readonly rds?: RdsSource;
   readonly kinesis: KinesisSettings;
@@ -77,6 +82,8 @@ export class Ingestion extends Construct {
   /** Glue jobs per dataset: `{ extract?, rawToProcessed?, processedToConsumer? }`, each with name, arn, job and role. */
   readonly glueJobs: Readonly<Record<string, DatasetJobs>>;
   readonly glue: GlueJobs;
+  /** The schedule that starts each dataset's extract (RDS and DynamoDB datasets), with its role and dead-letter queue. */
+  readonly extractSchedules: Readonly<Record<string, ExtractSchedule>>;
   /** Kinesis stream and Firehose per streaming dataset. */
   readonly streams: Readonly<Record<string, EventStream>>;
   readonly emr?: EmrServerless;
@@ -229,6 +236,13 @@ export class Ingestion extends Construct {
       convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),
     });
     this.glueJobs = this.glue.jobs;
+    const extractSchedules: Record<string, ExtractSchedule> = {};
+    for (const dataset of datasets) {
+      const job = this.glueJobs[dataset.name]?.extract;
+      if (!job) continue;
+      extractSchedules[dataset.name] = new ExtractSchedule(this, `extract-schedule-${dataset.name}`, { naming, accountId, region, dataset, job, settings: props.extracts, key: this.key });
+    }
+    this.extractSchedules = extractSchedules;
 
     if (props.emrServerless) {
       this.emr = new EmrServerless(this, "emr", {
