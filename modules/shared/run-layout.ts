@@ -28,9 +28,3 @@ export const runLayout = {
   /** Folder of one job's quarantined rows (the job lays them out per source object below it). */
   quarantinePrefix: (datasetPrefix: string, job: RunJob): string => `${datasetPrefix}${job}/`,
 } as const;
-
-/**
- * Days Step Functions lets a failed execution be redriven after it stops. A redriven run reads its
- * manifest again, so manifests must outlive this (and the execution's own run time).
- */
-export const REDRIVE_WINDOW_DAYS = 14;
