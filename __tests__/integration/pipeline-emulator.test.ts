@@ -10,17 +10,32 @@
  *    place the same state machine succeeds and emits its success event, which the synthesized
  *    success rule routes.
  *
- * 3. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
+ * 3. What a run reads: two successive landings start two executions; each one's manifest (in the
+ *    quarantine bucket, under the synthesized bucket policy and key) holds exactly the input that
+ *    started it — the one raw event, or a Pipe's batch — and the raw → processed job run got that
+ *    manifest's path (GetJobRun Arguments), processed → consumer that run's summary path.
+ *
+ * 4. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
  *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
  *
  * The state machine, rules, patterns and queues are taken from the synthesized Terraform JSON; only the
  * Terraform references in them are replaced by the names and ARNs of what the test creates, and
  * the crawler poll interval is shortened.
  */
-import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient } from "@aws-sdk/client-glue";
+import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient, type JobRun } from "@aws-sdk/client-glue";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
-import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutBucketEncryptionCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
   ChangeMessageVisibilityCommand,
@@ -32,10 +47,11 @@ import {
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { loadEnvironment } from "../../environments";
-import { PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { PIPE_RECORD_TEMPLATE, PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { runLayout } from "../../modules/shared/run-layout";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { synthWithIngestion } from "../helpers/pipelines";
-import { refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import { byPath, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 
 const config = loadEnvironment("local");
 const { json } = synthWithIngestion(config);
@@ -47,11 +63,22 @@ const byName = (type: string, name: string): SynthesizedResource => {
 };
 const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body.bucket as string;
 const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!.body.bucket as string;
+const quarantineBucket = byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").body.bucket as string;
 const ordersRule = byName("aws_cloudwatch_event_rule", `${prefix}-orders-raw-created`);
 const ordersPattern: string = ordersRule.body.event_pattern;
 
 let emulator: Emulator;
-const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient };
+const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient; kms: KMSClient };
+
+/** The quarantine zone's synthesized bucket policy (TLS only, its own key only), for the bucket and key created here. */
+function quarantinePolicy(keyArn: string): string {
+  const bucketRef = `\${aws_s3_bucket.${byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").name}.arn}`;
+  const keyRef = `\${aws_kms_key.${byPath(json, "aws_kms_key", "lake/quarantine-key").name}.arn}`;
+  const policy: string = byPath(json, "aws_s3_bucket_policy", "lake/quarantine/policy").body.policy;
+  const concrete = policy.split(bucketRef).join(`arn:aws:s3:::${quarantineBucket}`).split(keyRef).join(keyArn);
+  if (concrete.includes("${")) throw new Error(`unresolved reference in the quarantine bucket policy: ${concrete}`);
+  return concrete;
+}
 
 beforeAll(async () => {
   emulator = await Emulator.start({ executeStateMachines: true });
@@ -67,6 +94,18 @@ beforeAll(async () => {
   clients.events = new EventBridgeClient(common);
   clients.glue = new GlueClient(common);
   clients.sfn = new SFNClient(common);
+  clients.kms = new KMSClient(common);
+  // The quarantine zone as the lake module makes it: runs keep their manifests and summaries there.
+  const { KeyMetadata } = await clients.kms.send(new CreateKeyCommand({ Description: "quarantine" }));
+  await clients.s3.send(new CreateBucketCommand({ Bucket: quarantineBucket }));
+  await clients.s3.send(new PutBucketVersioningCommand({ Bucket: quarantineBucket, VersioningConfiguration: { Status: "Enabled" } }));
+  await clients.s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: quarantineBucket,
+      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: KeyMetadata!.Arn }, BucketKeyEnabled: true }] },
+    }),
+  );
+  await clients.s3.send(new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }));
   for (const bucket of [rawBucket, processedBucket]) {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
@@ -261,6 +300,61 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(event.detail.processedToConsumerRunId).toMatch(/^jr_/);
     expect(await drain(alerts.url)).toEqual([]);
   }, 120_000);
+
+  /** What a run kept and what its jobs were given: its manifest, and each job's run (found by its --run_id). */
+  async function runRecords(executionArn: string): Promise<{ name: string; input: unknown; manifest: unknown; rawToProcessed?: JobRun; processedToConsumer?: JobRun }> {
+    const name = executionArn.split(":").pop()!;
+    const { input } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const object = await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: runLayout.manifestKey("orders/", name) }));
+    const manifest = JSON.parse(await object.Body!.transformToString());
+    const runOf = async (job: string) => ((await clients.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []).find((r) => r.Arguments?.["--run_id"] === name);
+    return { name, input: JSON.parse(input!), manifest, rawToProcessed: await runOf(rawToProcessed), processedToConsumer: await runOf(processedToConsumer) };
+  }
+
+  it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run was given that manifest", async () => {
+    const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
+    const runs = [];
+    for (const key of landed) {
+      const run = await landAndRun(key);
+      expect(run.status).toBe("SUCCEEDED");
+      runs.push(await runRecords(run.executionArn));
+    }
+    const [first, second] = runs;
+    expect(second.name).not.toBe(first.name);
+    for (const [i, run] of runs.entries()) {
+      // Unbatched (local): the manifest is the raw "Object Created" event that started the execution, verbatim.
+      expect(run.manifest).toEqual(run.input);
+      expect(run.manifest).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: rawBucket }, object: { key: landed[i] } } });
+      const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
+      const summaryUri = `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "raw_to_processed", run.name)}`;
+      expect(run.rawToProcessed?.Arguments).toEqual({ "--manifest_path": manifestUri, "--run_id": run.name, "--summary_path": summaryUri });
+      expect(run.processedToConsumer?.Arguments).toEqual({
+        "--partitions_path": summaryUri,
+        "--run_id": run.name,
+        "--summary_path": `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "processed_to_consumer", run.name)}`,
+      });
+    }
+    expect(JSON.stringify(second.manifest)).not.toContain(landed[0]);
+    expect(JSON.stringify(first.manifest)).not.toContain(landed[1]);
+    await drain(successes.url);
+  }, 180_000);
+
+  it("a Pipe's batch (the batched trigger's input) becomes the run's manifest as it came", async () => {
+    const keys = ["orders/dt=2024-05-05/region=eu/part-00000.json", "orders/dt=2024-05-05/region=us/part-00000.json"];
+    // What the pipe starts an execution with: one PIPE_RECORD_TEMPLATE record per buffered event.
+    const batch = keys.map((key) => JSON.parse(PIPE_RECORD_TEMPLATE.replace("<$.body.detail.object.key>", key)));
+    const { executionArn } = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: "pipe-batch-1", input: JSON.stringify(batch) }));
+    for (let i = 0; i < 300; i++) {
+      const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (status !== "RUNNING") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe("SUCCEEDED");
+    const run = await runRecords(executionArn!);
+    expect(run.manifest).toEqual([{ key: keys[0] }, { key: keys[1] }]);
+    expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(`s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`);
+    await drain(successes.url);
+  }, 120_000);
 });
 
 describe("a subscriber's dead letters and the documented redrive", () => {
@@ -297,7 +391,7 @@ describe("a subscriber's dead letters and the documented redrive", () => {
     expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
     const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
     expect(JSON.parse(back.Body!)).toEqual({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } });
-  });
+  }, 30_000);
 
   it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {
     const deliveryDlq = await queue(byName("aws_sqs_queue", `${prefix}-event-delivery-dlq`).body.name);

@@ -740,6 +740,9 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fill_gaps()
+    from services import stepfunctions_tls
+
+    stepfunctions_tls.register(f"https://127.0.0.1:{port}", str(bundle))
     app = _capture_request_context(DomainDispatcherApplication(create_backend_app))
     servers = [
         make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
