@@ -15,6 +15,9 @@
  *    started it — the one raw event, or a Pipe's batch — and the raw → processed job run got that
  *    manifest's path (GetJobRun Arguments), processed → consumer that run's summary path.
  *
+ *    `npm run pipeline:rerun` starts the same deployed state machine with an operator's reprocess
+ *    request, which becomes the run's manifest, and refuses to start anything without a range or `--all`.
+ *
  * 4. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
  *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
  *
@@ -46,6 +49,8 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { loadEnvironment } from "../../environments";
 import { PIPE_RECORD_TEMPLATE, PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
 import { runLayout } from "../../modules/shared/run-layout";
@@ -112,7 +117,7 @@ beforeAll(async () => {
     await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
   }
 }, 90_000);
-afterAll(() => emulator?.stop());
+afterAll(() => emulator?.stop(), 30_000); // the emulator may take its full SIGTERM grace to stop under load
 
 async function queue(name: string): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
@@ -354,6 +359,74 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(run.manifest).toEqual([{ key: keys[0] }, { key: keys[1] }]);
     expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(`s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`);
     await drain(successes.url);
+  }, 120_000);
+
+  /** Waits for an execution to finish and returns its status. */
+  async function finished(executionArn: string): Promise<string> {
+    for (let i = 0; i < 300; i++) {
+      const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (status !== "RUNNING") return status!;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${executionArn} is still running`);
+  }
+
+  /** `npm run pipeline:rerun -- <args>` against the emulator, as an operator's shell runs it (endpoint and credentials from the environment). */
+  async function rerun(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const root = join(__dirname, "..", "..");
+    const child = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "pipeline-rerun.ts"), ...args], {
+      cwd: root,
+      env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    return { code, stdout, stderr };
+  }
+
+  it("npm run pipeline:rerun reprocesses a day range or, explicitly, everything through the deployed pipeline; its request is the run's manifest", async () => {
+    const runs = [];
+    for (const [args, request] of [
+      [["--from", "2024-05-01", "--to", "2024-05-31"], { from: "2024-05-01", to: "2024-05-31" }],
+      [["--all"], { all: true }],
+    ] as const) {
+      const result = await rerun("--env", config.name, "--dataset", "orders", ...args);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      const executionArn = /^started (arn:aws:states:\S+):/m.exec(result.stdout)?.[1];
+      expect(executionArn).toMatch(new RegExp(`^${stateMachineArn.replace(":stateMachine:", ":execution:")}:rerun-`));
+      expect(await finished(executionArn!)).toBe("SUCCEEDED");
+      const run = await runRecords(executionArn!);
+      expect(run.manifest).toEqual({ reprocess: request });
+      const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
+      expect(result.stdout).toContain(`manifest: ${manifestUri}`);
+      expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(manifestUri);
+      runs.push(run.name);
+    }
+    expect(new Set(runs).size).toBe(2);
+    await drain(successes.url);
+  }, 180_000);
+
+  it("npm run pipeline:rerun without a range or --all, or with a broken one, starts nothing and says why", async () => {
+    const before = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length;
+    const cases: [string[], string][] = [
+      [[], "nothing to do: give a day range (--from and --to), --all for a full rebuild, or --redrive <execution-arn>"],
+      [["--from", "2024-05-01"], "a day range needs both --from and --to"],
+      [["--from", "2024-05-31", "--to", "2024-05-01"], "--from (2024-05-31) is after --to (2024-05-01)"],
+      [["--from", "2024-05-01", "--to", "2024-05-31", "--all"], "give only one of a day range (--from/--to), --all or --redrive"],
+    ];
+    for (const [args, message] of cases) {
+      const result = await rerun("--env", config.name, "--dataset", "orders", ...args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain("usage: npm run pipeline:rerun");
+    }
+    const unknown = await rerun("--env", config.name, "--dataset", "nonexistent", "--all");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown dataset "nonexistent"');
+    expect((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length).toBe(before);
   }, 120_000);
 });
 
