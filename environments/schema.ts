@@ -155,12 +155,27 @@ export const TieringSchema = z
   });
 export type Tiering = z.output<typeof TieringSchema>;
 
+/**
+ * Days a pipeline run's manifest (kept in the quarantine zone) must survive: Step Functions redrives
+ * a failed execution up to 14 days after it stops, and the redriven run reads its manifest again;
+ * one more day covers the execution's own run time and S3 expiring at midnight.
+ */
+export const MANIFEST_MIN_DAYS = 15;
+
 const LakeSchema = z.object({
   lifecycle: z.object({
     raw: TieringSchema,
     processed: TieringSchema,
     consumer: TieringSchema,
-    quarantine: TieringSchema,
+    quarantine: TieringSchema.superRefine((t, ctx) => {
+      if (t.expireAfterDays !== undefined && t.expireAfterDays < MANIFEST_MIN_DAYS) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["expireAfterDays"],
+          message: `must be ≥ ${MANIFEST_MIN_DAYS}: pipeline runs keep their manifests here, and a failed run can be redriven for 14 days (got ${t.expireAfterDays})`,
+        });
+      }
+    }),
   }),
   /** Days a replaced or deleted object version is kept before it is purged. */
   noncurrentVersionExpirationDays: positive,

@@ -13,7 +13,8 @@ import { checkExtractCadence, Ingestion } from "./ingestion";
 import { Lake, ZONES } from "./lake";
 import { Network } from "./network";
 import { Observability } from "./observability";
-import { Orchestration, type DatasetPipelineJobs } from "./orchestration";
+import { longestRawKey } from "./ingestion/raw-keys";
+import { batchInputBytes, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
 import { DataProtectionAspect } from "./shared/protection";
 import { configureBackend, configureProvider } from "./shared/provider";
@@ -120,17 +121,19 @@ export class PlatformStack extends TerraformStack {
       logRetentionDays: config.logs.retentionDays,
     });
     const { batching } = config.orchestration;
+    // Every dataset with both transform jobs gets a pipeline. (A stream whose Firehose converts to
+    // Parquet lands in processed directly and has no raw → processed job to orchestrate.)
+    const pipelines = this.datasets.flatMap((dataset): DatasetPipelineJobs[] => {
+      const { rawToProcessed, processedToConsumer } = this.ingestion.glueJobs[dataset.name] ?? {};
+      // The job resources themselves (not their names as text), so terraform orders jobs before pipelines.
+      return rawToProcessed && processedToConsumer ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }] : [];
+    });
+    checkTriggerBatch(config, pipelines.map((p) => p.dataset), this.naming);
     this.orchestration = new Orchestration(this, "orchestration", {
       ...base,
       lake: this.lake,
       catalog: this.catalog,
-      // Every dataset with both transform jobs gets a pipeline. (A stream whose Firehose converts to
-      // Parquet lands in processed directly and has no raw → processed job to orchestrate.)
-      pipelines: this.datasets.flatMap((dataset): DatasetPipelineJobs[] => {
-        const { rawToProcessed, processedToConsumer } = this.ingestion.glueJobs[dataset.name] ?? {};
-        // The job resources themselves (not their names as text), so terraform orders jobs before pipelines.
-        return rawToProcessed && processedToConsumer ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }] : [];
-      }),
+      pipelines,
       batching: batching.enabled ? { batchSize: batching.batchSize, windowSeconds: batching.windowSeconds } : undefined,
       executionTimeoutMinutes: config.orchestration.executionTimeoutMinutes,
       logExecutionData: config.orchestration.logExecutionData,
@@ -214,5 +217,29 @@ function checkLambdaBudget(config: EnvironmentConfig, datasets: readonly Partiti
       field: "ingestion.api.timeoutSeconds",
       rule: `must cover dataset ${d.name}'s declared run of ${d.contract.ingestion.durationMinutes} minutes (${d.contract.ingestion.durationMinutes * 60} s) (got ${timeout})`,
     }));
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/**
+ * A batched trigger hands a whole batch to one execution, whose input Step Functions caps at
+ * 256 KiB: the configured batch of each pipelined dataset's longest raw key must fit, or a full
+ * batch could never start (it would wait in the buffer's DLQ). Reported like any configuration
+ * problem: environment, field, rule.
+ */
+function checkTriggerBatch(config: EnvironmentConfig, datasets: readonly PartitionedDataset[], naming: Naming): void {
+  const { batching } = config.orchestration;
+  if (!batching.enabled) return;
+  const problems = datasets.flatMap((d) => {
+    const key = longestRawKey(d, naming);
+    const bytes = batchInputBytes(batching.batchSize, key.bytes);
+    if (bytes <= EXECUTION_INPUT_MAX_BYTES) return [];
+    return [
+      {
+        environment: config.name,
+        field: "orchestration.batching.batchSize",
+        rule: `must fit one execution's input (Step Functions allows ${EXECUTION_INPUT_MAX_BYTES} bytes): dataset ${d.name}'s raw keys (${key.writer}) can take ${key.bytes} bytes, so ${batching.batchSize} of them need ${bytes}; at most ${largestBatchFor(key.bytes)} fit (got ${batching.batchSize})`,
+      },
+    ];
+  });
   if (problems.length) throw new ConfigError(problems);
 }

@@ -10,17 +10,35 @@
  *    place the same state machine succeeds and emits its success event, which the synthesized
  *    success rule routes.
  *
- * 3. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
+ * 3. What a run reads: two successive landings start two executions; each one's manifest (in the
+ *    quarantine bucket, under the synthesized bucket policy and key) holds exactly the input that
+ *    started it — the one raw event, or a Pipe's batch — and the raw → processed job run got that
+ *    manifest's path (GetJobRun Arguments), processed → consumer that run's summary path.
+ *
+ *    `npm run pipeline:rerun` starts the same deployed state machine with an operator's reprocess
+ *    request, which becomes the run's manifest, and refuses to start anything without a range or `--all`.
+ *
+ * 4. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
  *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
  *
  * The state machine, rules, patterns and queues are taken from the synthesized Terraform JSON; only the
  * Terraform references in them are replaced by the names and ARNs of what the test creates, and
  * the crawler poll interval is shortened.
  */
-import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient } from "@aws-sdk/client-glue";
+import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient, type JobRun } from "@aws-sdk/client-glue";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
-import { CreateBucketCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutBucketEncryptionCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
   ChangeMessageVisibilityCommand,
@@ -31,12 +49,15 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { loadEnvironments } from "../../environments";
 import { local } from "../../environments/local";
-import { PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { PIPE_RECORD_TEMPLATE, PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { runLayout } from "../../modules/shared/run-layout";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { synthWithIngestion } from "../helpers/pipelines";
-import { refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import { byPath, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 
 // `local` batches landings through a Pipe (emulator-pipes tests); this file keeps the unbatched
 // trigger under test: the raw-created rule starting the state machine itself.
@@ -52,11 +73,22 @@ const byName = (type: string, name: string): SynthesizedResource => {
 };
 const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body.bucket as string;
 const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!.body.bucket as string;
+const quarantineBucket = byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").body.bucket as string;
 const ordersRule = byName("aws_cloudwatch_event_rule", `${prefix}-orders-raw-created`);
 const ordersPattern: string = ordersRule.body.event_pattern;
 
 let emulator: Emulator;
-const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient };
+const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient; kms: KMSClient };
+
+/** The quarantine zone's synthesized bucket policy (TLS only, its own key only), for the bucket and key created here. */
+function quarantinePolicy(keyArn: string): string {
+  const bucketRef = `\${aws_s3_bucket.${byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").name}.arn}`;
+  const keyRef = `\${aws_kms_key.${byPath(json, "aws_kms_key", "lake/quarantine-key").name}.arn}`;
+  const policy: string = byPath(json, "aws_s3_bucket_policy", "lake/quarantine/policy").body.policy;
+  const concrete = policy.split(bucketRef).join(`arn:aws:s3:::${quarantineBucket}`).split(keyRef).join(keyArn);
+  if (concrete.includes("${")) throw new Error(`unresolved reference in the quarantine bucket policy: ${concrete}`);
+  return concrete;
+}
 
 beforeAll(async () => {
   emulator = await Emulator.start({ executeStateMachines: true });
@@ -72,13 +104,25 @@ beforeAll(async () => {
   clients.events = new EventBridgeClient(common);
   clients.glue = new GlueClient(common);
   clients.sfn = new SFNClient(common);
+  clients.kms = new KMSClient(common);
+  // The quarantine zone as the lake module makes it: runs keep their manifests and summaries there.
+  const { KeyMetadata } = await clients.kms.send(new CreateKeyCommand({ Description: "quarantine" }));
+  await clients.s3.send(new CreateBucketCommand({ Bucket: quarantineBucket }));
+  await clients.s3.send(new PutBucketVersioningCommand({ Bucket: quarantineBucket, VersioningConfiguration: { Status: "Enabled" } }));
+  await clients.s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: quarantineBucket,
+      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: KeyMetadata!.Arn }, BucketKeyEnabled: true }] },
+    }),
+  );
+  await clients.s3.send(new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }));
   for (const bucket of [rawBucket, processedBucket]) {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
     await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
   }
 }, 90_000);
-afterAll(() => emulator?.stop());
+afterAll(() => emulator?.stop(), 30_000); // the emulator may take its full SIGTERM grace to stop under load
 
 async function queue(name: string): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
@@ -266,6 +310,129 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(event.detail.processedToConsumerRunId).toMatch(/^jr_/);
     expect(await drain(alerts.url)).toEqual([]);
   }, 120_000);
+
+  /** What a run kept and what its jobs were given: its manifest, and each job's run (found by its --run_id). */
+  async function runRecords(executionArn: string): Promise<{ name: string; input: unknown; manifest: unknown; rawToProcessed?: JobRun; processedToConsumer?: JobRun }> {
+    const name = executionArn.split(":").pop()!;
+    const { input } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const object = await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: runLayout.manifestKey("orders/", name) }));
+    const manifest = JSON.parse(await object.Body!.transformToString());
+    const runOf = async (job: string) => ((await clients.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []).find((r) => r.Arguments?.["--run_id"] === name);
+    return { name, input: JSON.parse(input!), manifest, rawToProcessed: await runOf(rawToProcessed), processedToConsumer: await runOf(processedToConsumer) };
+  }
+
+  it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run was given that manifest", async () => {
+    const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
+    const runs = [];
+    for (const key of landed) {
+      const run = await landAndRun(key);
+      expect(run.status).toBe("SUCCEEDED");
+      runs.push(await runRecords(run.executionArn));
+    }
+    const [first, second] = runs;
+    expect(second.name).not.toBe(first.name);
+    for (const [i, run] of runs.entries()) {
+      // Unbatched (local): the manifest is the raw "Object Created" event that started the execution, verbatim.
+      expect(run.manifest).toEqual(run.input);
+      expect(run.manifest).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: rawBucket }, object: { key: landed[i] } } });
+      const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
+      const summaryUri = `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "raw_to_processed", run.name)}`;
+      expect(run.rawToProcessed?.Arguments).toEqual({ "--manifest_path": manifestUri, "--run_id": run.name, "--summary_path": summaryUri });
+      expect(run.processedToConsumer?.Arguments).toEqual({
+        "--partitions_path": summaryUri,
+        "--run_id": run.name,
+        "--summary_path": `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "processed_to_consumer", run.name)}`,
+      });
+    }
+    expect(JSON.stringify(second.manifest)).not.toContain(landed[0]);
+    expect(JSON.stringify(first.manifest)).not.toContain(landed[1]);
+    await drain(successes.url);
+  }, 180_000);
+
+  it("a Pipe's batch (the batched trigger's input) becomes the run's manifest as it came", async () => {
+    const keys = ["orders/dt=2024-05-05/region=eu/part-00000.json", "orders/dt=2024-05-05/region=us/part-00000.json"];
+    // What the pipe starts an execution with: one PIPE_RECORD_TEMPLATE record per buffered event.
+    const batch = keys.map((key) => JSON.parse(PIPE_RECORD_TEMPLATE.replace("<$.body.detail.object.key>", key)));
+    const { executionArn } = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: "pipe-batch-1", input: JSON.stringify(batch) }));
+    for (let i = 0; i < 300; i++) {
+      const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (status !== "RUNNING") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe("SUCCEEDED");
+    const run = await runRecords(executionArn!);
+    expect(run.manifest).toEqual([{ key: keys[0] }, { key: keys[1] }]);
+    expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(`s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`);
+    await drain(successes.url);
+  }, 120_000);
+
+  /** Waits for an execution to finish and returns its status. */
+  async function finished(executionArn: string): Promise<string> {
+    for (let i = 0; i < 300; i++) {
+      const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (status !== "RUNNING") return status!;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${executionArn} is still running`);
+  }
+
+  /** `npm run pipeline:rerun -- <args>` against the emulator, as an operator's shell runs it (endpoint and credentials from the environment). */
+  async function rerun(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const root = join(__dirname, "..", "..");
+    const child = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "pipeline-rerun.ts"), ...args], {
+      cwd: root,
+      env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    return { code, stdout, stderr };
+  }
+
+  it("npm run pipeline:rerun reprocesses a day range or, explicitly, everything through the deployed pipeline; its request is the run's manifest", async () => {
+    const runs = [];
+    for (const [args, request] of [
+      [["--from", "2024-05-01", "--to", "2024-05-31"], { from: "2024-05-01", to: "2024-05-31" }],
+      [["--all"], { all: true }],
+    ] as const) {
+      const result = await rerun("--env", config.name, "--dataset", "orders", ...args);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      const executionArn = /^started (arn:aws:states:\S+):/m.exec(result.stdout)?.[1];
+      expect(executionArn).toMatch(new RegExp(`^${stateMachineArn.replace(":stateMachine:", ":execution:")}:rerun-`));
+      expect(await finished(executionArn!)).toBe("SUCCEEDED");
+      const run = await runRecords(executionArn!);
+      expect(run.manifest).toEqual({ reprocess: request });
+      const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
+      expect(result.stdout).toContain(`manifest: ${manifestUri}`);
+      expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(manifestUri);
+      runs.push(run.name);
+    }
+    expect(new Set(runs).size).toBe(2);
+    await drain(successes.url);
+  }, 180_000);
+
+  it("npm run pipeline:rerun without a range or --all, or with a broken one, starts nothing and says why", async () => {
+    const before = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length;
+    const cases: [string[], string][] = [
+      [[], "nothing to do: give a day range (--from and --to), --all for a full rebuild, or --redrive <execution-arn>"],
+      [["--from", "2024-05-01"], "a day range needs both --from and --to"],
+      [["--from", "2024-05-31", "--to", "2024-05-01"], "--from (2024-05-31) is after --to (2024-05-01)"],
+      [["--from", "2024-05-01", "--to", "2024-05-31", "--all"], "give only one of a day range (--from/--to), --all or --redrive"],
+    ];
+    for (const [args, message] of cases) {
+      const result = await rerun("--env", config.name, "--dataset", "orders", ...args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain("usage: npm run pipeline:rerun");
+    }
+    const unknown = await rerun("--env", config.name, "--dataset", "nonexistent", "--all");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown dataset "nonexistent"');
+    expect((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length).toBe(before);
+  }, 120_000);
 });
 
 describe("a subscriber's dead letters and the documented redrive", () => {
@@ -302,7 +469,7 @@ describe("a subscriber's dead letters and the documented redrive", () => {
     expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
     const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
     expect(JSON.parse(back.Body!)).toEqual({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } });
-  });
+  }, 30_000);
 
   it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {
     const deliveryDlq = await queue(byName("aws_sqs_queue", `${prefix}-event-delivery-dlq`).body.name);

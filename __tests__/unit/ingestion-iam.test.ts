@@ -114,11 +114,12 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   });
 
   describe.each(["orders", "customers", "clickstream", "shipments"])("%s jobs", (dataset) => {
-    it("raw → processed: reads its raw folder, rewrites its processed folder and its quarantine folder, nothing else of the lake", () => {
+    it("raw → processed: reads its raw folder and its own runs' manifests, rewrites its processed folder and its quarantine folder, nothing else of the lake", () => {
       const { trust, statements } = roleAt(json, `ingestion/glue/${dataset}-raw_to_processed-role`);
       expect(trust[0].Principal).toEqual({ Service: "glue.amazonaws.com" });
       expect(objectAccess(json, statements)).toEqual({
         [`raw:${dataset}/*`]: READ,
+        [`quarantine:pipeline-manifests/${dataset}/*`]: READ,
         [`processed:${dataset}/*`]: READ_WRITE_DELETE,
         [`quarantine:${dataset}/raw_to_processed/*`]: READ_WRITE_DELETE,
         "artifacts:glue/*": READ,
@@ -126,10 +127,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       });
     });
 
-    it("processed → consumer: reads its processed folder, rewrites its consumer folder, writes its run summary", () => {
+    it("processed → consumer: reads its processed folder and raw → processed's run summaries, rewrites its consumer folder, writes its run summary", () => {
       const { statements } = roleAt(json, `ingestion/glue/${dataset}-processed_to_consumer-role`);
       expect(objectAccess(json, statements)).toEqual({
         [`processed:${dataset}/*`]: READ,
+        [`quarantine:${dataset}/raw_to_processed/runs/*`]: READ,
         [`consumer:${dataset}/*`]: READ_WRITE_DELETE,
         [`quarantine:${dataset}/processed_to_consumer/*`]: READ_WRITE_DELETE,
         "artifacts:glue/*": READ,

@@ -180,10 +180,18 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
           "--input_path": uri("raw", `${dataset.name}/`),
           "--output_path": uri("processed", `${dataset.name}/`),
           "--quarantine_path": uri("quarantine", `${dataset.name}/raw_to_processed/`),
-          "--summary_path": uri("quarantine", `${dataset.name}/raw_to_processed/_summary.json`),
+          // A hand-run's summary goes beside the pipeline runs' (the folder of per-run summaries).
+          "--summary_path": uri("quarantine", `${dataset.name}/raw_to_processed/runs/`),
         });
+        // A run's manifest comes from the pipeline, never from a default.
+        expect(r2p).not.toHaveProperty("--manifest_path");
         const p2c = job(dataset.name, "processed_to_consumer").default_arguments;
-        expect(p2c).toMatchObject({ "--input_path": uri("processed", `${dataset.name}/`), "--output_path": uri("consumer", `${dataset.name}/`) });
+        expect(p2c).toMatchObject({
+          "--input_path": uri("processed", `${dataset.name}/`),
+          "--output_path": uri("consumer", `${dataset.name}/`),
+          "--summary_path": uri("quarantine", `${dataset.name}/processed_to_consumer/runs/`),
+        });
+        expect(p2c).not.toHaveProperty("--partitions_path");
         // The consumer table reads where the job writes.
         const table = byPath(json, "aws_glue_catalog_table", `catalog/${dataset.name}-consumer`).body;
         expect(table.storage_descriptor.location).toBe(p2c["--output_path"]);

@@ -58,7 +58,7 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
     expect(isValid).toBe(true);
   });
 
-  it("runs raw → processed (.sync), then the raw crawler, then processed → consumer (.sync), then a success event", () => {
+  it("writes the run's manifest, runs raw → processed (.sync), then the raw crawler, then processed → consumer (.sync), then a success event", () => {
     for (const m of machines) {
       const d = definitionOf(m);
       const dataset = m.body.name.replace(`dataplat-${config.name}-`, "").replace("-pipeline", "");
@@ -73,7 +73,9 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
       expect(publish.Resource).toBe("arn:aws:states:::events:putEvents");
       expect(publish.Parameters).toMatchObject({ Entries: [{ Source: `dataplat-${config.name}.pipelines`, DetailType: PIPELINE_SUCCEEDED, Detail: { dataset } }] });
       // The happy path: Start → ... → Succeeded passes every step in order.
-      const order = [STEPS.rawToProcessed, STEPS.startCrawler, STEPS.getCrawler, STEPS.processedToConsumer, STEPS.publishSucceeded, "Succeeded"];
+      expect(d.States.Start).toMatchObject({ Type: "Pass", Next: STEPS.writeManifest });
+      expect(d.States[STEPS.writeManifest]).toMatchObject({ Resource: "arn:aws:states:::aws-sdk:s3:putObject", Next: STEPS.rawToProcessed });
+      const order = ["Start", STEPS.writeManifest, STEPS.rawToProcessed, STEPS.startCrawler, STEPS.getCrawler, STEPS.processedToConsumer, STEPS.publishSucceeded, "Succeeded"];
       for (let i = 1; i < order.length; i++) expect(reachable(d, order[i - 1]).has(order[i])).toBe(true);
       expect(reachable(d, STEPS.processedToConsumer).has(STEPS.rawToProcessed)).toBe(false);
       expect(d.TimeoutSeconds).toBe(config.orchestration.executionTimeoutMinutes * 60);
@@ -83,7 +85,7 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
   it("every Task has Retry with backoff for transient errors and a Catch that records the failure and alerts through SNS", () => {
     for (const m of machines) {
       const d = definitionOf(m);
-      expect(tasks(d).length).toBeGreaterThanOrEqual(5);
+      expect(tasks(d).length).toBeGreaterThanOrEqual(6);
       for (const [name, task] of tasks(d)) {
         expect(task.Retry.length).toBeGreaterThan(0);
         for (const r of task.Retry) {

@@ -5,9 +5,12 @@
  * bucket under keys that carry their sha256, so a changed script is a new object and an unchanged
  * one never redeploys. One least-privilege role per job, scoped to its dataset's folders.
  *
- * Job arguments follow glue-jobs/dataplat_glue (args.py and each job's ARGS). Defaults point at
- * the whole dataset; orchestration overrides the per-run ones (`--input_path` for a day,
- * `--quarantine_path`, `--summary_path`, `--run_id`, `--dates`, `--as_of`).
+ * Job arguments follow glue-jobs/dataplat_glue (args.py and each job's ARGS). The defaults are for
+ * operators running a job by hand and point at the dataset (`--input_path` its raw folder, the
+ * quarantine and summary paths the per-run layout's roots, modules/shared/run-layout.ts). A pipeline
+ * run passes its own: raw → processed gets `--manifest_path` (the run's manifest), `--run_id` and
+ * `--summary_path`; processed → consumer gets `--partitions_path` (raw → processed's run summary),
+ * `--run_id` and `--summary_path`. `--manifest_path` has no default.
  */
 import { AssetType, TerraformAsset } from "cdktf";
 import { GlueConnection } from "@cdktf/provider-aws/lib/glue-connection";
@@ -25,6 +28,7 @@ import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import { skipPolicyCheck } from "../shared/policy-checks";
+import { runLayout } from "../shared/run-layout";
 import type { SecureBucket } from "../shared/secure-bucket";
 
 /** Per-environment job settings (the environment's `ingestion.glue`). */
@@ -148,12 +152,14 @@ export class GlueJobs extends Construct {
         rawToProcessed = this.job(dataset, "raw_to_processed", {
           "--input_path": lake.uri("raw", dataset.prefix),
           "--output_path": catalog.location("processed", dataset),
-          "--quarantine_path": lake.uri("quarantine", `${dataset.prefix}raw_to_processed/`),
-          "--summary_path": lake.uri("quarantine", `${dataset.prefix}raw_to_processed/_summary.json`),
+          "--quarantine_path": lake.uri("quarantine", runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed")),
+          "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "raw_to_processed")),
         });
         lake.grantRead("raw", rawToProcessed.role, dataset.prefix);
         lake.grantReadWrite("processed", rawToProcessed.role, dataset.prefix, { allowDelete: true });
-        lake.grantReadWrite("quarantine", rawToProcessed.role, `${dataset.prefix}raw_to_processed/`, { allowDelete: true });
+        lake.grantReadWrite("quarantine", rawToProcessed.role, runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed"), { allowDelete: true });
+        // The manifests the pipeline writes for this dataset's runs (only this dataset's).
+        lake.grantRead("quarantine", rawToProcessed.role, runLayout.manifestPrefix(dataset.prefix));
       }
 
       let processedToConsumer: GlueJobRef | undefined;
@@ -161,11 +167,13 @@ export class GlueJobs extends Construct {
         processedToConsumer = this.job(dataset, "processed_to_consumer", {
           "--input_path": catalog.location("processed", dataset),
           "--output_path": catalog.location("consumer", dataset),
-          "--summary_path": lake.uri("quarantine", `${dataset.prefix}processed_to_consumer/_summary.json`),
+          "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer")),
         });
         lake.grantRead("processed", processedToConsumer.role, dataset.prefix);
         lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true });
-        lake.grantReadWrite("quarantine", processedToConsumer.role, `${dataset.prefix}processed_to_consumer/`, { allowDelete: true });
+        lake.grantReadWrite("quarantine", processedToConsumer.role, runLayout.quarantinePrefix(dataset.prefix, "processed_to_consumer"), { allowDelete: true });
+        // `--partitions_path`: raw → processed's run summary says which partitions to rebuild.
+        lake.grantRead("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "raw_to_processed"));
       }
       jobs[dataset.name] = { extract, rawToProcessed, processedToConsumer };
     }

@@ -140,6 +140,7 @@ export class Orchestration extends Construct {
         jobs,
         crawler,
         rawBucketName,
+        lake: props.lake,
         alerts: this.alerts,
         key: this.key,
         eventSource: this.eventSource,

@@ -1,9 +1,16 @@
 /**
  * The definition of one dataset's pipeline, generated from typed ASL (see asl.ts):
  *
- *   Start → RawToProcessed (Glue .sync) → StartCrawler → [WaitForCrawl → GetCrawler]* → ProcessedToConsumer (Glue .sync)
- *         → PublishSucceeded (EventBridge) → Succeeded
+ *   Start → WriteManifest (S3) → RawToProcessed (Glue .sync) → StartCrawler → [WaitForCrawl → GetCrawler]*
+ *         → ProcessedToConsumer (Glue .sync) → PublishSucceeded (EventBridge) → Succeeded
  *   any task's Catch → <Step>Failed (records step, error, cause) → NotifyFailure (SNS alerts topic) → PipelineFailed
+ *
+ * A run processes what started it. `WriteManifest` stores the execution's input verbatim (a Pipe's
+ * batch of `{"key"}` records, one raw "Object Created" event, or an operator's `{"reprocess"}`
+ * request) as the run's manifest; raw → processed reads only what the manifest names and writes
+ * its run summary, whose `touched` partitions processed → consumer rebuilds (run-layout.ts has
+ * the paths). Keys stay out of the job arguments: Glue's argument map and the execution state are
+ * both far smaller than a full batch.
  *
  * Every Task retries its transient errors with jittered exponential backoff and catches everything
  * else. Two retriers are waits rather than error handling: a Glue job that is already running
@@ -11,6 +18,7 @@
  * overlapping it) and a crawler that is already running (an error, not success: the running crawl
  * may have started before this run's files landed, so the pipeline waits and starts its own).
  */
+import { runLayout } from "../shared/run-layout";
 import {
   awsSdk,
   eventsPutEvents,
@@ -31,6 +39,9 @@ export const TRANSIENT_ERRORS = {
   glue: ["Glue.InternalServiceException", "Glue.OperationTimeoutException", "Glue.ThrottlingException"],
   sns: ["SNS.InternalErrorException", "SNS.ThrottledException", "SNS.KMSThrottlingException"],
   events: ["EventBridge.InternalException", "EventBridge.FailedEntry", "EventBridge.ThrottlingException"],
+  // The SDK reports S3's throttling (503 SlowDown) and 500s as its generic S3Exception, so a permanent
+  // error (e.g. AccessDenied) is also tried four times, about a minute, before the Catch.
+  s3: ["S3.S3Exception", "S3.SdkClientException"],
 } as const;
 
 /** Another run of the job holds its single slot, or the account's Glue capacity is used up: wait for it. */
@@ -51,6 +62,10 @@ export const RETRY = {
 export interface PipelineDefinitionProps {
   /** Dataset name: in the success event, the alert and its message attributes. */
   readonly dataset: string;
+  /** The dataset's folder in every zone, "<name>/". */
+  readonly datasetPrefix: string;
+  /** Literal name of the quarantine bucket: manifests and run summaries live there (run-layout.ts). */
+  readonly runRecordsBucket: string;
   readonly rawToProcessedJobName: string;
   readonly processedToConsumerJobName: string;
   /** The dataset's raw-zone crawler. */
@@ -71,6 +86,7 @@ export interface PipelineDefinitionProps {
 
 /** State names, exported so tests and operators' queries name them once. */
 export const STEPS = {
+  writeManifest: "WriteManifest",
   rawToProcessed: "RawToProcessed",
   startCrawler: "StartCrawler",
   getCrawler: "GetCrawler",
@@ -98,11 +114,11 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
       Next: STEPS.notifyFailure,
     });
   /** A Glue job run to completion (`.sync`): busy and transient errors retried, the rest caught. */
-  const glueJobStep = (step: string, jobName: string, comment: string, next: string) => {
+  const glueJobStep = (step: string, jobName: string, args: Readonly<Record<string, string>>, comment: string, next: string) => {
     sm.add(step, {
       Type: "Task",
       Comment: comment,
-      ...glueStartJobRunSync(jobName),
+      ...glueStartJobRunSync(jobName, args),
       ResultSelector: { "jobRunId.$": "$.Id", "state.$": "$.JobRunState" },
       ResultPath: `$.${step.charAt(0).toLowerCase()}${step.slice(1)}`,
       Retry: [retry(JOB_BUSY_ERRORS, RETRY.jobBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
@@ -112,19 +128,52 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     recordFailure(step);
   };
 
+  // Every path of the run carries the execution name: unique per execution, kept by a redrive.
+  const bucket = props.runRecordsBucket;
+  const byExecution = (key: string) => executionFormat(key, "{name}");
+  const uri = (key: string) => byExecution(`s3://${bucket}/${key}`);
+  const summary = (job: "raw_to_processed" | "processed_to_consumer") => uri(runLayout.summaryKey(props.datasetPrefix, job, "{name}"));
   sm.add("Start", {
     Type: "Pass",
-    Comment: "The run's own record; the triggering events stay in the execution's input",
+    Comment: "The run's own record and paths; the triggering events stay in the execution's input",
     Parameters: {
       dataset: props.dataset,
       "execution.$": "$$.Execution.Id",
       "startedAt.$": "$$.Execution.StartTime",
+      run: {
+        "manifestKey.$": byExecution(runLayout.manifestKey(props.datasetPrefix, "{name}")),
+        "manifest.$": uri(runLayout.manifestKey(props.datasetPrefix, "{name}")),
+        "rawToProcessedSummary.$": summary("raw_to_processed"),
+        "processedToConsumerSummary.$": summary("processed_to_consumer"),
+      },
       crawlPolls: { count: 0 },
     },
-    Next: STEPS.rawToProcessed,
+    Next: STEPS.writeManifest,
   });
 
-  glueJobStep(STEPS.rawToProcessed, props.rawToProcessedJobName, "Raw → processed: clean, deduplicate, quarantine rejects", STEPS.startCrawler);
+  sm.add(STEPS.writeManifest, {
+    Type: "Task",
+    Comment: "The run's manifest: the execution's input verbatim (landed keys, one S3 event, or a reprocess request)",
+    ...awsSdk("s3", "putObject", {
+      Bucket: bucket,
+      "Key.$": "$.run.manifestKey",
+      "Body.$": "States.JsonToString($$.Execution.Input)",
+      ContentType: "application/json",
+    }),
+    ResultPath: null,
+    Retry: [retry(TRANSIENT_ERRORS.s3, RETRY.transient)],
+    Catch: catchTo(STEPS.writeManifest),
+    Next: STEPS.rawToProcessed,
+  });
+  recordFailure(STEPS.writeManifest);
+
+  glueJobStep(
+    STEPS.rawToProcessed,
+    props.rawToProcessedJobName,
+    { "--manifest_path.$": "$.run.manifest", "--run_id.$": "$$.Execution.Name", "--summary_path.$": "$.run.rawToProcessedSummary" },
+    "Raw → processed: reads what the manifest names; clean, deduplicate, quarantine rejects; its summary lists the partitions it touched",
+    STEPS.startCrawler,
+  );
 
   sm.add(STEPS.startCrawler, {
     Type: "Task",
@@ -203,7 +252,13 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     Next: STEPS.notifyFailure,
   });
 
-  glueJobStep(STEPS.processedToConsumer, props.processedToConsumerJobName, "Processed → consumer: the contract's curated or aggregate view", STEPS.publishSucceeded);
+  glueJobStep(
+    STEPS.processedToConsumer,
+    props.processedToConsumerJobName,
+    { "--partitions_path.$": "$.run.rawToProcessedSummary", "--run_id.$": "$$.Execution.Name", "--summary_path.$": "$.run.processedToConsumerSummary" },
+    "Processed → consumer: rebuilds the contract's view for exactly the partitions raw → processed touched",
+    STEPS.publishSucceeded,
+  );
 
   sm.add(STEPS.publishSucceeded, {
     Type: "Task",
@@ -219,6 +274,10 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
           "startedAt.$": "$.startedAt",
           "rawToProcessedRunId.$": "$.rawToProcessed.jobRunId",
           "processedToConsumerRunId.$": "$.processedToConsumer.jobRunId",
+          // What the run read, and where each job says what it wrote and set aside (quarantined rows, unreadable objects).
+          "manifest.$": "$.run.manifest",
+          "rawToProcessedSummary.$": "$.run.rawToProcessedSummary",
+          "processedToConsumerSummary.$": "$.run.processedToConsumerSummary",
         },
       },
     ]),
@@ -243,6 +302,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
         "step.$": failurePath("step"),
         "error.$": failurePath("error"),
         "cause.$": failurePath("cause"),
+        "manifest.$": "$.run.manifest",
         "redrive.$": "States.Format('aws stepfunctions redrive-execution --execution-arn {}', $.execution)",
       },
       MessageAttributes: {
@@ -259,7 +319,18 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add(STEPS.failed, { Type: "Fail", Error: "PipelineFailed", CausePath: failurePath("cause") });
 
   return sm.build("Start", {
-    comment: `${props.dataset}: raw → processed → catalog → consumer, then a success event; failures alert through SNS`,
+    comment: `${props.dataset}: manifest → raw → processed → catalog → consumer, then a success event; failures alert through SNS`,
     timeoutSeconds: props.timeoutSeconds,
   });
+}
+
+/**
+ * `States.Format` of `text` with every `{name}` replaced by the execution's name. Literal text is
+ * escaped as the intrinsic requires (`'`, `{`, `}` and `\\` take a backslash).
+ */
+function executionFormat(text: string, placeholder: string): string {
+  if (!text.includes(placeholder)) throw new Error(`"${text}" has no ${placeholder}`);
+  const parts = text.split(placeholder).map((part) => part.replace(/[\\'{}]/g, (c) => `\\${c}`));
+  const args = Array.from({ length: parts.length - 1 }, () => "$$.Execution.Name");
+  return `States.Format('${parts.join("{}")}', ${args.join(", ")})`;
 }

@@ -19,10 +19,12 @@ import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import type { PartitionedDataset } from "../../datasets";
+import type { Lake } from "../lake";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
+import { runLayout } from "../shared/run-layout";
 import type { StateMachineDefinition } from "./asl";
 import { DeadLetterQueue, SecureQueue, SecureTopic } from "./messaging";
 import { pipelineDefinition } from "./pipeline-definition";
@@ -68,6 +70,8 @@ export interface DatasetPipelineProps {
   readonly crawler: CrawlerRef;
   /** Literal name of the raw bucket (the event pattern matches it). */
   readonly rawBucketName: string;
+  /** The lake: each run's manifest is written to its quarantine zone (see run-layout.ts). */
+  readonly lake: Lake;
   /** Failures are published here. */
   readonly alerts: SecureTopic;
   /** Encrypts the trigger's queues. */
@@ -100,6 +104,26 @@ export function objectCreatedPattern(bucketName: string, prefix: string): Record
  */
 export const PIPE_RECORD_TEMPLATE = '{"key": "<$.body.detail.object.key>"}';
 
+/** Step Functions' cap on one execution's input, in bytes. */
+export const EXECUTION_INPUT_MAX_BYTES = 256 * 1024;
+const KEY_PLACEHOLDER = "<$.body.detail.object.key>";
+
+/**
+ * Bytes of a pipe's execution input for `count` landings whose keys take `keyBytes` each: the
+ * records rendered from PIPE_RECORD_TEMPLATE in a JSON array (", " between records, counted generously).
+ */
+export function batchInputBytes(count: number, keyBytes: number): number {
+  const record = Buffer.byteLength(PIPE_RECORD_TEMPLATE.replace(KEY_PLACEHOLDER, ""), "utf8") + keyBytes;
+  return 2 + count * record + Math.max(count - 1, 0) * 2;
+}
+
+/** The largest batch of keys of `keyBytes` that fits one execution's input. */
+export function largestBatchFor(keyBytes: number): number {
+  let count = Math.floor(EXECUTION_INPUT_MAX_BYTES / (keyBytes + 2));
+  while (count > 0 && batchInputBytes(count, keyBytes) > EXECUTION_INPUT_MAX_BYTES) count--;
+  return count;
+}
+
 /** How long a buffered event stays invisible while the pipe holds it: its window plus five minutes to start the execution. */
 const PIPE_GRACE_SECONDS = 300;
 
@@ -108,6 +132,10 @@ export class DatasetPipeline extends Construct {
   readonly definition: StateMachineDefinition;
   readonly stateMachine: SfnStateMachine;
   readonly stateMachineName: string;
+  /** Where each run's manifest and run summaries are kept (the quarantine bucket). */
+  readonly runRecordsBucket: string;
+  /** "pipeline-manifests/<dataset>/": one manifest per execution, `<execution name>.json`. */
+  readonly manifestPrefix: string;
   readonly role: ServiceRole;
   readonly logGroup: CloudwatchLogGroup;
   /** Matches objects created under the dataset's raw prefix. */
@@ -128,10 +156,17 @@ export class DatasetPipeline extends Construct {
       assertOneRunAtATime(dataset.name, step, job);
     }
 
+    const runRecordsBucket = props.lake.zones.quarantine.bucket.bucket.bucketInput;
+    if (!runRecordsBucket || Token.isUnresolved(runRecordsBucket)) throw new Error(`pipeline ${dataset.name}: the quarantine bucket needs a literal name for the run's manifest and summary paths`);
+    this.runRecordsBucket = runRecordsBucket;
+    this.manifestPrefix = runLayout.manifestPrefix(dataset.prefix);
+
     this.stateMachineName = naming.name(dataset.name, "pipeline");
     const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${this.stateMachineName}`;
     this.definition = pipelineDefinition({
       dataset: dataset.name,
+      datasetPrefix: dataset.prefix,
+      runRecordsBucket,
       rawToProcessedJobName: jobs.rawToProcessed.name,
       processedToConsumerJobName: jobs.processedToConsumer.name,
       crawlerName: props.crawler.name,
@@ -148,13 +183,15 @@ export class DatasetPipeline extends Construct {
       service: "states.amazonaws.com",
       accountId,
       sourceArns: [stateMachineArn],
-      description: `Runs the ${dataset.name} pipeline: its two Glue jobs, its raw crawler, alerts and the success event`,
+      description: `Runs the ${dataset.name} pipeline: its run manifests, its two Glue jobs, its raw crawler, alerts and the success event`,
     });
     this.role.addToPolicy({
       sid: "RunTheDatasetsJobs",
       actions: ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
       resources: [jobs.rawToProcessed.arn, jobs.processedToConsumer.arn],
     });
+    // The run's manifest: written once per execution, read by the raw → processed job (ingestion grants that).
+    props.lake.grantWrite("quarantine", this.role, this.manifestPrefix);
     this.role.addToPolicy({ sid: "CrawlTheRawFolder", actions: ["glue:StartCrawler", "glue:GetCrawler"], resources: [props.crawler.arn] });
     this.role.addToPolicy({
       sid: "PublishTheSuccessEvent",

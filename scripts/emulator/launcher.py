@@ -757,6 +757,9 @@ def main() -> None:
 
     fill_gaps()
     glue_jobs.register(f"https://127.0.0.1:{port}", str(bundle))
+    from services import stepfunctions_tls
+
+    stepfunctions_tls.register(f"https://127.0.0.1:{port}", str(bundle))
     import services
 
     app = services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app)))

@@ -1,0 +1,89 @@
+/**
+ * `npm run pipeline:rerun`: what it accepts and refuses, and what it asks Step Functions for.
+ * Reruns are proven against the emulator (pipeline-emulator.test.ts); redrive is checked here
+ * against a mocked client because the emulator (moto 5.2.1) has no RedriveExecution.
+ */
+import { DescribeStateMachineCommand, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { mockClient } from "aws-sdk-client-mock";
+import { DATASETS } from "../../datasets";
+import { loadEnvironment } from "../../environments";
+import { parseRerunArgs, rerun, rerunExecutionName, stateMachineArn, UsageError } from "../../scripts/pipeline-rerun";
+
+const sfn = mockClient(SFNClient);
+beforeEach(() => sfn.reset());
+const dataset = DATASETS[0].name;
+const base = ["--env", "prod", "--dataset", dataset];
+
+describe("pipeline:rerun arguments", () => {
+  it("a day range, or --all, or a redrive", () => {
+    expect(parseRerunArgs([...base, "--from", "2024-05-01", "--to", "2024-05-31"])).toEqual({ env: "prod", dataset, kind: "range", from: "2024-05-01", to: "2024-05-31" });
+    expect(parseRerunArgs([...base, "--from", "2024-02-29", "--to", "2024-02-29"])).toMatchObject({ kind: "range" });
+    expect(parseRerunArgs([...base, "--all"])).toEqual({ env: "prod", dataset, kind: "all" });
+    expect(parseRerunArgs([...base, "--redrive", "arn:x"])).toEqual({ env: "prod", dataset, kind: "redrive", executionArn: "arn:x" });
+  });
+
+  it.each([
+    [[], "nothing to do"],
+    [["--from", "2024-05-01"], "a day range needs both --from and --to"],
+    [["--from", "2023-02-29", "--to", "2023-03-01"], '--from must be a day written YYYY-MM-DD (got "2023-02-29")'],
+    [["--from", "2024-5-1", "--to", "2024-05-02"], '--from must be a day written YYYY-MM-DD (got "2024-5-1")'],
+    [["--from", "2024-05-02", "--to", "2024-05-01"], "--from (2024-05-02) is after --to (2024-05-01)"],
+    [["--all", "--redrive", "arn:x"], "give only one of"],
+    [["--all", "--all"], "--all is given twice"],
+    [["--from"], "--from needs a value"],
+    [["--since", "2024-05-01"], "unknown option --since"],
+  ])("refuses %j: %s", (extra, message) => {
+    expect(() => parseRerunArgs([...base, ...extra])).toThrow(UsageError);
+    expect(() => parseRerunArgs([...base, ...extra])).toThrow(message);
+  });
+
+  it("needs the environment and the dataset", () => {
+    expect(() => parseRerunArgs(["--dataset", dataset, "--all"])).toThrow("--env is required");
+    expect(() => parseRerunArgs(["--env", "prod", "--all"])).toThrow("--dataset is required");
+  });
+
+  it("names executions for what they do, within Step Functions' 80 characters and character set", () => {
+    const now = new Date("2026-12-01T20:37:05.123Z");
+    const range = rerunExecutionName({ env: "prod", dataset, kind: "range", from: "2024-05-01", to: "2024-05-31" }, now);
+    expect(range).toBe("rerun-2024-05-01-to-2024-05-31-20261201T203705Z");
+    expect(rerunExecutionName({ env: "prod", dataset, kind: "all" }, now)).toBe("rerun-all-20261201T203705Z");
+    expect(range.length).toBeLessThanOrEqual(80);
+    expect(range).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+});
+
+describe("pipeline:rerun against Step Functions", () => {
+  const machine = stateMachineArn(loadEnvironment("prod"), dataset);
+
+  it("targets the state machine the stack deploys for the dataset", () => {
+    expect(machine).toBe(`arn:aws:states:eu-west-1:333333333333:stateMachine:dataplat-prod-${dataset}-pipeline`);
+  });
+
+  it("redrives a failed execution of that state machine", async () => {
+    sfn.on(DescribeStateMachineCommand).resolves({});
+    sfn.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
+    const executionArn = `${machine.replace(":stateMachine:", ":execution:")}:abc-123`;
+    const result = await rerun({ env: "prod", dataset, kind: "redrive", executionArn }, new SFNClient({ region: "eu-west-1" }));
+    expect(result.executionArn).toBe(executionArn);
+    expect(sfn.commandCalls(RedriveExecutionCommand).map((c) => c.args[0].input)).toEqual([{ executionArn }]);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it("refuses to redrive an execution of another state machine or environment", async () => {
+    sfn.on(DescribeStateMachineCommand).resolves({});
+    for (const other of [
+      machine.replace(":stateMachine:", ":execution:").replace("-prod-", "-dev-") + ":abc",
+      machine.replace(":stateMachine:", ":execution:").replace(`-${dataset}-`, "-other-") + ":abc",
+      machine.replace(":stateMachine:", ":execution:") + ":",
+    ]) {
+      await expect(rerun({ env: "prod", dataset, kind: "redrive", executionArn: other }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(`is not an execution of ${machine}`);
+    }
+    expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
+  });
+
+  it("says so when the environment has no such pipeline deployed", async () => {
+    sfn.on(DescribeStateMachineCommand).rejects(Object.assign(new Error("missing"), { name: "StateMachineDoesNotExist" }));
+    await expect(rerun({ env: "prod", dataset, kind: "all" }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(`prod has no pipeline for ${dataset}: state machine ${machine} does not exist`);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});

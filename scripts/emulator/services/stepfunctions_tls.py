@@ -1,0 +1,55 @@
+"""
+Step Functions service integrations over TLS.
+
+What moto lacks: moto 5.2.1's Step Functions interpreter makes every AWS call of a state machine
+(aws-sdk:*, glue:startJobRun, sns:publish, events:putEvents, ...) in plain HTTP, against
+http://localhost:$MOTO_PORT. Step Functions calls AWS over TLS, and every bucket of the platform
+denies requests without it (`aws:SecureTransport`), so in the emulator each S3 call a state machine
+makes (the pipeline's WriteManifest, aws-sdk:s3:putObject) was refused with 403 Forbidden.
+
+What this does: the interpreter's AWS clients call the emulator's TLS endpoint and trust its CA,
+so bucket policies see the request as they would in AWS. Everything else about those clients
+(credentials, retries, timeouts) stays moto's.
+
+Written for moto 5.2.1: `register` refuses another version, and fails if the interpreter no longer
+builds its clients with `boto3.client(..., endpoint_url=...)` in `boto_client_for`.
+"""
+from __future__ import annotations
+
+import inspect
+
+MOTO_VERSION = "5.2.1"
+
+
+class _TlsClients:
+    """Stands in for the `boto3` module inside moto's boto_client module: same clients, TLS endpoint."""
+
+    def __init__(self, boto3, plain_endpoint: str, endpoint: str, ca_bundle: str) -> None:  # noqa: ANN001
+        self._boto3 = boto3
+        self._plain = plain_endpoint
+        self._endpoint = endpoint
+        self._ca_bundle = ca_bundle
+
+    def client(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        if kwargs.get("endpoint_url") == self._plain:
+            kwargs["endpoint_url"] = self._endpoint
+            kwargs["verify"] = self._ca_bundle
+        return self._boto3.client(*args, **kwargs)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._boto3, name)
+
+
+def register(endpoint: str, ca_bundle: str) -> None:
+    """Points the interpreter's clients at `endpoint` (https), trusting `ca_bundle`."""
+    import boto3
+    import moto
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    if moto.__version__ != MOTO_VERSION:
+        raise SystemExit(f"emulator: services/stepfunctions_tls.py was written for moto {MOTO_VERSION}, found {moto.__version__}; revisit it")
+    source = inspect.getsource(boto_client.boto_client_for)
+    if getattr(boto_client, "boto3", None) is not boto3 or "boto3.client(" not in source or "endpoint_url" not in source:
+        raise SystemExit("emulator: moto's Step Functions boto_client_for changed; revisit services/stepfunctions_tls.py")
+    boto_client.boto3 = _TlsClients(boto3, f"http://localhost:{moto_server_port()}", endpoint, ca_bundle)
