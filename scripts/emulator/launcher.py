@@ -228,6 +228,9 @@ def fill_gaps() -> None:
     _fix_state_machine_targets()
     _fix_last_crawl_status()
 
+    from services import dynamodb_exports  # scripts/emulator/services/: one module per capability moto lacks
+    dynamodb_exports.install()
+
 
 def _fix_repeated_executions() -> None:
     import copy
