@@ -158,13 +158,15 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     }
   });
 
-  it("the DynamoDB extract exports only its source table, into its own scratch folder", () => {
+  it("the DynamoDB extract exports only its source table, into its own scratch folder, keeps its own export history and records deletions in its own quarantine folder", () => {
     const { statements } = roleAt(json, "ingestion/glue/customers-dynamodb_extract-role");
     expect(objectAccess(json, statements)).toEqual({
       "raw:customers/*": READ_WRITE_DELETE,
       "artifacts:glue/*": READ,
       [`scratch:glue-temp/${prefix}-customers-dynamodb-extract/*`]: READ_WRITE_DELETE,
       "scratch:dynamodb-exports/customers/*": [...READ_WRITE_DELETE, "s3:PutObjectAcl"].sort(),
+      "state:customers/dynamodb-extract/*": [...READ, ...WRITE].sort(),
+      "quarantine:customers/dynamodb_extract/deletions/*": WRITE,
     });
     const table = `arn:aws:dynamodb:${region}:${accountId}:table/customers`;
     const dynamodb = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:"))).map((s) => [asArray(s.Action), asArray(s.Resource)]);

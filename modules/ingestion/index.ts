@@ -129,7 +129,7 @@ export class Ingestion extends Construct {
 
     // Marks must outlive every run: no expiry; old versions are kept a month for audits and rollbacks.
     const needsState = datasets.some(
-      (d) => (d.engine === "lambda" && d.contract.source.kind === "api" && d.contract.source.incremental.kind === "since") || (d.engine === "glue" && d.contract.source.kind === "dynamodb"),
+      (d) => (d.engine === "lambda" && d.contract.source.kind === "api" && d.contract.source.incremental.kind === "since") || d.contract.source.kind === "dynamodb",
     );
     this.state = needsState
       ? new SecureBucket(this, "state", {
@@ -247,6 +247,7 @@ export class Ingestion extends Construct {
       settings: props.glue,
       artifacts: this.artifacts,
       scratch: this.scratch,
+      state: this.state,
       key: this.key,
       rds: props.rds && this.rdsCredentials ? { source: props.rds, secret: this.rdsCredentials } : undefined,
       convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),
