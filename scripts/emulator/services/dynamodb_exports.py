@@ -52,8 +52,9 @@ MIN_WINDOW_SECONDS = 15 * 60
 UTC = dt.timezone.utc
 
 _lock = threading.RLock()
-#: Change log per table object: [(micros, key tuple, keys json, old image | None, new image | None)].
-_changes: dict[int, list[tuple[int, str, dict, Optional[dict], Optional[dict]]]] = {}
+#: Change log per table (ARN and creation time: a failed transaction replaces the table object by a
+#: copy, and a table deleted and created again is another table): [(micros, key, keys, old image, new image)].
+_changes: dict[tuple[str, Any], list[tuple[int, str, dict, Optional[dict], Optional[dict]]]] = {}
 #: Exports per ARN.
 _exports: dict[str, dict[str, Any]] = {}
 _last_micros = 0
@@ -65,6 +66,10 @@ def _now_micros() -> int:
     with _lock:
         _last_micros = max(_last_micros + 1, time.time_ns() // 1000)
         return _last_micros
+
+
+def _table_id(table: Any) -> tuple[str, Any]:
+    return (table.table_arn, table.created_at)
 
 
 def _image(item: Any) -> Optional[dict]:
@@ -108,7 +113,7 @@ def _record_writes() -> None:
             if before != after:
                 key = json.dumps(keys, sort_keys=True)
                 with _lock:
-                    _changes.setdefault(id(table), []).append((_now_micros(), key, keys, copy.deepcopy(before), copy.deepcopy(after)))
+                    _changes.setdefault(_table_id(table), []).append((_now_micros(), key, keys, copy.deepcopy(before), copy.deepcopy(after)))
             return result
 
         setattr(DynamoDBBackend, name, method)
@@ -193,7 +198,7 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
         raise MockValidationException(f"ExportFormat {export_format} is not served by the emulator (DYNAMODB_JSON only)")
     now = dt.datetime.now(UTC)
     with _lock:
-        changes = list(_changes.get(id(table), []))
+        changes = list(_changes.get(_table_id(table), []))
     # Items that existed before the emulator recorded anything (none, unless imported) count as initial state.
     recorded = {key for _, key, *_ in changes}
     initial = {k: v for k, v in ((json.dumps(_keys_of(table, img), sort_keys=True), img) for img in (_image(i) for i in table.all_items())) if k not in recorded}
@@ -224,7 +229,9 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
         if end <= start:
             raise MockValidationException("ExportFromTime must be before ExportToTime")
         if (end - start).total_seconds() < _min_window_seconds():
-            raise MockValidationException(f"the export period must be at least {_min_window_seconds() // 60} minutes (got {int((end - start).total_seconds())} s)")
+            floor = _min_window_seconds()
+            raise MockValidationException(f"the export period must be at least {f'{floor // 60} minutes' if floor % 60 == 0 else f'{floor} seconds'} "
+                                          f"(got {(end - start).total_seconds():.0f} s)")
         if end - start > MAX_WINDOW:
             raise MockValidationException("the export period must be at most 24 hours")
         lo, hi = _micros(start), _micros(end)
