@@ -210,7 +210,8 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
         at = _to_datetime(body["ExportTime"], "ExportTime") if body.get("ExportTime") is not None else now
         if at > now:
             raise MockValidationException("ExportTime must not be in the future")
-        state = _state_at(changes, _micros(at), initial)
+        # "Now" includes every write already answered (their stamps may run a few µs ahead of the clock).
+        state = _state_at(changes, _micros(at) if body.get("ExportTime") is not None else max(_micros(at), _last_micros + 1), initial)
         lines = [{"Item": image} for _, (_keys, image) in sorted(state.items())]
         description["ExportTime"] = at
     elif export_type == "INCREMENTAL_EXPORT":
