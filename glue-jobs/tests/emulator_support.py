@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -68,5 +67,3 @@ def running(tmp_path_factory: Any, extra_env: dict[str, str] | None = None) -> I
     finally:
         emulator.stop()
 
-
-__all__ = ["Emulator", "running", "start", "sys"]
