@@ -39,7 +39,37 @@ export type DatasetSource =
   /** Events on the platform's Kinesis stream, delivered by Firehose. */
   | { readonly kind: "kinesis" }
   /** An external HTTP API, paged by the api-ingest Lambda. */
-  | { readonly kind: "api"; readonly path: string };
+  | { readonly kind: "api"; readonly path: string; readonly incremental: ApiIncremental };
+
+/**
+ * How an API source is read, declared because it depends on what the API offers.
+ * - `since`: the API filters on the dataset's version column through the query parameter
+ *   `parameter` (records whose version is at or after the value, an ISO-8601 UTC timestamp) and
+ *   keeps the filter in its next links. Each run asks for records from the function's high-water
+ *   mark (the highest version it has written) minus `overlapSeconds`; the first run reads in full.
+ * - `full`: the API has no such filter, so every run reads every record, by design; `reason` says
+ *   why. Each run then re-writes what the API returns.
+ */
+export type ApiIncremental =
+  | {
+      readonly kind: "since";
+      readonly parameter: string;
+      /** Re-read this far behind the mark, for clock skew and late commits. @default DEFAULT_API_OVERLAP_SECONDS */
+      readonly overlapSeconds?: number;
+    }
+  | { readonly kind: "full"; readonly reason: string };
+
+/**
+ * Default overlap of an incremental API read: 5 minutes. A record can carry a version earlier than
+ * one already read when the API's hosts' clocks differ or a transaction commits after it was
+ * stamped; both are seconds in practice. The cost is re-reading five minutes of records per run,
+ * which the function recognises and does not write again.
+ */
+export const DEFAULT_API_OVERLAP_SECONDS = 300;
+/** Largest overlap accepted: a day (more would re-read a day of records on every run). */
+export const MAX_API_OVERLAP_SECONDS = 86_400;
+/** A query parameter name the function can append to the API's URL unescaped. */
+const QUERY_PARAMETER = /^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63}$/;
 
 /** An aggregate measure of a consumer table. */
 export interface Measure {
@@ -129,8 +159,35 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
     }
   }
   problems.push(...ingestionProblems(contract.source?.kind, contract.ingestion));
+  if (contract.source?.kind === "api") problems.push(...apiIncrementalProblems(contract.source));
   if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
   return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer });
+}
+
+function apiIncrementalProblems(source: Extract<DatasetSource, { kind: "api" }>): string[] {
+  const incremental = source.incremental as ApiIncremental | undefined;
+  const declare = 'declare { kind: "since", parameter: "<query parameter>" } when the API filters by version, or { kind: "full", reason: "…" } when it cannot';
+  if (incremental === undefined) return [`source.incremental is required: ${declare}`];
+  if (incremental.kind === "full") {
+    return typeof incremental.reason === "string" && incremental.reason.trim() ? [] : ["source.incremental.reason must say why the API is read in full"];
+  }
+  if (incremental.kind !== "since") return [`source.incremental.kind must be "since" or "full" (got ${JSON.stringify((incremental as { kind?: unknown }).kind)}): ${declare}`];
+  const problems: string[] = [];
+  if (typeof incremental.parameter !== "string" || !QUERY_PARAMETER.test(incremental.parameter)) {
+    problems.push(`source.incremental.parameter must be a query parameter name (letters, digits, _ . - [ ]; got ${JSON.stringify(incremental.parameter)})`);
+  } else if (new URL(source.path, "https://api.invalid").searchParams.has(incremental.parameter)) {
+    problems.push(`source.incremental.parameter "${incremental.parameter}" is already in source.path; the function sets it`);
+  }
+  const overlap = incremental.overlapSeconds;
+  if (overlap !== undefined && (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_API_OVERLAP_SECONDS)) {
+    problems.push(`source.incremental.overlapSeconds must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS} (got ${overlap})`);
+  }
+  return problems;
+}
+
+/** The API source's read mode with its defaults applied: what the api-ingest function is configured with. */
+export function resolvedApiIncremental(incremental: ApiIncremental): Required<Extract<ApiIncremental, { kind: "since" }>> | Extract<ApiIncremental, { kind: "full" }> {
+  return incremental.kind === "since" ? { kind: "since", parameter: incremental.parameter, overlapSeconds: incremental.overlapSeconds ?? DEFAULT_API_OVERLAP_SECONDS } : incremental;
 }
 
 /** A contract with an environment's partition spec applied: what tables and jobs are built from. */

@@ -5,8 +5,8 @@ import { customers } from "./customers";
 import { orders } from "./orders";
 import { shipments } from "./shipments";
 
-export { ContractError, PartitionedDataset, defineDataset } from "./contract";
-export type { Column, ColumnType, ConsumerView, DatasetContract, DatasetSource, JobContract, Measure } from "./contract";
+export { ContractError, DEFAULT_API_OVERLAP_SECONDS, MAX_API_OVERLAP_SECONDS, PartitionedDataset, defineDataset, resolvedApiIncremental } from "./contract";
+export type { ApiIncremental, Column, ColumnType, ConsumerView, DatasetContract, DatasetSource, JobContract, Measure } from "./contract";
 export { ENGINE_RULES, ENGINES, LAMBDA_MAX_MB, LAMBDA_MAX_MINUTES, SOURCE_ENGINES, decideEngine, ingestionProblems } from "./ingestion";
 export type { Engine, EngineRule, IngestionProfile } from "./ingestion";
 

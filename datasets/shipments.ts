@@ -3,7 +3,8 @@ import { defineDataset } from "./contract";
 export const shipments = defineDataset({
   name: "shipments",
   description: "Parcel tracking from the carrier's external HTTP API, paged by the api-ingest Lambda.",
-  source: { kind: "api", path: "/v1/shipments" },
+  // The carrier's API filters by last update (`updated_since`), so each run reads what changed.
+  source: { kind: "api", path: "/v1/shipments", incremental: { kind: "since", parameter: "updated_since" } },
   // A few thousand tracking updates an hour: pages of JSON, well inside Lambda's limits.
   ingestion: { volumeMb: 50, durationMinutes: 3, latency: "batch" },
   primaryKey: ["shipment_id"],

@@ -21,6 +21,7 @@ const BUCKETS: Record<string, string> = {
   quarantine: "lake/quarantine/bucket",
   artifacts: "ingestion/artifacts/bucket",
   scratch: "ingestion/scratch/bucket",
+  state: "ingestion/state/bucket",
 };
 
 /** The role (and its inline policy) at a construct path. */
@@ -68,7 +69,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     }
   });
 
-  it("the API function writes its dataset's raw folder and its quarantine folder, and reads nothing from the lake", () => {
+  it("the API function writes its dataset's raw folder and its quarantine folder, reads and writes only its own high-water mark, and reads nothing from the lake", () => {
     const { trust, statements } = roleAt(json, "ingestion/api-shipments/role");
     expect(trust).toEqual([
       {
@@ -79,17 +80,21 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         Condition: { StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": [`arn:aws:lambda:${region}:${accountId}:function:${prefix}-ingest-shipments`] } },
       },
     ]);
-    expect(objectAccess(json, statements)).toEqual({ "raw:shipments/*": WRITE, "quarantine:shipments/api_ingest/*": WRITE });
+    expect(objectAccess(json, statements)).toEqual({ "raw:shipments/*": WRITE, "quarantine:shipments/api_ingest/*": WRITE, "state:shipments/api-ingest/*": [...READ, ...WRITE].sort() });
+    const stateArn = `${refOf(byPath(json, "aws_s3_bucket", BUCKETS.state))}.arn}`;
+    expect(statements.filter((s) => asArray(s.Resource).includes(stateArn)).map((s) => s.Condition)).toEqual([{ StringLike: { "s3:prefix": ["shipments/api-ingest/*"] } }]);
     const byAction = (a: string) => statements.filter((s) => asArray(s.Action).includes(a)).flatMap((s) => asArray(s.Resource));
     expect(byAction("sqs:SendMessage")).toEqual([`${refOf(byPath(json, "aws_sqs_queue", "ingestion/dead-letters"))}.arn}`]);
     expect(byAction("secretsmanager:GetSecretValue")).toEqual([`${refOf(byPath(json, "aws_secretsmanager_secret", "ingestion/api-credentials-secret"))}.arn}`]);
     expect(byAction("logs:PutLogEvents")).toEqual([`${refOf(byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs"))}.arn}:*`]);
-    // KMS: the zone keys through S3, the ingestion key through SQS, Secrets Manager and Lambda only.
+    // KMS: the zone keys through S3, the ingestion key through SQS, Secrets Manager, Lambda and S3 (the state bucket) only.
     const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("kms:")));
     const via = kms.map((s) => `${asArray(s.Resource)[0].split(".")[1].replace(/_[0-9A-F]{8}$/, "")} via ${s.Condition!.StringEquals["kms:ViaService"]}`).sort();
     expect(via).toEqual(
       [
         `ingestion_key via lambda.${region}.amazonaws.com`,
+        `ingestion_key via s3.${region}.amazonaws.com`, // reading the mark
+        `ingestion_key via s3.${region}.amazonaws.com`, // writing it
         `ingestion_key via secretsmanager.${region}.amazonaws.com`,
         `ingestion_key via sqs.${region}.amazonaws.com`,
         `lake_quarantine-key via s3.${region}.amazonaws.com`,
@@ -155,13 +160,15 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     }
   });
 
-  it("the DynamoDB extract exports only its source table, into its own scratch folder", () => {
+  it("the DynamoDB extract exports only its source table, into its own scratch folder, keeps its own export history and records deletions in its own quarantine folder", () => {
     const { statements } = roleAt(json, "ingestion/glue/customers-dynamodb_extract-role");
     expect(objectAccess(json, statements)).toEqual({
       "raw:customers/*": READ_WRITE_DELETE,
       "artifacts:glue/*": READ,
       [`scratch:glue-temp/${prefix}-customers-dynamodb-extract/*`]: READ_WRITE_DELETE,
       "scratch:dynamodb-exports/customers/*": [...READ_WRITE_DELETE, "s3:PutObjectAcl"].sort(),
+      "state:customers/dynamodb-extract/*": [...READ, ...WRITE].sort(),
+      "quarantine:customers/dynamodb_extract/deletions/*": WRITE,
     });
     const table = `arn:aws:dynamodb:${region}:${accountId}:table/customers`;
     const dynamodb = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:"))).map((s) => [asArray(s.Action), asArray(s.Resource)]);

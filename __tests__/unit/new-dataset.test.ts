@@ -9,7 +9,7 @@ import { byPath, parsePolicy, refOf, resources, synthEnvironment, synthNamed, Te
 const returns = defineDataset({
   name: "returns",
   description: "Parcels sent back by customers, from the carrier's returns API.",
-  source: { kind: "api", path: "/v1/returns" },
+  source: { kind: "api", path: "/v1/returns", incremental: { kind: "full", reason: "the returns API offers no change filter" } },
   ingestion: { volumeMb: 5, durationMinutes: 1, latency: "batch" },
   primaryKey: ["return_id"],
   eventTimeColumn: "returned_at",

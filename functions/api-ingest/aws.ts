@@ -1,17 +1,18 @@
 /**
  * The AWS side of a run, on SDK v3 clients: conditional, SSE-KMS PutObject into the lake zones,
- * SendMessage to the dead-letter queue, and the API credentials from Secrets Manager.
+ * SendMessage to the dead-letter queue, the API credentials from Secrets Manager, and the
+ * high-water mark as one S3 object in the state bucket, replaced with a conditional write.
  *
  * index.ts loads this module at the first invocation (`import("./aws")`), not at init: the SDK is
  * nine tenths of the bundle, and the bundler puts a dynamically imported module in a file of its own.
  */
-import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { readFileSync } from "node:fs";
 import { Agent } from "node:https";
 import type { IngestConfig } from "./config";
-import type { DeadLetters, ObjectStore } from "./ingest";
+import type { DeadLetters, Mark, MarkStore, ObjectStore } from "./ingest";
 
 export interface Clients {
   readonly s3: S3Client;
@@ -60,6 +61,60 @@ export class S3ObjectStore implements ObjectStore {
       throw error;
     }
   }
+}
+
+/**
+ * The mark as `s3://<state bucket>/<dataset>/api-ingest/mark.json` (SSE-KMS under the state key;
+ * the bucket is versioned, so every earlier mark stays readable). A write names the version it
+ * replaces (If-Match on its ETag, If-None-Match for the first one): a run that read an older mark
+ * cannot overwrite a newer one.
+ */
+export class S3MarkStore implements MarkStore {
+  constructor(private readonly s3: S3Client, private readonly location: { readonly bucket: string; readonly key: string; readonly kmsKeyArn: string }) {}
+
+  async read(): Promise<{ mark: Mark; token: string } | undefined> {
+    const { bucket, key } = this.location;
+    let text: string;
+    let etag: string;
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      text = (await object.Body?.transformToString("utf8")) ?? "";
+      etag = object.ETag ?? "";
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404)) return undefined;
+      throw error;
+    }
+    return { mark: parseMark(text, `s3://${bucket}/${key}`), token: etag };
+  }
+
+  async write(mark: Mark, token: string | undefined): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.location.bucket,
+        Key: this.location.key,
+        Body: `${JSON.stringify(mark)}\n`,
+        ContentType: "application/json",
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: this.location.kmsKeyArn,
+        BucketKeyEnabled: true,
+        ...(token ? { IfMatch: token } : { IfNoneMatch: "*" }),
+      }),
+    );
+  }
+}
+
+/** A stored mark, checked: a damaged one fails the run (reading from scratch would hide it). */
+export function parseMark(text: string, where: string): Mark {
+  let value: Partial<Mark>;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${where} is not JSON; fix or delete it (deleting makes the next run read in full)`);
+  }
+  if (typeof value?.mark !== "string" || Number.isNaN(Date.parse(value.mark)) || !Array.isArray(value.edge) || !value.edge.every((f) => typeof f === "string")) {
+    throw new Error(`${where} is not a high-water mark ({"mark": "<timestamp>", "edge": [...]}); fix or delete it (deleting makes the next run read in full)`);
+  }
+  return { mark: value.mark, edge: value.edge, updatedAt: typeof value.updatedAt === "string" ? value.updatedAt : "" };
 }
 
 export class SqsDeadLetters implements DeadLetters {

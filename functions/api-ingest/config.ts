@@ -3,6 +3,7 @@
  * ingestion module) and in the local runner. Every problem is reported at once, naming the
  * variable and the rule, before anything is fetched or written.
  */
+import type { ApiIncremental } from "../../datasets/contract";
 
 /** A column of the dataset's job contract (`PartitionedDataset.jobContract()`), as the handler checks it. */
 export interface ContractColumn {
@@ -25,6 +26,8 @@ export interface DatasetContract {
   readonly columns: readonly ContractColumn[];
   readonly primaryKey: readonly string[];
   readonly eventTimeColumn: string;
+  /** Column ordering versions of a record (a timestamp); the high-water mark is its highest value. @default eventTimeColumn */
+  readonly versionColumn?: string;
   readonly partitioning: { readonly keys: readonly PartitionKeySource[] };
 }
 
@@ -50,6 +53,13 @@ export interface IngestConfig {
   readonly itemsField: string;
   /** Response field holding the next page's URL (absolute or relative); absent or null on the last page. */
   readonly nextField: string;
+  /**
+   * How the API is read (the contract's `source.incremental`, overlap resolved): from the high-water
+   * mark minus the overlap (`since`), or in full (`full`, the default when INCREMENTAL is unset).
+   */
+  readonly incremental: Extract<ApiIncremental, { kind: "full" }> | { readonly kind: "since"; readonly parameter: string; readonly overlapSeconds: number };
+  /** Where the high-water mark lives (an S3 object under the state bucket); set for `since` only. */
+  readonly state?: { readonly bucket: string; readonly key: string; readonly kmsKeyArn: string };
   /** Path-style S3 addressing (the emulator on 127.0.0.1 has no virtual-host buckets). */
   readonly s3ForcePathStyle: boolean;
 }
@@ -109,6 +119,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
       problems.push(`API_URL: must be an absolute URL (got "${apiUrl}")`);
     }
   }
+  const incremental = incrementalFrom(env.INCREMENTAL, problems);
+  const state =
+    incremental.kind === "since"
+      ? { bucket: required("STATE_BUCKET"), kmsKeyArn: required("STATE_KMS_KEY_ARN"), key: `${dataset}/api-ingest/mark.json` }
+      : undefined;
   const contractText = required("DATASET_CONTRACT");
   let contract = undefined as unknown as DatasetContract;
   if (contractText) {
@@ -137,10 +152,39 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
     maxRecordBytes: integer("MAX_RECORD_BYTES", 16, 10 * 1024 * 1024),
     itemsField: field("ITEMS_FIELD"),
     nextField: field("NEXT_FIELD"),
+    incremental,
+    state,
     s3ForcePathStyle: (env.S3_FORCE_PATH_STYLE ?? "").toLowerCase() === "true",
   };
   if (problems.length) throw new ConfigurationError(problems);
   return config;
+}
+
+/** Unset: a full read (safe: it never skips a record). Otherwise the contract's declaration as JSON. */
+function incrementalFrom(text: string | undefined, problems: string[]): IngestConfig["incremental"] {
+  const full = { kind: "full", reason: "INCREMENTAL is not set" } as const;
+  if (text === undefined || text.trim() === "") return full;
+  let value: { kind?: unknown; parameter?: unknown; overlapSeconds?: unknown; reason?: unknown };
+  try {
+    value = JSON.parse(text);
+  } catch {
+    problems.push(`INCREMENTAL: must be JSON: {"kind": "since", "parameter": "…", "overlapSeconds": N} or {"kind": "full", "reason": "…"} (got "${text}")`);
+    return full;
+  }
+  if (value?.kind === "full") return { kind: "full", reason: typeof value.reason === "string" ? value.reason : "" };
+  if (value?.kind !== "since") {
+    problems.push(`INCREMENTAL: kind must be "since" or "full" (got ${JSON.stringify(value?.kind)})`);
+    return full;
+  }
+  const before = problems.length;
+  if (typeof value.parameter !== "string" || !/^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63}$/.test(value.parameter)) {
+    problems.push(`INCREMENTAL: parameter must be a query parameter name (got ${JSON.stringify(value.parameter)})`);
+  }
+  const overlap = value.overlapSeconds;
+  if (typeof overlap !== "number" || !Number.isInteger(overlap) || overlap < 0 || overlap > 86_400) {
+    problems.push(`INCREMENTAL: overlapSeconds must be a whole number of seconds from 0 to 86400 (got ${JSON.stringify(overlap)})`);
+  }
+  return problems.length > before ? full : { kind: "since", parameter: value.parameter as string, overlapSeconds: overlap as number };
 }
 
 function contractProblems(contract: DatasetContract, dataset: string): string[] {
@@ -153,6 +197,7 @@ function contractProblems(contract: DatasetContract, dataset: string): string[] 
     problems.push("DATASET_CONTRACT: partitioning.keys must list the environment's partition keys");
   }
   const names = new Set((contract.columns ?? []).map((c) => c.name));
+  if (contract.versionColumn !== undefined && !names.has(contract.versionColumn)) problems.push(`DATASET_CONTRACT: versionColumn "${contract.versionColumn}" is not a column`);
   if (!names.has(contract.eventTimeColumn)) problems.push(`DATASET_CONTRACT: eventTimeColumn "${contract.eventTimeColumn}" is not a column`);
   for (const key of contract.partitioning?.keys ?? []) {
     if (!names.has(key.column)) problems.push(`DATASET_CONTRACT: partition key "${key.name}" reads "${key.column}", which is not a column`);

@@ -13,8 +13,8 @@ import { ingest, type IngestDeps, type IngestEvent, type RunSummary } from "./in
 export type { Clients } from "./aws";
 export { ConfigurationError, loadConfig } from "./config";
 export type { IngestConfig } from "./config";
-export { DeadLetterError, ingest } from "./ingest";
-export type { DeadLetter, IngestDeps, IngestEvent, RunStatus, RunSummary } from "./ingest";
+export { DeadLetterError, MarkError, ingest, nextMark, recordFingerprint, sinceValue } from "./ingest";
+export type { DeadLetter, IncrementalSummary, IngestDeps, IngestEvent, Mark, MarkStore, RunStatus, RunSummary } from "./ingest";
 export { REASONS } from "./records";
 
 /** The part of Lambda's context the handler uses. */
@@ -65,6 +65,7 @@ export function createHandler(options: { env?: NodeJS.ProcessEnv; clients?: Clie
     const deps: IngestDeps = {
       store: new aws.S3ObjectStore(clients.s3),
       deadLetters: new aws.SqsDeadLetters(clients.sqs, config.deadLetterQueueUrl),
+      ...(config.state ? { marks: new aws.S3MarkStore(clients.s3, config.state) } : {}),
       credentials: () => aws.credentialHeaders(clients.secrets, config.apiSecretArn),
       log: {
         info: (m, e) => logger.info(m, e ?? {}),

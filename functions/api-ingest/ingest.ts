@@ -10,7 +10,12 @@
  *   without the page there is no next link.
  * - A page that still fails after the retries, a failed write, or running out of time sends a
  *   message naming the failure and the page to resume from to the dead-letter queue.
- * Counts reconcile: received = written + quarantined + duplicates (exact repeats within the run).
+ * - An incremental source (`since`) starts from the high-water mark: the first page is asked for
+ *   records from the mark minus the overlap, records of the overlap already written by an earlier
+ *   run are recognised by fingerprint and not written again, and the mark advances only when the
+ *   whole run has been read and written (a failed or retried run reads the same records again).
+ * Counts reconcile: received = written + quarantined + duplicates (exact repeats within the run,
+ * or of a record an earlier run wrote).
  */
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
@@ -21,6 +26,34 @@ import { checkRecord, type Reason } from "./records";
 export interface ObjectStore {
   /** Writes unless the key exists; resolves false when it already did. */
   putIfAbsent(bucket: string, key: string, body: Buffer, kmsKeyArn: string, metadata: Record<string, string>): Promise<boolean>;
+}
+
+/**
+ * The high-water mark of an incremental source, as stored between runs.
+ * `edge` lists the fingerprints of the records at or after `mark` − overlap: the next run asks
+ * for those again (the overlap) and skips them instead of writing them a second time.
+ */
+export interface Mark {
+  /** Highest version-column value of the records written, ISO-8601 UTC. */
+  readonly mark: string;
+  readonly edge: readonly string[];
+  /** When the run that wrote it finished (for operators). */
+  readonly updatedAt: string;
+}
+
+export interface MarkStore {
+  /** The stored mark and a token naming that version of it; undefined before the first run. */
+  read(): Promise<{ mark: Mark; token: string } | undefined>;
+  /** Replaces the mark, only if it is still the version `token` names (absent: only if none exists). */
+  write(mark: Mark, token: string | undefined): Promise<void>;
+}
+
+/** The mark could not be read or written: the invocation fails, and its retry re-reads (nothing is skipped). */
+export class MarkError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = "MarkError";
+  }
 }
 
 export interface DeadLetters {
@@ -40,6 +73,8 @@ export interface RunMetrics {
 export interface IngestDeps {
   readonly store: ObjectStore;
   readonly deadLetters: DeadLetters;
+  /** Where the high-water mark lives; required when the source is read incrementally. */
+  readonly marks?: MarkStore;
   /** Request headers carrying the API credentials (from Secrets Manager). */
   readonly credentials: () => Promise<Record<string, string>>;
   readonly log: RunLog;
@@ -70,6 +105,22 @@ export interface RunSummary {
   /** Keys written this run (objects already present are listed under `skipped`). */
   readonly objects: { raw: string[]; quarantine: string[]; skipped: string[] };
   readonly quarantineReasons: Partial<Record<Reason, number>>;
+  readonly incremental: IncrementalSummary;
+}
+
+/** How the run chose what to read, and what it did with the mark. */
+export interface IncrementalSummary {
+  readonly mode: "since" | "full";
+  /** The query parameter and the value the first page was asked with (absent: no filter, a full read). */
+  readonly parameter?: string;
+  readonly since?: string;
+  readonly markBefore?: string;
+  readonly markAfter?: string;
+  readonly advanced: boolean;
+  /** Why the mark stayed (a full read, a redrive, a run that did not complete). */
+  readonly stayedBecause?: string;
+  /** Records of the overlap an earlier run had already written (counted among duplicates). */
+  readonly alreadyWritten: number;
 }
 
 /** Why a run was dead-lettered: an HTTP failure after retries, or one of the run's own. */
@@ -97,6 +148,13 @@ export class DeadLetterError extends Error {
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A record's identity across runs: its partition and exact content (96 bits of sha256, base64url). */
+export function recordFingerprint(partition: string, line: string): string {
+  return createHash("sha256").update(partition).update("\n").update(line).digest("base64url").slice(0, 16);
+}
+
 export async function ingest(config: IngestConfig, deps: IngestDeps, event: IngestEvent = {}): Promise<RunSummary> {
   const origin = new URL(config.apiUrl).origin;
   const start = event.startUrl ?? config.apiUrl;
@@ -111,6 +169,7 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
     records: { received: 0, written: 0, quarantined: 0, duplicates: 0 },
     objects: { raw: [] as string[], quarantine: [] as string[], skipped: [] as string[] },
     quarantineReasons: {} as Partial<Record<Reason, number>>,
+    incremental: { mode: config.incremental.kind, advanced: false, alreadyWritten: 0 } as Mutable<IncrementalSummary>,
   };
   const seenRecords = new Set<string>();
   const seenPages = new Set<string>();
@@ -130,7 +189,31 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
     deps.log.warn("page quarantined", { url, reason, detail });
   };
 
-  let url: string | undefined = new URL(start, config.apiUrl).toString();
+  // An incremental run reads the mark first: without it, it cannot know where to start.
+  const since = config.incremental.kind === "since" ? config.incremental : undefined;
+  let stored: { mark: Mark; token: string } | undefined;
+  if (since) {
+    if (!deps.marks) throw new Error("an incremental source needs a mark store (STATE_BUCKET)");
+    try {
+      stored = await deps.marks.read();
+    } catch (error) {
+      throw new MarkError(`could not read the high-water mark: ${(error as Error).message ?? String(error)}`, error);
+    }
+  }
+  const first = new URL(start, config.apiUrl);
+  if (since && stored && event.startUrl === undefined) {
+    const value = sinceValue(stored.mark.mark, since.overlapSeconds);
+    first.searchParams.set(since.parameter, value);
+    Object.assign(summary.incremental, { parameter: since.parameter, since: value });
+  }
+  if (since) {
+    // Until the run completes and stores a new one, the mark is the old one (a dead-lettered run ends here).
+    Object.assign(summary.incremental, { markBefore: stored?.mark.mark, markAfter: stored?.mark.mark, stayedBecause: "the run did not complete: the next run reads from the same mark again" });
+  }
+  const known = new Set(stored?.mark.edge ?? []);
+  const versions = new Map<string, number>(); // fingerprint → version (ms) of every record accepted this run
+
+  let url: string | undefined = first.toString();
   let headers: Record<string, string>;
   try {
     headers = await deps.credentials();
@@ -188,7 +271,7 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
           break;
         }
       }
-      await writeRecords(config, put, summary, seenRecords, url, parsed.items, deps);
+      await writeRecords(config, put, summary, seenRecords, url, parsed.items, deps, { known, versions });
       url = next;
     }
   } catch (error) {
@@ -199,7 +282,58 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
     // A write that failed after the SDK's own retries: nothing partial exists (PutObject is atomic).
     return await deadLetter(config, deps, summary, url ?? start, { kind: "write_failed", message: (error as Error).message ?? String(error) });
   }
+  if (since) await advanceMark(since.overlapSeconds, deps, summary, stored, versions, event.startUrl !== undefined);
+  else summary.incremental.stayedBecause = `the API is read in full by design: ${config.incremental.kind === "full" ? config.incremental.reason : ""}`;
   return finish(summary, deps);
+}
+
+/** The parameter's value: the mark minus the overlap, ISO-8601 UTC with milliseconds. */
+export function sinceValue(mark: string, overlapSeconds: number): string {
+  const ms = Date.parse(mark);
+  if (Number.isNaN(ms)) throw new MarkError(`the stored high-water mark ${JSON.stringify(mark)} is not a timestamp`);
+  return new Date(ms - overlapSeconds * 1000).toISOString();
+}
+
+/**
+ * The next mark: the highest version seen (written now, or written before and met again in the
+ * overlap), never lower than the last one, and the fingerprints the next run's overlap will meet.
+ */
+export function nextMark(previous: Mark | undefined, versions: ReadonlyMap<string, number>, overlapSeconds: number, now: Date): Mark | undefined {
+  let highest = previous ? Date.parse(previous.mark) : -Infinity;
+  for (const v of versions.values()) if (v > highest) highest = v;
+  if (!Number.isFinite(highest)) return undefined; // nothing read yet: there is no mark to keep
+  const from = highest - overlapSeconds * 1000;
+  const edge = [...versions].filter(([, v]) => v >= from).map(([f]) => f).sort();
+  return { mark: new Date(highest).toISOString(), edge, updatedAt: now.toISOString() };
+}
+
+/** Stores the next mark, but only after a complete scheduled run: anything less re-reads next time. */
+async function advanceMark(
+  overlapSeconds: number,
+  deps: IngestDeps,
+  summary: Omit<RunSummary, "incremental"> & { incremental: Mutable<IncrementalSummary> },
+  stored: { mark: Mark; token: string } | undefined,
+  versions: ReadonlyMap<string, number>,
+  redrive: boolean,
+): Promise<void> {
+  const stay = (why: string) => {
+    summary.incremental.stayedBecause = why;
+    summary.incremental.markAfter = stored?.mark.mark;
+  };
+  if (summary.status !== "complete") return stay(`the run is ${summary.status}: the next run reads from the same mark again`);
+  // A redrive read only the pages from where a failed run stopped; the pages before it were read by
+  // that run, whose mark was never stored. The next scheduled run re-reads from the old mark.
+  if (redrive) return stay("a redrive does not move the mark: the next scheduled run reads from the same mark");
+  const next = nextMark(stored?.mark, versions, overlapSeconds, deps.now?.() ?? new Date());
+  if (!next) return stay("no record has been read yet");
+  try {
+    await deps.marks!.write(next, stored?.token);
+  } catch (error) {
+    throw new MarkError(`the run's records are written, but the high-water mark could not be stored (the next run re-reads them): ${(error as Error).message ?? String(error)}`, error);
+  }
+  Object.assign(summary.incremental, { markAfter: next.mark, advanced: true });
+  delete summary.incremental.stayedBecause;
+  deps.metrics.count("MarkAdvanced", 1);
 }
 
 /**
@@ -210,17 +344,20 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
 async function writeRecords(
   config: IngestConfig,
   put: (zone: "raw" | "quarantine", key: string, content: string, metadata: Record<string, string>) => Promise<void>,
-  summary: { records: RunSummary["records"]; pages: RunSummary["pages"]; quarantineReasons: RunSummary["quarantineReasons"] },
+  summary: { records: RunSummary["records"]; pages: RunSummary["pages"]; quarantineReasons: RunSummary["quarantineReasons"]; incremental: { alreadyWritten: number } },
   seen: Set<string>,
   url: string,
   items: unknown[],
   deps: IngestDeps,
+  marks: { readonly known: ReadonlySet<string>; readonly versions: Map<string, number> },
 ): Promise<void> {
   const partitions = new Map<string, string[]>();
   const rejected: string[] = [];
   const reasons: Partial<Record<Reason, number>> = {};
   const fingerprints = new Set<string>();
+  const accepted = new Map<string, number>();
   let duplicates = 0;
+  let alreadyWritten = 0;
   items.forEach((item, index) => {
     const outcome = checkRecord(item, config.contract, config.maxRecordBytes);
     if (!outcome.ok) {
@@ -228,12 +365,19 @@ async function writeRecords(
       reasons[outcome.reason] = (reasons[outcome.reason] ?? 0) + 1;
       return;
     }
-    const fingerprint = sha256(outcome.partition + outcome.line);
+    const fingerprint = recordFingerprint(outcome.partition, outcome.line);
     if (seen.has(fingerprint) || fingerprints.has(fingerprint)) {
       duplicates++;
       return;
     }
     fingerprints.add(fingerprint);
+    if (!Number.isNaN(outcome.versionMs)) accepted.set(fingerprint, outcome.versionMs);
+    // In the overlap: an earlier run wrote exactly this record. Not written again.
+    if (marks.known.has(fingerprint)) {
+      duplicates++;
+      alreadyWritten++;
+      return;
+    }
     partitions.set(outcome.partition, [...(partitions.get(outcome.partition) ?? []), outcome.line]);
   });
   // Sorted, so the same page content always produces the same objects in the same order.
@@ -249,6 +393,8 @@ async function writeRecords(
     await put("quarantine", `${config.dataset}/api_ingest/records/${sha256(content).slice(0, 40)}.json.gz`, content, { records: String(rejected.length), "page-url": url });
   }
   fingerprints.forEach((f) => seen.add(f));
+  accepted.forEach((v, f) => marks.versions.set(f, v));
+  summary.incremental.alreadyWritten += alreadyWritten;
   summary.records.received += items.length;
   summary.records.written += written;
   summary.records.quarantined += rejected.length;

@@ -29,7 +29,13 @@ export const REASONS = {
 export type Reason = keyof typeof REASONS;
 
 export type RecordOutcome =
-  | { readonly ok: true; readonly line: string; readonly partition: string }
+  | {
+      readonly ok: true;
+      readonly line: string;
+      readonly partition: string;
+      /** The version column's value in epoch milliseconds (the high-water mark is the highest). */
+      readonly versionMs: number;
+    }
   | { readonly ok: false; readonly reason: Reason; readonly detail: string };
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -76,7 +82,9 @@ export function checkRecord(record: unknown, contract: DatasetContract, maxRecor
     }
     segments.push(`${key.name}=${value}/`);
   }
-  return { ok: true, line, partition: segments.join("") };
+  // The version column is a required timestamp (checked above), or the event time itself.
+  const versionMs = Date.parse(String(values[contract.versionColumn ?? contract.eventTimeColumn]));
+  return { ok: true, line, partition: segments.join(""), versionMs };
 }
 
 function typeProblem(type: string, value: unknown): string | undefined {

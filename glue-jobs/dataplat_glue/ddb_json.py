@@ -71,3 +71,30 @@ def export_line_to_json(line: str) -> str:
     if not isinstance(item, Mapping):
         raise DynamoJsonError(f"expected an object with an Item (got {line[:80]!r})")
     return json.dumps(unmarshal_item(item), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _plain(item: Mapping[str, Any]) -> str:
+    return json.dumps(unmarshal_item(item), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def parse_export_line(line: str) -> tuple[str, str, str | None, int | None]:
+    """One line of a full or an incremental export → (kind, plain JSON, old image JSON, write time µs).
+
+    - full export, `{"Item": {...}}` (or a bare item): ("upsert", item, None, None);
+    - incremental export, `{"Metadata": {"WriteTimestampMicros": ...}, "Keys": ..., "NewImage": ..., "OldImage": ...}`:
+      with a NewImage ("upsert", new image, old image or None, µs): an item created or changed in the window;
+      without one ("delete", keys, old image or None, µs): an item deleted in the window.
+    """
+    data = json.loads(line)
+    if not isinstance(data, Mapping):
+        raise DynamoJsonError(f"expected an export line object (got {line[:80]!r})")
+    if "Keys" not in data and "NewImage" not in data:
+        return ("upsert", export_line_to_json(line), None, None)
+    micros_value = (data.get("Metadata") or {}).get("WriteTimestampMicros")
+    micros = int(unmarshal_value(micros_value, "Metadata.WriteTimestampMicros")) if micros_value else None
+    old = _plain(data["OldImage"]) if isinstance(data.get("OldImage"), Mapping) else None
+    if isinstance(data.get("NewImage"), Mapping):
+        return ("upsert", _plain(data["NewImage"]), old, micros)
+    if not isinstance(data.get("Keys"), Mapping):
+        raise DynamoJsonError(f"an incremental export line needs Keys or a NewImage (got {line[:80]!r})")
+    return ("delete", _plain(data["Keys"]), old, micros)

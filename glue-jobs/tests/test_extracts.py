@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import json
 import shutil
+import time
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -13,7 +15,8 @@ from pyspark.sql import functions as F
 
 from dataplat_glue import dynamodb_extract, rds_extract
 from dataplat_glue.contract import JobContract
-from dataplat_glue.ddb_json import DynamoJsonError, export_line_to_json, number, unmarshal_value
+from dataplat_glue.ddb_json import DynamoJsonError, export_line_to_json, number, parse_export_line, unmarshal_value
+import emulator_support
 from glue_stub import GlueRecorder
 from support import GLUE, files, raw_to_processed, read_partitioned, run_job, write_lines
 
@@ -62,14 +65,42 @@ class TestDynamoJson:
         with pytest.raises(DynamoJsonError, match=message.replace("(", r"\(")):
             unmarshal_value(value, "balance")
 
-    def test_export_options_for_the_glue_connector(self):
-        assert dynamodb_extract.export_options("arn:aws:dynamodb:eu-west-1:111111111111:table/customers", "scratch", "ddb/customers/") == {
-            "dynamodb.export": "ddb",
-            "dynamodb.tableArn": "arn:aws:dynamodb:eu-west-1:111111111111:table/customers",
-            "dynamodb.unnestDDBJson": True,
-            "dynamodb.s3.bucket": "scratch",
-            "dynamodb.s3.prefix": "ddb/customers/",
-        }
+    def test_incremental_lines_carry_new_versions_and_deletions(self):
+        meta = {"Metadata": {"WriteTimestampMicros": {"N": "1714564800000000"}}, "Keys": {"customer_id": {"S": "c-1"}}}
+        old = {"customer_id": {"S": "c-1"}, "tier": {"S": "silver"}}
+        new = {"customer_id": {"S": "c-1"}, "tier": {"S": "gold"}}
+        assert parse_export_line(json.dumps({**meta, "NewImage": new})) == ("upsert", '{"customer_id":"c-1","tier":"gold"}', None, 1714564800000000)
+        assert parse_export_line(json.dumps({**meta, "OldImage": old, "NewImage": new})) == (
+            "upsert", '{"customer_id":"c-1","tier":"gold"}', '{"customer_id":"c-1","tier":"silver"}', 1714564800000000)
+        assert parse_export_line(json.dumps({**meta, "OldImage": old})) == ("delete", '{"customer_id":"c-1"}', '{"customer_id":"c-1","tier":"silver"}',
+                                                                             1714564800000000)
+        # a full export's line is an upsert of its Item
+        assert parse_export_line(json.dumps({"Item": new})) == ("upsert", '{"customer_id":"c-1","tier":"gold"}', None, None)
+        with pytest.raises(DynamoJsonError, match="needs Keys or a NewImage"):
+            parse_export_line(json.dumps({"Metadata": meta["Metadata"], "Keys": "c-1"}))
+
+
+class TestExportPlan:
+    NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+
+    def test_the_first_run_exports_the_whole_table_now(self):
+        assert dynamodb_extract.plan_exports(None, self.NOW, 7) == [{"type": "FULL_EXPORT", "exportTime": self.NOW}]
+
+    def test_later_runs_export_from_the_last_end_to_now(self):
+        history = {"exportedTo": "2024-05-10T11:00:00Z"}
+        assert dynamodb_extract.plan_exports(history, self.NOW, 7) == [
+            {"type": "INCREMENTAL_EXPORT", "from": dt.datetime(2024, 5, 10, 11, 0, tzinfo=UTC), "to": self.NOW}]
+
+    def test_less_than_fifteen_minutes_after_the_last_export_there_is_nothing_to_export(self):
+        assert dynamodb_extract.plan_exports({"exportedTo": "2024-05-10T11:45:01Z"}, self.NOW, 7) == []
+        assert len(dynamodb_extract.plan_exports({"exportedTo": "2024-05-10T11:45:00Z"}, self.NOW, 7)) == 1
+
+    def test_a_long_gap_is_caught_up_in_windows_of_at_most_a_day(self):
+        windows = dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 7)
+        assert [(w["from"].isoformat(), w["to"].isoformat()) for w in windows] == [
+            ("2024-05-07T00:00:00+00:00", "2024-05-08T00:00:00+00:00"), ("2024-05-08T00:00:00+00:00", "2024-05-09T00:00:00+00:00"),
+            ("2024-05-09T00:00:00+00:00", "2024-05-10T00:00:00+00:00"), ("2024-05-10T00:00:00+00:00", "2024-05-10T12:00:00+00:00")]
+        assert len(dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 2)) == 2  # the next run goes on
 
 
 def gzipped_export(tmp_path):
@@ -181,19 +212,92 @@ class TestRds:
         assert summary["raw"]["partitions"] == [{"path": "dt=2024-05-03/region=apac/", "rows": 1, "files": ["part-local-1-00000.json.gz"]}]
 
 
-def test_dynamodb_glue_path_passes_the_export_options(spark, contracts, tmp_path, monkeypatch):
-    items = spark.createDataFrame([("c-1", "a@example.com", "eu", "2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z", 7)],
-                                  "customer_id string, email string, region string, created_at string, updated_at string, visits bigint")
-    glue = GlueRecorder(spark, items)
-    glue.install(monkeypatch)
-    dynamodb_extract.main(["dynamodb_extract.py", "--JOB_NAME", "x", "--dataset_contract", json.dumps(contracts["prod"]["customers"]),
-                           "--output_path", str(tmp_path / "raw"), "--table_arn", "arn:aws:dynamodb:eu-west-1:1:table/customers",
-                           "--export_bucket", "scratch", "--export_prefix", "ddb/", "--run_id", "r"])
-    assert glue.options()["connection_type"] == "dynamodb"
-    assert glue.options()["connection_options"]["dynamodb.export"] == "ddb"
-    assert glue.options()["connection_options"]["dynamodb.unnestDDBJson"] is True
-    [raw] = files(tmp_path / "raw")
-    assert raw == "dt=2024-05-01/region=eu/part-r-00000.json.gz"
-    assert json.loads(gzip.decompress((tmp_path / "raw" / raw).read_bytes())) == {
-        "customer_id": "c-1", "email": "a@example.com", "region": "eu", "created_at": "2024-01-01T00:00:00Z",
-        "updated_at": "2024-05-01T00:00:00Z", "visits": 7}
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    # The emulator enforces AWS's export rules; only the 15-minute floor of a window is lowered, so
+    # a test need not wait a quarter of an hour between two exports.
+    yield from emulator_support.running(tmp_path_factory, {"DATAPLAT_EMULATOR_MIN_INCREMENTAL_EXPORT_SECONDS": "1"})
+
+
+class TestDynamoExportsAgainstTheEmulator:
+    """The job's own export path: ExportTableToPointInTime, DescribeExport, the manifests and data files in S3, the history object."""
+
+    def customer(self, n: int, tier: str, updated_at: str) -> dict:
+        return {"customer_id": {"S": f"c-{n}"}, "email": {"S": f"c{n}@example.com"}, "full_name": {"S": f"Customer {n}"}, "region": {"S": "eu"},
+                "tier": {"S": tier}, "created_at": {"S": "2024-01-01T00:00:00Z"}, "updated_at": {"S": updated_at}}
+
+    def setup(self, emulator, name: str):
+        ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
+        table = ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}],
+                                 AttributeDefinitions=[{"AttributeName": "customer_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        for bucket in (f"{name}-scratch", f"{name}-state"):
+            s3.create_bucket(Bucket=bucket)
+        return ddb, s3, table["TableDescription"]["TableArn"]
+
+    def run(self, spark, contract, arn, name, tmp_path, run_id, **extra):
+        return run_job(dynamodb_extract, spark, contract, table_arn=arn, export_bucket=f"{name}-scratch", export_prefix="dynamodb-exports/x/",
+                       state_path=f"s3://{name}-state/x/dynamodb-extract/exports.json", output_path=tmp_path / "raw", run_id=run_id,
+                       min_window_seconds=1, **extra)
+
+    def raw_records(self, root, run_id):
+        return sorted((json.loads(line) for f in files(root) if f"part-{run_id}-" in f
+                       for line in gzip.decompress((root / f).read_bytes()).decode().splitlines()), key=lambda r: r["customer_id"])
+
+    def test_a_full_export_then_an_incremental_one_lands_only_what_changed(self, spark, contracts, tmp_path, emulator, monkeypatch):
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+        ddb, s3, arn = self.setup(emulator, "profiles-a")
+        contract = contracts["prod"]["customers"]
+        for n in (1, 2, 3):
+            ddb.put_item(TableName="profiles-a", Item=self.customer(n, "silver", "2024-05-01T10:00:00Z"))
+
+        first = self.run(spark, contract, arn, "profiles-a", tmp_path, "r1", deletions_path=tmp_path / "deletions")
+        assert [e["type"] for e in first["exports"]] == ["FULL_EXPORT"]
+        assert first["raw"]["records"] == 3 and first["deleted"] == 0
+        assert [r["customer_id"] for r in self.raw_records(tmp_path / "raw", "r1")] == ["c-1", "c-2", "c-3"]
+        history = json.loads(s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read())
+        assert history["exportedTo"] == first["exports"][0]["exportTime"] == first["exportedTo"]
+
+        # Between the runs: c-1 changes, c-4 is new, c-2 is deleted; c-3 stays as it was.
+        ddb.update_item(TableName="profiles-a", Key={"customer_id": {"S": "c-1"}}, UpdateExpression="SET tier = :t, updated_at = :u",
+                        ExpressionAttributeValues={":t": {"S": "gold"}, ":u": {"S": "2024-05-02T09:00:00Z"}})
+        ddb.put_item(TableName="profiles-a", Item=self.customer(4, "bronze", "2024-05-02T10:00:00Z"))
+        ddb.delete_item(TableName="profiles-a", Key={"customer_id": {"S": "c-2"}})
+        time.sleep(1.2)
+
+        second = self.run(spark, contract, arn, "profiles-a", tmp_path, "r2", deletions_path=tmp_path / "deletions")
+        [export] = second["exports"]
+        assert export["type"] == "INCREMENTAL_EXPORT" and export["from"] == history["exportedTo"]
+        assert ddb.describe_export(ExportArn=export["arn"])["ExportDescription"]["IncrementalExportSpecification"]["ExportViewType"] == "NEW_AND_OLD_IMAGES"
+        # Only the new and the changed item land; the unchanged one is not read again.
+        assert [(r["customer_id"], r["tier"]) for r in self.raw_records(tmp_path / "raw", "r2")] == [("c-1", "gold"), ("c-4", "bronze")]
+        assert second["raw"]["records"] == 2
+        # The deleted item is carried with its keys and last image, and counted.
+        assert second["deleted"] == 1
+        [deletion] = [json.loads(x) for x in gzip.decompress(Path(export["deletions"]).read_bytes()).decode().splitlines()]
+        assert deletion["reason"] == "deleted_in_source" and deletion["keys"] == {"customer_id": "c-2"}
+        assert deletion["last_image"]["email"] == "c2@example.com" and deletion["export_arn"] == export["arn"] and deletion["deleted_at"]
+        assert json.loads(s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read())["exportedTo"] == export["to"]
+
+    def test_a_run_that_fails_exports_the_same_window_again(self, spark, contracts, tmp_path, emulator, monkeypatch):
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+        ddb, s3, arn = self.setup(emulator, "profiles-b")
+        contract = contracts["prod"]["customers"]
+        ddb.put_item(TableName="profiles-b", Item=self.customer(1, "silver", "2024-05-01T10:00:00Z"))
+        first = self.run(spark, contract, arn, "profiles-b", tmp_path, "r1")
+        ddb.delete_item(TableName="profiles-b", Key={"customer_id": {"S": "c-1"}})
+        time.sleep(1.2)
+        # Without a place for deletions the run refuses to drop one silently, and fails before its history moves.
+        with pytest.raises(ValueError, match="deleted in the source and --deletions_path is not set"):
+            self.run(spark, contract, arn, "profiles-b", tmp_path, "r2")
+        history = json.loads(s3.get_object(Bucket="profiles-b-state", Key="x/dynamodb-extract/exports.json")["Body"].read())
+        assert history["exportedTo"] == first["exportedTo"]
+        retried = self.run(spark, contract, arn, "profiles-b", tmp_path, "r3", deletions_path=tmp_path / "deletions")
+        assert retried["exports"][0]["from"] == first["exportedTo"] and retried["deleted"] == 1
+
+    def test_without_history_or_input_the_job_says_what_it_needs(self, spark, contracts, tmp_path):
+        with pytest.raises(ValueError, match="--state_path is required"):
+            run_job(dynamodb_extract, spark, contracts["prod"]["customers"], table_arn="arn:aws:dynamodb:eu-west-1:1:table/t", export_bucket="b",
+                    export_prefix="p/", output_path=tmp_path / "raw")

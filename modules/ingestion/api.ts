@@ -10,13 +10,14 @@ import { SchedulerSchedule } from "@cdktf/provider-aws/lib/scheduler-schedule";
 import type { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import type { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { Construct } from "constructs";
-import type { PartitionedDataset } from "../../datasets";
+import { resolvedApiIncremental, type PartitionedDataset } from "../../datasets";
 import type { Lake } from "../lake";
 import type { Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
+import type { SecureBucket } from "../shared/secure-bucket";
 
 /** The API function's settings (the environment's `ingestion.api`). */
 export interface ApiIngestSettings {
@@ -63,6 +64,16 @@ export interface ApiIngestFunctionProps {
   /** The role EventBridge Scheduler invokes functions with. */
   readonly schedulerRole: ServiceRole;
   readonly logRetentionDays: number;
+  /**
+   * Holds the high-water mark of an incremental source (`<dataset>/api-ingest/mark.json`).
+   * Required when the contract's `source.incremental` is `since`; unused for a full read.
+   */
+  readonly state?: SecureBucket;
+}
+
+/** Where a dataset's high-water mark lives in the state bucket (the function reads and writes only this prefix). */
+export function markPrefix(dataset: PartitionedDataset): string {
+  return `${dataset.prefix}api-ingest/`;
 }
 
 export class ApiIngestFunction extends Construct {
@@ -113,6 +124,11 @@ export class ApiIngestFunction extends Construct {
     this.role.addToPolicy({ sid: "ApiCredentials", actions: ["secretsmanager:GetSecretValue"], resources: [props.credentials.arn] });
     key.grantDecrypt(this.role, "secretsmanager");
     key.grantDecrypt(this.role, "lambda"); // the function's own environment variables
+    const incremental = resolvedApiIncremental(source.incremental);
+    if (incremental.kind === "since") {
+      if (!props.state) throw new Error(`dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`);
+      props.state.grantReadWrite(this.role, markPrefix(dataset));
+    }
 
     this.function = new LambdaFunction(this, "function", {
       functionName: this.name,
@@ -146,6 +162,8 @@ export class ApiIngestFunction extends Construct {
           MAX_PAGES: String(settings.maxPages),
           MAX_PAGE_BYTES: String(settings.maxPageBytes),
           MAX_RECORD_BYTES: String(settings.maxRecordBytes),
+          INCREMENTAL: JSON.stringify(incremental),
+          ...(incremental.kind === "since" && props.state ? { STATE_BUCKET: props.state.bucketName, STATE_KMS_KEY_ARN: props.state.encryptionKey!.arn } : {}),
           POWERTOOLS_SERVICE_NAME: "api-ingest",
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: settings.logLevel,

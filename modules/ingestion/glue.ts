@@ -77,6 +77,8 @@ export interface GlueJobsProps extends IngestionContext {
   readonly artifacts: SecureBucket;
   /** Glue's temporary directory and DynamoDB exports (short-lived, raw-zone data). */
   readonly scratch: SecureBucket;
+  /** Where the DynamoDB extracts keep their export history (where the next incremental export starts). @default none (no DynamoDB dataset) */
+  readonly state?: SecureBucket;
   /** Encrypts the RDS credentials secret. */
   readonly key: EncryptionKey;
   /** The RDS source; without it no JDBC connection or RDS extract is created. */
@@ -133,16 +135,25 @@ export class GlueJobs extends Construct {
       } else if (source.kind === "dynamodb") {
         const exportPrefix = `dynamodb-exports/${dataset.prefix}`;
         const tableArn = `arn:aws:dynamodb:${props.region}:${props.accountId}:table/${source.table}`;
+        // A full export first, then incremental ones from the end of the last: the history outlives the scratch bucket's expiry.
+        if (!props.state) throw new Error(`dataset ${dataset.name}: the DynamoDB extract needs the ingestion state bucket for its export history`);
+        const historyPrefix = `${dataset.prefix}dynamodb-extract/`;
+        const deletionsPrefix = `${dataset.prefix}dynamodb_extract/deletions/`;
         extract = this.job(dataset, "dynamodb_extract", {
           "--output_path": lake.uri("raw", dataset.prefix),
           "--table_arn": tableArn,
           "--export_bucket": props.scratch.bucketName,
           "--export_prefix": exportPrefix,
+          "--state_path": `s3://${props.state.bucketName}/${historyPrefix}exports.json`,
+          "--deletions_path": lake.uri("quarantine", deletionsPrefix),
         });
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
+        props.state.grantReadWrite(extract.role, historyPrefix);
+        lake.grantWrite("quarantine", extract.role, deletionsPrefix); // items deleted in the source, recorded
         props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true });
         // DynamoDB writes the export with the caller's credentials and sets bucket-owner-full-control.
         extract.role.addToPolicy({ sid: "ExportObjectAcl", actions: ["s3:PutObjectAcl"], resources: [props.scratch.objects(exportPrefix)] });
+        // ExportTableToPointInTime starts full and incremental exports alike.
         extract.role.addToPolicy({ sid: "ExportTable", actions: ["dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"], resources: [tableArn] });
         extract.role.addToPolicy({ sid: "TrackExport", actions: ["dynamodb:DescribeExport"], resources: [`${tableArn}/export/*`] });
       }

@@ -7,7 +7,8 @@
  *  - kinesis → a Kinesis stream per streaming dataset, delivered by Firehose;
  *  - emr     → an EMR Serverless application (opt-in per environment).
  * Plus what they share: an ingestion KMS key (secrets, environment variables, logs, the queue, the
- * streams), an artifacts bucket for job scripts, and a scratch bucket for Glue and DynamoDB exports.
+ * streams), an artifacts bucket for job scripts, a scratch bucket for Glue and DynamoDB exports,
+ * and a state bucket for what incremental sources remember between runs (high-water marks).
  */
 import { AssetType, TerraformAsset } from "cdktf";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
@@ -68,6 +69,12 @@ export class Ingestion extends Construct {
   readonly artifacts: SecureBucket;
   /** Glue temporary files and DynamoDB exports (raw-zone key, expires after SCRATCH_EXPIRY_DAYS). */
   readonly scratch: SecureBucket;
+  /**
+   * What incremental sources remember between runs: the API functions' high-water marks and the
+   * DynamoDB extracts' export history (ingestion key, versioned, never expires). Only where a
+   * dataset needs it.
+   */
+  readonly state?: SecureBucket;
   /** Every failure of the API path: dead letters from the handler, Lambda's on-failure destination, the scheduler's. */
   readonly deadLetterQueue: SqsQueue;
   /** Dead-letter queues by path (only the API path has one: Glue failures are caught by orchestration, Firehose's go to its error prefix). */
@@ -126,6 +133,21 @@ export class Ingestion extends Construct {
       unusedObjectEventsReason: "Glue temporary files and DynamoDB exports, read by the job that wrote or requested them; nothing reacts to them",
       ...protection,
     });
+
+    // Marks must outlive every run: no expiry; old versions are kept a month for audits and rollbacks.
+    const needsState = datasets.some(
+      (d) => (d.engine === "lambda" && d.contract.source.kind === "api" && d.contract.source.incremental.kind === "since") || d.contract.source.kind === "dynamodb",
+    );
+    this.state = needsState
+      ? new SecureBucket(this, "state", {
+          bucketName: naming.bucket("ingest-state"),
+          encryptionKey: this.key,
+          accessLogs: { bucket: lake.accessLogs, prefix: "ingest-state/" },
+          noncurrentVersionExpirationDays: 30,
+          unusedObjectEventsReason: "high-water marks and export history, read by the function or job that wrote them at its next run; nothing reacts to them",
+          ...protection,
+        })
+      : undefined;
 
     this.deadLetterQueue = new SqsQueue(this, "dead-letters", {
       name: naming.name("ingest-dlq"),
@@ -198,6 +220,7 @@ export class Ingestion extends Construct {
         credentials: this.apiCredentials,
         schedulerRole: this.schedulerRole,
         logRetentionDays: props.logRetentionDays,
+        state: this.state,
       });
     }
     this.apiFunctions = apiFunctions;
@@ -231,6 +254,7 @@ export class Ingestion extends Construct {
       settings: props.glue,
       artifacts: this.artifacts,
       scratch: this.scratch,
+      state: this.state,
       key: this.key,
       rds: props.rds && this.rdsCredentials ? { source: props.rds, secret: this.rdsCredentials } : undefined,
       convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),

@@ -34,6 +34,9 @@ Gaps filled (DESIGN.md §3):
     LoggingConfig; Kinesis CreateStream ignores its Tags. They are returned (and stored).
   * DynamoDB ExportTableToPointInTime names its data files `<uuid>.gz`; AWS names them
     `<id>.json.gz`, which is what the export-based extract reads. They are named as AWS does.
+  * DynamoDB exports at a point in time and incremental exports (moto ignores ExportTime and
+    IncrementalExportSpecification and writes no manifests): services/dynamodb_exports.py, which
+    now answers every ExportTableToPointInTime (so the renaming above no longer comes into play).
   * S3 GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so terraform sees
     `eventbridge = false` after every apply and plans the same change forever. It is returned.
   * Step Functions service integrations (glue:startJobRun.sync, sns:publish, ...) call back into
@@ -241,6 +244,9 @@ def fill_gaps() -> None:
     crawlers.register()
     firehose.register()
     athena.register()
+    from services import dynamodb_exports
+
+    dynamodb_exports.install()
 
 
 def _fix_repeated_executions() -> None:

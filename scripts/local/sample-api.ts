@@ -5,6 +5,9 @@
  *
  *   const api = await SampleApi.start({ "/v1/shipments": [{ status: 503 }, { json: { items: [...], next: "/v1/shipments?page=2" } }] });
  *   api.url("/v1/shipments"); api.requests; await api.stop();
+ *
+ * A path can also be served by a function of the request's URL (`SampleApi.start({}, { "/v1/x": (url) => … })`):
+ * `RecordsApi` uses it to serve a changing set of records that honours a "since" query parameter.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,12 +34,17 @@ export class SampleApi {
   readonly requests: RecordedRequest[] = [];
   private readonly served = new Map<string, number>();
 
-  private constructor(private readonly server: Server, private readonly scripts: Record<string, readonly ScriptedResponse[]>) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly scripts: Record<string, readonly ScriptedResponse[]>,
+    private readonly routes: Record<string, (url: URL) => ScriptedResponse>,
+  ) {}
 
-  static async start(scripts: Record<string, readonly ScriptedResponse[]>): Promise<SampleApi> {
+  /** `scripts` answer exact paths (with their query); `routes` answer a path whatever its query. */
+  static async start(scripts: Record<string, readonly ScriptedResponse[]>, routes: Record<string, (url: URL) => ScriptedResponse> = {}): Promise<SampleApi> {
     let api: SampleApi | undefined;
     const server = createServer((req, res) => api!.answer(req, res));
-    api = new SampleApi(server, scripts);
+    api = new SampleApi(server, scripts, routes);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return api;
   }
@@ -62,7 +70,8 @@ export class SampleApi {
   private answer(req: IncomingMessage, res: ServerResponse): void {
     const path = req.url ?? "/";
     this.requests.push({ path, headers: req.headers });
-    const script = this.scripts[path];
+    const route = this.routes[new URL(path, "http://sample").pathname] as ((url: URL) => ScriptedResponse) | undefined;
+    const script = route && !this.scripts[path] ? [route(new URL(path, this.origin))] : this.scripts[path];
     if (!script || script.length === 0) {
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `no script for ${path}` }));
       return;
@@ -80,5 +89,50 @@ export class SampleApi {
     };
     if (step.delayMs) setTimeout(send, step.delayMs);
     else send();
+  }
+}
+
+/**
+ * An API over records that change between runs, as a source with a change filter behaves: a page
+ * holds up to `pageSize` records ordered by `versionColumn` (then by the whole record), the
+ * `parameter` query parameter keeps those whose version is at or after its value, and the next
+ * link carries the filter on. Without the parameter every record is served.
+ *
+ *   const source = new RecordsApi({ parameter: "updated_since", versionColumn: "updated_at", pageSize: 2 });
+ *   source.upsert(record, ["id"]); const api = await SampleApi.start({}, { "/v1/things": source.route() });
+ */
+export class RecordsApi {
+  private readonly records: Record<string, unknown>[] = [];
+
+  constructor(readonly options: { readonly parameter: string; readonly versionColumn: string; readonly pageSize: number; readonly itemsField?: string; readonly nextField?: string }) {}
+
+  /** Adds a record, or replaces the one with the same values in `keyColumns`. */
+  upsert(record: Record<string, unknown>, keyColumns: readonly string[]): void {
+    const same = (r: Record<string, unknown>) => keyColumns.every((k) => r[k] === record[k]);
+    const at = this.records.findIndex(same);
+    if (at >= 0) this.records[at] = record;
+    else this.records.push(record);
+  }
+
+  route(): (url: URL) => ScriptedResponse {
+    return (url) => {
+      const { parameter, versionColumn, pageSize } = this.options;
+      const since = url.searchParams.get(parameter);
+      if (since !== null && Number.isNaN(Date.parse(since))) return { status: 400, json: { error: `${parameter} must be a timestamp` } };
+      const version = (r: Record<string, unknown>) => Date.parse(String(r[versionColumn]));
+      const selected = this.records
+        .filter((r) => since === null || version(r) >= Date.parse(since))
+        .sort((a, b) => version(a) - version(b) || JSON.stringify(a).localeCompare(JSON.stringify(b)));
+      const page = Number(url.searchParams.get("page") ?? "1");
+      const items = selected.slice((page - 1) * pageSize, page * pageSize);
+      let next: string | null = null;
+      if (page * pageSize < selected.length) {
+        const link = new URL(url.pathname, "http://sample");
+        if (since !== null) link.searchParams.set(parameter, since);
+        link.searchParams.set("page", String(page + 1));
+        next = `${link.pathname}${link.search}`;
+      }
+      return { json: { [this.options.itemsField ?? "items"]: items, [this.options.nextField ?? "next"]: next } };
+    };
   }
 }
