@@ -43,6 +43,7 @@ import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from 
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
@@ -116,6 +117,9 @@ beforeAll(async () => {
     }),
   );
   await clients.s3.send(new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }));
+  // The emulator runs a job's script for real: these jobs' scripts do nothing but succeed.
+  await clients.s3.send(new CreateBucketCommand({ Bucket: "scripts" }));
+  for (const key of ["a.py", "b.py"]) await clients.s3.send(new PutObjectCommand({ Bucket: "scripts", Key: key, Body: 'print("done")\n' }));
   for (const bucket of [rawBucket, processedBucket]) {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
@@ -137,6 +141,8 @@ async function drain(url: string): Promise<{ Body?: string; MessageAttributes?: 
     const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }));
     if (!Messages?.length) return out;
     out.push(...Messages);
+    // Deleted, not left to come back after the visibility timeout into a later test's drain.
+    for (const m of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
   }
 }
 
