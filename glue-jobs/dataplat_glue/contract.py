@@ -17,7 +17,6 @@ SCALAR_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timesta
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: What processed holds (`processed` of the contract; `datasets/contract.ts` documents the modes).
 PROCESSED_MODES = ("current-state", "event-log")
-DEFAULT_PROCESSED = "current-state"
 
 
 class ContractError(ValueError):
@@ -73,7 +72,8 @@ class JobContract:
     consumer_table: str
     consumer_columns: tuple[Column, ...]
     #: "current-state": the latest version per primary key; "event-log": every version, deduplicated by key and version.
-    processed: str = DEFAULT_PROCESSED
+    #: Default as in datasets/contract.ts: current-state when the version column is not the event time column.
+    processed: str = "current-state"
 
     @classmethod
     def from_json(cls, text: str) -> "JobContract":
@@ -118,7 +118,7 @@ class JobContract:
                 problems.append(f"{label}: {col!r} is not a column")
             elif match is not None and match.type != "timestamp":
                 problems.append(f"{label}: {col!r} must be a timestamp (got {match.type})")
-        processed = d.get("processed", DEFAULT_PROCESSED)
+        processed = d.get("processed") or ("current-state" if version and version != event_time else "event-log")
         if processed not in PROCESSED_MODES:
             problems.append(f"processed: must be one of {', '.join(PROCESSED_MODES)} (got {processed!r})")
         elif processed == "current-state" and event_time and event_time == version:
