@@ -51,7 +51,8 @@ def stamps(work: Path) -> dict[str, tuple[int, int]]:
 
 
 def orders_day(day: str, ids: range, **changes) -> list[str]:
-    return [line(order(n, order_ts=f"{day}T10:00:00Z", updated_at=f"{day}T10:00:00Z", region=("eu", "us")[n % 2], **changes)) for n in ids]
+    base = {"order_ts": f"{day}T10:00:00Z", "updated_at": f"{day}T10:00:00Z"}
+    return [line(order(n, **{**base, "region": ("eu", "us")[n % 2], **changes})) for n in ids]
 
 
 class TestExactlyOnce:
