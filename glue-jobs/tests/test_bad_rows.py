@@ -24,10 +24,10 @@ def corpus(request, spark, contracts, tmp_path_factory):
 def test_corpus_is_big_enough():
     reasons = {c.outcome(env) for c in CASES for env in ("dev", "prod")} - {None}
     assert len([c for c in CASES if c.reason or c.prod_reason]) >= 12
-    # every reason code but none is exercised
+    # every line-level reason code is exercised (unreadable_object is a whole object's: test_incremental.py)
     from dataplat_glue.validate import REASONS
 
-    assert reasons == set(REASONS)
+    assert reasons == set(REASONS) - {"unreadable_object"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
