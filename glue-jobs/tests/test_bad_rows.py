@@ -43,8 +43,8 @@ def test_case_outcome(corpus, case):
     else:
         assert [(q["reason"], q["column"]) for q in mine] == [(reason, case.column if reason != "duplicate_superseded" else None)]
         assert mine[0]["message"]
-        assert mine[0]["run_id"] == "run-1" and mine[0]["dataset"] == "orders" and mine[0]["job"] == "raw_to_processed"
-        assert mine[0]["source_file"].endswith(case.file)
+        assert mine[0]["dataset"] == "orders" and mine[0]["job"] == "raw_to_processed" and mine[0]["line"] >= 1
+        assert mine[0]["source_key"].endswith(case.file)
         if case.companion is not None:
             row = processed[case.order_id]
             for key, value in case.expect.items():
