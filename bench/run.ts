@@ -15,13 +15,14 @@ import { dirname, join, relative, resolve } from "node:path";
 import { type BenchOptions, BENCH_DIR, type Context, ROOT, type Section, type SectionResult } from "./lib/context";
 import { type Figure, renderMarkdown, renderTable } from "./lib/figures";
 import { glueSection } from "./sections/glue";
+import { incrementalSection } from "./sections/incremental";
 import { lambdaSection } from "./sections/lambda";
 import { layoutSection } from "./sections/layout";
 import { synthSection } from "./sections/synth";
 import { terraformSection } from "./sections/terraform";
 import { testsSection } from "./sections/tests";
 
-export const SECTIONS: readonly Section[] = [synthSection, testsSection, terraformSection, lambdaSection, glueSection, layoutSection];
+export const SECTIONS: readonly Section[] = [synthSection, testsSection, terraformSection, lambdaSection, glueSection, incrementalSection, layoutSection];
 
 export const DEFAULTS: BenchOptions & { json: string } = {
   runs: 3,

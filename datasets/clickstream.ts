@@ -8,6 +8,8 @@ export const clickstream = defineDataset({
   ingestion: { volumeMb: 2000, durationMinutes: 60, latency: "real-time" },
   primaryKey: ["event_id"],
   eventTimeColumn: "event_time",
+  // Events are immutable: every event is kept; a redelivered one collapses by key and time.
+  processed: "event-log",
   columns: [
     { name: "event_id", type: "string", required: true, description: "Client-generated event id (idempotency key)" },
     { name: "session_id", type: "string", required: true, description: "Browser or app session" },

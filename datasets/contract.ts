@@ -118,6 +118,26 @@ export interface DatasetContract {
   readonly zones?: readonly Zone[];
   /** What the processed → consumer job produces. @default { kind: "curated" } */
   readonly consumer?: ConsumerView;
+  /**
+   * What the processed zone holds for a primary key.
+   * - `current-state`: the latest version (by `versionColumn`). A late version replaces the stored
+   *   one because it lands in the same partition: the partition time (`eventTimeColumn`) and any
+   *   enum partition column must not change between versions of a record, so `eventTimeColumn`
+   *   must differ from `versionColumn` (partition by creation or placement time, not last change).
+   * - `event-log`: every version, deduplicated by key and version (immutable events, audit trails).
+   * @default "current-state" when `versionColumn` names a column other than `eventTimeColumn` (the
+   *   record has versions, and one row per record is what entity tables and their aggregates
+   *   need), else "event-log" (without a separate version, each event time is its own event)
+   */
+  readonly processed?: ProcessedMode;
+}
+
+/** What processed holds for a primary key; see `DatasetContract.processed`. */
+export type ProcessedMode = "current-state" | "event-log";
+
+/** `DatasetContract.processed` when a contract does not say (see its `@default`). */
+export function defaultProcessed(contract: Pick<DatasetContract, "eventTimeColumn" | "versionColumn">): ProcessedMode {
+  return contract.versionColumn !== undefined && contract.versionColumn !== contract.eventTimeColumn ? "current-state" : "event-log";
 }
 
 const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
@@ -145,6 +165,16 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
     else if (column.type !== "timestamp") problems.push(`${field} "${name}" must be a timestamp (got ${column.type})`);
     else if (!column.required) problems.push(`${field} "${name}" must be required`);
   }
+  const processed = contract.processed ?? defaultProcessed(contract);
+  if (processed !== "current-state" && processed !== "event-log") {
+    problems.push(`processed must be "current-state" or "event-log" (got "${String(processed)}")`);
+  } else if (processed === "current-state" && (contract.versionColumn ?? contract.eventTimeColumn) === contract.eventTimeColumn) {
+    problems.push(
+      `processed "current-state" needs a partition time that versions do not change, but eventTimeColumn and versionColumn are both ` +
+        `"${contract.eventTimeColumn}" (a new version would land in another partition and both would survive): partition by an ` +
+        `immutable time (e.g. creation) and set versionColumn, or declare processed: "event-log"`,
+    );
+  }
   const consumer = contract.consumer ?? { kind: "curated" };
   if (consumer.kind === "aggregate") {
     if (!IDENTIFIER.test(consumer.name)) problems.push(`consumer.name must be a lowercase identifier (got "${consumer.name}")`);
@@ -161,7 +191,7 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
   problems.push(...ingestionProblems(contract.source?.kind, contract.ingestion));
   if (contract.source?.kind === "api") problems.push(...apiIncrementalProblems(contract.source));
   if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
-  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer });
+  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer, processed });
 }
 
 function apiIncrementalProblems(source: Extract<DatasetSource, { kind: "api" }>): string[] {
@@ -278,6 +308,7 @@ export class PartitionedDataset {
       consumer: this.consumer,
       consumerTable: this.consumerTableName,
       consumerColumns: this.consumerColumns().map((c) => ({ name: c.name, type: c.type })),
+      processed: this.contract.processed ?? defaultProcessed(this.contract),
     };
   }
 }
@@ -294,4 +325,6 @@ export interface JobContract {
   readonly consumerTable: string;
   /** Data columns of the consumer table, typed as the catalog declares them (the job writes exactly these). */
   readonly consumerColumns: readonly { readonly name: string; readonly type: ColumnType }[];
+  /** What processed holds per primary key (the contract's `processed`, default applied). */
+  readonly processed: ProcessedMode;
 }

@@ -7,7 +7,10 @@ export const customers = defineDataset({
   // A full table export each night (millions of profiles): several GB, minutes to export.
   ingestion: { volumeMb: 3000, durationMinutes: 25, latency: "batch" },
   primaryKey: ["customer_id"],
-  eventTimeColumn: "updated_at",
+  // Partitioned by sign-up time, which no profile change moves: a profile's versions share one
+  // partition, so the latest replaces the stored one (processed holds the current state).
+  eventTimeColumn: "created_at",
+  versionColumn: "updated_at",
   columns: [
     { name: "customer_id", type: "string", required: true, description: "Customer identifier" },
     { name: "email", type: "string", required: true, description: "Contact e-mail (PII)" },

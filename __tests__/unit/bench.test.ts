@@ -5,6 +5,7 @@
 import { deflateRawSync } from "node:zlib";
 import { figure, formatBytes, median, meets, renderMarkdown, renderTable } from "../../bench/lib/figures";
 import { parseArgs, withReadmeBlock } from "../../bench/run";
+import { type IncrementalFigures, incrementalFigures } from "../../bench/sections/incremental";
 import { unzip } from "../../bench/sections/lambda";
 import { type LayoutFigures, layoutFigures } from "../../bench/sections/layout";
 import { jestCounts } from "../../bench/sections/tests";
@@ -59,7 +60,7 @@ describe("command line", () => {
     expect(cli.only).toEqual(["synth", "glue"]); // in the bench's own order
     expect(cli.runs).toBe(5);
     expect(cli.fullSuiteRuns).toBe(0);
-    expect(() => parseArgs(["--only", "nope"])).toThrow("--only takes sections among synth, tests, terraform, lambda, glue, layout (got nope)");
+    expect(() => parseArgs(["--only", "nope"])).toThrow("--only takes sections among synth, tests, terraform, lambda, glue, incremental, layout (got nope)");
     expect(() => parseArgs(["--runs", "0"])).toThrow("--runs needs an integer ≥ 1 (got 0)");
     expect(() => parseArgs(["--fast"])).toThrow("unknown option --fast");
     expect(parseArgs(["--json", "/tmp/figures.json"]).json).toBe("/tmp/figures.json");
@@ -111,5 +112,38 @@ describe("parsers the sections rely on", () => {
     expect(byName["size, processed, vs the gzip it landed as"]).toMatchObject({ ratio: 1.2, met: false });
     expect(byName["consumer: files per partition (max)"]).toMatchObject({ value: 2, met: false });
     expect(byName["processed: files per partition (max)"]).toMatchObject({ value: 1, met: true });
+  });
+});
+
+describe("incremental bench figures", () => {
+  const counts = (objects: number, bytes: number, partitions: number, seconds: number) => ({ objects, bytes, partitions, seconds, objectsByZone: {} });
+  const input = (at90: number): IncrementalFigures => ({
+    recordsPerDay: 1000,
+    environment: "prod",
+    histories: [1, 30, 90],
+    incremental: { "1": counts(10, 1000, 6, 8), "30": counts(10, 1010, 6, 8.5), "90": counts(at90, 1020, 6, 9) },
+    wholePrefix: { "1": counts(20, 2000, 12, 10), "30": counts(200, 30000, 180, 30), "90": counts(600, 90000, 540, 70) },
+  });
+
+  it("compares the longest history with the shortest, and wall time with the whole-prefix run", () => {
+    const figures = incrementalFigures(input(11));
+    expect(figures.map((f) => [f.name, f.value, f.yardstick?.value, f.ratio, f.met])).toEqual([
+      ["objects opened, 90-day history", 11, 10, 1.1, true],
+      ["bytes read, 90-day history", 1020, 1000, 1.02, true],
+      ["partitions rewritten, 90-day history", 6, 6, 1, true],
+      ["wall, 1-day history", 8, 10, 0.8, undefined],
+      ["wall, 30-day history", 8.5, 30, 8.5 / 30, undefined],
+      ["wall, 90-day history", 9, 70, 9 / 70, undefined],
+    ]);
+    expect(figures[0].note).toContain("whole-prefix run on the same data: 600");
+  });
+
+  it("fails the target when the cost grows with history", () => {
+    expect(incrementalFigures(input(13))[0].met).toBe(false);
+  });
+
+  it("needs figures for the shortest and longest history", () => {
+    const partial = { ...input(10), incremental: { "1": counts(1, 1, 1, 1) } };
+    expect(() => incrementalFigures(partial)).toThrow("incremental bench: no figures for 90 days of history");
   });
 });

@@ -54,3 +54,42 @@ describe("consumer views", () => {
     ).toThrow('dataset bad_orders: consumer.groupBy column "nope" is not a column; measure "total" sums "status", which is not numeric (string)');
   });
 });
+
+describe("what processed holds", () => {
+  it("defaults to current-state for versioned records, else event-log, and is passed to the jobs", () => {
+    expect(new PartitionedDataset(orders, dev.partitioning, "dev").jobContract().processed).toBe("current-state");
+    const { versionColumn: _v, processed: _p, ...events } = orders;
+    expect(defineDataset({ ...events, name: "events" }).processed).toBe("event-log");
+    const clickstream = DATASETS.find((d) => d.name === "clickstream")!;
+    expect(new PartitionedDataset(clickstream, dev.partitioning, "dev").jobContract().processed).toBe("event-log");
+  });
+
+  it("every current-state dataset partitions by a time its versions do not change", () => {
+    for (const d of DATASETS.filter((x) => (x.processed ?? "current-state") === "current-state")) {
+      expect({ name: d.name, partitionTime: d.eventTimeColumn }).not.toEqual({ name: d.name, partitionTime: d.versionColumn ?? d.eventTimeColumn });
+    }
+  });
+
+  it("rejects current-state partitioned by the version column, naming the fix", () => {
+    const { versionColumn: _omit, processed: _mode, ...unversioned } = orders;
+    const thrown = (() => {
+      try {
+        defineDataset({ ...unversioned, name: "moving", eventTimeColumn: "updated_at", processed: "current-state" });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(thrown?.name).toBe("ContractError");
+    expect(thrown?.message).toContain('dataset moving: processed "current-state" needs a partition time that versions do not change');
+    expect(thrown?.message).toContain('declare processed: "event-log"');
+    expect(() => defineDataset({ ...orders, name: "moving", eventTimeColumn: "updated_at", processed: "current-state" })).toThrow(/needs a partition time/);
+    expect(() => defineDataset({ ...unversioned, name: "moving", eventTimeColumn: "updated_at", processed: "event-log" })).not.toThrow();
+  });
+
+  it("rejects an unknown mode", () => {
+    expect(() => defineDataset({ ...orders, name: "odd", processed: "snapshot" as never })).toThrow(
+      'dataset odd: processed must be "current-state" or "event-log" (got "snapshot")',
+    );
+  });
+});

@@ -15,6 +15,8 @@ from typing import Any, Mapping, Optional
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 SCALAR_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: What processed holds (`processed` of the contract; `datasets/contract.ts` documents the modes).
+PROCESSED_MODES = ("current-state", "event-log")
 
 
 class ContractError(ValueError):
@@ -69,6 +71,9 @@ class JobContract:
     consumer: ConsumerView
     consumer_table: str
     consumer_columns: tuple[Column, ...]
+    #: "current-state": the latest version per primary key; "event-log": every version, deduplicated by key and version.
+    #: Default as in datasets/contract.ts: current-state when the version column is not the event time column.
+    processed: str = "current-state"
 
     @classmethod
     def from_json(cls, text: str) -> "JobContract":
@@ -113,6 +118,12 @@ class JobContract:
                 problems.append(f"{label}: {col!r} is not a column")
             elif match is not None and match.type != "timestamp":
                 problems.append(f"{label}: {col!r} must be a timestamp (got {match.type})")
+        processed = d.get("processed") or ("current-state" if version and version != event_time else "event-log")
+        if processed not in PROCESSED_MODES:
+            problems.append(f"processed: must be one of {', '.join(PROCESSED_MODES)} (got {processed!r})")
+        elif processed == "current-state" and event_time and event_time == version:
+            problems.append(f"processed: current-state needs a partition time that versions do not change, but eventTimeColumn and "
+                            f"versionColumn are both {event_time!r} (a new version would land in another partition)")
         if keys and keys[0].type != "date":
             problems.append("partitioning.keys: the first key must be a date")
         for k in keys:
@@ -132,9 +143,22 @@ class JobContract:
             consumer=consumer,
             consumer_table=d.get("consumerTable") or name,
             consumer_columns=consumer_columns,
+            processed=processed,
         )
 
     # -- derived views -------------------------------------------------------------------------
+
+    @property
+    def dedupe_key(self) -> list[str]:
+        """Rows are versions of one record when they share these: partition values and primary key
+        (current-state), plus the version (event-log: only exact re-deliveries of a version collapse)."""
+        extra = [self.version_column] if self.processed == "event-log" else []
+        return list(dict.fromkeys(self.partition_names + list(self.primary_key) + extra))
+
+    def partition_values(self, path: str) -> dict[str, str]:
+        """The partition values of a Hive path ("dt=2024-05-01/region=eu/" → {"dt": ..., "region": ...})."""
+        values = dict(seg.split("=", 1) for seg in path.strip("/").split("/") if seg)
+        return {n: values[n] for n in self.partition_names}
 
     @property
     def partition_names(self) -> list[str]:

@@ -4,8 +4,15 @@
 - `aggregate`: one row per partition and `groupBy` values, with the contract's measures, typed as
   the catalog declares them (`consumerColumns` of the job contract).
 
-Each processed partition read is rebuilt whole in the consumer zone (dynamic partition overwrite
-with stable file names), so reruns give identical files.
+Which partitions a run rebuilds:
+- `--partitions_path`: the raw → processed run summary of the same pipeline execution; exactly
+  its `touched` partitions (all keys of the partition spec) are rebuilt. An empty list rebuilds
+  nothing and succeeds. Only those processed folders are read.
+- `--dates` (operators): every partition of those values of the date key.
+- neither: every processed partition.
+
+Each partition rebuilt is rewritten whole in the consumer zone (dynamic partition overwrite with
+stable file names), so reruns give identical files; no other consumer partition is written.
 """
 from __future__ import annotations
 
@@ -30,9 +37,12 @@ ARGS = [
     Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
     Arg("input_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/orders/"),
     Arg("output_path", "the consumer table's root in the consumer zone", "s3://dataplat-dev-consumer/orders_daily/"),
+    Arg("partitions_path", "the raw_to_processed run summary whose `touched` partitions are rebuilt (not with --dates)",
+        "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json", required=False),
     Arg("dates", "comma-separated values of the date key to rebuild (default: every processed partition)", "2024-05-01,2024-05-02",
         required=False),
-    Arg("summary_path", "file the run summary JSON is written to (default: none)", "s3://dataplat-dev-quarantine/orders/processed_to_consumer/_summary.json",
+    Arg("summary_path", "file this run's summary JSON is written to (default: none)",
+        "s3://dataplat-dev-quarantine/orders/processed_to_consumer/runs/exec-42.json",
         required=False),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
     Arg("staging_path", "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
@@ -63,6 +73,21 @@ def consumer_frame(processed: DataFrame, contract: JobContract) -> tuple[DataFra
     return out.select(*[c.name for c in contract.consumer_columns], *pnames), group
 
 
+def touched_partitions(text: str, contract: JobContract, where: str) -> list[dict[str, str]]:
+    """The `touched` list of a raw_to_processed summary, checked against the partition spec."""
+    try:
+        touched = json.loads(text).get("touched")
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"--partitions_path {where}: not a raw_to_processed run summary (JSON object)") from None
+    if not isinstance(touched, list):
+        raise ValueError(f"--partitions_path {where}: has no \"touched\" list (a raw_to_processed run summary has one)")
+    names = contract.partition_names
+    for i, p in enumerate(touched):
+        if not isinstance(p, dict) or sorted(p) != sorted(names) or not all(isinstance(v, str) and v and "/" not in v for v in p.values()):
+            raise ValueError(f"--partitions_path {where}: touched[{i}] must give a value for exactly {', '.join(names)} (got {json.dumps(p)[:200]})")
+    return [{n: p[n] for n in names} for p in touched]
+
+
 def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[str, Any]:
     configure(spark)
     contract = JobContract.from_json(args["dataset_contract"])
@@ -73,10 +98,18 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
     storage.delete(staging)
     pnames = contract.partition_names
     dates = [d.strip() for d in (args.get("dates") or "").split(",") if d.strip()]
+    partitions: Optional[list[dict[str, str]]] = None
+    if args.get("partitions_path"):
+        if dates:
+            raise ValueError("give --partitions_path or --dates, not both")
+        partitions = touched_partitions(storage.read_text(args["partitions_path"]), contract, args["partitions_path"])
 
     committed, input_rows, rows = [], 0, {}
-    # With --dates only those date folders are listed (a big dataset is never listed whole).
-    folders = [join(source, f"{contract.date_key.name}={d}/") for d in dates] if dates else [source]
+    # Only the named folders are listed (a big dataset is never listed whole).
+    if partitions is not None:
+        folders = [join(source, contract.partition_path(p)) for p in partitions]
+    else:
+        folders = [join(source, f"{contract.date_key.name}={d}/") for d in dates] if dates else [source]
     folders = [f for f in folders if storage.exists(f)]
     if folders:
         processed = spark.read.schema(struct_of(contract.data_columns, pnames)).option("basePath", source).parquet(*folders)
@@ -94,7 +127,8 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
         "job": JOB,
         "dataset": contract.name,
         "runId": run_id,
-        "input": {"path": source, "dates": dates, "rows": input_rows},
+        "input": {"path": source, "dates": dates, **({"partitionsPath": args["partitions_path"], "partitions": partitions}
+                                                      if partitions is not None else {}), "rows": input_rows},
         "consumer": {
             "table": contract.consumer_table,
             "kind": contract.consumer.kind,

@@ -1,40 +1,58 @@
 """raw → processed: parse raw NDJSON, check it against the contract, deduplicate, write Parquet.
 
-For every input line exactly one thing happens: it is written to processed, or it lands in
-quarantine with a reason code (`validate.REASONS`). The run summary counts both, and the job fails
-if they do not add up to the input.
+What a run reads is bounded by its input, never by the lake's age:
+- `--manifest_path`: the pipeline execution's manifest (`manifest.py`): the objects of one landing
+  batch, or a reprocess request for a day range (or all), for which the job lists the dataset's
+  raw day folders itself. Nothing outside the manifest is listed or opened.
+- `--input_path`: files or folders given by an operator or a test, listed recursively.
 
-Deduplication keeps, per primary key *within a partition*, the row with the highest
-`versionColumn` (ties: content hash, then this run's row over the stored one). Partitions the run
-touches are rebuilt from their stored rows plus this run's rows (`--rebuild true` drops the stored
-rows), so any batching of raw files — one file per run, a day per run, or a rerun of the same input
-— converges on the same files, byte for byte.
+Every object is accounted for: read, empty (nothing to read), unreadable (corrupt or truncated
+gzip, or bytes that are not UTF-8: the whole object becomes one quarantine record with reason
+`unreadable_object`, its siblings are processed), or missing (named by the manifest but gone).
+For every line of a readable object exactly one thing happens: it is written to processed, or it
+lands in quarantine with a reason code (`validate.REASONS`). The run summary counts all of it, and
+the job fails if the counts do not add up.
+
+What processed holds follows the contract's `processed` mode: `current-state` keeps the latest
+version per primary key (the partition attributes are immutable per key, which the contract
+guarantees by partitioning on a time that versions do not change), `event-log` every version,
+deduplicated by key and version. Ties: content hash, then this run's row over the stored one.
+Partitions the run touches are rebuilt from their stored rows plus this run's rows (`--rebuild
+true` drops the stored rows); no other partition is read or written. So any batching of raw
+objects — one per run, a day per run, redelivered, overlapping or out of order — converges on the
+same files, byte for byte.
 
 How it stays cheap (no caching: measured slower than reading twice here):
+0. A check pass over the run's objects (text only, no parsing): lines per object, and lines that
+   are not UTF-8. A read that fails to decompress is narrowed down to its object by halving.
 1. One pass: read text → validate → shuffle by partition → rank versions → write staging Parquet.
    Counts, and 16-byte locators (hashes of source file and line) of rejected and superseded lines,
    are collected as Spark observations of that same pass. The locators stay in the JVM: they become
    the quarantine pass's join table without a round trip through JSON or Python.
 2. Partitions that already hold data are merged with it (only those are read and rewritten).
-3. Only when something was rejected: the raw *text* is scanned again, the located lines are
-   re-validated with messages, and written to quarantine with their original text.
+3. Only when something was rejected: the objects holding rejected lines are scanned again, the
+   located lines are numbered and re-validated with messages, and written to quarantine, one file
+   per source object (`<quarantine_path>/objects/<source key>.json`), so a redelivered object
+   rewrites its own file with the same rows and no run touches another object's rejects.
 """
 from __future__ import annotations
 
 import json
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from pyspark.sql import DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from . import runtime
+from . import manifest, runtime
 from .args import Arg, JobArgs, parse_as_of
 from .contract import JobContract
 from .spark import configure, struct_of, write_parquet
-from .storage import Storage, commit_partitions, join
+from .storage import FileInfo, Storage, commit_partitions, join
 from .validate import REASONS, ValidationOptions, classify, unexpected_columns
 
 JOB = "raw_to_processed"
@@ -42,14 +60,18 @@ DESCRIPTION = "raw NDJSON → contract-checked, deduplicated, partitioned Parque
 
 ARGS = [
     Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
-    Arg("input_path", "raw newline-delimited JSON, gzip or plain: files or folders, comma-separated, read recursively",
-        "s3://dataplat-dev-raw/orders/dt=2024-05-01/"),
+    Arg("manifest_path", "the pipeline execution's manifest (a batch of {key}, an S3 Object Created event, or a reprocess request); "
+        "give this or --input_path", "s3://dataplat-dev-scratch/pipeline-manifests/orders/exec-42.json", required=False),
+    Arg("raw_root", "the dataset's folder in the raw zone: manifest keys resolve against it, a reprocess lists its day folders",
+        "s3://dataplat-dev-raw/orders/", required=False),
+    Arg("input_path", "raw newline-delimited JSON, gzip or plain: files or folders, comma-separated, listed recursively; "
+        "give this or --manifest_path", "s3://dataplat-dev-raw/orders/dt=2024-05-01/", required=False),
     Arg("output_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/orders/"),
-    Arg("quarantine_path", "folder for this run's rejected rows; a rerun replaces its part-* files",
-        "s3://dataplat-dev-quarantine/orders/raw_to_processed/dt=2024-05-01/"),
-    Arg("summary_path", "file the run summary JSON is written to",
-        "s3://dataplat-dev-quarantine/orders/raw_to_processed/dt=2024-05-01/_summary.json"),
-    Arg("run_id", "id stamped on quarantine records and the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
+    Arg("quarantine_path", "the job's quarantine folder: rejected rows of each source object go to objects/<source key>.json",
+        "s3://dataplat-dev-quarantine/orders/raw_to_processed/"),
+    Arg("summary_path", "file this run's summary JSON is written to (one per run)",
+        "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json"),
+    Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
     Arg("as_of", "reference time of the future-date rule, ISO-8601 (default: now)", "2024-05-02T00:00:00Z", required=False),
     Arg("max_future_days", "events dated more than this many days after as_of are quarantined", "1", required=False, default="1"),
     Arg("max_record_bytes", "lines longer than this are quarantined unparsed", "1048576", required=False, default="1048576"),
@@ -57,6 +79,13 @@ ARGS = [
     Arg("staging_path", "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
         "s3://dataplat-dev-processed/orders/_staging/", required=False),
 ]
+
+#: Reasons a line gets in the one pass (superseded rows are found by ranking, unreadable objects before).
+LINE_REASONS = [r for r in REASONS if r not in ("duplicate_superseded", "unreadable_object")]
+#: Where the quarantine records of one source object live, under --quarantine_path.
+OBJECTS = "objects"
+#: Parallel metadata calls (existence and size of manifest objects) from the driver.
+STAT_THREADS = 8
 
 PARQUET = ".snappy.parquet"
 #: Lines sampled for keys the contract does not know (schema drift is reported, not rejected).
@@ -78,8 +107,7 @@ def with_locator(df: DataFrame) -> DataFrame:
 
 
 def dedupe_key(contract: JobContract) -> list[str]:
-    """Rows are versions of one record when they share the partition values and the primary key."""
-    return list(dict.fromkeys(contract.partition_names + list(contract.primary_key)))
+    return contract.dedupe_key
 
 
 def content_hash(contract: JobContract) -> Any:
@@ -90,7 +118,7 @@ def rank(candidates: DataFrame, contract: JobContract) -> DataFrame:
     """Numbers the versions of each record (`_rn` 1 = kept) and notes the kept version and origin."""
     version = contract.version_column
     ordered = Window.partitionBy(*dedupe_key(contract)).orderBy(
-        F.col(version).desc(), F.col("_hash").desc(), F.col("_origin").asc(), F.col("_lh").asc())
+        F.col(version).desc(), F.col("_hash").desc(), F.col("_origin").asc(), F.col("_lh").asc(), F.col("_fh").asc())
     return (
         # One shuffle: clustering by the partition columns serves both the per-partition window and
         # the writer (every partition's rows in one task → one file per partition).
@@ -145,6 +173,42 @@ class Collected:
         return DataFrame(self._spark._jsparkSession.createDataFrame(rows, jschema), self._spark)
 
 
+#: Root causes of a failed read that mean the object's bytes cannot be decoded (corrupt or truncated
+#: compression). Anything else (access denied, throttling, ...) fails the run instead.
+DECODING_ERRORS = ("java.io.EOFException", "java.util.zip.ZipException", "java.util.zip.DataFormatException",
+                   "java.nio.charset.MalformedInputException", "java.nio.charset.CharacterCodingException")
+
+
+def unreadable_cause(error: BaseException) -> Optional[str]:
+    """One line naming why an object could not be read, when `error` is a decoding failure of its
+    bytes; None for any other failure. The line is the root Java cause, without its stack trace."""
+    java = getattr(error, "java_exception", None)
+    if java is None:
+        return None
+    root = java
+    while root.getCause() is not None and not root.getCause().equals(root):
+        root = root.getCause()
+    name, message = root.getClass().getName(), root.getMessage() or ""
+    hint = message.lower()
+    decoding = name in DECODING_ERRORS or (
+        name == "java.io.IOException" and any(w in hint for w in ("gzip", "header check", "deflate", "compress", "corrupt")))
+    return " ".join(f"{name}: {message}".split()) if decoding else None
+
+
+@dataclass(frozen=True)
+class RawObject:
+    #: The source key: the raw object's key (an --input_path file: its path without the scheme).
+    key: str
+    #: None when the manifest names an object that is not there.
+    file: Optional[FileInfo]
+
+
+def _input_key(info: FileInfo) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(info.uri).path).lstrip("/")
+
+
 class _Run:
     def __init__(self, spark: SparkSession, args: JobArgs):
         self.spark = spark
@@ -155,7 +219,14 @@ class _Run:
             max_future_days=args.integer("max_future_days"),
         )
         self.run_id = args.run_id()
-        self.inputs = [p.strip() for p in args["input_path"].split(",") if p.strip()]
+        self.manifest_path, input_path = args.get("manifest_path"), args.get("input_path")
+        if bool(self.manifest_path) == bool(input_path):
+            raise ValueError("give exactly one of --manifest_path (what a pipeline run landed) and --input_path (files or folders to read)"
+                             + (" (both were given)" if input_path else " (neither was given)"))
+        self.raw_root = args.get("raw_root")
+        if self.manifest_path and not self.raw_root:
+            raise ValueError("argument --raw_root is missing: --manifest_path needs the dataset's folder in the raw zone to resolve its keys")
+        self.input_paths = [p.strip() for p in (input_path or "").split(",") if p.strip()]
         self.output, self.quarantine_path, self.summary_path = args["output_path"], args["quarantine_path"], args["summary_path"]
         self.rebuild = args.flag("rebuild")
         self.storage = Storage(spark)
@@ -163,6 +234,71 @@ class _Run:
         names = [c.name for c in self.contract.columns]
         self.pnames = self.contract.partition_names
         self.all_cols = names + [p for p in self.pnames if p not in names]
+        self.request: Optional[manifest.Request] = None
+        self.inputs: list[str] = []
+
+    # -- 0. what the run reads --------------------------------------------------------------------
+
+    def objects(self) -> list[RawObject]:
+        """The run's objects, sorted by key: the manifest's (or the reprocess range's), or --input_path's."""
+        if not self.manifest_path:
+            found: dict[str, RawObject] = {}
+            for path in self.input_paths:
+                info = self.storage.stat(path)
+                if info is None:
+                    raise FileNotFoundError(f"--input_path {path} does not exist")
+                for _, f in ([("", info)] if info.is_file else self.storage.walk(path)):
+                    found.setdefault(f.path, RawObject(_input_key(f), f))
+            return sorted(found.values(), key=lambda o: o.key)
+        self.request = manifest.parse(self.storage.read_text(self.manifest_path), f"manifest {self.manifest_path}")
+        root = self.raw_root.rstrip("/") + "/"
+        prefix = root.rstrip("/").rsplit("/", 1)[-1] + "/"
+        if self.request.kind == "reprocess":
+            date_key = self.contract.date_key.name
+            folders = [("", root)] if self.request.all else [(f"{date_key}={d}/", join(root, f"{date_key}={d}/")) for d in self.request.day_list()]
+            return sorted((RawObject(prefix + sub + rel, f) for sub, folder in folders for rel, f in self.storage.walk(folder)),
+                          key=lambda o: o.key)
+        outside = [k for k in self.request.keys if not k.startswith(prefix)]
+        if outside:
+            raise manifest.ManifestError(f"manifest {self.manifest_path}: {len(outside)} key(s) outside the dataset's raw prefix {prefix}, "
+                                         f"e.g. {outside[0][:200]}; nothing was read")
+        keys = sorted(self.request.keys)
+        with ThreadPoolExecutor(STAT_THREADS) as pool:
+            infos = list(pool.map(lambda k: self.storage.stat(join(root, k[len(prefix):])), keys))
+        return [RawObject(k, f if f is not None and f.is_file else None) for k, f in zip(keys, infos)]
+
+    def check(self, objects: list[RawObject]) -> tuple[dict[str, int], dict[str, str]]:
+        """The check pass: lines per readable object (by source key), and why each unreadable one is not."""
+        lines: dict[str, int] = {}
+        unreadable: dict[str, str] = {}
+        by_uri = {o.file.uri: o.key for o in objects}
+
+        def attempt(batch: list[RawObject]) -> None:
+            try:
+                rows = (self.spark.read.text([o.file.path for o in batch])
+                        .select(F.input_file_name().alias("f"), (F.col("value").cast("binary") != F.encode("value", "UTF-8")).alias("bad"))
+                        .groupBy("f").agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("bad"), 1)).alias("bad")).collect())
+            except Exception as error:  # noqa: BLE001 - narrowed by unreadable_cause; anything else is re-raised
+                cause = unreadable_cause(error)
+                if cause is None:
+                    raise
+                if len(batch) == 1:
+                    unreadable[batch[0].key] = cause
+                    return
+                half = len(batch) // 2
+                attempt(batch[:half])
+                attempt(batch[half:])
+                return
+            for r in rows:
+                key = by_uri[r["f"]]
+                if r["bad"]:
+                    unreadable[key] = f"not UTF-8: {r['bad']} of {r['n']} line(s) hold bytes that are not valid UTF-8"
+                else:
+                    lines[key] = int(r["n"])
+
+        if objects:
+            attempt(objects)
+        return lines, unreadable
 
     # -- 1. the one pass over the input ------------------------------------------------------------
 
@@ -172,7 +308,7 @@ class _Run:
         scan, which would copy from_json into it and parse every line twice.)"""
         classified = with_locator(classify(read_raw(self.spark, self.inputs), self.contract, self.options))
         seen = _observation("input")
-        counts = [F.count(F.when(F.col("_reason") == r, 1)).alias(r) for r in REASONS if r != "duplicate_superseded"]
+        counts = [F.count(F.when(F.col("_reason") == r, 1)).alias(r) for r in LINE_REASONS]
         observed = classified.observe(
             seen, F.count(F.lit(1)).alias("records"), *counts,
             F.collect_list(F.when(F.col("_reason").isNotNull(), F.struct(F.col("_fh").alias("f"), F.col("_lh").alias("l")))).alias("bad"),
@@ -194,7 +330,7 @@ class _Run:
         write_parquet(rows, join(self.staging, "input"), self.pnames)
         counts = _observed(seen)
         bad = Collected(self.spark, counts.pop("bad"), BAD_LOCATOR)
-        if counts["records"] == sum(counts[r] for r in REASONS if r != "duplicate_superseded"):
+        if counts["records"] == sum(counts[r] for r in LINE_REASONS):
             # Nothing passed validation: Spark skips everything after the shuffle, observation included.
             return counts, bad, 0, Collected(self.spark, None, SUPERSEDED_LOCATOR)
         ranked = _observed(kept)
@@ -222,12 +358,23 @@ class _Run:
 
     # -- 3. quarantine ----------------------------------------------------------------------------
 
-    def quarantine(self, bad_lines: Collected, superseded_lines: Collected, lost: list[dict]) -> Optional[DataFrame]:
-        """The rejected lines with their original text, found again by locator (or, for rows that lost
-        to stored data, by content); re-validated here to get the column and message."""
+    def quarantine(self, bad_lines: Collected, superseded_lines: Collected, lost: list[dict], read: list[RawObject]) -> Optional[DataFrame]:
+        """The rejected lines with their original text and line number, found again by locator (or,
+        for rows that lost to stored data, by content); re-validated here to get the column and
+        message. Only objects holding a located line are scanned again (all read objects when a
+        row lost to stored data: that one is found by content). Column `_q` is the object's index."""
         if not bad_lines and not superseded_lines and not lost:
             return None
-        lines = with_locator(read_raw(self.spark, self.inputs))
+        catalog = self.spark.createDataFrame([(o.file.uri, o.key, i) for i, o in enumerate(read)], "_source_file string, source_key string, _q int")
+        scan = read
+        if not lost:
+            located = bad_lines.frame().select("f").unionByName(superseded_lines.frame().select("f")).distinct()
+            holding = {r["_source_file"] for r in catalog.join(F.broadcast(located), F.xxhash64("_source_file") == F.col("f")).collect()}
+            scan = [o for o in read if o.file.uri in holding]
+        raw = read_raw(self.spark, [o.file.path for o in scan]).select("*", F.monotonically_increasing_id().alias("_mid"))
+        # Line numbers: a file's rows arrive in file order, and its splits in increasing task order.
+        lines = with_locator(raw.select("_record", "_source_file", F.row_number().over(
+            Window.partitionBy("_source_file").orderBy("_mid")).alias("_line")))
         frames = []
         if bad_lines or superseded_lines:
             # The observed locator lists, as DataFrames built in the JVM (no Python-side rows).
@@ -239,16 +386,23 @@ class _Run:
                 F.col("w").alias("_winner"), F.lit(0).alias("_winner_origin"))
             key = ["_fh", "_lh", "_kind", "_winner", "_winner_origin"]
             locators = bad.unionByName(superseded).groupBy(*key).agg(F.count(F.lit(1)).cast("int").alias("_copies"))
-            frames.append(self._copies(lines.join(F.broadcast(locators), ["_fh", "_lh"]), key + ["_copies"]))
+            matched = lines.join(F.broadcast(locators), ["_fh", "_lh"])
+            # Identical lines of one object share a locator: of n copies with k rejected, the last k
+            # lines are recorded (a kept copy is the first).
+            nth = F.row_number().over(Window.partitionBy("_fh", "_lh", "_kind").orderBy(F.col("_line").desc()))
+            frames.append(matched.select("*", nth.alias("_k")).where(F.col("_k") <= F.col("_copies"))
+                          .select("_record", "_source_file", "_line", "_kind", "_winner", "_winner_origin"))
         if lost:
-            by_hash = self.spark.createDataFrame([(x["h"], "superseded", x["w"], x["o"], 1) for x in lost],
-                                                 "_hash long, _kind string, _winner string, _winner_origin int, _copies int")
-            candidates = classify(lines, self.contract, self.options).where(F.col("_reason").isNull()).withColumn("_hash", content_hash(self.contract))
-            frames.append(self._copies(candidates.select("_record", "_source_file", "_hash").join(F.broadcast(by_hash), "_hash"),
-                                       ["_hash", "_kind", "_winner", "_winner_origin", "_copies"]))
-        located = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1], allowMissingColumns=True)
-        described = classify(located.select("_record", "_source_file", "_kind", "_winner", "_winner_origin"), self.contract, self.options,
-                             messages=True, keep=["_kind", "_winner", "_winner_origin"])
+            by_hash = self.spark.createDataFrame([(x["h"], "superseded", x["w"], x["o"]) for x in lost],
+                                                 "_hash long, _kind string, _winner string, _winner_origin int")
+            candidates = (classify(lines, self.contract, self.options, keep=["_line", "_fh", "_lh"]).where(F.col("_reason").isNull())
+                          .withColumn("_hash", content_hash(self.contract)))
+            # The row that was kept in pass 1 among same-content lines: rank's order (line hash, file hash), then the first line.
+            first = F.row_number().over(Window.partitionBy("_hash").orderBy("_lh", "_fh", "_line"))
+            frames.append(candidates.select("_record", "_source_file", "_line", "_hash", first.alias("_k")).where(F.col("_k") == 1)
+                          .join(F.broadcast(by_hash), "_hash").select("_record", "_source_file", "_line", "_kind", "_winner", "_winner_origin"))
+        located = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+        described = classify(located, self.contract, self.options, messages=True, keep=["_line", "_kind", "_winner", "_winner_origin"])
         version = self.contract.version_column
         key_text = F.concat_ws(", ", *[F.concat(F.lit(f"{k}="), F.col(k).cast("string")) for k in self.contract.primary_key])
         where = F.concat(*[F.concat(F.lit(f"{p}="), F.col(p), F.lit("/")) for p in self.pnames])
@@ -257,77 +411,141 @@ class _Run:
             F.when(F.col("_winner_origin") == 1, F.lit(" (already in processed)")).otherwise(F.lit("")),
             F.lit(f"; this row's {version} is "), F.date_format(version, _ISO))
         is_superseded = F.col("_kind") == "superseded"
-        return described.select(
-            F.lit(self.run_id).alias("run_id"), F.lit(self.contract.name).alias("dataset"), F.lit(JOB).alias("job"),
+        return described.join(F.broadcast(catalog), "_source_file").select(
+            F.lit(self.contract.name).alias("dataset"), F.lit(JOB).alias("job"),
             F.when(is_superseded, F.lit("duplicate_superseded")).otherwise(F.col("_reason")).alias("reason"),
             F.when(is_superseded, F.lit(None)).otherwise(F.col("_column")).cast("string").alias("column"),
             F.when(is_superseded, superseded_message).otherwise(F.col("_message")).alias("message"),
-            F.col("_record").alias("record"), F.col("_source_file").alias("source_file"),
-        ).repartition(1).sortWithinPartitions("reason", "source_file", "record", "message")
+            F.col("_record").alias("record"), "source_key", F.col("_line").cast("long").alias("line"),
+            F.lit(None).cast("long").alias("size"), "_q",
+        ).repartition("_q").sortWithinPartitions("_q", "line")
 
-    @staticmethod
-    def _copies(matched: DataFrame, key: list[str]) -> DataFrame:
-        """One row per located line: identical lines share a locator, so take the text once and repeat it
-        as many times as lines were rejected."""
-        one = matched.groupBy(*key).agg(F.min("_record").alias("_record"), F.min("_source_file").alias("_source_file"))
-        return one.select("*", F.explode(F.sequence(F.lit(1), F.col("_copies"))).alias("_copy")).drop("_copy", "_copies", "_fh", "_lh", "_hash")
+    def unreadable_record(self, obj: RawObject, error: str) -> str:
+        """The one quarantine record of an object that cannot be read (same fields as a line's)."""
+        return json.dumps({"dataset": self.contract.name, "job": JOB, "reason": "unreadable_object", "column": None, "message": error,
+                           "record": None, "source_key": obj.key, "line": None, "size": obj.file.size}, ensure_ascii=False, separators=(",", ":"))
+
+    def object_file(self, obj: RawObject) -> str:
+        return join(self.quarantine_path, OBJECTS, obj.key + ".json")
 
     # -- the run ----------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         self.storage.delete(self.staging)
-        drift = unexpected_columns(read_raw(self.spark, self.inputs), self.contract, DRIFT_SAMPLE)
-        seen, bad, kept, superseded = self.dedupe_input()
+        objects = self.objects()
+        present = [o for o in objects if o.file is not None]
+        lines, unreadable = self.check([o for o in present if o.file.size > 0])
+        read = [o for o in present if lines.get(o.key)]
+        self.inputs = [o.file.path for o in read]
+        status = {o.key: "missing" if o.file is None else "unreadable" if o.key in unreadable else "read" if lines.get(o.key) else "empty"
+                  for o in objects}
+
+        if read:
+            drift = unexpected_columns(read_raw(self.spark, self.inputs), self.contract, DRIFT_SAMPLE)
+            seen, bad, kept, superseded = self.dedupe_input()
+        else:
+            drift, bad, kept = {}, Collected(self.spark, None, BAD_LOCATOR), 0
+            seen, superseded = {"records": 0, **{r: 0 for r in REASONS}}, Collected(self.spark, None, SUPERSEDED_LOCATOR)
         touched = sorted({self._partition_of(rel) for rel in self.storage.list_files(join(self.staging, "input")) if rel.endswith(PARQUET)})
         stored = [p for p in touched if not self.rebuild and any(f.endswith(PARQUET) for f in self.storage.list_dir_files(join(self.output, p)))]
         lost = self.merge(stored) if stored else []
         for p in stored:
             self.storage.delete(join(self.staging, "input", p))
 
-        by_reason = {r: int(seen[r]) for r in REASONS if r != "duplicate_superseded" and seen[r]}
+        by_reason = {r: int(seen[r]) for r in LINE_REASONS if seen[r]}
         if superseded or lost:
             by_reason["duplicate_superseded"] = len(superseded) + len(lost)
         input_records, processed_records = int(seen["records"]), kept - len(lost)
-        quarantined = sum(by_reason.values())
-        if input_records != processed_records + quarantined or len(bad) != quarantined - by_reason.get("duplicate_superseded", 0):
-            raise RuntimeError(f"{self.contract.name}: counts do not reconcile: input {input_records} != processed {processed_records} "
-                               f"+ quarantined {quarantined} {by_reason} (located {len(bad)} rejected lines)")
+        rejected_lines = sum(by_reason.values())
+        if unreadable:
+            by_reason["unreadable_object"] = len(unreadable)
+        expected_lines = sum(lines[o.key] for o in read)
+        if (input_records != processed_records + rejected_lines or input_records != expected_lines
+                or len(bad) != rejected_lines - by_reason.get("duplicate_superseded", 0)):
+            raise RuntimeError(f"{self.contract.name}: counts do not reconcile: input {input_records} (the check pass counted {expected_lines}) "
+                               f"!= processed {processed_records} + quarantined {rejected_lines} {by_reason} (located {len(bad)} rejected lines)")
 
-        rejected = self.quarantine(bad, superseded, lost)
+        per_object: dict[str, int] = {}
+        rejected = self.quarantine(bad, superseded, lost, read)
         if rejected is not None:
-            rejected.write.mode("overwrite").option("ignoreNullFields", "false").json(join(self.staging, "quarantine"))
-            written = self.spark.read.text(join(self.staging, "quarantine")).count()
-            if written != quarantined:
-                raise RuntimeError(f"{self.contract.name}: {quarantined} rows to quarantine but {written} were found again in the input")
+            rejected.write.mode("overwrite").option("ignoreNullFields", "false").partitionBy("_q").json(join(self.staging, "quarantine"))
+            written = (self.spark.read.text(join(self.staging, "quarantine")).groupBy("_q").agg(F.count(F.lit(1)).alias("n")).collect())
+            per_object = {read[int(r["_q"])].key: int(r["n"]) for r in written}
+            if sum(per_object.values()) != rejected_lines:
+                raise RuntimeError(f"{self.contract.name}: {rejected_lines} rows to quarantine but {sum(per_object.values())} were found again in the input")
 
         committed = commit_partitions(self.storage, join(self.staging, "input"), self.output, PARQUET)
         committed += commit_partitions(self.storage, join(self.staging, "merged"), self.output, PARQUET)
-        quarantine_files = commit_partitions(self.storage, join(self.staging, "quarantine"), self.quarantine_path, ".json", replace=("",))
+        quarantine_files = self._commit_quarantine(objects, read, per_object, unreadable)
         self.storage.delete(self.staging)
 
         rows = self._rows([c.path for c in committed])
+        partitions = sorted(committed, key=lambda c: c.path)
+        set_aside = [{"key": o.key, "size": None if o.file is None else o.file.size, "status": status[o.key],
+                      **({"error": unreadable[o.key]} if o.key in unreadable else {})} for o in objects if status[o.key] in ("unreadable", "missing")]
         summary = {
             "job": JOB,
             "dataset": self.contract.name,
             "runId": self.run_id,
             "asOf": self.options.as_of.isoformat().replace("+00:00", "Z"),
-            "input": {"paths": self.inputs, "records": input_records},
+            "input": {
+                **({"manifest": self.manifest_path, "request": self._request_summary()} if self.manifest_path else {"paths": self.input_paths}),
+                "objects": len(objects),
+                "bytes": sum(o.file.size for o in present),
+                "records": input_records,
+            },
+            "objects": {
+                "read": sum(1 for v in status.values() if v == "read"),
+                "empty": sum(1 for v in status.values() if v == "empty"),
+                "unreadable": len(unreadable),
+                "missing": sum(1 for v in status.values() if v == "missing"),
+                "byObject": [{"key": o.key, "size": None if o.file is None else o.file.size, "status": status[o.key],
+                              "records": lines.get(o.key, 0), "quarantined": per_object.get(o.key, 0) + (1 if o.key in unreadable else 0)}
+                             for o in objects],
+            },
+            "setAside": set_aside,
             "processed": {
                 "path": self.output,
                 "records": processed_records,
-                "partitions": [{"path": c.path, "rows": rows[c.path], "files": list(c.files)} for c in sorted(committed, key=lambda c: c.path)],
+                "partitions": [{"path": c.path, "rows": rows[c.path], "files": list(c.files)} for c in partitions],
             },
+            "touched": [self.contract.partition_values(c.path) for c in partitions],
             "quarantined": {
                 "path": self.quarantine_path,
-                "records": quarantined,
+                "records": rejected_lines + len(unreadable),
                 "byReason": {r: by_reason[r] for r in REASONS if r in by_reason},
-                "files": [f for c in quarantine_files for f in c.files],
+                "files": quarantine_files,
             },
             "unexpectedColumns": {"sampledRecords": DRIFT_SAMPLE, "columns": dict(sorted(drift.items()))},
             "reconciled": True,
         }
         self.storage.write_text(self.summary_path, json.dumps(summary, indent=2) + "\n")
         return summary
+
+    def _request_summary(self) -> dict[str, Any]:
+        r = self.request
+        if r.kind == "reprocess":
+            return {"kind": "reprocess", "all": True} if r.all else {"kind": "reprocess", "from": r.days[0], "to": r.days[1]}
+        return {"kind": r.kind, "keys": len(r.keys)}
+
+    def _commit_quarantine(self, objects: list[RawObject], read: list[RawObject], per_object: dict[str, int],
+                           unreadable: dict[str, str]) -> list[str]:
+        """Each object of this run gets its quarantine file replaced: this run's rows, or none (a
+        clean rerun of an object clears its earlier rejects). Other objects' files are not touched."""
+        staged = join(self.staging, "quarantine")
+        files = []
+        for i, obj in enumerate(read):
+            if obj.key in per_object:
+                [part] = [f for f in self.storage.list_dir_files(join(staged, f"_q={i}")) if f.startswith("part-")]
+                self.storage.move(join(staged, f"_q={i}", part), self.object_file(obj))
+                files.append(obj.key + ".json")
+        for obj in objects:
+            if obj.key in unreadable:
+                self.storage.write_text(self.object_file(obj), self.unreadable_record(obj, unreadable[obj.key]) + "\n")
+                files.append(obj.key + ".json")
+            elif obj.file is not None and obj.key not in per_object:
+                self.storage.delete(self.object_file(obj), recursive=False)
+        return sorted(files)
 
     def _partition_of(self, rel: str) -> str:
         return "".join(f"{seg}/" for seg in rel.split("/")[: len(self.pnames)])

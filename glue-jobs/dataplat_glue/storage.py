@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
+from typing import Optional
 
 from pyspark.sql import SparkSession
+
+from .manifest import hidden
 
 
 def join(base: str, *parts: str) -> str:
@@ -20,6 +23,16 @@ def join(base: str, *parts: str) -> str:
     for part in parts:
         out = out.rstrip("/") + "/" + part.lstrip("/")
     return out
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    #: Qualified path as Hadoop prints it ("s3://b/k", "file:/tmp/x").
+    path: str
+    #: The same as a URI, as Spark's input_file_name() gives it (escaped: "file:///tmp/a%20b").
+    uri: str
+    size: int
+    is_file: bool
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,35 @@ class Storage:
         while it.hasNext():
             full = it.next().getPath().toString()
             out.append(full[len(prefix):] if full.startswith(prefix) else full)
+        return sorted(out)
+
+    def stat(self, uri: str) -> "Optional[FileInfo]":
+        """The file at `uri` (qualified), or None when nothing is there."""
+        p = self._path(uri)
+        fs = self._fs(p)
+        if not fs.exists(p):
+            return None
+        status = fs.getFileStatus(p)
+        return FileInfo(status.getPath().toString(), status.getPath().toUri().toString(), int(status.getLen()), bool(status.isFile()))
+
+    def walk(self, uri: str) -> "list[tuple[str, FileInfo]]":
+        """Every file under `uri` as (path relative to it, file), sorted, skipping what Spark's own
+        listing skips (a segment named `_*` without `=`, `.*`); empty if `uri` does not exist."""
+        root = self._path(uri)
+        fs = self._fs(root)
+        if not fs.exists(root):
+            return []
+        prefix = fs.makeQualified(root).toString().rstrip("/") + "/"
+        out = []
+        it = fs.listFiles(root, True)
+        while it.hasNext():
+            status = it.next()
+            path = status.getPath()
+            full = path.toString()
+            rel = full[len(prefix):] if full.startswith(prefix) else path.getName()
+            if any(hidden(seg) for seg in rel.split("/")):
+                continue
+            out.append((rel, FileInfo(full, path.toUri().toString(), int(status.getLen()), True)))
         return sorted(out)
 
     def list_dir_files(self, uri: str) -> list[str]:

@@ -24,7 +24,9 @@ from .contract import Column, JobContract
 from .spark import spark_type
 
 #: Quarantine reason codes, in the order rules are checked (the first that fails names the row).
+#: `unreadable_object` is checked per object before any line: the whole object is one record.
 REASONS: dict[str, str] = {
+    "unreadable_object": "the object's bytes cannot be read as gzip/plain UTF-8 text (corrupt or truncated compression, not UTF-8): the whole object is one record",
     "oversized_record": "the line is longer than --max_record_bytes",
     "blank_line": "the line is empty or whitespace only",
     "not_a_json_object": "the line is unparseable as an object and starts like an array, string or number, or is true/false/null",

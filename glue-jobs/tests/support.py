@@ -52,11 +52,25 @@ def run_job(module: Any, spark: Any, contract: dict, **args: Any) -> dict:
     return module.main(argv, spark=spark)
 
 
-def raw_to_processed(spark: Any, contract: dict, inputs: Path | str, out: Path, run_id: str = "run-1", **extra: Any) -> dict:
+def raw_to_processed(spark: Any, contract: dict, inputs: Path | str | None, out: Path, run_id: str = "run-1", **extra: Any) -> dict:
+    """The job over `inputs` (--input_path), or with `manifest_path=` and `raw_root=` in `extra`; the
+    summary goes to <out>/quarantine/runs/<run_id>.json as the pipeline lays it out."""
     from dataplat_glue import raw_to_processed as job
 
     return run_job(job, spark, contract, input_path=inputs, output_path=out / "processed", quarantine_path=out / "quarantine",
-                   summary_path=out / "quarantine" / "_summary.json", run_id=run_id, as_of=extra.pop("as_of", AS_OF), **extra)
+                   summary_path=summary_file(out, run_id), run_id=run_id, as_of=extra.pop("as_of", AS_OF), **extra)
+
+
+def summary_file(out: Path, run_id: str) -> Path:
+    return out / "quarantine" / "runs" / f"{run_id}.json"
+
+
+def write_manifest(path: Path, keys: Iterable[str] | None = None, reprocess: dict | None = None) -> Path:
+    """A pipeline manifest: a batch of keys (the Pipe's shape), or a reprocess request."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"reprocess": reprocess} if reprocess is not None else [{"key": k} for k in keys or []]
+    path.write_text(json.dumps(body))
+    return path
 
 
 def files(root: Path) -> list[str]:
@@ -97,8 +111,9 @@ def read_partitioned(root: Path) -> list[dict[str, Any]]:
 
 
 def quarantine_records(folder: Path) -> list[dict[str, Any]]:
+    """Every quarantine record under a raw_to_processed quarantine folder (one file per source object)."""
     out = []
     for rel in files(folder):
-        if rel.startswith("part-"):
+        if rel.startswith("objects/"):
             out += [json.loads(x) for x in (folder / rel).read_text(encoding="utf-8").splitlines()]
     return out

@@ -115,16 +115,18 @@ def gzipped_export(tmp_path):
 def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
     contract = contracts["prod"]["customers"]
     summary = run_job(dynamodb_extract, spark, contract, input_path=gzipped_export(tmp_path), output_path=tmp_path / "raw", run_id="run-7")
-    # Raw layout: the spec's keys by Firehose's rule (first 10 characters of updated_at; region as is).
+    # Raw layout: the spec's keys by Firehose's rule (first 10 characters of the partition time,
+    # created_at, which no profile change moves; region as is).
     assert files(tmp_path / "raw") == [
-        "dt=2024-05-01/region=apac/part-run-7-00000.json.gz",
-        "dt=2024-05-01/region=eu/part-run-7-00000.json.gz",
-        "dt=2024-05-02/region=us/part-run-7-00000.json.gz",
+        "dt=2024-01-15/region=eu/part-run-7-00000.json.gz",
+        "dt=2024-02-01/region=us/part-run-7-00000.json.gz",
+        "dt=2024-03-01/region=apac/part-run-7-00000.json.gz",
+        "dt=2024-03-01/region=eu/part-run-7-00000.json.gz",
     ]
-    eu = gzip.decompress((tmp_path / "raw" / "dt=2024-05-01/region=eu/part-run-7-00000.json.gz").read_bytes()).decode().splitlines()
-    assert [json.loads(x)["customer_id"] for x in eu] == ["c-1", "c-4"]
+    eu = gzip.decompress((tmp_path / "raw" / "dt=2024-03-01/region=eu/part-run-7-00000.json.gz").read_bytes()).decode().splitlines()
+    assert [json.loads(x)["customer_id"] for x in eu] == ["c-4"]
     assert summary["raw"]["records"] == 4
-    assert summary["raw"]["partitions"][1] == {"path": "dt=2024-05-01/region=eu/", "rows": 2, "files": ["part-run-7-00000.json.gz"]}
+    assert summary["raw"]["partitions"][0] == {"path": "dt=2024-01-15/region=eu/", "rows": 1, "files": ["part-run-7-00000.json.gz"]}
 
     processed = raw_to_processed(spark, contract, tmp_path / "raw", tmp_path / "out")
     rows = {r["customer_id"]: r for r in read_partitioned(tmp_path / "out" / "processed")}
@@ -142,8 +144,9 @@ def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark
     for run_id in ("run-1", "run-2", "run-2"):
         run_job(dynamodb_extract, spark, contract, input_path=export, output_path=tmp_path / "raw", run_id=run_id)
     assert files(tmp_path / "raw") == [
-        "dt=2024-05-01/part-run-1-00000.json.gz", "dt=2024-05-01/part-run-2-00000.json.gz",
-        "dt=2024-05-02/part-run-1-00000.json.gz", "dt=2024-05-02/part-run-2-00000.json.gz",
+        "dt=2024-01-15/part-run-1-00000.json.gz", "dt=2024-01-15/part-run-2-00000.json.gz",
+        "dt=2024-02-01/part-run-1-00000.json.gz", "dt=2024-02-01/part-run-2-00000.json.gz",
+        "dt=2024-03-01/part-run-1-00000.json.gz", "dt=2024-03-01/part-run-2-00000.json.gz",
     ]
 
 

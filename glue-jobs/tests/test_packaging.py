@@ -55,7 +55,8 @@ def test_an_entry_script_runs_end_to_end_as_a_process(contracts, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "job": "raw_to_processed", "dataset": "orders", "runId": "cli", "counts": {"input": 1 + 1, "processed": 1, "quarantined": 1}}
-    assert files(out) == ["processed/dt=2024-05-01/part-00000.snappy.parquet", "q/part-00000.json", "summary.json"]
+    key = f"{str(tmp_path).lstrip('/')}/raw/a.jsonl"
+    assert files(out) == ["processed/dt=2024-05-01/part-00000.snappy.parquet", f"q/objects/{key}.json", "summary.json"]
 
 
 def test_an_entry_script_rejects_a_missing_argument_before_starting_spark(tmp_path):

@@ -29,7 +29,9 @@ def test_raw_to_processed_runs_on_spark_builtins_with_one_parse_and_one_shuffle(
     configure(spark)
     spark.conf.set("spark.sql.adaptive.enabled", "false")  # the static plan shows every exchange
     try:
-        rows, _, _ = raw_to_processed._Run(spark, args).input_plan()  # exactly what the job writes
+        job = raw_to_processed._Run(spark, args)
+        job.inputs = [o.file.path for o in job.objects()]  # as run() sets them after the check pass
+        rows, _, _ = job.input_plan()  # exactly what the job writes
         plan = executed_plan(rows)
     finally:
         spark.conf.set("spark.sql.adaptive.enabled", "true")

@@ -133,10 +133,9 @@ class TestReruns:
         second = raw_to_processed(spark, contracts["prod"]["orders"], tmp_path / "raw", tmp_path / "out", run_id="run-2")
         assert contents(tmp_path / "out" / "processed") == before
         assert len(before) == 4
-        # Quarantine: the same rejected lines, stamped with the new run id; the rerun replaced them.
+        # Quarantine: the rerun rewrote the object's file with the same rows (not a second copy).
         q_after = quarantine_records(tmp_path / "out" / "quarantine")
-        assert [{**q, "run_id": None} for q in q_after] == [{**q, "run_id": None} for q in q_before]
-        assert {q["run_id"] for q in q_after} == {"run-2"} and len(q_after) == 3
+        assert q_after == q_before and len(q_after) == 3
         strip = lambda s: {k: v for k, v in s.items() if k != "runId"}  # noqa: E731
         assert strip(second) == strip(first)
 
@@ -171,35 +170,43 @@ class TestReruns:
     def test_a_clean_rerun_clears_the_previous_quarantine(self, spark, contracts, tmp_path):
         write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1)), "not json"])
         raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
-        assert files(tmp_path / "out" / "quarantine") == ["_summary.json", "part-00000.json"]
+        key = f"{str(tmp_path).lstrip('/')}/raw/a.jsonl"
+        assert files(tmp_path / "out" / "quarantine") == [f"objects/{key}.json", "runs/run-1.json"]
         write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1))])
         summary = raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out", run_id="run-2")
-        assert files(tmp_path / "out" / "quarantine") == ["_summary.json"]
+        # The object's rejects were replaced by its clean rerun; each run keeps its own summary.
+        assert files(tmp_path / "out" / "quarantine") == ["runs/run-1.json", "runs/run-2.json"]
         assert summary["quarantined"] == {"path": str(tmp_path / "out" / "quarantine"), "records": 0, "byReason": {}, "files": []}
 
 
 def test_empty_input_writes_nothing(spark, contracts, tmp_path):
     (tmp_path / "raw").mkdir()
     summary = raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
-    assert summary["input"]["records"] == 0 and summary["processed"]["partitions"] == []
-    assert files(tmp_path / "out") == ["quarantine/_summary.json"]
+    assert summary["input"]["records"] == 0 and summary["processed"]["partitions"] == [] and summary["touched"] == []
+    assert files(tmp_path / "out") == ["quarantine/runs/run-1.json"]
 
 
 def test_the_run_summary_file(spark, contracts, tmp_path):
     write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1)), line(order(2, region="mars")), line(order(3, amount="?"))])
     summary = raw_to_processed(spark, contracts["prod"]["orders"], tmp_path / "raw", tmp_path / "out")
-    on_disk = json.loads((tmp_path / "out" / "quarantine" / "_summary.json").read_text())
+    on_disk = json.loads((tmp_path / "out" / "quarantine" / "runs" / "run-1.json").read_text())
     assert on_disk == summary
+    key = f"{str(tmp_path).lstrip('/')}/raw/a.jsonl"
+    size = (tmp_path / "raw" / "a.jsonl").stat().st_size
     assert summary == {
         "job": "raw_to_processed",
         "dataset": "orders",
         "runId": "run-1",
         "asOf": "2024-06-01T00:00:00Z",
-        "input": {"paths": [str(tmp_path / "raw")], "records": 3},
+        "input": {"paths": [str(tmp_path / "raw")], "objects": 1, "bytes": size, "records": 3},
+        "objects": {"read": 1, "empty": 0, "unreadable": 0, "missing": 0,
+                    "byObject": [{"key": key, "size": size, "status": "read", "records": 3, "quarantined": 2}]},
+        "setAside": [],
         "processed": {"path": str(tmp_path / "out" / "processed"), "records": 1,
                       "partitions": [{"path": "dt=2024-05-01/region=eu/", "rows": 1, "files": ["part-00000.snappy.parquet"]}]},
+        "touched": [{"dt": "2024-05-01", "region": "eu"}],
         "quarantined": {"path": str(tmp_path / "out" / "quarantine"), "records": 2,
-                        "byReason": {"wrong_type": 1, "partition_value_not_allowed": 1}, "files": ["part-00000.json"]},
+                        "byReason": {"wrong_type": 1, "partition_value_not_allowed": 1}, "files": [f"{key}.json"]},
         "unexpectedColumns": {"sampledRecords": 10000, "columns": {}},
         "reconciled": True,
     }
@@ -209,10 +216,11 @@ def test_quarantine_records_keep_the_original_text(spark, contracts, tmp_path):
     odd = '{"order_id": "o-001",   "amount": "x"}  '
     write_lines(tmp_path / "raw" / "a.jsonl", [odd])
     raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
-    text = (tmp_path / "out" / "quarantine" / "part-00000.json").read_text(encoding="utf-8").splitlines()
+    key = f"{str(tmp_path).lstrip('/')}/raw/a.jsonl"
+    text = (tmp_path / "out" / "quarantine" / "objects" / f"{key}.json").read_text(encoding="utf-8").splitlines()
     assert [json.loads(x) for x in text] == [{
-        "run_id": "run-1", "dataset": "orders", "job": "raw_to_processed", "reason": "missing_required", "column": "customer_id",
-        "message": "customer_id: required value is missing or null", "record": odd, "source_file": f"file://{tmp_path}/raw/a.jsonl",
+        "dataset": "orders", "job": "raw_to_processed", "reason": "missing_required", "column": "customer_id",
+        "message": "customer_id: required value is missing or null", "record": odd, "source_key": key, "line": 1, "size": None,
     }]
 
 

@@ -10,8 +10,9 @@ starts the emulator, applies the stack, runs the real api-ingest handler, then t
                   the deployed Firehose's own prefix and JQ partition query (moto's Firehose
                   neither reads Kinesis sources nor partitions dynamically)
      shipments    already in raw: the real api-ingest handler wrote it
-  2. Runs the Glue scripts with local PySpark for every dataset: raw → processed (+ quarantine),
-     processed → consumer. Inputs are downloaded from the emulator's S3, outputs uploaded back with
+  2. Runs the Glue scripts with local PySpark for every dataset, as a pipeline execution does: a
+     manifest naming the landed raw keys → raw → processed (+ quarantine, run summary) → consumer
+     for the partitions that run touched. Inputs are downloaded from the emulator's S3, outputs uploaded back with
      each zone's KMS key, so the zones' bucket policies apply to every write.
   3. Runs a dataset's deployed Athena named query with DuckDB over the consumer Parquet read back
      from the emulator.
@@ -222,13 +223,18 @@ def transform(spark, lake: Lake, contract: dict, work: Path) -> dict:  # noqa: A
 
     name = contract["name"]
     raw_dir, processed_dir = work / "raw" / name, work / "processed" / name
-    quarantine_dir = work / "quarantine" / name / "raw_to_processed" / RUN_ID
+    quarantine_dir = work / "quarantine" / name / "raw_to_processed"
     raw_files = lake.download_prefix("raw", f"{name}/", raw_dir)
     lake.download_prefix("processed", f"{name}/", processed_dir)  # a rerun merges with what is stored
+    # The landing's manifest, as the state machine writes it for a Pipe batch: the raw keys that landed.
+    manifest = work / "manifests" / name / f"{RUN_ID}.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps([{"key": f"{name}/{p.relative_to(raw_dir).as_posix()}"} for p in raw_files]))
+    summary_file = quarantine_dir / "runs" / f"{RUN_ID}.json"
     summary = raw_to_processed.main([
-        "--local", "--dataset_contract", json.dumps(contract), "--input_path", str(raw_dir),
+        "--local", "--dataset_contract", json.dumps(contract), "--manifest_path", str(manifest), "--raw_root", str(raw_dir),
         "--output_path", str(processed_dir), "--quarantine_path", str(quarantine_dir),
-        "--summary_path", str(quarantine_dir / "_summary.json"), "--run_id", RUN_ID, "--as_of", AS_OF,
+        "--summary_path", str(summary_file), "--run_id", RUN_ID, "--as_of", AS_OF,
     ], spark=spark)
     lake.upload_dir(processed_dir, "processed", f"{name}/")
     lake.upload_dir(work / "quarantine" / name, "quarantine", f"{name}/")
@@ -238,7 +244,7 @@ def transform(spark, lake: Lake, contract: dict, work: Path) -> dict:  # noqa: A
         raise RuntimeError(f"{name}: the catalog's consumer table lives in {bucket}, not the consumer zone")
     consumer_dir = work / "consumer" / contract["consumerTable"]
     consumer_summary = processed_to_consumer.main([
-        "--local", "--dataset_contract", json.dumps(contract), "--input_path", str(processed_dir),
+        "--local", "--dataset_contract", json.dumps(contract), "--input_path", str(processed_dir), "--partitions_path", str(summary_file),
         "--output_path", str(consumer_dir), "--summary_path", str(work / "consumer-summaries" / f"{name}.json"), "--run_id", RUN_ID,
     ], spark=spark)
     lake.upload_dir(consumer_dir, "consumer", prefix)
@@ -260,7 +266,8 @@ def reconcile(lake: Lake, contract: dict, result: dict, work: Path, db: duckdb.D
     quarantine_files = lake.download_prefix("quarantine", f"{name}/raw_to_processed/", check / "quarantine")
     consumer_files = lake.download_prefix("consumer", result["consumerPrefix"], check / "consumer")
     processed = db.execute(f"SELECT count(*) FROM read_parquet('{parquet_glob(check / 'processed')}')").fetchone()[0] if processed_files else 0
-    quarantined_rows = [json.loads(line) for p in quarantine_files if p.suffix == ".json" and not p.name.startswith("_")
+    # One file per source object under objects/ (run summaries sit beside them under runs/).
+    quarantined_rows = [json.loads(line) for p in quarantine_files if p.relative_to(check / "quarantine").parts[0] == "objects"
                         for line in ndjson_lines(p)]
     by_reason: dict[str, int] = {}
     for row in quarantined_rows:
