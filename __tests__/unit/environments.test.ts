@@ -38,7 +38,7 @@ describe("shipped environments", () => {
     expect(byName.staging.project).toBe("dataplat");
   });
 
-  it("differ as DESIGN.md §2 says: partitioning, alarms, guards, protection, state", () => {
+  it("differ where environments are meant to: partitioning, alarms, guards, protection, state", () => {
     const summary = Object.fromEntries(
       envs.map((e) => [
         e.name,

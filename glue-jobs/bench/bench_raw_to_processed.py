@@ -7,7 +7,7 @@ types>).json(raw).write.parquet(...)` — no validation, deduplication, partitio
 Both run in one local session (the same JVM, warmed up by an untimed run of each), in alternating
 order; each figure is the median of `--runs`. Wall time and the JVM's CPU time (user + system, from
 /proc) are both reported: on a shared machine wall time swings with other load, CPU time much less.
-Prints a table and writes the same figures as JSON. Target (issue 9): job / floor < 1.5.
+Prints a table and writes the same figures as JSON. Target: job / floor < 1.5.
 """
 from __future__ import annotations
 

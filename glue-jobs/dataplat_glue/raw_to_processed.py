@@ -61,7 +61,7 @@ DESCRIPTION = "raw NDJSON → contract-checked, deduplicated, partitioned Parque
 ARGS = [
     Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
     Arg("manifest_path", "the pipeline execution's manifest (a batch of {key}, an S3 Object Created event, or a reprocess request); "
-        "give this or --input_path", "s3://dataplat-dev-scratch/pipeline-manifests/orders/exec-42.json", required=False),
+        "give this or --input_path", "s3://dataplat-dev-quarantine/pipeline-manifests/orders/exec-42.json", required=False),
     Arg("raw_root", "the dataset's folder in the raw zone: manifest keys resolve against it, a reprocess lists its day folders",
         "s3://dataplat-dev-raw/orders/", required=False),
     Arg("input_path", "raw newline-delimited JSON, gzip or plain: files or folders, comma-separated, listed recursively; "

@@ -7,7 +7,7 @@ Started by scripts/emulator/index.ts (never by hand in tests). Protocol:
   * stops on SIGTERM/SIGINT, and when stdin closes: if the parent process dies, so does the
     emulator — a crashed test run never leaves a server behind.
 
-Gaps filled (DESIGN.md §3):
+Gaps filled:
   * Step Functions ValidateStateMachineDefinition is not implemented in moto; without it the AWS
     provider retries for minutes. Here it checks the definition's structure (JSON object, StartAt
     naming an existing state, every Next/Default/Catch target defined) and returns OK or FAIL
