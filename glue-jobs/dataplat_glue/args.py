@@ -54,6 +54,14 @@ class JobArgs:
         """--run_id, else Glue's JOB_RUN_ID, else a UTC timestamp (local runs)."""
         return self.get("run_id") or self.get("JOB_RUN_ID") or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%dT%H%M%SZ")
 
+    def run_file(self, name: str, run_id: str) -> Optional[str]:
+        """Argument `name` as a file of run `run_id`: a value ending in "/" is a folder (the jobs' default
+        summary locations), and the run's file in it is `<run_id>.json`, so no run replaces another's."""
+        value = self.get(name)
+        if value and value.endswith("/"):
+            return f"{value}{run_id}.json"
+        return value
+
 
 def resolve(argv: Sequence[str], spec: Sequence[Arg], description: str = "") -> JobArgs:
     argv = list(argv)

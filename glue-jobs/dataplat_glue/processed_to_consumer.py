@@ -41,7 +41,7 @@ ARGS = [
         "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json", required=False),
     Arg("dates", "comma-separated values of the date key to rebuild (default: every processed partition)", "2024-05-01,2024-05-02",
         required=False),
-    Arg("summary_path", "file this run's summary JSON is written to (default: none)",
+    Arg("summary_path", "file this run's summary JSON is written to (default: none); a folder ending in / gets <run_id>.json",
         "s3://dataplat-dev-quarantine/orders/processed_to_consumer/runs/exec-42.json",
         required=False),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
@@ -137,8 +137,9 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
             "partitions": [{"path": c.path, "rows": rows.get(c.path, 0), "files": list(c.files)} for c in committed],
         },
     }
-    if args.get("summary_path"):
-        storage.write_text(args["summary_path"], json.dumps(summary, indent=2) + "\n")
+    summary_path = args.run_file("summary_path", run_id)
+    if summary_path:
+        storage.write_text(summary_path, json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -69,7 +69,7 @@ ARGS = [
     Arg("output_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/orders/"),
     Arg("quarantine_path", "the job's quarantine folder: rejected rows of each source object go to objects/<source key>.json",
         "s3://dataplat-dev-quarantine/orders/raw_to_processed/"),
-    Arg("summary_path", "file this run's summary JSON is written to (one per run)",
+    Arg("summary_path", "file this run's summary JSON is written to (one per run); a folder ending in / gets <run_id>.json",
         "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json"),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
     Arg("as_of", "reference time of the future-date rule, ISO-8601 (default: now)", "2024-05-02T00:00:00Z", required=False),
@@ -227,7 +227,7 @@ class _Run:
         if self.manifest_path and not self.raw_root:
             raise ValueError("argument --raw_root is missing: --manifest_path needs the dataset's folder in the raw zone to resolve its keys")
         self.input_paths = [p.strip() for p in (input_path or "").split(",") if p.strip()]
-        self.output, self.quarantine_path, self.summary_path = args["output_path"], args["quarantine_path"], args["summary_path"]
+        self.output, self.quarantine_path, self.summary_path = args["output_path"], args["quarantine_path"], args.run_file("summary_path", self.run_id)
         self.rebuild = args.flag("rebuild")
         self.storage = Storage(spark)
         self.staging = join(args.get("staging_path") or join(self.output, "_staging"), self.run_id)

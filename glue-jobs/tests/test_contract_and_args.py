@@ -61,6 +61,15 @@ class TestArguments:
         args = resolve(["job.py", "--JOB_NAME", "j", "--input_path", "s3://b/raw/", "--rebuild", "true", "--run_id", "sfn-1"], SPEC)
         assert (args.flag("rebuild"), args.run_id()) == (True, "sfn-1")
 
+    def test_a_folder_valued_summary_path_gives_each_run_its_own_file(self):
+        spec = SPEC + [Arg("summary_path", "s", "x", required=False)]
+        folder = resolve(["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/raw_to_processed/runs/"], spec)
+        assert folder.run_file("summary_path", "exec-1") == "s3://q/ds/raw_to_processed/runs/exec-1.json"
+        assert folder.run_file("summary_path", "exec-2") == "s3://q/ds/raw_to_processed/runs/exec-2.json"
+        given = resolve(["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/s.json"], spec)
+        assert given.run_file("summary_path", "exec-1") == "s3://q/ds/s.json"
+        assert resolve(["job.py", "--local", "--input_path", "i"], spec).run_file("summary_path", "exec-1") is None
+
     def test_as_of(self):
         assert parse_as_of("2024-06-01T00:00:00Z").isoformat() == "2024-06-01T00:00:00+00:00"
         assert parse_as_of("2024-06-01T02:00:00+02:00").utcoffset().total_seconds() == 7200

@@ -161,7 +161,8 @@ export class GlueJobs extends Construct {
       let rawToProcessed: GlueJobRef | undefined;
       if (livesIn(dataset, "raw") && livesIn(dataset, "processed") && !props.convertedByFirehose?.has(dataset.name)) {
         rawToProcessed = this.job(dataset, "raw_to_processed", {
-          "--input_path": lake.uri("raw", dataset.prefix),
+          // Where a run's manifest keys resolve (not an input: --input_path would read the whole dataset).
+          "--raw_root": lake.uri("raw", dataset.prefix),
           "--output_path": catalog.location("processed", dataset),
           "--quarantine_path": lake.uri("quarantine", runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed")),
           "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "raw_to_processed")),
