@@ -42,6 +42,9 @@ def main(run_file: str) -> int:
     spark = None
     try:
         spark = _session(run)
+        for path in run["pythonPath"]:
+            # Glue ships --extra-py-files to the executors as well: a UDF's Python worker imports from them.
+            spark.sparkContext.addPyFile(path)
         sys.argv = [run["script"], *run["argv"]]
         try:
             runpy.run_path(run["script"], run_name="__main__")
