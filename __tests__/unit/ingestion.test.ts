@@ -177,7 +177,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         const r2p = job(dataset.name, "raw_to_processed").default_arguments;
         expect(r2p).toMatchObject({
           "--dataset_contract": JSON.stringify(dataset.jobContract()),
-          "--input_path": uri("raw", `${dataset.name}/`),
+          "--raw_root": uri("raw", `${dataset.name}/`),
           "--output_path": uri("processed", `${dataset.name}/`),
           "--quarantine_path": uri("quarantine", `${dataset.name}/raw_to_processed/`),
           // A hand-run's summary goes beside the pipeline runs' (the folder of per-run summaries).
@@ -185,6 +185,8 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         });
         // A run's manifest comes from the pipeline, never from a default.
         expect(r2p).not.toHaveProperty("--manifest_path");
+        // The job takes exactly one of --manifest_path and --input_path: a default --input_path would fail every pipeline run.
+        expect(r2p).not.toHaveProperty("--input_path");
         const p2c = job(dataset.name, "processed_to_consumer").default_arguments;
         expect(p2c).toMatchObject({
           "--input_path": uri("processed", `${dataset.name}/`),

@@ -161,7 +161,9 @@ export class GlueJobs extends Construct {
       let rawToProcessed: GlueJobRef | undefined;
       if (livesIn(dataset, "raw") && livesIn(dataset, "processed") && !props.convertedByFirehose?.has(dataset.name)) {
         rawToProcessed = this.job(dataset, "raw_to_processed", {
-          "--input_path": lake.uri("raw", dataset.prefix),
+          // The dataset's raw folder, as the root a run's manifest keys resolve against: the job takes
+          // exactly one of --manifest_path and --input_path, so a default --input_path would fail every pipeline run.
+          "--raw_root": lake.uri("raw", dataset.prefix),
           "--output_path": catalog.location("processed", dataset),
           "--quarantine_path": lake.uri("quarantine", runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed")),
           "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "raw_to_processed")),
