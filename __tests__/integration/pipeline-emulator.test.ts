@@ -13,7 +13,10 @@
  * 3. What a run reads: two successive landings start two executions; each one's manifest (in the
  *    quarantine bucket, under the synthesized bucket policy and key) holds exactly the input that
  *    started it — the one raw event, or a Pipe's batch — and the raw → processed job run got that
- *    manifest's path (GetJobRun Arguments), processed → consumer that run's summary path.
+ *    manifest's path (GetJobRun Arguments), processed → consumer that run's summary path. There the
+ *    raw → processed job is the deployed one (its synthesized script, package and default arguments,
+ *    through UpdateJob), run on valid rows of the dataset's contract: its run summary lists exactly
+ *    that execution's landed object, and its storage figures show it opened no other raw object.
  *
  *    `npm run pipeline:rerun` starts the same deployed state machine with an operator's reprocess
  *    request, which becomes the run's manifest, and refuses to start anything without a range or `--all`.
@@ -25,7 +28,7 @@
  * Terraform references in them are replaced by the names and ARNs of what the test creates, and
  * the crawler poll interval is shortened.
  */
-import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobRunsCommand, GlueClient, type JobRun } from "@aws-sdk/client-glue";
+import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobCommand, GetJobRunsCommand, GlueClient, UpdateJobCommand, type JobRun } from "@aws-sdk/client-glue";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
 import {
@@ -50,13 +53,18 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DATASETS } from "../../datasets";
 import { loadEnvironments } from "../../environments";
 import { local } from "../../environments/local";
 import { PIPE_RECORD_TEMPLATE, PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import { gluePackage } from "../../modules/ingestion/glue";
 import { runLayout } from "../../modules/shared/run-layout";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
+import { sampleRows } from "../../scripts/local/postgres";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { byPath, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 
@@ -218,7 +226,8 @@ describe("the orders pipeline, run in the emulator", () => {
     return text.replace(/\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (whole, type: string, name: string, attr: string) => {
       const body = source.resource[type]?.[name];
       if (!body) throw new Error(`unknown reference ${whole}`);
-      if (attr === "name") return body.name;
+      // Names, bucket names and object keys are literal in the JSON.
+      if ((attr === "name" || attr === "bucket" || attr === "key") && typeof body[attr] === "string") return body[attr];
       if (attr === "arn" && arns.has(`${type}.${name}`)) return arns.get(`${type}.${name}`)!;
       throw new Error(`the test does not create ${whole}`);
     });
@@ -262,9 +271,9 @@ describe("the orders pipeline, run in the emulator", () => {
     await clients.events.send(new PutTargetsCommand({ Rule: ordersRule.body.name, Targets: [{ Id: target.body.target_id, Arn: resolve(target.body.arn, json) }] }));
   }, 60_000);
 
-  async function landAndRun(key: string): Promise<{ status: string; error?: string; cause?: string; executionArn: string }> {
+  async function landAndRun(key: string, body = '{"order_id": "o-1"}'): Promise<{ status: string; error?: string; cause?: string; executionArn: string }> {
     const before = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
-    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: key, Body: '{"order_id": "o-1"}' }));
+    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: key, Body: body }));
     for (let i = 0; i < 300; i++) {
       const executions = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
       const started = executions.filter((e) => !before.some((b) => b.executionArn === e.executionArn));
@@ -327,33 +336,121 @@ describe("the orders pipeline, run in the emulator", () => {
     return { name, input: JSON.parse(input!), manifest, rawToProcessed: await runOf(rawToProcessed), processedToConsumer: await runOf(processedToConsumer) };
   }
 
-  it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run was given that manifest", async () => {
-    const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
-    const runs = [];
-    for (const key of landed) {
-      const run = await landAndRun(key);
-      expect(run.status).toBe("SUCCEEDED");
-      runs.push(await runRecords(run.executionArn));
+  /** The deployed raw → processed job as synthesized: its script and package uploaded under the synthesized keys, its default arguments resolved. */
+  async function deployRawToProcessed(): Promise<() => Promise<void>> {
+    const deployed = byName("aws_glue_job", rawToProcessed).body;
+    const s3Uri = (uri: string) => /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!.slice(1) as [string, string];
+    const scriptLocation = resolve(deployed.command.script_location, json);
+    const defaults: Record<string, string> = Object.fromEntries(Object.entries(deployed.default_arguments as Record<string, string>).map(([k, v]) => [k, resolve(v, json)]));
+    const [artifacts, scriptKey] = s3Uri(scriptLocation);
+    const [, packageKey] = s3Uri(defaults["--extra-py-files"]);
+    await clients.s3.send(new CreateBucketCommand({ Bucket: artifacts }));
+    await clients.s3.send(new CreateBucketCommand({ Bucket: s3Uri(defaults["--TempDir"])[0] }));
+    const script = readFileSync(join(__dirname, "..", "..", "glue-jobs", "jobs", scriptKey.split("/").pop()!));
+    // The synthesized key names the script's sha256: these are the bytes terraform would upload.
+    expect(scriptKey).toContain(`/${createHash("sha256").update(script).digest("hex")}/`);
+    await clients.s3.send(new PutObjectCommand({ Bucket: artifacts, Key: scriptKey, Body: script }));
+    const pkg = gluePackage();
+    expect(packageKey).toContain(`/${pkg.sha256}/`);
+    await clients.s3.send(new PutObjectCommand({ Bucket: artifacts, Key: packageKey, Body: readFileSync(pkg.path) }));
+    const before = (await clients.glue.send(new GetJobCommand({ JobName: rawToProcessed }))).Job!;
+    await clients.glue.send(
+      new UpdateJobCommand({
+        JobName: rawToProcessed,
+        JobUpdate: {
+          Role: `arn:aws:iam::${config.accountId}:role/${rawToProcessed}`,
+          Command: { Name: deployed.command.name, PythonVersion: deployed.command.python_version, ScriptLocation: scriptLocation },
+          DefaultArguments: defaults,
+          GlueVersion: deployed.glue_version,
+          Timeout: deployed.timeout,
+          ExecutionProperty: { MaxConcurrentRuns: deployed.execution_property.max_concurrent_runs },
+        },
+      }),
+    );
+    return async () => {
+      await clients.glue.send(new UpdateJobCommand({ JobName: rawToProcessed, JobUpdate: { Role: before.Role, Command: before.Command, DefaultArguments: before.DefaultArguments ?? {} } }));
+    };
+  }
+
+  /** Log lines of a job run, read with boto3 (the project's Node dependencies have no CloudWatch Logs client). */
+  function logEvents(group: string, stream: string): string[] {
+    const code = `import boto3, json\nprint(json.dumps([e["message"] for e in boto3.client("logs").get_log_events(logGroupName=${JSON.stringify(group)}, logStreamName=${JSON.stringify(stream)})["events"]]))`;
+    const done = spawnSync(join(__dirname, "..", "..", ".venv", "bin", "python"), ["-c", code], { env: { ...process.env, ...emulator.env(config.accountId, config.region) }, encoding: "utf8" });
+    if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
+    return JSON.parse(done.stdout);
+  }
+
+  /** Valid NDJSON for the dataset's contract: generated rows, keyed apart per landing and dated on the landing's day. */
+  function landingRows(index: number, day: string): Record<string, unknown>[] {
+    const contract = DATASETS.find((d) => d.name === "orders")!;
+    return sampleRows(contract, { count: 3, seed: index + 1, partitioning: config.partitioning }).map((row, n) => {
+      const at = `${day}T10:0${n}:00Z`;
+      const keyed = Object.fromEntries(contract.primaryKey.map((k) => [k, `${row[k]}-${index}`]));
+      return { ...row, ...keyed, [contract.eventTimeColumn]: at, [contract.versionColumn ?? contract.eventTimeColumn]: at };
+    });
+  }
+
+  it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run (the deployed job) read only that landing", async () => {
+    const restore = await deployRawToProcessed();
+    try {
+      const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
+      const days = landed.map((key) => /dt=(\d{4}-\d{2}-\d{2})/.exec(key)![1]);
+      const rows = landed.map((_, i) => landingRows(i, days[i]));
+      const bodies = rows.map((lines) => lines.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      const runs = [];
+      for (const [i, key] of landed.entries()) {
+        const run = await landAndRun(key, bodies[i]);
+        expect(run).toMatchObject({ status: "SUCCEEDED" });
+        runs.push(await runRecords(run.executionArn));
+      }
+      const [first, second] = runs;
+      expect(second.name).not.toBe(first.name);
+      for (const [i, run] of runs.entries()) {
+        // Unbatched (local): the manifest is the raw "Object Created" event that started the execution, verbatim.
+        expect(run.manifest).toEqual(run.input);
+        expect(run.manifest).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: rawBucket }, object: { key: landed[i] } } });
+        const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
+        const summaryKey = runLayout.summaryKey("orders/", "raw_to_processed", run.name);
+        const summaryUri = `s3://${quarantineBucket}/${summaryKey}`;
+        // The emulator's JobRun.Arguments are the merged arguments the script got (the deployed defaults under the run's).
+        expect(run.rawToProcessed?.Arguments).toMatchObject({ "--manifest_path": manifestUri, "--run_id": run.name, "--summary_path": summaryUri });
+        expect(run.rawToProcessed?.Arguments).not.toHaveProperty("--input_path"); // the job takes one of the two, never both
+        expect(run.processedToConsumer?.Arguments).toEqual({
+          "--partitions_path": summaryUri,
+          "--run_id": run.name,
+          "--summary_path": `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "processed_to_consumer", run.name)}`,
+        });
+
+        // The job's own record: it ran, and its summary names exactly this execution's landing.
+        expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
+        const summary = JSON.parse(await (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body!.transformToString());
+        expect(summary).toMatchObject({ runId: run.name, input: { manifest: manifestUri, objects: 1, records: 3 }, processed: { records: 3 }, quarantined: { records: 0 } });
+        expect(summary.objects.byObject).toEqual([{ key: landed[i], size: Buffer.byteLength(bodies[i]), status: "read", records: 3, quarantined: 0 }]);
+        expect(JSON.stringify(summary)).not.toContain(landed[1 - i]);
+        // Touched: exactly the partitions of this landing's rows (its day; the other keys from the rows' columns).
+        const partition = (value: (key: string) => string) => JSON.stringify(config.partitioning.keys.map((k) => [k.name, value(k.name)]));
+        const touched = summary.touched.map((t: Record<string, string>) => partition((k) => t[k]));
+        // Enum keys take the row's same-named column; the date key the event's day.
+        const expected = rows[i].map((r) => partition((k) => (config.partitioning.keys.find((p) => p.name === k)!.type === "enum" ? String(r[k]) : days[i])));
+        expect([...touched].sort()).toEqual([...new Set(expected)].sort());
+
+        // The storage layer: what the run opened.
+        const output = logEvents(run.rawToProcessed!.LogGroupName! + "output", run.rawToProcessed!.Id!);
+        const storage = JSON.parse(output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length));
+        // Distinct objects opened: the manifest, the one landed object, and the Parquet files the run committed
+        // (read back to count their rows). One more would be another raw object, e.g. the first landing.
+        const committed = summary.processed.partitions.flatMap((p: { files: string[] }) => p.files);
+        expect(committed.length).toBeGreaterThan(0);
+        expect(storage.distinctObjectsOpened).toBe(1 + 1 + committed.length);
+        expect(storage.bytesRead).toBeGreaterThanOrEqual(Buffer.byteLength(bodies[i])); // the landing read whole
+      }
+      expect(JSON.stringify(second.manifest)).not.toContain(landed[0]);
+      expect(JSON.stringify(first.manifest)).not.toContain(landed[1]);
+    } finally {
+      await restore();
+      await drain(successes.url);
     }
-    const [first, second] = runs;
-    expect(second.name).not.toBe(first.name);
-    for (const [i, run] of runs.entries()) {
-      // Unbatched (local): the manifest is the raw "Object Created" event that started the execution, verbatim.
-      expect(run.manifest).toEqual(run.input);
-      expect(run.manifest).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: rawBucket }, object: { key: landed[i] } } });
-      const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
-      const summaryUri = `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "raw_to_processed", run.name)}`;
-      expect(run.rawToProcessed?.Arguments).toEqual({ "--manifest_path": manifestUri, "--run_id": run.name, "--summary_path": summaryUri });
-      expect(run.processedToConsumer?.Arguments).toEqual({
-        "--partitions_path": summaryUri,
-        "--run_id": run.name,
-        "--summary_path": `s3://${quarantineBucket}/${runLayout.summaryKey("orders/", "processed_to_consumer", run.name)}`,
-      });
-    }
-    expect(JSON.stringify(second.manifest)).not.toContain(landed[0]);
-    expect(JSON.stringify(first.manifest)).not.toContain(landed[1]);
-    await drain(successes.url);
-  }, 180_000);
+  }, 600_000);
 
   it("a Pipe's batch (the batched trigger's input) becomes the run's manifest as it came", async () => {
     const keys = ["orders/dt=2024-05-05/region=eu/part-00000.json", "orders/dt=2024-05-05/region=us/part-00000.json"];
