@@ -2,20 +2,21 @@
  * One environment's stack: the provider and backend, the tagging aspect, and the modules wired
  * together by passing references. This is the only place environment config becomes module props.
  */
-import { Aspects, TerraformOutput, TerraformStack } from "cdktf";
+import { Aspects, TerraformStack } from "cdktf";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { Construct } from "constructs";
 import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
 import { ConfigError, type EnvironmentConfig } from "../environments";
-import { Analytics, WORKGROUPS } from "./analytics";
+import { Analytics } from "./analytics";
 import { Catalog } from "./catalog";
 import { checkExtractCadence, Ingestion } from "./ingestion";
-import { Lake, ZONES } from "./lake";
+import { Lake } from "./lake";
 import { Network } from "./network";
 import { Observability } from "./observability";
 import { longestRawKey } from "./ingestion/raw-keys";
 import { batchInputBytes, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
+import { stackOutput } from "./shared/outputs";
 import { DataProtectionAspect } from "./shared/protection";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
@@ -149,58 +150,8 @@ export class PlatformStack extends TerraformStack {
     if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
     this.disabledFeatures = disabled;
 
-    for (const zone of ZONES) {
-      new TerraformOutput(this, `lake_${zone}_bucket_name`, { value: this.lake.zones[zone].bucket.bucketName });
-      new TerraformOutput(this, `lake_${zone}_kms_key_arn`, { value: this.lake.zones[zone].key.arn });
-      new TerraformOutput(this, `catalog_${zone}_database_name`, { value: this.catalog.databases[zone].name });
-    }
-    new TerraformOutput(this, "lake_access_logs_bucket_name", { value: this.lake.accessLogs.bucketName });
-    new TerraformOutput(this, "catalog_security_configuration_name", { value: this.catalog.securityConfiguration.name });
-    new TerraformOutput(this, "catalog_crawler_names", { value: Object.fromEntries(Object.entries(this.catalog.crawlers).map(([name, c]) => [name, c.name])) });
-    for (const workgroup of WORKGROUPS) {
-      new TerraformOutput(this, `athena_${workgroup}_workgroup_name`, { value: this.analytics.athena.workgroups[workgroup].name });
-    }
-    new TerraformOutput(this, "athena_results_bucket_name", { value: this.analytics.athena.resultsBucket.bucketName });
-    new TerraformOutput(this, "athena_named_query_ids", { value: Object.fromEntries(Object.entries(this.analytics.athena.namedQueries).map(([name, q]) => [name, q.query.id])) });
-    new TerraformOutput(this, "network_vpc_id", { value: this.network.vpcId });
-    new TerraformOutput(this, "network_private_subnet_ids", { value: this.network.subnetIds });
-    new TerraformOutput(this, "network_glue_security_group_id", { value: this.network.glueSecurityGroup.id });
-    const warehouse = this.analytics.warehouse;
-    if (warehouse) {
-      new TerraformOutput(this, "redshift_workgroup_name", { value: warehouse.workgroup.workgroupName });
-      new TerraformOutput(this, "redshift_namespace_name", { value: warehouse.namespace.namespaceName });
-      new TerraformOutput(this, "redshift_admin_secret_arn", { value: warehouse.adminSecretArn });
-      new TerraformOutput(this, "redshift_spectrum_role_arn", { value: warehouse.spectrumRole.arn });
-    }
-    const ingest = this.ingestion;
-    new TerraformOutput(this, "ingestion_api_function_names", { value: Object.fromEntries(Object.entries(ingest.apiFunctions).map(([name, f]) => [name, f.function.functionName])) });
-    new TerraformOutput(this, "ingestion_dead_letter_queue_url", { value: ingest.deadLetterQueue.url });
-    new TerraformOutput(this, "ingestion_api_credentials_secret_arn", { value: ingest.apiCredentials.arn });
-    new TerraformOutput(this, "ingestion_glue_job_names", {
-      value: Object.fromEntries(
-        Object.entries(ingest.glueJobs).map(([name, jobs]) => [name, Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))]),
-      ),
-    });
-    new TerraformOutput(this, "ingestion_extract_schedule_names", {
-      value: Object.fromEntries(Object.entries(ingest.extractSchedules).map(([name, s]) => [name, { schedule: s.name, dead_letter_queue_url: s.deadLetter.url }])),
-    });
-    new TerraformOutput(this, "ingestion_kinesis_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.stream.name])) });
-    new TerraformOutput(this, "ingestion_firehose_stream_names", { value: Object.fromEntries(Object.entries(ingest.streams).map(([name, s]) => [name, s.firehose.name])) });
-    new TerraformOutput(this, "ingestion_artifacts_bucket_name", { value: ingest.artifacts.bucketName });
-    new TerraformOutput(this, "ingestion_scratch_bucket_name", { value: ingest.scratch.bucketName });
-    if (ingest.emr) new TerraformOutput(this, "emr_serverless_application_id", { value: ingest.emr.application.id });
-    new TerraformOutput(this, "orchestration_alerts_topic_arn", { value: this.orchestration.alerts.arn });
-    new TerraformOutput(this, "orchestration_pipeline_events_topic_arn", { value: this.orchestration.pipelineEvents.arn });
-    new TerraformOutput(this, "orchestration_subscriber_queue_urls", {
-      value: Object.fromEntries(Object.entries(this.orchestration.subscribers).map(([name, q]) => [name, q.url])),
-    });
-    new TerraformOutput(this, "orchestration_state_machine_arns", {
-      value: Object.fromEntries(Object.entries(this.orchestration.pipelines).map(([name, p]) => [name, p.stateMachine.arn])),
-    });
-    new TerraformOutput(this, "observability_dashboard_name", { value: this.observability.dashboard.dashboardName });
-    new TerraformOutput(this, "observability_logs_kms_key_arn", { value: this.observability.logsKey.arn });
     // Visible in `terraform output`: what this environment does without, and why.
-    new TerraformOutput(this, "platform_disabled_features", { value: this.disabledFeatures });
+    stackOutput(this, "platform_disabled_features", this.disabledFeatures, "Features this environment turns off, each with the reason its config gives");
   }
 }
 

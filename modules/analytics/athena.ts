@@ -13,6 +13,7 @@ import type { Lake, Zone } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { mapValues, stackOutput } from "../shared/outputs";
 import { SecureBucket } from "../shared/secure-bucket";
 
 /** Workgroups every environment has: people exploring data, and pipelines running SQL steps. */
@@ -108,6 +109,12 @@ export class Athena extends Construct {
       };
     }
     this.namedQueries = namedQueries;
+
+    for (const name of WORKGROUPS) {
+      stackOutput(this, `athena_${name}_workgroup_name`, workgroups[name].name, `Athena workgroup for ${name === "analysts" ? "ad hoc queries over the consumer zone" : "the pipelines' SQL steps"} (its configuration is enforced)`);
+    }
+    stackOutput(this, "athena_results_bucket_name", this.resultsBucket.bucketName, "S3 bucket of Athena query results, one prefix per workgroup (results expire)");
+    stackOutput(this, "athena_named_query_ids", mapValues(namedQueries, (q) => q.query.id), "Athena named query reading one day of each dataset's consumer table, by dataset name");
   }
 
   /**

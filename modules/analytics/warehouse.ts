@@ -14,6 +14,7 @@ import { REDSHIFT_PORT, type Network } from "../network";
 import { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { stackOutput } from "../shared/outputs";
 
 /** The warehouse database analysts connect to. */
 export const WAREHOUSE_DATABASE = "analytics";
@@ -105,6 +106,11 @@ export class Warehouse extends Construct {
       secretArn: this.adminSecretArn,
       sql: externalSchemaSql(catalog.databases.consumer.name, this.spectrumRole.arn, region),
     });
+
+    stackOutput(this, "redshift_workgroup_name", this.workgroup.workgroupName, "Redshift Serverless workgroup (reachable inside the VPC only)");
+    stackOutput(this, "redshift_namespace_name", this.namespace.namespaceName, "Redshift Serverless namespace holding the warehouse database");
+    stackOutput(this, "redshift_admin_secret_arn", this.adminSecretArn, "Secrets Manager secret with the warehouse admin password (managed by Redshift; nobody types it)");
+    stackOutput(this, "redshift_spectrum_role_arn", this.spectrumRole.arn, "IAM role Redshift Spectrum reads the consumer zone and its catalog entries with");
   }
 }
 

@@ -16,6 +16,7 @@ import { Lake, ZONES, type Zone } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { LakeFormation, type LakeFormationAccess } from "./lake-formation";
 
@@ -196,6 +197,10 @@ export class Catalog extends Construct {
       this.lakeFormation.grantDataAccess(this.crawlerRole);
       props.lakeFormation!.consumers.forEach((principal, i) => this.lakeFormation!.grantZone(`consumer-${i}`, "consumer", principal, "read"));
     }
+
+    for (const zone of ZONES) stackOutput(this, `catalog_${zone}_database_name`, databases[zone].name, `Glue database of the lake's ${zone} zone`);
+    stackOutput(this, "catalog_security_configuration_name", this.securityConfiguration.name, "Glue security configuration every Glue job and crawler runs under (logs and bookmarks under the catalog key)");
+    stackOutput(this, "catalog_crawler_names", mapValues(crawlers, (c) => c.name), "Raw-zone Glue crawler per dataset that lives in raw, by dataset name");
   }
 
   /**

@@ -19,6 +19,7 @@ import type { IngestionContext } from "./context";
 import { bundleFunction, type Artifact } from "../shared/bundle";
 import { EncryptionKey } from "../shared/encryption-key";
 import { policyDocument, ServiceRole } from "../shared/iam";
+import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { SecureBucket } from "../shared/secure-bucket";
 import { ApiIngestFunction, type ApiIngestSettings } from "./api";
@@ -276,5 +277,30 @@ export class Ingestion extends Construct {
         settings: props.emrServerless,
       });
     }
+
+    this.declareOutputs();
+  }
+
+  private declareOutputs(): void {
+    stackOutput(this, "ingestion_api_function_names", mapValues(this.apiFunctions, (f) => f.function.functionName), "api-ingest Lambda function of each API dataset, by dataset name");
+    stackOutput(this, "ingestion_dead_letter_queue_url", this.deadLetterQueue.url, "SQS dead-letter queue of the API path: the handler's dead letters, Lambda's on-failure destination, the scheduler's");
+    stackOutput(this, "ingestion_api_credentials_secret_arn", this.apiCredentials.arn, "Secrets Manager secret with the external API's credentials (value put out of band)");
+    stackOutput(
+      this,
+      "ingestion_glue_job_names",
+      mapValues(this.glueJobs, (jobs) => Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))),
+      "Glue jobs of each dataset, by dataset name and step (extract, rawToProcessed, processedToConsumer)",
+    );
+    stackOutput(
+      this,
+      "ingestion_extract_schedule_names",
+      mapValues(this.extractSchedules, (s) => ({ schedule: s.name, dead_letter_queue_url: s.deadLetter.url })),
+      "EventBridge Scheduler schedule that starts each dataset's extract, with its dead-letter queue, by dataset name",
+    );
+    stackOutput(this, "ingestion_kinesis_stream_names", mapValues(this.streams, (s) => s.stream.name), "Kinesis data stream of each streaming dataset, by dataset name");
+    stackOutput(this, "ingestion_firehose_stream_names", mapValues(this.streams, (s) => s.firehose.name), "Firehose stream delivering each streaming dataset into the lake, by dataset name");
+    stackOutput(this, "ingestion_artifacts_bucket_name", this.artifacts.bucketName, "S3 bucket of the Glue job scripts and the dataplat_glue package, keyed by content hash");
+    stackOutput(this, "ingestion_scratch_bucket_name", this.scratch.bucketName, "S3 bucket of Glue temporary files and DynamoDB exports (expires after a few days)");
+    if (this.emr) stackOutput(this, "emr_serverless_application_id", this.emr.application.id, "EMR Serverless application for Spark jobs");
   }
 }

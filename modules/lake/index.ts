@@ -10,6 +10,7 @@ import type { Tiering } from "../../environments";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";
+import { stackOutput } from "../shared/outputs";
 import { SecureBucket } from "../shared/secure-bucket";
 
 /** Lake zones, in the order data flows through them. */
@@ -81,6 +82,12 @@ export class Lake extends Construct {
       zones[zone] = { zone, bucket, key };
     }
     this.zones = zones;
+
+    for (const zone of ZONES) {
+      stackOutput(this, `lake_${zone}_bucket_name`, zones[zone].bucket.bucketName, `S3 bucket of the lake's ${zone} zone`);
+      stackOutput(this, `lake_${zone}_kms_key_arn`, zones[zone].key.arn, `KMS key that encrypts the lake's ${zone} zone (only this zone: a reader of another zone cannot decrypt it)`);
+    }
+    stackOutput(this, "lake_access_logs_bucket_name", this.accessLogs.bucketName, "S3 bucket receiving the server access logs of the lake zone buckets and the platform's other buckets");
   }
 
   /** Read objects of one zone under `prefix` (e.g. a dataset's folder). */

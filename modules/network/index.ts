@@ -18,6 +18,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import type { Naming } from "../shared/naming";
+import { stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
 
@@ -182,6 +183,10 @@ export class Network extends Construct {
       this.egress(group, `${name}-to-s3`, { ipProtocol: "tcp", fromPort: HTTPS, toPort: HTTPS, prefixListId: s3PrefixListId, description: "HTTPS to S3 through the gateway endpoint" });
     }
     this.interfaceEndpoints = interfaceEndpoints;
+
+    stackOutput(this, "network_vpc_id", this.vpcId, "VPC the warehouse and the Glue connections run in (created here, or the adopted one)");
+    stackOutput(this, "network_private_subnet_ids", this.subnetIds, "Private subnets of the platform, one per availability zone");
+    stackOutput(this, "network_glue_security_group_id", this.glueSecurityGroup.id, "Security group of the Glue connections (allowGlueTo opens it to a database)");
   }
 
   /** Lets Glue connections reach a database (e.g. the RDS source) on `port` in security group `securityGroupId`. */

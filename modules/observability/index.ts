@@ -24,6 +24,7 @@ import { Construct, IConstruct } from "constructs";
 import type { AlarmsConfig } from "../../environments";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { Naming } from "../shared/naming";
+import { stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import {
   AlarmSpec,
@@ -94,6 +95,9 @@ export class Observability extends Construct {
       dashboardBody: Lazy.stringValue({ produce: () => this.renderDashboard() }),
     });
     Aspects.of(TerraformStack.of(this)).add(new ObservabilityAspect(this));
+
+    stackOutput(this, "observability_dashboard_name", this.dashboard.dashboardName, "CloudWatch dashboard covering the pipeline end to end");
+    stackOutput(this, "observability_logs_kms_key_arn", this.logsKey.arn, "KMS key that encrypts every log group the platform owns");
   }
 
   /**

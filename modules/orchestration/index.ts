@@ -18,6 +18,7 @@ import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { Naming } from "../shared/naming";
+import { mapValues, stackOutput } from "../shared/outputs";
 import { DeadLetterQueue, SecureQueue, SecureTopic, type QueueSubscriptionOptions } from "./messaging";
 import { DatasetPipeline, type DatasetPipelineJobs, type TriggerBatching } from "./pipeline";
 import { PIPELINE_SUCCEEDED } from "./pipeline-definition";
@@ -161,6 +162,11 @@ export class Orchestration extends Construct {
         detail: { jobName: jobNames },
       });
     }
+
+    stackOutput(this, "orchestration_alerts_topic_arn", this.alerts.arn, "SNS on-call topic: pipeline failures, and alarms where the environment pages");
+    stackOutput(this, "orchestration_pipeline_events_topic_arn", this.pipelineEvents.arn, "SNS topic of pipeline success events and Glue job state changes");
+    stackOutput(this, "orchestration_subscriber_queue_urls", mapValues(subscribers, (q) => q.url), "SQS queue subscribed to a topic, by subscriber name (each with a dead-letter queue)");
+    stackOutput(this, "orchestration_state_machine_arns", mapValues(pipelines, (p) => p.stateMachine.arn), "Step Functions state machine of each dataset's pipeline, by dataset name");
   }
 
   /** A rule on the default bus delivering matching events to a topic; what cannot be delivered goes to the delivery DLQ. */
