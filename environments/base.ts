@@ -8,6 +8,7 @@ import type { EnvironmentOverride } from "./types";
 export const base: EnvironmentOverride = {
   project: "dataplat", // short: it prefixes every resource name, and S3/Glue names have length limits
   region: "eu-west-1",
+  partition: "aws", // the commercial partition: every region the schema accepts is in it
   owner: "data-platform-team",
   costCentre: "cc-data-platform",
   tags: {},

@@ -21,6 +21,10 @@ export const AWS_REGIONS = [
 ] as const;
 export type AwsRegion = (typeof AWS_REGIONS)[number];
 
+/** AWS partitions (commercial, China, GovCloud US): the first field of every ARN. */
+export const AWS_PARTITIONS = ["aws", "aws-cn", "aws-us-gov"] as const;
+export type AwsPartition = (typeof AWS_PARTITIONS)[number];
+
 /** Retention values CloudWatch Logs accepts (any other number is rejected by the API at apply time). */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -258,7 +262,7 @@ const CatalogSchema = z.object({
 
 const iamPrincipalArn = z
   .string({ error: rule("must be a string") })
-  .regex(/^arn:aws:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, { error: rule("must be an IAM role or user ARN") });
+  .regex(/^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, { error: rule("must be an IAM role or user ARN") });
 
 const LakeFormationSchema = z.object({
   /** Govern the lake with Lake Formation grants instead of IAM alone. Opt-in. */
@@ -314,7 +318,7 @@ const QuickSightSchema = z
     /** QuickSight user or group that may use the data source and datasets. Required when enabled. */
     principalArn: z
       .string({ error: rule("must be a string") })
-      .regex(/^arn:aws:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/[\w-]+\/[\w+=,.@/-]+$/, {
+      .regex(/^arn:aws(-cn|-us-gov)?:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/[\w-]+\/[\w+=,.@/-]+$/, {
         error: rule("must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>)"),
       })
       .optional(),
@@ -686,6 +690,8 @@ export const EnvironmentSchema = z
       .regex(/^\d{12}$/, { error: rule("must be a 12-digit AWS account id") })
       .optional(),
     region: z.enum(AWS_REGIONS, { error: rule("must be a known AWS region") }),
+    /** AWS partition every ARN the platform writes is in (the regions above are all in "aws"). */
+    partition: z.enum(AWS_PARTITIONS, { error: rule(`must be one of ${AWS_PARTITIONS.join(", ")}`) }),
     /** Short project slug; first part of every resource name. */
     project: slug(12),
     owner: tagValue,
@@ -772,13 +778,13 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
   const accountId = typeof env.accountId === "string" && /^\d{12}$/.test(env.accountId) ? env.accountId : undefined;
   if (lf && Array.isArray(lf.admins) && accountId) {
     lf.admins.forEach((arn: unknown, i: number) => {
-      if (typeof arn === "string" && /^arn:aws:iam::\d{12}:/.test(arn) && arn.split(":")[4] !== accountId) {
+      if (typeof arn === "string" && /^arn:aws(-cn|-us-gov)?:iam::\d{12}:/.test(arn) && arn.split(":")[4] !== accountId) {
         fail(["lakeFormation", "admins", i], `must be in the environment's account ${accountId} (got ${show(arn)})`);
       }
     });
   }
   const principal = env.quicksight?.principalArn;
-  if (typeof principal === "string" && /^arn:aws:quicksight:/.test(principal) && env.accountId === accountId) {
+  if (typeof principal === "string" && /^arn:aws(-cn|-us-gov)?:quicksight:/.test(principal) && env.accountId === accountId) {
     const [, , , region, account] = principal.split(":");
     if (region !== env.region || (accountId !== undefined && account !== accountId)) {
       fail(["quicksight", "principalArn"], `must be in the environment's account and region (${accountId ?? "any"}, ${env.region}) (got ${show(principal)})`);

@@ -56,7 +56,7 @@ export class PlatformStack extends TerraformStack {
     if (config.protection.preventDestroy) Aspects.of(this).add(new DataProtectionAspect());
 
     this.accountId = config.accountId ?? new DataAwsCallerIdentity(this, "current").accountId;
-    this.naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region });
+    this.naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region, partition: config.partition });
     const base = { naming: this.naming, accountId: this.accountId, region: config.region };
 
     this.lake = new Lake(this, "lake", {

@@ -6,7 +6,7 @@
  */
 import { DATASETS, defineDataset } from "../../datasets";
 import { ConfigError, loadEnvironment, loadEnvironments } from "../../environments";
-import { GLUE_START_JOB_RUN_TARGET, shortestIntervalMinutes } from "../../modules/ingestion";
+import { glueStartJobRunTarget, shortestIntervalMinutes } from "../../modules/ingestion";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { asArray, byPath, parsePolicy, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 
@@ -31,7 +31,7 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
 
   it("every extract job has exactly one schedule, starting it through Glue StartJobRun on the environment's cadence", () => {
     expect(extracts.length).toBeGreaterThan(0);
-    const glueTargets = resources(json, "aws_scheduler_schedule").filter((s) => s.body.target.arn === GLUE_START_JOB_RUN_TARGET);
+    const glueTargets = resources(json, "aws_scheduler_schedule").filter((s) => s.body.target.arn === glueStartJobRunTarget());
     expect(glueTargets.length).toBe(extracts.length);
     for (const [dataset, jobs] of extracts) {
       const job = jobs.extract!;

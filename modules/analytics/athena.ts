@@ -122,10 +122,10 @@ export class Athena extends Construct {
    * only, its results prefix, and reading the zones' catalog entries and data.
    */
   grantQuery(grantee: IGrantable, workgroup: WorkgroupName, zones: readonly Zone[]): void {
-    const { region, accountId, lake, catalog } = this.props;
+    const { region, accountId, lake, catalog, naming } = this.props;
     grantee.addToPolicy({
       actions: ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"],
-      resources: [`arn:aws:athena:${region}:${accountId}:workgroup/${this.props.naming.name(workgroup)}`],
+      resources: [naming.arn({ service: "athena", region, account: accountId, resource: `workgroup/${naming.name(workgroup)}` })],
     });
     this.resultsBucket.grantReadWrite(grantee, `${workgroup}/`);
     for (const zone of zones) {

@@ -102,8 +102,8 @@ export class Catalog extends Construct {
 
     this.key = new EncryptionKey(this, "key", { naming, purpose: "catalog", accountId, region });
     // Glue writes crawler and job logs encrypted with this key; CloudWatch Logs needs to use it for those groups only.
-    this.key.allowService("GlueLogs", `logs.${region}.amazonaws.com`, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"], {
-      ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${region}:${accountId}:log-group:/aws-glue/*` },
+    this.key.allowCloudWatchLogs("GlueLogs", {
+      ArnLike: { "kms:EncryptionContext:aws:logs:arn": naming.arn({ service: "logs", region, account: accountId, resource: "log-group:/aws-glue/*" }) },
     });
 
     this.encryptionSettings = new GlueDataCatalogEncryptionSettings(this, "encryption", {
@@ -251,8 +251,8 @@ export class Catalog extends Construct {
    * groups (`/aws-glue/<kind>*`) and encrypt job bookmarks with the catalog key.
    */
   grantSecurityConfiguration(grantee: IGrantable, kind: "crawlers" | "jobs"): void {
-    const { region, accountId } = this.props;
-    const groups = `arn:aws:logs:${region}:${accountId}:log-group:/aws-glue/${kind}*`;
+    const { region, accountId, naming } = this.props;
+    const groups = naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws-glue/${kind}*` });
     grantee.addToPolicy({
       actions: ["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream", "logs:PutLogEvents"],
       resources: [groups, `${groups}:log-stream:*`],
@@ -263,8 +263,8 @@ export class Catalog extends Construct {
 
   /** Catalog, database and table ARNs of one zone, for IAM statements. */
   catalogResources(zone: Zone): string[] {
-    const { region, accountId } = this.props;
-    const arn = (resource: string) => `arn:aws:glue:${region}:${accountId}:${resource}`;
+    const { region, accountId, naming } = this.props;
+    const arn = (resource: string) => naming.arn({ service: "glue", region, account: accountId, resource });
     const database = this.databaseName(zone);
     return [arn("catalog"), arn(`database/${database}`), arn(`table/${database}/*`)];
   }

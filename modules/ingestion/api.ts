@@ -15,7 +15,7 @@ import type { Lake } from "../lake";
 import type { Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
-import type { Naming } from "../shared/naming";
+import { pascalCase, type Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
 
@@ -94,7 +94,7 @@ export class ApiIngestFunction extends Construct {
     if (source.kind !== "api") throw new Error(`dataset ${dataset.name}: api-ingest serves api sources (got ${source.kind})`);
     this.name = naming.name("ingest", dataset.name);
     this.apiUrl = new URL(source.path, settings.baseUrl).toString();
-    const functionArn = `arn:aws:lambda:${region}:${accountId}:function:${this.name}`;
+    const functionArn = naming.arn({ service: "lambda", region, account: accountId, resource: `function:${this.name}` });
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
       name: `/aws/lambda/${this.name}`,
@@ -198,7 +198,7 @@ export class ApiIngestFunction extends Construct {
       destinationConfig: { onFailure: { destination: props.deadLetterQueue.arn } },
     });
 
-    props.schedulerRole.addToPolicy({ sid: `Invoke${pascal(dataset.name)}`, actions: ["lambda:InvokeFunction"], resources: [this.function.arn, `${this.function.arn}:*`] });
+    props.schedulerRole.addToPolicy({ sid: `Invoke${pascalCase(dataset.name)}`, actions: ["lambda:InvokeFunction"], resources: [this.function.arn, `${this.function.arn}:*`] });
     this.schedule = new SchedulerSchedule(this, "schedule", {
       name: this.name,
       description: `Runs ${this.name}`,
@@ -216,8 +216,4 @@ export class ApiIngestFunction extends Construct {
       },
     });
   }
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|_)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
 }

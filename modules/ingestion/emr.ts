@@ -50,7 +50,7 @@ export class EmrServerless extends Construct {
       name: "emr-runtime",
       service: "emr-serverless.amazonaws.com",
       accountId,
-      sourceArns: [`arn:aws:emr-serverless:${region}:${accountId}:/applications/*`],
+      sourceArns: [naming.arn({ service: "emr-serverless", region, account: accountId, resource: "/applications/*" })],
       description: "EMR Serverless job runs: read processed and consumer, write consumer",
     });
     props.artifacts.grantRead(this.runtimeRole, "emr/");

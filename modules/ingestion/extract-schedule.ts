@@ -9,6 +9,7 @@
  * start it cannot make is only a line in its history), and the API path's schedules are already
  * Scheduler's, so every source starts the same way and is watched the same way.
  */
+import { DEFAULT_PARTITION, formatArn } from "../shared/arn";
 import { SchedulerSchedule } from "@cdktf/provider-aws/lib/scheduler-schedule";
 import { Construct } from "constructs";
 import type { PartitionedDataset } from "../../datasets";
@@ -29,8 +30,10 @@ export interface ExtractScheduleSettings {
   readonly maxEventAgeSeconds: number;
 }
 
-/** Scheduler's universal target for Glue StartJobRun (the SDK call, not a resource ARN). */
-export const GLUE_START_JOB_RUN_TARGET = "arn:aws:scheduler:::aws-sdk:glue:startJobRun";
+/** Scheduler's universal target for Glue StartJobRun in `partition` (the SDK call, not a resource ARN). */
+export function glueStartJobRunTarget(partition: string = DEFAULT_PARTITION): string {
+  return formatArn({ partition, service: "scheduler", resource: "aws-sdk:glue:startJobRun" });
+}
 
 export interface ExtractScheduleProps {
   readonly naming: Naming;
@@ -65,7 +68,7 @@ export class ExtractSchedule extends Construct {
       service: "scheduler.amazonaws.com",
       accountId,
       // Scheduler names the schedule group, not the schedule, as the source of an assumed role.
-      sourceArns: [`arn:aws:scheduler:${region}:${accountId}:schedule-group/default`],
+      sourceArns: [naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" })],
       description: `EventBridge Scheduler: starts ${job.name}, dead-letters what it cannot start`,
     });
     this.role.addToPolicy({ sid: "StartExtract", actions: ["glue:StartJobRun"], resources: [job.arn] });
@@ -82,7 +85,7 @@ export class ExtractSchedule extends Construct {
       scheduleExpressionTimezone: "UTC",
       flexibleTimeWindow: { mode: "OFF" },
       target: {
-        arn: GLUE_START_JOB_RUN_TARGET,
+        arn: glueStartJobRunTarget(naming.partition),
         roleArn: this.role.arn,
         // The job's default arguments point at the dataset; a scheduled run needs nothing else.
         input: JSON.stringify({ JobName: job.name }),

@@ -134,7 +134,7 @@ export class GlueJobs extends Construct {
         this.grantNetworkInterfaces(extract.role);
       } else if (source.kind === "dynamodb") {
         const exportPrefix = `dynamodb-exports/${dataset.prefix}`;
-        const tableArn = `arn:aws:dynamodb:${props.region}:${props.accountId}:table/${source.table}`;
+        const tableArn = props.naming.arn({ service: "dynamodb", region: props.region, account: props.accountId, resource: `table/${source.table}` });
         // A full export first, then incremental ones from the end of the last: the history outlives the scratch bucket's expiry.
         if (!props.state) throw new Error(`dataset ${dataset.name}: the DynamoDB extract needs the ingestion state bucket for its export history`);
         const historyPrefix = `${dataset.prefix}dynamodb-extract/`;
@@ -298,7 +298,7 @@ export class GlueJobs extends Construct {
   /** Glue creates the connection's network interfaces in our subnet with the job's role. */
   private grantNetworkInterfaces(role: ServiceRole): void {
     const { region, accountId, network } = this.props;
-    const ec2 = (resource: string) => `arn:aws:ec2:${region}:${accountId}:${resource}`;
+    const ec2 = (resource: string) => this.props.naming.arn({ service: "ec2", region, account: accountId, resource });
     role.addToPolicy({
       sid: "ConnectionInterfaces",
       actions: ["ec2:CreateNetworkInterface"],
@@ -346,6 +346,6 @@ export function jdbcPort(url: string): number {
   return jdbcEngine(url) === "mysql" ? 3306 : 5432;
 }
 
-function catalogArn(props: { region: string; accountId: string }, resource: string): string {
-  return `arn:aws:glue:${props.region}:${props.accountId}:${resource}`;
+function catalogArn(props: Pick<IngestionContext, "naming" | "region" | "accountId">, resource: string): string {
+  return props.naming.arn({ service: "glue", region: props.region, account: props.accountId, resource });
 }

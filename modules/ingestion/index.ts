@@ -31,7 +31,7 @@ import { EventStream, type FirehoseSettings, type KinesisSettings } from "./stre
 export { ApiIngestFunction, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE } from "./api";
 export type { ApiIngestSettings } from "./api";
 export { EmrServerless } from "./emr";
-export { checkExtractCadence, ExtractSchedule, GLUE_START_JOB_RUN_TARGET, shortestIntervalMinutes } from "./extract-schedule";
+export { checkExtractCadence, ExtractSchedule, glueStartJobRunTarget, shortestIntervalMinutes } from "./extract-schedule";
 export type { ExtractScheduleSettings } from "./extract-schedule";
 export type { EmrServerlessSettings } from "./emr";
 export { GlueJobs, gluePackage, JOB_KINDS, jdbcPort } from "./glue";
@@ -105,11 +105,11 @@ export class Ingestion extends Construct {
     this.engines = Object.fromEntries(datasets.map((d) => [d.name, d.engine]));
 
     this.key = new EncryptionKey(this, "key", { naming, purpose: "ingestion", accountId, region });
-    this.key.allowService("IngestionLogs", `logs.${region}.amazonaws.com`, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:DescribeKey"], {
+    this.key.allowCloudWatchLogs("IngestionLogs", {
       ArnLike: {
         "kms:EncryptionContext:aws:logs:arn": [
-          `arn:aws:logs:${region}:${accountId}:log-group:/aws/lambda/${naming.prefix}-*`,
-          `arn:aws:logs:${region}:${accountId}:log-group:/aws/kinesisfirehose/${naming.prefix}-*`,
+          naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws/lambda/${naming.prefix}-*` }),
+          naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws/kinesisfirehose/${naming.prefix}-*` }),
         ],
       },
     });
@@ -194,7 +194,7 @@ export class Ingestion extends Construct {
       name: "ingest-scheduler",
       service: "scheduler.amazonaws.com",
       accountId,
-      sourceArns: [`arn:aws:scheduler:${region}:${accountId}:schedule-group/default`],
+      sourceArns: [naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" })],
       description: "EventBridge Scheduler: invokes the api-ingest functions, dead-letters what it cannot deliver",
     });
     this.schedulerRole.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });

@@ -89,7 +89,7 @@ export class EventStream extends Construct {
       name: `firehose-${dataset.name}`,
       service: "firehose.amazonaws.com",
       accountId,
-      sourceArns: [`arn:aws:firehose:${region}:${accountId}:deliverystream/${name}`],
+      sourceArns: [naming.arn({ service: "firehose", region, account: accountId, resource: `deliverystream/${name}` })],
       description: `Firehose ${name}: reads the stream, writes ${this.zone}/${dataset.prefix}`,
     });
     this.role.addToPolicy({

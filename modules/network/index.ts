@@ -214,10 +214,10 @@ export class Network extends Construct {
    * bucket itself: the emulator (moto 5.2.1) reads a destination with a prefix as a missing bucket.
    */
   private flowLogTo(bucket: SecureBucket): FlowLog {
-    const { accountId, region } = this.props;
+    const { naming, accountId, region } = this.props;
     const conditions = {
       StringEquals: { "aws:SourceAccount": accountId },
-      ArnLike: { "aws:SourceArn": `arn:aws:logs:${region}:${accountId}:*` },
+      ArnLike: { "aws:SourceArn": naming.arn({ service: "logs", region, account: accountId, resource: "*" }) },
     };
     bucket.addToResourcePolicy({
       sid: "VpcFlowLogsWrite",

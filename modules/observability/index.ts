@@ -45,10 +45,6 @@ export { discoverResources, type DiscoveredResources } from "./discovery";
 /** Glue job states that count as a failed run. */
 export const GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"] as const;
 
-/** CloudWatch alarm and EventBridge rule names have these limits. */
-const RULE_NAME_LIMIT = 64;
-const ALARM_NAME_LIMIT = 255;
-
 export interface ObservabilityProps {
   readonly naming: Naming;
   readonly accountId: string;
@@ -187,15 +183,14 @@ export class Observability extends Construct {
       if (name === undefined) throw new Error(`${group.node.path}: the log group has no name (a name prefix cannot be named in the logs key policy)`);
       const pattern = literal(name) ?? `${name.slice(0, name.indexOf("${TfToken["))}*`;
       group.kmsKeyId = this.logsKey.arn;
-      this.encryptedLogGroups.push(`arn:aws:logs:${region}:${accountId}:log-group:${pattern}`);
+      this.encryptedLogGroups.push(this.props.naming.arn({ service: "logs", region, account: accountId, resource: `log-group:${pattern}` }));
     }
     if (this.encryptedLogGroups.length > 0) {
       const arns = [...new Set(this.encryptedLogGroups)].sort();
-      this.logsKey.allowService(
+      this.logsKey.allowCloudWatchLogs(
         "CloudWatchLogsForPlatformLogGroups",
-        `logs.${region}.amazonaws.com`,
-        ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
         arns.some((a) => a.includes("*")) ? { ArnLike: { "kms:EncryptionContext:aws:logs:arn": arns } } : { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": arns } },
+        { withoutPlaintextDataKeys: true },
       );
     }
   }
@@ -203,7 +198,7 @@ export class Observability extends Construct {
   /** A rule matching this job's failed runs: its TriggeredRules metric is the job's failure count. */
   private glueFailureRule(job: GlueJob): CloudwatchEventRule {
     const rule = new CloudwatchEventRule(this, `glue-failed-${idFor(job)}`, {
-      name: bounded(`${this.baseName(job, literal(job.nameInput))}-failed`, RULE_NAME_LIMIT),
+      name: this.props.naming.bounded(`${this.baseName(job, literal(job.nameInput))}-failed`, "eventRule"),
       description: "Counts failed, timed-out and errored runs of one Glue job (the job's failure alarm reads its TriggeredRules)",
       eventPattern: JSON.stringify({
         source: ["aws.glue"],
@@ -220,7 +215,7 @@ export class Observability extends Construct {
     const actions = alarms.notify === "page" && this.onCallTopicArn ? [this.onCallTopicArn] : undefined;
     for (const spec of specs) {
       const alarm = new CloudwatchMetricAlarm(this, `${spec.kind}-${idFor(resource)}`, {
-        alarmName: bounded(`${this.baseName(resource, name)}-${spec.suffix}`, ALARM_NAME_LIMIT),
+        alarmName: this.props.naming.bounded(`${this.baseName(resource, name)}-${spec.suffix}`, "alarm"),
         alarmDescription: spec.description,
         namespace: spec.namespace,
         metricName: spec.metricName,
@@ -391,13 +386,4 @@ class ObservabilityAspect implements IAspect {
 /** A construct id for what the aspect adds for `resource`: its path, made id-safe. */
 function idFor(resource: IConstruct): string {
   return resource.node.path.split("/").slice(1).join("-").replace(/[^A-Za-z0-9-]+/g, "-");
-}
-
-/** Shortens a name to `limit` characters, keeping it unique with a hash of the full name. */
-function bounded(name: string, limit: number): string {
-  if (name.length <= limit) return name;
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  const suffix = hash.toString(36).padStart(7, "0").slice(0, 7);
-  return `${name.slice(0, limit - suffix.length - 1)}-${suffix}`;
 }

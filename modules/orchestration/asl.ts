@@ -6,6 +6,7 @@
  * Only the subset the platform uses is modelled (JSONPath query language: Task, Pass, Choice,
  * Wait, Succeed, Fail). The output is plain ASL; `asl-validator` checks it in the tests.
  */
+import { DEFAULT_PARTITION, formatArn } from "../shared/arn";
 
 /** A JSONPath into the state input (`$...`) or the context object (`$$...`). */
 export type JsonPath = `$${string}`;
@@ -178,30 +179,34 @@ export class StateMachineBuilder {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service integrations the platform uses (resource ARNs and their request shapes)
+// Service integrations the platform uses (resource ARNs and their request shapes). Each takes the
+// environment's partition last (@default DEFAULT_PARTITION).
 // ---------------------------------------------------------------------------------------------
 
+/** "arn:<partition>:states:::<integration>": a Step Functions service integration. */
+const integration = (partition: string, resource: string) => formatArn({ partition, service: "states", resource });
+
 /** Starts a Glue job run and waits for it to finish (`.sync`): a failed run fails the task. */
-export function glueStartJobRunSync(jobName: string, args?: Readonly<Record<string, string>>): Pick<TaskState, "Resource" | "Parameters"> {
+export function glueStartJobRunSync(jobName: string, args?: Readonly<Record<string, string>>, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
   return {
-    Resource: "arn:aws:states:::glue:startJobRun.sync",
+    Resource: integration(partition, "glue:startJobRun.sync"),
     Parameters: { JobName: jobName, ...(args ? { Arguments: args } : {}) },
   };
 }
 
 /** Calls any AWS API through the AWS SDK integration (request and response as the API defines them). */
-export function awsSdk(service: string, action: string, parameters: Payload): Pick<TaskState, "Resource" | "Parameters"> {
-  return { Resource: `arn:aws:states:::aws-sdk:${service}:${action}`, Parameters: parameters };
+export function awsSdk(service: string, action: string, parameters: Payload, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+  return { Resource: integration(partition, `aws-sdk:${service}:${action}`), Parameters: parameters };
 }
 
 /** Publishes to an SNS topic; an object `Message` is serialized to JSON by Step Functions. */
-export function snsPublish(parameters: { readonly TopicArn: string } & Payload): Pick<TaskState, "Resource" | "Parameters"> {
-  return { Resource: "arn:aws:states:::sns:publish", Parameters: parameters };
+export function snsPublish(parameters: { readonly TopicArn: string } & Payload, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+  return { Resource: integration(partition, "sns:publish"), Parameters: parameters };
 }
 
 /** Puts events on an EventBridge bus; a failed entry fails the task ("EventBridge.FailedEntry"). */
-export function eventsPutEvents(entries: readonly Payload[]): Pick<TaskState, "Resource" | "Parameters"> {
-  return { Resource: "arn:aws:states:::events:putEvents", Parameters: { Entries: entries } };
+export function eventsPutEvents(entries: readonly Payload[], partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+  return { Resource: integration(partition, "events:putEvents"), Parameters: { Entries: entries } };
 }
 
 /** Every Task state of a definition, by name. */

@@ -17,7 +17,7 @@ import { Construct } from "constructs";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
-import type { Naming } from "../shared/naming";
+import { pascalCase, type Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { DeadLetterQueue, SecureQueue, SecureTopic, type QueueSubscriptionOptions } from "./messaging";
 import { DatasetPipeline, type DatasetPipelineJobs, type TriggerBatching } from "./pipeline";
@@ -90,9 +90,9 @@ export class Orchestration extends Construct {
     const { naming, accountId, region } = props;
     const prefix = naming.prefix;
     const ours = {
-      rules: `arn:aws:events:${region}:${accountId}:rule/${prefix}-*`,
-      alarms: `arn:aws:cloudwatch:${region}:${accountId}:alarm:${prefix}-*`,
-      topics: `arn:aws:sns:${region}:${accountId}:${prefix}-*`,
+      rules: naming.arn({ service: "events", region, account: accountId, resource: `rule/${prefix}-*` }),
+      alarms: naming.arn({ service: "cloudwatch", region, account: accountId, resource: `alarm:${prefix}-*` }),
+      topics: naming.arn({ service: "sns", region, account: accountId, resource: `${prefix}-*` }),
     };
 
     this.key = new EncryptionKey(this, "key", { naming, purpose: "messaging", accountId, region });
@@ -174,8 +174,8 @@ export class Orchestration extends Construct {
     const { naming, accountId, region } = this.props;
     const ruleName = naming.name(name);
     const rule = new CloudwatchEventRule(this, `${name}-rule`, { name: ruleName, description, eventPattern: JSON.stringify(pattern) });
-    const ruleArn = `arn:aws:events:${region}:${accountId}:rule/${ruleName}`;
-    this.deliveryDeadLetters.allowDeadLettersFrom(`Undelivered${name.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase())}`, "events.amazonaws.com", ruleArn, accountId);
+    const ruleArn = naming.arn({ service: "events", region, account: accountId, resource: `rule/${ruleName}` });
+    this.deliveryDeadLetters.allowDeadLettersFrom(`Undelivered${pascalCase(name)}`, "events.amazonaws.com", ruleArn, accountId);
     new CloudwatchEventTarget(this, `${name}-target`, {
       rule: rule.name,
       targetId: "topic",

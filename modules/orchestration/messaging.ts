@@ -242,7 +242,7 @@ export class SecureTopic extends Construct {
   }
 
   private policy(): string {
-    const { accountId } = this.props;
+    const { accountId, naming } = this.props;
     const services = this.servicePublishers.map((p) => p.service);
     const roles = this.rolePublishers.map((p) => p.roleArn);
     const statements: PolicyStatement[] = [
@@ -267,7 +267,7 @@ export class SecureTopic extends Construct {
         resources: [this.topic.arn],
         conditions: {
           StringNotEqualsIfExists: { "aws:PrincipalServiceName": services.length > 0 ? services : ["none"] },
-          ArnNotEqualsIfExists: { "aws:PrincipalArn": roles.length > 0 ? roles : [`arn:aws:iam::${accountId}:role/none`] },
+          ArnNotEqualsIfExists: { "aws:PrincipalArn": roles.length > 0 ? roles : [naming.arn({ service: "iam", account: accountId, resource: "role/none" })] },
         },
       },
       {

@@ -82,6 +82,8 @@ export interface PipelineDefinitionProps {
   readonly crawlerPollSeconds?: number;
   /** A crawl still running after this many minutes fails the pipeline. @default 60 */
   readonly crawlerMaxWaitMinutes?: number;
+  /** Partition of the service-integration ARNs (the environment's). @default DEFAULT_PARTITION */
+  readonly partition?: string;
 }
 
 /** State names, exported so tests and operators' queries name them once. */
@@ -118,7 +120,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
     sm.add(step, {
       Type: "Task",
       Comment: comment,
-      ...glueStartJobRunSync(jobName, args),
+      ...glueStartJobRunSync(jobName, args, props.partition),
       ResultSelector: { "jobRunId.$": "$.Id", "state.$": "$.JobRunState" },
       ResultPath: `$.${step.charAt(0).toLowerCase()}${step.slice(1)}`,
       Retry: [retry(JOB_BUSY_ERRORS, RETRY.jobBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
@@ -159,7 +161,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
       "Key.$": "$.run.manifestKey",
       "Body.$": "States.JsonToString($$.Execution.Input)",
       ContentType: "application/json",
-    }),
+    }, props.partition),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.s3, RETRY.transient)],
     Catch: catchTo(STEPS.writeManifest),
@@ -178,7 +180,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add(STEPS.startCrawler, {
     Type: "Task",
     Comment: "Catalog update: crawl the raw folder (processed and consumer tables use partition projection)",
-    ...awsSdk("glue", "startCrawler", { Name: props.crawlerName }),
+    ...awsSdk("glue", "startCrawler", { Name: props.crawlerName }, props.partition),
     ResultPath: null,
     Retry: [retry(CRAWLER_BUSY_ERRORS, RETRY.crawlerBusy), retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
     Catch: catchTo("UpdateCatalog"),
@@ -189,7 +191,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add("WaitForCrawl", { Type: "Wait", Seconds: pollSeconds, Next: STEPS.getCrawler });
   sm.add(STEPS.getCrawler, {
     Type: "Task",
-    ...awsSdk("glue", "getCrawler", { Name: props.crawlerName }),
+    ...awsSdk("glue", "getCrawler", { Name: props.crawlerName }, props.partition),
     ResultPath: "$.crawl",
     Retry: [retry(TRANSIENT_ERRORS.glue, RETRY.transient)],
     Catch: catchTo("UpdateCatalog"),
@@ -280,7 +282,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
           "processedToConsumerSummary.$": "$.run.processedToConsumerSummary",
         },
       },
-    ]),
+    ], props.partition),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.events, RETRY.transient)],
     Catch: catchTo(STEPS.publishSucceeded),
@@ -309,7 +311,7 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
         dataset: { DataType: "String", StringValue: props.dataset },
         step: { DataType: "String", "StringValue.$": failurePath("step") },
       },
-    }),
+    }, props.partition),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.sns, RETRY.transient)],
     // The alert itself failed: the execution still fails (and the failed-executions alarm sees it).

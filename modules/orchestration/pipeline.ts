@@ -22,7 +22,7 @@ import type { PartitionedDataset } from "../../datasets";
 import type { Lake } from "../lake";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
-import type { Naming } from "../shared/naming";
+import { pascalCase, type Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { runLayout } from "../shared/run-layout";
 import type { StateMachineDefinition } from "./asl";
@@ -162,8 +162,9 @@ export class DatasetPipeline extends Construct {
     this.manifestPrefix = runLayout.manifestPrefix(dataset.prefix);
 
     this.stateMachineName = naming.name(dataset.name, "pipeline");
-    const stateMachineArn = `arn:aws:states:${region}:${accountId}:stateMachine:${this.stateMachineName}`;
+    const stateMachineArn = naming.arn({ service: "states", region, account: accountId, resource: `stateMachine:${this.stateMachineName}` });
     this.definition = pipelineDefinition({
+      partition: naming.partition,
       dataset: dataset.name,
       datasetPrefix: dataset.prefix,
       runRecordsBucket,
@@ -196,11 +197,11 @@ export class DatasetPipeline extends Construct {
     this.role.addToPolicy({
       sid: "PublishTheSuccessEvent",
       actions: ["events:PutEvents"],
-      resources: [`arn:aws:events:${region}:${accountId}:event-bus/default`],
+      resources: [naming.arn({ service: "events", region, account: accountId, resource: "event-bus/default" })],
       conditions: { StringEquals: { "events:source": props.eventSource } },
     });
     props.alerts.grantPublish(this.role);
-    props.alerts.allowRolePublish(`${pascal(dataset.name)}Pipeline`, this.role.arn);
+    props.alerts.allowRolePublish(`${pascalCase(dataset.name)}Pipeline`, this.role.arn);
     this.role.addToPolicy({
       sid: "XRayTracing",
       actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
@@ -244,7 +245,7 @@ export class DatasetPipeline extends Construct {
       description: `Objects created under ${dataset.prefix} in the raw zone start the ${dataset.name} pipeline`,
       eventPattern: JSON.stringify(this.eventPattern),
     });
-    const ruleArn = `arn:aws:events:${region}:${accountId}:rule/${ruleName}`;
+    const ruleArn = naming.arn({ service: "events", region, account: accountId, resource: `rule/${ruleName}` });
     const retryPolicy = { maximumEventAgeInSeconds: 24 * 3600, maximumRetryAttempts: 185 }; // EventBridge's maximum: a day of retries
 
     if (props.batching) {
@@ -273,7 +274,7 @@ export class DatasetPipeline extends Construct {
         name: `${dataset.name}-pipe`,
         service: "pipes.amazonaws.com",
         accountId,
-        sourceArns: [`arn:aws:pipes:${region}:${accountId}:pipe/${pipeName}`],
+        sourceArns: [naming.arn({ service: "pipes", region, account: accountId, resource: `pipe/${pipeName}` })],
         description: `Reads the ${dataset.name} landing buffer in batches and starts its pipeline`,
       });
       buffer.grantConsume(pipeRole);
@@ -329,8 +330,4 @@ function assertOneRunAtATime(dataset: string, step: string, job: GlueJobRef): vo
       `pipeline ${dataset}: job ${job.node.path} (${step}) allows ${runs} concurrent runs; pipeline jobs must allow 1 (executionProperty.maxConcurrentRuns), so a second execution waits instead of overlapping`,
     );
   }
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|[-_])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
 }

@@ -22,6 +22,18 @@ const ACCOUNT_KEY_ACTIONS = [
   "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
 ] as const;
 
+/**
+ * What CloudWatch Logs does with a key that encrypts log groups (AWS's documented key policy);
+ * `GenerateDataKeyWithoutPlaintext` only where the caller asks for it.
+ */
+function logsKeyActions(withoutPlaintextDataKeys: boolean): string[] {
+  return [
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    ...(withoutPlaintextDataKeys ? ["kms:GenerateDataKeyWithoutPlaintext"] : []),
+    "kms:DescribeKey",
+  ];
+}
+
 export interface EncryptionKeyProps {
   readonly naming: Naming;
   /** What the key protects; used in the alias ("alias/<prefix>-<purpose>") and description. */
@@ -44,7 +56,7 @@ export class EncryptionKey extends Construct {
 
   constructor(scope: Construct, id: string, private readonly props: EncryptionKeyProps) {
     super(scope, id);
-    const accountRoot = `arn:aws:iam::${props.accountId}:root`;
+    const accountRoot = props.naming.arn({ service: "iam", account: props.accountId, resource: "root" });
     this.key = new KmsKey(this, "key", {
       description: `${props.naming.prefix} ${props.purpose}`,
       enableKeyRotation: true,
@@ -75,6 +87,14 @@ export class EncryptionKey extends Construct {
    */
   allowService(sid: string, service: string, actions: readonly string[], conditions: ConditionBlock): void {
     this.serviceStatements.push({ sid, principals: { Service: service }, actions, resources: ["*"], conditions });
+  }
+
+  /**
+   * Lets CloudWatch Logs in the key's region encrypt the log groups `logGroups` names (an
+   * `ArnLike`/`ArnEquals` block on "kms:EncryptionContext:aws:logs:arn").
+   */
+  allowCloudWatchLogs(sid: string, logGroups: ConditionBlock, options: { readonly withoutPlaintextDataKeys?: boolean } = {}): void {
+    this.allowService(sid, `logs.${this.props.region}.amazonaws.com`, logsKeyActions(options.withoutPlaintextDataKeys ?? false), logGroups);
   }
 
   /** Decrypt through one service (e.g. S3), for readers. */

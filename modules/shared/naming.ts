@@ -1,8 +1,10 @@
 /**
  * The one naming helper. Every physical name in the platform comes from here, so names are
  * predictable ("<project>-<env>-<component>"), unique per account and region where AWS needs it,
- * and checked against AWS length limits at synth instead of failing at apply.
+ * and checked against AWS length limits at synth instead of failing at apply. ARNs are formatted
+ * here too, in the environment's partition.
  */
+import { DEFAULT_PARTITION, formatArn, type ArnComponents } from "./arn";
 
 export interface NamingProps {
   /** Project slug, e.g. "dataplat". */
@@ -12,6 +14,8 @@ export interface NamingProps {
   /** Account id; part of bucket names because bucket names are global across all accounts. */
   readonly accountId?: string;
   readonly region: string;
+  /** AWS partition ARNs are formatted in (the environment's `partition`). @default DEFAULT_PARTITION */
+  readonly partition?: string;
 }
 
 /** AWS limits that matter for the names we generate. */
@@ -22,12 +26,35 @@ const LIMITS = {
   alias: 256,
 } as const;
 
+/** Limits of names derived from names that already passed `name()`, which `bounded` shortens to fit. */
+export const DERIVED_NAME_LIMITS = {
+  eventRule: 64,
+  alarm: 255,
+} as const;
+export type DerivedNameKind = keyof typeof DERIVED_NAME_LIMITS;
+
 export class Naming {
   /** "<project>-<env>": the prefix of every name and the value IAM policies can match on. */
   readonly prefix: string;
+  /** The partition of every ARN `arn()` formats. */
+  readonly partition: string;
 
   constructor(private readonly props: NamingProps) {
     this.prefix = `${props.project}-${props.environment}`;
+    this.partition = props.partition ?? DEFAULT_PARTITION;
+  }
+
+  /** An ARN in this environment's partition: `arn({ service: "iam", account, resource: "root" })`. */
+  arn(components: Omit<ArnComponents, "partition">): string {
+    return formatArn({ ...components, partition: this.partition });
+  }
+
+  /**
+   * A name derived from other names (an alarm after its resource, a rule after its job), shortened
+   * to AWS's limit for `kind` where needed; a hash of the full name keeps shortened names unique.
+   */
+  bounded(name: string, kind: DerivedNameKind): string {
+    return boundedName(name, DERIVED_NAME_LIMITS[kind]);
   }
 
   /** A hyphenated resource name: `name("api", "ingest")` → "dataplat-dev-api-ingest". */
@@ -61,4 +88,18 @@ export class Naming {
     }
     return name;
   }
+}
+
+/** Shortens a name to `limit` characters, keeping it unique with a hash of the full name. */
+export function boundedName(name: string, limit: number): string {
+  if (name.length <= limit) return name;
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const suffix = hash.toString(36).padStart(7, "0").slice(0, 7);
+  return `${name.slice(0, limit - suffix.length - 1)}-${suffix}`;
+}
+
+/** "pipeline-succeeded" / "records_written" → "PipelineSucceeded" / "RecordsWritten": IAM sids, metric names, ids. */
+export function pascalCase(name: string): string {
+  return name.replace(/(^|[-_])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
 }
