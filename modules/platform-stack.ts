@@ -125,7 +125,7 @@ export class PlatformStack extends TerraformStack {
     // Every dataset with both transform jobs gets a pipeline. (A stream whose Firehose converts to
     // Parquet lands in processed directly and has no raw → processed job to orchestrate.)
     const pipelines = this.datasets.flatMap((dataset): DatasetPipelineJobs[] => {
-      const { rawToProcessed, processedToConsumer } = this.ingestion.glueJobs[dataset.name] ?? {};
+      const { rawToProcessed, processedToConsumer } = this.ingestion.glue.jobs[dataset.name] ?? {};
       // The job resources themselves (not their names as text), so terraform orders jobs before pipelines.
       return rawToProcessed && processedToConsumer ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }] : [];
     });

@@ -25,7 +25,7 @@ function roleOf(json: TerraformJson, schedule: SynthesizedResource) {
 
 describe.each(loadEnvironments().map((config) => [config.name, config] as const))("%s: extract schedules", (_env, config) => {
   const { stack, json } = synthWithIngestion(config);
-  const extracts = Object.entries(stack.ingestion.glueJobs).filter(([, jobs]) => jobs.extract);
+  const extracts = Object.entries(stack.ingestion.glue.jobs).filter(([, jobs]) => jobs.extract);
   const prefix = `dataplat-${config.name}`;
   const ingestionKey = byPath(json, "aws_kms_key", "ingestion/key");
 
@@ -65,7 +65,7 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
           },
         },
       ]);
-      const job = byName(json, "aws_glue_job", stack.ingestion.glueJobs[dataset].extract!.name);
+      const job = byName(json, "aws_glue_job", stack.ingestion.glue.jobs[dataset].extract!.name);
       const queue = byName(json, "aws_sqs_queue", `${prefix}-${dataset}-extract-dlq`);
       const actions = statements.flatMap((s) => asArray(s.Action).map((a) => [a, asArray(s.Resource)]));
       expect(actions.filter(([a]) => String(a).startsWith("glue:"))).toEqual([["glue:StartJobRun", [ref(job, "arn")]]]);
@@ -116,7 +116,7 @@ describe("a new extracted contract", () => {
   it("gets its schedule, role and dead-letter queue with no other change", () => {
     const { stack, json } = synthWithIngestion(loadEnvironment("prod"), { datasets: [...DATASETS, invoices] });
     const schedule = byName(json, "aws_scheduler_schedule", "dataplat-prod-invoices-extract");
-    expect(JSON.parse(schedule.body.target.input)).toEqual({ JobName: stack.ingestion.glueJobs.invoices.extract!.name });
+    expect(JSON.parse(schedule.body.target.input)).toEqual({ JobName: stack.ingestion.glue.jobs.invoices.extract!.name });
     expect(schedule.body.target.dead_letter_config.arn).toBe(ref(byName(json, "aws_sqs_queue", "dataplat-prod-invoices-extract-dlq"), "arn"));
   });
 });

@@ -80,7 +80,7 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
 
   it("every Glue job: failed runs counted by a rule matching that job's FAILED, TIMEOUT and ERROR states", () => {
     const jobs = resources(json, "aws_glue_job");
-    const built = Object.values(stack.ingestion.glueJobs).flatMap((j) => [j.extract, j.rawToProcessed, j.processedToConsumer].filter(Boolean));
+    const built = Object.values(stack.ingestion.glue.jobs).flatMap((j) => [j.extract, j.rawToProcessed, j.processedToConsumer].filter(Boolean));
     expect(jobs.length).toBe(built.length); // every job ingestion built: transforms per dataset plus the extracts
     const rules = resources(json, "aws_cloudwatch_event_rule");
     for (const job of jobs) {

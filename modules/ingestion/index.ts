@@ -15,6 +15,7 @@ import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-sec
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { Construct } from "constructs";
+import type { Engine } from "../../datasets";
 import type { IngestionContext } from "./context";
 import { bundleFunction, type Artifact } from "../shared/bundle";
 import { EncryptionKey } from "../shared/encryption-key";
@@ -25,7 +26,7 @@ import { SecureBucket } from "../shared/secure-bucket";
 import { ApiIngestFunction, type ApiIngestSettings } from "./api";
 import { EmrServerless, type EmrServerlessSettings } from "./emr";
 import { ExtractSchedule, type ExtractScheduleSettings } from "./extract-schedule";
-import { GlueJobs, type DatasetJobs, type GlueJobSettings, type RdsSource } from "./glue";
+import { GlueJobs, type GlueJobSettings, type RdsSource } from "./glue";
 import { EventStream, type FirehoseSettings, type KinesisSettings } from "./streaming";
 
 export { ApiIngestFunction, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE } from "./api";
@@ -76,10 +77,12 @@ export class Ingestion extends Construct {
    * dataset needs it.
    */
   readonly state?: SecureBucket;
-  /** Every failure of the API path: dead letters from the handler, Lambda's on-failure destination, the scheduler's. */
+  /**
+   * Every failure of the API path: dead letters from the handler, Lambda's on-failure destination,
+   * the scheduler's. The only path with one: orchestration catches Glue failures, Firehose writes
+   * its own to the error prefix, and each extract schedule has its own.
+   */
   readonly deadLetterQueue: SqsQueue;
-  /** Dead-letter queues by path (only the API path has one: Glue failures are caught by orchestration, Firehose's go to its error prefix). */
-  readonly deadLetterQueues: Readonly<{ api: SqsQueue }>;
   /** API credentials (value set out of band: `aws secretsmanager put-secret-value`). */
   readonly apiCredentials: SecretsmanagerSecret;
   /** RDS credentials the Glue connection uses (value set out of band). */
@@ -87,8 +90,7 @@ export class Ingestion extends Construct {
   /** The api-ingest function per API dataset. */
   readonly apiFunctions: Readonly<Record<string, ApiIngestFunction>>;
   readonly schedulerRole: ServiceRole;
-  /** Glue jobs per dataset: `{ extract?, rawToProcessed?, processedToConsumer? }`, each with name, arn, job and role. */
-  readonly glueJobs: Readonly<Record<string, DatasetJobs>>;
+  /** The Glue jobs: `glue.jobs[dataset]` is `{ extract?, rawToProcessed?, processedToConsumer? }`, each with name, arn, job and role. */
   readonly glue: GlueJobs;
   /** The schedule that starts each dataset's extract (RDS and DynamoDB datasets), with its role and dead-letter queue. */
   readonly extractSchedules: Readonly<Record<string, ExtractSchedule>>;
@@ -96,7 +98,7 @@ export class Ingestion extends Construct {
   readonly streams: Readonly<Record<string, EventStream>>;
   readonly emr?: EmrServerless;
   /** The engine each dataset got from the rules. */
-  readonly engines: Readonly<Record<string, string>>;
+  readonly engines: Readonly<Record<string, Engine>>;
 
   constructor(scope: Construct, id: string, props: IngestionProps) {
     super(scope, id);
@@ -169,7 +171,6 @@ export class Ingestion extends Construct {
         },
       ]),
     });
-    this.deadLetterQueues = { api: this.deadLetterQueue };
 
     // Both secrets hold credentials another party issues and changes; a rotation function here could
     // not create new ones, so they are rotated by putting the new value (docs/operator-guide.md).
@@ -260,10 +261,9 @@ export class Ingestion extends Construct {
       rds: props.rds && this.rdsCredentials ? { source: props.rds, secret: this.rdsCredentials } : undefined,
       convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),
     });
-    this.glueJobs = this.glue.jobs;
     const extractSchedules: Record<string, ExtractSchedule> = {};
     for (const dataset of datasets) {
-      const job = this.glueJobs[dataset.name]?.extract;
+      const job = this.glue.jobs[dataset.name]?.extract;
       if (!job) continue;
       extractSchedules[dataset.name] = new ExtractSchedule(this, `extract-schedule-${dataset.name}`, { naming, accountId, region, dataset, job, settings: props.extracts, key: this.key });
     }
@@ -288,7 +288,7 @@ export class Ingestion extends Construct {
     stackOutput(
       this,
       "ingestion_glue_job_names",
-      mapValues(this.glueJobs, (jobs) => Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))),
+      mapValues(this.glue.jobs, (jobs) => Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))),
       "Glue jobs of each dataset, by dataset name and step (extract, rawToProcessed, processedToConsumer)",
     );
     stackOutput(

@@ -181,7 +181,7 @@ export class Observability extends Construct {
       if (group.kmsKeyIdInput !== undefined) continue; // the module chose its own key
       const name = group.nameInput;
       if (name === undefined) throw new Error(`${group.node.path}: the log group has no name (a name prefix cannot be named in the logs key policy)`);
-      const pattern = literal(name) ?? `${name.slice(0, name.indexOf("${TfToken["))}*`;
+      const pattern = literal(name) ?? `${literalPrefix(name)}*`;
       group.kmsKeyId = this.logsKey.arn;
       this.encryptedLogGroups.push(this.props.naming.arn({ service: "logs", region, account: accountId, resource: `log-group:${pattern}` }));
     }
@@ -386,4 +386,10 @@ class ObservabilityAspect implements IAspect {
 /** A construct id for what the aspect adds for `resource`: its path, made id-safe. */
 function idFor(resource: IConstruct): string {
   return resource.node.path.split("/").slice(1).join("-").replace(/[^A-Za-z0-9-]+/g, "-");
+}
+
+/** The literal start of a string that holds tokens ("/aws/lambda/" of "/aws/lambda/${name}"), asked of cdktf, not read from its token text. */
+function literalPrefix(value: string): string {
+  const first: unknown = Tokenization.reverseString(value).firstValue;
+  return typeof first === "string" ? first : "";
 }

@@ -23,10 +23,14 @@ import { DeadLetterQueue, SecureQueue, SecureTopic, type QueueSubscriptionOption
 import { DatasetPipeline, type DatasetPipelineJobs, type TriggerBatching } from "./pipeline";
 import { PIPELINE_SUCCEEDED } from "./pipeline-definition";
 
-export * from "./asl";
-export * from "./messaging";
-export * from "./pipeline";
-export * from "./pipeline-definition";
+// What wiring, operators' tools and tests use; the ASL builder's internals stay in ./asl.
+export { StateMachineBuilder, transitionsOf } from "./asl";
+export type { JsonPath, PassState, State, StateMachineDefinition, TaskState } from "./asl";
+export { DeadLetterQueue, QUEUE_DEFAULTS, SecureQueue, SecureTopic } from "./messaging";
+export type { QueueSubscriptionOptions } from "./messaging";
+export { batchInputBytes, DatasetPipeline, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, PIPE_RECORD_TEMPLATE } from "./pipeline";
+export type { CrawlerRef, DatasetPipelineJobs, GlueJobRef, TriggerBatching } from "./pipeline";
+export { CRAWLER_BUSY_ERRORS, JOB_BUSY_ERRORS, PIPELINE_SUCCEEDED, STEPS, TRANSIENT_ERRORS } from "./pipeline-definition";
 
 export type TopicName = "alerts" | "pipelineEvents";
 
