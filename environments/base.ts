@@ -95,7 +95,7 @@ export const base: EnvironmentOverride = {
       maxEventAgeSeconds: 3600, // a start that cannot be made within the hour waits in the dead-letter queue for an operator
     },
     rds: {
-      jdbcUrl: "jdbc:postgresql://orders-db.internal.example:5432/orders", // placeholder: each environment names its database
+      jdbcUrl: "jdbc:postgresql://source-db.internal.example:5432/source", // placeholder: each environment names its database
       databaseCidr: "10.0.0.0/16", // placeholder: where that database lives
     },
     kinesis: {

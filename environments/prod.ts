@@ -44,7 +44,7 @@ export const prod: EnvironmentDefinition = {
   network: { cidr: "10.30.0.0/16" },
   ingestion: {
     api: { schedule: "rate(15 minutes)", memoryMb: 1024 }, // tracking pages within a quarter hour; more memory, faster gzip
-    glue: { workerType: "G.2X", numberOfWorkers: 10 }, // production volume: a day of orders in minutes
+    glue: { workerType: "G.2X", numberOfWorkers: 10 }, // production volume: a day of the largest extract in minutes
     rds: { jdbcUrl: "jdbc:postgresql://orders-db.prod.internal.example:5432/orders", databaseCidr: "10.130.0.0/16" }, // peered production database VPC
     kinesis: { retentionHours: 168 }, // a week of replay if delivery breaks over a weekend
     emrServerless: { enabled: true, maxCapacity: { cpuVcpu: 200, memoryGb: 800 } },

@@ -445,7 +445,7 @@ const between = (min: number, max: number, why = "") =>
     .max(max, { error: rule(`must be from ${min} to ${max}${why}`) });
 
 const ApiIngestSchema = z.object({
-  /** The external API's origin; each API dataset's contract adds its path ("/v1/shipments"). */
+  /** The external API's origin; each API dataset's contract adds its path ("/v1/<resource>"). */
   baseUrl: httpUrl,
   /** When the function runs (EventBridge Scheduler, UTC). */
   schedule: scheduleExpression,

@@ -55,7 +55,7 @@ export class EventStream extends Construct {
   readonly logGroup: CloudwatchLogGroup;
   /** The zone Firehose delivers to: raw, or processed with Parquet conversion. */
   readonly zone: Zone;
-  /** The prefix records land under ("clickstream/dt=!{partitionKeyFromQuery:dt}/…"). */
+  /** The prefix records land under ("<dataset>/dt=!{partitionKeyFromQuery:dt}/…"). */
   readonly prefix: string;
   readonly errorPrefix: string;
 
