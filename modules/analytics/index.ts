@@ -8,6 +8,7 @@ import type { PartitionedDataset } from "../../datasets";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import type { Network } from "../network";
+import { ValidationError } from "../shared/errors";
 import type { Naming } from "../shared/naming";
 import { Athena } from "./athena";
 import { QuickSight } from "./quicksight";
@@ -56,7 +57,7 @@ export class Analytics extends Construct {
     this.athena = new Athena(this, "athena", { naming, accountId, region, lake, catalog, datasets, ...props.athena, ...protection });
 
     if (props.redshift) {
-      if (!props.network) throw new Error("Analytics: redshift needs a network (the workgroup runs in private subnets)");
+      if (!props.network) throw new ValidationError("ANALYTICS_WAREHOUSE_WITHOUT_NETWORK", "redshift needs a network (the workgroup runs in private subnets)", this);
       this.warehouse = new Warehouse(this, "warehouse", {
         naming, accountId, region, lake, catalog, network: props.network, ...props.redshift,
       });

@@ -11,6 +11,7 @@ import { Construct } from "constructs";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import { REDSHIFT_PORT, type Network } from "../network";
+import { ValidationError } from "../shared/errors";
 import { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
@@ -83,7 +84,7 @@ export class Warehouse extends Construct {
     this.adminSecretArn = this.namespace.adminPasswordSecretArn;
 
     const securityGroup = network.redshiftSecurityGroup;
-    if (!securityGroup) throw new Error(`${this.node.path}: the warehouse needs the network's warehouse security group (Network prop warehouse: true)`);
+    if (!securityGroup) throw new ValidationError("WAREHOUSE_NO_SECURITY_GROUP", "the warehouse needs the network's warehouse security group (Network prop warehouse: true)", this);
     this.workgroup = new RedshiftserverlessWorkgroup(this, "workgroup", {
       workgroupName: naming.name("warehouse"),
       namespaceName: this.namespace.namespaceName,

@@ -12,6 +12,7 @@ import type { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { Construct } from "constructs";
 import { resolvedApiIncremental, type PartitionedDataset } from "../../datasets";
 import type { Lake } from "../lake";
+import { ValidationError } from "../shared/errors";
 import type { Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
@@ -91,7 +92,7 @@ export class ApiIngestFunction extends Construct {
     super(scope, id);
     const { naming, accountId, region, dataset, lake, settings, key } = props;
     const source = dataset.contract.source;
-    if (source.kind !== "api") throw new Error(`dataset ${dataset.name}: api-ingest serves api sources (got ${source.kind})`);
+    if (source.kind !== "api") throw new ValidationError("INGESTION_NOT_AN_API_SOURCE", `dataset ${dataset.name}: api-ingest serves api sources (got ${source.kind})`, this);
     this.name = naming.name("ingest", dataset.name);
     this.apiUrl = new URL(source.path, settings.baseUrl).toString();
     const functionArn = naming.arn({ service: "lambda", region, account: accountId, resource: `function:${this.name}` });
@@ -126,7 +127,7 @@ export class ApiIngestFunction extends Construct {
     key.grantDecrypt(this.role, "lambda"); // the function's own environment variables
     const incremental = resolvedApiIncremental(source.incremental);
     if (incremental.kind === "since") {
-      if (!props.state) throw new Error(`dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`);
+      if (!props.state) throw new ValidationError("INGESTION_NO_STATE_BUCKET", `dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`, this);
       props.state.grantReadWrite(this.role, markPrefix(dataset));
     }
 

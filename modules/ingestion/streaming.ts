@@ -14,6 +14,7 @@ import { Construct } from "constructs";
 import type { PartitionedDataset } from "../../datasets";
 import type { Catalog } from "../catalog";
 import type { Lake, Zone } from "../lake";
+import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
@@ -66,7 +67,7 @@ export class EventStream extends Construct {
     const parquet = firehose.parquetConversion;
     this.zone = parquet ? "processed" : "raw";
     const processedTable = catalog.tables[dataset.name]?.processed;
-    if (parquet && !processedTable) throw new Error(`dataset ${dataset.name}: Parquet conversion needs its processed table, and the dataset does not live in processed`);
+    if (parquet && !processedTable) throw new ValidationError("INGESTION_PARQUET_WITHOUT_PROCESSED_TABLE", `dataset ${dataset.name}: Parquet conversion needs its processed table, and the dataset does not live in processed`, this);
 
     this.stream = new KinesisStream(this, "kinesis", {
       name,

@@ -17,6 +17,7 @@ import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
+import { ValidationError } from "../shared/errors";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
@@ -204,7 +205,7 @@ export class Network extends Construct {
 
   /** Lets clients in `securityGroupId` (a BI tool, a bastion) connect to the warehouse. */
   allowRedshiftFrom(id: string, securityGroupId: string, description: string): void {
-    if (!this.redshiftSecurityGroup) throw new Error(`${this.node.path}: allowRedshiftFrom("${id}") needs the warehouse security group (warehouse: true)`);
+    if (!this.redshiftSecurityGroup) throw new ValidationError("NETWORK_NO_WAREHOUSE_SECURITY_GROUP", `allowRedshiftFrom("${id}") needs the warehouse security group (warehouse: true)`, this);
     this.ingress(this.redshiftSecurityGroup, `redshift-from-${id}`, { ipProtocol: "tcp", fromPort: REDSHIFT_PORT, toPort: REDSHIFT_PORT, referencedSecurityGroupId: securityGroupId, description });
   }
 

@@ -22,6 +22,7 @@ import type { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
 import type { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct, IConstruct } from "constructs";
 import type { AlarmsConfig } from "../../environments";
+import { ValidationError } from "../shared/errors";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
@@ -106,7 +107,7 @@ export class Observability extends Construct {
 
   /** What the aspect found (after synth). */
   get resources(): DiscoveredResources {
-    if (!this.discovered) throw new Error("observability: resources are discovered at synth; synthesize the stack first");
+    if (!this.discovered) throw new ValidationError("OBSERVABILITY_NOT_SYNTHESIZED", "resources are discovered at synth; synthesize the stack first", this);
     return this.discovered;
   }
 
@@ -114,7 +115,7 @@ export class Observability extends Construct {
   _instrument(stack: TerraformStack): void {
     if (this.discovered) return;
     if (this.props.alarms.notify === "page" && !this.onCallTopicArn) {
-      throw new Error(`observability: alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))`);
+      throw new ValidationError("OBSERVABILITY_NO_ON_CALL_TOPIC", `alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))`, this);
     }
     const found = discoverResources(stack);
     this.addLambdaLogGroups(stack, found.lambdaFunctions, found.logGroups);
@@ -124,7 +125,7 @@ export class Observability extends Construct {
     const { alarms } = this.props;
     for (const fn of this.discovered.lambdaFunctions) {
       const timeout = fn.timeoutInput ?? LAMBDA_DEFAULT_TIMEOUT_SECONDS;
-      if (Token.isUnresolved(timeout)) throw new Error(`${fn.node.path}: the function's timeout is computed; the duration alarm needs a number of seconds`);
+      if (Token.isUnresolved(timeout)) throw new ValidationError("OBSERVABILITY_COMPUTED_TIMEOUT", "the function's timeout is computed; the duration alarm needs a number of seconds", fn);
       this.addAlarms(fn, literal(fn.functionNameInput), lambdaAlarms(alarms, fn.functionName, timeout));
     }
     for (const job of this.discovered.glueJobs) {
@@ -135,7 +136,7 @@ export class Observability extends Construct {
     for (const q of this.discovered.deadLetterQueues) this.addAlarms(q, literal(q.nameInput), deadLetterQueueAlarms(alarms, q.name));
     for (const s of this.discovered.firehoseStreams) {
       const destination = literal(s.destinationInput);
-      if (!destination) throw new Error(`${s.node.path}: the Firehose destination is computed; the freshness alarm needs to know it`);
+      if (!destination) throw new ValidationError("OBSERVABILITY_COMPUTED_DESTINATION", "the Firehose destination is computed; the freshness alarm needs to know it", s);
       this.addAlarms(s, literal(s.nameInput), firehoseAlarms(alarms, s.name, destination));
     }
     for (const s of this.discovered.kinesisStreams) this.addAlarms(s, literal(s.nameInput), kinesisAlarms(alarms, s.name));
@@ -153,7 +154,7 @@ export class Observability extends Construct {
       const configured = fn.loggingConfigInput?.logGroup;
       if (configured !== undefined && (existing.has(resolve(configured)) || !literal(configured))) continue; // the module manages it
       const name = literal(configured) ?? (literal(fn.functionNameInput) ? `/aws/lambda/${fn.functionNameInput}` : undefined);
-      if (!name) throw new Error(`${fn.node.path}: the function name is computed; give it a literal name so its log group can be created with retention and KMS`);
+      if (!name) throw new ValidationError("OBSERVABILITY_COMPUTED_FUNCTION_NAME", "the function name is computed; give it a literal name so its log group can be created with retention and KMS", fn);
       const byAttribute = `/aws/lambda/\${${fn.terraformResourceType}.${fn.friendlyUniqueId}.function_name}`;
       if (existing.has(name) || existing.has(byAttribute)) continue;
       const group = new CloudwatchLogGroup(this, `log-group-${idFor(fn)}`, { name });
@@ -180,7 +181,7 @@ export class Observability extends Construct {
       }
       if (group.kmsKeyIdInput !== undefined) continue; // the module chose its own key
       const name = group.nameInput;
-      if (name === undefined) throw new Error(`${group.node.path}: the log group has no name (a name prefix cannot be named in the logs key policy)`);
+      if (name === undefined) throw new ValidationError("OBSERVABILITY_UNNAMED_LOG_GROUP", "the log group has no name (a name prefix cannot be named in the logs key policy)", group);
       const pattern = literal(name) ?? `${literalPrefix(name)}*`;
       group.kmsKeyId = this.logsKey.arn;
       this.encryptedLogGroups.push(this.props.naming.arn({ service: "logs", region, account: accountId, resource: `log-group:${pattern}` }));

@@ -16,6 +16,7 @@ import { Token } from "cdktf";
 import { Construct } from "constructs";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
+import { ValidationError } from "../shared/errors";
 import { EncryptionKey } from "../shared/encryption-key";
 import { pascalCase, type Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
@@ -116,7 +117,7 @@ export class Orchestration extends Construct {
 
     const subscribers: Record<string, SecureQueue> = {};
     for (const spec of props.subscribers ?? DEFAULT_SUBSCRIBERS) {
-      if (subscribers[spec.name]) throw new Error(`orchestration: subscriber "${spec.name}" is defined twice`);
+      if (subscribers[spec.name]) throw new ValidationError("ORCHESTRATION_DUPLICATE_SUBSCRIBER", `subscriber "${spec.name}" is defined twice`, this);
       const queue = new SecureQueue(this, `${spec.name}-subscriber`, { naming, name: spec.name, key: this.key, maxReceiveCount: props.maxReceiveCount });
       (spec.topic === "alerts" ? this.alerts : this.pipelineEvents).subscribeQueue(spec.name, queue, spec);
       subscribers[spec.name] = queue;
@@ -131,13 +132,13 @@ export class Orchestration extends Construct {
     });
 
     const rawBucketName = props.lake.zones.raw.bucket.bucket.bucketInput;
-    if (!rawBucketName || Token.isUnresolved(rawBucketName)) throw new Error("orchestration: the raw bucket needs a literal name for the trigger's event pattern");
+    if (!rawBucketName || Token.isUnresolved(rawBucketName)) throw new ValidationError("ORCHESTRATION_COMPUTED_RAW_BUCKET", "the raw bucket needs a literal name for the trigger's event pattern", this);
     const pipelines: Record<string, DatasetPipeline> = {};
     for (const jobs of props.pipelines ?? []) {
       const name = jobs.dataset.name;
-      if (pipelines[name]) throw new Error(`orchestration: dataset ${name} has two pipelines`);
+      if (pipelines[name]) throw new ValidationError("ORCHESTRATION_DUPLICATE_PIPELINE", `dataset ${name} has two pipelines`, this);
       const crawler = props.catalog.crawlers[name];
-      if (!crawler) throw new Error(`orchestration: dataset ${name} has no raw-zone crawler: a pipeline starts from raw landings, so the dataset must live in the raw zone`);
+      if (!crawler) throw new ValidationError("ORCHESTRATION_NO_RAW_CRAWLER", `dataset ${name} has no raw-zone crawler: a pipeline starts from raw landings, so the dataset must live in the raw zone`, this);
       pipelines[name] = new DatasetPipeline(this, `${name}-pipeline`, {
         naming,
         accountId,

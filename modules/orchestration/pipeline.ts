@@ -20,6 +20,7 @@ import { Token } from "cdktf";
 import { Construct } from "constructs";
 import type { PartitionedDataset } from "../../datasets";
 import type { Lake } from "../lake";
+import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import { pascalCase, type Naming } from "../shared/naming";
@@ -157,7 +158,7 @@ export class DatasetPipeline extends Construct {
     }
 
     const runRecordsBucket = props.lake.zones.quarantine.bucket.bucket.bucketInput;
-    if (!runRecordsBucket || Token.isUnresolved(runRecordsBucket)) throw new Error(`pipeline ${dataset.name}: the quarantine bucket needs a literal name for the run's manifest and summary paths`);
+    if (!runRecordsBucket || Token.isUnresolved(runRecordsBucket)) throw new ValidationError("PIPELINE_COMPUTED_RUN_RECORDS_BUCKET", `pipeline ${dataset.name}: the quarantine bucket needs a literal name for the run's manifest and summary paths`, this);
     this.runRecordsBucket = runRecordsBucket;
     this.manifestPrefix = runLayout.manifestPrefix(dataset.prefix);
 
@@ -326,8 +327,10 @@ function assertOneRunAtATime(dataset: string, step: string, job: GlueJobRef): vo
   if (!(job instanceof GlueJob)) return;
   const runs = job.executionPropertyInput?.maxConcurrentRuns;
   if (runs !== undefined && !Token.isUnresolved(runs) && runs !== 1) {
-    throw new Error(
+    throw new ValidationError(
+      "PIPELINE_CONCURRENT_JOB_RUNS",
       `pipeline ${dataset}: job ${job.node.path} (${step}) allows ${runs} concurrent runs; pipeline jobs must allow 1 (executionProperty.maxConcurrentRuns), so a second execution waits instead of overlapping`,
+      job,
     );
   }
 }
