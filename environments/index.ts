@@ -15,7 +15,7 @@ import type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
 export type {
-  AlarmsConfig, EnvironmentConfig, LakeFormationConfig, NetworkConfig, OrchestrationConfig, PartitionKey, PartitionSpec, QuickSightConfig,
+  AlarmsConfig, AthenaConfig, EnvironmentConfig, IngestionConfig, LakeFormationConfig, NetworkConfig, OrchestrationConfig, PartitionKey, PartitionSpec, QuickSightConfig,
   RedshiftConfig, Tier, Tiering,
 } from "./schema";
 export type { EnvironmentDefinition, EnvironmentOverride } from "./types";

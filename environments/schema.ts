@@ -830,6 +830,7 @@ export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
 export type AlarmsConfig = EnvironmentConfig["alarms"];
 export type OrchestrationConfig = EnvironmentConfig["orchestration"];
 export type IngestionConfig = EnvironmentConfig["ingestion"];
+export type AthenaConfig = EnvironmentConfig["athena"];
 export type ExtractScheduleConfig = IngestionConfig["extracts"];
 /** What an environment file may write before defaults are merged and validation runs. */
 export type EnvironmentInput = z.input<typeof EnvironmentSchema>;

@@ -11,7 +11,7 @@ function stackWith(grant: (lake: Lake, role: ServiceRole) => void): TerraformJso
   const stack = new TerraformStack(Testing.app(), "grants");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
   const naming = new Naming({ project: "dataplat", environment: "test", accountId: "111111111111", region: "eu-west-1" });
-  const lake = new Lake(stack, "lake", { naming, accountId: "111111111111", region: "eu-west-1", lifecycle: tiering });
+  const lake = new Lake(stack, "lake", { naming, accountId: "111111111111", region: "eu-west-1", lifecycle: tiering, noncurrentVersionExpirationDays: 30, accessLogRetentionDays: 365 });
   const role = new ServiceRole(stack, "job", { naming, name: "job", service: "glue.amazonaws.com", accountId: "111111111111" });
   grant(lake, role);
   return JSON.parse(Testing.synth(stack));

@@ -3,6 +3,7 @@
  * environment turns it off) and QuickSight (opt-in). All of it reads the consumer zone through
  * the catalog's tables; none of it can read another zone.
  */
+import type { AthenaConfig } from "../../environments";
 import { Construct } from "constructs";
 import type { PartitionedDataset } from "../../datasets";
 import type { Catalog } from "../catalog";
@@ -28,12 +29,8 @@ export interface AnalyticsProps {
   readonly datasets: readonly PartitionedDataset[];
   /** Required when `redshift` is set: the workgroup runs in its private subnets. */
   readonly network?: Network;
-  readonly athena: {
-    /** @default no cutoff */
-    readonly bytesScannedCutoffPerQuery?: number;
-    readonly engineVersion: string;
-    readonly resultsRetentionDays: number;
-  };
+  /** The environment's `athena` (documented in environments/schema.ts). */
+  readonly athena: AthenaConfig;
   /** Redshift Serverless capacity. @default no warehouse */
   readonly redshift?: { readonly baseCapacityRpu: number; readonly maxCapacityRpu: number };
   /** Share QuickSight datasets with this principal. @default no QuickSight resources */

@@ -38,6 +38,7 @@ export class StateBootstrapStack extends TerraformStack {
     const logs = new SecureBucket(this, "logs", {
       bucketName: naming.bucket("tfstate-logs"),
       lifecycle: { expireAfterDays: config.lake.accessLogRetentionDays },
+      noncurrentVersionExpirationDays: 30, // a month to recover an overwritten log object; nothing rewrites them
       unusedObjectEventsReason: "access logs of the state bucket, read when auditing; nothing reacts to a new log object",
       ...base,
     });

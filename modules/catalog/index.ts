@@ -5,6 +5,7 @@
  * that discover what arrives; a Glue security configuration and catalog encryption under one
  * catalog key; and, when the environment opts in, Lake Formation governing who reads which zone.
  */
+import { dependable } from "cdktf";
 import { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
 import { GlueCatalogTable } from "@cdktf/provider-aws/lib/glue-catalog-table";
 import { GlueCrawler } from "@cdktf/provider-aws/lib/glue-crawler";
@@ -18,10 +19,10 @@ import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
-import { LakeFormation, type LakeFormationAccess } from "./lake-formation";
+import { LakeFormation, type LakeFormationAccess, type LakeFormationProps } from "./lake-formation";
 
 export { LakeFormation } from "./lake-formation";
-export type { LakeFormationAccess } from "./lake-formation";
+export type { LakeFormationAccess, LakeFormationProps } from "./lake-formation";
 
 /** Zones whose tables the catalog generates from contracts (raw is discovered by crawlers). */
 export const TABLE_ZONES = ["processed", "consumer"] as const;
@@ -50,13 +51,6 @@ export const CRAWLER_CONFIGURATION = JSON.stringify({
 
 /** Files writers leave next to data that are not data. */
 const CRAWLER_EXCLUSIONS = ["**/_SUCCESS", "**/_temporary/**", "**/*.crc"];
-
-export interface LakeFormationProps {
-  /** Data-lake administrators (must include the deploying role). */
-  readonly admins: readonly string[];
-  /** Principals that read the consumer zone, and nothing else. */
-  readonly consumers: readonly string[];
-}
 
 export interface CatalogProps {
   readonly naming: Naming;
@@ -131,21 +125,21 @@ export class Catalog extends Construct {
       "S3 writes take each zone bucket's default SSE-KMS key, which the bucket policies enforce; one key here would be sent with every write and refused by every zone but one (CloudWatch and bookmarks are SSE-KMS/CSE-KMS)",
     );
 
-    if (props.lakeFormation) {
-      this.lakeFormation = new LakeFormation(this, "lake-formation", { naming, accountId, lake, catalog: this, ...props.lakeFormation });
-    }
-
     const databases = {} as Record<Zone, GlueCatalogDatabase>;
     for (const zone of ZONES) {
       databases[zone] = new GlueCatalogDatabase(this, `${zone}-database`, {
         name: this.databaseName(zone),
         description: `${zone} zone of the ${naming.prefix} lake`,
         locationUri: lake.uri(zone),
-        // Created after the Lake Formation settings, so no IAM-only default grant is attached to it.
-        dependsOn: this.lakeFormation ? [this.lakeFormation.settings] : undefined,
       });
     }
     this.databases = databases;
+
+    if (props.lakeFormation) {
+      this.lakeFormation = new LakeFormation(this, "lake-formation", { naming, accountId, lake, databases, ...props.lakeFormation });
+      // Created after the Lake Formation settings, so no IAM-only default grant is attached to them.
+      for (const zone of ZONES) databases[zone].dependsOn = [dependable(this.lakeFormation.settings)];
+    }
 
     const tables: Record<string, DatasetTables> = {};
     for (const dataset of props.datasets) {

@@ -5,14 +5,15 @@
  * `grantZone`, which is a no-op where the environment has not opted in (the catalog has no
  * LakeFormation then), so callers never branch on it.
  */
+import type { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
 import { LakeformationDataLakeSettings } from "@cdktf/provider-aws/lib/lakeformation-data-lake-settings";
 import { LakeformationPermissions } from "@cdktf/provider-aws/lib/lakeformation-permissions";
 import { LakeformationResource } from "@cdktf/provider-aws/lib/lakeformation-resource";
 import { Construct } from "constructs";
+import type { LakeFormationConfig } from "../../environments";
 import type { Lake, Zone } from "../lake";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
-import type { Catalog } from "./index";
 
 /** Zones registered with Lake Formation: the ones that carry tables. Quarantine stays IAM-only. */
 export const REGISTERED_ZONES = ["raw", "processed", "consumer"] as const;
@@ -26,13 +27,15 @@ export const ZONE_PERMISSIONS: Readonly<Record<LakeFormationAccess, { database: 
   write: { database: ["DESCRIBE", "CREATE_TABLE", "ALTER"], tables: ["SELECT", "DESCRIBE", "INSERT", "DELETE", "ALTER"] },
 };
 
-export interface LakeFormationConstructProps {
+/** Who administers the lake and who reads its consumer zone (the environment's `lakeFormation`, documented in environments/schema.ts). */
+export type LakeFormationProps = Readonly<Pick<LakeFormationConfig, "admins" | "consumers">>;
+
+export interface LakeFormationConstructProps extends LakeFormationProps {
   readonly naming: Naming;
   readonly accountId: string;
   readonly lake: Lake;
-  readonly catalog: Catalog;
-  readonly admins: readonly string[];
-  readonly consumers: readonly string[];
+  /** The catalog's database per zone: the grants name them. */
+  readonly databases: Readonly<Record<Zone, GlueCatalogDatabase>>;
 }
 
 export class LakeFormation extends Construct {
@@ -88,7 +91,7 @@ export class LakeFormation extends Construct {
    * grants data-location access (creating tables that point into the zone).
    */
   grantZone(id: string, zone: Zone, principal: string, access: LakeFormationAccess): void {
-    const database = this.props.catalog.databases[zone].name;
+    const database = this.props.databases[zone].name;
     const permissions = ZONE_PERMISSIONS[access];
     const dependsOn = [this.settings];
     this.grants.push(

@@ -2,6 +2,7 @@
  * The light path: one api-ingest Lambda per API dataset, on the environment's schedule, writing
  * the raw zone, quarantining what is malformed, and dead-lettering what still fails.
  */
+import type { IngestionConfig } from "../../environments";
 import type { TerraformAsset } from "cdktf";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
@@ -21,24 +22,8 @@ import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
 
 /** The API function's settings (the environment's `ingestion.api`). */
-export interface ApiIngestSettings {
-  /** The API's origin; the dataset's `source.path` is appended. */
-  readonly baseUrl: string;
-  /** EventBridge Scheduler expression. */
-  readonly schedule: string;
-  readonly timeoutSeconds: number;
-  readonly memoryMb: number;
-  readonly reservedConcurrency: number;
-  readonly maxAttempts: number;
-  readonly backoffBaseMs: number;
-  readonly requestTimeoutSeconds: number;
-  readonly maxPages: number;
-  readonly maxPageBytes: number;
-  readonly maxRecordBytes: number;
-  readonly asyncRetryAttempts: number;
-  readonly maxEventAgeSeconds: number;
-  readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
-}
+/** The environment's `ingestion.api` (each field is documented, with its range, in environments/schema.ts). */
+export type ApiIngestSettings = IngestionConfig["api"];
 
 /** Lambda runtime: Node.js 22 (the SDK's supported line); the bundle targets Node 20 syntax, so it also runs locally on 20. */
 export const LAMBDA_RUNTIME = "nodejs22.x";

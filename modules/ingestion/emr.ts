@@ -4,6 +4,7 @@
  * ceiling, stops when idle, and runs in the private subnets. Its job runtime role reads the
  * processed and consumer zones and writes the consumer zone (and its catalog), nothing else.
  */
+import type { IngestionConfig } from "../../environments";
 import { EmrserverlessApplication } from "@cdktf/provider-aws/lib/emrserverless-application";
 import { Construct } from "constructs";
 import type { IngestionContext } from "./context";
@@ -11,12 +12,8 @@ import { livesIn } from "../catalog";
 import { ServiceRole } from "../shared/iam";
 import type { SecureBucket } from "../shared/secure-bucket";
 
-export interface EmrServerlessSettings {
-  /** EMR 7 release (Spark 3.5). */
-  readonly releaseLabel: string;
-  readonly maxCapacity: { readonly cpuVcpu: number; readonly memoryGb: number };
-  readonly autoStopMinutes: number;
-}
+/** The environment's `ingestion.emrServerless` without its switch (documented in environments/schema.ts). */
+export type EmrServerlessSettings = Omit<IngestionConfig["emrServerless"], "enabled" | "disabledReason">;
 
 export interface EmrServerlessProps extends IngestionContext {
   readonly artifacts: SecureBucket;

@@ -9,6 +9,7 @@
  * start it cannot make is only a line in its history), and the API path's schedules are already
  * Scheduler's, so every source starts the same way and is watched the same way.
  */
+import type { IngestionConfig } from "../../environments";
 import { DEFAULT_PARTITION, formatArn } from "../shared/arn";
 import { SchedulerSchedule } from "@cdktf/provider-aws/lib/scheduler-schedule";
 import { Construct } from "constructs";
@@ -21,14 +22,8 @@ import type { Naming } from "../shared/naming";
 import type { GlueJobRef } from "./glue";
 
 /** The extract schedules' settings (the environment's `ingestion.extracts`). */
-export interface ExtractScheduleSettings {
-  /** EventBridge Scheduler expression (UTC): "rate(…)" or "cron(…)". */
-  readonly schedule: string;
-  /** Scheduler's retries of a start it could not make, before the dead-letter queue. */
-  readonly retryAttempts: number;
-  /** How long Scheduler keeps trying one start. */
-  readonly maxEventAgeSeconds: number;
-}
+/** The environment's `ingestion.extracts` (documented in environments/schema.ts). */
+export type ExtractScheduleSettings = IngestionConfig["extracts"];
 
 /** Scheduler's universal target for Glue StartJobRun in `partition` (the SDK call, not a resource ARN). */
 export function glueStartJobRunTarget(partition: string = DEFAULT_PARTITION): string {

@@ -12,6 +12,7 @@
  * `--summary_path`; processed → consumer gets `--partitions_path` (raw → processed's run summary),
  * `--run_id` and `--summary_path`. `--manifest_path` has no default.
  */
+import type { IngestionConfig } from "../../environments";
 import { AssetType, TerraformAsset } from "cdktf";
 import { GlueConnection } from "@cdktf/provider-aws/lib/glue-connection";
 import { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
@@ -32,18 +33,8 @@ import { runLayout } from "../shared/run-layout";
 import type { SecureBucket } from "../shared/secure-bucket";
 
 /** Per-environment job settings (the environment's `ingestion.glue`). */
-export interface GlueJobSettings {
-  readonly version: "5.0";
-  readonly workerType: string;
-  readonly numberOfWorkers: number;
-  readonly timeoutMinutes: number;
-  readonly maxRetries: number;
-  readonly maxConcurrentRuns: number;
-  /** Bookmarks of the incremental RDS extract. */
-  readonly bookmarks: "enable" | "pause" | "disable";
-  readonly metrics: boolean;
-  readonly continuousLogging: boolean;
-}
+/** The environment's `ingestion.glue` (documented in environments/schema.ts). */
+export type GlueJobSettings = IngestionConfig["glue"];
 
 /** The RDS source the `rds` datasets are extracted from. */
 export interface RdsSource {

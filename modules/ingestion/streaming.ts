@@ -6,6 +6,7 @@
  * the dataset's folder. Optionally, Firehose converts to Parquet against the dataset's processed
  * table and delivers to the processed zone instead (then Firehose, not Glue, is raw → processed).
  */
+import type { IngestionConfig } from "../../environments";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stream";
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
@@ -19,17 +20,11 @@ import type { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 
-export interface KinesisSettings {
-  readonly capacityMode: "ON_DEMAND" | "PROVISIONED";
-  readonly shardCount?: number;
-  readonly retentionHours: number;
-}
+/** The environment's `ingestion.kinesis` (documented in environments/schema.ts). */
+export type KinesisSettings = IngestionConfig["kinesis"];
 
-export interface FirehoseSettings {
-  readonly bufferingSizeMb: number;
-  readonly bufferingIntervalSeconds: number;
-  readonly parquetConversion: boolean;
-}
+/** The environment's `ingestion.firehose` (documented in environments/schema.ts). */
+export type FirehoseSettings = IngestionConfig["firehose"];
 
 export interface EventStreamProps {
   readonly naming: Naming;

@@ -29,10 +29,10 @@ export interface LakeProps {
   readonly region: string;
   /** Storage tiers per zone (from the environment's `lake.lifecycle`). */
   readonly lifecycle: Readonly<Record<Zone, Tiering>>;
-  /** Days old object versions are kept. @default 30 */
-  readonly noncurrentVersionExpirationDays?: number;
-  /** Days access logs are kept. @default 365 */
-  readonly accessLogRetentionDays?: number;
+  /** Days old object versions of the zone buckets are kept (the environment's `lake.noncurrentVersionExpirationDays`). */
+  readonly noncurrentVersionExpirationDays: number;
+  /** Days access logs are kept (the environment's `lake.accessLogRetentionDays`). */
+  readonly accessLogRetentionDays: number;
   /** Let destroy delete non-empty zone buckets (disposable environments only). @default false */
   readonly forceDestroy?: boolean;
 }
@@ -50,7 +50,7 @@ export class Lake extends Construct {
     this.accessLogs = new SecureBucket(this, "access-logs", {
       bucketName: naming.bucket("access-logs"),
       accountId,
-      lifecycle: { expireAfterDays: props.accessLogRetentionDays ?? 365 },
+      lifecycle: { expireAfterDays: props.accessLogRetentionDays },
       noncurrentVersionExpirationDays: 1, // log objects are never rewritten
       unusedObjectEventsReason: "log delivery writes here every few minutes; nothing reacts to a new log object, and events would only add cost",
       ...protection,

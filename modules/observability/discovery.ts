@@ -77,20 +77,16 @@ export function discoverResources(stack: TerraformStack): DiscoveredResources {
 /** Logical ids of the queues named in any resource's dead-letter settings. */
 function deadLetterQueueIds(stack: TerraformStack, all: readonly TerraformResource[], queues: readonly SqsQueue[]): Set<string> {
   const resolve = (value: unknown) => Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) });
-  const byLiteralName = new Map<string, string>();
-  for (const q of queues) {
-    const name = q.nameInput;
-    if (typeof name === "string" && !Token.isUnresolved(name)) byLiteralName.set(name, q.friendlyUniqueId);
-  }
+  // How a dead-letter setting names each queue: its ARN attribute as cdktf resolves a reference to
+  // it, and, for a queue with a literal name, a literal ARN ending in ":sqs:<region>:<account>:<name>".
+  const references = queues.map((q) => ({ id: q.friendlyUniqueId, reference: String(resolve(q.arn)), name: literal(q.nameInput) }));
+  const literalQueueName = (text: string, name: string) => text.split(/[\s"',]+/).some((part) => part.startsWith("arn:") && part.split(":")[2] === "sqs" && part.split(":")[5] === name);
   const found = new Set<string>();
   for (const resource of all.filter((r) => REFERRING_TYPES.has(r.terraformResourceType))) {
     const body = resolve(resource.toTerraform()).resource?.[resource.terraformResourceType]?.[resource.friendlyUniqueId];
     for (const text of deadLetterTexts(body)) {
-      for (const match of text.matchAll(/\$\{aws_sqs_queue\.([A-Za-z0-9_-]+)\.arn\}/g)) found.add(match[1]);
-      // A literal queue ARN ("arn:aws:sqs:<region>:<account>:<name>").
-      for (const match of text.matchAll(/arn:aws[a-z-]*:sqs:[a-z0-9-]*:\d*:([A-Za-z0-9_-]+)/g)) {
-        const id = byLiteralName.get(match[1]);
-        if (id) found.add(id);
+      for (const q of references) {
+        if (text.includes(q.reference) || (q.name !== undefined && literalQueueName(text, q.name))) found.add(q.id);
       }
     }
   }

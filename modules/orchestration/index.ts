@@ -30,7 +30,7 @@ export type { JsonPath, PassState, State, StateMachineDefinition, TaskState } fr
 export { DeadLetterQueue, QUEUE_DEFAULTS, SecureQueue, SecureTopic } from "./messaging";
 export type { QueueSubscriptionOptions } from "./messaging";
 export { batchInputBytes, DatasetPipeline, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, PIPE_RECORD_TEMPLATE } from "./pipeline";
-export type { CrawlerRef, DatasetPipelineJobs, GlueJobRef, TriggerBatching } from "./pipeline";
+export type { CrawlerRef, DatasetPipelineJobs, PipelineJob, TriggerBatching } from "./pipeline";
 export { CRAWLER_BUSY_ERRORS, JOB_BUSY_ERRORS, PIPELINE_SUCCEEDED, STEPS, TRANSIENT_ERRORS } from "./pipeline-definition";
 
 export type TopicName = "alerts" | "pipelineEvents";

@@ -30,11 +30,12 @@ import type { StateMachineDefinition } from "./asl";
 import { DeadLetterQueue, SecureQueue, SecureTopic } from "./messaging";
 import { pipelineDefinition } from "./pipeline-definition";
 
-/** What a pipeline needs of a Glue job: its name (to start it) and ARN (to grant that). A `GlueJob` is one. */
-export interface GlueJobRef {
-  readonly name: string;
-  readonly arn: string;
-}
+/**
+ * What a pipeline needs of a Glue job: its name (to start it) and ARN (to grant that). Pass the
+ * `GlueJob` itself (the ingestion module's `GlueJobRef.job`): its attributes are references, so
+ * Terraform creates the job before the pipeline.
+ */
+export type PipelineJob = Pick<GlueJob, "name" | "arn">;
 
 /**
  * The jobs one dataset's pipeline runs. The ingestion module provides these (one pair per dataset);
@@ -43,9 +44,9 @@ export interface GlueJobRef {
 export interface DatasetPipelineJobs {
   readonly dataset: PartitionedDataset;
   /** Raw → processed: clean, deduplicate, quarantine rejects. */
-  readonly rawToProcessed: GlueJobRef;
+  readonly rawToProcessed: PipelineJob;
   /** Processed → consumer: the contract's curated or aggregate view. */
-  readonly processedToConsumer: GlueJobRef;
+  readonly processedToConsumer: PipelineJob;
 }
 
 /** Buffered start: one execution per batch of landed objects. */
@@ -323,7 +324,7 @@ export class DatasetPipeline extends Construct {
  * A pipeline relies on its jobs allowing one run at a time (Glue's default): that is what turns a
  * second execution into a wait instead of an overlapping run. A job that allows more is refused.
  */
-function assertOneRunAtATime(dataset: string, step: string, job: GlueJobRef): void {
+function assertOneRunAtATime(dataset: string, step: string, job: PipelineJob): void {
   if (!(job instanceof GlueJob)) return;
   const runs = job.executionPropertyInput?.maxConcurrentRuns;
   if (runs !== undefined && !Token.isUnresolved(runs) && runs !== 1) {

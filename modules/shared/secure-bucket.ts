@@ -44,8 +44,8 @@ export interface SecureBucketProps {
   readonly accessLogs?: AccessLogTarget;
   /** Storage tiers for current objects. @default no transitions, no expiry */
   readonly lifecycle?: Tiering;
-  /** Days old object versions are kept. @default 30 */
-  readonly noncurrentVersionExpirationDays?: number;
+  /** Days old object versions are kept. No default: each bucket states how long its old versions matter. */
+  readonly noncurrentVersionExpirationDays: number;
   /** Let `terraform destroy` delete a non-empty bucket. @default false */
   readonly forceDestroy?: boolean;
   /** Send object events to EventBridge. @default false */
@@ -138,7 +138,7 @@ export class SecureBucket extends Construct {
     }
     new S3BucketLifecycleConfiguration(this, "lifecycle", {
       bucket,
-      rule: lifecycleRules(props.lifecycle ?? {}, props.noncurrentVersionExpirationDays ?? 30),
+      rule: lifecycleRules(props.lifecycle ?? {}, props.noncurrentVersionExpirationDays),
     });
     if (props.eventBridgeNotifications) {
       new S3BucketNotification(this, "notifications", { bucket, eventbridge: true });
