@@ -5,12 +5,12 @@
 import { Aspects, TerraformOutput, TerraformStack } from "cdktf";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { Construct } from "constructs";
-import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
+import { DATASETS, PartitionedDataset, ZONES, type Dataset } from "../datasets";
 import { ConfigError, type EnvironmentConfig } from "../environments";
 import { Analytics, WORKGROUPS } from "./analytics";
 import { Catalog } from "./catalog";
 import { checkExtractCadence, Ingestion } from "./ingestion";
-import { Lake, ZONES } from "./lake";
+import { Lake } from "./lake";
 import { Network } from "./network";
 import { Observability } from "./observability";
 import { longestRawKey } from "./ingestion/raw-keys";
@@ -22,7 +22,7 @@ import { TaggingAspect, requiredTags } from "./shared/tagging";
 
 export interface PlatformStackOptions {
   /** The dataset contracts this stack carries. @default DATASETS */
-  readonly datasets?: readonly DatasetContract[];
+  readonly datasets?: readonly Dataset[];
 }
 
 export class PlatformStack extends TerraformStack {

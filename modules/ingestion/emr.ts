@@ -7,7 +7,7 @@
 import { EmrserverlessApplication } from "@cdktf/provider-aws/lib/emrserverless-application";
 import { Construct } from "constructs";
 import type { IngestionContext } from "./context";
-import { livesIn } from "../catalog";
+import { livesIn } from "../../datasets";
 import { ServiceRole } from "../shared/iam";
 import type { SecureBucket } from "../shared/secure-bucket";
 
