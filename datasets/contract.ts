@@ -1,63 +1,50 @@
 /**
  * Dataset contracts: one typed definition per dataset. Tables, crawler targets, named queries,
  * job arguments and stream routing are generated from these, so a dataset is added in one place.
+ *
+ * `defineDataset` validates a contract against `DatasetSchema` (zod, as the environments are) and
+ * returns it resolved: every default filled in, so nothing downstream repeats one. Every broken
+ * rule is reported at once, as "<dataset>: <field>: <rule>".
  */
+import { z } from "zod";
 import type { PartitionSpec } from "../environments";
-import type { Zone } from "../modules/lake";
-import { PartitionLayout, type PartitionSource } from "../modules/shared/partitioning";
-import { decideEngine, ingestionProblems, type Engine, type IngestionProfile } from "./ingestion";
+import { formatPath } from "../environments/errors";
+import { ContractError, rule, show, type ContractProblem, type FieldProblem } from "./errors";
+import { decideEngine, IngestionProfileSchema, ingestionProblems, type Engine } from "./ingestion";
+import { PartitionLayout, type PartitionSource } from "./partitioning";
+import { DEFAULT_DATASET_ZONES, ZONES, type Zone } from "./zones";
 
-/**
- * A contract that breaks a rule. Synth prints its message (naming the dataset, the field and the
- * rule) without a stack trace, like a configuration error.
- */
-export class ContractError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ContractError";
-  }
+export { ContractError } from "./errors";
+
+/** Deeply read-only: contracts are values, never edited after they are defined. */
+export type Immutable<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly Immutable<U>[]
+    : T extends object
+      ? { readonly [K in keyof T]: Immutable<T[K]> }
+      : T;
+
+/** Scalar Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
+export const SCALAR_TYPES = ["string", "int", "bigint", "double", "boolean", "date", "timestamp"] as const;
+/** A supported column type: a scalar or `decimal(<precision>,<scale>)`. */
+export type ColumnType = (typeof SCALAR_TYPES)[number] | `decimal(${number},${number})`;
+const DECIMAL = /^decimal\((\d{1,2}),(\d{1,2})\)$/;
+/** Hive's decimal: precision 1 to 38, scale at most the precision. */
+function isColumnType(value: unknown): value is ColumnType {
+  if (typeof value !== "string") return false;
+  if ((SCALAR_TYPES as readonly string[]).includes(value)) return true;
+  const m = DECIMAL.exec(value);
+  return m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 38 && Number(m[2]) <= Number(m[1]);
 }
+const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
 
-/** Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
-export type ColumnType =
-  | "string" | "int" | "bigint" | "double" | "boolean" | "date" | "timestamp"
-  | `decimal(${number},${number})`;
-
-export interface Column {
-  readonly name: string;
-  readonly type: ColumnType;
-  /** Rows without a value are quarantined. @default false */
-  readonly required?: boolean;
-  readonly description: string;
-}
-
-export type DatasetSource =
-  /** A table in the operational database, read over a Glue JDBC connection. */
-  | { readonly kind: "rds"; readonly table: string }
-  /** A DynamoDB table, read through its point-in-time export (no read capacity used). */
-  | { readonly kind: "dynamodb"; readonly table: string }
-  /** Events on the platform's Kinesis stream, delivered by Firehose. */
-  | { readonly kind: "kinesis" }
-  /** An external HTTP API, paged by the api-ingest Lambda. */
-  | { readonly kind: "api"; readonly path: string; readonly incremental: ApiIncremental };
-
-/**
- * How an API source is read, declared because it depends on what the API offers.
- * - `since`: the API filters on the dataset's version column through the query parameter
- *   `parameter` (records whose version is at or after the value, an ISO-8601 UTC timestamp) and
- *   keeps the filter in its next links. Each run asks for records from the function's high-water
- *   mark (the highest version it has written) minus `overlapSeconds`; the first run reads in full.
- * - `full`: the API has no such filter, so every run reads every record, by design; `reason` says
- *   why. Each run then re-writes what the API returns.
- */
-export type ApiIncremental =
-  | {
-      readonly kind: "since";
-      readonly parameter: string;
-      /** Re-read this far behind the mark, for clock skew and late commits. @default DEFAULT_API_OVERLAP_SECONDS */
-      readonly overlapSeconds?: number;
-    }
-  | { readonly kind: "full"; readonly reason: string };
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
+const identifier = z
+  .string({ error: rule("must be a string") })
+  .regex(IDENTIFIER, { error: rule("must be a lowercase identifier (letters, digits, underscore; starting with a letter, at most 63 characters)") });
+const text = z.string({ error: rule("must be a string") });
+const nonBlank = (message: string) => text.refine((v) => v.trim() !== "", { error: rule(message) });
 
 /**
  * Default overlap of an incremental API read: 5 minutes. A record can carry a version earlier than
@@ -71,148 +58,290 @@ export const MAX_API_OVERLAP_SECONDS = 86_400;
 /** A query parameter name the function can append to the API's URL unescaped. */
 const QUERY_PARAMETER = /^[A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63}$/;
 
-/** An aggregate measure of a consumer table. */
-export interface Measure {
-  readonly name: string;
+const ColumnSchema = z.strictObject({
+  name: identifier,
+  type: z.custom<ColumnType>(isColumnType, {
+    error: rule(`must be one of ${SCALAR_TYPES.join(", ")} or decimal(<precision 1-38>,<scale up to the precision>)`),
+  }),
+  /** Rows without a value are quarantined. @default false */
+  required: z.boolean({ error: rule("must be true or false") }).optional(),
+  description: text,
+});
+
+const MeasureSchema = z.strictObject({
+  name: identifier,
   /** `count` counts rows; `sum` adds a numeric column; `count_distinct` counts distinct values of a column. */
-  readonly fn: "count" | "sum" | "count_distinct";
+  fn: z.enum(["count", "sum", "count_distinct"], { error: rule('must be "count", "sum" or "count_distinct"') }),
   /** Source column (not for `count`). */
-  readonly column?: string;
-  readonly description: string;
-}
+  column: text.optional(),
+  description: text,
+});
 
 /**
  * What the consumer zone holds for a dataset.
  * - `curated`: the deduplicated, contract-checked records, same columns as processed.
  * - `aggregate`: one row per partition and `groupBy` values, with `measures`.
  */
-export type ConsumerView =
-  | { readonly kind: "curated" }
-  | {
-      readonly kind: "aggregate";
+const ConsumerViewSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({ kind: z.literal("curated") }),
+    z.strictObject({
+      kind: z.literal("aggregate"),
       /** Consumer table name suffix, e.g. "daily" → table "<dataset>_daily". */
-      readonly name: string;
+      name: identifier,
       /** Grouping columns in addition to the partition keys (partition keys are always grouped by). */
-      readonly groupBy: readonly string[];
-      readonly measures: readonly Measure[];
-    };
+      groupBy: z.array(text, { error: rule("must be a list of column names") }),
+      measures: z.array(MeasureSchema, { error: rule("must be a list of measures") }).min(1, { error: rule("must list at least one measure") }),
+    }),
+  ],
+  { error: discriminator("kind", ["curated", "aggregate"]) },
+);
 
-export interface DatasetContract {
-  /** Lowercase identifier; the dataset's folder in every zone and the base of its table names. */
-  readonly name: string;
-  readonly description: string;
-  readonly columns: readonly Column[];
-  /** Columns that identify a record; duplicates keep the latest version. */
-  readonly primaryKey: readonly string[];
-  /** ISO-8601 timestamp column the date (and hour) partition keys derive from. */
-  readonly eventTimeColumn: string;
-  /** Column ordering versions of one record; the highest wins deduplication. @default eventTimeColumn */
-  readonly versionColumn?: string;
-  readonly source: DatasetSource;
-  /**
-   * Expected volume, duration and latency of one ingestion run; the engine follows from the
-   * platform's rules (datasets/ingestion.ts). An explicit `engine` must agree with them.
-   */
-  readonly ingestion: IngestionProfile;
-  /** Zones the dataset lives in. @default raw, processed, consumer */
-  readonly zones?: readonly Zone[];
-  /** What the processed → consumer job produces. @default { kind: "curated" } */
-  readonly consumer?: ConsumerView;
-  /**
-   * What the processed zone holds for a primary key.
-   * - `current-state`: the latest version (by `versionColumn`). A late version replaces the stored
-   *   one because it lands in the same partition: the partition time (`eventTimeColumn`) and any
-   *   enum partition column must not change between versions of a record, so `eventTimeColumn`
-   *   must differ from `versionColumn` (partition by creation or placement time, not last change).
-   * - `event-log`: every version, deduplicated by key and version (immutable events, audit trails).
-   * @default "current-state" when `versionColumn` names a column other than `eventTimeColumn` (the
-   *   record has versions, and one row per record is what entity tables and their aggregates
-   *   need), else "event-log" (without a separate version, each event time is its own event)
-   */
-  readonly processed?: ProcessedMode;
-}
+/**
+ * How an API source is read, declared because it depends on what the API offers.
+ * - `since`: the API filters on the dataset's version column through the query parameter
+ *   `parameter` (records whose version is at or after the value, an ISO-8601 UTC timestamp) and
+ *   keeps the filter in its next links. Each run asks for records from the function's high-water
+ *   mark (the highest version it has written) minus `overlapSeconds`; the first run reads in full.
+ * - `full`: the API has no such filter, so every run reads every record, by design; `reason` says
+ *   why. Each run then re-writes what the API returns.
+ */
+const ApiIncrementalSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({
+      kind: z.literal("since"),
+      parameter: text.regex(QUERY_PARAMETER, { error: rule("must be a query parameter name (letters, digits, _ . - [ ])") }),
+      /** Re-read this far behind the mark, for clock skew and late commits. @default DEFAULT_API_OVERLAP_SECONDS */
+      overlapSeconds: z
+        .number({ error: rule("must be a number") })
+        .int({ error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
+        .min(0, { error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
+        .max(MAX_API_OVERLAP_SECONDS, { error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
+        .optional(),
+    }),
+    z.strictObject({ kind: z.literal("full"), reason: nonBlank("must say why the API is read in full") }),
+  ],
+  {
+    error: discriminator(
+      "kind",
+      ["since", "full"],
+      'is required: declare { kind: "since", parameter: "<query parameter>" } when the API filters by version, or { kind: "full", reason: "…" } when it cannot',
+    ),
+  },
+);
+
+const DatasetSourceSchema = z.discriminatedUnion(
+  "kind",
+  [
+    /** A table in the operational database, read over a Glue JDBC connection. */
+    z.strictObject({ kind: z.literal("rds"), table: nonBlank("must name the table") }),
+    /** A DynamoDB table, read through its point-in-time export (no read capacity used). */
+    z.strictObject({ kind: z.literal("dynamodb"), table: nonBlank("must name the table") }),
+    /** Events on the platform's Kinesis stream, delivered by Firehose. */
+    z.strictObject({ kind: z.literal("kinesis") }),
+    /** An external HTTP API, paged by the api-ingest Lambda. */
+    z.strictObject({
+      kind: z.literal("api"),
+      /** Path of the first page, joined to the environment's API base URL. */
+      path: text.regex(/^\/\S*$/, { error: rule('must be a path starting with "/"') }),
+      incremental: ApiIncrementalSchema,
+    }),
+  ],
+  { error: discriminator("kind", ["rds", "dynamodb", "kinesis", "api"]) },
+);
 
 /** What processed holds for a primary key; see `DatasetContract.processed`. */
-export type ProcessedMode = "current-state" | "event-log";
+export const PROCESSED_MODES = ["current-state", "event-log"] as const;
+export type ProcessedMode = (typeof PROCESSED_MODES)[number];
+
+const ContractFields = z.strictObject(
+  {
+    /** Lowercase identifier; the dataset's folder in every zone and the base of its table names. */
+    name: identifier,
+    description: text,
+    columns: z.array(ColumnSchema, { error: rule("must be a list of columns") }).min(1, { error: rule("must list at least one column") }),
+    /** Columns that identify a record; duplicates keep the latest version. */
+    primaryKey: z.array(text, { error: rule("must be a list of column names") }).min(1, { error: rule("must name at least one column") }),
+    /** ISO-8601 timestamp column the date (and hour) partition keys derive from. */
+    eventTimeColumn: text,
+    /** Column ordering versions of one record; the highest wins deduplication. @default eventTimeColumn */
+    versionColumn: text.optional(),
+    source: DatasetSourceSchema,
+    /**
+     * Expected volume, duration and latency of one ingestion run; the engine follows from the
+     * platform's rules (datasets/ingestion.ts). An explicit `engine` must agree with them.
+     */
+    ingestion: IngestionProfileSchema,
+    /** Zones the dataset lives in. @default DEFAULT_DATASET_ZONES (raw, processed, consumer) */
+    zones: z
+      .array(z.enum(ZONES, { error: rule(`must be one of ${ZONES.join(", ")}`) }), { error: rule("must be a list of zones") })
+      .min(1, { error: rule("must list at least one zone") })
+      .optional(),
+    /** What the processed → consumer job produces. @default { kind: "curated" } */
+    consumer: ConsumerViewSchema.optional(),
+    /**
+     * What the processed zone holds for a primary key.
+     * - `current-state`: the latest version (by `versionColumn`). A late version replaces the stored
+     *   one because it lands in the same partition: the partition time (`eventTimeColumn`) and any
+     *   enum partition column must not change between versions of a record, so `eventTimeColumn`
+     *   must differ from `versionColumn` (partition by creation or placement time, not last change).
+     * - `event-log`: every version, deduplicated by key and version (immutable events, audit trails).
+     * @default "current-state" when `versionColumn` names a column other than `eventTimeColumn` (the
+     *   record has versions, and one row per record is what entity tables and their aggregates
+     *   need), else "event-log" (without a separate version, each event time is its own event)
+     */
+    processed: z.enum(PROCESSED_MODES, { error: rule('must be "current-state" or "event-log"') }).optional(),
+  },
+  { error: rule("must be an object") },
+);
+type ContractFields = z.output<typeof ContractFields>;
+
+/**
+ * A zod error callback for a discriminated union: names the discriminator's allowed values and the
+ * one given (zod reports the issue at `<field>.<key>` but passes the whole object).
+ */
+function discriminator(key: string, kinds: readonly string[], whenMissing = "is required") {
+  const allowed = kinds.map((k) => `"${k}"`).join(", ").replace(/, ([^,]*)$/, " or $1");
+  return (issue: { readonly input?: unknown }) => {
+    if (issue.input === undefined) return whenMissing;
+    if (typeof issue.input !== "object" || issue.input === null) return `must be an object with ${key} ${allowed} (got ${show(issue.input)})`;
+    return `must be ${allowed} (got ${show((issue.input as Record<string, unknown>)[key])})`;
+  };
+}
+
+/**
+ * A cross-field rule that runs only when the fields it reads are valid (it would otherwise report a
+ * consequence of a problem already listed), even when other fields are not: every independent
+ * problem is reported at once.
+ */
+function crossField(reads: readonly (keyof ContractFields)[], check: (contract: ContractFields) => FieldProblem[]) {
+  return [
+    (contract: ContractFields, ctx: z.RefinementCtx) => {
+      for (const p of check(contract)) ctx.addIssue({ code: "custom", path: p.field.split("."), message: p.rule, input: undefined });
+    },
+    {
+      when: (payload: z.core.ParsePayload) =>
+        !payload.issues.some((i) => {
+          const path = i.path ?? [];
+          return (path.length === 0 && i.code !== "unrecognized_keys") || reads.includes(path[0] as keyof ContractFields);
+        }),
+    },
+  ] as const;
+}
+
+const columnsOf = (c: ContractFields) => new Map(c.columns.map((col) => [col.name, col]));
+
+/** The contract schema: fields, then the rules between them. */
+export const DatasetSchema = ContractFields.superRefine(
+  ...crossField(["columns"], (c) =>
+    c.columns.flatMap((col, i) => (c.columns.findIndex((o) => o.name === col.name) < i ? [{ field: `columns[${i}].name`, rule: `"${col.name}" is defined twice` }] : [])),
+  ),
+)
+  .superRefine(
+    ...crossField(["columns", "primaryKey"], (c) =>
+      c.primaryKey.flatMap((key, i): FieldProblem[] => {
+        const column = columnsOf(c).get(key);
+        if (!column) return [{ field: `primaryKey[${i}]`, rule: `"${key}" is not a column` }];
+        return column.required ? [] : [{ field: `primaryKey[${i}]`, rule: `"${key}" must be a required column` }];
+      }),
+    ),
+  )
+  .superRefine(
+    ...crossField(["columns", "eventTimeColumn", "versionColumn"], (c) =>
+      (["eventTimeColumn", "versionColumn"] as const).flatMap((field): FieldProblem[] => {
+        const name = c[field];
+        if (name === undefined) return [];
+        const column = columnsOf(c).get(name);
+        if (!column) return [{ field, rule: `"${name}" is not a column` }];
+        if (column.type !== "timestamp") return [{ field, rule: `"${name}" must be a timestamp column (got ${column.type})` }];
+        return column.required ? [] : [{ field, rule: `"${name}" must be a required column` }];
+      }),
+    ),
+  )
+  .superRefine(
+    ...crossField(["eventTimeColumn", "versionColumn", "processed"], (c) =>
+      (c.processed ?? defaultProcessed(c)) === "current-state" && (c.versionColumn ?? c.eventTimeColumn) === c.eventTimeColumn
+        ? [
+            {
+              field: "processed",
+              rule:
+                `"current-state" needs a partition time that versions do not change, but eventTimeColumn and versionColumn are both ` +
+                `"${c.eventTimeColumn}" (a new version would land in another partition and both would survive): partition by an ` +
+                `immutable time (e.g. creation) and set versionColumn, or declare processed: "event-log"`,
+            },
+          ]
+        : [],
+    ),
+  )
+  .superRefine(
+    ...crossField(["columns", "consumer"], (c) => {
+      if (c.consumer?.kind !== "aggregate") return [];
+      const columns = columnsOf(c);
+      const problems: FieldProblem[] = c.consumer.groupBy.flatMap((g, i) => (columns.has(g) ? [] : [{ field: `consumer.groupBy[${i}]`, rule: `"${g}" is not a column` }]));
+      c.consumer.measures.forEach((m, i) => {
+        const field = `consumer.measures[${i}].column`;
+        if (m.fn === "count") {
+          if (m.column !== undefined) problems.push({ field, rule: `must be omitted for count, which counts rows (got ${show(m.column)})` });
+          return;
+        }
+        const column = m.column === undefined ? undefined : columns.get(m.column);
+        if (m.column === undefined) problems.push({ field, rule: `is required: ${m.fn} reads a column` });
+        else if (!column) problems.push({ field, rule: `"${m.column}" is not a column` });
+        else if (m.fn === "sum" && !NUMERIC.test(column.type)) problems.push({ field, rule: `"${m.column}" is not numeric (${column.type}): sum adds numbers` });
+      });
+      return problems;
+    }),
+  )
+  .superRefine(...crossField(["source", "ingestion"], (c) => ingestionProblems(c.source.kind, c.ingestion)))
+  .superRefine(
+    ...crossField(["source"], (c) =>
+      c.source.kind === "api" && c.source.incremental.kind === "since" && new URL(c.source.path, "https://api.invalid").searchParams.has(c.source.incremental.parameter)
+        ? [{ field: "source.incremental.parameter", rule: `"${c.source.incremental.parameter}" is already in source.path; the function sets it` }]
+        : [],
+    ),
+  )
+  .transform((c) => ({
+    ...c,
+    versionColumn: c.versionColumn ?? c.eventTimeColumn,
+    zones: c.zones ?? [...DEFAULT_DATASET_ZONES],
+    consumer: c.consumer ?? { kind: "curated" as const },
+    processed: c.processed ?? defaultProcessed(c),
+  }));
+
+/** A contract as written: what `defineDataset` takes. */
+export type DatasetContract = Immutable<z.input<typeof DatasetSchema>>;
+/** A validated contract with every default filled in: what `defineDataset` returns and the platform builds from. */
+export type Dataset = Immutable<z.output<typeof DatasetSchema>>;
+export type Column = Immutable<z.output<typeof ColumnSchema>>;
+export type Measure = Immutable<z.output<typeof MeasureSchema>>;
+export type ConsumerView = Immutable<z.output<typeof ConsumerViewSchema>>;
+export type DatasetSource = Immutable<z.output<typeof DatasetSourceSchema>>;
+export type ApiIncremental = Immutable<z.output<typeof ApiIncrementalSchema>>;
 
 /** `DatasetContract.processed` when a contract does not say (see its `@default`). */
-export function defaultProcessed(contract: Pick<DatasetContract, "eventTimeColumn" | "versionColumn">): ProcessedMode {
+export function defaultProcessed(contract: { readonly eventTimeColumn: string; readonly versionColumn?: string }): ProcessedMode {
   return contract.versionColumn !== undefined && contract.versionColumn !== contract.eventTimeColumn ? "current-state" : "event-log";
 }
 
-const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
-
-const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
-
-/** Checks a contract for internal consistency and returns it frozen. Throws naming the dataset and rule. */
-export function defineDataset(contract: DatasetContract): DatasetContract {
-  const problems: string[] = [];
-  const names = contract.columns.map((c) => c.name);
-  if (!IDENTIFIER.test(contract.name)) problems.push(`name must be a lowercase identifier (got "${contract.name}")`);
-  for (const name of names) if (!IDENTIFIER.test(name)) problems.push(`column "${name}" must be a lowercase identifier`);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) problems.push(`column "${dup}" is defined twice`);
-  if (contract.primaryKey.length === 0) problems.push("primaryKey must name at least one column");
-  for (const key of contract.primaryKey) {
-    const column = contract.columns.find((c) => c.name === key);
-    if (!column) problems.push(`primaryKey column "${key}" is not a column`);
-    else if (!column.required) problems.push(`primaryKey column "${key}" must be required`);
-  }
-  for (const [field, name] of [["eventTimeColumn", contract.eventTimeColumn], ["versionColumn", contract.versionColumn]] as const) {
-    if (name === undefined) continue;
-    const column = contract.columns.find((c) => c.name === name);
-    if (!column) problems.push(`${field} "${name}" is not a column`);
-    else if (column.type !== "timestamp") problems.push(`${field} "${name}" must be a timestamp (got ${column.type})`);
-    else if (!column.required) problems.push(`${field} "${name}" must be required`);
-  }
-  const processed = contract.processed ?? defaultProcessed(contract);
-  if (processed !== "current-state" && processed !== "event-log") {
-    problems.push(`processed must be "current-state" or "event-log" (got "${String(processed)}")`);
-  } else if (processed === "current-state" && (contract.versionColumn ?? contract.eventTimeColumn) === contract.eventTimeColumn) {
-    problems.push(
-      `processed "current-state" needs a partition time that versions do not change, but eventTimeColumn and versionColumn are both ` +
-        `"${contract.eventTimeColumn}" (a new version would land in another partition and both would survive): partition by an ` +
-        `immutable time (e.g. creation) and set versionColumn, or declare processed: "event-log"`,
-    );
-  }
-  const consumer = contract.consumer ?? { kind: "curated" };
-  if (consumer.kind === "aggregate") {
-    if (!IDENTIFIER.test(consumer.name)) problems.push(`consumer.name must be a lowercase identifier (got "${consumer.name}")`);
-    for (const g of consumer.groupBy) if (!names.includes(g)) problems.push(`consumer.groupBy column "${g}" is not a column`);
-    if (consumer.measures.length === 0) problems.push("consumer.measures must list at least one measure");
-    for (const m of consumer.measures) {
-      if (!IDENTIFIER.test(m.name)) problems.push(`measure "${m.name}" must be a lowercase identifier`);
-      if (m.fn === "count") continue;
-      const column = contract.columns.find((c) => c.name === m.column);
-      if (!column) problems.push(`measure "${m.name}" reads "${m.column}", which is not a column`);
-      else if (m.fn === "sum" && !NUMERIC.test(column.type)) problems.push(`measure "${m.name}" sums "${m.column}", which is not numeric (${column.type})`);
-    }
-  }
-  problems.push(...ingestionProblems(contract.source?.kind, contract.ingestion));
-  if (contract.source?.kind === "api") problems.push(...apiIncrementalProblems(contract.source));
-  if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
-  return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer, processed });
+/**
+ * Validates a contract and returns it resolved (defaults filled in) and frozen. Throws a
+ * ContractError listing every problem, each naming the dataset, the field and the rule.
+ */
+export function defineDataset(contract: DatasetContract): Dataset {
+  const result = DatasetSchema.safeParse(contract);
+  if (result.success) return Object.freeze(result.data);
+  const name = typeof contract?.name === "string" && contract.name ? contract.name : "(unnamed)";
+  throw new ContractError(result.error.issues.flatMap((issue) => problemsOf(name, issue)));
 }
 
-function apiIncrementalProblems(source: Extract<DatasetSource, { kind: "api" }>): string[] {
-  const incremental = source.incremental as ApiIncremental | undefined;
-  const declare = 'declare { kind: "since", parameter: "<query parameter>" } when the API filters by version, or { kind: "full", reason: "…" } when it cannot';
-  if (incremental === undefined) return [`source.incremental is required: ${declare}`];
-  if (incremental.kind === "full") {
-    return typeof incremental.reason === "string" && incremental.reason.trim() ? [] : ["source.incremental.reason must say why the API is read in full"];
+function problemsOf(dataset: string, issue: z.core.$ZodIssue): ContractProblem[] {
+  const field = formatPath(issue.path);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({ dataset, field: field ? `${field}.${key}` : key, rule: "is not a field of a dataset contract: check its spelling" }));
   }
-  if (incremental.kind !== "since") return [`source.incremental.kind must be "since" or "full" (got ${JSON.stringify((incremental as { kind?: unknown }).kind)}): ${declare}`];
-  const problems: string[] = [];
-  if (typeof incremental.parameter !== "string" || !QUERY_PARAMETER.test(incremental.parameter)) {
-    problems.push(`source.incremental.parameter must be a query parameter name (letters, digits, _ . - [ ]; got ${JSON.stringify(incremental.parameter)})`);
-  } else if (new URL(source.path, "https://api.invalid").searchParams.has(incremental.parameter)) {
-    problems.push(`source.incremental.parameter "${incremental.parameter}" is already in source.path; the function sets it`);
-  }
-  const overlap = incremental.overlapSeconds;
-  if (overlap !== undefined && (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_API_OVERLAP_SECONDS)) {
-    problems.push(`source.incremental.overlapSeconds must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS} (got ${overlap})`);
-  }
-  return problems;
+  return [{ dataset, field: field || "(contract)", rule: issue.message }];
 }
 
 /** The API source's read mode with its defaults applied: what the api-ingest function is configured with. */
@@ -226,19 +355,20 @@ export class PartitionedDataset {
   /** Columns stored in the data files (partition columns live in the path, not in the file). */
   readonly dataColumns: readonly Column[];
 
-  constructor(readonly contract: DatasetContract, spec: PartitionSpec, environment: string) {
+  constructor(readonly contract: Dataset, spec: PartitionSpec, environment: string) {
     this.layout = new PartitionLayout(spec);
-    const problems: string[] = [];
+    const problems: FieldProblem[] = [];
     for (const key of spec.keys) {
-      const column = contract.columns.find((c) => c.name === key.name);
+      const index = contract.columns.findIndex((c) => c.name === key.name);
+      const column = contract.columns[index];
       if (key.type === "enum") {
-        if (!column) problems.push(`has no column "${key.name}", which ${environment}'s partition key "${key.name}" reads`);
-        else if (!column.required) problems.push(`column "${key.name}" feeds a partition key and must be required`);
+        if (!column) problems.push({ field: "columns", rule: `has no column "${key.name}", which ${environment}'s partition key "${key.name}" reads` });
+        else if (!column.required) problems.push({ field: `columns[${index}].required`, rule: `must be true: column "${key.name}" feeds ${environment}'s partition key "${key.name}"` });
       } else if (column) {
-        problems.push(`column "${key.name}" clashes with ${environment}'s derived partition key "${key.name}"`);
+        problems.push({ field: `columns[${index}].name`, rule: `"${key.name}" clashes with ${environment}'s derived partition key "${key.name}"` });
       }
     }
-    if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
+    if (problems.length) throw new ContractError(problems.map((p) => ({ dataset: contract.name, ...p })));
     const partitionNames = new Set(this.layout.names);
     this.dataColumns = contract.columns.filter((c) => !partitionNames.has(c.name));
   }
@@ -253,7 +383,12 @@ export class PartitionedDataset {
   }
 
   get versionColumn(): string {
-    return this.contract.versionColumn ?? this.contract.eventTimeColumn;
+    return this.contract.versionColumn;
+  }
+
+  /** Zones the dataset lives in (see `livesIn`). */
+  get zones(): readonly Zone[] {
+    return this.contract.zones;
   }
 
   /** The dataset's folder in a zone: "<name>/". */
@@ -268,7 +403,7 @@ export class PartitionedDataset {
 
   /** The consumer view (curated unless the contract declares an aggregate). */
   get consumer(): ConsumerView {
-    return this.contract.consumer ?? { kind: "curated" };
+    return this.contract.consumer;
   }
 
   /** Name of the dataset's consumer table (without database): "<name>" or "<name>_<aggregate>". */
@@ -308,7 +443,7 @@ export class PartitionedDataset {
       consumer: this.consumer,
       consumerTable: this.consumerTableName,
       consumerColumns: this.consumerColumns().map((c) => ({ name: c.name, type: c.type })),
-      processed: this.contract.processed ?? defaultProcessed(this.contract),
+      processed: this.contract.processed,
     };
   }
 }

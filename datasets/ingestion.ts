@@ -10,6 +10,9 @@
  *   15 minutes or more, or 1 GB or more            → glue    (Spark, heavy loads)
  */
 
+import { z } from "zod";
+import { rule, type FieldProblem } from "./errors";
+
 export const ENGINES = ["lambda", "glue", "emr", "kinesis"] as const;
 export type Engine = (typeof ENGINES)[number];
 
@@ -17,22 +20,31 @@ export type Engine = (typeof ENGINES)[number];
 export const LAMBDA_MAX_MINUTES = 15;
 export const LAMBDA_MAX_MB = 1024;
 
-export interface IngestionProfile {
-  /** Data one run moves, in MB (for a stream: per hour). */
-  readonly volumeMb: number;
-  /** How long one run takes, in minutes (for a stream: how long a batch would take; the rules ignore it). */
-  readonly durationMinutes: number;
-  /** "real-time": seconds from event to lake; "batch": scheduled runs are fresh enough. */
-  readonly latency: "batch" | "real-time";
-  /**
-   * The work needs a persistent cluster with complex dependencies (custom JARs, multi-stage jobs
-   * sharing warm executors).
-   * @default false
-   */
-  readonly complexDependencies?: boolean;
-  /** The engine, stated explicitly. It must be the one the rules pick. @default what the rules pick */
-  readonly engine?: Engine;
-}
+const amount = z
+  .number({ error: rule("must be a number ≥ 0") })
+  .min(0, { error: rule("must be a number ≥ 0") });
+
+/** What one ingestion run of a dataset moves, how long it takes and how fresh it must be. */
+export const IngestionProfileSchema = z.strictObject(
+  {
+    /** Data one run moves, in MB (for a stream: per hour). */
+    volumeMb: amount,
+    /** How long one run takes, in minutes (for a stream: how long a batch would take; the rules ignore it). */
+    durationMinutes: amount,
+    /** "real-time": seconds from event to lake; "batch": scheduled runs are fresh enough. */
+    latency: z.enum(["batch", "real-time"], { error: rule('must be "batch" or "real-time"') }),
+    /**
+     * The work needs a persistent cluster with complex dependencies (custom JARs, multi-stage jobs
+     * sharing warm executors).
+     * @default false
+     */
+    complexDependencies: z.boolean({ error: rule("must be true or false") }).optional(),
+    /** The engine, stated explicitly. It must be the one the rules pick. @default what the rules pick */
+    engine: z.enum(ENGINES, { error: rule(`must be one of ${ENGINES.join(", ")}`) }).optional(),
+  },
+  { error: rule("must be an object", "is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules") },
+);
+export type IngestionProfile = z.output<typeof IngestionProfileSchema>;
 
 export interface EngineRule {
   /** Short id, used in messages and tests. */
@@ -93,35 +105,23 @@ function describeProfile(p: IngestionProfile): string {
 }
 
 /**
- * Problems of a dataset's ingestion declaration ("<field>: <rule>" each), empty when it is sound:
- * the numbers are valid, an explicit engine agrees with the rules, and the platform builds that
- * engine for the dataset's source kind.
+ * Problems of a sound ingestion declaration (the schema has checked its fields), empty when none:
+ * an explicit engine agrees with the rules, and the platform builds that engine for the dataset's
+ * source kind.
  */
-export function ingestionProblems(sourceKind: keyof typeof SOURCE_ENGINES, profile: IngestionProfile | undefined): string[] {
-  if (profile === undefined) return ["ingestion: is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules"];
-  const problems: string[] = [];
-  for (const field of ["volumeMb", "durationMinutes"] as const) {
-    const value = profile[field];
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) problems.push(`ingestion.${field}: must be a number ≥ 0 (got ${JSON.stringify(value)})`);
-  }
-  if (profile.latency !== "batch" && profile.latency !== "real-time") {
-    problems.push(`ingestion.latency: must be "batch" or "real-time" (got ${JSON.stringify(profile.latency)})`);
-  }
-  if (profile.engine !== undefined && !(ENGINES as readonly string[]).includes(profile.engine)) {
-    problems.push(`ingestion.engine: must be one of ${ENGINES.join(", ")} (got ${JSON.stringify(profile.engine)})`);
-  }
-  if (problems.length) return problems;
-  const { engine, rule } = decideEngine(profile);
+export function ingestionProblems(sourceKind: keyof typeof SOURCE_ENGINES, profile: IngestionProfile): FieldProblem[] {
+  const { engine, rule: picked } = decideEngine(profile);
   if (profile.engine !== undefined && profile.engine !== engine) {
-    problems.push(`ingestion.engine: "${profile.engine}" breaks the rule "${rule.description}" (${describeProfile(profile)})`);
-    return problems;
+    return [{ field: "ingestion.engine", rule: `"${profile.engine}" breaks the rule "${picked.description}" (${describeProfile(profile)})` }];
   }
   const supported = SOURCE_ENGINES[sourceKind];
-  if (!supported.includes(engine)) {
-    problems.push(
-      `ingestion: the rule "${rule.description}" picks ${engine}, but ${sourceKind} sources are ingested by ${supported.join(" or ")} only ` +
+  if (supported.includes(engine)) return [];
+  return [
+    {
+      field: "ingestion",
+      rule:
+        `the rule "${picked.description}" picks ${engine}, but ${sourceKind} sources are ingested by ${supported.join(" or ")} only ` +
         `(${describeProfile(profile)}); correct the declaration or add a ${engine} path for ${sourceKind} sources`,
-    );
-  }
-  return problems;
+    },
+  ];
 }

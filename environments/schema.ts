@@ -77,7 +77,7 @@ const tagValue = z
 
 // ---------------------------------------------------------------------------------------------
 // Partitioning: one spec drives Firehose prefixes, Glue partitionBy, table keys and projection,
-// and Athena predicates (see modules/shared/partitioning.ts).
+// and Athena predicates (see datasets/partitioning.ts).
 // ---------------------------------------------------------------------------------------------
 
 const DatePartitionKey = z.object({

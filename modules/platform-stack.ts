@@ -5,7 +5,7 @@
 import { Aspects, TerraformStack } from "cdktf";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { Construct } from "constructs";
-import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
+import { DATASETS, PartitionedDataset, type Dataset } from "../datasets";
 import { ConfigError, type EnvironmentConfig } from "../environments";
 import { Analytics } from "./analytics";
 import { Catalog } from "./catalog";
@@ -23,7 +23,7 @@ import { TaggingAspect, requiredTags } from "./shared/tagging";
 
 export interface PlatformStackOptions {
   /** The dataset contracts this stack carries. @default DATASETS */
-  readonly datasets?: readonly DatasetContract[];
+  readonly datasets?: readonly Dataset[];
 }
 
 export class PlatformStack extends TerraformStack {

@@ -114,7 +114,8 @@ describe("synth through the app entry point", () => {
       encoding: "utf8",
     });
     expect(result.stderr.trim()).toBe(
-      'dataset parcels: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 20, durationMinutes 2, latency "batch")',
+      "Invalid dataset contract parcels (1 problem):\n" +
+        '  - parcels: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 20, durationMinutes 2, latency "batch")',
     );
     expect(result.status).toBe(1);
     expect(readdirSync(dir)).toEqual([]);

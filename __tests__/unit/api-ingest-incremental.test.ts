@@ -37,13 +37,13 @@ describe("the contract declares how an API is read", () => {
   });
 
   it.each([
-    [{ kind: "api", path: "/v1/parcels" }, "dataset parcels: source.incremental is required"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "delta" } }, 'source.incremental.kind must be "since" or "full" (got "delta")'],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: " " } }, "source.incremental.reason must say why the API is read in full"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "changed since" } }, "source.incremental.parameter must be a query parameter name"],
-    [{ kind: "api", path: "/v1/parcels?changed_since=x", incremental: { kind: "since", parameter: "changed_since" } }, 'source.incremental.parameter "changed_since" is already in source.path'],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: -1 } }, "source.incremental.overlapSeconds must be a whole number of seconds from 0 to 86400 (got -1)"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: 1.5 } }, "overlapSeconds must be a whole number"],
+    [{ kind: "api", path: "/v1/parcels" }, "parcels: source.incremental: is required"],
+    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "delta" } }, 'parcels: source.incremental.kind: must be "since" or "full" (got "delta")'],
+    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: " " } }, "parcels: source.incremental.reason: must say why the API is read in full"],
+    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "changed since" } }, "parcels: source.incremental.parameter: must be a query parameter name"],
+    [{ kind: "api", path: "/v1/parcels?changed_since=x", incremental: { kind: "since", parameter: "changed_since" } }, 'parcels: source.incremental.parameter: "changed_since" is already in source.path'],
+    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: -1 } }, "parcels: source.incremental.overlapSeconds: must be a whole number of seconds from 0 to 86400 (got -1)"],
+    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: 1.5 } }, "parcels: source.incremental.overlapSeconds: must be a whole number"],
   ])("refuses %j at synth, naming the dataset and the field", (source, message) => {
     expect(withSource(source)).toThrow(ContractError);
     expect(withSource(source)).toThrow(message);

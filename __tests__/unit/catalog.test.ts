@@ -1,5 +1,5 @@
 import { DATASETS, PartitionedDataset } from "../../datasets";
-import { ZONES } from "../../modules/lake";
+import { ZONES } from "../../datasets";
 import { CRAWLER_CONFIGURATION } from "../../modules/catalog";
 import { asArray, byPath, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
 

@@ -51,7 +51,10 @@ describe("consumer views", () => {
           measures: [{ name: "total", fn: "sum", column: "status", description: "" }],
         },
       }),
-    ).toThrow('dataset bad_orders: consumer.groupBy column "nope" is not a column; measure "total" sums "status", which is not numeric (string)');
+    ).toThrow(
+      'Invalid dataset contract bad_orders (2 problems):\n  - bad_orders: consumer.groupBy[0]: "nope" is not a column\n' +
+        '  - bad_orders: consumer.measures[0].column: "status" is not numeric (string): sum adds numbers',
+    );
   });
 });
 
@@ -65,8 +68,8 @@ describe("what processed holds", () => {
   });
 
   it("every current-state dataset partitions by a time its versions do not change", () => {
-    for (const d of DATASETS.filter((x) => (x.processed ?? "current-state") === "current-state")) {
-      expect({ name: d.name, partitionTime: d.eventTimeColumn }).not.toEqual({ name: d.name, partitionTime: d.versionColumn ?? d.eventTimeColumn });
+    for (const d of DATASETS.filter((x) => x.processed === "current-state")) {
+      expect({ name: d.name, partitionTime: d.eventTimeColumn }).not.toEqual({ name: d.name, partitionTime: d.versionColumn });
     }
   });
 
@@ -81,7 +84,7 @@ describe("what processed holds", () => {
       return undefined;
     })();
     expect(thrown?.name).toBe("ContractError");
-    expect(thrown?.message).toContain('dataset moving: processed "current-state" needs a partition time that versions do not change');
+    expect(thrown?.message).toContain('moving: processed: "current-state" needs a partition time that versions do not change');
     expect(thrown?.message).toContain('declare processed: "event-log"');
     expect(() => defineDataset({ ...orders, name: "moving", eventTimeColumn: "updated_at", processed: "current-state" })).toThrow(/needs a partition time/);
     expect(() => defineDataset({ ...unversioned, name: "moving", eventTimeColumn: "updated_at", processed: "event-log" })).not.toThrow();
@@ -89,7 +92,7 @@ describe("what processed holds", () => {
 
   it("rejects an unknown mode", () => {
     expect(() => defineDataset({ ...orders, name: "odd", processed: "snapshot" as never })).toThrow(
-      'dataset odd: processed must be "current-state" or "event-log" (got "snapshot")',
+      'odd: processed: must be "current-state" or "event-log" (got "snapshot")',
     );
   });
 });

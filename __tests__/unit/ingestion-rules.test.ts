@@ -61,37 +61,37 @@ describe("a declaration that breaks a rule", () => {
     [
       "an explicit engine the rules would not pick",
       redeclare(orders, { volumeMb: 8000, durationMinutes: 40, latency: "batch", engine: "lambda" }),
-      'dataset bad_orders: ingestion.engine: "lambda" breaks the rule "15 minutes or more, or 1 GB or more → glue" (declared volumeMb 8000, durationMinutes 40, latency "batch")',
+      'bad_orders: ingestion.engine: "lambda" breaks the rule "15 minutes or more, or 1 GB or more → glue" (declared volumeMb 8000, durationMinutes 40, latency "batch")',
     ],
     [
       "Glue chosen for a light load",
       redeclare(shipments, { volumeMb: 50, durationMinutes: 3, latency: "batch", engine: "glue" }),
-      'dataset bad_shipments: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 50, durationMinutes 3, latency "batch")',
+      'bad_shipments: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 50, durationMinutes 3, latency "batch")',
     ],
     [
       "an API load too heavy for the Lambda that pages APIs",
       redeclare(shipments, { volumeMb: 4096, durationMinutes: 3, latency: "batch" }),
-      'dataset bad_shipments: ingestion: the rule "15 minutes or more, or 1 GB or more → glue" picks glue, but api sources are ingested by lambda only (declared volumeMb 4096, durationMinutes 3, latency "batch"); correct the declaration or add a glue path for api sources',
+      'bad_shipments: ingestion: the rule "15 minutes or more, or 1 GB or more → glue" picks glue, but api sources are ingested by lambda only (declared volumeMb 4096, durationMinutes 3, latency "batch"); correct the declaration or add a glue path for api sources',
     ],
     [
       "a real-time database table",
       redeclare(orders, { volumeMb: 10, durationMinutes: 1, latency: "real-time" }),
-      'dataset bad_orders: ingestion: the rule "real-time latency → kinesis" picks kinesis, but rds sources are ingested by glue only (declared volumeMb 10, durationMinutes 1, latency "real-time"); correct the declaration or add a kinesis path for rds sources',
+      'bad_orders: ingestion: the rule "real-time latency → kinesis" picks kinesis, but rds sources are ingested by glue only (declared volumeMb 10, durationMinutes 1, latency "real-time"); correct the declaration or add a kinesis path for rds sources',
     ],
     [
       "no declaration at all",
       redeclare(orders, undefined),
-      "dataset bad_orders: ingestion: is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules",
+      "bad_orders: ingestion: is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules",
     ],
     [
       "a negative volume and an unknown latency",
       redeclare(orders, { volumeMb: -1, durationMinutes: 40, latency: "hourly" }),
-      'dataset bad_orders: ingestion.volumeMb: must be a number ≥ 0 (got -1); ingestion.latency: must be "batch" or "real-time" (got "hourly")',
+      'bad_orders: ingestion.volumeMb: must be a number ≥ 0 (got -1)\n  - bad_orders: ingestion.latency: must be "batch" or "real-time" (got "hourly")',
     ],
     [
       "an unknown engine",
       redeclare(orders, { volumeMb: 8000, durationMinutes: 40, latency: "batch", engine: "spark" }),
-      'dataset bad_orders: ingestion.engine: must be one of lambda, glue, emr, kinesis (got "spark")',
+      'bad_orders: ingestion.engine: must be one of lambda, glue, emr, kinesis (got "spark")',
     ],
   ];
 
@@ -103,7 +103,8 @@ describe("a declaration that breaks a rule", () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(ContractError);
-    expect((thrown as Error).message).toBe(message);
+    const count = message.split("\n").length;
+    expect((thrown as Error).message).toBe(`Invalid dataset contract ${contract.name} (${count} problem${count === 1 ? "" : "s"}):\n  - ${message}`);
   });
 
   it("an explicit engine that agrees with the rules is accepted", () => {

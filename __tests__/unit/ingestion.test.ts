@@ -12,7 +12,7 @@ import { ConfigError, loadEnvironments, type EnvironmentConfig } from "../../env
 import { local } from "../../environments/local";
 import { prod } from "../../environments/prod";
 import { gluePackage } from "../../modules/ingestion";
-import { PartitionLayout } from "../../modules/shared/partitioning";
+import { PartitionLayout } from "../../datasets";
 import { ROOT } from "../../modules/shared/bundle";
 import { byPath, refOf, resources, synthAll, synthEnvironment, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
 

@@ -1,4 +1,4 @@
-import { ZONES } from "../../modules/lake";
+import { ZONES } from "../../datasets";
 import { asArray, attachedTo, parsePolicy, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
 
 const ref = (type: string, name: string) => `${type}.${name}`;

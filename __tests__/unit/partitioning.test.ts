@@ -1,6 +1,6 @@
 import { DATASETS, PartitionedDataset, defineDataset } from "../../datasets";
 import { loadEnvironments } from "../../environments";
-import { PartitionLayout } from "../../modules/shared/partitioning";
+import { PartitionLayout } from "../../datasets";
 
 /** Evaluates the tiny JQ subset Firehose queries use here: `{k: .field[a:b], k2: .field}`. */
 function evalFirehoseQuery(query: string, record: Record<string, string>): Record<string, string> {
@@ -98,14 +98,14 @@ describe("dataset contracts", () => {
   it("reject a contract whose primary key or event time is not a required column", () => {
     expect(() =>
       defineDataset({ name: "bad", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["nope"], eventTimeColumn: "id", columns: [column] }),
-    ).toThrow('dataset bad: primaryKey column "nope" is not a column; eventTimeColumn "id" must be a timestamp (got string)');
+    ).toThrow('Invalid dataset contract bad (2 problems):\n  - bad: primaryKey[0]: "nope" is not a column\n  - bad: eventTimeColumn: "id" must be a timestamp column (got string)');
   });
 
   it("reject a dataset that lacks the column an enum partition key reads", () => {
     const contract = defineDataset({ name: "events", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["id"], eventTimeColumn: "ts", columns: [column, ts] });
     const prod = loadEnvironments().find((e) => e.name === "prod")!;
     expect(() => new PartitionedDataset(contract, prod.partitioning, "prod")).toThrow(
-      'dataset events: has no column "region", which prod\'s partition key "region" reads',
+      'events: columns: has no column "region", which prod\'s partition key "region" reads',
     );
   });
 
@@ -121,7 +121,7 @@ describe("dataset contracts", () => {
     });
     const dev = loadEnvironments().find((e) => e.name === "dev")!;
     expect(() => new PartitionedDataset(contract, dev.partitioning, "dev")).toThrow(
-      `dataset events: column "dt" clashes with dev's derived partition key "dt"`,
+      `events: columns[2].name: "dt" clashes with dev's derived partition key "dt"`,
     );
   });
 });

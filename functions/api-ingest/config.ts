@@ -3,37 +3,13 @@
  * ingestion module) and in the local runner. Every problem is reported at once, naming the
  * variable and the rule, before anything is fetched or written.
  */
-import type { ApiIncremental } from "../../datasets/contract";
-
-/** A column of the dataset's job contract (`PartitionedDataset.jobContract()`), as the handler checks it. */
-export interface ContractColumn {
-  readonly name: string;
-  readonly type: string;
-  readonly required: boolean;
-}
-
-/** How a partition value is derived from a record (`PartitionLayout.sources`). */
-export interface PartitionKeySource {
-  readonly name: string;
-  readonly type: "date" | "hour" | "enum";
-  readonly column: string;
-  readonly values?: readonly string[];
-}
-
-/** The part of the job contract the handler needs (the same JSON the Glue jobs get). */
-export interface DatasetContract {
-  readonly name: string;
-  readonly columns: readonly ContractColumn[];
-  readonly primaryKey: readonly string[];
-  readonly eventTimeColumn: string;
-  /** Column ordering versions of a record (a timestamp); the high-water mark is its highest value. @default eventTimeColumn */
-  readonly versionColumn?: string;
-  readonly partitioning: { readonly keys: readonly PartitionKeySource[] };
-}
+// Types only: erased from the bundle, so the function carries none of the contract domain's code.
+import type { ApiIncremental, JobContract } from "../../datasets";
 
 export interface IngestConfig {
   readonly dataset: string;
-  readonly contract: DatasetContract;
+  /** The dataset's job contract (`PartitionedDataset.jobContract()`): the same JSON the Glue jobs get. */
+  readonly contract: JobContract;
   /** First page of the API. */
   readonly apiUrl: string;
   /** Secrets Manager secret with the API credentials; no credentials are sent without one. */
@@ -125,7 +101,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
       ? { bucket: required("STATE_BUCKET"), kmsKeyArn: required("STATE_KMS_KEY_ARN"), key: `${dataset}/api-ingest/mark.json` }
       : undefined;
   const contractText = required("DATASET_CONTRACT");
-  let contract = undefined as unknown as DatasetContract;
+  let contract = undefined as unknown as JobContract;
   if (contractText) {
     try {
       contract = JSON.parse(contractText);
@@ -187,7 +163,7 @@ function incrementalFrom(text: string | undefined, problems: string[]): IngestCo
   return problems.length > before ? full : { kind: "since", parameter: value.parameter as string, overlapSeconds: overlap as number };
 }
 
-function contractProblems(contract: DatasetContract, dataset: string): string[] {
+function contractProblems(contract: JobContract, dataset: string): string[] {
   const problems: string[] = [];
   if (typeof contract !== "object" || contract === null) return ["DATASET_CONTRACT: must be a JSON object"];
   if (dataset && contract.name !== dataset) problems.push(`DATASET_CONTRACT: is the contract of "${contract.name}", not of DATASET "${dataset}"`);

@@ -6,7 +6,7 @@
  *   date key → characters 1-10 of the event-time text, hour key → characters 12-13,
  *   enum key → the column's value, which must be one of the key's values.
  */
-import type { DatasetContract } from "./config";
+import type { JobContract } from "../../datasets";
 
 /** Why a record or page was quarantined. Stable codes: dashboards and the README table use them. */
 export const REASONS = {
@@ -44,7 +44,7 @@ const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const INT32 = 2 ** 31;
 
-export function checkRecord(record: unknown, contract: DatasetContract, maxRecordBytes: number): RecordOutcome {
+export function checkRecord(record: unknown, contract: JobContract, maxRecordBytes: number): RecordOutcome {
   if (typeof record !== "object" || record === null || Array.isArray(record)) {
     return { ok: false, reason: "not_an_object", detail: `got ${record === null ? "null" : Array.isArray(record) ? "an array" : typeof record}` };
   }

@@ -3,13 +3,18 @@
 The JSON is produced by `PartitionedDataset.jobContract()` in `datasets/contract.ts` (print it with
 `npx tsx scripts/export-contracts.ts <env>`). The jobs read nothing else about a dataset, so the
 columns, keys and partition spec here are the ones the catalog tables and Firehose were built from.
+
+Every dataclass mirrors one JSON object of that export: its fields are the JSON's fields in
+snake_case (`eventTimeColumn` → `event_time_column`), and `to_dict()` writes them back unchanged.
+glue-jobs/tests/test_contract_and_args.py holds the two views in step: every exported contract of
+every environment parses, and writes back to exactly the JSON it came from.
 Pure Python: importable without Spark.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional
 
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
@@ -23,11 +28,32 @@ class ContractError(ValueError):
     """The contract JSON is unusable; the message names every problem."""
 
 
+def json_name(field: str) -> str:
+    """The JSON name of a dataclass field: `event_time_column` → `eventTimeColumn`."""
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _to_json(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+class _JsonView:
+    """Writes a contract dataclass back as the JSON it mirrors (fields that are None are absent there)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {json_name(f.name): _to_json(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+
+
 @dataclass(frozen=True)
-class Column:
+class TypedColumn(_JsonView):
+    """A column of the consumer table: its name and type (`consumerColumns`)."""
     name: str
     type: str
-    required: bool = False
 
     @property
     def decimal(self) -> Optional[tuple[int, int]]:
@@ -37,7 +63,13 @@ class Column:
 
 
 @dataclass(frozen=True)
-class PartitionKey:
+class Column(TypedColumn):
+    """A column of the dataset (`columns`): rows without a value of a required column are quarantined."""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class PartitionKey(_JsonView):
     name: str
     type: str  # date | hour | enum
     column: str
@@ -46,31 +78,39 @@ class PartitionKey:
 
 
 @dataclass(frozen=True)
-class Measure:
+class Partitioning(_JsonView):
+    """The environment's partition keys as this dataset derives them (`partitioning`)."""
+    keys: tuple[PartitionKey, ...]
+
+
+@dataclass(frozen=True)
+class Measure(_JsonView):
     name: str
     fn: str  # count | sum | count_distinct
     column: Optional[str] = None
+    description: Optional[str] = None
 
 
 @dataclass(frozen=True)
-class ConsumerView:
+class ConsumerView(_JsonView):
+    """What the consumer zone holds (`consumer`); `name`, `group_by` and `measures` belong to an aggregate only."""
     kind: str  # curated | aggregate
     name: Optional[str] = None
-    group_by: tuple[str, ...] = ()
-    measures: tuple[Measure, ...] = ()
+    group_by: Optional[tuple[str, ...]] = None
+    measures: Optional[tuple[Measure, ...]] = None
 
 
 @dataclass(frozen=True)
-class JobContract:
+class JobContract(_JsonView):
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     event_time_column: str
     version_column: str
-    partition_keys: tuple[PartitionKey, ...]
+    partitioning: Partitioning
     consumer: ConsumerView
     consumer_table: str
-    consumer_columns: tuple[Column, ...]
+    consumer_columns: tuple[TypedColumn, ...]
     #: "current-state": the latest version per primary key; "event-log": every version, deduplicated by key and version.
     #: Default as in datasets/contract.ts: current-state when the version column is not the event time column.
     processed: str = "current-state"
@@ -105,7 +145,7 @@ class JobContract:
         partitioning = need("partitioning", dict)
         keys = tuple(_partition_key(k, i, problems) for i, k in enumerate(need("keys", list, partitioning, "partitioning.")))
         consumer = _consumer(need("consumer", dict), problems)
-        consumer_columns = tuple(_column({**c, "required": True}, i, problems, "consumerColumns") for i, c in enumerate(need("consumerColumns", list)))
+        consumer_columns = tuple(_typed_column(c, i, problems) for i, c in enumerate(need("consumerColumns", list)))
 
         if not pk:
             problems.append("primaryKey: must name at least one column")
@@ -139,7 +179,7 @@ class JobContract:
             primary_key=pk,
             event_time_column=event_time,
             version_column=version,
-            partition_keys=keys,
+            partitioning=Partitioning(keys=keys),
             consumer=consumer,
             consumer_table=d.get("consumerTable") or name,
             consumer_columns=consumer_columns,
@@ -159,6 +199,10 @@ class JobContract:
         """The partition values of a Hive path ("dt=2024-05-01/region=eu/" → {"dt": ..., "region": ...})."""
         values = dict(seg.split("=", 1) for seg in path.strip("/").split("/") if seg)
         return {n: values[n] for n in self.partition_names}
+
+    @property
+    def partition_keys(self) -> tuple[PartitionKey, ...]:
+        return self.partitioning.keys
 
     @property
     def partition_names(self) -> list[str]:
@@ -185,11 +229,16 @@ class JobContract:
         return "".join(f"{n}={values[n]}/" for n in self.partition_names)
 
 
-def _column(c: Any, i: int, problems: list[str], label: str = "columns") -> Column:
+def _column(c: Any, i: int, problems: list[str]) -> Column:
+    typed = _typed_column(c, i, problems, "columns")
+    return Column(name=typed.name, type=typed.type, required=bool(c.get("required", False)) if isinstance(c, Mapping) else False)
+
+
+def _typed_column(c: Any, i: int, problems: list[str], label: str = "consumerColumns") -> TypedColumn:
     if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
         problems.append(f"{label}[{i}]: must be an object with a name")
-        return Column(name=f"_invalid_{i}", type="string")
-    col = Column(name=c["name"], type=str(c.get("type")), required=bool(c.get("required", False)))
+        return TypedColumn(name=f"_invalid_{i}", type="string")
+    col = TypedColumn(name=c["name"], type=str(c.get("type")))
     if col.type not in SCALAR_TYPES and col.decimal is None:
         problems.append(f"{label}[{i}] {col.name}: unsupported type {col.type!r}")
     return col
@@ -226,7 +275,7 @@ def _consumer(c: Mapping[str, Any], problems: list[str]) -> ConsumerView:
     for i, m in enumerate(c.get("measures") or []):
         if m.get("fn") not in ("count", "sum", "count_distinct"):
             problems.append(f"consumer.measures[{i}]: fn must be count, sum or count_distinct (got {m.get('fn')!r})")
-        measures.append(Measure(name=str(m.get("name")), fn=str(m.get("fn")), column=m.get("column")))
+        measures.append(Measure(name=str(m.get("name")), fn=str(m.get("fn")), column=m.get("column"), description=m.get("description")))
     if not measures:
         problems.append("consumer.measures: an aggregate needs at least one measure")
     return ConsumerView(kind="aggregate", name=c.get("name"), group_by=tuple(c.get("groupBy") or ()), measures=tuple(measures))

@@ -54,23 +54,23 @@ HISTORY_KEPT = 50
 UTC = dt.timezone.utc
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"customers\",...}'"),
-    Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/customers/"),
-    Arg("table_arn", "source table", "arn:aws:dynamodb:eu-west-1:111111111111:table/customers", required=False),
+    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/events/"),
+    Arg("table_arn", "source table", "arn:aws:dynamodb:eu-west-1:111111111111:table/events", required=False),
     Arg("export_bucket", "bucket the table is exported to", "dataplat-dev-glue-scratch", required=False),
-    Arg("export_prefix", "key prefix of the exports", "dynamodb-exports/customers/", required=False),
+    Arg("export_prefix", "key prefix of the exports", "dynamodb-exports/events/", required=False),
     Arg("export_bucket_owner", "account owning export_bucket, when it is another account", "111111111111", required=False),
     Arg("state_path", "S3 object holding the export history (where the next incremental export starts)",
-        "s3://dataplat-dev-ingest-state/customers/dynamodb-extract/exports.json", required=False),
+        "s3://dataplat-dev-ingest-state/events/dynamodb-extract/exports.json", required=False),
     Arg("deletions_path", "folder for the records of items deleted in the source (one object per run)",
-        "s3://dataplat-dev-quarantine/customers/dynamodb_extract/deletions/", required=False),
+        "s3://dataplat-dev-quarantine/events/dynamodb_extract/deletions/", required=False),
     Arg("max_windows", "incremental windows (≤ 24 h each) one run exports at most", "7", required=False, default="7"),
     Arg("min_window_seconds", "shortest incremental window (AWS's floor, 15 minutes; tests against the emulator lower both)", "900",
         required=False, default="900"),
     Arg("input_path", "local runs only: folder of a DynamoDB export's data files (*.json.gz or *.json), instead of exporting",
         "./export/data/", required=False),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/customers/_staging/",
+    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/events/_staging/",
         required=False),
 ]
 

@@ -34,19 +34,19 @@ DESCRIPTION = "processed Parquet → the consumer table (curated copy or aggrega
 PARQUET = ".snappy.parquet"
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
-    Arg("input_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/orders/"),
-    Arg("output_path", "the consumer table's root in the consumer zone", "s3://dataplat-dev-consumer/orders_daily/"),
+    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg("input_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/events/"),
+    Arg("output_path", "the consumer table's root in the consumer zone", "s3://dataplat-dev-consumer/events_daily/"),
     Arg("partitions_path", "the raw_to_processed run summary whose `touched` partitions are rebuilt (not with --dates)",
-        "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json", required=False),
+        "s3://dataplat-dev-quarantine/events/raw_to_processed/runs/exec-42.json", required=False),
     Arg("dates", "comma-separated values of the date key to rebuild (default: every processed partition)", "2024-05-01,2024-05-02",
         required=False),
     Arg("summary_path", "file this run's summary JSON is written to (default: none); a folder ending in / gets <run_id>.json",
-        "s3://dataplat-dev-quarantine/orders/processed_to_consumer/runs/exec-42.json",
+        "s3://dataplat-dev-quarantine/events/processed_to_consumer/runs/exec-42.json",
         required=False),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
     Arg("staging_path", "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
-        "s3://dataplat-dev-consumer/orders_daily/_staging/", required=False),
+        "s3://dataplat-dev-consumer/events_daily/_staging/", required=False),
 ]
 
 

@@ -59,25 +59,25 @@ JOB = "raw_to_processed"
 DESCRIPTION = "raw NDJSON → contract-checked, deduplicated, partitioned Parquet (+ quarantine, run summary)"
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
+    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
     Arg("manifest_path", "the pipeline execution's manifest (a batch of {key}, an S3 Object Created event, or a reprocess request); "
-        "give this or --input_path", "s3://dataplat-dev-quarantine/pipeline-manifests/orders/exec-42.json", required=False),
+        "give this or --input_path", "s3://dataplat-dev-quarantine/pipeline-manifests/events/exec-42.json", required=False),
     Arg("raw_root", "the dataset's folder in the raw zone: manifest keys resolve against it, a reprocess lists its day folders",
-        "s3://dataplat-dev-raw/orders/", required=False),
+        "s3://dataplat-dev-raw/events/", required=False),
     Arg("input_path", "raw newline-delimited JSON, gzip or plain: files or folders, comma-separated, listed recursively; "
-        "give this or --manifest_path", "s3://dataplat-dev-raw/orders/dt=2024-05-01/", required=False),
-    Arg("output_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/orders/"),
+        "give this or --manifest_path", "s3://dataplat-dev-raw/events/dt=2024-05-01/", required=False),
+    Arg("output_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/events/"),
     Arg("quarantine_path", "the job's quarantine folder: rejected rows of each source object go to objects/<source key>.json",
-        "s3://dataplat-dev-quarantine/orders/raw_to_processed/"),
+        "s3://dataplat-dev-quarantine/events/raw_to_processed/"),
     Arg("summary_path", "file this run's summary JSON is written to (one per run); a folder ending in / gets <run_id>.json",
-        "s3://dataplat-dev-quarantine/orders/raw_to_processed/runs/exec-42.json"),
+        "s3://dataplat-dev-quarantine/events/raw_to_processed/runs/exec-42.json"),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
     Arg("as_of", "reference time of the future-date rule, ISO-8601 (default: now)", "2024-05-02T00:00:00Z", required=False),
     Arg("max_future_days", "events dated more than this many days after as_of are quarantined", "1", required=False, default="1"),
     Arg("max_record_bytes", "lines longer than this are quarantined unparsed", "1048576", required=False, default="1048576"),
     Arg("rebuild", "true: touched partitions hold only this run's rows (no merge with stored rows)", "false", required=False, default="false"),
     Arg("staging_path", "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
-        "s3://dataplat-dev-processed/orders/_staging/", required=False),
+        "s3://dataplat-dev-processed/events/_staging/", required=False),
 ]
 
 #: Reasons a line gets in the one pass (superseded rows are found by ranking, unreadable objects before).

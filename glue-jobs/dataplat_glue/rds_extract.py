@@ -22,16 +22,16 @@ JOB = "rds_extract"
 DESCRIPTION = "RDS table (Glue JDBC connection, job bookmarks) → raw NDJSON under the dataset prefix"
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"orders\",...}'"),
-    Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/orders/"),
-    Arg("connection_name", "Glue JDBC connection (Glue only; it references the Secrets Manager secret)", "dataplat-dev-orders-db",
+    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/events/"),
+    Arg("connection_name", "Glue JDBC connection (Glue only; it references the Secrets Manager secret)", "dataplat-dev-source-db",
         required=False),
-    Arg("source_table", "schema-qualified source table", "public.orders", required=False),
+    Arg("source_table", "schema-qualified source table", "public.events", required=False),
     Arg("connection_type", "JDBC engine of the connection", "postgresql", required=False, default="postgresql"),
     Arg("hash_partitions", "parallel JDBC reads (Glue's hashpartitions; Glue only)", "8", required=False),
-    Arg("input_path", "local runs only: JSON-lines dump of the table, standing in for the JDBC read", "./orders.jsonl", required=False),
+    Arg("input_path", "local runs only: JSON-lines dump of the table, standing in for the JDBC read", "./events.jsonl", required=False),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/orders/_staging/",
+    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/events/_staging/",
         required=False),
 ]
 

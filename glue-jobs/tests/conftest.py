@@ -29,6 +29,12 @@ def contracts() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
+def every_contract() -> dict[str, dict]:
+    """The export of every environment (dev, staging, prod, local): what the two views are compared on."""
+    return {env: _export(env) for env in ("dev", "staging", "prod", "local")}
+
+
+@pytest.fixture(scope="session")
 def spark():
     if shutil.which("java") is None:
         pytest.fail("java is not on the PATH: install a JDK 17 (Glue 5.0's Java), e.g. `apt-get install openjdk-17-jre-headless`")

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from dataplat_glue.args import Arg, parse_as_of, resolve
-from dataplat_glue.contract import ContractError, JobContract
+from dataplat_glue.contract import ConsumerView, ContractError, JobContract, json_name
 
 
 class TestContract:
@@ -39,6 +39,29 @@ class TestContract:
             "dataset_contract orders: columns[4] amount: unsupported type 'money'; "
             "partitioning.keys[0] dt: rangeStart must be yyyy-MM-dd (got 'yesterday'); "
             "primaryKey: 'nope' is not a column; versionColumn: 'status' must be a timestamp (got string)")
+
+
+class TestTheTwoViewsAgree:
+    """The TypeScript export and the Python dataclasses name the same fields: a field added or renamed
+    on one side only fails here, before a job drops or misreads it."""
+
+    def test_every_exported_contract_reads_back_to_the_same_json(self, every_contract):
+        for env, by_name in every_contract.items():
+            for name, data in by_name.items():
+                assert JobContract.from_dict(data).to_dict() == data, f"{env}/{name}"
+
+    def test_a_field_only_one_side_knows_fails_the_comparison(self, every_contract):
+        data = copy.deepcopy(next(iter(every_contract["dev"].values())))
+        data["retentionDays"] = 7
+        assert JobContract.from_dict(data).to_dict() != data
+        data = copy.deepcopy(next(iter(every_contract["dev"].values())))
+        data["columns"][0]["nullable"] = True
+        assert JobContract.from_dict(data).to_dict() != data
+
+    def test_field_names_are_the_json_names_in_snake_case(self):
+        assert [json_name(f) for f in ("name", "primary_key", "event_time_column", "consumer_columns", "range_start", "group_by")] == [
+            "name", "primaryKey", "eventTimeColumn", "consumerColumns", "rangeStart", "groupBy"]
+        assert ConsumerView(kind="curated").to_dict() == {"kind": "curated"}
 
 
 SPEC = [Arg("input_path", "in", "x"), Arg("rebuild", "r", "false", required=False, default="false"), Arg("run_id", "id", "r", required=False)]

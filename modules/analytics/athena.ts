@@ -7,9 +7,9 @@
 import { AthenaNamedQuery } from "@cdktf/provider-aws/lib/athena-named-query";
 import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { Construct } from "constructs";
-import type { PartitionedDataset } from "../../datasets";
-import { type Catalog, livesIn } from "../catalog";
-import type { Lake, Zone } from "../lake";
+import { livesIn, type PartitionedDataset, type Zone } from "../../datasets";
+import type { Catalog } from "../catalog";
+import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";

@@ -6,8 +6,8 @@
 import { QuicksightDataSet } from "@cdktf/provider-aws/lib/quicksight-data-set";
 import { QuicksightDataSource } from "@cdktf/provider-aws/lib/quicksight-data-source";
 import { Construct } from "constructs";
-import type { ColumnType, PartitionedDataset } from "../../datasets";
-import { type Catalog, livesIn } from "../catalog";
+import { livesIn, type ColumnType, type PartitionedDataset } from "../../datasets";
+import type { Catalog } from "../catalog";
 import type { Naming } from "../shared/naming";
 
 /** What the principal may do with the data source: use it in datasets, not change or delete it. */

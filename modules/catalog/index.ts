@@ -12,8 +12,8 @@ import { GlueCrawler } from "@cdktf/provider-aws/lib/glue-crawler";
 import { GlueDataCatalogEncryptionSettings } from "@cdktf/provider-aws/lib/glue-data-catalog-encryption-settings";
 import { GlueSecurityConfiguration } from "@cdktf/provider-aws/lib/glue-security-configuration";
 import { Construct } from "constructs";
-import type { Column, PartitionedDataset } from "../../datasets";
-import { Lake, ZONES, type Zone } from "../lake";
+import { livesIn, ZONES, type Column, type PartitionedDataset, type Zone } from "../../datasets";
+import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
@@ -287,11 +287,6 @@ export class Catalog extends Construct {
       },
     });
   }
-}
-
-/** Zones a dataset lives in (contracts default to raw, processed and consumer). */
-export function livesIn(dataset: PartitionedDataset, zone: Zone): boolean {
-  return (dataset.contract.zones ?? ["raw", "processed", "consumer"]).includes(zone);
 }
 
 function consumerDescription(dataset: PartitionedDataset): string {

@@ -10,8 +10,9 @@ import { LakeformationDataLakeSettings } from "@cdktf/provider-aws/lib/lakeforma
 import { LakeformationPermissions } from "@cdktf/provider-aws/lib/lakeformation-permissions";
 import { LakeformationResource } from "@cdktf/provider-aws/lib/lakeformation-resource";
 import { Construct } from "constructs";
+import type { Zone } from "../../datasets";
 import type { LakeFormationConfig } from "../../environments";
-import type { Lake, Zone } from "../lake";
+import type { Lake } from "../lake";
 import { IGrantable, ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 

@@ -8,7 +8,7 @@ import type { IngestionConfig } from "../../environments";
 import { EmrserverlessApplication } from "@cdktf/provider-aws/lib/emrserverless-application";
 import { Construct } from "constructs";
 import type { IngestionContext } from "./context";
-import { livesIn } from "../catalog";
+import { livesIn } from "../../datasets";
 import { ServiceRole } from "../shared/iam";
 import type { SecureBucket } from "../shared/secure-bucket";
 

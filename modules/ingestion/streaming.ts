@@ -12,9 +12,9 @@ import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stre
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import { KinesisStream } from "@cdktf/provider-aws/lib/kinesis-stream";
 import { Construct } from "constructs";
-import type { PartitionedDataset } from "../../datasets";
+import type { PartitionedDataset, Zone } from "../../datasets";
 import type { Catalog } from "../catalog";
-import type { Lake, Zone } from "../lake";
+import type { Lake } from "../lake";
 import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole } from "../shared/iam";

@@ -6,16 +6,13 @@
  * Other modules never write S3 policies: they call `grantRead`/`grantWrite` with a zone and prefix.
  */
 import { Construct } from "constructs";
+import { ZONES, type Zone } from "../../datasets";
 import type { Tiering } from "../../environments";
 import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
 import { SecureBucket } from "../shared/secure-bucket";
-
-/** Lake zones, in the order data flows through them. */
-export const ZONES = ["raw", "processed", "consumer", "quarantine"] as const;
-export type Zone = (typeof ZONES)[number];
 
 export interface LakeZone {
   readonly zone: Zone;

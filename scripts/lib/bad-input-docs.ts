@@ -1,12 +1,14 @@
 /**
  * The README's bad-input tables, generated from the corpora the tests run:
  *  - environment configs: __tests__/fixtures/bad-configs.ts (run by __tests__/unit/environments.test.ts)
+ *  - dataset contracts: __tests__/fixtures/bad-contracts.ts (run by __tests__/unit/contracts.test.ts)
  *  - api-ingest handler inputs: __tests__/fixtures/api-ingest-corpus.ts (run by __tests__/unit/api-ingest.test.ts
  *    and, against the emulator, __tests__/integration/api-ingest.test.ts)
  * The Glue bad-row table comes from glue-jobs/tests/bad_rows.py (Python), written by `npm run
  * docs:diagrams` and checked by glue-jobs/tests/test_bad_rows.py.
  */
 import { BAD_CONFIGS } from "../../__tests__/fixtures/bad-configs";
+import { BAD_CONTRACTS } from "../../__tests__/fixtures/bad-contracts";
 import { CORPUS } from "../../__tests__/fixtures/api-ingest-corpus";
 import { cell } from "./readme-blocks";
 
@@ -14,15 +16,16 @@ export const CONFIG_BLOCK = "bad-inputs-config";
 export const API_BLOCK = "bad-inputs-api";
 export const GLUE_BLOCK = "bad-inputs-glue";
 
-/** Every invalid environment config tried, and the error that stopped synth. */
+/** Every invalid environment config and dataset contract tried, and the error that stopped synth. */
 export function renderConfigCorpus(): string {
-  const rows = BAD_CONFIGS.map(([title, , error], i) => `| ${i + 1} | ${cell(title)} | \`${cell(error)}\` |`);
+  const cases = [...BAD_CONFIGS.map(([title, , error]) => [title, error]), ...BAD_CONTRACTS.map(([title, , error]) => [`contract: ${title}`, error])];
+  const rows = cases.map(([title, error], i) => `| ${i + 1} | ${cell(title)} | \`${cell(error)}\` |`);
   return [
-    `${BAD_CONFIGS.length} invalid configurations, each rejected before anything is synthesized with exactly one problem line:`,
+    `${BAD_CONFIGS.length} invalid environment configurations and ${BAD_CONTRACTS.length} invalid dataset contracts, each rejected before anything is synthesized with exactly one problem line:`,
     "",
     "<details><summary>every case</summary>",
     "",
-    "| # | what is wrong | the error (environment: field: rule) |",
+    "| # | what is wrong | the error (environment or dataset: field: rule) |",
     "| --- | --- | --- |",
     ...rows,
     "",

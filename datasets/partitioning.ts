@@ -8,7 +8,7 @@
  *  - Athena predicates that prune partitions  (`athenaPredicate`)
  * A test renders all of them for every environment and checks they agree.
  */
-import type { PartitionKey, PartitionSpec } from "../../environments";
+import type { PartitionKey, PartitionSpec } from "../environments";
 
 /** How a job derives each partition value from a record (what the Spark job and Firehose need). */
 export interface PartitionSource {
