@@ -10,7 +10,9 @@ import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { RedshiftserverlessNamespace } from "@cdktf/provider-aws/lib/redshiftserverless-namespace";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { PlatformStack } from "../../modules/platform-stack";
-import { generatedDocs, orphanedPages, README_ENVIRONMENTS } from "../../scripts/docs";
+import { BAD_INPUTS_PAGE, generatedDocs, orphanedPages, readCommitted, SECURITY_PAGE, SKIPS_BLOCK } from "../../scripts/docs";
+import { API_BLOCK, CONFIG_BLOCK } from "../../scripts/lib/bad-input-docs";
+import { replaceBlock } from "../../scripts/lib/readme-blocks";
 import { buildDiagram, OPTIONAL_SERVICES, renderArchitectureDoc, renderMermaid, SERVICES } from "../../scripts/lib/diagram";
 import { ROOT } from "../../scripts/lib/terraform";
 import { synthAllWithMetadata as synthAll, synthWithMetadata, TerraformJson } from "../helpers/synth";
@@ -94,8 +96,7 @@ describe("architecture diagrams", () => {
 });
 
 describe("generated docs are committed and current", () => {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const expected = generatedDocs(synthAll(), readme);
+  const expected = generatedDocs(synthAll(), readCommitted);
 
   it.each(Object.keys(expected))("%s equals the generator's output (run `npm run docs:diagrams`)", (rel) => {
     const path = join(ROOT, rel);
@@ -103,15 +104,26 @@ describe("generated docs are committed and current", () => {
     expect(readFileSync(path, "utf8")).toBe(expected[rel]);
   });
 
-  it("there is one page per environment and none for a removed one; the README shows dev and prod", () => {
-    expect(Object.keys(expected).filter((f) => f.startsWith("docs/")).sort()).toEqual(synthAll().map((e) => `docs/architecture-${e.config.name}.md`).sort());
+  it("there is one architecture page per environment and none for a removed one; the README links each", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const pages = synthAll().map((e) => `docs/architecture-${e.config.name}.md`).sort();
+    expect(Object.keys(expected).filter((f) => f.startsWith("docs/architecture-")).sort()).toEqual(pages);
     expect(orphanedPages(ROOT, synthAll().map((e) => e.config.name))).toEqual([]);
-    for (const env of README_ENVIRONMENTS) expect(readme).toContain(`#### ${env}\n\n\`\`\`mermaid\nflowchart LR`);
+    for (const page of pages) expect(readme).toContain(`](${page})`);
   });
 
-  it("a stale README block is detected", () => {
-    const stale = readme.replace(/(<!-- generated:architecture:start -->)[\s\S]*(<!-- generated:architecture:end -->)/, "$1\nold\n$2");
-    expect(generatedDocs(synthAll(), stale)["README.md"]).not.toBe(stale);
-    expect(generatedDocs(synthAll(), stale)["README.md"]).toBe(readme);
+  it.each([
+    [SECURITY_PAGE, SKIPS_BLOCK],
+    [BAD_INPUTS_PAGE, CONFIG_BLOCK],
+    [BAD_INPUTS_PAGE, API_BLOCK],
+  ])("a stale %s block %s is detected and regenerated", (page, block) => {
+    const stale = (rel: string) => (rel === page ? replaceBlock(readCommitted(rel), block, "old") : readCommitted(rel));
+    expect(generatedDocs(synthAll(), stale)[page]).not.toBe(stale(page));
+    expect(generatedDocs(synthAll(), stale)[page]).toBe(readCommitted(page));
+  });
+
+  it("a page that lost its block fails generation, naming the page and the block", () => {
+    const lost = (rel: string) => (rel === SECURITY_PAGE ? "# Security\n" : readCommitted(rel));
+    expect(() => generatedDocs(synthAll(), lost)).toThrow(`${SECURITY_PAGE} has no <!-- generated:${SKIPS_BLOCK}:start -->`);
   });
 });

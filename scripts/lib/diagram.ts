@@ -337,25 +337,3 @@ export function renderArchitectureDoc(json: TerraformJson, config: EnvironmentCo
     "",
   ].join("\n");
 }
-
-export const README_START = "<!-- generated:architecture:start -->";
-export const README_END = "<!-- generated:architecture:end -->";
-
-/** The README block: the diagrams of the given environments, between the markers. */
-export function renderReadmeBlock(envs: readonly { json: TerraformJson; config: EnvironmentConfig }[]): string {
-  const parts = [README_START, `<!-- ${GENERATED_NOTE} -->`, ""];
-  for (const { json, config } of envs) {
-    const page = `docs/architecture-${config.name}.md`;
-    parts.push(`#### ${config.name}`, "", renderEnvironmentSection(json, config), "", `Full page: [${page}](${page}).`, "");
-  }
-  parts.push(README_END);
-  return parts.join("\n");
-}
-
-/** Replaces the marked block of a README; throws when the markers are missing. */
-export function replaceReadmeBlock(readme: string, block: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} block`);
-  return readme.slice(0, start) + block + readme.slice(end + README_END.length);
-}
