@@ -36,8 +36,8 @@ export const DEFAULTS: BenchOptions & { json: string } = {
 export interface Cli extends BenchOptions {
   readonly only: readonly string[];
   readonly json: string;
-  /** Also write the Markdown table into README.md's Performance section and bench/figures.json. */
-  readonly readme: boolean;
+  /** Also write the Markdown table into docs/performance.md and bench/figures.json. */
+  readonly docs: boolean;
   readonly help: boolean;
 }
 
@@ -55,7 +55,7 @@ Options:
   --layout-records <n>      orders for the data-layout benchmark (default ${DEFAULTS.layoutRecords})
   --layout-days <n>         days they span (default ${DEFAULTS.layoutDays})
   --json <file>             where the JSON goes (default ${relative(ROOT, DEFAULTS.json)})
-  --readme                  also put the table into README.md (Performance) and bench/figures.json
+  --docs                    also put the table into docs/performance.md and bench/figures.json
   --help                    this text
 
 Sections:
@@ -64,7 +64,7 @@ ${SECTIONS.map((s) => `  ${s.id.padEnd(10)} ${s.summary}`).join("\n")}`;
 
 /** Parses the command line; throws on anything it does not know. */
 export function parseArgs(argv: readonly string[]): Cli {
-  const out: { -readonly [K in keyof Cli]: Cli[K] } = { ...DEFAULTS, only: SECTIONS.map((s) => s.id), readme: false, help: false };
+  const out: { -readonly [K in keyof Cli]: Cli[K] } = { ...DEFAULTS, only: SECTIONS.map((s) => s.id), docs: false, help: false };
   const ids = SECTIONS.map((s) => s.id);
   const count = (flag: string, value: string | undefined, min: number) => {
     const n = Number(value);
@@ -106,8 +106,8 @@ export function parseArgs(argv: readonly string[]): Cli {
         out.json = resolve(process.env.INIT_CWD ?? process.cwd(), v);
         break;
       }
-      case "--readme":
-        out.readme = true;
+      case "--docs":
+        out.docs = true;
         break;
       case "--help":
       case "-h":
@@ -157,15 +157,17 @@ export function describeMachine(m: Record<string, string | number>): string {
   );
 }
 
-const README_START = "<!-- bench:start -->";
-const README_END = "<!-- bench:end -->";
+const BLOCK_START = "<!-- bench:start -->";
+const BLOCK_END = "<!-- bench:end -->";
+/** The page that shows the latest figures. */
+export const PERFORMANCE_PAGE = "docs/performance.md";
 
-/** Replaces the README's generated Performance block (between the bench markers). */
-export function withReadmeBlock(readme: string, block: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} block`);
-  return `${readme.slice(0, start + README_START.length)}\n${block}\n${readme.slice(end)}`;
+/** Replaces the performance page's generated block (between the bench markers). */
+export function withFiguresBlock(page: string, block: string): string {
+  const start = page.indexOf(BLOCK_START);
+  const end = page.indexOf(BLOCK_END);
+  if (start < 0 || end < start) throw new Error(`${PERFORMANCE_PAGE} has no ${BLOCK_START} … ${BLOCK_END} block`);
+  return `${page.slice(0, start + BLOCK_START.length)}\n${block}\n${page.slice(end)}`;
 }
 
 async function main(): Promise<number> {
@@ -210,16 +212,16 @@ async function main(): Promise<number> {
   mkdirSync(dirname(cli.json), { recursive: true });
   writeFileSync(cli.json, `${JSON.stringify(report, null, 2)}\n`);
   ctx.log(`figures written to ${relative(ROOT, cli.json)}`);
-  if (cli.readme) {
-    if (Object.keys(failures).length || cli.only.length !== SECTIONS.length) throw new Error("--readme needs a complete run: every section, none failed");
+  if (cli.docs) {
+    if (Object.keys(failures).length || cli.only.length !== SECTIONS.length) throw new Error("--docs needs a complete run: every section, none failed");
     const md = renderMarkdown(figures, titles);
-    const block = `Measured by \`npm run bench -- --readme\` on ${report.startedAt.slice(0, 10)}: ${describeMachine(m)}; ${cli.runs} runs per figure ` +
-      `(full suite: ${cli.fullSuiteRuns}), medians. Figures: [bench/figures.json](bench/figures.json).\n\n${md}\n\n` +
+    const block = `Measured by \`npm run bench -- --docs\` on ${report.startedAt.slice(0, 10)}: ${describeMachine(m)}; ${cli.runs} runs per figure ` +
+      `(full suite: ${cli.fullSuiteRuns}), medians. Figures: [bench/figures.json](../bench/figures.json).\n\n${md}\n\n` +
       figures.filter((f) => f.note).map((f) => `- ${f.name}: ${f.note}`).join("\n");
-    const readme = join(ROOT, "README.md");
-    writeFileSync(readme, withReadmeBlock(readFileSync(readme, "utf8"), block));
+    const page = join(ROOT, PERFORMANCE_PAGE);
+    writeFileSync(page, withFiguresBlock(readFileSync(page, "utf8"), block));
     copyFileSync(cli.json, join(BENCH_DIR, "figures.json"));
-    ctx.log("README.md (Performance) and bench/figures.json updated");
+    ctx.log(`${PERFORMANCE_PAGE} and bench/figures.json updated`);
   }
   return Object.keys(failures).length ? 1 : 0;
 }

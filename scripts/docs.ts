@@ -1,14 +1,15 @@
 /**
- * Generated documentation: one architecture page per environment (docs/architecture-<env>.md);
- * in the README, the dev and prod diagrams, the policy-scan skip table (from the skips recorded on
- * the synthesized resources) and the bad-input tables (from the corpora the tests run; the Glue
- * table from glue-jobs/tests/bad_rows.py).
+ * Generated documentation: one architecture page per environment (docs/architecture-<env>.md),
+ * the policy-scan skip table in docs/security.md (from the skips recorded on the synthesized
+ * resources) and the bad-input tables in docs/bad-inputs.md (from the corpora the tests run; the
+ * Glue table from glue-jobs/tests/bad_rows.py).
  *
- *   npm run docs:diagrams            # synthesize, then (re)write the pages and the README block
+ *   npm run docs:diagrams            # synthesize, then (re)write the pages and blocks
  *   npm run docs:diagrams -- --check # exit 1 and name the stale files instead of writing
  *
  * The unit tests regenerate the same text from an in-process synth and fail when a file differs,
- * so the diagrams cannot fall behind the stacks.
+ * so the pages cannot fall behind the stacks. `npm run docs:render` (scripts/docs-render.ts)
+ * draws the architecture pages' diagrams as pictures.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,39 +17,43 @@ import { join } from "node:path";
 import { ConfigError, loadEnvironments, type EnvironmentConfig } from "../environments";
 import { spawnSync } from "node:child_process";
 import { API_BLOCK, CONFIG_BLOCK, GLUE_BLOCK, renderApiCorpus, renderConfigCorpus } from "./lib/bad-input-docs";
-import { renderArchitectureDoc, renderReadmeBlock, replaceReadmeBlock } from "./lib/diagram";
+import { renderArchitectureDoc } from "./lib/diagram";
 import { renderSkipTable, skipTable } from "./lib/policy-scan";
 import { replaceBlock } from "./lib/readme-blocks";
 import { readStacks, type TerraformJson } from "./lib/stacks";
 import { ROOT, synth } from "./lib/terraform";
 
-/** README block holding the policy-scan skips. */
+/** Page holding the policy-scan skips, and its block. */
+export const SECURITY_PAGE = "docs/security.md";
 export const SKIPS_BLOCK = "policy-skips";
 
-/** The README's policy-scan skip table for these stacks (which must carry construct metadata). */
+/** Page holding the bad-input tables. */
+export const BAD_INPUTS_PAGE = "docs/bad-inputs.md";
+
+/** The policy-scan skip table for these stacks (which must carry construct metadata). */
 export function renderSkipsBlock(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[]): string {
   const rows = skipTable(envs.map((e) => ({ name: e.config.name, json: e.json })));
   return renderSkipTable(rows, envs.map((e) => e.config.name));
 }
 
-/** Environments whose diagrams the README shows. */
-export const README_ENVIRONMENTS = ["dev", "prod"] as const;
-
-/** Every generated file (path relative to the repository root) and its expected content. */
-export function generatedDocs(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[], readme: string): Record<string, string> {
+/**
+ * Every generated file (path relative to the repository root) and its expected content, except the
+ * Glue bad-row table (Python: see renderGlueCorpus). `read` gives a page's committed text, whose
+ * hand-written parts around the generated blocks are kept.
+ */
+export function generatedDocs(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[], read: (rel: string) => string): Record<string, string> {
   const files: Record<string, string> = {};
   for (const { config, json } of envs) files[`docs/architecture-${config.name}.md`] = renderArchitectureDoc(json, config);
-  const shown = README_ENVIRONMENTS.map((name) => {
-    const env = envs.find((e) => e.config.name === name);
-    if (!env) throw new Error(`README diagram environment "${name}" is not synthesized`);
-    return env;
-  });
-  let text = replaceReadmeBlock(readme, renderReadmeBlock(shown));
-  text = replaceBlock(text, SKIPS_BLOCK, renderSkipsBlock(envs));
-  text = replaceBlock(text, CONFIG_BLOCK, renderConfigCorpus());
-  text = replaceBlock(text, API_BLOCK, renderApiCorpus());
-  files["README.md"] = text;
+  files[SECURITY_PAGE] = replaceBlock(read(SECURITY_PAGE), SKIPS_BLOCK, renderSkipsBlock(envs), SECURITY_PAGE);
+  let badInputs = replaceBlock(read(BAD_INPUTS_PAGE), CONFIG_BLOCK, renderConfigCorpus(), BAD_INPUTS_PAGE);
+  badInputs = replaceBlock(badInputs, API_BLOCK, renderApiCorpus(), BAD_INPUTS_PAGE);
+  files[BAD_INPUTS_PAGE] = badInputs;
   return files;
+}
+
+/** A committed file's text (what generatedDocs reads). */
+export function readCommitted(rel: string): string {
+  return readFileSync(join(ROOT, rel), "utf8");
 }
 
 /** Architecture pages in docs/ whose environment no longer exists. */
@@ -72,8 +77,8 @@ function main(check: boolean): number {
       if (!stack) throw new Error(`no synthesized stack for environment ${config.name}`);
       return { config, json: stack.json };
     });
-    const files = generatedDocs(envs, readFileSync(join(ROOT, "README.md"), "utf8"));
-    files["README.md"] = replaceBlock(files["README.md"], GLUE_BLOCK, renderGlueCorpus());
+    const files = generatedDocs(envs, readCommitted);
+    files[BAD_INPUTS_PAGE] = replaceBlock(files[BAD_INPUTS_PAGE], GLUE_BLOCK, renderGlueCorpus(), BAD_INPUTS_PAGE);
     const orphans = orphanedPages(ROOT, configs.map((c) => c.name));
     const stale = Object.entries(files).filter(([rel, text]) => !existsSync(join(ROOT, rel)) || readFileSync(join(ROOT, rel), "utf8") !== text);
     if (check) {
@@ -97,7 +102,7 @@ function main(check: boolean): number {
 
 /**
  * The Glue bad-row table, printed by glue-jobs/tests/bad_rows.py in the project's virtualenv (the
- * table is Python data; glue-jobs/tests/test_bad_rows.py checks the README holds it).
+ * table is Python data; glue-jobs/tests/test_bad_rows.py checks docs/bad-inputs.md holds it).
  */
 export function renderGlueCorpus(): string {
   const python = join(ROOT, ".venv", "bin", "python");

@@ -1,10 +1,10 @@
 /**
- * The benchmark's pure side (bench/): medians, targets, the table, command-line parsing, the README
+ * The benchmark's pure side (bench/): medians, targets, the table, command-line parsing, the performance page's
  * block and the parsers the sections rely on. Nothing here times anything: `npm run bench` does.
  */
 import { deflateRawSync } from "node:zlib";
 import { figure, formatBytes, median, meets, renderMarkdown, renderTable } from "../../bench/lib/figures";
-import { parseArgs, withReadmeBlock } from "../../bench/run";
+import { parseArgs, withFiguresBlock } from "../../bench/run";
 import { type IncrementalFigures, incrementalFigures } from "../../bench/sections/incremental";
 import { unzip } from "../../bench/sections/lambda";
 import { type LayoutFigures, layoutFigures } from "../../bench/sections/layout";
@@ -67,11 +67,11 @@ describe("command line", () => {
   });
 });
 
-describe("README block", () => {
+describe("the performance page's figures block", () => {
   it("replaces only what lies between the markers", () => {
-    const readme = "# T\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\nrest\n";
-    expect(withReadmeBlock(readme, "new")).toBe("# T\n\n<!-- bench:start -->\nnew\n<!-- bench:end -->\n\nrest\n");
-    expect(() => withReadmeBlock("# T\n", "new")).toThrow("README.md has no <!-- bench:start --> … <!-- bench:end --> block");
+    const page = "# T\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\nrest\n";
+    expect(withFiguresBlock(page, "new")).toBe("# T\n\n<!-- bench:start -->\nnew\n<!-- bench:end -->\n\nrest\n");
+    expect(() => withFiguresBlock("# T\n", "new")).toThrow("docs/performance.md has no <!-- bench:start --> … <!-- bench:end --> block");
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Architecture diagrams generated from the synthesized stacks: every module present is drawn, new
- * modules and opt-in services appear without an edit to the generator, environments differ where
- * their configs differ, and the committed docs equal the generator's output.
+ * Architecture pages generated from the synthesized stacks: the picture follows the data from each
+ * source to its queries with control, alarms and encryption on the boxes; every module is in the
+ * inventory; new modules and opt-in services appear without an edit to the generator;
+ * environments differ where their configs differ; the committed docs equal the generator's output.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,8 +11,11 @@ import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { RedshiftserverlessNamespace } from "@cdktf/provider-aws/lib/redshiftserverless-namespace";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { PlatformStack } from "../../modules/platform-stack";
-import { generatedDocs, orphanedPages, README_ENVIRONMENTS } from "../../scripts/docs";
-import { buildDiagram, OPTIONAL_SERVICES, renderArchitectureDoc, renderMermaid, SERVICES } from "../../scripts/lib/diagram";
+import { BAD_INPUTS_PAGE, generatedDocs, orphanedPages, readCommitted, SECURITY_PAGE, SKIPS_BLOCK } from "../../scripts/docs";
+import { API_BLOCK, CONFIG_BLOCK } from "../../scripts/lib/bad-input-docs";
+import { replaceBlock } from "../../scripts/lib/readme-blocks";
+import { buildDataFlow, renderDataFlow, type DataFlow } from "../../scripts/lib/data-flow";
+import { buildDiagram, OPTIONAL_SERVICES, renderArchitectureDoc, SERVICES } from "../../scripts/lib/diagram";
 import { ROOT } from "../../scripts/lib/terraform";
 import { synthAllWithMetadata as synthAll, synthWithMetadata, TerraformJson } from "../helpers/synth";
 
@@ -27,17 +31,69 @@ function modulesIn(json: TerraformJson): string[] {
   return [...modules].sort();
 }
 
-const nodeTitles = (mermaid: string) => [...mermaid.matchAll(/\["<b>([^·<]+) · /g)].map((m) => m[1].trim());
+/** The inventory rows of a page: module → what it holds. */
+const inventoryRows = (doc: string) => new Map([...doc.split("## Inventory")[1].matchAll(/^\| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => [m[1].trim(), m[2].trim()]));
 
-describe("architecture diagrams", () => {
-  it.each(synthAll().map((e) => [e.config.name, e] as const))("%s: the diagram draws every module present in the stack", (_name, { config, json }) => {
+/** Stages reachable from a node, following the data. */
+function reachable(flow: DataFlow, from: string): Set<string> {
+  const seen = new Set([from]);
+  const queue = [from];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const e of flow.edges.filter((x) => x.from === id && !seen.has(x.to))) {
+      seen.add(e.to);
+      queue.push(e.to);
+    }
+  }
+  return seen;
+}
+
+describe("architecture pages", () => {
+  it.each(synthAll().map((e) => [e.config.name, e] as const))("%s: the inventory lists every module present in the stack", (_name, { config, json }) => {
     const modules = modulesIn(json);
     expect(modules.length).toBeGreaterThan(0);
-    const drawn = new Set(nodeTitles(renderMermaid(buildDiagram(json), config)));
-    expect(modules.filter((m) => !drawn.has(m))).toEqual([]);
+    expect([...inventoryRows(renderArchitectureDoc(json, config)).keys()].filter((m) => m !== "module" && m !== "---").sort()).toEqual(modules);
   });
 
-  it("a new module appears with no edit to the generator: known services in their layer with their edges, unknown types under Other", () => {
+  it.each(synthAll().map((e) => [e.config.name, e] as const))(
+    "%s: the picture follows the data from every source through an engine and the zones to a query, with no box for keys, alarms or control",
+    (_name, { json }) => {
+      const flow = buildDataFlow(json);
+      const byId = new Map(flow.nodes.map((n) => [n.id, n]));
+      const sources = flow.nodes.filter((n) => n.stage === "source");
+      expect(sources.length).toBeGreaterThan(0);
+      for (const s of sources) {
+        const stages = new Set([...reachable(flow, s.id)].map((id) => byId.get(id)!.stage));
+        expect({ source: s.title, stages: [...stages].sort() }).toEqual({ source: s.title, stages: ["catalog", "engine", "query", "source", "zone"] });
+      }
+      // Every zone is written by some engine, and every edge runs forward or between engines and zones.
+      for (const z of flow.nodes.filter((n) => n.stage === "zone")) expect({ zone: z.title, written: flow.edges.some((e) => e.to === z.id && byId.get(e.from)!.stage === "engine") }).toEqual({ zone: z.title, written: true });
+      const drawnTypes = new Set(flow.nodes.flatMap((n) => n.resources.map((a) => a.split(".")[0])));
+      for (const type of ["aws_kms_key", "aws_cloudwatch_metric_alarm", "aws_sfn_state_machine", "aws_scheduler_schedule", "aws_pipes_pipe", "aws_cloudwatch_event_rule", "aws_sns_topic"]) expect(drawnTypes.has(type)).toBe(false);
+    },
+  );
+
+  it("control, alarms and encryption are summarized on the boxes they concern", () => {
+    const { json } = synthAll().find((e) => e.config.name === "prod")!;
+    const flow = buildDataFlow(json);
+    const jobs = json.resource.aws_glue_job as Record<string, unknown>;
+    const engines = flow.nodes.filter((n) => n.stage === "engine");
+    // Every Glue job is in exactly one box, and the boxes the pipelines run say so.
+    expect(engines.flatMap((n) => n.resources.filter((a) => a.startsWith("aws_glue_job."))).sort()).toEqual(Object.keys(jobs).map((k) => `aws_glue_job.${k}`).sort());
+    const started = engines.filter((n) => n.lines.includes("started by Step Functions"));
+    expect(started.length).toBeGreaterThan(0);
+    const machines = JSON.stringify(json.resource.aws_sfn_state_machine);
+    for (const n of started) expect(n.resources.some((a) => machines.includes(a))).toBe(true);
+    // A box's alarm count is the alarms that name its resources.
+    const alarms = Object.values(json.resource.aws_cloudwatch_metric_alarm as Record<string, unknown>).map((a) => JSON.stringify(a));
+    const lambda = engines.find((n) => n.resources.some((a) => a.startsWith("aws_lambda_function.")))!;
+    const direct = alarms.filter((a) => lambda.resources.some((r) => a.includes(`\${${r}.`))).length;
+    expect(direct).toBeGreaterThan(0);
+    expect(lambda.lines.join(" ")).toContain(`${direct} alarm`);
+    for (const z of flow.nodes.filter((n) => n.stage === "zone")) expect(z.lines[0]).toMatch(/^KMS ×1\b/);
+  });
+
+  it("a new module appears with no edit to the generator: known services in their layer and in the flow, unknown types in the inventory", () => {
     const config = synthAll().find((e) => e.config.name === "dev")!.config;
     const json = synthWithMetadata(config, (stack: PlatformStack) => {
       // Module names no real module uses, so the fixture never collides with one that lands later.
@@ -54,48 +110,55 @@ describe("architecture diagrams", () => {
     const byModule = (m: string) => diagram.nodes.filter((n) => n.module === m).map((n) => `${n.layer}: ${n.label}`).sort();
     expect(byModule("fixture-analytics")).toEqual(["analytics: Athena workgroups", "analytics: Redshift Serverless"]);
     expect(byModule("fixture-widgets")).toEqual(["other: 1 resource"]);
-    // The workgroup writes results to the consumer bucket: a data-flow edge from the zone to analytics.
-    const consumer = diagram.nodes.find((n) => n.module === "lake" && n.instance === "consumer")!;
-    const workgroup = diagram.nodes.find((n) => n.module === "fixture-analytics" && n.label === "Athena workgroups")!;
-    expect(diagram.edges).toContainEqual({ from: consumer.id, to: workgroup.id, dotted: false });
+    // The workgroup writes results to the consumer zone: the flow gains that edge, which dev alone does not have.
+    const edgesOf = (j: TerraformJson) => buildDataFlow(j).edges.map((e) => `${e.from}>${e.to}`);
+    expect(edgesOf(json)).toContain("z_consumer>q_Athena");
+    expect(edgesOf(synthAll().find((e) => e.config.name === "dev")!.json)).not.toContain("z_consumer>q_Athena");
 
+    const rows = inventoryRows(renderArchitectureDoc(json, config));
+    expect(rows.get("fixture-analytics")).toMatch(/^Athena workgroups ×1 · Redshift Serverless ×1 — 2 resources$/);
+    expect(rows.get("fixture-widgets")).toBe("1 resource");
     const doc = renderArchitectureDoc(json, config);
-    expect(nodeTitles(doc).sort()).toEqual(expect.arrayContaining(["fixture-analytics", "fixture-widgets", "lake"]));
     expect(doc).toMatch(/Redshift Serverless: \*\*on\*\*/);
     expect(doc).toMatch(/QuickSight: off/);
   });
 
-  it("dev and prod differ where their configs differ: partitioning and the protection of data buckets", () => {
-    const docs = Object.fromEntries(synthAll().map(({ config, json }) => [config.name, { config, doc: renderArchitectureDoc(json, config) }]));
-    expect(docs.dev.doc).not.toEqual(docs.prod.doc);
-    for (const { config, doc } of Object.values(docs)) {
-      const title = /subgraph zones\["Lake zones · partitioned by ([^"]+)"\]/.exec(doc)?.[1];
-      expect({ env: config.name, keys: title?.split(" / ").map((k) => k.split(" ")[0]) }).toEqual({ env: config.name, keys: config.partitioning.keys.map((k) => k.name) });
-      const buckets = doc.split("\n").filter((l) => l.includes("<br/>S3 bucket"));
-      expect(buckets.length).toBeGreaterThan(0);
-      for (const line of buckets) {
-        expect({ env: config.name, line, preventDestroy: line.includes("prevent_destroy") }).toEqual({ env: config.name, line, preventDestroy: config.protection.preventDestroy });
-        expect({ env: config.name, line, forceDestroy: line.includes("force_destroy") }).toEqual({ env: config.name, line, forceDestroy: config.protection.forceDestroy });
+  it("environments differ where their configs differ: partitioning and the protection of the zones", () => {
+    const docs = synthAll().map(({ config, json }) => ({ config, json, doc: renderArchitectureDoc(json, config) }));
+    expect(new Set(docs.map((d) => d.doc)).size).toBe(docs.length);
+    for (const { config, json, doc } of docs) {
+      const keys = /^\| partitioning \| (.+) \|$/m.exec(doc)?.[1].split(" / ").map((k) => k.split(" ")[0]);
+      expect({ env: config.name, keys }).toEqual({ env: config.name, keys: config.partitioning.keys.map((k) => k.name) });
+      const zones = buildDataFlow(json).nodes.filter((n) => n.stage === "zone");
+      expect(zones.length).toBeGreaterThan(0);
+      for (const z of zones) {
+        const text = z.lines.join(" ");
+        expect({ env: config.name, zone: z.title, preventDestroy: text.includes("prevent_destroy"), forceDestroy: text.includes("force_destroy") }).toEqual({
+          env: config.name,
+          zone: z.title,
+          preventDestroy: config.protection.preventDestroy,
+          forceDestroy: config.protection.forceDestroy,
+        });
       }
     }
   });
 
-  it("an optional service's node is drawn exactly in the environments whose stack has it", () => {
-    expect(OPTIONAL_SERVICES).toEqual(expect.arrayContaining(["EMR Serverless", "QuickSight", "Redshift Serverless"]));
+  it("an optional service is drawn exactly in the environments whose stack has it", () => {
+    expect(OPTIONAL_SERVICES).toEqual(expect.arrayContaining(["EMR Serverless", "Lake Formation", "QuickSight", "Redshift Serverless"]));
     for (const { config, json } of synthAll()) {
-      const mermaid = renderMermaid(buildDiagram(json), config);
+      const mermaid = renderDataFlow(buildDataFlow(json));
       for (const label of OPTIONAL_SERVICES) {
         const types = Object.entries(SERVICES).filter(([, s]) => s.label === label).map(([t]) => t);
         const inStack = types.some((t) => Object.keys(json.resource).includes(t));
-        expect({ env: config.name, label, drawn: mermaid.includes(` · ${label}</b>`) }).toEqual({ env: config.name, label, drawn: inStack });
+        const drawn = label === "Lake Formation" ? mermaid.includes("Lake Formation grants") : mermaid.includes(`<b>${label}</b>`);
+        expect({ env: config.name, label, drawn }).toEqual({ env: config.name, label, drawn: inStack });
       }
     }
   });
 });
 
 describe("generated docs are committed and current", () => {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const expected = generatedDocs(synthAll(), readme);
+  const expected = generatedDocs(synthAll(), readCommitted);
 
   it.each(Object.keys(expected))("%s equals the generator's output (run `npm run docs:diagrams`)", (rel) => {
     const path = join(ROOT, rel);
@@ -103,15 +166,26 @@ describe("generated docs are committed and current", () => {
     expect(readFileSync(path, "utf8")).toBe(expected[rel]);
   });
 
-  it("there is one page per environment and none for a removed one; the README shows dev and prod", () => {
-    expect(Object.keys(expected).filter((f) => f.startsWith("docs/")).sort()).toEqual(synthAll().map((e) => `docs/architecture-${e.config.name}.md`).sort());
+  it("there is one architecture page per environment and none for a removed one; the README links each", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const pages = synthAll().map((e) => `docs/architecture-${e.config.name}.md`).sort();
+    expect(Object.keys(expected).filter((f) => f.startsWith("docs/architecture-")).sort()).toEqual(pages);
     expect(orphanedPages(ROOT, synthAll().map((e) => e.config.name))).toEqual([]);
-    for (const env of README_ENVIRONMENTS) expect(readme).toContain(`#### ${env}\n\n\`\`\`mermaid\nflowchart LR`);
+    for (const page of pages) expect(readme).toContain(`](${page})`);
   });
 
-  it("a stale README block is detected", () => {
-    const stale = readme.replace(/(<!-- generated:architecture:start -->)[\s\S]*(<!-- generated:architecture:end -->)/, "$1\nold\n$2");
-    expect(generatedDocs(synthAll(), stale)["README.md"]).not.toBe(stale);
-    expect(generatedDocs(synthAll(), stale)["README.md"]).toBe(readme);
+  it.each([
+    [SECURITY_PAGE, SKIPS_BLOCK],
+    [BAD_INPUTS_PAGE, CONFIG_BLOCK],
+    [BAD_INPUTS_PAGE, API_BLOCK],
+  ])("a stale %s block %s is detected and regenerated", (page, block) => {
+    const stale = (rel: string) => (rel === page ? replaceBlock(readCommitted(rel), block, "old") : readCommitted(rel));
+    expect(generatedDocs(synthAll(), stale)[page]).not.toBe(stale(page));
+    expect(generatedDocs(synthAll(), stale)[page]).toBe(readCommitted(page));
+  });
+
+  it("a page that lost its block fails generation, naming the page and the block", () => {
+    const lost = (rel: string) => (rel === SECURITY_PAGE ? "# Security\n" : readCommitted(rel));
+    expect(() => generatedDocs(synthAll(), lost)).toThrow(`${SECURITY_PAGE} has no <!-- generated:${SKIPS_BLOCK}:start -->`);
   });
 });

@@ -143,7 +143,7 @@ describe.each(synthAllWithMetadata().map((e) => [e.config.name, e] as const))("%
   it("every resource type is classified: a store with its encryption rule, or configuration that holds no data", () => {
     const types = [...new Set(all.map((r) => r.type))];
     expect(types.filter((t) => !(t in ENCRYPTED) && !(t in NO_DATA_AT_REST))).toEqual([]);
-    // The stores the issue names are all present (DynamoDB tables are sources outside the stack).
+    // Every kind of store the platform deploys is present (DynamoDB tables are sources outside the stack).
     for (const t of ["aws_s3_bucket", "aws_sns_topic", "aws_sqs_queue", "aws_cloudwatch_log_group", "aws_kinesis_stream", "aws_kinesis_firehose_delivery_stream", "aws_glue_security_configuration", "aws_glue_data_catalog_encryption_settings", "aws_athena_workgroup", "aws_lambda_function"]) {
       expect(types).toContain(t);
     }

@@ -168,7 +168,7 @@ export function renderTable(figures: readonly Figure[], titles: Record<string, s
   return out.join("\n");
 }
 
-/** The same table as Markdown (for the README's Performance section). */
+/** The same table as Markdown (for docs/performance.md). */
 export function renderMarkdown(figures: readonly Figure[], titles: Record<string, string> = {}): string {
   const cells = rows(figures);
   const esc = (c: string) => c.replace(/\|/g, "\\|");

@@ -45,7 +45,7 @@ def generate(folder: Path, records: int, files: int, seed: int = 7, days: int = 
     """Orders over `days` days from `start` and three regions; ~2% later versions of a key, ~0.5% bad rows.
 
     By default the day and the region both cycle with the record number, so with a day count divisible
-    by three each day holds one region (the figures in the README were measured so);
+    by three each day holds one region (the figures in docs/performance.md were measured so);
     `every_region_every_day` spreads every day over all three regions instead."""
     rng = random.Random(seed)
     first = datetime.date.fromisoformat(start)

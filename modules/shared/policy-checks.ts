@@ -6,7 +6,7 @@
  * Terraform ignores). checkov 3.3's Terraform JSON runner does not read suppressions itself, so the
  * project's scan (`scripts/lib/policy-scan.ts`) applies them: a finding is accepted only when that
  * very resource carries a skip for that very check, and a skip whose check no longer fails is an
- * error too. The README's skip table is generated from the same comments.
+ * error too. The skip table in docs/security.md is generated from the same comments.
  */
 import type { TerraformResource } from "cdktf";
 

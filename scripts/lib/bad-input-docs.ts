@@ -1,5 +1,5 @@
 /**
- * The README's bad-input tables, generated from the corpora the tests run:
+ * The bad-input tables of docs/bad-inputs.md, generated from the corpora the tests run:
  *  - environment configs: __tests__/fixtures/bad-configs.ts (run by __tests__/unit/environments.test.ts)
  *  - dataset contracts: __tests__/fixtures/bad-contracts.ts (run by __tests__/unit/contracts.test.ts)
  *  - api-ingest handler inputs: __tests__/fixtures/api-ingest-corpus.ts (run by __tests__/unit/api-ingest.test.ts

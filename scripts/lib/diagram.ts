@@ -1,16 +1,17 @@
 /**
- * Architecture diagrams (Mermaid) generated from a synthesized stack.
+ * Architecture pages generated from a synthesized stack: the data-flow picture (data-flow.ts), the
+ * facts that differ per environment, and the inventory of every module.
  *
- * Nothing here lists the platform's modules. Each resource's construct path
+ * The inventory model lists nothing of the platform's own. Each resource's construct path
  * (`//.metadata.path` = "<stack>/<module>/<component>/...") gives its module; its Terraform type
  * gives its layer (sources → ingestion → lake zones → catalog → analytics, with orchestration and
  * alarms beside them). Storage-like types (S3 buckets, KMS keys, queues, topics, secrets) take the
- * layer of the module they sit in, so an Athena results bucket is drawn under analytics, not as a
- * lake zone. Edges come from Terraform references between resources, including IAM grants (a
- * role's policy naming a bucket is data access), so a new module appears with its connections with
- * no edit here. A module whose types are all unknown still gets a node (under "Other").
+ * layer of the module they sit in, so an Athena results bucket is counted under analytics, not as
+ * a lake zone. Edges come from Terraform references between resources, including IAM grants. A
+ * module whose types are all unknown still gets a node (under "Other"), so it is listed.
  */
 import type { EnvironmentConfig } from "../../environments";
+import { buildDataFlow, renderDataFlow } from "./data-flow";
 import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
 export type Layer = "sources" | "ingestion" | "zones" | "catalog" | "analytics" | "orchestration" | "alarms" | "network" | "other";
@@ -253,19 +254,6 @@ export function buildDiagram(json: TerraformJson): Diagram {
   return { nodes: sortedNodes, edges: [...edges.values()].sort((x, y) => `${x.from}>${x.to}`.localeCompare(`${y.from}>${y.to}`)), modules };
 }
 
-const escapeLabel = (s: string) => s.replace(/"/g, "#quot;");
-
-function nodeLabel(n: DiagramNode): string {
-  const lines = [`<b>${n.module} · ${n.instance ?? n.label}</b>`];
-  if (n.instance) lines.push(n.label);
-  else {
-    const shown = n.components.slice(0, 5).join(", ") + (n.components.length > 5 ? `, +${n.components.length - 5}` : "");
-    lines.push(`${n.resources.length} × ${shown}`);
-  }
-  if (n.annotations.length > 0) lines.push(n.annotations.join(", "));
-  return escapeLabel(lines.join("<br/>"));
-}
-
 /** "dt (day) / region (eu, us, apac)": the partition keys in path order. */
 export function describePartitioning(config: EnvironmentConfig): string {
   return config.partitioning.keys
@@ -273,52 +261,55 @@ export function describePartitioning(config: EnvironmentConfig): string {
     .join(" / ");
 }
 
-/** The Mermaid flowchart of one environment. */
-export function renderMermaid(diagram: Diagram, config: EnvironmentConfig): string {
-  const lines = ["flowchart LR"];
-  for (const layer of LAYER_ORDER) {
-    const members = diagram.nodes.filter((n) => n.layer === layer);
-    if (members.length === 0) continue;
-    const title = layer === "zones" ? `${LAYERS[layer].title} · partitioned by ${describePartitioning(config)}` : LAYERS[layer].title;
-    lines.push(`  subgraph ${layer}["${escapeLabel(title)}"]`, "    direction TB");
-    for (const n of members) lines.push(`    ${n.id}["${nodeLabel(n)}"]`);
-    lines.push("  end");
+/** `label ×n` for each service of a layer beside the data flow, across modules. */
+function layerSummary(diagram: Diagram, layer: Layer): string {
+  const counts = new Map<string, number>();
+  // KMS keys are counted once, under encryption.
+  for (const n of diagram.nodes.filter((x) => x.layer === layer && x.label !== SERVICES.aws_kms_key.label)) {
+    const label = layer === "other" ? `${n.module} (${n.label})` : n.label;
+    counts.set(label, (counts.get(label) ?? 0) + (layer === "other" ? 1 : n.resources.length));
   }
-  for (const e of diagram.edges) lines.push(`  ${e.from} ${e.dotted ? "-.->" : "-->"} ${e.to}`);
-  return lines.join("\n");
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, n]) => (layer === "other" ? label : `${label} ×${n}`)).join(" · ");
 }
 
-/** Facts listed under each diagram: where environments differ beyond the picture. */
+/** Facts listed under each diagram: what the picture summarizes, and where environments differ. */
 export function environmentFacts(json: TerraformJson, config: EnvironmentConfig): [string, string][] {
   const resources = stackResources(json);
+  const diagram = buildDiagram(json);
   const perModule = new Map<string, number>();
   for (const r of resources) perModule.set(r.module, (perModule.get(r.module) ?? 0) + 1);
   const protectedCount = resources.filter((r) => r.body.lifecycle?.prevent_destroy === true).length;
   const forceDestroy = resources.filter((r) => r.body.force_destroy === true).length;
   const present = new Set(resources.map((r) => SERVICES[r.type]?.label).filter(Boolean));
-  const alarms = resources.filter((r) => SERVICES[r.type]?.layer === "alarms").length;
-  return [
+  const keys = resources.filter((r) => r.type === "aws_kms_key");
+  const facts: [string, string][] = [
     ["account · region", `${config.accountId ?? "(caller's account)"} · ${config.region}`],
     ["modules", [...perModule].sort().map(([m, n]) => `${m} (${n})`).join(", ") + ` — ${resources.length} resources`],
     ["partitioning", describePartitioning(config)],
     ["protection", `\`prevent_destroy\` on ${protectedCount} resources; \`force_destroy\` on ${forceDestroy}`],
-    ["alarms", `${alarms} alarm/dashboard resources; notify: ${config.alarms.notify === "page" ? "page on-call" : "record only"}`],
-    ["optional services", OPTIONAL_SERVICES.map((s) => `${s}: ${present.has(s) ? "**on**" : "off"}`).join(" · ")],
+    ["encryption", `${keys.length} KMS keys, rotation on for ${keys.filter((k) => k.body.enable_key_rotation === true).length}`],
+    ["alarms", `${layerSummary(diagram, "alarms") || "none"}; notify: ${config.alarms.notify === "page" ? "page on-call" : "record only"}`],
   ];
+  for (const layer of ["orchestration", "network", "other"] as const) {
+    const summary = layerSummary(diagram, layer);
+    if (summary) facts.push([LAYERS[layer].title.toLowerCase(), summary]);
+  }
+  facts.push(["optional services", OPTIONAL_SERVICES.map((s) => `${s}: ${present.has(s) ? "**on**" : "off"}`).join(" · ")]);
+  return facts;
 }
 
-/** One environment's section: the diagram and its facts. */
-export function renderEnvironmentSection(json: TerraformJson, config: EnvironmentConfig): string {
-  const facts = environmentFacts(json, config);
-  return [
-    "```mermaid",
-    renderMermaid(buildDiagram(json), config),
-    "```",
-    "",
-    "| | |",
-    "| --- | --- |",
-    ...facts.map(([k, v]) => `| ${k} | ${v} |`),
-  ].join("\n");
+/** What each module holds: its services and their resource counts (the inventory behind the picture). */
+export function inventory(json: TerraformJson): [string, string][] {
+  const diagram = buildDiagram(json);
+  const total = new Map<string, number>();
+  for (const r of stackResources(json)) total.set(r.module, (total.get(r.module) ?? 0) + 1);
+  return diagram.modules.map((module) => {
+    const counts = new Map<string, number>();
+    for (const n of diagram.nodes.filter((x) => x.module === module && x.layer !== "other")) counts.set(n.label, (counts.get(n.label) ?? 0) + n.resources.length);
+    const services = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, n]) => `${label} ×${n}`);
+    const n = total.get(module) ?? 0;
+    return [module, `${services.length ? `${services.join(" · ")} — ` : ""}${n} resource${n === 1 ? "" : "s"}`];
+  });
 }
 
 export const GENERATED_NOTE = "Generated by `npm run docs:diagrams` from the synthesized stacks; do not edit by hand (`npm test` fails when it is stale).";
@@ -329,33 +320,28 @@ export function renderArchitectureDoc(json: TerraformJson, config: EnvironmentCo
     "",
     `<!-- ${GENERATED_NOTE} -->`,
     "",
-    `What the \`${config.name}\` stack deploys, drawn from \`cdktf.out/stacks/${config.name}/cdk.tf.json\`: one node per`,
-    "service and module (per instance for buckets and functions), grouped by layer; solid arrows follow",
-    "the data, dotted arrows are control (orchestration, alarms) or references inside a layer.",
+    `What the \`${config.name}\` stack deploys, drawn from \`cdktf.out/stacks/${config.name}/cdk.tf.json\`. Data flows left`,
+    "to right: from each source through the engine that ingests it, the lake zones (cylinders), the",
+    "Glue catalog and the queries. Engines of one kind with the same inputs and outputs share a box",
+    "(×N). What encrypts, watches and starts a box is written on it — `KMS ×n` (the stack's keys it",
+    "uses), its alarms, `started by …` — instead of drawn as arrows; the table below gives the rest.",
+    "`npm run docs:render` draws it as a picture.",
     "",
-    renderEnvironmentSection(json, config),
+    "```mermaid",
+    renderDataFlow(buildDataFlow(json)),
+    "```",
+    "",
+    "| | |",
+    "| --- | --- |",
+    ...environmentFacts(json, config).map(([k, v]) => `| ${k} | ${v} |`),
+    "",
+    "## Inventory",
+    "",
+    "Every module of the stack and the services it holds.",
+    "",
+    "| module | holds |",
+    "| --- | --- |",
+    ...inventory(json).map(([m, v]) => `| ${m} | ${v} |`),
     "",
   ].join("\n");
-}
-
-export const README_START = "<!-- generated:architecture:start -->";
-export const README_END = "<!-- generated:architecture:end -->";
-
-/** The README block: the diagrams of the given environments, between the markers. */
-export function renderReadmeBlock(envs: readonly { json: TerraformJson; config: EnvironmentConfig }[]): string {
-  const parts = [README_START, `<!-- ${GENERATED_NOTE} -->`, ""];
-  for (const { json, config } of envs) {
-    const page = `docs/architecture-${config.name}.md`;
-    parts.push(`#### ${config.name}`, "", renderEnvironmentSection(json, config), "", `Full page: [${page}](${page}).`, "");
-  }
-  parts.push(README_END);
-  return parts.join("\n");
-}
-
-/** Replaces the marked block of a README; throws when the markers are missing. */
-export function replaceReadmeBlock(readme: string, block: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} block`);
-  return readme.slice(0, start) + block + readme.slice(end + README_END.length);
 }

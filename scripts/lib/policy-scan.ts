@@ -132,7 +132,7 @@ export function scanStack(stackDir: string, json: TerraformJson): PolicyScanResu
   return judge(json, runCheckov(stackDir));
 }
 
-/** One accepted exception as the README lists it: a check, a reason, and every resource it covers in any environment. */
+/** One accepted exception as docs/security.md lists it: a check, a reason, and every resource it covers in any environment. */
 export interface SkipRow {
   readonly check: string;
   /** What the check asks for (SKIPPABLE_POLICY_CHECKS). */
@@ -163,7 +163,7 @@ export function skipTable(stacks: readonly { name: string; json: TerraformJson }
     .sort((a, b) => a.check.localeCompare(b.check, "en", { numeric: true }) || a.reason.localeCompare(b.reason));
 }
 
-/** The README's skip table. A resource present in only some environments names them. */
+/** The skip table of docs/security.md. A resource present in only some environments names them. */
 export function renderSkipTable(rows: readonly SkipRow[], environments: readonly string[]): string {
   const cell = (text: string) => text.replace(/\|/g, "\\|");
   const lines = ["| check | asks for | resources | why it is skipped |", "| --- | --- | --- | --- |"];

@@ -1,5 +1,5 @@
 /**
- * Generated blocks of the README, each between `<!-- generated:<name>:start -->` and
+ * Generated blocks of the docs pages, each between `<!-- generated:<name>:start -->` and
  * `<!-- generated:<name>:end -->`. `npm run docs:diagrams` rewrites them; tests compare.
  */
 
@@ -7,21 +7,21 @@ export function blockMarkers(name: string): { start: string; end: string } {
   return { start: `<!-- generated:${name}:start -->`, end: `<!-- generated:${name}:end -->` };
 }
 
-/** Replaces the content between a block's markers (markers kept); throws when they are missing. */
-export function replaceBlock(readme: string, name: string, content: string): string {
+/** Replaces the content between a block's markers (markers kept); throws, naming the file, when they are missing. */
+export function replaceBlock(text: string, name: string, content: string, file = "the page"): string {
   const { start, end } = blockMarkers(name);
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} block`);
-  return `${readme.slice(0, from)}${start}\n${content.trim()}\n${end}${readme.slice(to + end.length)}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${file} has no ${start} … ${end} block`);
+  return `${text.slice(0, from)}${start}\n${content.trim()}\n${end}${text.slice(to + end.length)}`;
 }
 
 /** The content between a block's markers, or undefined. */
-export function readBlock(readme: string, name: string): string | undefined {
+export function readBlock(text: string, name: string): string | undefined {
   const { start, end } = blockMarkers(name);
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  return from < 0 || to < from ? undefined : readme.slice(from + start.length, to).trim();
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  return from < 0 || to < from ? undefined : text.slice(from + start.length, to).trim();
 }
 
 /** A Markdown table cell: pipes escaped, line breaks flattened. */
