@@ -305,7 +305,9 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
         "error.$": failurePath("error"),
         "cause.$": failurePath("cause"),
         "manifest.$": "$.run.manifest",
-        "redrive.$": "States.Format('aws stepfunctions redrive-execution --execution-arn {}', $.execution)",
+        // Not `aws stepfunctions redrive-execution`: a Catch handled the error, so a redrive would continue
+        // at PipelineFailed and fail again; pipeline:rerun re-runs the execution's landing instead.
+        "redrive.$": "States.Format('npm run pipeline:rerun -- --redrive {}', $.execution)",
       },
       MessageAttributes: {
         dataset: { DataType: "String", StringValue: props.dataset },
