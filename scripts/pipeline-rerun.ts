@@ -189,9 +189,10 @@ async function redrive(executionArn: string, machine: string, sfn: SFNClient, no
   if (!UNSUCCESSFUL.includes(execution.status ?? "")) {
     throw new UsageError(`--redrive ${executionArn} is ${execution.status}: only a failed, timed-out or aborted execution is processed again`);
   }
-  // The state it stopped in: the last one entered (history newest first).
+  // The state it stopped in: the last one entered (newest first; by event id, as a service that ignores reverseOrder answers in order).
   const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 100 }));
-  const last = events.find((e) => e.type?.endsWith("StateEntered"))?.stateEnteredEventDetails;
+  const entered = events.filter((e) => e.type?.endsWith("StateEntered")).sort((a, b) => (b.id ?? 0) - (a.id ?? 0));
+  const last = entered[0]?.stateEnteredEventDetails;
   if (last?.name === STEPS.failed) {
     // Caught: a redrive would continue at the PipelineFailed Fail state and fail again. Its input, again.
     let step = "a step";

@@ -70,7 +70,9 @@ describe("pipeline:rerun against Step Functions", () => {
   });
 
   const executionArn = `${machine.replace(":stateMachine:", ":execution:")}:abc-123`;
-  const stoppedIn = (state: string, input = "{}") => ({ events: [{ type: "TaskStateEntered", stateEnteredEventDetails: { name: state, input } }], $metadata: {} });
+  const stoppedIn = (state: string, input = "{}") => ({
+    events: [{ id: 9, timestamp: new Date(), type: "TaskStateEntered" as const, stateEnteredEventDetails: { name: state, input } }],
+  });
 
   it("redrives an execution that stopped inside a step (timed out, aborted): it continues there", async () => {
     sfn.on(DescribeStateMachineCommand).resolves({});
