@@ -52,7 +52,7 @@ Options:
   --runs <n>                measured runs per figure (default ${DEFAULTS.runs})
   --full-suite-runs <n>     runs of the full test suite, minutes each; 0 skips it (default ${DEFAULTS.fullSuiteRuns})
   --glue-records <n>        records for the Glue job benchmark (default ${DEFAULTS.glueRecords})
-  --layout-records <n>      orders for the data-layout benchmark (default ${DEFAULTS.layoutRecords})
+  --layout-records <n>      records for the data-layout benchmark (default ${DEFAULTS.layoutRecords})
   --layout-days <n>         days they span (default ${DEFAULTS.layoutDays})
   --json <file>             where the JSON goes (default ${relative(ROOT, DEFAULTS.json)})
   --docs                    also put the table into docs/performance.md and bench/figures.json

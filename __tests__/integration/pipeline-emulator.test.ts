@@ -20,6 +20,9 @@
  *
  *    `npm run pipeline:rerun` starts the same deployed state machine with an operator's reprocess
  *    request, which becomes the run's manifest, and refuses to start anything without a range or `--all`.
+ *    A run that fails for a real reason (the deployed job's package missing) alerts with a recovery
+ *    command; Step Functions' RedriveExecution would only re-enter PipelineFailed (the Catch handled
+ *    the error), and the alert's `pipeline:rerun --redrive`, once the cause is fixed, processes the landing.
  *
  * 4. A subscriber's dead letters: a consumer that keeps failing sends a message to the DLQ after
  *    `maxReceiveCount` receives, and the operator guide's redrive puts it back.
@@ -33,6 +36,7 @@ import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   PutBucketEncryptionCommand,
   PutBucketNotificationConfigurationCommand,
@@ -41,7 +45,15 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { CreateStateMachineCommand, DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
   ChangeMessageVisibilityCommand,
@@ -100,7 +112,7 @@ function quarantinePolicy(keyArn: string): string {
 }
 
 beforeAll(async () => {
-  emulator = await Emulator.start({ executeStateMachines: true });
+  emulator = await Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000 }); // slow to import moto on a loaded machine
   const common = {
     endpoint: emulator.endpoint,
     region: config.region,
@@ -133,7 +145,7 @@ beforeAll(async () => {
     // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
     await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
   }
-}, 90_000);
+}, 300_000);
 afterAll(() => emulator?.stop(), 30_000); // the emulator may take its full SIGTERM grace to stop under load
 
 async function queue(name: string): Promise<{ url: string; arn: string }> {
@@ -300,7 +312,7 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(more).toEqual([]);
     const message = JSON.parse(alert.Body!);
     expect(message).toMatchObject({ dataset: "orders", step: STEPS.processedToConsumer, error: "Glue.EntityNotFoundException", execution: run.executionArn });
-    expect(message.redrive).toBe(`aws stepfunctions redrive-execution --execution-arn ${run.executionArn}`);
+    expect(message.redrive).toBe(`npm run pipeline:rerun -- --redrive ${run.executionArn}`);
     expect(alert.MessageAttributes?.step?.StringValue).toBe(STEPS.processedToConsumer);
 
     // The steps before it ran for real: the first job's run succeeded and the crawl finished.
@@ -337,7 +349,7 @@ describe("the orders pipeline, run in the emulator", () => {
   }
 
   /** The deployed raw → processed job as synthesized: its script and package uploaded under the synthesized keys, its default arguments resolved. */
-  async function deployRawToProcessed(): Promise<() => Promise<void>> {
+  async function deployRawToProcessed(): Promise<{ restore: () => Promise<void>; packageObject: { Bucket: string; Key: string } }> {
     const deployed = byName("aws_glue_job", rawToProcessed).body;
     const s3Uri = (uri: string) => /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!.slice(1) as [string, string];
     const scriptLocation = resolve(deployed.command.script_location, json);
@@ -367,9 +379,10 @@ describe("the orders pipeline, run in the emulator", () => {
         },
       }),
     );
-    return async () => {
+    const restore = async () => {
       await clients.glue.send(new UpdateJobCommand({ JobName: rawToProcessed, JobUpdate: { Role: before.Role, Command: before.Command, DefaultArguments: before.DefaultArguments ?? {} } }));
     };
+    return { restore, packageObject: { Bucket: artifacts, Key: packageKey } };
   }
 
   /** Log lines of a job run, read with boto3 (the project's Node dependencies have no CloudWatch Logs client). */
@@ -391,7 +404,7 @@ describe("the orders pipeline, run in the emulator", () => {
   }
 
   it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run (the deployed job) read only that landing", async () => {
-    const restore = await deployRawToProcessed();
+    const { restore } = await deployRawToProcessed();
     try {
       const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
       const days = landed.map((key) => /dt=(\d{4}-\d{2}-\d{2})/.exec(key)![1]);
@@ -536,6 +549,66 @@ describe("the orders pipeline, run in the emulator", () => {
     expect(unknown.stderr).toContain('unknown dataset "nonexistent"');
     expect((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions?.length).toBe(before);
   }, 120_000);
+
+  it("a run that failed for a real reason: once the cause is fixed, `pipeline:rerun --redrive` (the alert's command) processes its landing", async () => {
+    // Both jobs exist (the tests before this one create the second; alone, this one does).
+    await clients.glue.send(new GetJobCommand({ JobName: processedToConsumer })).catch(() =>
+      clients.glue.send(new CreateJobCommand({ Name: processedToConsumer, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" } })),
+    );
+    const { restore, packageObject } = await deployRawToProcessed();
+    try {
+      // The cause: the deployed job's package (--extra-py-files) is missing, so its import fails and the Glue run FAILS.
+      const pkg = await (await clients.s3.send(new GetObjectCommand(packageObject))).Body!.transformToByteArray();
+      await clients.s3.send(new DeleteObjectCommand(packageObject));
+      const key = "orders/dt=2024-05-06/region=eu/part-00000.json";
+      const body = landingRows(7, "2024-05-06").map((r) => JSON.stringify(r)).join("\n") + "\n";
+      const failed = await landAndRun(key, body);
+      expect(failed).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
+      const [alert, ...more] = await drain(alerts.url);
+      expect(more).toEqual([]);
+      const message = JSON.parse(alert.Body!);
+      expect(message).toMatchObject({ step: STEPS.rawToProcessed, error: "States.TaskFailed", execution: failed.executionArn });
+      const [failedRun] = ((await clients.glue.send(new GetJobRunsCommand({ JobName: rawToProcessed }))).JobRuns ?? []).filter((r) => r.Arguments?.["--run_id"] === failed.executionArn.split(":").pop());
+      expect(failedRun).toMatchObject({ JobRunState: "FAILED" });
+
+      // Why the command does not just redrive: the Catch handled the error, so Step Functions' redrive
+      // continues at the state the execution stopped in, PipelineFailed, and fails again at once.
+      await clients.sfn.send(new RedriveExecutionCommand({ executionArn: failed.executionArn }));
+      expect(await finished(failed.executionArn)).toBe("FAILED");
+      const redriven = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }));
+      expect(redriven).toMatchObject({ redriveCount: 1, error: "PipelineFailed" });
+      const history = (await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: failed.executionArn, maxResults: 1000 }))).events ?? [];
+      const afterRedrive = history.slice(history.findIndex((e) => e.type === "ExecutionRedriven"));
+      expect(afterRedrive.filter((e) => e.type?.endsWith("StateEntered")).map((e) => e.stateEnteredEventDetails?.name)).toEqual([STEPS.failed]);
+
+      // The fix (the package deployed again), then the alert's command.
+      await clients.s3.send(new PutObjectCommand({ ...packageObject, Body: pkg }));
+      expect(message.redrive).toMatch(/^npm run pipeline:rerun -- /);
+      const result = await rerun(...message.redrive.replace(/^npm run pipeline:rerun -- /, "").split(" "));
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`${failed.executionArn} failed in ${STEPS.rawToProcessed}`);
+      const executionArn = /started (arn:aws:states:\S+) with the same input/.exec(result.stdout)?.[1];
+      expect(executionArn).toMatch(new RegExp(`^${failed.executionArn}-rerun-\\d{8}T\\d{6}Z$`));
+      const status = await finished(executionArn!);
+      const { error, cause } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn! }));
+      expect({ status, error, cause }).toEqual({ status: "SUCCEEDED", error: undefined, cause: undefined });
+
+      // It processed the failed execution's landing: same input as manifest, and the job's summary reads that object.
+      const run = await runRecords(executionArn!);
+      expect(run.input).toEqual(JSON.parse((await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }))).input!));
+      expect(run.manifest).toEqual(run.input);
+      expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
+      const summaryKey = runLayout.summaryKey("orders/", "raw_to_processed", run.name);
+      const summary = JSON.parse(await (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body!.transformToString());
+      expect(summary.objects.byObject).toEqual([{ key, size: Buffer.byteLength(body), status: "read", records: 3, quarantined: 0 }]);
+      expect(summary).toMatchObject({ processed: { records: 3 }, quarantined: { records: 0 } });
+      expect(await drain(alerts.url)).toEqual([]);
+    } finally {
+      await restore();
+      await drain(successes.url);
+    }
+  }, 1_500_000); // two Spark runs of the deployed job on a shared machine
 });
 
 describe("a subscriber's dead letters and the documented redrive", () => {

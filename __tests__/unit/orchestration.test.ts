@@ -82,6 +82,28 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
     }
   });
 
+  it("the errors an AWS SDK task retries are named as Step Functions names them: <Service>.<Error>Exception", () => {
+    // Step Functions' AWS SDK integrations report "<ServiceName>.<ErrorName>", both Pascal case, the error
+    // always ending in "Exception" even where the service's API reference leaves it off (S3's
+    // BucketAlreadyExists is S3.BucketAlreadyExistsException). A name off that form never matches: the
+    // Retry would silently never fire. Services named here as the developer guide spells them.
+    const serviceNames: Record<string, string> = { s3: "S3", glue: "Glue" };
+    let checked = 0;
+    for (const m of machines) {
+      for (const [name, task] of tasks(definitionOf(m))) {
+        const sdk = /^arn:aws:states:::aws-sdk:([a-z0-9]+):[A-Za-z0-9]+$/.exec(task.Resource);
+        if (!sdk) continue;
+        const service = serviceNames[sdk[1]];
+        if (!service) throw new Error(`${name} calls aws-sdk:${sdk[1]}: add its Step Functions service name to this test`);
+        for (const error of task.Retry.flatMap((r) => r.ErrorEquals)) {
+          expect(error).toMatch(new RegExp(`^${service}\\.[A-Z][A-Za-z0-9]*Exception$`));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it("every Task has Retry with backoff for transient errors and a Catch that records the failure and alerts through SNS", () => {
     for (const m of machines) {
       const d = definitionOf(m);

@@ -1,5 +1,5 @@
 /**
- * Glue: raw → processed over generated orders in local Spark, against a plain Spark read-then-write
+ * Glue: raw → processed over a generated bench dataset in local Spark, against a plain Spark read-then-write
  * of the same files (the I/O floor). The measuring is glue-jobs/bench/bench_raw_to_processed.py
  * (one warmed-up session, alternating runs, wall and JVM CPU time); this section runs it and turns
  * its JSON into figures.
@@ -34,7 +34,7 @@ interface GlueFigures {
 export const glueSection: Section = {
   id: "glue",
   title: "Glue: raw → processed vs a plain Spark read-then-write (the I/O floor)",
-  summary: "raw_to_processed over generated orders in local Spark, wall and JVM CPU time, vs spark.read.json().write.parquet()",
+  summary: "raw_to_processed over a generated bench dataset in local Spark, wall and JVM CPU time, vs spark.read.json().write.parquet()",
   async run(ctx: Context) {
     const python = requirePython();
     const work = join(WORK_DIR, "glue");

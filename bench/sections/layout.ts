@@ -1,5 +1,5 @@
 /**
- * Data layout, the Athena cost proxy: 90 days of orders through the platform's own jobs
+ * Data layout, the Athena cost proxy: 90 days of a generated bench dataset through the platform's own jobs
  * (rds_extract → raw → raw_to_processed → processed → processed_to_consumer → consumer), then
  * DuckDB asks each zone the same one-day question. The measuring is
  * glue-jobs/bench/bench_layout.py; this section runs it and turns its JSON into figures.
@@ -64,7 +64,7 @@ export function layoutFigures(l: LayoutFigures): Figure[] {
       yardstick: { name: rawPruned, samples: q.raw.bytesRead },
       target: { maxRatio: l.targets.queryBytesRatio },
       note:
-        `orders and revenue by region and status on ${l.queryDay} (day ${Math.floor(l.days / 2) + 1} of ${l.days}, ~${perDay} orders a day); ` +
+        `records and amounts by region and status on ${l.queryDay} (day ${Math.floor(l.days / 2) + 1} of ${l.days}, ~${perDay} records a day); ` +
         `${read("consumer")}; raw ${kb(q.raw.dayFileBytes)} gzip NDJSON for the day, both pruned to the day's partitions`,
     }),
     figure({
@@ -124,7 +124,7 @@ export const layoutSection: Section = {
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     const json = join(work, "figures.json");
-    ctx.log(`layout: ${ctx.options.layoutRecords.toLocaleString("en")} orders over ${ctx.options.layoutDays} days through the jobs (a few minutes)`);
+    ctx.log(`layout: ${ctx.options.layoutRecords.toLocaleString("en")} bench records over ${ctx.options.layoutDays} days through the jobs (a few minutes)`);
     await run(
       python,
       [join(ROOT, "glue-jobs", "bench", "bench_layout.py"), "--records", String(ctx.options.layoutRecords), "--days", String(ctx.options.layoutDays),

@@ -39,8 +39,10 @@ export const TRANSIENT_ERRORS = {
   glue: ["Glue.InternalServiceException", "Glue.OperationTimeoutException", "Glue.ThrottlingException"],
   sns: ["SNS.InternalErrorException", "SNS.ThrottledException", "SNS.KMSThrottlingException"],
   events: ["EventBridge.InternalException", "EventBridge.FailedEntry", "EventBridge.ThrottlingException"],
-  // The SDK reports S3's throttling (503 SlowDown) and 500s as its generic S3Exception, so a permanent
-  // error (e.g. AccessDenied) is also tried four times, about a minute, before the Catch.
+  // AWS SDK integrations name errors <Service>.<Error>Exception. S3's throttling (503 SlowDown) and 500s
+  // have no modelled exception and come as the SDK's generic S3.S3Exception, so a permanent error
+  // (e.g. AccessDenied) is also tried four times, about a minute, before the Catch; S3.SdkClientException
+  // is the client's own failure to reach S3 (connection, timeout).
   s3: ["S3.S3Exception", "S3.SdkClientException"],
 } as const;
 
@@ -305,7 +307,9 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
         "error.$": failurePath("error"),
         "cause.$": failurePath("cause"),
         "manifest.$": "$.run.manifest",
-        "redrive.$": "States.Format('aws stepfunctions redrive-execution --execution-arn {}', $.execution)",
+        // Not `aws stepfunctions redrive-execution`: a Catch handled the error, so a redrive would continue
+        // at PipelineFailed and fail again; pipeline:rerun re-runs the execution's landing instead.
+        "redrive.$": "States.Format('npm run pipeline:rerun -- --redrive {}', $.execution)",
       },
       MessageAttributes: {
         dataset: { DataType: "String", StringValue: props.dataset },

@@ -236,8 +236,9 @@ def fill_gaps() -> None:
     _fix_last_crawl_status()
 
     # Services moto only stores, executed (scripts/emulator/services/: one module, one call each).
-    from services import athena, awslambda, crawlers, firehose, pipes, scheduler
+    from services import athena, awslambda, crawlers, firehose, pipes, scheduler, stepfunctions_redrive
 
+    stepfunctions_redrive.register()
     pipes.register()
     awslambda.register()
     scheduler.register()

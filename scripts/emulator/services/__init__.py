@@ -51,7 +51,8 @@ def emulator_endpoint() -> tuple[str, str]:
 def scale() -> float:
     """
     EMULATOR_SCALE (default 0.01): the fraction of AWS's waits and buffer sizes the emulator uses —
-    Lambda's and Scheduler's retry waits, Firehose's buffering interval and size — so a local run
+    Lambda's and Scheduler's retry waits, a refused Pipe batch's return to its queue, Firehose's
+    buffering interval and size — so a local run
     takes seconds where AWS takes minutes (300 s → 3 s, 64 MB → 0.64 MB).
     """
     raw = os.environ.get("EMULATOR_SCALE", "0.01")

@@ -14,8 +14,9 @@ target is a state machine runs as EventBridge Pipes runs it:
     when it is JSON, and the `<aws.pipes.…>` reserved variables);
   * the batch goes to the target as one JSON array: StartExecution for FIRE_AND_FORGET;
   * the batch's messages are deleted once the target accepted it. When it did not, they stay on
-    the queue: they come back after the queue's visibility timeout, and moto's SQS moves a
-    message received maxReceiveCount times to the redrive policy's dead-letter queue.
+    the queue: they come back after the queue's visibility timeout (scaled by EMULATOR_SCALE, as
+    the emulator scales AWS's other waits: a 302 s timeout returns them after 3 s), and moto's SQS
+    moves a message received maxReceiveCount times to the redrive policy's dead-letter queue.
 A creating/starting/stopping pipe settles within a poll (moto moves it only when described); a
 STOPPED pipe does not poll; a pipe that is deleted stops within a poll. Not executed (logged,
 and the batch is treated as failed, so it ends in the dead-letter queue): other sources and
@@ -31,7 +32,7 @@ import threading
 import time
 import uuid
 
-from . import LOG, assume_role, backends, client, every, require_moto
+from . import LOG, assume_role, backends, client, every, require_moto, scale
 
 POLL_SECONDS = 0.5  # how often new, started and stopped pipes are noticed
 _workers: dict[str, threading.Thread] = {}
@@ -228,10 +229,15 @@ def _poll_once(backend, pipe, session: _Session) -> None:  # noqa: ANN001
             time.sleep(min(0.2, max(0.0, remaining or 0.0)))
     if not batch:
         return
-    if _deliver(pipe, region, session.sfn, batch, queue_name):
-        for start in range(0, len(batch), 10):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch[start:start + 10])]
+    delivered = _deliver(pipe, region, session.sfn, batch, queue_name)
+    for start in range(0, len(batch), 10):
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch[start:start + 10])]
+        if delivered:
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        else:
+            timeout = int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
+            back = math.ceil(timeout * scale())
+            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[{**e, "VisibilityTimeout": back} for e in entries])
 
 
 def _record(message: dict, pipe, region: str) -> dict:  # noqa: ANN001

@@ -104,6 +104,20 @@ def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(em
     assert "not delivered to " + missing in emulator.log_text()
 
 
+def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emulator, setup):  # noqa: ANN001
+    # As deployed (window + 300 s grace): unscaled, maxReceiveCount 2 would take ten minutes to dead-letter.
+    sqs = emulator.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "302"})
+    missing = setup["machine"].rsplit(":", 1)[0] + ":no-such-machine"
+    create_pipe(emulator, setup, batch_size=1, window=0, target=missing)
+    sqs.send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/e/late.json"))
+    # Within a minute: the message came back after 302 s × EMULATOR_SCALE (0.01) each time, not 302 s.
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=setup["dlq"], WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages"),
+                    timeout=60, what="the message in the DLQ")
+    assert json.loads(dead[0]["Body"])["detail"]["object"]["key"] == "raw/e/late.json"
+    assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 2  # refused at least maxReceiveCount times first
+
+
 def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup):  # noqa: ANN001
     name = create_pipe(emulator, setup, batch_size=1, window=0, DesiredState="STOPPED")
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/d/waiting.json"))
