@@ -87,7 +87,7 @@ class _Log:
     def record(self, entry: dict) -> None:
         with self.lock:
             entry = {"time": dt.datetime.now(dt.timezone.utc).isoformat(), "phase": self.phase, **entry}
-            counts = self.counts.setdefault(self.phase, {k: 0 for k in ("requests", "decided", "allowed", "denied", "terraformSigned", "unsigned", "other")})
+            counts = self.counts.setdefault(self.phase, {k: 0 for k in ("requests", "decided", "allowed", "denied", "terraformSigned", "serviceAssumeRole", "unsigned", "other")})
             kind = entry["kind"]
             if kind == "decision":
                 counts["decided"] += 1
@@ -103,7 +103,9 @@ class _Log:
             elif kind == "request":
                 counts["requests"] += 1
                 signer = entry["signer"]
-                if signer != "role":
+                if signer == "service":
+                    counts["serviceAssumeRole"] += 1
+                elif signer != "role":
                     counts[{"terraform": "terraformSigned", "unsigned": "unsigned"}.get(signer, "other")] += 1
             self.file.write(json.dumps(entry, default=str) + "\n")
 
@@ -161,11 +163,12 @@ def _middleware(app):  # noqa: ANN001, ANN202
             return app(environ, start_response)
         key, region, service = match.groups()
         if ADMIN_KEY.match(key):
-            body = _body(environ) if service == "sts" else b""
             if service == "sts":
-                denied = _check_trust(environ, body, region)
-                if denied is not None:
-                    return denied(start_response)
+                denied, assuming = _check_trust(environ, _body(environ), region)
+                if assuming:
+                    # A service assuming a component's role (trust-checked): the service's principal, not terraform's.
+                    log.record({"kind": "request", "signer": "service", "principal": assuming, "service": service, "path": path})
+                    return denied(start_response) if denied else app(environ, start_response)
             log.record({"kind": "request", "signer": "terraform", "service": service, "method": environ.get("REQUEST_METHOD"), "path": path,
                         "target": environ.get("HTTP_X_AMZ_TARGET")})
             return app(environ, start_response)
@@ -440,7 +443,7 @@ def _service_resources(prefix: str, operation: str, p: dict, region: str, accoun
         key_arn, policy = _key(p["KeyId"], region, account)
         return one(key_arn, {}, policy, True)
     if prefix == "sqs":
-        url = p.get("QueueUrl")
+        url = p.get("QueueUrl") or (f"/{p.get('QueueOwnerAWSAccountId') or account}/{p['QueueName']}" if p.get("QueueName") else None)
         if not url:
             return one("*")
         name = url.rstrip("/").split("/")[-1]
@@ -615,20 +618,20 @@ def _respond(status: str, content_type: str, body: bytes, headers: dict) -> Call
 def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
     form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
     if form.get("Action") != "AssumeRole":
-        return None
+        return None, None
     session_name, role_arn = form.get("RoleSessionName", ""), form.get("RoleArn", "")
     service = next((svc for prefix, svc in SESSION_SERVICES if session_name.startswith(prefix)), None)
     if service is None:
         service = _lambda_service(session_name, role_arn, region)
     if service is None:
-        return None  # terraform (or a test) assuming a role as the account: not a component's assumption
+        return None, None  # terraform (or a test) assuming a role as the account: not a component's assumption
     from moto.iam.models import iam_backends
 
     account = role_arn.split(":")[4]
     try:
         trust = iam_backends[account]["global"].get_role(role_arn.split("/")[-1]).assume_role_policy_document
     except Exception:  # noqa: BLE001 - STS answers NoSuchEntity itself
-        return None
+        return None, service
     context = {"aws:SourceAccount": account, "aws:SourceArn": _source_arn(session_name, service, region, account), "aws:SecureTransport": "true"}
     decision = trust_allows(trust, service, context)
     principal = f"service {service}"
@@ -636,11 +639,11 @@ def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
                           "allowed": decision.allowed, "reason": decision.reason, "matched": [f"trust/{m}" for m in decision.matched],
                           "unsupported": decision.unsupported})
     if decision.allowed or _STATE["mode"] != "enforce":
-        return None
+        return None, service
     message = f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: {role_arn} because {decision.reason}"
     body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{_xml(message)}</Message></Error>"
             f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>").encode()
-    return _respond("403 Forbidden", "text/xml", body, {})
+    return _respond("403 Forbidden", "text/xml", body, {}), service
 
 
 def _lambda_service(session_name: str, role_arn: str, region: str) -> Optional[str]:
