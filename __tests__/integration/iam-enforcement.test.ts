@@ -18,7 +18,6 @@ import { loadEnvironment } from "../../environments";
 import { Emulator, type IamDecisionSummary } from "../../scripts/emulator";
 import * as emulated from "../../scripts/lib/emulated";
 import { synth } from "../../scripts/lib/terraform";
-import { sampleRows } from "../../scripts/local/postgres";
 
 const ROOT = join(__dirname, "..", "..");
 const config = loadEnvironment("local");
@@ -189,58 +188,5 @@ print(json.dumps({"role": d["RoleArn"], "source": d["Source"], "target": d["Targ
     expect(denied.decision.allowed).toBe(false);
     expect(denied.decision.principal).toContain(`assumed-role/${pipe.role.split("/").pop()}/`);
     expectOnlyComponentPrincipals(denied.counts);
-  });
-});
-
-describe("a Glue job role's write to the processed zone and its kms:GenerateDataKey on the processed key", () => {
-  it("the deployed raw → processed job writes under its role; without either grant its run fails at that call", async () => {
-    const contract = DATASETS[0];
-    const job = boto<{ name: string; role: string; raw: string; processed: string; key: string }>(`
-g = boto3.client("glue")
-name = [j["Name"] for j in g.get_jobs()["Jobs"] if j["Name"].endswith("-${contract.name}-raw-to-processed")][0]
-j = g.get_job(JobName=name)["Job"]
-processed = j["DefaultArguments"]["--output_path"][5:].split("/")[0]
-enc = boto3.client("s3").get_bucket_encryption(Bucket=processed)["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]
-key = boto3.client("kms").describe_key(KeyId=enc["KMSMasterKeyID"])["KeyMetadata"]["Arn"]
-print(json.dumps({"name": name, "role": j["Role"], "raw": j["DefaultArguments"]["--raw_root"], "processed": processed, "key": key}))`);
-    const roleArn = job.role.startsWith("arn:") ? job.role : `arn:aws:iam::${config.accountId}:role/${job.role}`;
-    const rows = sampleRows(contract, { count: 3, seed: 7, partitioning: config.partitioning });
-    const landed = `${job.raw}iam-test/part-00000.json`;
-    const [rawBucket, ...rawKey] = landed.slice("s3://".length).split("/");
-    boto(`print(json.dumps(boto3.client("s3").put_object(Bucket=${JSON.stringify(rawBucket)}, Key=${JSON.stringify(rawKey.join("/"))}, Body=${JSON.stringify(rows.map((r) => JSON.stringify(r)).join("\n") + "\n")}.encode())["ETag"]))`);
-
-    let runs = 0;
-    const run = async () => {
-      runs += 1;
-      const runId = `iam-${runs}-${Date.now()}`;
-      boto(`print(json.dumps(boto3.client("glue").start_job_run(JobName=${JSON.stringify(job.name)}, Arguments={"--input_path": ${JSON.stringify(landed)}, "--run_id": ${JSON.stringify(runId)}})["JobRunId"]))`);
-      return waitFor(`job run ${runId}`, async () => {
-        const state = boto<{ state: string; error: string | null }>(`
-r = [r for r in boto3.client("glue").get_job_runs(JobName=${JSON.stringify(job.name)})["JobRuns"] if r["Arguments"].get("--run_id") == ${JSON.stringify(runId)}][0]
-print(json.dumps({"state": r["JobRunState"], "error": r.get("ErrorMessage")}))`);
-        return ["RUNNING", "STARTING", "WAITING"].includes(state.state) ? undefined : state;
-      }, 15 * 60_000);
-    };
-    const deniedSince = async (offset: number, action: string, resource: RegExp) =>
-      decisionsSince(await emulator.iamDecisions(), offset).find((d) => d.role === roleArn && !d.allowed && d.action === action && resource.test(d.resource));
-
-    await emulator.iamPhase("glue");
-    const baseline = await run();
-    expect(baseline).toEqual({ state: "SUCCEEDED", error: null });
-
-    const processedObjects = new RegExp(`^arn:aws:s3:::${job.processed}/`);
-    for (const [action, resource, pattern] of [
-      ["s3:PutObject", `arn:aws:s3:::${job.processed}/${contract.name}/x`, processedObjects],
-      ["kms:GenerateDataKey", job.key, new RegExp(`^${job.key}$`)],
-    ] as const) {
-      const offset = logLength(await emulator.iamDecisions());
-      const failed = await withoutGrant(roleArn, action, resource, run);
-      expect(failed.state).toBe("FAILED");
-      const denial = await deniedSince(offset, action, pattern);
-      expect(denial).toBeDefined();
-      expect(denial!.principal).toContain(`assumed-role/${roleArn.split("/").pop()}/GlueJobRunnerSession-`);
-      // The run's own error carries S3's AccessDenied for that call.
-      expect(failed.error).toMatch(/AccessDenied|Forbidden|403/);
-    }
   });
 });
