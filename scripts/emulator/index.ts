@@ -30,6 +30,40 @@ export interface EmulatorOptions {
   readonly executeStateMachines?: boolean;
   /** How long to wait for the server to answer. @default 60 s */
   readonly startTimeoutMs?: number;
+  /**
+   * IAM for the components' assumed-role sessions (services/iam_enforce.py): "enforce" denies what
+   * their policies do not allow, "observe" decides and logs only, "off" does neither.
+   * @default process.env.EMULATOR_IAM, else "observe" (the launcher's default)
+   */
+  readonly iam?: "enforce" | "observe" | "off";
+}
+
+/** Counts of the emulator's IAM decision log for one phase (POST /_emulator/iam/decisions). */
+export interface IamPhaseCounts {
+  /** Requests to AWS APIs, by anyone. */
+  readonly requests: number;
+  /** Authorizations decided for assumed-role sessions (one request may need several: S3 + the implied KMS call). */
+  readonly decided: number;
+  readonly allowed: number;
+  readonly denied: number;
+  /** Requests signed with terraform's (the account's) key. */
+  readonly terraformSigned: number;
+  /** AssumeRole calls of the emulator's services for a component's role (trust-checked; the service's principal). */
+  readonly serviceAssumeRole: number;
+  readonly unsigned: number;
+  /** Signed with a key that is neither (e.g. moto's fixed "ak"). */
+  readonly other: number;
+}
+
+export interface IamDecisionSummary {
+  readonly phase: string;
+  /** The JSON-lines decision log. */
+  readonly log: string;
+  readonly counts: Readonly<Record<string, IamPhaseCounts>>;
+  /** The last denials: principal, action, resource, reason. */
+  readonly denials: readonly { principal: string; role: string; action: string; resource: string; reason: string }[];
+  /** Per role ARN: "<action> <policy>/<sid>" → how often that grant allowed a request. */
+  readonly exercised: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 export class Emulator {
@@ -65,7 +99,7 @@ export class Emulator {
     const child = spawn(python, [join(__dirname, "launcher.py"), "--state-dir", stateDir], {
       cwd: ROOT,
       stdio: ["pipe", "pipe", log],
-      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      env: { ...process.env, PYTHONUNBUFFERED: "1", ...(options.iam ? { EMULATOR_IAM: options.iam } : {}) },
     });
     closeSync(log);
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
@@ -122,6 +156,19 @@ export class Emulator {
   /** POST /moto-api/config (e.g. `{ stepfunctions: { execute_state_machine: true } }`). */
   async configure(config: Record<string, unknown>): Promise<void> {
     await this.call("POST", "/moto-api/config", config);
+  }
+
+  /**
+   * The IAM decision log's counts per phase, its last denials and what each role exercised. The
+   * end-to-end run's report can print `counts.data` (decided, denied) after `iamPhase("data")`.
+   */
+  async iamDecisions(): Promise<IamDecisionSummary> {
+    return JSON.parse(await this.call("POST", "/_emulator/iam/decisions", {}));
+  }
+
+  /** Starts a phase of the decision log (e.g. "data" after the deploy): counts are kept per phase. */
+  async iamPhase(phase: string): Promise<void> {
+    await this.call("POST", "/_emulator/iam/phase", { phase });
   }
 
   /** Forgets every resource (POST /moto-api/reset). */

@@ -769,7 +769,10 @@ def main() -> None:
     stepfunctions_tls.register(f"https://127.0.0.1:{port}", str(bundle))
     import services
 
-    app = services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app)))
+    from services import iam_enforce
+
+    # Decides every request of the components' assumed-role sessions (EMULATOR_IAM; services/iam_enforce.py).
+    app = iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir)
     servers = [
         make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
         make_server("127.0.0.1", internal_port, app, threaded=True),

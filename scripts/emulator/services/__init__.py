@@ -135,6 +135,15 @@ def assume_role(role_arn: str, session: str) -> dict:
     return client("sts", account, region).assume_role(RoleArn=role_arn, RoleSessionName=session[:64])["Credentials"]
 
 
+def queue_url(queue_arn: str) -> str:
+    """
+    The queue's URL from its ARN, as AWS services address a queue they are configured with: they
+    do not call GetQueueUrl (which the roles AWS documents for them are not granted).
+    """
+    _, _, _, region, account, name = queue_arn.split(":")
+    return f"{emulator_endpoint()[0]}/{account}/{name}"
+
+
 def every(seconds: float, name: str, tick: Callable[[], None]) -> threading.Thread:
     """Run `tick` every `seconds` on a daemon thread; a failing tick is logged and the loop goes on."""
 

@@ -44,7 +44,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import LOG, assume_role, client, emulator_endpoint, require_moto, scale
+from . import LOG, assume_role, client, emulator_endpoint, queue_url, require_moto, scale
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.mjs")
 RETRY_WAITS_SECONDS = (60, 120)  # Lambda's waits before its two async retries (scaled)
@@ -271,7 +271,6 @@ def _send_record(fn, destination: str, event: str, outcome: Outcome | None, atte
         return
     try:
         sqs = client("sqs", account, region, assume_role(fn.role, fn.function_name))
-        url = sqs.get_queue_url(QueueName=destination.split(":")[5], QueueOwnerAWSAccountId=account)["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        sqs.send_message(QueueUrl=queue_url(destination), MessageBody=json.dumps(record))
     except Exception:  # noqa: BLE001
         LOG.exception("lambda %s: could not send the invocation record to %s", fn.function_name, destination)

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 
-from . import LOG, assume_role, backends, client, every, require_moto, scale
+from . import LOG, assume_role, backends, client, every, queue_url, require_moto, scale
 
 POLL_SECONDS = 0.5  # how often new, started and stopped pipes are noticed
 _workers: dict[str, threading.Thread] = {}
@@ -192,7 +192,7 @@ class _Session:
         credentials = assume_role(self.pipe.role_arn, f"pipe-{self.pipe.name}")
         self.sqs = client("sqs", account, region, credentials)
         self.sfn = client("stepfunctions", self.pipe.target.split(":")[4], self.pipe.target.split(":")[3], credentials)
-        self.queue_url = self.sqs.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        self.queue_url = queue_url(self.pipe.source)
         self.at = time.monotonic()
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ def emulator(tmp_path_factory):  # noqa: ANN001, ANN201
         process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), "--state-dir", str(state)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+            # Every service test runs with IAM enforced: its roles' policies must suffice.
+            env={**os.environ, "EMULATOR_IAM": os.environ.get("EMULATOR_IAM", "enforce")},
         )
     line = process.stdout.readline()
     if not line:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import wait_for
+from conftest import ACCOUNT, REGION, wait_for
 
 # What the catalog module deploys (modules/catalog: CRAWLER_CONFIGURATION, exclusions, policies).
 CONFIGURATION = json.dumps({"Version": 1.0, "Grouping": {"TableLevelConfiguration": 2, "TableGroupingPolicy": "CombineCompatibleSchemas"}, "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}}})
@@ -28,6 +28,17 @@ def lake(emulator):  # noqa: ANN001, ANN201
         RoleName=f"crawler-{suffix}",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
     )["Role"]["Arn"]
+    # What a crawler role needs (IAM is enforced): read the target, write the database's catalog, log.
+    iam.put_role_policy(RoleName=f"crawler-{suffix}", PolicyName="crawl", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+        {"Effect": "Allow", "Action": ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetPartitions",
+                                       "glue:BatchCreatePartition", "glue:BatchGetPartition"],
+         "Resource": [f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog", f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database}",
+                      f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{database}/*"]},
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws-glue/crawlers:*"},
+    ]}))
     return {"bucket": bucket, "database": database, "role": role, "suffix": suffix}
 
 

@@ -36,6 +36,15 @@ def setup(emulator):  # noqa: ANN001, ANN201
     )["Role"]["Arn"]
     kinesis.create_stream(StreamName=f"events-{suffix}", ShardCount=2)
     stream_arn = kinesis.describe_stream_summary(StreamName=f"events-{suffix}")["StreamDescriptionSummary"]["StreamARN"]
+    # What a delivery role needs (IAM is enforced): read the stream, write the bucket, encrypt through S3.
+    iam.put_role_policy(RoleName=f"firehose-{suffix}", PolicyName="deliver", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords",
+                                       "kinesis:ListShards"], "Resource": stream_arn},
+        {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                                       "s3:ListBucketMultipartUploads", "s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
+        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key,
+         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}},
+    ]}))
     return {"suffix": suffix, "bucket": bucket, "key": key, "role": role, "stream": f"events-{suffix}", "stream_arn": stream_arn}
 
 

@@ -57,9 +57,18 @@ def function(emulator):  # noqa: ANN001, ANN201
     suffix = uuid.uuid4().hex[:8]
     role = iam.create_role(
         RoleName=f"fn-{suffix}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        # The schedule tests use it as the schedules' target role too, so Scheduler may assume it as well.
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}),
     )["Role"]["Arn"]
     name = f"fn-{suffix}"
+    # What the function's role needs (IAM is enforced): its log group, its destination queues.
+    iam.put_role_policy(RoleName=name, PolicyName="run", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{name}:*"},
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:*-{suffix}"},
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:*"},
+    ]}))
     awslambda.create_function(
         FunctionName=name, Runtime="nodejs22.x", Role=role, Handler="index.handler", Timeout=3, MemorySize=256,
         Code={"ZipFile": zipped({"index.mjs": HANDLER})}, Environment={"Variables": {"GREETING": "hello"}},

@@ -38,6 +38,12 @@ def setup(emulator):  # noqa: ANN001, ANN201
         RoleName=f"pipe-{suffix}",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
     )["Role"]["Arn"]
+    # What a pipe role needs (IAM is enforced): consume its queue, start its account's pipeline machines.
+    iam.put_role_policy(RoleName=f"pipe-{suffix}", PolicyName="pipe", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+         "Resource": queue_arn},
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": f"arn:aws:states:us-east-1:{queue_arn.split(':')[4]}:stateMachine:*"},
+    ]}))
     machine = sfn.create_state_machine(
         name=f"pipeline-{suffix}", roleArn=role,
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),

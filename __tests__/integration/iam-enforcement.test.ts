@@ -1,0 +1,192 @@
+/**
+ * Least privilege, proven by removing it: the `local` stack applied by terraform to the emulator
+ * with IAM enforced (scripts/emulator/services/iam_enforce.py), then one grant at a time removed
+ * from a deployed role in place (PutRolePolicy) and restored afterwards. Each component, run with
+ * its deployed role, first succeeds, and without the grant fails at exactly that call, with a
+ * denial naming the principal, the action and the resource.
+ *
+ * While a component works on its own (between the trigger and the observation), the decision
+ * log's "data" phase must show no request signed with terraform's key, none unsigned and none
+ * with moto's fixed key: everything it did ran under its role, and was decided.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DATASETS } from "../../datasets";
+import { loadEnvironment } from "../../environments";
+import { Emulator, type IamDecisionSummary } from "../../scripts/emulator";
+import * as emulated from "../../scripts/lib/emulated";
+import { synth } from "../../scripts/lib/terraform";
+
+const ROOT = join(__dirname, "..", "..");
+const config = loadEnvironment("local");
+const synthDir = mkdtempSync(join(tmpdir(), "iam-synth-"));
+const workDir = mkdtempSync(join(tmpdir(), "iam-work-"));
+let emulator: Emulator;
+
+jest.setTimeout(20 * 60_000);
+
+beforeAll(async () => {
+  synth(synthDir);
+  emulator = await Emulator.start({ iam: "enforce", stateDir: join(workDir, "emulator") });
+  const stack = emulated.prepareStack(synthDir, config, emulator, workDir);
+  for (const [step, result] of [["init", emulated.init(stack)], ["apply", emulated.apply(stack)]] as const) {
+    if (!result.ok) throw new Error(`terraform ${step} with IAM enforced failed:\n${result.stderr.slice(-4000)}`);
+  }
+}, 30 * 60_000);
+
+afterAll(async () => {
+  await emulator?.stop();
+  rmSync(synthDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** boto3 as the account (terraform's key): the project's Node dependencies have no IAM, Lambda or Pipes client. */
+function boto<T>(code: string): T {
+  const done = spawnSync(join(ROOT, ".venv", "bin", "python"), ["-c", `import boto3, json, fnmatch\n${code}`], {
+    env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+    encoding: "utf8",
+  });
+  if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
+  return JSON.parse(done.stdout.trim().split("\n").pop()!);
+}
+
+/**
+ * Runs `body` with `action` on `resource` removed from the role's inline policies (each statement
+ * that grants it loses that action, or the pattern that matched it), then restores them.
+ */
+async function withoutGrant<T>(roleArn: string, action: string, resource: string, body: () => Promise<T>): Promise<T> {
+  const role = roleArn.split("/").pop()!;
+  const saved = boto<Record<string, unknown>>(`
+iam = boto3.client("iam")
+print(json.dumps({n: iam.get_role_policy(RoleName=${JSON.stringify(role)}, PolicyName=n)["PolicyDocument"] for n in iam.list_role_policies(RoleName=${JSON.stringify(role)})["PolicyNames"]}))`);
+  let removed = 0;
+  const stripped = Object.fromEntries(
+    Object.entries(saved).map(([name, doc]) => {
+      const policy = doc as { Statement: { Effect: string; Action: string | string[]; Resource?: string | string[] }[] };
+      const statements = policy.Statement.flatMap((stmt) => {
+        const actions = ([] as string[]).concat(stmt.Action);
+        const resources = ([] as string[]).concat(stmt.Resource ?? []);
+        if (stmt.Effect !== "Allow" || !resources.some((r) => wildcard(r, resource))) return [stmt];
+        const kept = actions.filter((a) => !wildcard(a.toLowerCase(), action.toLowerCase()));
+        removed += actions.length - kept.length;
+        return kept.length ? [{ ...stmt, Action: kept }] : [];
+      });
+      return [name, { ...policy, Statement: statements }];
+    }),
+  );
+  if (removed === 0) throw new Error(`no inline policy of ${roleArn} grants ${action} on ${resource}`);
+  const put = (docs: Record<string, unknown>) =>
+    boto(`
+iam = boto3.client("iam")
+for name, doc in json.loads(${JSON.stringify(JSON.stringify(docs))}).items():
+    iam.put_role_policy(RoleName=${JSON.stringify(role)}, PolicyName=name, PolicyDocument=json.dumps(doc))
+print("true")`);
+  put(stripped);
+  try {
+    return await body();
+  } finally {
+    put(saved);
+  }
+}
+
+function wildcard(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  return re.test(value);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 8 * 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+type Decision = { principal: string; role: string; action: string; resource: string; allowed: boolean; reason: string };
+
+/** The decision log's lines (JSON lines) after `offset`. */
+function decisionsSince(summary: IamDecisionSummary, offset: number): Decision[] {
+  const lines = readFileSync(summary.log, "utf8").split("\n").filter(Boolean).slice(offset);
+  return lines.map((l: string) => JSON.parse(l)).filter((e: { kind: string }) => e.kind === "decision");
+}
+
+function logLength(summary: IamDecisionSummary): number {
+  return readFileSync(summary.log, "utf8").split("\n").filter(Boolean).length;
+}
+
+/**
+ * Triggers a component, then, in the decision log's "data" phase, waits (reading only the log)
+ * until a decision for `action` on `resource` by `roleArn` is recorded; returns it and the phase's counts.
+ */
+async function decisionAfter(trigger: () => Promise<void> | void, roleArn: string, action: string, resource: RegExp, phase: string) {
+  await emulator.iamPhase(`${phase}-trigger`);
+  const start = logLength(await emulator.iamDecisions());
+  await trigger();
+  await emulator.iamPhase(phase);
+  const decision = await waitFor(`${action} on ${resource} by ${roleArn}`, async () =>
+    decisionsSince(await emulator.iamDecisions(), start).find((d) => d.role === roleArn && d.action === action && resource.test(d.resource)),
+  );
+  await emulator.iamPhase(`${phase}-observed`);
+  const counts = (await emulator.iamDecisions()).counts[phase];
+  return { decision, counts };
+}
+
+function expectOnlyComponentPrincipals(counts: IamDecisionSummary["counts"][string]): void {
+  expect({ terraformSigned: counts.terraformSigned, unsigned: counts.unsigned, other: counts.other }).toEqual({ terraformSigned: 0, unsigned: 0, other: 0 });
+  expect(counts.decided).toBeGreaterThan(0);
+}
+
+describe("the Lambda role's sqs:SendMessage to its dead-letter queue", () => {
+  it("a failed async invocation reaches the DLQ under the function's role, and without the grant is denied there", async () => {
+    const fn = boto<{ name: string; role: string; dlq: string }>(`
+l = boto3.client("lambda")
+f = l.list_functions()["Functions"][0]
+c = l.get_function_event_invoke_config(FunctionName=f["FunctionName"])
+print(json.dumps({"name": f["FunctionName"], "role": f["Role"], "dlq": c["DestinationConfig"]["OnFailure"]["Destination"]}))`);
+    const invoke = () => {
+      boto(`print(json.dumps(boto3.client("lambda").invoke(FunctionName=${JSON.stringify(fn.name)}, InvocationType="Event", Payload=b"{}")["StatusCode"]))`);
+    };
+    const dlq = new RegExp(`^${fn.dlq}$`);
+    const allowed = await decisionAfter(invoke, fn.role, "sqs:SendMessage", dlq, "lambda-dlq");
+    expect(allowed.decision.allowed).toBe(true);
+    expectOnlyComponentPrincipals(allowed.counts);
+
+    const denied = await withoutGrant(fn.role, "sqs:SendMessage", fn.dlq, () => decisionAfter(invoke, fn.role, "sqs:SendMessage", dlq, "lambda-dlq-mutated"));
+    expect(denied.decision.allowed).toBe(false);
+    expect(denied.decision.principal).toMatch(new RegExp(`^arn:aws:sts::${config.accountId}:assumed-role/${fn.role.split("/").pop()}/`));
+    expect(denied.decision.reason).toMatch(/no identity-based or resource-based policy allows it/);
+    expectOnlyComponentPrincipals(denied.counts);
+  });
+});
+
+describe("the pipe role's states:StartExecution", () => {
+  it("a landing on the pipe's queue starts the pipeline under the pipe's role, and without the grant is denied there", async () => {
+    const dataset = DATASETS[0].name;
+    const pipe = boto<{ role: string; source: string; target: string; url: string }>(`
+p = boto3.client("pipes")
+name = [x["Name"] for x in p.list_pipes()["Pipes"] if x["Name"].endswith("-${dataset}-pipeline")][0]
+d = p.describe_pipe(Name=name)
+q = d["Source"].split(":")
+url = boto3.client("sqs").get_queue_url(QueueName=q[5])["QueueUrl"]
+print(json.dumps({"role": d["RoleArn"], "source": d["Source"], "target": d["Target"], "url": url}))`);
+    const land = (key: string) => () => {
+      const event = { source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: "raw" }, object: { key } } };
+      boto(`print(json.dumps(boto3.client("sqs").send_message(QueueUrl=${JSON.stringify(pipe.url)}, MessageBody=json.dumps(${JSON.stringify(event)}))["MessageId"]))`);
+    };
+    const target = new RegExp(`^${pipe.target}$`);
+    const allowed = await decisionAfter(land(`${dataset}/dt=2024-05-01/a.json`), pipe.role, "states:StartExecution", target, "pipe");
+    expect(allowed.decision.allowed).toBe(true);
+    expectOnlyComponentPrincipals(allowed.counts);
+
+    const denied = await withoutGrant(pipe.role, "states:StartExecution", pipe.target, () =>
+      decisionAfter(land(`${dataset}/dt=2024-05-02/b.json`), pipe.role, "states:StartExecution", target, "pipe-mutated"),
+    );
+    expect(denied.decision.allowed).toBe(false);
+    expect(denied.decision.principal).toContain(`assumed-role/${pipe.role.split("/").pop()}/`);
+    expectOnlyComponentPrincipals(denied.counts);
+  });
+});
