@@ -417,12 +417,12 @@ export class PartitionedDataset {
     const view = this.consumer;
     if (view.kind === "curated") return [...this.dataColumns];
     const partitionNames = new Set(this.layout.names);
-    const group = view.groupBy
-      .filter((g) => !partitionNames.has(g))
-      .map((g) => this.contract.columns.find((c) => c.name === g)!);
+    // the schema has checked that groupBy and measure columns are columns
+    const group = this.contract.columns.filter((c) => view.groupBy.includes(c.name) && !partitionNames.has(c.name));
+    group.sort((a, b) => view.groupBy.indexOf(a.name) - view.groupBy.indexOf(b.name));
     const measures = view.measures.map((m): Column => {
-      const source = this.contract.columns.find((c) => c.name === m.column);
-      const type: ColumnType = m.fn === "sum" ? (source!.type.startsWith("decimal") ? "decimal(38,2)" : source!.type === "double" ? "double" : "bigint") : "bigint";
+      const source = this.contract.columns.find((c) => c.name === m.column)?.type;
+      const type: ColumnType = m.fn === "sum" ? (source?.startsWith("decimal") ? "decimal(38,2)" : source === "double" ? "double" : "bigint") : "bigint";
       return { name: m.name, type, required: true, description: m.description };
     });
     return [...group, ...measures];

@@ -85,7 +85,8 @@ export const ENGINE_RULES: readonly EngineRule[] = [
 
 /** The engine the rules pick for a profile, and the rule that picked it. */
 export function decideEngine(profile: IngestionProfile): { engine: Engine; rule: EngineRule } {
-  const rule = ENGINE_RULES.find((r) => r.applies(profile))!;
+  // the last rule applies to every profile, so one always matches
+  const rule = ENGINE_RULES.find((r) => r.applies(profile)) ?? ENGINE_RULES[ENGINE_RULES.length - 1];
   return { engine: rule.engine, rule };
 }
 
