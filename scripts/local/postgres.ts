@@ -345,9 +345,14 @@ function valueOf(type: ColumnType, name: string, i: number, random: () => number
 }
 
 /** Puts the server's credentials into the deployed secret the Glue connection's SECRET_ID names. */
-export async function storeCredentials(server: PostgresServer, target: { endpoint: string; region: string; secretId: string }): Promise<void> {
+export async function storeCredentials(
+  server: PostgresServer,
+  target: { endpoint: string; region: string; secretId: string; credentials?: { accessKeyId: string; secretAccessKey: string }; caBundle?: string },
+): Promise<void> {
   const { SecretsManagerClient, PutSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
-  const client = new SecretsManagerClient({ endpoint: target.endpoint, region: target.region });
+  // Credentials and the emulator's CA from the caller when given (a process whose own environment has neither).
+  const requestHandler = target.caBundle ? { httpsAgent: new (await import("node:https")).Agent({ ca: readFileSync(target.caBundle) }) } : undefined;
+  const client = new SecretsManagerClient({ endpoint: target.endpoint, region: target.region, credentials: target.credentials, requestHandler });
   await client.send(new PutSecretValueCommand({ SecretId: target.secretId, SecretString: JSON.stringify({ username: server.user, password: server.password }) }));
 }
 
