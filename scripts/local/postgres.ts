@@ -210,6 +210,27 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   return server;
 }
 
+/** The server already running from `dataDir` on `port` (one `startPostgres` started, e.g. in another process). */
+export function attachPostgres(options: { dataDir: string; port: number }): PostgresServer {
+  const binDir = postgresBinDir();
+  if (!binDir) throw new Error(`PostgreSQL is not installed: run \`${INSTALL_COMMAND}\``);
+  const dataDir = resolve(options.dataDir);
+  const stored: Stored = JSON.parse(readFileSync(join(dataDir, "credentials.json"), "utf8"));
+  const server: PostgresServer & { socketDir: string; binDir: string } = {
+    jdbcUrl: `jdbc:postgresql://127.0.0.1:${options.port}/${stored.database}`,
+    host: "127.0.0.1",
+    port: options.port,
+    database: stored.database,
+    user: stored.user,
+    password: stored.password,
+    dataDir,
+    socketDir: join(dataDir, "socket"),
+    binDir,
+    stop: async () => stopPostgres({ dataDir }),
+  };
+  return server;
+}
+
 /** Stops the server of a data directory if one runs there. */
 export async function stopPostgres(options: { dataDir?: string } = {}): Promise<void> {
   const binDir = postgresBinDir();
