@@ -15,6 +15,9 @@ module.exports = {
       ...common,
       displayName: "integration",
       testMatch: ["<rootDir>/__tests__/integration/**/*.test.ts"],
+      // One local cloud per run, started only when a selected file uses it (__tests__/helpers/local-cloud.ts).
+      globalSetup: "<rootDir>/__tests__/integration/setup/global-setup.ts",
+      globalTeardown: "<rootDir>/__tests__/integration/setup/global-teardown.ts",
       slowTestThreshold: 60,
     },
   ],

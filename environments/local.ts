@@ -20,6 +20,20 @@ export function localPort(variable: string, fallback: number, field: string, env
 export const LOCAL_RDS_PORT_VARIABLE = "DATAPLAT_LOCAL_RDS_PORT";
 /** Where the sample API listens. @default 8080 */
 export const LOCAL_API_PORT_VARIABLE = "DATAPLAT_LOCAL_API_PORT";
+/** Where the local cloud's emulator listens (`npm run local:up`). @default 4566 */
+export const LOCAL_EMULATOR_PORT_VARIABLE = "DATAPLAT_LOCAL_EMULATOR_PORT";
+/** The emulator port `npm run local:up` uses when the variable is unset: stable, so the synthesized endpoint is known. */
+export const LOCAL_EMULATOR_DEFAULT_PORT = 4566;
+
+/**
+ * The emulator's endpoint `local`'s provider defaults to: `cdktf deploy local` then needs no
+ * variable, only the credentials and CA bundle `local:up` prints. Tests on free ports set
+ * TF_VAR_emulator_endpoint, which wins.
+ */
+export function localEmulatorEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return `https://127.0.0.1:${localPort(LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_EMULATOR_DEFAULT_PORT, "emulator endpoint", env)}`;
+}
+
 /** The database the local server creates for the RDS datasets' tables. */
 export const LOCAL_RDS_DATABASE = "source";
 

@@ -1,3 +1,4 @@
+import { localEmulatorEndpoint } from "../../environments/local";
 import { EMULATED_SERVICES } from "../../modules/shared/provider";
 import { synthAll, synthNamed } from "../helpers/synth";
 
@@ -42,5 +43,12 @@ describe("provider", () => {
     expect(aws.access_key).toBeUndefined();
     expect(aws.secret_key).toBeUndefined();
     expect(aws.s3_use_path_style).toBe(true);
+  });
+
+  it("local's endpoint defaults to the local cloud's stable port (DATAPLAT_LOCAL_EMULATOR_PORT, else 4566), so cdktf deploy local needs no variable", () => {
+    expect(localEmulatorEndpoint({})).toBe("https://127.0.0.1:4566");
+    expect(localEmulatorEndpoint({ DATAPLAT_LOCAL_EMULATOR_PORT: "45123" })).toBe("https://127.0.0.1:45123");
+    expect(() => localEmulatorEndpoint({ DATAPLAT_LOCAL_EMULATOR_PORT: "http" })).toThrow(/local: emulator endpoint: DATAPLAT_LOCAL_EMULATOR_PORT must be a TCP port from 1 to 65535 \(got "http"\)/);
+    expect(synthNamed("local").json.variable?.emulator_endpoint.default).toBe(localEmulatorEndpoint());
   });
 });

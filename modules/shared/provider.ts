@@ -5,6 +5,7 @@
 import { LocalBackend, S3Backend, TerraformStack, TerraformVariable } from "cdktf";
 import { AwsProvider, AwsProviderEndpoints } from "@cdktf/provider-aws/lib/provider";
 import { stateKey, type EnvironmentConfig } from "../../environments";
+import { localEmulatorEndpoint } from "../../environments/local";
 
 /**
  * Services the platform calls. In `local` each is pointed at the emulator; keeping the list here
@@ -48,7 +49,8 @@ export function configureProvider(stack: TerraformStack, env: EnvironmentConfig,
 
   const endpoint = new TerraformVariable(stack, EMULATOR_ENDPOINT_VARIABLE, {
     type: "string",
-    description: "URL of the local AWS emulator (set by scripts/emulator; e.g. https://127.0.0.1:4566)",
+    description: "URL of the local AWS emulator: the local cloud's (npm run local:up) by default; tests on free ports set it",
+    default: localEmulatorEndpoint(),
     nullable: false,
   }).stringValue;
   const endpoints = Object.fromEntries(EMULATED_SERVICES.map((service) => [service, endpoint]));

@@ -36,6 +36,14 @@ export interface EmulatorOptions {
    * @default process.env.EMULATOR_IAM, else "observe" (the launcher's default)
    */
   readonly iam?: "enforce" | "observe" | "off";
+  /** The TLS port to listen on; start fails if it is taken. @default a free port */
+  readonly port?: number;
+  /**
+   * Outlive this process (`npm run local:up`): the launcher does not watch its parent, and stop()
+   * is not run on this process's exit. Stop it with `Emulator.connect(...).stop()` or its pid.
+   * @default false
+   */
+  readonly detached?: boolean;
 }
 
 /** Counts of the emulator's IAM decision log for one phase (POST /_emulator/iam/decisions). */
@@ -66,6 +74,15 @@ export interface IamDecisionSummary {
   readonly exercised: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
+/** What a running emulator is reached by; `Emulator.connect` takes it back. */
+export interface EmulatorConnection {
+  readonly endpoint: string;
+  readonly caBundle: string;
+  readonly insecureEndpoint: string;
+  readonly logFile: string;
+  readonly pid: number;
+}
+
 export class Emulator {
   /** "https://127.0.0.1:<port>" */
   readonly endpoint: string;
@@ -74,15 +91,28 @@ export class Emulator {
   /** Plain-HTTP loopback listener moto uses for its own callbacks; tests use it to prove TLS-only policies. */
   readonly insecureEndpoint: string;
   readonly logFile: string;
+  /** The launcher's process id. */
+  readonly pid: number;
   private stopped = false;
   private readonly onExit = () => this.kill();
 
-  private constructor(private readonly child: ChildProcess, ready: ReadyLine, logFile: string) {
+  private constructor(private readonly child: ChildProcess | undefined, ready: ReadyLine, logFile: string, ownsExit = true) {
     this.endpoint = ready.endpoint;
     this.caBundle = ready.caBundle;
     this.insecureEndpoint = ready.insecureEndpoint;
     this.logFile = logFile;
-    process.once("exit", this.onExit);
+    this.pid = ready.pid;
+    if (ownsExit) process.once("exit", this.onExit);
+  }
+
+  /** An emulator another process started (detached); stop() sends its launcher SIGTERM. */
+  static connect(connection: EmulatorConnection): Emulator {
+    return new Emulator(undefined, connection, connection.logFile, false);
+  }
+
+  /** What `connect` needs, for a state file. */
+  connection(): EmulatorConnection {
+    return { endpoint: this.endpoint, caBundle: this.caBundle, insecureEndpoint: this.insecureEndpoint, logFile: this.logFile, pid: this.pid };
   }
 
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -96,10 +126,13 @@ export class Emulator {
     // The server log goes straight to a file: piping it through this process would stall the
     // emulator whenever this process blocks (e.g. in spawnSync("terraform", ...)).
     const log = openSync(logFile, "a");
-    const child = spawn(python, [join(__dirname, "launcher.py"), "--state-dir", stateDir], {
+    if (options.port !== undefined) await requireFreePort(options.port);
+    const args = [join(__dirname, "launcher.py"), "--state-dir", stateDir, "--port", String(options.port ?? 0), ...(options.detached ? ["--detached"] : [])];
+    const child = spawn(python, args, {
       cwd: ROOT,
-      stdio: ["pipe", "pipe", log],
+      stdio: [options.detached ? "ignore" : "pipe", "pipe", log],
       env: { ...process.env, PYTHONUNBUFFERED: "1", ...(options.iam ? { EMULATOR_IAM: options.iam } : {}) },
+      detached: options.detached,
     });
     closeSync(log);
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
@@ -121,7 +154,14 @@ export class Emulator {
         reject(new Error(`emulator exited with code ${code} before it was ready:\n${safeRead(logFile).slice(-2000)}`));
       });
     });
-    const emulator = new Emulator(child, ready, logFile);
+    let emulator: Emulator;
+    if (options.detached) {
+      // Nothing more is read from it; let this process exit while it runs on.
+      child.stdout!.destroy();
+      child.removeAllListeners("exit");
+      child.unref();
+      emulator = new Emulator(undefined, ready, logFile, false);
+    } else emulator = new Emulator(child, ready, logFile);
     if (options.executeStateMachines) await emulator.configure({ stepfunctions: { execute_state_machine: true } });
     return emulator;
   }
@@ -190,18 +230,20 @@ export class Emulator {
     if (this.stopped) return;
     this.stopped = true;
     process.removeListener("exit", this.onExit);
+    const child = this.child;
+    if (!child) return stopPid(this.pid);
     const exited = new Promise<void>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve();
-      else this.child.once("exit", () => resolve());
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once("exit", () => resolve());
     });
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
   }
 
   private kill(): void {
-    if (!this.stopped) this.child.kill("SIGKILL");
+    if (!this.stopped) this.child?.kill("SIGKILL");
   }
 
   private call(method: string, path: string, body?: unknown): Promise<string> {
@@ -226,6 +268,39 @@ interface ReadyLine {
   readonly endpoint: string;
   readonly caBundle: string;
   readonly insecureEndpoint: string;
+  readonly pid: number;
+}
+
+/** True while a process with this id exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+async function stopPid(pid: number): Promise<void> {
+  if (!processAlive(pid)) return;
+  process.kill(pid, "SIGTERM");
+  for (let waited = 0; processAlive(pid); waited += 100) {
+    if (waited === 10_000) process.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Fails, naming the port and the variable to change, when something already listens on it. */
+export async function requireFreePort(port: number, variable = "DATAPLAT_LOCAL_EMULATOR_PORT"): Promise<void> {
+  const { createServer } = await import("node:net");
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} on 127.0.0.1 is taken: stop what listens there or set ${variable} to another port` : `port ${port}: ${e.message}`)),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
 }
 
 function safeRead(file: string): string {

@@ -2,7 +2,8 @@
 The project's AWS emulator: moto's server, over TLS, with the gaps the platform meets filled here.
 
 Started by scripts/emulator/index.ts (never by hand in tests). Protocol:
-  * argv: --port N (0 = pick a free loopback port), --state-dir DIR (TLS material lives there)
+  * argv: --port N (0 = pick a free loopback port), --state-dir DIR (TLS material lives there),
+    --detached (no parent watch: the local cloud of `npm run local:up` outlives the command)
   * prints ONE line of JSON on stdout when ready: {"endpoint", "port", "caBundle", "pid", "insecureEndpoint"}
   * stops on SIGTERM/SIGINT, and when stdin closes: if the parent process dies, so does the
     emulator — a crashed test run never leaves a server behind.
@@ -748,6 +749,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state-dir", default=".emulator")
+    parser.add_argument("--detached", action="store_true")
     args = parser.parse_args()
 
     state_dir = Path(args.state_dir).resolve()
@@ -799,7 +801,8 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     # Parent watch: stdin closes when the process that started us exits, however it exits.
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    if not args.detached:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     stop.wait()
     for server in servers:
         server.shutdown()

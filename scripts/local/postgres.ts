@@ -210,6 +210,27 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   return server;
 }
 
+/** The server already running from `dataDir` on `port` (one `startPostgres` started, e.g. in another process). */
+export function attachPostgres(options: { dataDir: string; port: number }): PostgresServer {
+  const binDir = postgresBinDir();
+  if (!binDir) throw new Error(`PostgreSQL is not installed: run \`${INSTALL_COMMAND}\``);
+  const dataDir = resolve(options.dataDir);
+  const stored: Stored = JSON.parse(readFileSync(join(dataDir, "credentials.json"), "utf8"));
+  const server: PostgresServer & { socketDir: string; binDir: string } = {
+    jdbcUrl: `jdbc:postgresql://127.0.0.1:${options.port}/${stored.database}`,
+    host: "127.0.0.1",
+    port: options.port,
+    database: stored.database,
+    user: stored.user,
+    password: stored.password,
+    dataDir,
+    socketDir: join(dataDir, "socket"),
+    binDir,
+    stop: async () => stopPostgres({ dataDir }),
+  };
+  return server;
+}
+
 /** Stops the server of a data directory if one runs there. */
 export async function stopPostgres(options: { dataDir?: string } = {}): Promise<void> {
   const binDir = postgresBinDir();
@@ -345,9 +366,14 @@ function valueOf(type: ColumnType, name: string, i: number, random: () => number
 }
 
 /** Puts the server's credentials into the deployed secret the Glue connection's SECRET_ID names. */
-export async function storeCredentials(server: PostgresServer, target: { endpoint: string; region: string; secretId: string }): Promise<void> {
+export async function storeCredentials(
+  server: PostgresServer,
+  target: { endpoint: string; region: string; secretId: string; credentials?: { accessKeyId: string; secretAccessKey: string }; caBundle?: string },
+): Promise<void> {
   const { SecretsManagerClient, PutSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
-  const client = new SecretsManagerClient({ endpoint: target.endpoint, region: target.region });
+  // Credentials and the emulator's CA from the caller when given (a process whose own environment has neither).
+  const requestHandler = target.caBundle ? { httpsAgent: new (await import("node:https")).Agent({ ca: readFileSync(target.caBundle) }) } : undefined;
+  const client = new SecretsManagerClient({ endpoint: target.endpoint, region: target.region, credentials: target.credentials, requestHandler });
   await client.send(new PutSecretValueCommand({ SecretId: target.secretId, SecretString: JSON.stringify({ username: server.user, password: server.password }) }));
 }
 
