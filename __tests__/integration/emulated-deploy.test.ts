@@ -14,6 +14,9 @@ import { emulatorAccessKey } from "../../scripts/emulator";
 import * as emulated from "../../scripts/lib/emulated";
 import { sharedLocalCloud } from "../helpers/local-cloud";
 
+// terraform calls take tens of seconds on a loaded 2-core machine; jest's 5 s default is not a test of anything.
+jest.setTimeout(600_000);
+
 const cloud = sharedLocalCloud();
 const emulator = cloud.emulator;
 const synthDir = cloud.synthDir;
@@ -50,16 +53,18 @@ describe("local", () => {
         credentials: { accessKeyId: emulatorAccessKey(), secretAccessKey: "emulator" },
         ...(endpoint.startsWith("https") ? { requestHandler: { httpsAgent: emulator.httpsAgent() } } : {}),
       });
+    // One `terraform output` for the three cases.
+    let outputsCache: Record<string, { value: string }> | undefined;
+    const outputs = () => (outputsCache ??= JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: string }>);
     const put = (endpoint: string, extra: Partial<PutObjectCommandInput> = {}) => {
-      const outputs = JSON.parse(emulated.terraformOutputJson(stack));
       return client(endpoint)
-        .send(new PutObjectCommand({ Bucket: outputs.lake_raw_bucket_name.value, Key: "probe.json", Body: "{}", ...extra }))
+        .send(new PutObjectCommand({ Bucket: outputs().lake_raw_bucket_name.value, Key: "probe.json", Body: "{}", ...extra }))
         .then(
           () => "stored",
           (e: { $metadata?: { httpStatusCode?: number } }) => `refused ${e.$metadata?.httpStatusCode}`,
         );
     };
-    const rawKey = () => JSON.parse(emulated.terraformOutputJson(stack)).lake_raw_kms_key_arn.value as string;
+    const rawKey = () => outputs().lake_raw_kms_key_arn.value;
 
     it("plain HTTP is refused (TLS only)", async () => {
       expect(await put(emulator.insecureEndpoint)).toBe("refused 403");
@@ -72,7 +77,7 @@ describe("local", () => {
 
     it("a write asking for other encryption, or another key, is refused", async () => {
       expect(await put(emulator.endpoint, { ServerSideEncryption: "AES256" })).toBe("refused 403");
-      const otherKey = JSON.parse(emulated.terraformOutputJson(stack)).lake_processed_kms_key_arn.value as string;
+      const otherKey = outputs().lake_processed_kms_key_arn.value;
       expect(await put(emulator.endpoint, { ServerSideEncryption: "aws:kms", SSEKMSKeyId: otherKey })).toBe("refused 403");
     });
   });
