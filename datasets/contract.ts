@@ -6,6 +6,7 @@ import type { PartitionSpec } from "../environments";
 import type { Zone } from "../modules/lake";
 import { PartitionLayout, type PartitionSource } from "../modules/shared/partitioning";
 import { decideEngine, ingestionProblems, type Engine, type IngestionProfile } from "./ingestion";
+import { streamQueryProblems, type StreamQueriesDeclaration } from "./stream-queries";
 
 /**
  * A contract that breaks a rule. Synth prints its message (naming the dataset, the field and the
@@ -130,6 +131,8 @@ export interface DatasetContract {
    *   need), else "event-log" (without a separate version, each event time is its own event)
    */
   readonly processed?: ProcessedMode;
+  /** Windowed aggregates computed on the stream as events arrive (datasets/stream-queries.ts). @default none */
+  readonly streamQueries?: StreamQueriesDeclaration;
 }
 
 /** What processed holds for a primary key; see `DatasetContract.processed`. */
@@ -190,6 +193,7 @@ export function defineDataset(contract: DatasetContract): DatasetContract {
   }
   problems.push(...ingestionProblems(contract.source?.kind, contract.ingestion));
   if (contract.source?.kind === "api") problems.push(...apiIncrementalProblems(contract.source));
+  problems.push(...streamQueryProblems(contract));
   if (problems.length) throw new ContractError(`dataset ${contract.name}: ${problems.join("; ")}`);
   return Object.freeze({ ...contract, zones: contract.zones ?? (["raw", "processed", "consumer"] as const), consumer, processed });
 }

@@ -1,6 +1,7 @@
 /**
  * The README's bad-input tables, generated from the corpora the tests run:
  *  - environment configs: __tests__/fixtures/bad-configs.ts (run by __tests__/unit/environments.test.ts)
+ *  - stream queries of dataset contracts: __tests__/fixtures/bad-stream-queries.ts (run by __tests__/unit/stream-sql.test.ts)
  *  - api-ingest handler inputs: __tests__/fixtures/api-ingest-corpus.ts (run by __tests__/unit/api-ingest.test.ts
  *    and, against the emulator, __tests__/integration/api-ingest.test.ts)
  * The Glue bad-row table comes from glue-jobs/tests/bad_rows.py (Python), written by `npm run
@@ -8,6 +9,7 @@
  */
 import { BAD_CONFIGS } from "../../__tests__/fixtures/bad-configs";
 import { CORPUS } from "../../__tests__/fixtures/api-ingest-corpus";
+import { BAD_STREAM_QUERIES } from "../../__tests__/fixtures/bad-stream-queries";
 import { cell } from "./readme-blocks";
 
 export const CONFIG_BLOCK = "bad-inputs-config";
@@ -25,6 +27,16 @@ export function renderConfigCorpus(): string {
     "| # | what is wrong | the error (environment: field: rule) |",
     "| --- | --- | --- |",
     ...rows,
+    "",
+    "</details>",
+    "",
+    `${BAD_STREAM_QUERIES.length} invalid stream queries in a dataset contract, each rejected at synth naming the contract, the query and the problem:`,
+    "",
+    "<details><summary>every case</summary>",
+    "",
+    "| # | what is wrong | the error |",
+    "| --- | --- | --- |",
+    ...BAD_STREAM_QUERIES.map(([title, , error], i) => `| ${i + 1} | ${cell(title)} | \`${cell(error)}\` |`),
     "",
     "</details>",
   ].join("\n");
