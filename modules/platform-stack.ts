@@ -16,6 +16,7 @@ import { Observability } from "./observability";
 import { longestRawKey } from "./ingestion/raw-keys";
 import { batchInputBytes, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
+import { StreamSqlApplication } from "./streaming";
 import { DataProtectionAspect } from "./shared/protection";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
@@ -40,6 +41,8 @@ export class PlatformStack extends TerraformStack {
   /** Alarms, log settings and the dashboard for everything in the stack (applied at synth). */
   readonly observability: Observability;
   readonly orchestration: Orchestration;
+  /** The stream-SQL application per dataset that declares stream queries (none where streamSql is off). */
+  readonly streamSql: Readonly<Record<string, StreamSqlApplication>>;
   /** Features this environment turns off, with the reason it gives (also the `platform_disabled_features` output). */
   readonly disabledFeatures: Readonly<Record<string, string>>;
 
@@ -115,9 +118,26 @@ export class PlatformStack extends TerraformStack {
       forceDestroy: config.protection.forceDestroy,
     });
     checkExtractCadence(config.name, ingestion.extracts, this.datasets.filter((d) => this.ingestion.extractSchedules[d.name]));
+    const { streamSql } = config;
+    this.streamSql = Object.fromEntries(
+      (streamSql.enabled ? this.datasets.filter((d) => d.contract.streamQueries && this.ingestion.streams[d.name]) : []).map((dataset) => [
+        dataset.name,
+        new StreamSqlApplication(this, `stream-sql-${dataset.name}`, {
+          ...base,
+          dataset,
+          events: this.ingestion.streams[dataset.name],
+          streamKey: this.ingestion.key,
+          lake: this.lake,
+          catalog: this.catalog,
+          artifacts: this.ingestion.artifacts,
+          settings: streamSql,
+        }),
+      ]),
+    );
     this.observability = new Observability(this, "observability", {
       ...base,
       alarms: config.alarms,
+      streamSqlAlarms: streamSql.alarms,
       logRetentionDays: config.logs.retentionDays,
     });
     const { batching } = config.orchestration;
@@ -147,6 +167,7 @@ export class PlatformStack extends TerraformStack {
     if (!batching.enabled) disabled.pipelineBatching = batching.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
     if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
+    if (!streamSql.enabled) disabled.streamSql = streamSql.disabledReason ?? "turned off";
     this.disabledFeatures = disabled;
 
     for (const zone of ZONES) {
@@ -189,6 +210,9 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, "ingestion_artifacts_bucket_name", { value: ingest.artifacts.bucketName });
     new TerraformOutput(this, "ingestion_scratch_bucket_name", { value: ingest.scratch.bucketName });
     if (ingest.emr) new TerraformOutput(this, "emr_serverless_application_id", { value: ingest.emr.application.id });
+    if (Object.keys(this.streamSql).length > 0) {
+      new TerraformOutput(this, "stream_sql_application_names", { value: Object.fromEntries(Object.entries(this.streamSql).map(([name, a]) => [name, a.application.name])) });
+    }
     new TerraformOutput(this, "orchestration_alerts_topic_arn", { value: this.orchestration.alerts.arn });
     new TerraformOutput(this, "orchestration_pipeline_events_topic_arn", { value: this.orchestration.pipelineEvents.arn });
     new TerraformOutput(this, "orchestration_subscriber_queue_urls", {

@@ -93,7 +93,8 @@ describe("the Flink SQL generator", () => {
         "  `card` STRING,",
         "  `amount` DECIMAL(10, 2),",
         "  `tapped_at` TIMESTAMP_LTZ(3),",
-        "  WATERMARK FOR `tapped_at` AS `tapped_at` - INTERVAL '30' SECOND",
+        "  `_rowtime` AS COALESCE(`tapped_at`, TO_TIMESTAMP_LTZ(0, 3)),",
+        "  WATERMARK FOR `_rowtime` AS `_rowtime` - INTERVAL '30' SECOND",
         ") WITH (",
         "  'connector' = 'kinesis',",
         "  'format' = 'json',",
@@ -130,7 +131,7 @@ describe("the Flink SQL generator", () => {
         "  `kiosk`,",
         "  COUNT(DISTINCT CONCAT_WS('\u001f', CAST(`kiosk` AS STRING), CAST(`seq` AS STRING))) AS `taps`,",
         "  MAX(`amount`) AS `largest`",
-        "FROM TABLE(TUMBLE(TABLE `accepted_events`, DESCRIPTOR(`tapped_at`), INTERVAL '10' SECOND))",
+        "FROM TABLE(TUMBLE(TABLE `accepted_events`, DESCRIPTOR(`_rowtime`), INTERVAL '10' SECOND))",
         "GROUP BY window_start, window_end, `kiosk`",
       ].join("\n"),
     );
@@ -139,7 +140,7 @@ describe("the Flink SQL generator", () => {
 
   it("writes a hopping window with slide before size, partitioned by day and by the enum key it groups by", () => {
     const hop = job.queries[1];
-    expect(hop.select).toContain("FROM TABLE(HOP(TABLE `accepted_events`, DESCRIPTOR(`tapped_at`), INTERVAL '15' MINUTE, INTERVAL '2' HOUR))");
+    expect(hop.select).toContain("FROM TABLE(HOP(TABLE `accepted_events`, DESCRIPTOR(`_rowtime`), INTERVAL '15' MINUTE, INTERVAL '2' HOUR))");
     expect(hop.partitionKeys.map((k) => k.name)).toEqual(["dt", "region"]);
     expect(hop.columns.map((c) => c.name)).toEqual(["window_start", "window_end", "cards"]);
     expect(hop.insert).toContain("SELECT `window_start`, `window_end`, `cards`, DATE_FORMAT(window_start, 'yyyy-MM-dd') AS `dt`, `region`\nFROM (");

@@ -19,6 +19,13 @@ import type { PartitionKey } from "../../environments";
 /** Name of the source table and of the accepted-events view in every job. */
 export const SOURCE_TABLE = "stream_events";
 export const ACCEPTED_VIEW = "accepted_events";
+/**
+ * The time attribute windows run on: the event time, or the epoch where it did not parse. Flink
+ * stops the job on a NULL time attribute, and one producer sending a bad timestamp must not stop
+ * every query; the epoch never moves the watermark and the view leaves such records to the batch
+ * path. A leading underscore cannot clash with a contract column (those start with a letter).
+ */
+export const ROWTIME = "_rowtime";
 
 /** Options of a Flink table's WITH clause, rendered in key order. */
 export type TableOptions = Readonly<Record<string, string>>;
@@ -103,7 +110,11 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
   const sourceDdl = (options: TableOptions) =>
     [
       `CREATE TABLE ${quote(SOURCE_TABLE)} (`,
-      [...sourceColumns, `  WATERMARK FOR ${quote(eventTime)} AS ${quote(eventTime)} - ${interval(resolved.allowedLatenessSeconds)}`].join(",\n"),
+      [
+        ...sourceColumns,
+        `  ${quote(ROWTIME)} AS COALESCE(${quote(eventTime)}, TO_TIMESTAMP_LTZ(0, 3))`,
+        `  WATERMARK FOR ${quote(ROWTIME)} AS ${quote(ROWTIME)} - ${interval(resolved.allowedLatenessSeconds)}`,
+      ].join(",\n"),
       `) WITH (`,
       renderOptions(options, JSON_SOURCE_FORMAT),
       `)`,
@@ -134,7 +145,7 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
     const select = [
       `SELECT`,
       [...groups, ...query.measures.map((m) => `${aggregate(m, contract.primaryKey)} AS ${quote(m.name)}`)].map((s) => `  ${s}`).join(",\n"),
-      `FROM TABLE(${windowCall(query.window, eventTime)})`,
+      `FROM TABLE(${windowCall(query.window)})`,
       `GROUP BY ${groups.join(", ")}`,
     ].join("\n");
     const partitionValues = partitionKeys.map((k) =>
@@ -168,8 +179,8 @@ function timestampPattern(keys: readonly PartitionKey[]): string {
   return hour ? `$${date.name} $${hour.name}:00:00` : `$${date.name} 00:00:00`;
 }
 
-function windowCall(window: StreamWindow, eventTime: string): string {
-  const table = `TABLE ${quote(ACCEPTED_VIEW)}, DESCRIPTOR(${quote(eventTime)})`;
+function windowCall(window: StreamWindow): string {
+  const table = `TABLE ${quote(ACCEPTED_VIEW)}, DESCRIPTOR(${quote(ROWTIME)})`;
   return window.kind === "tumbling"
     ? `TUMBLE(${table}, ${interval(window.sizeSeconds)})`
     : `HOP(${table}, ${interval(window.slideSeconds)}, ${interval(window.sizeSeconds)})`;
