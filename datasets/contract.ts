@@ -12,18 +12,13 @@ import { formatPath } from "../environments/errors";
 import { ContractError, rule, show, type ContractProblem, type FieldProblem } from "./errors";
 import { decideEngine, IngestionProfileSchema, ingestionProblems, type Engine } from "./ingestion";
 import { PartitionLayout, type PartitionSource } from "./partitioning";
+import type { Immutable } from "./immutable";
+import { streamQueryProblems, type StreamQueriesDeclaration } from "./stream-queries";
 import { DEFAULT_DATASET_ZONES, ZONES, type Zone } from "./zones";
 
 export { ContractError } from "./errors";
 
-/** Deeply read-only: contracts are values, never edited after they are defined. */
-export type Immutable<T> = T extends (...args: never[]) => unknown
-  ? T
-  : T extends readonly (infer U)[]
-    ? readonly Immutable<U>[]
-    : T extends object
-      ? { readonly [K in keyof T]: Immutable<T[K]> }
-      : T;
+export type { Immutable } from "./immutable";
 
 /** Scalar Glue/Hive column types the platform supports (what Spark writes and Athena reads). */
 export const SCALAR_TYPES = ["string", "int", "bigint", "double", "boolean", "date", "timestamp"] as const;
@@ -193,6 +188,11 @@ const ContractFields = z.strictObject(
      *   need), else "event-log" (without a separate version, each event time is its own event)
      */
     processed: z.enum(PROCESSED_MODES, { error: rule('must be "current-state" or "event-log"') }).optional(),
+    /**
+     * Windowed aggregates computed on the stream as events arrive; checked by `streamQueryProblems`
+     * (datasets/stream-queries.ts), which names the query. @default none
+     */
+    streamQueries: z.custom<StreamQueriesDeclaration>((value) => typeof value === "object" && value !== null, { error: rule("must be an object with queries") }).optional(),
   },
   { error: rule("must be an object") },
 );
@@ -302,6 +302,11 @@ export const DatasetSchema = ContractFields.superRefine(
         : [],
     ),
   )
+  .superRefine(
+    ...crossField(["columns", "eventTimeColumn", "source", "streamQueries"], (c) =>
+      c.streamQueries === undefined ? [] : streamQueryProblems(c).map(streamQueryProblem),
+    ),
+  )
   .transform((c) => ({
     ...c,
     versionColumn: c.versionColumn ?? c.eventTimeColumn,
@@ -309,6 +314,13 @@ export const DatasetSchema = ContractFields.superRefine(
     consumer: c.consumer ?? { kind: "curated" as const },
     processed: c.processed ?? defaultProcessed(c),
   }));
+
+/** A stream-query problem ("stream query \"x\": …" or "streamQueries.<path>: …") as a field and its rule. */
+function streamQueryProblem(problem: string): FieldProblem {
+  if (!problem.startsWith("streamQueries")) return { field: "streamQueries", rule: problem };
+  const at = problem.indexOf(": ");
+  return { field: problem.slice(0, at), rule: problem.slice(at + 2) };
+}
 
 /** A contract as written: what `defineDataset` takes. */
 export type DatasetContract = Immutable<z.input<typeof DatasetSchema>>;

@@ -23,5 +23,7 @@ export { PartitionLayout } from "./partitioning";
 export type { PartitionSource } from "./partitioning";
 export { DEFAULT_DATASET_ZONES, ZONES, livesIn } from "./zones";
 export type { Zone } from "./zones";
+export { DEFAULT_ALLOWED_LATENESS_SECONDS, resolveStreamQueries, streamQueryProblems } from "./stream-queries";
+export type { ResolvedStreamQueries, StreamMeasure, StreamQueriesDeclaration, StreamQuery, StreamWindow } from "./stream-queries";
 
 export const DATASETS: readonly Dataset[] = [orders, customers, clickstream, shipments];

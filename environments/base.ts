@@ -114,6 +114,19 @@ export const base: EnvironmentOverride = {
       autoStopMinutes: 15, // an idle application stops costing after a quarter of an hour
     },
   },
+  streamSql: {
+    enabled: false, // opt-in: each environment says whether it runs real-time SQL (and, if not, why)
+    parallelism: 1, // two small window aggregates per stream: one task keeps up with thousands of events a second
+    parallelismPerKpu: 1, // Managed Flink's default: a whole KPU (1 vCPU, 4 GB) per task
+    autoScaling: true, // traffic follows the day; Managed Flink adds KPUs under load
+    checkpointIntervalSeconds: 60, // results become readable at checkpoints; a restart replays at most a minute
+    snapshots: true, // a deploy or stop keeps open windows instead of starting them empty
+    alarms: {
+      downtimeMs: 0, // any time not running means results stop
+      checkpointFailures: 0, // one failed checkpoint means state is not being saved
+      millisBehindLatest: 120_000, // two minutes behind: per-minute results are late
+    },
+  },
   alarms: {
     notify: "record", // outside prod nobody is paged; alarm history is still kept
     periodSeconds: 300,

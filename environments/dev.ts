@@ -16,5 +16,6 @@ export const dev: EnvironmentDefinition = {
   },
   // Developers wait for their test files: start within a minute.
   orchestration: { batching: { windowSeconds: 60 } },
+  streamSql: { enabled: true }, // dev runs what prod runs, on one KPU
   logs: { retentionDays: 14 },
 };

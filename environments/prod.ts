@@ -49,5 +49,6 @@ export const prod: EnvironmentDefinition = {
     kinesis: { retentionHours: 168 }, // a week of replay if delivery breaks over a weekend
     emrServerless: { enabled: true, maxCapacity: { cpuVcpu: 200, memoryGb: 800 } },
   },
+  streamSql: { enabled: true, parallelism: 2 }, // two tasks: one subtask's restart does not stall every key
   logs: { retentionDays: 365 },
 };

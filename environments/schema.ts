@@ -572,6 +572,46 @@ const EmrServerlessSchema = z
     }
   });
 
+/** Managed Service for Apache Flink's limits for one application. */
+export const FLINK_MAX_PARALLELISM_PER_KPU = 8;
+const StreamSqlSchema = z
+  .object({
+    /**
+     * A Managed Service for Apache Flink application per dataset that declares stream queries
+     * (datasets/stream-queries.ts), computing them on its Kinesis stream. Opt-in.
+     */
+    enabled: z.boolean({ error: rule("must be true or false") }),
+    /** Parallel tasks of each application (Managed Flink bills one KPU per `parallelismPerKpu` of them). */
+    parallelism: between(1, 1024),
+    /** Tasks per KPU: 1 gives each task a whole vCPU and 4 GB; more pack light SQL jobs tighter. */
+    parallelismPerKpu: between(1, FLINK_MAX_PARALLELISM_PER_KPU),
+    /** Let Managed Flink raise parallelism under load (and lower it back). */
+    autoScaling: z.boolean({ error: rule("must be true or false") }),
+    /** How often state (window contents, stream positions) is checkpointed; a restart resumes from the last one. */
+    checkpointIntervalSeconds: between(10, 3600),
+    /** Take a snapshot when the application stops or updates, and restore it on start: no window is lost by a deploy. */
+    snapshots: z.boolean({ error: rule("must be true or false") }),
+    /** Alarm thresholds: any period above them alarms (with the environment's `alarms` period and notification). */
+    alarms: z.object({
+      /** Milliseconds per period the job was not running (restarting or failed). */
+      downtimeMs: nonNegative,
+      /** Checkpoints failed per period: state stops being saved, a restart would replay from further back. */
+      checkpointFailures: nonNegative,
+      /** How far (ms) the application reads behind the stream's tip. */
+      millisBehindLatest: positive,
+    }),
+    /** Why the application is off here. Required when it is off; shown in the stack's outputs. */
+    disabledReason: reason.optional(),
+  })
+  .superRefine((f, ctx) => {
+    if (f.enabled === false && f.disabledReason === undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when streamSql is turned off: say why this environment does without real-time SQL" });
+    }
+    if (f.enabled === true && f.disabledReason !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when streamSql is enabled" });
+    }
+  });
+
 const IngestionSchema = z.object({
   api: ApiIngestSchema,
   glue: GlueJobsSchema,
@@ -710,6 +750,8 @@ export const EnvironmentSchema = z
     network: NetworkSchema,
     ingestion: IngestionSchema,
     alarms: AlarmsSchema,
+    /** Real-time SQL on streams (modules/streaming). */
+    streamSql: StreamSqlSchema,
     orchestration: OrchestrationSchema,
     logs: LogsSchema,
   })
@@ -828,6 +870,7 @@ export type RedshiftConfig = EnvironmentConfig["redshift"];
 export type QuickSightConfig = EnvironmentConfig["quicksight"];
 export type LakeFormationConfig = EnvironmentConfig["lakeFormation"];
 export type AlarmsConfig = EnvironmentConfig["alarms"];
+export type StreamSqlConfig = EnvironmentConfig["streamSql"];
 export type OrchestrationConfig = EnvironmentConfig["orchestration"];
 export type IngestionConfig = EnvironmentConfig["ingestion"];
 export type AthenaConfig = EnvironmentConfig["athena"];

@@ -36,5 +36,6 @@ export const staging: EnvironmentDefinition = {
     rds: { jdbcUrl: "jdbc:postgresql://orders-db.staging.internal.example:5432/orders", databaseCidr: "10.20.0.0/16" }, // in the shared VPC
     emrServerless: { enabled: true }, // as in prod, so promotion tests the application and its role
   },
+  streamSql: { enabled: true }, // as in prod, so promotion tests the application, its role and alarms
   logs: { retentionDays: 30 },
 };

@@ -17,6 +17,7 @@ import { longestRawKey } from "./ingestion/raw-keys";
 import { batchInputBytes, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, Orchestration, type DatasetPipelineJobs } from "./orchestration";
 import { Naming } from "./shared/naming";
 import { stackOutput } from "./shared/outputs";
+import { StreamSqlApplication } from "./streaming";
 import { DataProtectionAspect } from "./shared/protection";
 import { configureBackend, configureProvider } from "./shared/provider";
 import { TaggingAspect, requiredTags } from "./shared/tagging";
@@ -41,6 +42,8 @@ export class PlatformStack extends TerraformStack {
   /** Alarms, log settings and the dashboard for everything in the stack (applied at synth). */
   readonly observability: Observability;
   readonly orchestration: Orchestration;
+  /** The stream-SQL application per dataset that declares stream queries (none where streamSql is off). */
+  readonly streamSql: Readonly<Record<string, StreamSqlApplication>>;
   /** Features this environment turns off, with the reason it gives (also the `platform_disabled_features` output). */
   readonly disabledFeatures: Readonly<Record<string, string>>;
 
@@ -116,9 +119,26 @@ export class PlatformStack extends TerraformStack {
       forceDestroy: config.protection.forceDestroy,
     });
     checkExtractCadence(config.name, ingestion.extracts, this.datasets.filter((d) => this.ingestion.extractSchedules[d.name]));
+    const { streamSql } = config;
+    this.streamSql = Object.fromEntries(
+      (streamSql.enabled ? this.datasets.filter((d) => d.contract.streamQueries && this.ingestion.streams[d.name]) : []).map((dataset) => [
+        dataset.name,
+        new StreamSqlApplication(this, `stream-sql-${dataset.name}`, {
+          ...base,
+          dataset,
+          events: this.ingestion.streams[dataset.name],
+          streamKey: this.ingestion.key,
+          lake: this.lake,
+          catalog: this.catalog,
+          artifacts: this.ingestion.artifacts,
+          settings: streamSql,
+        }),
+      ]),
+    );
     this.observability = new Observability(this, "observability", {
       ...base,
       alarms: config.alarms,
+      streamSqlAlarms: streamSql.alarms,
       logRetentionDays: config.logs.retentionDays,
     });
     const { batching } = config.orchestration;
@@ -148,8 +168,17 @@ export class PlatformStack extends TerraformStack {
     if (!batching.enabled) disabled.pipelineBatching = batching.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
     if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
+    if (!streamSql.enabled) disabled.streamSql = streamSql.disabledReason ?? "turned off";
     this.disabledFeatures = disabled;
 
+    if (Object.keys(this.streamSql).length > 0) {
+      stackOutput(
+        this,
+        "stream_sql_application_names",
+        Object.fromEntries(Object.entries(this.streamSql).map(([name, a]) => [name, a.application.name])),
+        "Managed Flink stream-SQL application name per real-time dataset",
+      );
+    }
     // Visible in `terraform output`: what this environment does without, and why.
     stackOutput(this, "platform_disabled_features", this.disabledFeatures, "Features this environment turns off, each with the reason its config gives");
   }

@@ -2,6 +2,7 @@
 # Sets up the project's Python side when it is missing or its lock file changed:
 #   .venv         requirements/dev.txt     PySpark (Glue 5.0 line), pytest, moto (the emulator), DuckDB, ...
 #   .venv-policy  requirements/policy.txt  checkov (pins an older boto3 than moto needs, so kept apart)
+#   .venv-flink   requirements/flink.txt   PyFlink 1.20 for the stream-SQL tests (pins older numpy, pyarrow and apache-beam than .venv)
 #   .venv-node22  requirements/node22.txt  Node 22 (official binary in a wheel) for the CDK Terrain check: cdktn needs Node >= 22.19
 # Installs exactly the hashed lock files; nothing is taken from the machine's own Python packages.
 set -euo pipefail
@@ -36,3 +37,5 @@ ensure() {
 ensure .venv requirements/dev.txt
 ensure .venv-policy requirements/policy.txt
 ensure .venv-node22 requirements/node22.txt
+# PyFlink 1.20 (Managed Flink's FLINK-1_20 runtime) pins numpy, pyarrow and apache-beam versions the Glue side cannot use.
+ensure .venv-flink requirements/flink.txt

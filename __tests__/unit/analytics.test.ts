@@ -142,6 +142,7 @@ describe("QuickSight", () => {
       quicksight: config.quicksight.disabledReason,
       emrServerless: config.ingestion.emrServerless.disabledReason,
       pipelineBatching: config.orchestration.batching.disabledReason,
+      streamSql: config.streamSql.disabledReason,
     });
   });
 

@@ -91,6 +91,7 @@ const NO_DATA_AT_REST: Record<string, string> = {
   aws_cloudwatch_metric_alarm: "an alarm definition",
   aws_default_security_group: "network configuration",
   aws_emrserverless_application: "compute only; job runs read and write the encrypted lake buckets",
+  aws_kinesisanalyticsv2_application: "compute only; its state (checkpoints, snapshots) is encrypted by Managed Flink, its input is the KMS-encrypted stream and its output the encrypted consumer bucket",
   aws_flow_log: "delivers to the encrypted access-log bucket",
   aws_glue_catalog_database: "metadata in the catalog the catalog encryption settings cover",
   aws_glue_catalog_table: "metadata in the catalog the catalog encryption settings cover",

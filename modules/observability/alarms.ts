@@ -7,6 +7,7 @@
  * (no invocations means no errors).
  */
 import type { AlarmsConfig } from "../../environments";
+import type { StreamSqlConfig } from "../../environments/schema";
 
 /** Lambda's timeout when a function does not set one (seconds). */
 export const LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3;
@@ -20,7 +21,10 @@ export type AlarmKind =
   | "state-machine-timed-out"
   | "dead-letter-queue-depth"
   | "firehose-freshness"
-  | "kinesis-iterator-age";
+  | "kinesis-iterator-age"
+  | "flink-downtime"
+  | "flink-checkpoint-failures"
+  | "flink-millis-behind-latest";
 
 export interface AlarmSpec {
   readonly kind: AlarmKind;
@@ -173,6 +177,46 @@ export function kinesisAlarms(config: AlarmsConfig, streamName: string): AlarmSp
       statistic: "Maximum",
       threshold: config.kinesisIteratorAgeMs,
       description: `A consumer is more than ${config.kinesisIteratorAgeMs} ms behind the stream: records risk expiring before they are read. ${RUNBOOK}`,
+    },
+  ];
+}
+
+/**
+ * A Managed Flink application: not running, not saving state, or reading behind its stream
+ * (AWS/KinesisAnalytics metrics at the APPLICATION level the application reports).
+ */
+export function flinkAlarms(thresholds: StreamSqlConfig["alarms"], applicationName: string, streamName: string): AlarmSpec[] {
+  const dimensions = { Application: applicationName };
+  return [
+    {
+      kind: "flink-downtime",
+      suffix: "downtime",
+      namespace: "AWS/KinesisAnalytics",
+      metricName: "downtime",
+      dimensions,
+      statistic: "Maximum",
+      threshold: thresholds.downtimeMs,
+      description: `The application was not running for more than ${thresholds.downtimeMs} ms: its results stopped. Check its log group for the failure. ${RUNBOOK}`,
+    },
+    {
+      kind: "flink-checkpoint-failures",
+      suffix: "checkpoint-failures",
+      namespace: "AWS/KinesisAnalytics",
+      metricName: "numberOfFailedCheckpoints",
+      dimensions,
+      statistic: "Maximum",
+      threshold: thresholds.checkpointFailures,
+      description: `More than ${thresholds.checkpointFailures} failed checkpoints: state is not being saved and results are not being committed. ${RUNBOOK}`,
+    },
+    {
+      kind: "flink-millis-behind-latest",
+      suffix: "behind-latest",
+      namespace: "AWS/KinesisAnalytics",
+      metricName: "millisBehindLatest",
+      dimensions: { ...dimensions, Flow: "Input", Id: streamName.replace(/\./g, "_") },
+      statistic: "Maximum",
+      threshold: thresholds.millisBehindLatest,
+      description: `The application reads more than ${thresholds.millisBehindLatest} ms behind its stream: real-time results are late. ${RUNBOOK}`,
     },
   ];
 }

@@ -12,6 +12,7 @@ import type { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-
 import type { GlueJob } from "@cdktf/provider-aws/lib/glue-job";
 import type { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
 import type { KinesisStream } from "@cdktf/provider-aws/lib/kinesis-stream";
+import type { Kinesisanalyticsv2Application } from "@cdktf/provider-aws/lib/kinesisanalyticsv2-application";
 import type { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import type { PipesPipe } from "@cdktf/provider-aws/lib/pipes-pipe";
 import type { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
@@ -29,6 +30,7 @@ export interface DiscoveredResources {
   readonly firehoseStreams: readonly KinesisFirehoseDeliveryStream[];
   readonly kinesisStreams: readonly KinesisStream[];
   readonly pipes: readonly PipesPipe[];
+  readonly flinkApplications: readonly Kinesisanalyticsv2Application[];
   readonly logGroups: readonly CloudwatchLogGroup[];
 }
 
@@ -70,6 +72,7 @@ export function discoverResources(stack: TerraformStack): DiscoveredResources {
     firehoseStreams: ofType(all, "aws_kinesis_firehose_delivery_stream"),
     kinesisStreams: ofType(all, "aws_kinesis_stream"),
     pipes: ofType(all, "aws_pipes_pipe"),
+    flinkApplications: ofType(all, "aws_kinesisanalyticsv2_application"),
     logGroups: ofType(all, "aws_cloudwatch_log_group"),
   };
 }

@@ -24,6 +24,7 @@ import { Construct, IConstruct } from "constructs";
 import type { AlarmsConfig } from "../../environments";
 import { ValidationError } from "../shared/errors";
 import { EncryptionKey } from "../shared/encryption-key";
+import type { StreamSqlConfig } from "../../environments/schema";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
@@ -31,6 +32,7 @@ import {
   AlarmSpec,
   deadLetterQueueAlarms,
   firehoseAlarms,
+  flinkAlarms,
   glueJobAlarms,
   kinesisAlarms,
   LAMBDA_DEFAULT_TIMEOUT_SECONDS,
@@ -54,6 +56,8 @@ export interface ObservabilityProps {
   readonly alarms: AlarmsConfig;
   /** Days every log group keeps its events (the environment's `logs.retentionDays`). */
   readonly logRetentionDays: number;
+  /** Thresholds of Managed Flink applications' alarms (the environment's `streamSql.alarms`); required when the stack has one. */
+  readonly streamSqlAlarms?: StreamSqlConfig["alarms"];
 }
 
 /** An alarm the aspect created, with what it watches. */
@@ -140,6 +144,15 @@ export class Observability extends Construct {
       this.addAlarms(s, literal(s.nameInput), firehoseAlarms(alarms, s.name, destination));
     }
     for (const s of this.discovered.kinesisStreams) this.addAlarms(s, literal(s.nameInput), kinesisAlarms(alarms, s.name));
+    for (const app of this.discovered.flinkApplications) {
+      const thresholds = this.props.streamSqlAlarms;
+      if (!thresholds) throw new Error(`${app.node.path}: a Managed Flink application needs alarm thresholds (streamSqlAlarms)`);
+      // The application names the stream it reads in a property group of its own (modules/streaming).
+      const groups = (app.applicationConfigurationInput?.environmentProperties?.propertyGroup ?? []) as { propertyGroupId: string; propertyMap: Record<string, string> }[];
+      const stream = Array.isArray(groups) ? groups.find((g) => g.propertyGroupId === "monitoring")?.propertyMap["input.stream.name"] : undefined;
+      if (!stream || !literal(stream)) throw new Error(`${app.node.path}: the application must name its input stream literally (property group "monitoring", "input.stream.name") for its millisBehindLatest alarm`);
+      this.addAlarms(app, literal(app.nameInput), flinkAlarms(thresholds, app.name, stream));
+    }
   }
 
   /**

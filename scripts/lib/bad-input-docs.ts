@@ -2,6 +2,7 @@
  * The bad-input tables of docs/bad-inputs.md, generated from the corpora the tests run:
  *  - environment configs: __tests__/fixtures/bad-configs.ts (run by __tests__/unit/environments.test.ts)
  *  - dataset contracts: __tests__/fixtures/bad-contracts.ts (run by __tests__/unit/contracts.test.ts)
+ *  - stream queries of dataset contracts: __tests__/fixtures/bad-stream-queries.ts (run by __tests__/unit/stream-sql.test.ts)
  *  - api-ingest handler inputs: __tests__/fixtures/api-ingest-corpus.ts (run by __tests__/unit/api-ingest.test.ts
  *    and, against the emulator, __tests__/integration/api-ingest.test.ts)
  * The Glue bad-row table comes from glue-jobs/tests/bad_rows.py (Python), written by `npm run
@@ -10,6 +11,7 @@
 import { BAD_CONFIGS } from "../../__tests__/fixtures/bad-configs";
 import { BAD_CONTRACTS } from "../../__tests__/fixtures/bad-contracts";
 import { CORPUS } from "../../__tests__/fixtures/api-ingest-corpus";
+import { BAD_STREAM_QUERIES } from "../../__tests__/fixtures/bad-stream-queries";
 import { cell } from "./readme-blocks";
 
 export const CONFIG_BLOCK = "bad-inputs-config";
@@ -28,6 +30,16 @@ export function renderConfigCorpus(): string {
     "| # | what is wrong | the error (environment or dataset: field: rule) |",
     "| --- | --- | --- |",
     ...rows,
+    "",
+    "</details>",
+    "",
+    `${BAD_STREAM_QUERIES.length} invalid stream queries in a dataset contract, each rejected at synth naming the contract, the query and the problem:`,
+    "",
+    "<details><summary>every case</summary>",
+    "",
+    "| # | what is wrong | the error |",
+    "| --- | --- | --- |",
+    ...BAD_STREAM_QUERIES.map(([title, , error], i) => `| ${i + 1} | ${cell(title)} | \`${cell(error)}\` |`),
     "",
     "</details>",
   ].join("\n");

@@ -63,6 +63,7 @@ export const SERVICES: Record<string, Service> = {
   aws_kinesis_firehose_delivery_stream: { label: "Firehose", layer: "ingestion" },
   aws_glue_job: { label: "Glue Spark jobs", layer: "ingestion" },
   aws_emrserverless_application: { label: "EMR Serverless", layer: "ingestion", optional: true },
+  aws_kinesisanalyticsv2_application: { label: "Managed Flink (stream SQL)", layer: "ingestion", optional: true },
 
   aws_s3_bucket: { label: "S3 bucket", layer: "module", fallback: "zones", perInstance: true },
   aws_kms_key: { label: "KMS keys", layer: "module", fallback: "zones", noEdges: true },
