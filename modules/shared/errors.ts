@@ -29,6 +29,8 @@ export const VALIDATION_CODES = {
   INGESTION_NOT_AN_API_SOURCE: "api-ingest is built for a dataset whose source is not an API",
   INGESTION_NO_STATE_BUCKET: "an incremental source is built without the ingestion state bucket",
   INGESTION_PARQUET_WITHOUT_PROCESSED_TABLE: "Firehose Parquet conversion for a dataset without a processed table",
+  STREAM_SQL_NO_QUERIES: "a stream-SQL application is built for a dataset that declares no stream queries",
+  STREAM_SQL_COMPUTED_STREAM_NAME: "the dataset's stream name is computed; the application's alarms need it",
 } as const;
 export type ValidationCode = keyof typeof VALIDATION_CODES;
 

@@ -24,6 +24,7 @@ import type { Catalog } from "../catalog";
 import type { EventStream } from "../ingestion/streaming";
 import type { Lake } from "../lake";
 import type { EncryptionKey } from "../shared/encryption-key";
+import { ValidationError } from "../shared/errors";
 import { ServiceRole } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import type { SecureBucket } from "../shared/secure-bucket";
@@ -71,11 +72,11 @@ export class StreamSqlApplication extends Construct {
     const { naming, accountId, region, dataset, events, streamKey, lake, catalog, artifacts, settings } = props;
     const job = streamSqlJob(dataset);
     const pkg = streamPackage(dataset);
-    if (!job || !pkg) throw new Error(`dataset ${dataset.name}: declares no stream queries, so it has no stream-SQL application`);
+    if (!job || !pkg) throw new ValidationError("STREAM_SQL_NO_QUERIES", `dataset ${dataset.name} declares no stream queries, so it has no stream-SQL application`, this);
     this.package = pkg;
     const name = naming.name(dataset.name, "sql");
     const streamName = events.stream.nameInput;
-    if (!streamName) throw new Error(`dataset ${dataset.name}: its stream's name is computed; the application's alarms need it literally`);
+    if (!streamName) throw new ValidationError("STREAM_SQL_COMPUTED_STREAM_NAME", `dataset ${dataset.name}: its stream's name is computed; the application's alarms need it literally`, this);
 
     // The package is built next to the synthesized stack by `npm run stream-sql:package` (it needs the
     // jar); terraform reads it at apply, so validate and plan work without it and apply names the missing file.
@@ -99,7 +100,7 @@ export class StreamSqlApplication extends Construct {
       name: `flink-${dataset.name}`,
       service: "kinesisanalytics.amazonaws.com",
       accountId,
-      sourceArns: [`arn:aws:kinesisanalytics:${region}:${accountId}:application/${name}`],
+      sourceArns: [naming.arn({ service: "kinesisanalytics", region, account: accountId, resource: `application/${name}` })],
       description: `Managed Flink ${name}: reads the ${dataset.name} stream, writes its stream-query results to the consumer zone`,
     });
     this.role.addToPolicy({
