@@ -2,7 +2,7 @@
  * Runs the real handler once, outside Lambda, configured by the same environment variables
  * (README.md lists them), e.g. against the emulator and a loopback sample API:
  *
- *   API_URL=http://127.0.0.1:8080/v1/shipments DATASET=shipments DATASET_CONTRACT="$(npx tsx scripts/export-contracts.ts local | jq -c .shipments)" \
+ *   API_URL=http://127.0.0.1:8080/<source.path> DATASET=<dataset> DATASET_CONTRACT="$(npx tsx scripts/export-contracts.ts local | jq -c '.["<dataset>"]')" \
  *   RAW_BUCKET=… RAW_KMS_KEY_ARN=… QUARANTINE_BUCKET=… QUARANTINE_KMS_KEY_ARN=… DEAD_LETTER_QUEUE_URL=… \
  *   S3_FORCE_PATH_STYLE=true AWS_ENDPOINT_URL=https://127.0.0.1:PORT AWS_CA_BUNDLE=… \
  *   npx tsx functions/api-ingest/local.ts ['{"startUrl": "…"}']
