@@ -177,7 +177,7 @@ async function main(): Promise<void> {
       () => `stacks: ${loadEnvironments().map((e) => e.name).join(", ")} in cdktf.out/stacks`,
     );
 
-    emulator = await progress.run("Starting the emulator (moto over TLS, state machines executed)", () => Emulator.start({ executeStateMachines: true }), (e) => e.endpoint);
+    emulator = await progress.run("Starting the emulator (moto over TLS, state machines executed)", () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000 }), (e) => e.endpoint); // a busy machine can take minutes to import moto
     const synthDir = join(ROOT, "cdktf.out");
     const local = loadEnvironment("local");
     const stack = emulated.prepareStack(synthDir, local, emulator);
