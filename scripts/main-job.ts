@@ -23,7 +23,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { GetQueryExecutionCommand, GetQueryResultsCommand, GetNamedQueryCommand, StartQueryExecutionCommand, AthenaClient } from "@aws-sdk/client-athena";
@@ -41,14 +41,14 @@ import { runLayout } from "../modules/shared/run-layout";
 import { Emulator } from "./emulator";
 import * as emulated from "./lib/emulated";
 import { ROOT, requireTerraform } from "./lib/terraform";
-import { freePort, seedTable, startPostgres, type PostgresServer, type Row } from "./local/postgres";
+import { freePort, seedTable, startPostgres, stopPostgres, type PostgresServer, type Row } from "./local/postgres";
 import { Progress, StepError } from "./local/progress";
 import { RecordsApi, SampleApi } from "./local/sample-api";
 import { sampleSet, type SampleSet } from "./local/sample-data";
 
 const WORK = join(ROOT, ".emulator", "e2e");
 /** How long the deployed chain may take to settle before the run fails (a slow shared machine included). */
-const SETTLE_TIMEOUT_MS = 20 * 60_000;
+const SETTLE_TIMEOUT_MS = 30 * 60_000;
 /** No new execution for this long, with every one ended, means the landings are all processed. */
 const QUIET_MS = 12_000;
 
@@ -153,6 +153,10 @@ async function main(): Promise<void> {
       "Starting the outside world: PostgreSQL (RDS sources) and the sample API (API sources)",
       async () => {
         if (kinds.has("rds")) {
+          // Every run starts from an empty server, as from an empty emulator (a run killed before its
+          // cleanup leaves its server running: stop that first).
+          await stopPostgres({ dataDir: join(WORK, "postgres") });
+          rmSync(join(WORK, "postgres"), { recursive: true, force: true });
           pg = await startPostgres({ dataDir: join(WORK, "postgres") });
           process.env[LOCAL_RDS_PORT_VARIABLE] = String(pg.port);
         }
