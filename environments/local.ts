@@ -63,8 +63,10 @@ export const local: EnvironmentDefinition = {
     disabledReason: "QuickSight needs an account subscription and users, which the emulator cannot provide",
   },
   orchestration: {
-    // The emulator runs the Pipe (scripts/emulator/services/pipes.py); a short window keeps the local run quick.
-    batching: { enabled: true, windowSeconds: 2 },
+    // The emulator runs the Pipe (scripts/emulator/services/pipes.py). 20 s gathers one extract's or
+    // one API run's landings into one execution even on a busy laptop (a 2 s window split them into
+    // many small executions that queued on the jobs' one concurrent run), and is still a short wait.
+    batching: { enabled: true, windowSeconds: 20 },
   },
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   ingestion: {

@@ -1,55 +1,116 @@
 /**
- * The README's main command (`npm start`): synth every environment, then prove the platform on
- * this machine — start the embedded emulator, apply the `local` stack, plan dev/staging/prod with
- * their real configuration, and run the data path end to end:
+ * The README's main command (`npm start`): synth every environment, deploy `local` to the
+ * project's emulator, plan dev/staging/prod, then play the outside world for every dataset in
+ * DATASETS and let the deployed platform do the rest:
  *
- *   sample carrier API (loopback) → real api-ingest handler → raw
- *   sample RDS table, DynamoDB table, click stream → the Glue extracts / Kinesis → raw
- *   Glue scripts (local PySpark): raw → processed (+ quarantine) → consumer
- *   the deployed named query, with DuckDB standing in for Athena
+ *   1. sample records from the contract itself (good rows, and a bad row per rule it can break);
+ *   2. fed to the dataset's source: a PostgreSQL table (rds), a DynamoDB table (dynamodb), records
+ *      on the deployed Kinesis stream (kinesis), or pages of the sample API (api);
+ *   3. the deployed schedules fired now (extracts: Glue StartJobRun; API functions: Lambda), as
+ *      Scheduler would fire them; Firehose delivers the stream by itself;
+ *   4. waits for every pipeline execution the landings start (through the deployed Pipe), the Glue
+ *      runs and the crawlers;
+ *   5. queries every consumer table, and runs every deployed named query, through the Athena API.
  *
- * and print a summary. Every run starts from an empty emulator, so a second run gives the same
- * result. Any failure stops the run with a clear message and exit code 1; the emulator is stopped
- * in every case.
+ * The main job only writes to sources, fires schedules and queries; every record reaches raw,
+ * processed and consumer through deployed resources (the report lists each AWS call it made).
+ * It fails (exit 1) when a dataset ends without records in a zone, an execution did not succeed, or
+ * records do not reconcile. Every run starts from an empty emulator; the emulator, PostgreSQL and the
+ * sample API are stopped in every case.
  *
  *   npm start                      # everything
  *   npm start -- --skip-plans      # leave out the dev/staging/prod plans
  */
-import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadEnvironment, loadEnvironments } from "../environments";
+import { gunzipSync } from "node:zlib";
+import { GetQueryExecutionCommand, GetQueryResultsCommand, GetNamedQueryCommand, StartQueryExecutionCommand, AthenaClient } from "@aws-sdk/client-athena";
+import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, UpdateContinuousBackupsCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import { GetCrawlerCommand, GetJobRunsCommand, GlueClient, type JobRun } from "@aws-sdk/client-glue";
+import { KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type HistoryEvent } from "@aws-sdk/client-sfn";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
+import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
+import { LOCAL_API_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE } from "../environments/local";
+import { runLayout } from "../modules/shared/run-layout";
 import { Emulator } from "./emulator";
 import * as emulated from "./lib/emulated";
-import { ROOT, requireTerraform, terraform } from "./lib/terraform";
+import { ROOT, requireTerraform } from "./lib/terraform";
+import { freePort, seedTable, startPostgres, stopPostgres, type PostgresServer, type Row } from "./local/postgres";
 import { Progress, StepError } from "./local/progress";
-import { SampleApi } from "./local/sample-api";
+import { RecordsApi, SampleApi } from "./local/sample-api";
+import { sampleSet, type SampleSet } from "./local/sample-data";
 
 const WORK = join(ROOT, ".emulator", "e2e");
-const PYTHON = join(ROOT, ".venv", "bin", "python");
+/** How long the deployed chain may take to settle before the run fails (a slow shared machine included). */
+const SETTLE_TIMEOUT_MS = 30 * 60_000;
+/** No new execution for this long, with every one ended, means the landings are all processed. */
+const QUIET_MS = 12_000;
 
-interface PipelineReport {
-  datasets: Record<
-    string,
-    {
-      raw: number;
-      processed: number;
-      quarantined: number;
-      quarantinedByReason: Record<string, number>;
-      consumerTable: string;
-      consumerRows: number;
-      consumerTotals?: Record<string, { consumer: string; processed: string }>;
-      rawReconciled: boolean;
-      consumerReconciled: boolean;
-    }
-  >;
-  query: { name: string; sql: string; columns: string[]; rows: Record<string, string | null>[] };
-  reconciled: boolean;
+/** One AWS API call the main job made (service and command; S3 calls with their bucket). */
+export interface AwsCall {
+  readonly service: string;
+  readonly command: string;
+  readonly bucket?: string;
 }
 
+export interface DatasetReport {
+  source: string;
+  fed: { good: number; bad: number; badReasons: string[] };
+  executions: { name: string; arn: string; status: string; seconds: number; steps: string[]; failedStep?: string; error?: string; cause?: string; redrive?: string }[];
+  glueRuns: { job: string; id: string; state: string; seconds: number; error?: string }[];
+  records: { raw: number; processed: number; quarantined: number; quarantinedAtIngest: number; setAsideObjects: number; consumer: number };
+  quarantineByReason: Record<string, number>;
+  consumer: { table: string; queryId: string; bytesScanned: number; rows: number; reconciled: boolean; detail: string };
+  namedQuery?: { name: string; queryId: string; bytesScanned: number; rows: number; state: string };
+  problems: string[];
+}
+
+export interface MainJobReport {
+  deployed: number;
+  plans: string[];
+  steps: { title: string; seconds: number }[];
+  datasets: Record<string, DatasetReport>;
+  calls: AwsCall[];
+  processes: string[];
+  ok: boolean;
+}
+
+/** Every AWS client the main job uses comes from here: one place that records each call it makes. */
+class Clients {
+  readonly calls: AwsCall[] = [];
+  constructor(private readonly emulator: Emulator, private readonly config: EnvironmentConfig) {}
+
+  make<C extends { middlewareStack: { add: (...a: any[]) => void } }>(Client: new (options: any) => C, extra: object = {}): C {
+    const client = new Client({
+      endpoint: this.emulator.endpoint,
+      region: this.config.region,
+      credentials: { accessKeyId: this.emulator.env(this.config.accountId).AWS_ACCESS_KEY_ID, secretAccessKey: "emulator" },
+      // HTTP/1.1 with the emulator's CA for every client (Kinesis would default to HTTP/2, which takes no agent).
+      requestHandler: new NodeHttpHandler({ httpsAgent: this.emulator.httpsAgent() }),
+      ...extra,
+    });
+    client.middlewareStack.add(
+      (next: (args: any) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: { input?: { Bucket?: string } }) => {
+        this.calls.push({ service: (context.clientName ?? "").replace(/Client$/, ""), command: (context.commandName ?? "").replace(/Command$/, ""), ...(args.input?.Bucket ? { bucket: args.input.Bucket } : {}) });
+        return next(args);
+      },
+      { step: "initialize", name: "recordMainJobCall" },
+    );
+    return client;
+  }
+}
+
+/** Child processes the main job starts (the report lists them: terraform and cdktf, never a job). */
+const processes: string[] = [];
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  processes.push([command.replace(`${ROOT}/`, ""), args[0] ?? ""].join(" "));
   const result = spawnSync(command, args, { cwd: ROOT, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
   if (result.error) throw result.error;
   if (result.status !== 0) {
@@ -59,43 +120,68 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
   return result.stdout;
 }
 
-/** Like `run`, without blocking this process: servers it hosts (the sample API) keep answering. */
-function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      if (status === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(" ")} exited ${status}:\n${`${stdout}${stderr}`.trim().split("\n").slice(-25).join("\n")}`));
-    });
-  });
+function checkOk(result: { ok: boolean; stdout: string; stderr: string }, what: string): void {
+  processes.push("terraform");
+  if (!result.ok) throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
 }
 
-function checkOk(result: { ok: boolean; stdout: string; stderr: string }, what: string): void {
-  if (!result.ok) throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type StateResource = { type: string; name: string; instances: { index_key?: string | number; attributes: Record<string, any> }[] };
+
+function stateOf(stack: emulated.EmulatedStack): StateResource[] {
+  const local = JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")).terraform?.backend?.local?.path ?? "terraform.tfstate";
+  return (JSON.parse(readFileSync(join(stack.dir, local), "utf8")) as { resources: (StateResource & { mode: string })[] }).resources.filter((r) => r.mode === "managed");
 }
 
 async function main(): Promise<void> {
   // Node 20 is this project's runtime; the SDK's notice about its future Node 22 floor is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const skipPlans = process.argv.includes("--skip-plans");
-  const progress = new Progress(skipPlans ? 7 : 8);
+  const progress = new Progress(skipPlans ? 10 : 11);
   mkdirSync(WORK, { recursive: true });
   requireTerraform();
+  const kinds = new Set(DATASETS.map((d) => d.source.kind));
 
-  await progress.run(
-    "Synthesizing every environment (cdktf synth)",
-    () => run(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth"], { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" }),
-    () => `stacks: ${loadEnvironments().map((e) => e.name).join(", ")} in cdktf.out/stacks`,
-  );
-
-  const emulator = await progress.run("Starting the emulator (moto over TLS)", () => Emulator.start(), (e) => e.endpoint);
+  let pg: PostgresServer | undefined;
   let api: SampleApi | undefined;
+  let emulator: Emulator | undefined;
+  const apiSources = new Map<string, RecordsApi>();
   try {
+    // The local services listen first: `local` synthesizes their ports into the JDBC and API URLs.
+    await progress.run(
+      "Starting the outside world: PostgreSQL (RDS sources) and the sample API (API sources)",
+      async () => {
+        if (kinds.has("rds")) {
+          // Every run starts from an empty server, as from an empty emulator (a run killed before its
+          // cleanup leaves its server running: stop that first).
+          await stopPostgres({ dataDir: join(WORK, "postgres") });
+          rmSync(join(WORK, "postgres"), { recursive: true, force: true });
+          pg = await startPostgres({ dataDir: join(WORK, "postgres") });
+          process.env[LOCAL_RDS_PORT_VARIABLE] = String(pg.port);
+        }
+        for (const contract of DATASETS) {
+          if (contract.source.kind !== "api") continue;
+          const incremental = contract.source.incremental;
+          const parameter = incremental.kind === "since" ? incremental.parameter : "_unused_since";
+          apiSources.set(new URL(contract.source.path, "http://sample").pathname, new RecordsApi({ parameter, versionColumn: contract.versionColumn ?? contract.eventTimeColumn, pageSize: 100 }));
+        }
+        if (apiSources.size) {
+          const port = process.env[LOCAL_API_PORT_VARIABLE] ? Number(process.env[LOCAL_API_PORT_VARIABLE]) : await freePort();
+          api = await SampleApi.start({}, Object.fromEntries([...apiSources].map(([path, source]) => [path, source.route()])), port);
+          process.env[LOCAL_API_PORT_VARIABLE] = String(port);
+        }
+      },
+      () => [pg && `PostgreSQL on ${pg.port}`, api && `sample API on ${api.origin}`].filter(Boolean).join(", ") || "no RDS or API source",
+    );
+
+    await progress.run(
+      "Synthesizing every environment (cdktf synth)",
+      () => run(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth"], { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" }),
+      () => `stacks: ${loadEnvironments().map((e) => e.name).join(", ")} in cdktf.out/stacks`,
+    );
+
+    emulator = await progress.run("Starting the emulator (moto over TLS, state machines executed)", () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000 }), (e) => e.endpoint); // a busy machine can take minutes to import moto
     const synthDir = join(ROOT, "cdktf.out");
     const local = loadEnvironment("local");
     const stack = emulated.prepareStack(synthDir, local, emulator);
@@ -115,9 +201,10 @@ async function main(): Promise<void> {
         "Planning dev, staging and prod against the emulator (each as its own account)",
         () => {
           for (const env of loadEnvironments().filter((e) => e.tier !== "local")) {
-            const planned = emulated.prepareStack(synthDir, env, emulator);
+            const planned = emulated.prepareStack(synthDir, env, emulator!);
             checkOk(emulated.init(planned), `terraform init (${env.name}) failed`);
             const result = emulated.plan(planned);
+            processes.push("terraform");
             if (result.status !== 0 && result.status !== 2) checkOk(result, `terraform plan (${env.name}) failed`);
             plans.push(`${env.name}: ${emulated.planLine(result)}`);
           }
@@ -127,113 +214,427 @@ async function main(): Promise<void> {
       );
     }
 
-    const env: NodeJS.ProcessEnv = { ...process.env, ...emulator.env(local.accountId, local.region) };
-    const outputs = emulated.terraformOutputJson(stack);
-    writeFileSync(join(WORK, "outputs.json"), outputs);
-    const contracts = run(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "scripts", "export-contracts.ts"), "local"]);
-    writeFileSync(join(WORK, "contracts.json"), contracts);
-    const samples = join(WORK, "samples");
-    await progress.run("Generating sample data (API pages, RDS rows, DynamoDB items, click events)", () =>
-      run(PYTHON, [join(ROOT, "scripts", "local", "sample_data.py"), samples]),
-    );
+    const outputs = Object.fromEntries(Object.entries(JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: any }>).map(([k, v]) => [k, v.value]));
+    writeFileSync(join(WORK, "outputs.json"), `${JSON.stringify(outputs, null, 2)}\n`);
+    const state = stateOf(stack);
+    const clients = new Clients(emulator, local);
+    const aws = {
+      s3: clients.make(S3Client, { forcePathStyle: true }),
+      secrets: clients.make(SecretsManagerClient),
+      ddb: clients.make(DynamoDBClient),
+      kinesis: clients.make(KinesisClient),
+      glue: clients.make(GlueClient),
+      sfn: clients.make(SFNClient),
+      athena: clients.make(AthenaClient),
+    };
 
-    const handler = await progress.run(
-      "Ingesting the carrier API with the real api-ingest handler",
+    const token = randomBytes(18).toString("base64url");
+    await progress.run(
+      "Operator setup after the deploy: the sources' credentials into their deployed secrets",
       async () => {
-        const pages: { items: unknown[]; next: string | null }[] = JSON.parse(readFileSync(join(samples, "shipments_pages.json"), "utf8"));
-        const script = Object.fromEntries(pages.map((page, i) => [i === 0 ? "/v1/shipments" : `/v1/shipments?page=${i + 1}`, [{ json: page }]]));
-        api = await SampleApi.start(script);
-        const functionEnv = deployedFunctionEnvironment(stack, "shipments");
-        // The operator's step after a deploy: store the carrier's credentials in the function's secret.
-        const token = randomBytes(18).toString("base64url");
-        await new SecretsManagerClient({
-          endpoint: emulator.endpoint,
-          region: local.region,
-          credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
-          requestHandler: { httpsAgent: emulator.httpsAgent() },
-        }).send(new PutSecretValueCommand({ SecretId: functionEnv.API_SECRET_ARN, SecretString: JSON.stringify({ token }) }));
-        const summaryFile = join(WORK, "api-ingest-summary.json");
-        await runAsync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "functions", "api-ingest", "local.ts")], {
-          ...env,
-          ...functionEnv,
-          API_URL: api.url("/v1/shipments"),
-          S3_FORCE_PATH_STYLE: "true",
-          RUN_SUMMARY_FILE: summaryFile,
-        });
-        const authorized = api.requests.filter((r) => r.headers.authorization === `Bearer ${token}`).length;
-        if (authorized !== api.requests.length) throw new Error(`${api.requests.length - authorized} API request(s) came without the secret's credentials`);
-        const summary = JSON.parse(readFileSync(summaryFile, "utf8")) as { status: string; pages: { fetched: number }; records: Record<string, number>; quarantineReasons: Record<string, number> };
-        return { ...summary, authorized };
-      },
-      (s) => `${s.status}: ${s.pages.fetched} pages (${s.authorized} requests with the secret's token), ${s.records.received} records → ${s.records.written} written, ${s.records.quarantined} quarantined`,
-    );
-
-    const reportFile = join(WORK, "report.json");
-    const report = await progress.run(
-      "Running the data path: extracts, Kinesis → Firehose, Glue scripts (local PySpark), DuckDB query",
-      () => {
-        const result = spawnSync(
-          PYTHON,
-          [join(ROOT, "scripts", "local", "run_pipeline.py"), "--outputs", join(WORK, "outputs.json"), "--contracts", join(WORK, "contracts.json"), "--samples", samples, "--work", join(WORK, "work"), "--report", reportFile],
-          { cwd: ROOT, env, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" },
-        );
-        // 0: reconciled, 3: ran but records do not reconcile (the report says where); anything else: a crash.
-        if (result.status !== 0 && result.status !== 3) {
-          throw new Error(`the data path failed (exit ${result.status}):\n${(result.stderr ?? "").trim().split("\n").slice(-30).join("\n")}`);
+        const stored: string[] = [];
+        for (const connection of state.filter((r) => r.type === "aws_glue_connection")) {
+          for (const instance of connection.instances) {
+            const secretId = instance.attributes.connection_properties?.SECRET_ID;
+            if (!secretId || !pg) continue;
+            await aws.secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ username: pg.user, password: pg.password }) }));
+            stored.push(secretId);
+          }
         }
-        return JSON.parse(readFileSync(reportFile, "utf8")) as PipelineReport;
+        if (apiSources.size) {
+          await aws.secrets.send(new PutSecretValueCommand({ SecretId: outputs.ingestion_api_credentials_secret_arn, SecretString: JSON.stringify({ token }) }));
+          stored.push("API token");
+        }
+        return stored;
       },
-      (r) => (r.reconciled ? "every dataset reconciles" : "RECONCILIATION FAILED"),
+      (s) => `${s.length} secret(s)`,
     );
 
-    await progress.run("Summary", () => printSummary(deployed, plans, handler, report));
-    if (!report.reconciled) throw new StepError("Reconciliation", new Error(`records do not reconcile; see ${reportFile}`));
+    // Executions and runs from here on are this run's (a stream's records start landing as soon as they are put).
+    const since = new Date(Date.now() - 1000);
+    const samples = new Map<string, SampleSet>();
+    await progress.run(
+      "Feeding every source with records made from its contract (good rows and a bad row per rule)",
+      async () => {
+        for (const contract of DATASETS) {
+          // One day of records: fewer partitions, fewer raw objects, the same rules exercised.
+          const set = sampleSet(contract, local.partitioning, { days: 1 });
+          samples.set(contract.name, set);
+          await feed(contract, [...set.good, ...set.bad.map((b) => b.row)], { pg, apiSources, aws, outputs });
+        }
+      },
+      () => [...samples].map(([name, s]) => `${name} ${s.good.length}+${s.bad.length}`).join(", "),
+    );
+
+    const fired = await progress.run(
+      "Firing the deployed schedules now, as EventBridge Scheduler would (extracts and API functions)",
+      async () => {
+        const answers: { name: string; status: string; target: string; jobRunId?: string }[] = [];
+        for (const schedule of state.filter((r) => r.type === "aws_scheduler_schedule")) {
+          for (const instance of schedule.instances) {
+            const answer = JSON.parse(await emulatorPost(emulator!, "/_emulator/scheduler/fire", { ScheduleArn: instance.attributes.arn }));
+            processes.push("scheduler fire");
+            if (answer.Status !== "INVOKED") throw new Error(`schedule ${instance.attributes.name}: ${answer.Status}: ${answer.Error ?? answer.Reason}`);
+            answers.push({ name: instance.attributes.name, status: answer.Status, target: answer.Target, jobRunId: answer.Response?.JobRunId });
+          }
+        }
+        return answers;
+      },
+      (a) => `${a.length} schedules fired`,
+    );
+
+    const settled = await progress.run(
+      "Waiting for the deployed chain: extract runs, landings → Pipe → pipeline executions, crawlers",
+      () => settle(aws, outputs, since),
+      (s) => `${s.executions} executions ended, ${s.extractRuns} extract runs, crawlers idle`,
+    );
+
+    const datasets: Record<string, DatasetReport> = {};
+    await progress.run(
+      "Querying every consumer table and named query through the Athena API",
+      async () => {
+        for (const contract of DATASETS) datasets[contract.name] = await reportDataset(contract, local, samples.get(contract.name)!, aws, outputs, since);
+        if (api) {
+          const authorized = api.requests.filter((r) => r.headers.authorization === `Bearer ${token}`).length;
+          if (authorized !== api.requests.length) throw new Error(`${api.requests.length - authorized} sample API request(s) came without the secret's token`);
+        }
+      },
+      () => Object.entries(datasets).map(([name, d]) => `${name} ${d.consumer.queryId}`).join(", "),
+    );
+
+    const report: MainJobReport = {
+      deployed,
+      plans,
+      steps: progress.timings,
+      datasets,
+      calls: clients.calls,
+      processes: [...new Set(processes)],
+      ok: Object.values(datasets).every((d) => d.problems.length === 0),
+    };
+    void fired;
+    void settled;
+    writeFileSync(join(WORK, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    await progress.run("Report", () => printReport(report));
+    if (!report.ok) {
+      const problems = Object.entries(datasets).flatMap(([name, d]) => d.problems.map((p) => `${name}: ${p}`));
+      throw new StepError("Checking every dataset", new Error(`${problems.length} problem(s):\n  ${problems.join("\n  ")}\n(see ${join(WORK, "report.json")})`));
+    }
   } finally {
     await api?.stop();
-    await emulator.stop();
+    await emulator?.stop();
+    await pg?.stop();
   }
 }
 
-/** The api-ingest function's environment as deployed (from the local stack's state). */
-function deployedFunctionEnvironment(stack: emulated.EmulatedStack, dataset: string): Record<string, string> {
-  const shown = terraform(["show", "-json"], stack.dir, stack.env);
-  checkOk(shown, "terraform show failed");
-  type Resource = { type: string; values: { function_name?: string; environment?: { variables: Record<string, string> }[] } };
-  const resources: Resource[] = JSON.parse(shown.stdout).values.root_module.resources;
-  const fn = resources.find((r) => r.type === "aws_lambda_function" && r.values.environment?.[0]?.variables?.DATASET === dataset);
-  if (!fn) throw new Error(`no deployed api-ingest function for ${dataset}`);
-  return fn.values.environment![0].variables;
+type Aws = {
+  s3: S3Client;
+  secrets: SecretsManagerClient;
+  ddb: DynamoDBClient;
+  kinesis: KinesisClient;
+  glue: GlueClient;
+  sfn: SFNClient;
+  athena: AthenaClient;
+};
+
+/** A POST to one of the emulator's operator routes (e.g. firing a schedule now). */
+async function emulatorPost(emulator: Emulator, path: string, body: unknown): Promise<string> {
+  const { request } = await import("node:https");
+  return new Promise((resolve, reject) => {
+    const req = request(`${emulator.endpoint}${path}`, { method: "POST", ca: readFileSync(emulator.caBundle), headers: { "content-type": "application/json" } }, (res) => {
+      let data = "";
+      res.on("data", (c) => (data += c));
+      res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve(data) : reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${data}`))));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
-function printSummary(
-  deployed: number,
-  plans: string[],
-  handler: { status: string; records: Record<string, number>; quarantineReasons: Record<string, number> },
-  report: PipelineReport,
-): void {
+/** Writes the records to the dataset's source, as the source's own producer would. */
+async function feed(
+  contract: DatasetContract,
+  rows: Row[],
+  ctx: { pg?: PostgresServer; apiSources: Map<string, RecordsApi>; aws: Aws; outputs: Record<string, any> },
+): Promise<void> {
+  const source = contract.source;
+  switch (source.kind) {
+    case "rds":
+      await seedTable(ctx.pg!, contract, rows);
+      return;
+    case "api": {
+      const records = ctx.apiSources.get(new URL(source.path, "http://sample").pathname)!;
+      for (const row of rows) records.upsert(Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)), contract.primaryKey);
+      return;
+    }
+    case "kinesis": {
+      const stream = ctx.outputs.ingestion_kinesis_stream_names[contract.name];
+      for (let i = 0; i < rows.length; i += 100) {
+        const batch = rows.slice(i, i + 100);
+        const answer = await ctx.aws.kinesis.send(
+          new PutRecordsCommand({ StreamName: stream, Records: batch.map((r) => ({ Data: Buffer.from(JSON.stringify(r)), PartitionKey: contract.primaryKey.map((k) => String(r[k])).join("|") })) }),
+        );
+        if (answer.FailedRecordCount) throw new Error(`${contract.name}: Kinesis refused ${answer.FailedRecordCount} record(s)`);
+      }
+      return;
+    }
+    case "dynamodb": {
+      const numeric = (t: string) => /^(int|bigint|double|decimal)/.test(t);
+      const keyType = (name: string) => (numeric(contract.columns.find((c) => c.name === name)!.type) ? "N" : "S");
+      await ctx.aws.ddb.send(
+        new CreateTableCommand({
+          TableName: source.table,
+          BillingMode: "PAY_PER_REQUEST",
+          KeySchema: contract.primaryKey.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? "HASH" : "RANGE" })),
+          AttributeDefinitions: contract.primaryKey.map((k) => ({ AttributeName: k, AttributeType: keyType(k) })),
+        }),
+      );
+      await ctx.aws.ddb.send(new UpdateContinuousBackupsCommand({ TableName: source.table, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+      const item = (row: Row): Record<string, AttributeValue> => {
+        const out: Record<string, AttributeValue> = {};
+        for (const column of contract.columns) {
+          const v = row[column.name];
+          if (v === null || v === undefined) continue; // absent, as an application leaves an unset attribute
+          if (typeof v === "boolean") out[column.name] = { BOOL: v };
+          else if (numeric(column.type) && typeof v !== "string") out[column.name] = { N: String(v) };
+          else if (numeric(column.type) && /^-?\d+(\.\d+)?$/.test(String(v))) out[column.name] = { N: String(v) };
+          else out[column.name] = { S: String(v) };
+        }
+        return out;
+      };
+      for (let i = 0; i < rows.length; i += 25) {
+        await ctx.aws.ddb.send(new BatchWriteItemCommand({ RequestItems: { [source.table]: rows.slice(i, i + 25).map((r) => ({ PutRequest: { Item: item(r) } })) } }));
+      }
+      return;
+    }
+    default:
+      throw new Error(`dataset ${contract.name}: the main job cannot feed a source of kind ${(source as { kind: string }).kind}`);
+  }
+}
+
+/** Waits until every extract run ended, every pipeline execution ended with no new one for a while, and no crawler runs. */
+async function settle(aws: Aws, outputs: Record<string, any>, since: Date): Promise<{ executions: number; extractRuns: number }> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  const machines: Record<string, string> = outputs.orchestration_state_machine_arns;
+  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap((jobs) => Object.entries(jobs).filter(([step]) => step.endsWith("_extract")).map(([, j]) => j));
+  let lastCount = -1;
+  let quietSince = Date.now();
+  for (;;) {
+    const runs = (await Promise.all(extractJobs.map(async (job) => (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []))).flat();
+    const executions = (await Promise.all(Object.values(machines).map(async (arn) => (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? []))).flat().filter((e) => e.startDate! >= since);
+    const datasetsWithRuns = Object.keys(machines).filter((name) => executions.some((e) => e.stateMachineArn === machines[name])).length;
+    const running = runs.some((r) => ["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(r.JobRunState!)) || executions.some((e) => e.status === "RUNNING");
+    if (executions.length !== lastCount || running) {
+      lastCount = executions.length;
+      quietSince = Date.now();
+    }
+    if (!running && datasetsWithRuns === Object.keys(machines).length && Date.now() - quietSince >= QUIET_MS) {
+      const crawlers = Object.values(outputs.catalog_crawler_names as Record<string, string>);
+      const busy = (await Promise.all(crawlers.map(async (name) => (await aws.glue.send(new GetCrawlerCommand({ Name: name }))).Crawler?.State))).filter((s) => s !== "READY");
+      if (!busy.length) return { executions: executions.length, extractRuns: runs.length };
+    }
+    if (Date.now() > deadline) {
+      const missing = Object.keys(machines).filter((name) => !executions.some((e) => e.stateMachineArn === machines[name]));
+      throw new Error(
+        `the deployed chain did not settle in ${SETTLE_TIMEOUT_MS / 60_000} min: ${executions.filter((e) => e.status === "RUNNING").length} execution(s) still running` +
+          `${missing.length ? `; no execution started for ${missing.join(", ")} (did its source land in raw?)` : ""}`,
+      );
+    }
+    await sleep(2000);
+  }
+}
+
+async function readText(aws: Aws, bucket: string, key: string): Promise<string> {
+  const body = Buffer.from(await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+  return (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
+}
+
+async function listKeys(aws: Aws, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+async function athena(aws: Aws, request: { sql: string; database: string; workgroup: string }): Promise<{ id: string; state: string; bytes: number; rows: Record<string, string>[]; error?: string }> {
+  const { QueryExecutionId: id } = await aws.athena.send(new StartQueryExecutionCommand({ QueryString: request.sql, QueryExecutionContext: { Database: request.database }, WorkGroup: request.workgroup }));
+  for (;;) {
+    const { QueryExecution: q } = await aws.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = q!.Status!.State!;
+    if (state === "SUCCEEDED") {
+      const rows: Record<string, string>[] = [];
+      let token: string | undefined;
+      let header: string[] | undefined;
+      do {
+        const page = await aws.athena.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token }));
+        for (const row of page.ResultSet?.Rows ?? []) {
+          const values = (row.Data ?? []).map((d) => d.VarCharValue ?? "");
+          if (!header) header = values;
+          else rows.push(Object.fromEntries(header.map((h, i) => [h, values[i]])));
+        }
+        token = page.NextToken;
+      } while (token);
+      return { id: id!, state, bytes: q!.Statistics?.DataScannedInBytes ?? 0, rows };
+    }
+    if (state === "FAILED" || state === "CANCELLED") return { id: id!, state, bytes: q!.Statistics?.DataScannedInBytes ?? 0, rows: [], error: q!.Status!.StateChangeReason };
+    await sleep(300);
+  }
+}
+
+function stepsOf(events: HistoryEvent[]): { steps: string[]; failedStep?: string; error?: string; cause?: string } {
+  const steps: string[] = [];
+  let current: string | undefined;
+  let failedStep: string | undefined;
+  let error: string | undefined;
+  let cause: string | undefined;
+  for (const e of events) {
+    const name = e.stateEnteredEventDetails?.name;
+    if (name) {
+      steps.push(name);
+      current = name;
+    }
+    const failure = e.taskFailedEventDetails ?? e.executionFailedEventDetails ?? e.lambdaFunctionFailedEventDetails;
+    if (failure && !failedStep) {
+      failedStep = current;
+      error = failure.error;
+      cause = failure.cause?.slice(0, 500);
+    }
+  }
+  return { steps, failedStep, error, cause };
+}
+
+async function reportDataset(contract: DatasetContract, config: EnvironmentConfig, sample: SampleSet, aws: Aws, outputs: Record<string, any>, since: Date): Promise<DatasetReport> {
+  const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
+  const problems: string[] = [];
+  const machine = outputs.orchestration_state_machine_arns[contract.name];
+  const listed = ((await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []).filter((e) => e.startDate! >= since);
+  const executions: DatasetReport["executions"] = [];
+  for (const e of listed.sort((a, b) => a.startDate!.getTime() - b.startDate!.getTime())) {
+    const described = await aws.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
+    const history = await aws.sfn.send(new GetExecutionHistoryCommand({ executionArn: e.executionArn, maxResults: 1000 }));
+    const { steps, failedStep, error, cause } = stepsOf(history.events ?? []);
+    const seconds = ((described.stopDate ?? new Date()).getTime() - described.startDate!.getTime()) / 1000;
+    const failed = described.status !== "SUCCEEDED";
+    executions.push({
+      name: e.name!,
+      arn: e.executionArn!,
+      status: described.status!,
+      seconds,
+      steps,
+      ...(failed ? { failedStep, error: error ?? described.error, cause: cause ?? described.cause?.slice(0, 500), redrive: `npm run pipeline:rerun -- --env ${config.name} --dataset ${contract.name} --redrive ${e.executionArn}` } : {}),
+    });
+    if (failed) problems.push(`execution ${e.name} ${described.status}${failedStep ? ` at ${failedStep}` : ""}: ${error ?? described.error ?? ""}`);
+  }
+  if (!executions.length) problems.push("no pipeline execution started (nothing landed in raw?)");
+
+  const glueRuns: DatasetReport["glueRuns"] = [];
+  for (const job of Object.values(outputs.ingestion_glue_job_names[contract.name] ?? {}) as string[]) {
+    const runs: JobRun[] = (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? [];
+    for (const r of runs.filter((run) => run.StartedOn! >= since)) {
+      glueRuns.push({ job, id: r.Id!, state: r.JobRunState!, seconds: r.ExecutionTime ?? 0, ...(r.ErrorMessage ? { error: r.ErrorMessage.split("\n")[0] } : {}) });
+      if (r.JobRunState !== "SUCCEEDED") problems.push(`Glue run ${r.Id} of ${job} ${r.JobRunState}: ${r.ErrorMessage?.split("\n")[0] ?? ""}`);
+    }
+  }
+
+  // What the runs recorded: each execution's raw → processed summary.
+  const quarantineBucket = outputs.lake_quarantine_bucket_name;
+  const records = { raw: 0, processed: 0, quarantined: 0, quarantinedAtIngest: 0, setAsideObjects: 0, consumer: 0 };
+  const byReason: Record<string, number> = {};
+  for (const e of executions.filter((x) => x.status === "SUCCEEDED")) {
+    const summary = JSON.parse(await readText(aws, quarantineBucket, runLayout.summaryKey(dataset.prefix, "raw_to_processed", e.name)));
+    records.raw += summary.input.records;
+    records.processed += summary.processed.records;
+    records.quarantined += summary.quarantined.records;
+    records.setAsideObjects += summary.setAside.length;
+    for (const [reason, n] of Object.entries(summary.quarantined.byReason as Record<string, number>)) byReason[reason] = (byReason[reason] ?? 0) + n;
+    if (summary.input.records !== summary.processed.records + summary.quarantined.records - (summary.objects?.unreadable ?? 0)) {
+      problems.push(`execution ${e.name}: input ${summary.input.records} != processed ${summary.processed.records} + quarantined ${summary.quarantined.records}`);
+    }
+  }
+  // Records an ingest function quarantined before raw (the API path checks the contract too).
+  for (const key of await listKeys(aws, quarantineBucket, `${dataset.prefix}api_ingest/`)) {
+    const reason = key.slice(`${dataset.prefix}api_ingest/`.length).split("/")[0];
+    const lines = (await readText(aws, quarantineBucket, key)).split("\n").filter((l) => l.trim()).length;
+    records.quarantinedAtIngest += lines;
+    byReason[`ingest:${reason}`] = (byReason[`ingest:${reason}`] ?? 0) + lines;
+  }
+
+  const fedTotal = sample.good.length + sample.bad.length;
+  if (records.raw + records.quarantinedAtIngest !== fedTotal) problems.push(`fed ${fedTotal} records, but raw holds ${records.raw} and ingest quarantined ${records.quarantinedAtIngest}`);
+  if (records.processed !== sample.good.length) problems.push(`processed ${records.processed} records, expected the ${sample.good.length} good ones`);
+  if (records.quarantined + records.quarantinedAtIngest !== sample.bad.length) problems.push(`quarantined ${records.quarantined + records.quarantinedAtIngest} records, expected the ${sample.bad.length} bad ones`);
+
+  // The consumer table, through Athena.
+  const view = dataset.consumer;
+  const table = dataset.consumerTableName;
+  const countMeasure = view.kind === "aggregate" ? view.measures.find((m) => m.fn === "count") : undefined;
+  const sql = `SELECT count(*) AS table_rows${countMeasure ? `, sum(${countMeasure.name}) AS counted` : ""} FROM "${outputs.catalog_consumer_database_name}"."${table}"`;
+  const q = await athena(aws, { sql, database: outputs.catalog_consumer_database_name, workgroup: outputs.athena_analysts_workgroup_name });
+  const rows = q.state === "SUCCEEDED" ? Number(q.rows[0]?.table_rows ?? 0) : 0;
+  records.consumer = countMeasure ? Number(q.rows[0]?.counted ?? 0) : rows;
+  const reconciled = q.state === "SUCCEEDED" && records.consumer === records.processed;
+  const detail = countMeasure ? `${rows} rows, ${countMeasure.name} totals ${records.consumer}` : `${rows} rows`;
+  if (q.state !== "SUCCEEDED") problems.push(`Athena query ${q.id} ${q.state}: ${q.error}`);
+  else if (!reconciled) problems.push(`consumer ${table} holds ${records.consumer} records, processed ${records.processed}`);
+  for (const zone of ["raw", "processed", "consumer"] as const) if (!records[zone]) problems.push(`no records in ${zone}`);
+
+  let namedQuery: DatasetReport["namedQuery"];
+  const namedId = outputs.athena_named_query_ids?.[contract.name];
+  if (namedId) {
+    const { NamedQuery: named } = await aws.athena.send(new GetNamedQueryCommand({ NamedQueryId: namedId }));
+    const n = await athena(aws, { sql: named!.QueryString!, database: named!.Database!, workgroup: named!.WorkGroup ?? outputs.athena_analysts_workgroup_name });
+    namedQuery = { name: named!.Name!, queryId: n.id, bytesScanned: n.bytes, rows: n.rows.length, state: n.state };
+    if (n.state !== "SUCCEEDED") problems.push(`named query ${named!.Name} ${n.state}: ${n.error}`);
+  }
+
+  return {
+    source: contract.source.kind,
+    fed: { good: sample.good.length, bad: sample.bad.length, badReasons: sample.bad.map((b) => b.reason) },
+    executions,
+    glueRuns,
+    records,
+    quarantineByReason: Object.fromEntries(Object.entries(byReason).sort()),
+    consumer: { table, queryId: q.id, bytesScanned: q.bytes, rows, reconciled, detail },
+    namedQuery,
+    problems,
+  };
+}
+
+function printReport(report: MainJobReport): void {
   const out: string[] = [];
   out.push("", "Platform");
-  out.push(`  local stack: ${deployed} resources deployed to the emulator`);
-  for (const line of plans) out.push(`  plan ${line}`);
-  out.push("", "API ingest (real handler, loopback carrier API)");
-  const reasons = Object.entries(handler.quarantineReasons).map(([r, n]) => `${r} ×${n}`).join(", ");
-  out.push(`  ${handler.records.received} received, ${handler.records.written} written to raw, ${handler.records.quarantined} quarantined${reasons ? ` (${reasons})` : ""}, ${handler.records.duplicates} duplicates`);
-  out.push("", "Records per zone");
-  const rows = [["dataset", "raw", "processed", "quarantined", "consumer", "reconciled"]];
+  out.push(`  local stack: ${report.deployed} resources deployed to the emulator`);
+  for (const line of report.plans) out.push(`  plan ${line}`);
+  out.push("", "Records per zone (input = processed + quarantined; the API path quarantines some before raw)");
+  const rows = [["dataset", "source", "fed", "raw", "processed", "quarantined", "consumer", "reconciled"]];
   for (const [name, d] of Object.entries(report.datasets)) {
-    const totals = d.consumerTotals ? ` (${Object.entries(d.consumerTotals).map(([m, t]) => `${m} ${t.consumer}`).join(", ")})` : "";
-    rows.push([name, String(d.raw), String(d.processed), String(d.quarantined), `${d.consumerTable}: ${d.consumerRows} rows${totals}`, d.rawReconciled && d.consumerReconciled ? "yes" : "NO"]);
+    const r = d.records;
+    rows.push([name, d.source, `${d.fed.good}+${d.fed.bad}`, String(r.raw), String(r.processed), String(r.quarantined + r.quarantinedAtIngest), `${d.consumer.table}: ${d.consumer.detail}`, d.problems.length ? "NO" : "yes"]);
   }
   out.push(...table(rows).map((l) => `  ${l}`));
-  out.push("", "Quarantine reasons");
   for (const [name, d] of Object.entries(report.datasets)) {
-    out.push(`  ${name}: ${Object.entries(d.quarantinedByReason).map(([r, n]) => `${r} ×${n}`).join(", ") || "none"}`);
+    out.push("", `${name}`);
+    out.push(`  quarantine by reason: ${Object.entries(d.quarantineByReason).map(([r, n]) => `${r} ×${n}`).join(", ") || "none"}`);
+    for (const e of d.executions) {
+      out.push(`  execution ${e.name}: ${e.status} in ${e.seconds.toFixed(1)} s — ${e.steps.join(" → ")}`);
+      if (e.status !== "SUCCEEDED") {
+        out.push(`    failed at ${e.failedStep ?? "?"}: ${e.error ?? ""} ${e.cause ?? ""}`.trimEnd());
+        out.push(`    redrive: ${e.redrive}`);
+      }
+    }
+    for (const g of d.glueRuns) out.push(`  Glue ${g.job} ${g.id}: ${g.state} (${g.seconds} s)${g.error ? ` ${g.error}` : ""}`);
+    out.push(`  Athena ${d.consumer.queryId}: ${d.consumer.detail}, ${d.consumer.bytesScanned} bytes scanned`);
+    if (d.namedQuery) out.push(`  named query ${d.namedQuery.name} ${d.namedQuery.queryId}: ${d.namedQuery.state}, ${d.namedQuery.rows} rows, ${d.namedQuery.bytesScanned} bytes scanned`);
+    for (const p of d.problems) out.push(`  PROBLEM: ${p}`);
   }
-  out.push("", `Query ${report.query.name} (DuckDB standing in for Athena): ${report.query.rows.length} rows`);
-  out.push(...report.query.sql.split("\n").map((l) => `  | ${l}`));
-  const shown = report.query.rows.slice(0, 8).map((r) => report.query.columns.map((c) => r[c] ?? ""));
-  out.push(...table([report.query.columns, ...shown]).map((l) => `  ${l}`));
-  if (report.query.rows.length > shown.length) out.push(`  … ${report.query.rows.length - shown.length} more`);
+  out.push("", "Steps (wall time)");
+  out.push(...table([["step", "seconds"], ...report.steps.map((s) => [s.title, s.seconds.toFixed(1)])]).map((l) => `  ${l}`));
+  const commands = new Map<string, number>();
+  for (const c of report.calls) commands.set(`${c.service}:${c.command}`, (commands.get(`${c.service}:${c.command}`) ?? 0) + 1);
+  out.push("", `AWS calls the main job made: ${[...commands].map(([c, n]) => `${c} ×${n}`).join(", ")}`);
   process.stdout.write(`${out.join("\n")}\n\n`);
 }
 

@@ -149,6 +149,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     const { statements } = roleAt(json, "ingestion/glue/orders-rds_extract-role");
     expect(objectAccess(json, statements)).toEqual({
       "raw:orders/*": READ_WRITE_DELETE,
+      "raw:_staging/orders/*": READ_WRITE_DELETE, // the run's scratch folder, beside the dataset's
       "artifacts:glue/*": READ,
       [`scratch:glue-temp/${prefix}-orders-rds-extract/*`]: READ_WRITE_DELETE,
     });
@@ -164,6 +165,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     const { statements } = roleAt(json, "ingestion/glue/customers-dynamodb_extract-role");
     expect(objectAccess(json, statements)).toEqual({
       "raw:customers/*": READ_WRITE_DELETE,
+      "raw:_staging/customers/*": READ_WRITE_DELETE,
       "artifacts:glue/*": READ,
       [`scratch:glue-temp/${prefix}-customers-dynamodb-extract/*`]: READ_WRITE_DELETE,
       "scratch:dynamodb-exports/customers/*": [...READ_WRITE_DELETE, "s3:PutObjectAcl"].sort(),

@@ -207,6 +207,31 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       });
     });
 
+    it("every extract stages under _staging/<dataset>/ in the raw bucket: outside the prefix its trigger rule and crawler watch, and granted there", () => {
+      const uri = (zone: string, path: string) => `s3://${ref(zoneBucket(json, zone), "bucket")}/${path}`;
+      const extracts = datasets.filter((d) => d.contract.source.kind === "rds" || d.contract.source.kind === "dynamodb");
+      expect(extracts.length).toBeGreaterThan(0);
+      const rules = resources(json, "aws_cloudwatch_event_rule").filter((r) => r.body.name.endsWith("-raw-created"));
+      const crawlers = resources(json, "aws_glue_crawler");
+      for (const dataset of extracts) {
+        const kind = dataset.contract.source.kind === "rds" ? "rds_extract" : "dynamodb_extract";
+        const args = job(dataset.name, kind).default_arguments;
+        expect(args["--staging_path"]).toBe(uri("raw", `_staging/${dataset.name}/`));
+        expect(args["--staging_path"].startsWith(args["--output_path"])).toBe(false);
+        for (const rule of rules) {
+          const prefixes: string[] = JSON.parse(rule.body.event_pattern).detail.object.key.map((k: { prefix: string }) => k.prefix);
+          for (const prefix of prefixes) expect(`_staging/${dataset.name}/run/raw/part.txt.gz`.startsWith(prefix)).toBe(false);
+        }
+        for (const crawler of crawlers) {
+          for (const target of crawler.body.s3_target ?? []) expect(String(target.path)).not.toContain("_staging");
+        }
+        const policy = JSON.parse(byPath(json, "aws_iam_role_policy", `ingestion/glue/${dataset.name}-${kind}-role/policy`).body.policy);
+        const staged = `${refOf(zoneBucket(json, "raw"))}.arn}/_staging/${dataset.name}/*`;
+        const writes = policy.Statement.filter((st: { Action: string[]; Resource: string[] }) => [st.Resource].flat().includes(staged)).flatMap((st: { Action: string[] }) => [st.Action].flat());
+        expect(writes).toEqual(expect.arrayContaining(["s3:PutObject", "s3:DeleteObject"]));
+      }
+    });
+
     it("the RDS extract reads through a JDBC connection in a private subnet with the Glue security group, its credentials in Secrets Manager", () => {
       const connection = byPath(json, "aws_glue_connection", "ingestion/glue/rds-connection");
       expect(connection.body).toMatchObject({

@@ -70,7 +70,7 @@ ARGS = [
     Arg("input_path", "local runs only: folder of a DynamoDB export's data files (*.json.gz or *.json), instead of exporting",
         "./export/data/", required=False),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/events/_staging/",
+    Arg("staging_path", "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)", "s3://dataplat-dev-raw/_staging/events/",
         required=False),
 ]
 

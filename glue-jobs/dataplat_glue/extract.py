@@ -49,12 +49,22 @@ def safe_run_id(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
 
 
+def default_staging(output: str) -> str:
+    """The extracts' scratch folder: `_staging/<dataset>/` at the root of the output's bucket (or
+    folder), beside the dataset's folder rather than in it. Staged files under `<dataset>/` would
+    match the dataset's raw-created trigger and its crawler target; beside it they match neither."""
+    parent, _, name = output.rstrip("/").rpartition("/")
+    if not name or parent.endswith(":/"):
+        raise ValueError(f"output {output!r} must be a dataset folder inside a bucket or directory, e.g. s3://<bucket>/<dataset>/")
+    return f"{parent}/_staging/{name}/"
+
+
 def write_raw(spark: SparkSession, ndjson: DataFrame, contract: JobContract, output: str, run_id: str,
               staging: str | None = None) -> dict[str, Any]:
     """Lands `ndjson` (column `value`) under `output` as gzip NDJSON, one file per partition per run,
     named `part-<run_id>-00000.json.gz` so runs append and a rerun of one run replaces its files."""
     storage = Storage(spark)
-    staging = join(staging or join(output, "_staging"), safe_run_id(run_id))
+    staging = join(staging or default_staging(output), safe_run_id(run_id))
     storage.delete(staging)
     pnames = contract.partition_names
     shaped = ndjson.select("value", *raw_partition_values(F.col("value"), contract)).repartition(*pnames)

@@ -31,7 +31,7 @@ ARGS = [
     Arg("hash_partitions", "parallel JDBC reads (Glue's hashpartitions; Glue only)", "8", required=False),
     Arg("input_path", "local runs only: JSON-lines dump of the table, standing in for the JDBC read", "./events.jsonl", required=False),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: <output_path>/_staging)", "s3://dataplat-dev-raw/events/_staging/",
+    Arg("staging_path", "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)", "s3://dataplat-dev-raw/_staging/events/",
         required=False),
 ]
 

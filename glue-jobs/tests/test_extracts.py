@@ -150,6 +150,33 @@ def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark
     ]
 
 
+def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(spark, contracts, tmp_path):
+    from dataplat_glue.extract import default_staging
+
+    assert default_staging("s3://dataplat-dev-raw/customers/") == "s3://dataplat-dev-raw/_staging/customers/"
+    assert default_staging("s3://dataplat-dev-raw/customers") == "s3://dataplat-dev-raw/_staging/customers/"
+    with pytest.raises(ValueError, match="dataset folder inside a bucket"):
+        default_staging("s3://dataplat-dev-raw/")
+    # A run that dies between staging and commit leaves its files there, not under <dataset>/, where
+    # they would match the dataset's raw-created trigger and its crawler.
+    seen: list[str] = []
+    import dataplat_glue.extract as extract
+
+    real = extract.commit_partitions
+
+    def spy(storage, staging, target, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(staging)
+        return real(storage, staging, target, *args, **kwargs)
+
+    extract.commit_partitions = spy
+    try:
+        run_job(dynamodb_extract, spark, contracts["dev"]["customers"], input_path=gzipped_export(tmp_path), output_path=tmp_path / "lake" / "customers", run_id="run-1")
+    finally:
+        extract.commit_partitions = real
+    assert seen == [f"{tmp_path / 'lake' / '_staging' / 'customers'}/run-1/raw"]
+    assert not any("_staging" in f for f in files(tmp_path / "lake" / "customers"))
+
+
 class TestRds:
     ROWS = [
         ("o-1", "c-1", "eu", "paid", Decimal("12.50"), "EUR", dt.datetime(2024, 5, 1, 10, 0, tzinfo=UTC), dt.datetime(2024, 5, 1, 11, 0, 0, 250000, tzinfo=UTC)),

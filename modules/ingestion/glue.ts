@@ -43,6 +43,16 @@ export interface RdsSource {
 }
 
 /** The Glue job scripts (glue-jobs/jobs/<kind>.py). */
+/**
+ * Where an extract stages a run before committing it: "_staging/<dataset>/" in the raw bucket,
+ * beside the dataset's folder, not in it. The dataset's raw-created trigger and its crawler watch
+ * "<dataset>/", so staged files start no pipeline and are never crawled ("_" also keeps them out of
+ * any dataset name: names are lowercase identifiers).
+ */
+export function extractStagingPrefix(datasetPrefix: string): string {
+  return `_staging/${datasetPrefix}`;
+}
+
 export const JOB_KINDS = ["raw_to_processed", "processed_to_consumer", "rds_extract", "dynamodb_extract"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -113,11 +123,13 @@ export class GlueJobs extends Construct {
       if (source.kind === "rds" && this.connection && props.rds) {
         extract = this.job(dataset, "rds_extract", {
           "--output_path": lake.uri("raw", dataset.prefix),
+          "--staging_path": lake.uri("raw", extractStagingPrefix(dataset.prefix)),
           "--source_table": source.table,
           "--connection_name": this.connection.name,
           "--connection_type": jdbcEngine(props.rds.source.jdbcUrl),
         }, [this.connection.name]);
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
+        lake.grantReadWrite("raw", extract.role, extractStagingPrefix(dataset.prefix), { allowDelete: true });
         extract.role.addToPolicy({ sid: "Connection", actions: ["glue:GetConnection"], resources: [catalogArn(props, "catalog"), catalogArn(props, `connection/${props.naming.name("rds-source")}`)] });
         extract.role.addToPolicy({ sid: "DatabaseCredentials", actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources: [props.rds.secret.arn] });
         props.key.grantDecrypt(extract.role, "secretsmanager");
@@ -131,6 +143,7 @@ export class GlueJobs extends Construct {
         const deletionsPrefix = `${dataset.prefix}dynamodb_extract/deletions/`;
         extract = this.job(dataset, "dynamodb_extract", {
           "--output_path": lake.uri("raw", dataset.prefix),
+          "--staging_path": lake.uri("raw", extractStagingPrefix(dataset.prefix)),
           "--table_arn": tableArn,
           "--export_bucket": props.scratch.bucketName,
           "--export_prefix": exportPrefix,
@@ -138,6 +151,7 @@ export class GlueJobs extends Construct {
           "--deletions_path": lake.uri("quarantine", deletionsPrefix),
         });
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
+        lake.grantReadWrite("raw", extract.role, extractStagingPrefix(dataset.prefix), { allowDelete: true });
         props.state.grantReadWrite(extract.role, historyPrefix);
         lake.grantWrite("quarantine", extract.role, deletionsPrefix); // items deleted in the source, recorded
         props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true });

@@ -1,6 +1,8 @@
 /** Step-by-step progress for the main job: numbered steps, timings, a clear failure line. */
 export class Progress {
   private step = 0;
+  /** Each finished step's title and wall time, in order (the main job's report prints them). */
+  readonly timings: { title: string; seconds: number }[] = [];
 
   constructor(private readonly total: number, private readonly out: NodeJS.WritableStream = process.stdout) {}
 
@@ -11,8 +13,9 @@ export class Progress {
     this.out.write(`[${this.step}/${this.total}] ${title} …\n`);
     try {
       const result = await work();
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      this.out.write(`      ✓ ${detail ? `${detail(result)} ` : ""}(${seconds} s)\n`);
+      const seconds = (Date.now() - started) / 1000;
+      this.timings.push({ title, seconds });
+      this.out.write(`      ✓ ${detail ? `${detail(result)} ` : ""}(${seconds.toFixed(1)} s)\n`);
       return result;
     } catch (error) {
       this.out.write(`      ✗ failed: ${(error as Error).message.split("\n")[0]}\n`);

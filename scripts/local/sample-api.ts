@@ -1,10 +1,10 @@
 /**
  * A scripted HTTP API on a loopback port, standing in for the carrier's API: each path answers
  * with the next response of its script (the last one repeats), so retries, malformed pages and
- * pagination can be played exactly. Used by the handler tests and by the main job (scripts/main-job.ts), which serves the sample carrier API with it.
+ * pagination can be played exactly. Used by the handler tests and by the main job (scripts/main-job.ts), which serves every API-sourced dataset's sample records with it.
  *
- *   const api = await SampleApi.start({ "/v1/shipments": [{ status: 503 }, { json: { items: [...], next: "/v1/shipments?page=2" } }] });
- *   api.url("/v1/shipments"); api.requests; await api.stop();
+ *   const api = await SampleApi.start({ "/v1/things": [{ status: 503 }, { json: { items: [...], next: "/v1/things?page=2" } }] });
+ *   api.url("/v1/things"); api.requests; await api.stop();
  *
  * A path can also be served by a function of the request's URL (`SampleApi.start({}, { "/v1/x": (url) => … })`):
  * `RecordsApi` uses it to serve a changing set of records that honours a "since" query parameter.
@@ -40,12 +40,18 @@ export class SampleApi {
     private readonly routes: Record<string, (url: URL) => ScriptedResponse>,
   ) {}
 
-  /** `scripts` answer exact paths (with their query); `routes` answer a path whatever its query. */
-  static async start(scripts: Record<string, readonly ScriptedResponse[]>, routes: Record<string, (url: URL) => ScriptedResponse> = {}): Promise<SampleApi> {
+  /**
+   * `scripts` answer exact paths (with their query); `routes` answer a path whatever its query.
+   * `port`: where to listen (the deployed functions' API URL names it). @default a free port
+   */
+  static async start(scripts: Record<string, readonly ScriptedResponse[]>, routes: Record<string, (url: URL) => ScriptedResponse> = {}, port = 0): Promise<SampleApi> {
     let api: SampleApi | undefined;
     const server = createServer((req, res) => api!.answer(req, res));
     api = new SampleApi(server, scripts, routes);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", resolve);
+    });
     return api;
   }
 

@@ -12,7 +12,9 @@ fires it, checked every second:
   * nothing before StartDate or after EndDate; FlexibleTimeWindow is ignored (fires on time).
 A firing invokes a Lambda target asynchronously (InvocationType Event, the target's Input as the
 payload) with the target's RoleArn (STS AssumeRole), so the function runs as services/awslambda.py
-runs it. An invoke Scheduler cannot make (e.g. the function is missing) is retried per the
+runs it. A universal target `arn:aws:scheduler:::aws-sdk:glue:startJobRun` calls Glue StartJobRun
+with the target's Input as the request (e.g. {"JobName": "..."}), as the target's role, so the job
+runs as services/glue_jobs.py runs it; other universal targets are refused in the log. An invoke Scheduler cannot make (e.g. the function is missing) is retried per the
 target's RetryPolicy (waits scaled by EMULATOR_SCALE, at most 5 tries here) and then sent to
 DeadLetterConfig's queue with Scheduler's error attributes. Other target types are logged, not run.
 
@@ -187,6 +189,8 @@ def fire(schedule) -> dict:  # noqa: ANN001
     """Invoke the schedule's target once (with its retry policy and dead-letter queue)."""
     target = schedule.target
     arn = target["Arn"]
+    if arn in UNIVERSAL_TARGETS:
+        return _fire_universal(schedule, UNIVERSAL_TARGETS[arn])
     _, _, service, region, account, *_ = arn.split(":")
     if service != "lambda":
         LOG.error("schedule %s: target %s is not a Lambda function; the emulator invokes only Lambda targets", schedule.arn, arn)
@@ -211,6 +215,39 @@ def fire(schedule) -> dict:  # noqa: ANN001
     if dlq:
         _dead_letter(schedule, dlq, last_error, tries)
     return {"ScheduleArn": schedule.arn, "Target": arn, "Status": "FAILED", "Error": str(last_error), "DeadLetterQueue": dlq}
+
+
+#: Universal targets the emulator runs: Scheduler's SDK-call ARN → (boto3 service, method).
+UNIVERSAL_TARGETS = {"arn:aws:scheduler:::aws-sdk:glue:startJobRun": ("glue", "start_job_run")}
+
+
+def _fire_universal(schedule, call: tuple[str, str]) -> dict:  # noqa: ANN001
+    """A universal target: the SDK call with the target's Input as its request, in the schedule's account and region, as the target's role."""
+    import json
+
+    target = schedule.target
+    _, _, _, region, account, *_ = schedule.arn.split(":")
+    service, method = call
+    policy = target.get("RetryPolicy") or {}
+    tries = 1 + min(int(policy.get("MaximumRetryAttempts", 185)), MAX_TRIES - 1)
+    last_error = None
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(min(60, 2**attempt) * scale())
+        try:
+            request = json.loads(target.get("Input") or "{}")
+            credentials = assume_role(target["RoleArn"], f"scheduler-{schedule.name}")
+            answer = getattr(client(service, account, region, credentials), method)(**request)
+            answer.pop("ResponseMetadata", None)
+            LOG.info("schedule %s: %s.%s answered %s", schedule.arn, service, method, answer)
+            return {"ScheduleArn": schedule.arn, "Target": target["Arn"], "Status": "INVOKED", "Attempts": attempt + 1, "Response": answer}
+        except Exception as error:  # noqa: BLE001 - Scheduler's failure path: retry, then dead-letter
+            last_error = error
+    LOG.error("schedule %s: %s.%s failed after %d tries: %s", schedule.arn, service, method, tries, last_error)
+    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dlq:
+        _dead_letter(schedule, dlq, last_error, tries)
+    return {"ScheduleArn": schedule.arn, "Target": target["Arn"], "Status": "FAILED", "Error": str(last_error), "DeadLetterQueue": dlq}
 
 
 def _dead_letter(schedule, dlq: str, error: Exception | None, tries: int) -> None:  # noqa: ANN001

@@ -1,0 +1,72 @@
+"""EventBridge Scheduler's universal target for Glue StartJobRun: a fired schedule starts the job run
+with the target's Input as the request, as the target's role; a start Glue refuses is retried and
+dead-lettered with Scheduler's error attributes."""
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.request
+import uuid
+
+from conftest import ACCOUNT, wait_for
+
+TARGET = "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
+
+
+def fire(emulator, arn: str) -> dict:  # noqa: ANN001
+    request = urllib.request.Request(f"{emulator.endpoint}/_emulator/scheduler/fire", data=json.dumps({"ScheduleArn": arn}).encode(), method="POST")
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=emulator.ca_bundle)) as response:
+        return json.loads(response.read())
+
+
+def setup(emulator) -> tuple[str, str]:  # noqa: ANN001
+    suffix = uuid.uuid4().hex[:8]
+    iam = emulator.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["scheduler.amazonaws.com", "glue.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=f"extract-schedule-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket=f"scripts-{suffix}")
+    s3.put_object(Bucket=f"scripts-{suffix}", Key="job.py", Body=b'print("extracted")\n')
+    job = f"extract-{suffix}"
+    emulator.client("glue").create_job(Name=job, Role=role, Command={"Name": "glueetl", "ScriptLocation": f"s3://scripts-{suffix}/job.py", "PythonVersion": "3"})
+    return job, role
+
+
+def queue(emulator, name: str) -> tuple[str, str]:  # noqa: ANN001
+    sqs = emulator.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_input(emulator):  # noqa: ANN001
+    job, role = setup(emulator)
+    schedule = emulator.client("scheduler").create_schedule(
+        Name=f"{job}-schedule", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": TARGET, "RoleArn": role, "Input": json.dumps({"JobName": job, "Arguments": {"--from_schedule": "yes"}})},
+    )["ScheduleArn"]
+    answer = fire(emulator, schedule)
+    assert answer["Status"] == "INVOKED", answer
+    run_id = answer["Response"]["JobRunId"]
+    glue = emulator.client("glue")
+    run = wait_for(lambda: (r := glue.get_job_run(JobName=job, RunId=run_id)["JobRun"])["JobRunState"] in ("SUCCEEDED", "FAILED", "ERROR") and r,
+                   timeout=300, what=f"job run {run_id} to end")
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["Arguments"]["--from_schedule"] == "yes"
+
+
+def test_a_glue_start_that_fails_is_dead_lettered(emulator):  # noqa: ANN001
+    _job, role = setup(emulator)
+    url, arn = queue(emulator, f"extract-dlq-{uuid.uuid4().hex[:8]}")
+    schedule = emulator.client("scheduler").create_schedule(
+        Name=f"missing-job-{uuid.uuid4().hex[:8]}", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": TARGET, "RoleArn": role, "Input": json.dumps({"JobName": "no-such-job"}),
+                "RetryPolicy": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}, "DeadLetterConfig": {"Arn": arn}},
+    )["ScheduleArn"]
+    answer = fire(emulator, schedule)
+    assert answer["Status"] == "FAILED"
+    assert "no-such-job" in answer["Error"] or "EntityNotFound" in answer["Error"]
+    messages = emulator.client("sqs").receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=5)["Messages"]
+    assert json.loads(messages[0]["Body"]) == {"JobName": "no-such-job"}
+    assert messages[0]["MessageAttributes"]["TARGET_ARN"]["StringValue"] == TARGET
+    assert messages[0]["MessageAttributes"]["SCHEDULE_ARN"]["StringValue"] == schedule
+    assert ACCOUNT in schedule
