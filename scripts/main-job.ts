@@ -34,7 +34,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/clien
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type HistoryEvent } from "@aws-sdk/client-sfn";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { DATASETS, PartitionedDataset, type DatasetContract } from "../datasets";
+import { DATASETS, PartitionedDataset, type Dataset } from "../datasets";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
 import { LOCAL_API_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE } from "../environments/local";
 import { runLayout } from "../modules/shared/run-layout";
@@ -352,7 +352,7 @@ async function emulatorPost(emulator: Emulator, path: string, body: unknown): Pr
 
 /** Writes the records to the dataset's source, as the source's own producer would. */
 async function feed(
-  contract: DatasetContract,
+  contract: Dataset,
   rows: Row[],
   ctx: { pg?: PostgresServer; apiSources: Map<string, RecordsApi>; aws: Aws; outputs: Record<string, any> },
 ): Promise<void> {
@@ -506,7 +506,7 @@ function stepsOf(events: HistoryEvent[]): { steps: string[]; failedStep?: string
   return { steps, failedStep, error, cause };
 }
 
-async function reportDataset(contract: DatasetContract, config: EnvironmentConfig, sample: SampleSet, aws: Aws, outputs: Record<string, any>, since: Date): Promise<DatasetReport> {
+async function reportDataset(contract: Dataset, config: EnvironmentConfig, sample: SampleSet, aws: Aws, outputs: Record<string, any>, since: Date): Promise<DatasetReport> {
   const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
   const problems: string[] = [];
   const machine = outputs.orchestration_state_machine_arns[contract.name];
