@@ -16,7 +16,6 @@ const ROOT = join(__dirname, "..", "..");
 const KNOWN_CYCLES: Readonly<Record<string, string>> = {
   ".: __tests__ ↔ bench ↔ scripts":
     "the docs generator (scripts/lib/bad-input-docs.ts) reads the bad-input corpora from __tests__/fixtures while the tests import scripts and bench; goes when the corpora live outside __tests__",
-  "modules/catalog: index.ts ↔ lake-formation.ts": "LakeFormation takes the whole Catalog (`catalog: this`); goes when it receives the databases it grants on",
 };
 
 describe("the import graph", () => {
