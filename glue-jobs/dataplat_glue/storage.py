@@ -120,11 +120,17 @@ class Storage:
 
     def move(self, src: str, dst: str) -> None:
         s, d = self._path(src), self._path(dst)
-        fs = self._fs(d)
+        src_fs, fs = self._fs(s), self._fs(d)
         if fs.exists(d):
             fs.delete(d, False)
         fs.mkdirs(d.getParent())
-        if not fs.rename(s, d):
+        if src_fs.getUri().equals(fs.getUri()):
+            moved = fs.rename(s, d)
+        else:
+            # A rename cannot cross buckets (S3 has no such call, and Hadoop refuses it as "Wrong FS"):
+            # staged quarantine rows live in the output's bucket and end in the quarantine bucket.
+            moved = self._jvm.org.apache.hadoop.fs.FileUtil.copy(src_fs, s, fs, d, True, self._conf)
+        if not moved:
             raise IOError(f"could not move {src} to {dst}")
 
     def write_text(self, uri: str, text: str) -> None:
