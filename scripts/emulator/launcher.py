@@ -237,9 +237,10 @@ def fill_gaps() -> None:
     _fix_last_crawl_status()
 
     # Services moto only stores, executed (scripts/emulator/services/: one module, one call each).
-    from services import athena, awslambda, crawlers, firehose, pipes, s3_listing, scheduler, stepfunctions_redrive
+    from services import athena, awslambda, crawlers, events_targets, firehose, pipes, s3_listing, scheduler, stepfunctions_redrive
 
     s3_listing.register()
+    events_targets.register()
     stepfunctions_redrive.register()
     pipes.register()
     awslambda.register()
