@@ -44,6 +44,7 @@ export const ENGINES: Record<string, string> = {
   aws_kinesis_firehose_delivery_stream: "Firehose",
   aws_glue_job: "Glue Spark jobs",
   aws_emrserverless_application: "EMR Serverless",
+  aws_kinesisanalyticsv2_application: "Managed Flink (stream SQL)",
   aws_glue_crawler: "Glue crawlers",
 };
 
