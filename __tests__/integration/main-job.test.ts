@@ -64,12 +64,13 @@ beforeAll(() => {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // a file deleted in the work tree
     }
   }
-  for (const link of ["node_modules", ".venv", ".venv-policy", ".venv-node22"]) symlinkSync(join(ROOT, link), join(copy, link));
+  for (const link of ["node_modules", ".venv", ".venv-policy", ".venv-node22", ".venv-flink"]) symlinkSync(join(ROOT, link), join(copy, link));
   writeFileSync(join(copy, "datasets", `${GENERATED}.ts`), contract);
   const index = readFileSync(join(copy, "datasets", "index.ts"), "utf8");
+  if (!/export const DATASETS: readonly \w+\[\] = \[.*\];/.test(index)) throw new Error("datasets/index.ts no longer lists DATASETS on one line: update how this test adds its contract");
   writeFileSync(
     join(copy, "datasets", "index.ts"),
-    `import { ${GENERATED} } from "./${GENERATED}";\n${index.replace(/export const DATASETS: readonly DatasetContract\[\] = \[(.*)\];/, `export const DATASETS: readonly DatasetContract[] = [$1, ${GENERATED}];`)}`,
+    `import { ${GENERATED} } from "./${GENERATED}";\n${index.replace(/export const DATASETS: readonly (\w+)\[\] = \[(.*)\];/, `export const DATASETS: readonly $1[] = [$2, ${GENERATED}];`)}`,
   );
   const run = spawnSync("npm", ["start", "--", "--skip-plans"], { cwd: copy, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: "1" } });
   result = { status: run.status, stdout: run.stdout, stderr: run.stderr };
