@@ -9,7 +9,7 @@
  * they are skipped here.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DATASETS } from "../../datasets";
@@ -55,6 +55,8 @@ let report: any;
 
 beforeAll(() => {
   copy = mkdtempSync(join(tmpdir(), "main-job-"));
+  // mkdtemp makes it 0700; the local PostgreSQL server runs as its own user and keeps its data inside.
+  chmodSync(copy, 0o755);
   const files = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" }).stdout.split("\0").filter(Boolean);
   for (const file of files) {
     mkdirSync(dirname(join(copy, file)), { recursive: true });
@@ -74,7 +76,12 @@ beforeAll(() => {
   );
   const run = spawnSync("npm", ["start", "--", "--skip-plans"], { cwd: copy, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: "1" } });
   result = { status: run.status, stdout: run.stdout, stderr: run.stderr };
-  report = JSON.parse(readFileSync(join(copy, ".emulator", "e2e", "report.json"), "utf8"));
+  const reportFile = join(copy, ".emulator", "e2e", "report.json");
+  if (!existsSync(reportFile)) {
+    const tail = `${run.stdout ?? ""}\n${run.stderr ?? ""}`.trim().split("\n").slice(-40).join("\n");
+    throw new Error(`npm start exited ${run.status} without a report; its last lines:\n${tail}`);
+  }
+  report = JSON.parse(readFileSync(reportFile, "utf8"));
 }, 45 * 60_000);
 
 afterAll(() => {
