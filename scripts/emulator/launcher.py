@@ -747,6 +747,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class _Drained:
+    """A response that, once sent, reads what is left of its request's body (see _drain_request_bodies)."""
+
+    def __init__(self, result, body) -> None:  # noqa: ANN001
+        self._result, self._body = result, body
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._result)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._result, "close"):
+                self._result.close()
+        finally:
+            try:
+                while self._body is not None and self._body.read(1 << 16):
+                    pass
+            except Exception:  # noqa: BLE001 - a client that went away leaves nothing to drain
+                pass
+
+
+def _drain_request_bodies(app):  # noqa: ANN001, ANN201
+    """
+    WSGI middleware: a request answered without reading its body (a denial, a validation error)
+    has that body read off the connection after the response. On a kept-alive connection the
+    unread bytes would otherwise be parsed as the next request; cheroot drains only bodies of a
+    known length, and botocore sends S3 uploads chunked (aws-chunked with trailing checksums).
+    """
+
+    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+        return _Drained(app(environ, start_response), environ.get("wsgi.input"))
+
+    return wrapped
+
+
+# Worker threads of each listener. Keep-alive connections wait in cheroot's selector, not in a
+# worker; a worker is busy only for a request's duration (a long poll holds one for its wait).
+SERVER_THREADS = 64
+
+
+def _server(port: int, app, tls: tuple[Path, Path] | None = None):  # noqa: ANN001, ANN202
+    """
+    A listener for the WSGI app, bound before it returns. cheroot, not werkzeug's development
+    server: werkzeug 3 sends `Connection: close` on every response and waits 10 ms after each for
+    a request body to drain, so every AWS call (a Spark job's S3 reads, a state machine's polls)
+    paid a new TCP and TLS handshake, both sides in this one process. cheroot keeps connections
+    alive, as AWS endpoints do.
+    """
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    server = wsgi.Server(("127.0.0.1", port), app, numthreads=SERVER_THREADS, server_name="emulator", timeout=60)
+    if tls is not None:
+        server.ssl_adapter = BuiltinSSLAdapter(str(tls[0]), str(tls[1]))
+    server.prepare()
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -763,7 +821,6 @@ def main() -> None:
     # What services/ hands the processes it runs (Lambda functions) to reach the emulator.
     os.environ["EMULATOR_ENDPOINT"], os.environ["EMULATOR_CA_BUNDLE"] = f"https://127.0.0.1:{port}", str(bundle)
 
-    from werkzeug.serving import make_server
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     fill_gaps()
@@ -776,12 +833,9 @@ def main() -> None:
     from services import iam_enforce
 
     # Decides every request of the components' assumed-role sessions (EMULATOR_IAM; services/iam_enforce.py).
-    app = iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir)
-    servers = [
-        make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key))),
-        make_server("127.0.0.1", internal_port, app, threaded=True),
-    ]
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    app = _drain_request_bodies(iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir))
+    servers = [_server(port, app, (cert, key)), _server(internal_port, app)]
+    threads = [threading.Thread(target=s.serve, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
 
@@ -807,7 +861,7 @@ def main() -> None:
         threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     stop.wait()
     for server in servers:
-        server.shutdown()
+        server.stop()
     for thread in threads:
         thread.join(timeout=10)
 

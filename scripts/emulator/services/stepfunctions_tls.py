@@ -9,7 +9,10 @@ makes (the pipeline's WriteManifest, aws-sdk:s3:putObject) was refused with 403 
 
 What this does: the interpreter's AWS clients call the emulator's TLS endpoint and trust its CA,
 so bucket policies see the request as they would in AWS. Everything else about those clients
-(credentials, retries, timeouts) stays moto's.
+(credentials, retries, timeouts) stays moto's. moto builds a new client for every call (a
+`.sync` Glue task polls GetJobRun every few seconds); one client per service, region and
+credentials is kept instead, so its connections are reused rather than each poll loading the
+service model and opening a TLS connection.
 
 Written for moto 5.2.1: `register` refuses another version, and fails if the interpreter no longer
 builds its clients with `boto3.client(..., endpoint_url=...)` in `boto_client_for`.
@@ -17,8 +20,10 @@ builds its clients with `boto3.client(..., endpoint_url=...)` in `boto_client_fo
 from __future__ import annotations
 
 import inspect
+import threading
 
 MOTO_VERSION = "5.2.1"
+MAX_CLIENTS = 256
 
 
 class _TlsClients:
@@ -29,12 +34,23 @@ class _TlsClients:
         self._plain = plain_endpoint
         self._endpoint = endpoint
         self._ca_bundle = ca_bundle
+        self._clients: dict[tuple, object] = {}
+        self._lock = threading.Lock()
 
     def client(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-        if kwargs.get("endpoint_url") == self._plain:
-            kwargs["endpoint_url"] = self._endpoint
-            kwargs["verify"] = self._ca_bundle
-        return self._boto3.client(*args, **kwargs)
+        if args or kwargs.get("endpoint_url") != self._plain:
+            return self._boto3.client(*args, **kwargs)
+        kwargs["endpoint_url"] = self._endpoint
+        kwargs["verify"] = self._ca_bundle
+        # Every other argument moto passes is the same on each call (its Config's values included).
+        key = tuple(kwargs.get(k) for k in ("service_name", "region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"))
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                if len(self._clients) >= MAX_CLIENTS:  # credentials rotate: old ones are never asked for again
+                    self._clients.clear()
+                client = self._clients[key] = self._boto3.client(**kwargs)
+            return client
 
     def __getattr__(self, name: str):  # noqa: ANN204
         return getattr(self._boto3, name)
