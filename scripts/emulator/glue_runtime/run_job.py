@@ -77,7 +77,11 @@ def _session(run: dict):  # noqa: ANN202
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", run.get("driverMemory", "1g"))
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={os.path.join(os.path.dirname(os.path.abspath(__file__)), 'log4j2.properties')}")
+        # A run here is a short-lived JVM on a laptop's cores, next to others: C1-compiled code and
+        # no whole-stage code generation cost less CPU than they lose on a few thousand rows
+        # (measured: a third less CPU for the same job tests). Glue's own runtime is untouched.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.driver.extraJavaOptions", f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={os.path.join(os.path.dirname(os.path.abspath(__file__)), 'log4j2.properties')}")
         # Outputs hold data only (no _SUCCESS markers firing Object Created events in the lake).
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     )
