@@ -678,17 +678,18 @@ def _source_arn(session_name: str, service: str, region: str, account: str) -> O
     if service == "lambda.amazonaws.com":
         return f"arn:aws:lambda{arn}function:{session_name}"
     if service == "scheduler.amazonaws.com":
-        return _schedule_arn(name, region, account)
+        return _schedule_group_arn(name, region, account)
     return None
 
 
-def _schedule_arn(name: str, region: str, account: str) -> Optional[str]:
+def _schedule_group_arn(name: str, region: str, account: str) -> Optional[str]:
+    """Scheduler sends its schedule's group, not the schedule, as aws:SourceArn (its execution-role guide)."""
     from moto.scheduler.models import scheduler_backends
 
     try:
         for schedule in scheduler_backends[account][region].schedules.values():
             if schedule.name == name:
-                return schedule.arn
+                return f"arn:aws:scheduler:{region}:{account}:schedule-group/{schedule.group_name}"
     except Exception:  # noqa: BLE001
         pass
     return None

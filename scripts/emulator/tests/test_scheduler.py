@@ -24,6 +24,13 @@ def setup(emulator) -> tuple[str, str]:  # noqa: ANN001
     iam = emulator.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["scheduler.amazonaws.com", "glue.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}
     role = iam.create_role(RoleName=f"extract-schedule-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    # What the role needs (the emulator enforces it): as the schedule's, start its job and dead-letter
+    # what it cannot start; as the job's, read its script.
+    jobs = [f"arn:aws:glue:us-east-1:{ACCOUNT}:job/{name}" for name in (f"extract-{suffix}", "no-such-job")]
+    grants = [{"Effect": "Allow", "Action": "glue:StartJobRun", "Resource": jobs},
+              {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::scripts-{suffix}/job.py"},
+              {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:extract-dlq-*"}]
+    iam.put_role_policy(RoleName=f"extract-schedule-{suffix}", PolicyName="schedule", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": grants}))
     s3 = emulator.client("s3")
     s3.create_bucket(Bucket=f"scripts-{suffix}")
     s3.put_object(Bucket=f"scripts-{suffix}", Key="job.py", Body=b'print("extracted")\n')
@@ -64,6 +71,8 @@ def test_a_glue_start_that_fails_is_dead_lettered(emulator):  # noqa: ANN001
     )["ScheduleArn"]
     answer = fire(emulator, schedule)
     assert answer["Status"] == "FAILED"
+    # Refused by Glue (no such job), not by IAM: the role may start it.
+    assert "AccessDenied" not in answer["Error"], answer["Error"]
     assert "no-such-job" in answer["Error"] or "EntityNotFound" in answer["Error"]
     messages = emulator.client("sqs").receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=5)["Messages"]
     assert json.loads(messages[0]["Body"]) == {"JobName": "no-such-job"}
