@@ -748,7 +748,7 @@ def free_port() -> int:
 
 
 class _Drained:
-    """A response that, once sent, reads what is left of its request's body (see _drain_request_bodies)."""
+    """A response that, once sent, reads what is left of its request's body (see _request_bodies)."""
 
     def __init__(self, result, body) -> None:  # noqa: ANN001
         self._result, self._body = result, body
@@ -768,15 +768,61 @@ class _Drained:
                 pass
 
 
-def _drain_request_bodies(app):  # noqa: ANN001, ANN201
+class _ExactLength:
     """
-    WSGI middleware: a request answered without reading its body (a denial, a validation error)
-    has that body read off the connection after the response. On a kept-alive connection the
-    unread bytes would otherwise be parsed as the next request; cheroot drains only bodies of a
-    known length, and botocore sends S3 uploads chunked (aws-chunked with trailing checksums).
+    The body of a request that has a Content-Length: a body cut short (the client went away
+    mid-upload) raises, so the request fails and nothing is stored, as in S3. cheroot hands the
+    application the bytes that came, and moto stored the truncated object.
+    """
+
+    def __init__(self, stream, length: int) -> None:  # noqa: ANN001
+        self._stream, self._left, self._length = stream, length, length
+
+    def _short(self) -> ConnectionError:
+        return ConnectionError(f"the request body ended after {self._length - self._left} of {self._length} bytes (Content-Length)")
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        parts, got = [], 0
+        while got < want:
+            chunk = self._stream.read(want - got)
+            if not chunk:
+                self._left -= got
+                raise self._short()
+            parts.append(chunk)
+            got += len(chunk)
+        self._left -= got
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = self._left if size is None or size < 0 else min(size, self._left)
+        line = self._stream.readline(limit) if limit else b""
+        if limit and not line:
+            raise self._short()
+        self._left -= len(line)
+        return line
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.readline, b"")
+
+
+def _request_bodies(app):  # noqa: ANN001, ANN201
+    """
+    WSGI middleware for the bodies of kept-alive requests:
+      * a body shorter than its Content-Length is an error, never a shorter body (_ExactLength);
+      * a request answered without reading its body (a denial, a validation error) has the body
+        read off the connection after the response. Unread bytes would otherwise be parsed as the
+        next request; cheroot drains only bodies of a known length, and botocore sends S3 uploads
+        chunked (aws-chunked with trailing checksums).
     """
 
     def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+        length = environ.get("CONTENT_LENGTH")
+        if length and not environ.get("wsgi.input_terminated") and length.isdigit():
+            environ["wsgi.input"] = _ExactLength(environ["wsgi.input"], int(length))
         return _Drained(app(environ, start_response), environ.get("wsgi.input"))
 
     return wrapped
@@ -833,7 +879,7 @@ def main() -> None:
     from services import iam_enforce
 
     # Decides every request of the components' assumed-role sessions (EMULATOR_IAM; services/iam_enforce.py).
-    app = _drain_request_bodies(iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir))
+    app = _request_bodies(iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir))
     servers = [_server(port, app, (cert, key)), _server(internal_port, app)]
     threads = [threading.Thread(target=s.serve, daemon=True) for s in servers]
     for thread in threads:
