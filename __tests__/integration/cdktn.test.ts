@@ -8,8 +8,9 @@
  *  - every environment's output is byte-identical, or differs only in the framework's version
  *    string and JSON whitespace: the differences are printed and each is checked;
  *  - `terraform validate` is clean for every environment;
- *  - state carries over: cdktf's `local` applied to the emulator, then cdktn's `local` planned
- *    against that state: no changes;
+ *  - state carries over: the state cdktf's `local` left in the run's shared local cloud (applied
+ *    once by the integration project's global setup), planned with cdktn's `local` of the same
+ *    code and ports: no changes;
  *  - `npm run migrate:cdktn -- --revert` gives back package.json and the lock byte for byte.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -17,10 +18,11 @@ import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdi
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { loadEnvironment, loadEnvironments } from "../../environments";
-import { Emulator } from "../../scripts/emulator";
+import { loadEnvironments } from "../../environments";
+import { LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE } from "../../environments/local";
 import * as emulated from "../../scripts/lib/emulated";
-import { requireTerraform, ROOT, stackDirs, synth, terraformEnv } from "../../scripts/lib/terraform";
+import { sharedLocalCloud } from "../helpers/local-cloud";
+import { requireTerraform, ROOT, stackDirs, synth, terraform, terraformEnv } from "../../scripts/lib/terraform";
 import { validateStack } from "../../scripts/validate";
 
 const CDKTN_VERSION = "0.24.0";
@@ -53,6 +55,9 @@ let env: NodeJS.ProcessEnv;
 let before: { packageJson: Buffer; lock: Buffer };
 let migration: Run;
 let cdktnSynth: Run;
+const cloud = sharedLocalCloud();
+// Both synths for the shared cloud's ports, so its state (applied from cdktf's synth) is comparable.
+const ports = { [LOCAL_EMULATOR_PORT_VARIABLE]: cloud.env[LOCAL_EMULATOR_PORT_VARIABLE], [LOCAL_RDS_PORT_VARIABLE]: cloud.env[LOCAL_RDS_PORT_VARIABLE] };
 
 /** A command in the scratch checkout with Node 22 first on the PATH (npm, cdktn and the app all start `node`). */
 function inCheckout(command: string, args: string[]): Run {
@@ -70,7 +75,7 @@ beforeAll(() => {
   symlinkSync(node, join(bin, "node"));
   // Not the parent npm's own settings (this may run under `npm test`); the project's terraform CLI config.
   const inherited = Object.fromEntries(Object.entries(terraformEnv().env).filter(([key]) => !/^npm_/i.test(key)));
-  env = { ...inherited, PATH: `${bin}:${process.env.PATH}`, CI: "1", CHECKPOINT_DISABLE: "1" };
+  env = { ...inherited, ...ports, PATH: `${bin}:${process.env.PATH}`, CI: "1", CHECKPOINT_DISABLE: "1" };
   before = { packageJson: readFileSync(join(checkout, "package.json")), lock: readFileSync(join(checkout, "package-lock.json")) };
 
   // docs/cdktn.md, "Moving": the one command, then synth as always.
@@ -81,7 +86,7 @@ beforeAll(() => {
   if (cdktnSynth.status !== 0) throw new Error(`npm run synth (cdktn) failed:\n${cdktnSynth.output}`);
 
   // The same code on the project's cdktf 0.21, through the entry point `cdktf synth` runs.
-  synth(cdktfOut, { SYNTH_RUNTIME_REPORT: reports.cdktf });
+  synth(cdktfOut, { ...ports, SYNTH_RUNTIME_REPORT: reports.cdktf });
 }, 600_000);
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
@@ -219,25 +224,12 @@ describe("synth", () => {
 });
 
 describe("state carries over", () => {
-  let emulator: Emulator;
   let revert: Promise<Run>;
-  const workDir = join(scratch, "work");
+  const dir = join(scratch, "work", "local");
+  afterAll(async () => void (await revert?.catch(() => undefined)), 120_000);
 
-  beforeAll(async () => {
-    emulator = await Emulator.start();
-  }, 120_000);
-  afterAll(async () => {
-    await emulator?.stop();
-    await revert?.catch(() => undefined);
-  }, 120_000);
-
-  it("cdktf's `local` applied to the emulator, then cdktn's `local` planned against that state: no changes", () => {
-    const local = loadEnvironment("local");
-    const stack = emulated.prepareStack(cdktfOut, local, emulator, workDir);
-    const init = emulated.init(stack);
-    expect({ ok: init.ok, stderr: init.stderr }).toEqual({ ok: true, stderr: "" });
-
-    // The revert's npm ci runs beside the apply (its output goes to a file, so nothing waits on it).
+  it("the state cdktf's `local` left in the shared local cloud, planned with cdktn's `local`: no changes", () => {
+    // The revert's npm ci runs beside the plan (its output goes to a file, so nothing waits on it).
     const log = join(scratch, "revert.log");
     const fd = openSync(log, "w");
     const child = spawn("npm", ["run", "migrate:cdktn", "--", "--revert"], { cwd: checkout, env, stdio: ["ignore", fd, fd] });
@@ -248,19 +240,18 @@ describe("state carries over", () => {
       }),
     );
 
-    const apply = emulated.apply(stack);
-    expect({ ok: apply.ok, stderr: apply.stderr }).toEqual({ ok: true, stderr: "" });
-    const applied = emulated.stateResources(stack).length;
-    expect(applied).toBeGreaterThan(0);
-
-    // Swap in cdktn's stack; keep the state and the providers terraform installed.
-    const kept = new Set([".terraform", ".terraform.lock.hcl"]);
-    for (const entry of readdirSync(stack.dir)) if (!kept.has(entry) && !/\.tfstate/.test(entry)) rmSync(join(stack.dir, entry), { recursive: true, force: true });
+    // cdktn's stack beside a copy of the shared cloud's state: the cloud itself is never touched.
     const source = join(cdktnOut, "stacks", "local");
-    cpSync(source, stack.dir, { recursive: true, filter: (path) => !kept.has(relative(source, path).split(/[\\/]/)[0]) });
-    expect(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")).toContain(`"version": "${CDKTN_VERSION}"`);
+    cpSync(source, dir, { recursive: true, filter: (path) => relative(source, path).split(/[\\/]/)[0] !== ".terraform" });
+    expect(readFileSync(join(dir, "cdk.tf.json"), "utf8")).toContain(`"version": "${CDKTN_VERSION}"`);
+    cpSync(cloud.stateFile, join(dir, relative(cloud.stackDir, cloud.stateFile)));
+    const stack: emulated.EmulatedStack = { environment: "local", dir, env: cloud.stack.env };
+    const applied = emulated.stateResources({ ...cloud.stack }).length;
+    expect(applied).toBeGreaterThan(0);
     expect(emulated.init(stack).ok).toBe(true);
-    const plan = emulated.plan(stack);
+    // Config against state only: other test files change the shared cloud in place, and this claim
+    // is about what cdktf wrote and cdktn reads, not about drift they made.
+    const plan = terraform(["plan", "-input=false", "-detailed-exitcode", "-refresh=false"], dir, stack.env);
     expect({ status: plan.status, line: emulated.planLine(plan) }).toEqual({ status: 0, line: expect.stringMatching(/^No changes\./) });
     expect(emulated.stateResources(stack)).toHaveLength(applied);
   }, 600_000);

@@ -1,7 +1,7 @@
 /**
- * Least privilege, proven by removing it: the `local` stack applied by terraform to the emulator
- * with IAM enforced (scripts/emulator/services/iam_enforce.py), then one grant at a time removed
- * from a deployed role in place (PutRolePolicy) and restored afterwards. Each component, run with
+ * Least privilege, proven by removing it: in the run's shared local cloud (`local` applied by
+ * terraform once, the emulator enforcing IAM: scripts/emulator/services/iam_enforce.py), one grant
+ * at a time removed from a deployed role in place (PutRolePolicy) and restored afterwards. Each component, run with
  * its deployed role, first succeeds, and without the grant fails at exactly that call, with a
  * denial naming the principal, the action and the resource.
  *
@@ -10,36 +10,23 @@
  * with moto's fixed key: everything it did ran under its role, and was decided.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DATASETS } from "../../datasets";
 import { loadEnvironment } from "../../environments";
-import { Emulator, type IamDecisionSummary } from "../../scripts/emulator";
-import * as emulated from "../../scripts/lib/emulated";
-import { synth } from "../../scripts/lib/terraform";
+import type { IamDecisionSummary } from "../../scripts/emulator";
+import { sharedLocalCloud } from "../helpers/local-cloud";
 
 const ROOT = join(__dirname, "..", "..");
 const config = loadEnvironment("local");
-const synthDir = mkdtempSync(join(tmpdir(), "iam-synth-"));
-const workDir = mkdtempSync(join(tmpdir(), "iam-work-"));
-let emulator: Emulator;
+const cloud = sharedLocalCloud();
+const emulator = cloud.emulator;
 
 jest.setTimeout(20 * 60_000);
 
-beforeAll(async () => {
-  synth(synthDir);
-  emulator = await Emulator.start({ iam: "enforce", stateDir: join(workDir, "emulator") });
-  const stack = emulated.prepareStack(synthDir, config, emulator, workDir);
-  for (const [step, result] of [["init", emulated.init(stack)], ["apply", emulated.apply(stack)]] as const) {
-    if (!result.ok) throw new Error(`terraform ${step} with IAM enforced failed:\n${result.stderr.slice(-4000)}`);
-  }
-}, 30 * 60_000);
-
-afterAll(async () => {
-  await emulator?.stop();
-  rmSync(synthDir, { recursive: true, force: true });
-  rmSync(workDir, { recursive: true, force: true });
+beforeAll(() => {
+  // A developer's own cloud (DATAPLAT_TEST_LOCAL_CLOUD) may only observe: nothing here would be denied.
+  if (cloud.iam !== "enforce") throw new Error(`the shared local cloud's emulator runs IAM in "${cloud.iam}" mode; these tests need "enforce" (start it with EMULATOR_IAM=enforce)`);
 });
 
 /** boto3 as the account (terraform's key): the project's Node dependencies have no IAM, Lambda or Pipes client. */

@@ -48,6 +48,8 @@ export interface LocalCloudOptions {
   readonly postgresDir?: string;
   /** Outlive this process (local:up). @default false: everything stops with this process */
   readonly detached?: boolean;
+  /** IAM for the components' sessions (EmulatorOptions.iam). @default $EMULATOR_IAM, else "observe" */
+  readonly iam?: "enforce" | "observe" | "off";
   /** Progress lines. @default silent */
   readonly log?: (line: string) => void;
 }
@@ -63,6 +65,8 @@ export interface LocalCloudState {
   readonly env: Record<string, string>;
   readonly resources: number;
   readonly startedAt: string;
+  /** How the emulator treats the components' requests: "enforce" denies what their roles do not allow. */
+  readonly iam: "enforce" | "observe" | "off";
 }
 
 export interface LocalCloud extends LocalCloudState {
@@ -84,6 +88,13 @@ export function runningLocalCloud(stateDir = join(ROOT, ".emulator")): LocalClou
   if (!existsSync(file)) return undefined;
   const state = JSON.parse(readFileSync(file, "utf8")) as LocalCloudState;
   return processAlive(state.emulator.pid) ? state : undefined;
+}
+
+/** EMULATOR_IAM as the launcher reads it; anything else is refused before the emulator starts. */
+function iamMode(raw: string | undefined): "enforce" | "observe" | "off" {
+  const mode = raw ?? "observe";
+  if (mode !== "enforce" && mode !== "observe" && mode !== "off") throw new Error(`EMULATOR_IAM must be enforce, observe or off (got ${JSON.stringify(raw)})`);
+  return mode;
 }
 
 /** `local`'s stack directory of a synth output, applied in place (no working copy). */
@@ -126,7 +137,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     log(`PostgreSQL on 127.0.0.1:${rdsPort} (${relative(ROOT, postgresDir) || postgresDir})`);
     postgres = await startPostgres({ dataDir: postgresDir, port: rdsPort });
     log(`emulator on https://127.0.0.1:${emulatorPort}`);
-    emulator = await Emulator.start({ port: emulatorPort, stateDir, detached: options.detached, executeStateMachines: true, startTimeoutMs: 120_000 });
+    const iam = options.iam ?? iamMode(process.env.EMULATOR_IAM);
+    emulator = await Emulator.start({ port: emulatorPort, stateDir, detached: options.detached, executeStateMachines: true, startTimeoutMs: 120_000, iam });
 
     const ports = { [LOCAL_EMULATOR_PORT_VARIABLE]: String(emulatorPort), [LOCAL_RDS_PORT_VARIABLE]: String(rdsPort) };
     // No TF_VAR_emulator_endpoint: `local`'s synthesized default names this port, as the cdktf CLI will use it.
@@ -168,6 +180,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       env,
       resources,
       startedAt: new Date().toISOString(),
+      iam,
     };
     writeFileSync(stateFileOf(stateDir), `${JSON.stringify(state, null, 2)}\n`);
     writeFileSync(join(stateDir, "local-cloud.env"), envFile(env));

@@ -35,6 +35,8 @@ export default async function globalSetup(globalConfig: Config.GlobalConfig, pro
     rdsPort: await freePort(),
     stateDir,
     synthDir: join(stateDir, "cdktf.out"),
+    // Every test on it runs its components under their deployed roles, denied what those do not allow.
+    iam: "enforce",
   });
   globalThis.__dataplatLocalCloud = cloud;
   process.env[SHARED_CLOUD_VARIABLE] = stateFileOf(stateDir);
