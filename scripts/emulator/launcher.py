@@ -831,6 +831,9 @@ def _request_bodies(app):  # noqa: ANN001, ANN201
 # Worker threads of each listener. Keep-alive connections wait in cheroot's selector, not in a
 # worker; a worker is busy only for a request's duration (a long poll holds one for its wait).
 SERVER_THREADS = 64
+# Idle connections kept open (cheroot's default is 10): every Pipe and Firehose poller, state
+# machine client and Spark job holds some, and past the limit each new request handshakes again.
+KEEP_ALIVE_CONNECTIONS = 512
 
 
 def _server(port: int, app, tls: tuple[Path, Path] | None = None):  # noqa: ANN001, ANN202
@@ -845,6 +848,7 @@ def _server(port: int, app, tls: tuple[Path, Path] | None = None):  # noqa: ANN0
     from cheroot.ssl.builtin import BuiltinSSLAdapter
 
     server = wsgi.Server(("127.0.0.1", port), app, numthreads=SERVER_THREADS, server_name="emulator", timeout=60)
+    server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS
     if tls is not None:
         server.ssl_adapter = BuiltinSSLAdapter(str(tls[0]), str(tls[1]))
     server.prepare()

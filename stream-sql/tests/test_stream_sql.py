@@ -66,8 +66,10 @@ def contracts() -> dict:
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory) -> Path:
+    # The records npm start feeds the sources, made from each contract (scripts/export-samples.ts).
     out = tmp_path_factory.mktemp("samples")
-    _load(ROOT / "scripts" / "local" / "sample_data.py", "sample_data").main(out)
+    tsx = ROOT / "node_modules" / ".bin" / "tsx"
+    subprocess.run([str(tsx), str(ROOT / "scripts" / "export-samples.ts"), ENVIRONMENT, str(out)], cwd=ROOT, capture_output=True, text=True, check=True)
     return out
 
 
@@ -218,7 +220,7 @@ def deployed(jobs, contracts, samples, table_env, tmp_path_factory):
     for dataset, spec in jobs.items():
         events_file = samples / f"{dataset}.jsonl"
         if not events_file.exists():
-            pytest.fail(f"no sample events for {dataset}: scripts/local/sample_data.py must write {events_file.name} for a dataset that declares stream queries")
+            pytest.fail(f"no sample events for {dataset}: scripts/export-samples.ts must write {events_file.name} for a dataset that declares stream queries")
         events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
         delivered = deliver(events, spec["eventTimeColumn"])
         source_dir = work / dataset / "source"
