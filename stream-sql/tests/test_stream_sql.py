@@ -3,7 +3,7 @@ Every declared stream query, generated from its contract, run in local PyFlink 1
 Managed Service for Apache Flink runs as FLINK-1_20) over the dataset's sample events, and checked
 against an independent computation of the same windows in plain Python.
 
-The sample events (scripts/local/sample_data.py, what the local end-to-end run puts on the stream)
+The sample events (scripts/export-samples.ts: the records the local end-to-end run makes from each contract)
 are delivered out of order: sorted by event time, with every fifth event held back by a delay of
 seconds to hours. A filesystem source stands in for Kinesis (the statements are the same; only the
 connector options differ). With one reader, Flink's watermark after each record is the largest
