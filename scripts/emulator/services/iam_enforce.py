@@ -686,12 +686,11 @@ def _schedule_group_arn(name: str, region: str, account: str) -> Optional[str]:
     """Scheduler sends its schedule's group, not the schedule, as aws:SourceArn (its execution-role guide)."""
     from moto.scheduler.models import scheduler_backends
 
-    try:
-        for schedule in scheduler_backends[account][region].schedules.values():
-            if schedule.name == name:
-                return f"arn:aws:scheduler:{region}:{account}:schedule-group/{schedule.group_name}"
-    except Exception:  # noqa: BLE001
-        pass
+    # moto 5.2 keeps schedules per group (ScheduleGroup.schedules, by name); its backend's own
+    # `schedules` list stays empty.
+    for group in scheduler_backends[account][region].schedule_groups.values():
+        if name in group.schedules:
+            return group.arn
     return None
 
 

@@ -19,10 +19,13 @@ def fire(emulator, arn: str) -> dict:  # noqa: ANN001
         return json.loads(response.read())
 
 
-def setup(emulator) -> tuple[str, str]:  # noqa: ANN001
+def setup(emulator, source_group: str | None = None) -> tuple[str, str]:  # noqa: ANN001
     suffix = uuid.uuid4().hex[:8]
     iam = emulator.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": ["scheduler.amazonaws.com", "glue.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}
+    if source_group:  # the platform's confused-deputy guard: only this account's schedules of one group
+        trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                                              "ArnLike": {"aws:SourceArn": f"arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule-group/{source_group}"}}
     role = iam.create_role(RoleName=f"extract-schedule-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     # What the role needs (the emulator enforces it): as the schedule's, start its job and dead-letter
     # what it cannot start; as the job's, read its script.
@@ -59,6 +62,20 @@ def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_inpu
                    timeout=300, what=f"job run {run_id} to end")
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     assert run["Arguments"]["--from_schedule"] == "yes"
+
+
+def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator):  # noqa: ANN001
+    for group, invoked in (("default", True), ("another-group", False)):
+        job, role = setup(emulator, source_group=group)
+        schedule = emulator.client("scheduler").create_schedule(
+            Name=f"{job}-schedule", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": TARGET, "RoleArn": role, "Input": json.dumps({"JobName": job}), "RetryPolicy": {"MaximumRetryAttempts": 0}},
+        )["ScheduleArn"]
+        answer = fire(emulator, schedule)
+        if invoked:
+            assert answer["Status"] == "INVOKED", answer
+        else:
+            assert answer["Status"] == "FAILED" and "AccessDenied" in answer["Error"], answer
 
 
 def test_a_glue_start_that_fails_is_dead_lettered(emulator):  # noqa: ANN001
