@@ -32,10 +32,30 @@ ensure() {
   PIP_CONSTRAINT="" "$venv/bin/pip" install --quiet --disable-pip-version-check \
     --require-hashes --no-deps -r "$lock"
   echo "$want" > "$stamp"
+  echo "› $venv ready"
 }
 
-ensure .venv requirements/dev.txt
-ensure .venv-policy requirements/policy.txt
-ensure .venv-node22 requirements/node22.txt
-# PyFlink 1.20 (Managed Flink's FLINK-1_20 runtime) pins numpy, pyarrow and apache-beam versions the Glue side cannot use.
-ensure .venv-flink requirements/flink.txt
+# Which to set up: the names given (`ensure-venv.sh .venv` for what npm start and local:up run), else all.
+declare -A LOCKS=([.venv]=requirements/dev.txt [.venv-policy]=requirements/policy.txt [.venv-node22]=requirements/node22.txt [.venv-flink]=requirements/flink.txt)
+# PyFlink 1.20 (Managed Flink's FLINK-1_20 runtime) pins numpy, pyarrow and apache-beam versions the Glue side cannot use: .venv-flink.
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(.venv .venv-policy .venv-node22 .venv-flink)
+# In parallel: each install waits mostly on downloads and unpacking, so together they take about as long as the largest.
+pids=()
+for venv in "${wanted[@]}"; do
+  lock=${LOCKS[$venv]:-}
+  if [ -z "$lock" ]; then
+    echo "error: unknown virtualenv $venv (one of: ${!LOCKS[*]})" >&2
+    exit 2
+  fi
+  ensure "$venv" "$lock" &
+  pids+=("$!:$venv")
+done
+failed=()
+for entry in "${pids[@]}"; do
+  wait "${entry%%:*}" || failed+=("${entry#*:}")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "error: setting up ${failed[*]} failed (see above); rerun npm run setup:py" >&2
+  exit 1
+fi
