@@ -126,6 +126,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         [`raw:${dataset}/*`]: READ,
         [`quarantine:pipeline-manifests/${dataset}/*`]: READ,
         [`processed:${dataset}/*`]: READ_WRITE_DELETE,
+        [`processed:${dataset}`]: READ, // the folder's own key: Spark's S3 file system stats it
         [`quarantine:${dataset}/raw_to_processed/*`]: READ_WRITE_DELETE,
         "artifacts:glue/*": READ,
         [`scratch:glue-temp/${prefix}-${dataset}-raw-to-processed/*`]: READ_WRITE_DELETE,
@@ -136,8 +137,10 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       const { statements } = roleAt(json, `ingestion/glue/${dataset}-processed_to_consumer-role`);
       expect(objectAccess(json, statements)).toEqual({
         [`processed:${dataset}/*`]: READ,
+        [`processed:${dataset}`]: READ,
         [`quarantine:${dataset}/raw_to_processed/runs/*`]: READ,
         [`consumer:${dataset}/*`]: READ_WRITE_DELETE,
+        [`consumer:${dataset}`]: READ,
         [`quarantine:${dataset}/processed_to_consumer/*`]: READ_WRITE_DELETE,
         "artifacts:glue/*": READ,
         [`scratch:glue-temp/${prefix}-${dataset}-processed-to-consumer/*`]: READ_WRITE_DELETE,

@@ -172,7 +172,7 @@ export class GlueJobs extends Construct {
           "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "raw_to_processed")),
         });
         lake.grantRead("raw", rawToProcessed.role, dataset.prefix);
-        lake.grantReadWrite("processed", rawToProcessed.role, dataset.prefix, { allowDelete: true });
+        lake.grantReadWrite("processed", rawToProcessed.role, dataset.prefix, { allowDelete: true, folderKey: true });
         lake.grantReadWrite("quarantine", rawToProcessed.role, runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed"), { allowDelete: true });
         // The manifests the pipeline writes for this dataset's runs (only this dataset's).
         lake.grantRead("quarantine", rawToProcessed.role, runLayout.manifestPrefix(dataset.prefix));
@@ -185,8 +185,8 @@ export class GlueJobs extends Construct {
           "--output_path": catalog.location("consumer", dataset),
           "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer")),
         });
-        lake.grantRead("processed", processedToConsumer.role, dataset.prefix);
-        lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true });
+        lake.grantRead("processed", processedToConsumer.role, dataset.prefix, { folderKey: true });
+        lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true, folderKey: true });
         lake.grantReadWrite("quarantine", processedToConsumer.role, runLayout.quarantinePrefix(dataset.prefix, "processed_to_consumer"), { allowDelete: true });
         // `--partitions_path`: raw → processed's run summary says which partitions to rebuild.
         lake.grantRead("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "raw_to_processed"));

@@ -12,7 +12,7 @@ import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
-import { SecureBucket } from "../shared/secure-bucket";
+import { SecureBucket, type ReadOptions } from "../shared/secure-bucket";
 
 export interface LakeZone {
   readonly zone: Zone;
@@ -88,8 +88,8 @@ export class Lake extends Construct {
   }
 
   /** Read objects of one zone under `prefix` (e.g. a dataset's folder). */
-  grantRead(zone: Zone, grantee: IGrantable, prefix = ""): void {
-    this.zones[zone].bucket.grantRead(grantee, prefix);
+  grantRead(zone: Zone, grantee: IGrantable, prefix = "", options: ReadOptions = {}): void {
+    this.zones[zone].bucket.grantRead(grantee, prefix, options);
   }
 
   /** Write objects of one zone under `prefix`. `allowDelete` for jobs that overwrite partitions. */
@@ -98,7 +98,7 @@ export class Lake extends Construct {
   }
 
   /** Read and write one zone under `prefix`. */
-  grantReadWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
+  grantReadWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } & ReadOptions = {}): void {
     this.zones[zone].bucket.grantReadWrite(grantee, prefix, options);
   }
 

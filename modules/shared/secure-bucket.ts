@@ -75,6 +75,12 @@ export const NO_REPLICATION_REASON =
 export const ACCESS_LOG_ENCRYPTION_REASON =
   "S3 server access logging cannot deliver to a bucket whose default encryption is SSE-KMS, so the access-log bucket uses SSE-S3 (AES-256)";
 
+/** How `grantRead` reads a prefix. */
+export interface ReadOptions {
+  /** Also the folder's own key, which Spark's S3 file systems stat. @default false */
+  readonly folderKey?: boolean;
+}
+
 export class SecureBucket extends Construct {
   readonly bucket: S3Bucket;
   readonly bucketName: string;
@@ -150,14 +156,20 @@ export class SecureBucket extends Construct {
     this.extraStatements.push(statement);
   }
 
-  /** List and read objects under `prefix` (and decrypt them through S3). */
-  grantRead(grantee: IGrantable, prefix = ""): void {
+  /**
+   * List and read objects under `prefix` (and decrypt them through S3). `folderKey` adds the
+   * folder's own key (`prefix` without its slash) for Spark readers: Hadoop's S3 file systems (S3A,
+   * EMRFS) stat a folder by HEAD-ing that key before they list it, and without it the stat is
+   * AccessDenied rather than a 404.
+   */
+  grantRead(grantee: IGrantable, prefix = "", options: ReadOptions = {}): void {
     grantee.addToPolicy({
       actions: ["s3:GetBucketLocation", "s3:ListBucket"],
       resources: [this.arn],
       ...(prefix ? { conditions: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
     });
-    grantee.addToPolicy({ actions: ["s3:GetObject"], resources: [this.objects(prefix)] });
+    const folderKey = options.folderKey && prefix.endsWith("/") ? [`${this.arn}/${prefix.slice(0, -1)}`] : [];
+    grantee.addToPolicy({ actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey] });
     this.encryptionKey?.grantDecrypt(grantee, "s3");
   }
 
@@ -179,8 +191,8 @@ export class SecureBucket extends Construct {
   }
 
   /** Read and write under `prefix`. */
-  grantReadWrite(grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
-    this.grantRead(grantee, prefix);
+  grantReadWrite(grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } & ReadOptions = {}): void {
+    this.grantRead(grantee, prefix, options);
     this.grantWrite(grantee, prefix, options);
   }
 
