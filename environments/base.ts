@@ -151,6 +151,7 @@ export const base: EnvironmentOverride = {
     executionTimeoutMinutes: 360, // two Glue jobs and a crawl; a run past six hours is stuck, not slow
     logExecutionData: true, // outside prod, state inputs and outputs in the logs make a failure easy to read
     maxReceiveCount: 5, // five tries absorb a consumer's transient failures; then the message waits in the DLQ
+    crawlerPollSeconds: 30, // a crawl of new partitions takes a minute or two: polls every 30 s cost a few state transitions
   },
   logs: {
     retentionDays: 30,

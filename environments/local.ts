@@ -67,6 +67,8 @@ export const local: EnvironmentDefinition = {
     // one API run's landings into one execution even on a busy laptop (a 2 s window split them into
     // many small executions that queued on the jobs' one concurrent run), and is still a short wait.
     batching: { enabled: true, windowSeconds: 20 },
+    // The emulator's crawls finish in about a second; a 30 s poll would be most of a pipeline run here.
+    crawlerPollSeconds: 2,
   },
   network: { cidr: "10.99.0.0/16", availabilityZones: ["a", "b"] }, // two AZs are enough without the warehouse
   ingestion: {

@@ -670,6 +670,8 @@ const OrchestrationSchema = z.object({
   logExecutionData: z.boolean({ error: rule("must be true or false") }),
   /** Receives of a subscriber message before it moves to the subscriber's dead-letter queue. */
   maxReceiveCount: int(1).max(1000, { error: rule("must be between 1 and 1000 (SQS redrive policy limit)") }),
+  /** How long the pipeline waits between polls of its crawl (a Wait state): a crawl takes a minute or more on AWS. */
+  crawlerPollSeconds: int(1).max(3600, { error: rule("must be between 1 and 3600 seconds") }),
 });
 
 const ProtectionSchema = z.object({

@@ -159,6 +159,7 @@ export class PlatformStack extends TerraformStack {
       executionTimeoutMinutes: config.orchestration.executionTimeoutMinutes,
       logExecutionData: config.orchestration.logExecutionData,
       maxReceiveCount: config.orchestration.maxReceiveCount,
+      crawlerPollSeconds: config.orchestration.crawlerPollSeconds,
     });
     // The alerts topic is the on-call topic; observability only uses it where alarms page.
     this.observability.notifyOnCall(this.orchestration.alerts);
