@@ -38,7 +38,7 @@ import { DATASETS, PartitionedDataset, type Dataset } from "../datasets";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
 import { LOCAL_API_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE } from "../environments/local";
 import { runLayout } from "../modules/shared/run-layout";
-import { Emulator } from "./emulator";
+import { Emulator, type IamDecisionSummary, type IamPhaseCounts } from "./emulator";
 import * as emulated from "./lib/emulated";
 import { ROOT, requireTerraform } from "./lib/terraform";
 import { freePort, seedTable, startPostgres, stopPostgres, type PostgresServer, type Row } from "./local/postgres";
@@ -78,6 +78,8 @@ export interface MainJobReport {
   datasets: Record<string, DatasetReport>;
   calls: AwsCall[];
   processes: string[];
+  /** The emulator's IAM decisions while the data moved (the "data" phase of its decision log). */
+  iam: { mode: string; counts: IamPhaseCounts; denials: IamDecisionSummary["denials"]; roles: number; mainJobCalls: number; accountSigned: Record<string, number> };
   ok: boolean;
 }
 
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
   let pg: PostgresServer | undefined;
   let api: SampleApi | undefined;
   let emulator: Emulator | undefined;
+  let planning: Promise<number> | undefined;
   const apiSources = new Map<string, RecordsApi>();
   try {
     // The local services listen first: `local` synthesizes their ports into the JDBC and API URLs.
@@ -181,36 +184,52 @@ async function main(): Promise<void> {
       () => `stacks: ${loadEnvironments().map((e) => e.name).join(", ")} in cdktf.out/stacks`,
     );
 
-    emulator = await progress.run("Starting the emulator (moto over TLS, state machines executed)", () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000 }), (e) => e.endpoint); // a busy machine can take minutes to import moto
+    // Every component calls AWS with its own deployed role, and the emulator denies what the role does not allow.
+    const iamMode = process.env.EMULATOR_IAM ?? "enforce";
+    if (iamMode !== "enforce" && iamMode !== "observe") throw new Error(`EMULATOR_IAM must be enforce or observe for the main job (got ${JSON.stringify(iamMode)})`);
+    emulator = await progress.run(
+      `Starting the emulator (moto over TLS, state machines executed, IAM: ${iamMode})`,
+      () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000, iam: iamMode }), // a busy machine can take minutes to import moto
+      (e) => e.endpoint,
+    );
     const synthDir = join(ROOT, "cdktf.out");
     const local = loadEnvironment("local");
     const stack = emulated.prepareStack(synthDir, local, emulator);
+    checkOk(emulated.init(stack), "terraform init failed");
+    // dev, staging and prod are planned one after another while `local` applies: most of an apply
+    // against the emulator is the provider's propagation waits, which leave the CPU to the plans.
+    const plans: string[] = [];
+    const planStarted = Date.now();
+    planning = skipPlans
+      ? undefined
+      : (async () => {
+          for (const env of loadEnvironments().filter((e) => e.tier !== "local")) {
+            const planned = emulated.prepareStack(synthDir, env, emulator!);
+            const result = await emulated.initAndPlanAsync(planned);
+            processes.push("terraform");
+            checkOk(result.init, `terraform init (${env.name}) failed`);
+            if (result.plan!.status !== 0 && result.plan!.status !== 2) checkOk(result.plan!, `terraform plan (${env.name}) failed`);
+            plans.push(`${env.name}: ${emulated.planLine(result.plan!)}`);
+          }
+          return (Date.now() - planStarted) / 1000;
+        })();
+    planning?.catch(() => undefined); // awaited (and its error reported) in its own step below
     const deployed = await progress.run(
-      "Applying the local stack (terraform apply)",
-      () => {
-        checkOk(emulated.init(stack), "terraform init failed");
-        checkOk(emulated.apply(stack), "terraform apply failed");
+      `Applying the local stack (terraform apply)${planning ? ", planning dev, staging and prod alongside" : ""}`,
+      async () => {
+        const applied = await emulated.applyAsync(stack);
+        writeFileSync(join(WORK, "apply.log"), `${applied.stdout}${applied.stderr}`); // each resource's "Creation complete after Ns"
+        checkOk(applied, "terraform apply failed");
         return emulated.stateResources(stack).length;
       },
       (n) => `${n} resources`,
     );
-
-    const plans: string[] = [];
-    if (!skipPlans) {
+    const pending = planning;
+    if (pending) {
       await progress.run(
-        "Planning dev, staging and prod against the emulator (each as its own account)",
-        () => {
-          for (const env of loadEnvironments().filter((e) => e.tier !== "local")) {
-            const planned = emulated.prepareStack(synthDir, env, emulator!);
-            checkOk(emulated.init(planned), `terraform init (${env.name}) failed`);
-            const result = emulated.plan(planned);
-            processes.push("terraform");
-            if (result.status !== 0 && result.status !== 2) checkOk(result, `terraform plan (${env.name}) failed`);
-            plans.push(`${env.name}: ${emulated.planLine(result)}`);
-          }
-          return plans;
-        },
-        (p) => p.map((line) => line.replace(/ to add, 0 to change, 0 to destroy\./, " to add")).join("; "),
+        "Planning dev, staging and prod against the emulator (each as its own account; started with the apply)",
+        () => pending,
+        (seconds) => `${plans.map((line) => line.replace(/ to add, 0 to change, 0 to destroy\./, " to add")).join("; ")}; ${seconds.toFixed(1)} s in all`,
       );
     }
 
@@ -252,6 +271,8 @@ async function main(): Promise<void> {
 
     // Executions and runs from here on are this run's (a stream's records start landing as soon as they are put).
     const since = new Date(Date.now() - 1000);
+    await emulator.iamPhase("data");
+    const callsBeforeData = clients.calls.length;
     const samples = new Map<string, SampleSet>();
     await progress.run(
       "Feeding every source with records made from its contract (good rows and a bad row per rule)",
@@ -302,6 +323,11 @@ async function main(): Promise<void> {
       () => Object.entries(datasets).map(([name, d]) => `${name} ${d.consumer.queryId}`).join(", "),
     );
 
+    const decisions = await emulator.iamDecisions();
+    const counts = decisions.counts.data;
+    if (!counts?.decided) throw new StepError("Checking IAM", new Error("the emulator decided no component's request while the data moved: are the components running with their roles?"));
+    const iam = { mode: iamMode, counts, denials: decisions.denials.filter((d) => d.phase === "data"), roles: Object.keys(decisions.exercised).length, mainJobCalls: clients.calls.length - callsBeforeData, accountSigned: accountSigned(decisions.log, "data") };
+    const iamProblems = counts.denied ? [`${counts.denied} request(s) of the components were ${iamMode === "enforce" ? "denied" : "not allowed by their roles"}: ${iam.denials.map((d) => `${d.role.split("/").pop()} ${d.action} ${d.resource}`).join("; ")}`] : [];
     const report: MainJobReport = {
       deployed,
       plans,
@@ -309,21 +335,39 @@ async function main(): Promise<void> {
       datasets,
       calls: clients.calls,
       processes: [...new Set(processes)],
-      ok: Object.values(datasets).every((d) => d.problems.length === 0),
+      iam,
+      ok: Object.values(datasets).every((d) => d.problems.length === 0) && iamProblems.length === 0,
     };
     void fired;
     void settled;
     writeFileSync(join(WORK, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     await progress.run("Report", () => printReport(report));
     if (!report.ok) {
-      const problems = Object.entries(datasets).flatMap(([name, d]) => d.problems.map((p) => `${name}: ${p}`));
+      const problems = [...Object.entries(datasets).flatMap(([name, d]) => d.problems.map((p) => `${name}: ${p}`)), ...iamProblems.map((p) => `IAM: ${p}`)];
       throw new StepError("Checking every dataset", new Error(`${problems.length} problem(s):\n  ${problems.join("\n  ")}\n(see ${join(WORK, "report.json")})`));
     }
   } finally {
+    await planning?.catch(() => undefined);
     await api?.stop();
     await emulator?.stop();
     await pg?.stop();
   }
+}
+
+/**
+ * Requests of a phase signed with the account's key, by "<service> <operation>" ("s3 <METHOD> <bucket>"):
+ * the main job's own calls, and Athena's S3 reads and result writes, which Athena makes with its caller's credentials.
+ */
+function accountSigned(log: string, phase: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    if (!line) continue;
+    const e = JSON.parse(line) as { phase: string; kind: string; signer?: string; service: string; method: string; path: string; target?: string | null };
+    if (e.phase !== phase || e.kind !== "request" || e.signer !== "terraform") continue;
+    const key = e.target ? `${e.service} ${e.target.split(".").pop()}` : `${e.service} ${e.method} ${e.path.split("/")[1] ?? ""}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 type Aws = {
@@ -415,11 +459,19 @@ async function feed(
 async function settle(aws: Aws, outputs: Record<string, any>, since: Date): Promise<{ executions: number; extractRuns: number }> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   const machines: Record<string, string> = outputs.orchestration_state_machine_arns;
-  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap((jobs) => Object.entries(jobs).filter(([step]) => step.endsWith("_extract")).map(([, j]) => j));
+  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap((jobs) => Object.entries(jobs).filter(([step]) => step === "extract").map(([, j]) => j));
   let lastCount = -1;
   let quietSince = Date.now();
   for (;;) {
     const runs = (await Promise.all(extractJobs.map(async (job) => (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []))).flat();
+    // A failed extract starts no execution: waiting out the timeout for it would only hide its error.
+    const failed = runs.filter((r) => ["FAILED", "ERROR", "TIMEOUT"].includes(r.JobRunState!) && (r.StartedOn ?? since) >= since);
+    if (failed.length) {
+      throw new Error(
+        `${failed.length} extract run(s) failed, so their datasets cannot land:\n  ${failed.map((r) => `${r.JobName} ${r.Id}: ${r.JobRunState}: ${r.ErrorMessage ?? "(no message)"}` +
+          `\n    its log: aws logs get-log-events --log-group-name ${r.LogGroupName ?? "/aws-glue/jobs/"}error --log-stream-name ${r.Id}`).join("\n  ")}`,
+      );
+    }
     const executions = (await Promise.all(Object.values(machines).map(async (arn) => (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? []))).flat().filter((e) => e.startDate! >= since);
     const datasetsWithRuns = Object.keys(machines).filter((name) => executions.some((e) => e.stateMachineArn === machines[name])).length;
     const running = runs.some((r) => ["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(r.JobRunState!)) || executions.some((e) => e.status === "RUNNING");
@@ -630,6 +682,11 @@ function printReport(report: MainJobReport): void {
     if (d.namedQuery) out.push(`  named query ${d.namedQuery.name} ${d.namedQuery.queryId}: ${d.namedQuery.state}, ${d.namedQuery.rows} rows, ${d.namedQuery.bytesScanned} bytes scanned`);
     for (const p of d.problems) out.push(`  PROBLEM: ${p}`);
   }
+  const c = report.iam.counts;
+  out.push("", `IAM (${report.iam.mode}, while the data moved)`);
+  out.push(`  ${c.decided} requests of ${report.iam.roles} deployed roles decided: ${c.allowed} allowed, ${c.denied} denied`);
+  out.push(`  ${c.serviceAssumeRole} AssumeRole calls of the emulated services, trust-checked; ${c.terraformSigned} requests signed with the account's key (the main job's ${report.iam.mainJobCalls}, Athena's on its behalf, any plan's), ${c.unsigned} unsigned`);
+  for (const d of report.iam.denials) out.push(`  DENIED ${d.principal} ${d.action} ${d.resource}: ${d.reason}`);
   out.push("", "Steps (wall time)");
   out.push(...table([["step", "seconds"], ...report.steps.map((s) => [s.title, s.seconds.toFixed(1)])]).map((l) => `  ${l}`));
   const commands = new Map<string, number>();

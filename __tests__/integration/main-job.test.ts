@@ -153,6 +153,24 @@ it("made only producer and operator calls: no S3 write, no job code run in proce
   expect(source).not.toMatch(/glue-jobs|dataplat_glue|\.venv/);
 });
 
+it("ran every component under its own role with IAM enforced: every request decided, none denied, nothing else signed with the account's key", () => {
+  expect(report.iam.mode).toBe("enforce");
+  const c = report.iam.counts;
+  expect({ denied: c.denied, unsigned: c.unsigned, other: c.other, denials: report.iam.denials }).toEqual({ denied: 0, unsigned: 0, other: 0, denials: [] });
+  expect(c.decided).toBeGreaterThan(100);
+  expect(c.serviceAssumeRole).toBeGreaterThan(0);
+  // Plans are skipped here: what the account's key signed while the data moved is the main job's own
+  // calls, and the S3 reads and result writes Athena makes with its caller's credentials.
+  const own = new Map<string, number>();
+  for (const call of report.calls as { service: string; command: string }[]) own.set(call.command, (own.get(call.command) ?? 0) + 1);
+  for (const [key, n] of Object.entries(report.iam.accountSigned as Record<string, number>)) {
+    const [service, operation, bucket] = key.split(" ");
+    if (service === "s3") expect({ key, ok: operation === "GET" || /-athena-results-/.test(bucket) }).toEqual({ key, ok: true });
+    else expect({ key, n: Math.min(n, own.get(operation) ?? 0) }).toEqual({ key, n });
+  }
+  expect(result.stdout).toMatch(/IAM \(enforce, while the data moved\)\n  \d+ requests of \d+ deployed roles decided: \d+ allowed, 0 denied/);
+});
+
 it("names no dataset in the main job or its helpers", () => {
   for (const file of ["scripts/main-job.ts", "scripts/local/sample-data.ts", "scripts/local/sample-api.ts", "scripts/local/postgres.ts"]) {
     const text = readFileSync(join(ROOT, file), "utf8");

@@ -69,7 +69,7 @@ export interface IamDecisionSummary {
   readonly log: string;
   readonly counts: Readonly<Record<string, IamPhaseCounts>>;
   /** The last denials: principal, action, resource, reason. */
-  readonly denials: readonly { principal: string; role: string; action: string; resource: string; reason: string }[];
+  readonly denials: readonly { phase: string; principal: string; role: string; action: string; resource: string; reason: string }[];
   /** Per role ARN: "<action> <policy>/<sid>" → how often that grant allowed a request. */
   readonly exercised: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }

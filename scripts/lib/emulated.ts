@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { EnvironmentConfig } from "../../environments";
 import { EMULATED_SERVICES } from "../../modules/shared/provider";
 import type { Emulator } from "../emulator";
-import { ROOT, TerraformResult, terraform } from "./terraform";
+import { EMULATOR_PARALLELISM, ROOT, TerraformResult, terraform, terraformAsync } from "./terraform";
 
 export const WORK_DIR = join(ROOT, ".emulator", "work");
 
@@ -64,12 +64,24 @@ export function init(stack: EmulatedStack): TerraformResult {
 }
 
 export function apply(stack: EmulatedStack): TerraformResult {
-  return terraform(["apply", "-input=false", "-auto-approve", "-parallelism=20"], stack.dir, stack.env);
+  return terraform(["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env);
+}
+
+/** `apply`, as a child process the caller can overlap with other work. */
+export function applyAsync(stack: EmulatedStack): Promise<TerraformResult> {
+  return terraformAsync(["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env);
 }
 
 /** `plan -detailed-exitcode`: status 0 = no changes, 2 = changes, 1 = error. */
 export function plan(stack: EmulatedStack, out?: string): TerraformResult {
-  return terraform(["plan", "-input=false", "-detailed-exitcode", "-parallelism=20", ...(out ? [`-out=${out}`] : [])], stack.dir, stack.env);
+  return terraform(["plan", "-input=false", "-detailed-exitcode", `-parallelism=${EMULATOR_PARALLELISM}`, ...(out ? [`-out=${out}`] : [])], stack.dir, stack.env);
+}
+
+/** `init` then `plan`, as a child process the caller can overlap with other work. */
+export async function initAndPlanAsync(stack: EmulatedStack): Promise<{ init: TerraformResult; plan?: TerraformResult }> {
+  const init = await terraformAsync(["init", "-input=false", "-reconfigure"], stack.dir, stack.env);
+  if (!init.ok) return { init };
+  return { init, plan: await terraformAsync(["plan", "-input=false", "-detailed-exitcode", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env) };
 }
 
 /** Managed resources recorded in the working copy's state. */

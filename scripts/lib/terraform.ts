@@ -7,7 +7,7 @@
  *    (air-gapped CI images); otherwise the normal registry install applies;
  *  - always a shared plugin cache, so four environments link one provider instead of four copies.
  */
-import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -105,6 +105,28 @@ export function terraform(args: readonly string[], cwd: string, extraEnv: NodeJS
   });
   if (result.error) throw result.error;
   return { ok: result.status === 0, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * `-parallelism` of applies and plans against the emulator. Most of an apply's time there is the AWS
+ * provider's own propagation waits (an SQS queue or queue policy ~25 s, an S3 lifecycle
+ * configuration ~55 s: fixed delays and polls, whatever the API answers), which sleep while they
+ * hold one of terraform's slots; terraform's default of 10 (and 20) queues independent resources
+ * behind those sleepers.
+ */
+export const EMULATOR_PARALLELISM = 64;
+
+/** `terraform(...)` without blocking the event loop: for a run that overlaps other work (the main job's plans). */
+export function terraformAsync(args: readonly string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<TerraformResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("terraform", [...args, ...(args.includes("-json") ? [] : ["-no-color"])], { cwd, env: { ...terraformEnv().env, ...extraEnv } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ ok: status === 0, status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
+  });
 }
 
 /** Stack directories of a synth output (cdktf.out/stacks/<name>). */
