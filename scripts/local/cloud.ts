@@ -48,7 +48,7 @@ export interface LocalCloudOptions {
   readonly postgresDir?: string;
   /** Outlive this process (local:up). @default false: everything stops with this process */
   readonly detached?: boolean;
-  /** IAM for the components' sessions (EmulatorOptions.iam). @default $EMULATOR_IAM, else "observe" */
+  /** IAM for the components' sessions (EmulatorOptions.iam). @default $EMULATOR_IAM, else "enforce", as `npm start` runs */
   readonly iam?: "enforce" | "observe" | "off";
   /** Progress lines. @default silent */
   readonly log?: (line: string) => void;
@@ -92,7 +92,7 @@ export function runningLocalCloud(stateDir = join(ROOT, ".emulator")): LocalClou
 
 /** EMULATOR_IAM as the launcher reads it; anything else is refused before the emulator starts. */
 function iamMode(raw: string | undefined): "enforce" | "observe" | "off" {
-  const mode = raw ?? "observe";
+  const mode = raw ?? "enforce";
   if (mode !== "enforce" && mode !== "observe" && mode !== "off") throw new Error(`EMULATOR_IAM must be enforce, observe or off (got ${JSON.stringify(raw)})`);
   return mode;
 }
