@@ -129,4 +129,4 @@ it("dies with the process that started it, even when that process is killed", as
     open = await portOpen(port);
   }
   expect(open).toBe(false);
-});
+}, 60_000); // the fixture starts a whole emulator first (moto's import alone takes seconds on a busy machine)

@@ -12,9 +12,11 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DATASETS } from "../../datasets";
 import { loadEnvironment } from "../../environments";
-import type { IamDecisionSummary } from "../../scripts/emulator";
+import { emulatorAccessKey, type IamDecisionSummary } from "../../scripts/emulator";
+import { sampleSet } from "../../scripts/local/sample-data";
 import { sharedLocalCloud } from "../helpers/local-cloud";
 
 const ROOT = join(__dirname, "..", "..");
@@ -175,5 +177,63 @@ print(json.dumps({"role": d["RoleArn"], "source": d["Source"], "target": d["Targ
     expect(denied.decision.allowed).toBe(false);
     expect(denied.decision.principal).toContain(`assumed-role/${pipe.role.split("/").pop()}/`);
     expectOnlyComponentPrincipals(denied.counts);
+  });
+});
+
+describe("a job role's write to the processed zone and its kms:GenerateDataKey on the processed key", () => {
+  it("a landing's raw → processed run writes processed under the job's role; without either grant it is denied at that call", async () => {
+    const outputs = cloud.outputs();
+    const jobs = outputs.ingestion_glue_job_names.value as Record<string, Record<string, string>>;
+    const contract = DATASETS.find((d) => jobs[d.name]?.rawToProcessed && (outputs.orchestration_state_machine_arns.value as Record<string, string>)[d.name]);
+    if (!contract) throw new Error("no dataset of local has a raw → processed pipeline");
+    const raw = outputs.lake_raw_bucket_name.value as string;
+    const processed = outputs.lake_processed_bucket_name.value as string;
+    const key = outputs.lake_processed_kms_key_arn.value as string;
+    const role = boto<{ role: string }>(`
+r = boto3.client("glue").get_job(JobName=${JSON.stringify(jobs[contract.name].rawToProcessed)})["Job"]["Role"]
+print(json.dumps({"role": r if r.startswith("arn:") else boto3.client("iam").get_role(RoleName=r)["Role"]["Arn"]}))`).role;
+    const s3 = new S3Client({
+      endpoint: emulator.endpoint,
+      region: config.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: emulatorAccessKey(config.accountId), secretAccessKey: "emulator" },
+      requestHandler: { httpsAgent: emulator.httpsAgent() },
+    });
+    // A producer's landing of good records (made from the contract): the deployed chain takes it to processed.
+    const [row] = sampleSet(contract, config.partitioning, { count: 1, days: 1 }).good;
+    const folder = `${contract.name}/`; // the dataset's folder in every zone
+    // At the dataset's partition depth, as its producers land: the raw crawler refuses a mix of depths.
+    const partition = config.partitioning.keys.map((k) => `${k.name}=${k.type === "date" ? String(row[contract.eventTimeColumn]).slice(0, 10) : String(row[k.name])}`).join("/");
+    const landed: string[] = [];
+    const land = (tag: string) => async () => {
+      const key = `${folder}${partition}/iam-${tag}-${Date.now()}.json`;
+      landed.push(key);
+      await s3.send(new PutObjectCommand({ Bucket: raw, Key: key, Body: `${JSON.stringify(row)}\n` }));
+    };
+    const write = new RegExp(`^arn:aws:s3:::${processed}/${folder}`);
+    const keyArn = new RegExp(`^${key}$`);
+
+    const before = logLength(await emulator.iamDecisions());
+    const allowed = await decisionAfter(land("baseline"), role, "s3:PutObject", write, "glue-processed");
+    expect(allowed.decision.allowed).toBe(true);
+    expectOnlyComponentPrincipals(allowed.counts);
+    // The implied call S3 makes to encrypt that write, decided for the same role.
+    const generated = await waitFor("kms:GenerateDataKey on the processed key", async () =>
+      decisionsSince(await emulator.iamDecisions(), before).find((d) => d.role === role && d.action === "kms:GenerateDataKey" && keyArn.test(d.resource)),
+    );
+    expect(generated.allowed).toBe(true);
+
+    const noWrite = await withoutGrant(role, "s3:PutObject", `arn:aws:s3:::${processed}/${folder}x`, () =>
+      decisionAfter(land("no-write"), role, "s3:PutObject", write, "glue-processed-mutated"),
+    );
+    expect(noWrite.decision).toMatchObject({ allowed: false, reason: expect.stringMatching(/no identity-based or resource-based policy allows it/) });
+    expect(noWrite.decision.principal).toContain(`assumed-role/${role.split("/").pop()}/`);
+    expectOnlyComponentPrincipals(noWrite.counts);
+
+    const noKey = await withoutGrant(role, "kms:GenerateDataKey", key, () => decisionAfter(land("no-key"), role, "kms:GenerateDataKey", keyArn, "glue-processed-key-mutated"));
+    expect(noKey.decision.allowed).toBe(false);
+    expect(noKey.decision.principal).toContain(`assumed-role/${role.split("/").pop()}/`);
+    expectOnlyComponentPrincipals(noKey.counts);
+    for (const key of landed) await s3.send(new DeleteObjectCommand({ Bucket: raw, Key: key }));
   });
 });
