@@ -59,29 +59,34 @@ export function prepareStack(synthDir: string, config: EnvironmentConfig, emulat
   return { environment: config.name, dir, env: emulator.env(config.accountId ?? undefined, config.region) };
 }
 
+/** The arguments of each terraform command run against the emulator: one place for sync and async runs. */
+const INIT = ["init", "-input=false", "-reconfigure"];
+export const APPLY = ["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`];
+const PLAN = ["plan", "-input=false", "-detailed-exitcode", `-parallelism=${EMULATOR_PARALLELISM}`];
+
 export function init(stack: EmulatedStack): TerraformResult {
-  return terraform(["init", "-input=false", "-reconfigure"], stack.dir, stack.env);
+  return terraform(INIT, stack.dir, stack.env);
 }
 
 export function apply(stack: EmulatedStack): TerraformResult {
-  return terraform(["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env);
+  return terraform(APPLY, stack.dir, stack.env);
 }
 
 /** `apply`, as a child process the caller can overlap with other work. */
 export function applyAsync(stack: EmulatedStack): Promise<TerraformResult> {
-  return terraformAsync(["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env);
+  return terraformAsync(APPLY, stack.dir, stack.env);
 }
 
 /** `plan -detailed-exitcode`: status 0 = no changes, 2 = changes, 1 = error. */
 export function plan(stack: EmulatedStack, out?: string): TerraformResult {
-  return terraform(["plan", "-input=false", "-detailed-exitcode", `-parallelism=${EMULATOR_PARALLELISM}`, ...(out ? [`-out=${out}`] : [])], stack.dir, stack.env);
+  return terraform([...PLAN, ...(out ? [`-out=${out}`] : [])], stack.dir, stack.env);
 }
 
 /** `init` then `plan`, as a child process the caller can overlap with other work. */
 export async function initAndPlanAsync(stack: EmulatedStack): Promise<{ init: TerraformResult; plan?: TerraformResult }> {
-  const init = await terraformAsync(["init", "-input=false", "-reconfigure"], stack.dir, stack.env);
+  const init = await terraformAsync(INIT, stack.dir, stack.env);
   if (!init.ok) return { init };
-  return { init, plan: await terraformAsync(["plan", "-input=false", "-detailed-exitcode", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, stack.env) };
+  return { init, plan: await terraformAsync(PLAN, stack.dir, stack.env) };
 }
 
 /** Managed resources recorded in the working copy's state. */

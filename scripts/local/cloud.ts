@@ -26,8 +26,8 @@ import { join, relative } from "node:path";
 import { loadEnvironment } from "../../environments";
 import { LOCAL_EMULATOR_DEFAULT_PORT, LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE, localPort } from "../../environments/local";
 import { Emulator, processAlive, requireFreePort, type EmulatorConnection } from "../emulator";
-import type { EmulatedStack } from "../lib/emulated";
-import { EMULATOR_PARALLELISM, ROOT, requireTerraform, synth, terraform, terraformEnv, type TerraformResult } from "../lib/terraform";
+import { APPLY, type EmulatedStack } from "../lib/emulated";
+import { ROOT, requireTerraform, synth, terraform, terraformEnv, type TerraformResult } from "../lib/terraform";
 import { startPostgres, stopPostgres, storeCredentials, type PostgresServer } from "./postgres";
 
 /** PostgreSQL's own port: `local`'s JDBC URL names it when DATAPLAT_LOCAL_RDS_PORT is unset. */
@@ -157,7 +157,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const file of [stateFile, `${stateFile}.backup`, join(stack.dir, ".terraform.tfstate.lock.info")]) rmSync(file, { force: true });
     log("terraform init + apply (local)");
     checkOk(terraform(["init", "-input=false"], stack.dir, env), "terraform init (local) failed");
-    checkOk(terraform(["apply", "-input=false", "-auto-approve", `-parallelism=${EMULATOR_PARALLELISM}`], stack.dir, env), "terraform apply (local) failed");
+    checkOk(terraform(APPLY, stack.dir, env), "terraform apply (local) failed");
     const resources = (JSON.parse(readFileSync(stateFile, "utf8")).resources as { mode: string }[]).filter((r) => r.mode === "managed").length;
 
     for (const secretId of jdbcSecrets(stack)) {
