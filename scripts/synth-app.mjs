@@ -24,7 +24,7 @@
  * stray real cdktf cannot pass for cdktn.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,13 +86,21 @@ function isFresh(key) {
   );
 }
 
+/** Written under a name of its own, then renamed: synths running at once (test lanes) never load a half-written file. */
+function writeAtomic(file, data) {
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, data);
+  renameSync(temp, file);
+}
+
 function transpile(key) {
   const { buildSync } = require("esbuild");
-  const result = buildSync({ ...BUILD_OPTIONS, absWorkingDir: root, entryPoints: [entry], outfile, metafile: true, logLevel: "warning" });
+  const result = buildSync({ ...BUILD_OPTIONS, absWorkingDir: root, entryPoints: [entry], outfile, write: false, metafile: true, logLevel: "warning" });
   const inputs = Object.keys(result.metafile.inputs).sort();
   const folders = [...new Set(inputs.map((file) => dirname(file)))].sort();
   mkdirSync(dirname(inputsFile), { recursive: true });
-  writeFileSync(
+  writeAtomic(outfile, result.outputFiles.find((f) => f.path === outfile).contents);
+  writeAtomic(
     inputsFile,
     `${JSON.stringify(
       {

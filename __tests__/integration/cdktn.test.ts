@@ -9,7 +9,7 @@
  *    string and JSON whitespace: the differences are printed and each is checked;
  *  - `terraform validate` is clean for every environment;
  *  - state carries over: the state cdktf's `local` left in the run's shared local cloud (applied
- *    once by the integration project's global setup), planned with cdktn's `local` of the same
+ *    once by the `cloud` jest project's global setup), planned with cdktn's `local` of the same
  *    code and ports: no changes;
  *  - `npm run migrate:cdktn -- --revert` gives back package.json and the lock byte for byte.
  */

@@ -2,7 +2,7 @@
  * The real terraform against the emulator: `local` applied (every resource created, a second
  * plan empty, TLS-only policies enforced), and dev/staging/prod planned with their real config,
  * each as its own account — and refused as any other account. All against the run's shared local
- * cloud: `local` was applied once by the integration project's global setup, in the stack
+ * cloud: `local` was applied once by the `cloud` jest project's global setup, in the stack
  * directory the cdktf CLI uses; dev/staging/prod are planned from working copies of the same synth.
  */
 import { PutObjectCommand, PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";

@@ -1,6 +1,6 @@
 /**
  * Faults through the deployed chain, in the run's shared local cloud (`local` applied once by the
- * integration project's global setup): each fault made to happen and followed to where AWS would
+ * `cloud` jest project's global setup): each fault made to happen and followed to where AWS would
  * put it. What a fault breaks is put back in place afterwards, so the cloud stays as deployed:
  *
  * 1. A Glue job that raises → the state machine's Catch → the alert on the SNS alerts topic → the

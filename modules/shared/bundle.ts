@@ -16,7 +16,7 @@
  * the result is memoized.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { deterministicZip, type ZipEntry } from "./zip";
 
@@ -90,18 +90,11 @@ export function bundleFunction(name: string, options: { readonly force?: boolean
   const zipPath = join(outDir, `${name}.zip`);
   const manifestPath = join(outDir, "bundle.json");
 
-  if (!options.force && existsSync(zipPath) && existsSync(manifestPath)) {
-    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-    const fresh =
-      manifest.optionsKey === optionsKey &&
-      Object.entries(manifest.inputs).every(([file, hash]) => existsSync(join(ROOT, file)) && sha256(readFileSync(join(ROOT, file))) === hash);
-    if (fresh) {
-      const zip = readFileSync(zipPath);
-      if (sha256(zip) === manifest.zipSha256) {
-        const artifact = describe(zipPath, zip, Object.keys(manifest.inputs), true);
-        memo.set(key, artifact);
-        return artifact;
-      }
+  if (!options.force) {
+    const cached = readCached(zipPath, manifestPath, optionsKey);
+    if (cached) {
+      memo.set(key, cached);
+      return cached;
     }
   }
 
@@ -125,13 +118,13 @@ export function bundleFunction(name: string, options: { readonly force?: boolean
   const zip = deterministicZip(entries);
   const inputs = Object.keys(result.metafile!.inputs).sort();
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(zipPath, zip);
+  writeAtomic(zipPath, zip);
   const manifest: Manifest = {
     optionsKey,
     zipSha256: sha256(zip),
     inputs: Object.fromEntries(inputs.map((file) => [file, sha256(readFileSync(join(ROOT, file)))])),
   };
-  writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   const artifact = describe(zipPath, zip, inputs, false);
   memo.set(key, artifact);
   return artifact;
@@ -148,8 +141,31 @@ export function zipFiles(name: string, files: readonly { readonly path: string; 
   const zipPath = join(outDir, name);
   mkdirSync(outDir, { recursive: true });
   // Written only when changed: several stacks and test runs share the file.
-  if (!existsSync(zipPath) || sha256(readFileSync(zipPath)) !== sha256(zip)) writeFileSync(zipPath, zip);
+  if (!existsSync(zipPath) || sha256(readFileSync(zipPath)) !== sha256(zip)) writeAtomic(zipPath, zip);
   return describe(zipPath, zip, files.map((f) => f.path), false);
+}
+
+/** The cached zip when its manifest says nothing it read changed; undefined when stale, missing or removed while being read. */
+function readCached(zipPath: string, manifestPath: string, optionsKey: string): Artifact | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
+    const fresh =
+      manifest.optionsKey === optionsKey &&
+      Object.entries(manifest.inputs).every(([file, hash]) => existsSync(join(ROOT, file)) && sha256(readFileSync(join(ROOT, file))) === hash);
+    if (!fresh) return undefined;
+    const zip = readFileSync(zipPath);
+    return sha256(zip) === manifest.zipSha256 ? describe(zipPath, zip, Object.keys(manifest.inputs), true) : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Written under a name of its own, then renamed: synths running at once (the test lanes) never read a half-written file. */
+function writeAtomic(path: string, data: Buffer | string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, data);
+  renameSync(temp, path);
 }
 
 interface Manifest {

@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import fnmatch
 import ipaddress
 import json
@@ -99,13 +100,21 @@ ACCOUNT_KEY = re.compile(r"^AKIA(\d{12})EMUL$")
 # TLS material: a local CA and a server certificate for 127.0.0.1/localhost, signed by it.
 # --------------------------------------------------------------------------------------------
 def ensure_tls(state_dir: Path) -> tuple[Path, Path, Path]:
+    tls = state_dir / "tls"
+    tls.mkdir(parents=True, exist_ok=True)
+    # Emulators starting at once in one state directory (parallel test workers) must not each write
+    # a CA of their own: one would serve a certificate the shared bundle no longer trusts.
+    with (tls / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_tls_locked(tls)
+
+
+def _ensure_tls_locked(tls: Path) -> tuple[Path, Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    tls = state_dir / "tls"
-    tls.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file, bundle = tls / "ca.pem", tls / "server.pem", tls / "server-key.pem", tls / "ca-bundle.pem"
     now = dt.datetime.now(dt.timezone.utc)
     if cert_file.exists() and key_file.exists() and ca_file.exists() and bundle.exists():
