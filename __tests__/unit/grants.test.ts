@@ -1,10 +1,11 @@
 import { Testing, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Lake } from "../../modules/lake";
-import { IGrantable, PolicyStatement, ServiceRole, assertLeastPrivilege, policyDocument } from "../../modules/shared/iam";
+import { IGrantable, PolicyStatement, ServiceRole, assertLeastPrivilege, keptReasons, policyDocument, sidOf } from "../../modules/shared/iam";
 import { Naming } from "../../modules/shared/naming";
 import { parsePolicy, resources, TerraformJson } from "../helpers/synth";
 
+const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"], ...s });
 const tiering = { raw: {}, processed: {}, consumer: {}, quarantine: {} };
 
 function stackWith(grant: (lake: Lake, role: ServiceRole) => void): TerraformJson {
@@ -33,13 +34,15 @@ describe("lake grants", () => {
     const bucket = bucketRef(json, "raw");
     expect(rolePolicy(json)).toEqual([
       {
+        Sid: "RawOrdersList",
         Effect: "Allow",
         Action: ["s3:GetBucketLocation", "s3:ListBucket"],
         Resource: `\${${bucket}.arn}`,
         Condition: { StringLike: { "s3:prefix": ["orders/*"] } },
       },
-      { Effect: "Allow", Action: "s3:GetObject", Resource: `\${${bucket}.arn}/orders/*` },
+      { Sid: "RawOrdersRead", Effect: "Allow", Action: "s3:GetObject", Resource: `\${${bucket}.arn}/orders/*` },
       {
+        Sid: "LakeRawKeyDecryptViaS3",
         Effect: "Allow",
         Action: "kms:Decrypt",
         Resource: `\${${keyRef(json, "raw")}.arn}`,
@@ -56,22 +59,26 @@ describe("lake grants", () => {
     const statements = rolePolicy(json);
     expect(statements).toEqual([
       {
+        Sid: "ProcessedOrdersWrite",
         Effect: "Allow",
         Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:DeleteObject"],
         Resource: `\${${bucketRef(json, "processed")}.arn}/orders/*`,
       },
       {
+        Sid: "LakeProcessedKeyEncryptViaS3",
         Effect: "Allow",
         Action: ["kms:Decrypt", "kms:GenerateDataKey"],
         Resource: `\${${keyRef(json, "processed")}.arn}`,
         Condition: { StringEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" } },
       },
       {
+        Sid: "QuarantineOrdersWrite",
         Effect: "Allow",
         Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
         Resource: `\${${bucketRef(json, "quarantine")}.arn}/orders/*`,
       },
       {
+        Sid: "LakeQuarantineKeyEncryptViaS3",
         Effect: "Allow",
         Action: ["kms:Decrypt", "kms:GenerateDataKey"],
         Resource: `\${${keyRef(json, "quarantine")}.arn}`,
@@ -91,6 +98,41 @@ describe("lake grants", () => {
 
   it("a role with no grants has no (empty, invalid) inline policy", () => {
     expect(resources(stackWith(() => undefined), "aws_iam_role_policy")).toHaveLength(0);
+  });
+
+  it("a grant repeated is one statement; its kept reasons are recorded on the role, never rendered", () => {
+    let held: readonly PolicyStatement[] = [];
+    const json = stackWith((lake, role) => {
+      lake.grantRead("raw", role, "orders/");
+      lake.grantRead("raw", role, "orders/", { keptBecause: { reason: "used only on backfill" } });
+      held = role.grants;
+    });
+    expect(rolePolicy(json).map((s) => s.Sid)).toEqual(["RawOrdersList", "RawOrdersRead", "LakeRawKeyDecryptViaS3"]);
+    expect(JSON.stringify(json)).not.toContain("backfill");
+    expect(held.map((s) => keptReasons(s).map((k) => k.reason))).toEqual([["used only on backfill"], ["used only on backfill"], ["used only on backfill"]]);
+  });
+});
+
+describe("statement ids", () => {
+  const role = () => {
+    const stack = new TerraformStack(Testing.app(), "sids");
+    const naming = new Naming({ project: "dataplat", environment: "test", region: "eu-west-1" });
+    return new ServiceRole(stack, "job", { naming, name: "job", service: "glue.amazonaws.com", accountId: "111111111111" });
+  };
+
+  it("come from words, alphanumeric", () => {
+    expect(sidOf("raw", "orders/_staging/", "read")).toBe("RawOrdersStagingRead");
+    expect(sidOf("lake-raw", "key", "decrypt", "via", "s3")).toBe("LakeRawKeyDecryptViaS3");
+    expect(() => sidOf("raw", "${aws_s3_bucket.x.arn}")).toThrow("a sid cannot hold a Terraform reference");
+  });
+
+  it("are required on every role statement, and a different statement under a taken sid gets a number", () => {
+    const r = role();
+    expect(() => r.addToPolicy(allow({ sid: undefined }))).toThrow('sids/job: IAM statement "" of s3:GetObject needs an alphanumeric sid');
+    expect(() => r.addToPolicy(allow({ sid: "Read-Orders" }))).toThrow("needs an alphanumeric sid");
+    r.addToPolicy(allow({ sid: "Read" }));
+    r.addToPolicy(allow({ sid: "Read", resources: ["arn:aws:s3:::c/*"] }));
+    expect(r.grants.map((s) => s.sid)).toEqual(["Read", "Read2"]);
   });
 });
 
@@ -135,7 +177,6 @@ describe("service roles", () => {
 });
 
 describe("least privilege is enforced at synth", () => {
-  const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"], ...s });
 
   it.each([
     ["*", allow({ actions: ["*"] }), 'allows "*"'],

@@ -69,7 +69,7 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     expect(crawler.s3_target).toEqual([expect.objectContaining({ path: `s3://${raw}.bucket}/returns/` })]);
     expect(json.output!.catalog_crawler_names.value.returns).toBe(`\${${"aws_glue_crawler"}.${byPath(json, "aws_glue_crawler", "catalog/returns-crawler").name}.name}`);
     const statements = parsePolicy(byPath(json, "aws_iam_role_policy", "catalog/crawler-role/policy").body.policy).Statement;
-    expect(statements).toContainEqual({ Effect: "Allow", Action: "s3:GetObject", Resource: `${raw}.arn}/returns/*` });
+    expect(statements).toContainEqual({ Sid: "RawReturnsRead", Effect: "Allow", Action: "s3:GetObject", Resource: `${raw}.arn}/returns/*` });
   });
 
   it("its ingestion follows from its declaration: an api-ingest function on the schedule for its API path, and its Glue jobs", () => {

@@ -11,7 +11,7 @@ import { livesIn, type PartitionedDataset, type Zone } from "../../datasets";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
-import type { IGrantable } from "../shared/iam";
+import { type IGrantable, sidOf } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { SecureBucket } from "../shared/secure-bucket";
@@ -124,6 +124,7 @@ export class Athena extends Construct {
   grantQuery(grantee: IGrantable, workgroup: WorkgroupName, zones: readonly Zone[]): void {
     const { region, accountId, lake, catalog, naming } = this.props;
     grantee.addToPolicy({
+      sid: sidOf("query", workgroup),
       actions: ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"],
       resources: [naming.arn({ service: "athena", region, account: accountId, resource: `workgroup/${naming.name(workgroup)}` })],
     });

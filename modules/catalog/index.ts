@@ -15,7 +15,7 @@ import { Construct } from "constructs";
 import { livesIn, ZONES, type Column, type PartitionedDataset, type Zone } from "../../datasets";
 import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
-import { IGrantable, ServiceRole } from "../shared/iam";
+import { IGrantable, ServiceRole, sidOf } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
@@ -221,6 +221,7 @@ export class Catalog extends Construct {
   /** Read table definitions (and partitions) of one zone's database, decrypting catalog metadata. */
   grantReadTables(grantee: IGrantable, zone: Zone): void {
     grantee.addToPolicy({
+      sid: sidOf("read", zone, "tables"),
       actions: ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"],
       resources: this.catalogResources(zone),
     });
@@ -230,6 +231,7 @@ export class Catalog extends Construct {
   /** Create and update tables and partitions in one zone's database (crawlers, jobs that register output). */
   grantWriteTables(grantee: IGrantable, zone: Zone): void {
     grantee.addToPolicy({
+      sid: sidOf("write", zone, "tables"),
       actions: [
         "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
         "glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
@@ -248,11 +250,24 @@ export class Catalog extends Construct {
     const { region, accountId, naming } = this.props;
     const groups = naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws-glue/${kind}*` });
     grantee.addToPolicy({
+      sid: "EncryptedGlueLogs",
       actions: ["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream", "logs:PutLogEvents"],
       resources: [groups, `${groups}:log-stream:*`],
+      keptBecause: {
+        reason: "Glue creates the security configuration's KMS-encrypted log groups and writes the run's logs under the role; the emulated Glue writes no CloudWatch logs",
+        citation: "https://docs.aws.amazon.com/glue/latest/dg/console-security-configurations.html",
+      },
     });
     // Bookmarks are encrypted client-side by the job itself, so these calls do not come through a service.
-    grantee.addToPolicy({ actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], resources: [this.key.arn] });
+    grantee.addToPolicy({
+      sid: "SecurityConfigurationKey",
+      actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+      resources: [this.key.arn],
+      keptBecause: {
+        reason: "the security configuration's CloudWatch and job-bookmark encryption use this key under the role; the emulated Glue encrypts neither",
+        citation: "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html",
+      },
+    });
   }
 
   /** Catalog, database and table ARNs of one zone, for IAM statements. */

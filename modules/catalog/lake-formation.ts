@@ -81,6 +81,7 @@ export class LakeFormation extends Construct {
   /** The IAM side of Lake Formation access: asking it for temporary credentials to registered locations. */
   grantDataAccess(grantee: IGrantable): void {
     grantee.addToPolicy({
+      sid: "LakeFormationDataAccess",
       actions: ["lakeformation:GetDataAccess"],
       resources: ["*"],
       wildcardResourceReason: "lakeformation:GetDataAccess supports no resource-level permissions; Lake Formation grants scope it",

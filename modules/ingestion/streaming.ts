@@ -17,7 +17,7 @@ import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
 import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
-import { IGrantable, ServiceRole } from "../shared/iam";
+import { IGrantable, ServiceRole, sidOf } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 
 /** The environment's `ingestion.kinesis` (documented in environments/schema.ts). */
@@ -152,7 +152,7 @@ export class EventStream extends Construct {
 
   /** Lets a producer put records (and encrypt them with the stream's key). */
   grantWrite(grantee: IGrantable): void {
-    grantee.addToPolicy({ actions: ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"], resources: [this.stream.arn] });
+    grantee.addToPolicy({ sid: sidOf("write", this.node.id), actions: ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"], resources: [this.stream.arn] });
     this.props.key.grantEncryptDecrypt(grantee, "kinesis");
   }
 }

@@ -16,7 +16,7 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { Construct } from "constructs";
 import type { EncryptionKey } from "../shared/encryption-key";
-import { IGrantable, PolicyStatement, policyDocument } from "../shared/iam";
+import { IGrantable, PolicyStatement, policyDocument, sidOf } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 
 /** Defaults for queues, each with its reason. */
@@ -140,6 +140,7 @@ export class SecureQueue extends Construct {
   /** Receive and delete messages (and decrypt them through SQS). */
   grantConsume(grantee: IGrantable): void {
     grantee.addToPolicy({
+      sid: sidOf("consume", this.node.id),
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
       resources: [this.queue.arn],
     });
@@ -217,7 +218,7 @@ export class SecureTopic extends Construct {
 
   /** Identity permission to publish, including the key (through SNS). */
   grantPublish(grantee: IGrantable): void {
-    grantee.addToPolicy({ actions: ["sns:Publish"], resources: [this.topic.arn] });
+    grantee.addToPolicy({ sid: sidOf("publish", this.node.id), actions: ["sns:Publish"], resources: [this.topic.arn] });
     this.props.key.grantEncryptDecrypt(grantee, "sns");
   }
 

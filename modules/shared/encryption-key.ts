@@ -8,7 +8,7 @@ import { Lazy } from "cdktf";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Construct } from "constructs";
-import { ConditionBlock, IGrantable, PolicyStatement, policyDocument } from "./iam";
+import { ConditionBlock, IGrantable, KeptReason, PolicyStatement, keptList, policyDocument, sidOf } from "./iam";
 import type { Naming } from "./naming";
 
 /** Every KMS action the account (and through it, IAM policies) may use on the key. Named, not "kms:*". */
@@ -98,20 +98,34 @@ export class EncryptionKey extends Construct {
   }
 
   /** Decrypt through one service (e.g. S3), for readers. */
-  grantDecrypt(grantee: IGrantable, viaService: string): void {
-    grantee.addToPolicy(this.statement(["kms:Decrypt"], viaService));
+  grantDecrypt(grantee: IGrantable, viaService: string, keptBecause?: KeptReason | readonly KeptReason[]): void {
+    grantee.addToPolicy(this.statement("Decrypt", ["kms:Decrypt"], viaService, keptBecause));
   }
 
-  /** Encrypt and decrypt through one service (e.g. S3), for writers. Decrypt is needed by multipart uploads. */
-  grantEncryptDecrypt(grantee: IGrantable, viaService: string): void {
-    grantee.addToPolicy(this.statement(["kms:Decrypt", "kms:GenerateDataKey"], viaService));
+  /**
+   * Encrypt and decrypt through one service (e.g. S3), for writers. Decrypt is needed by S3
+   * multipart uploads (S3 decrypts the upload's data key to assemble the parts).
+   */
+  grantEncryptDecrypt(grantee: IGrantable, viaService: string, keptBecause?: KeptReason | readonly KeptReason[]): void {
+    const kept = [...keptList(keptBecause), ...(viaService === "s3" ? [MULTIPART_DECRYPT] : [])];
+    grantee.addToPolicy(this.statement("Encrypt", ["kms:Decrypt", "kms:GenerateDataKey"], viaService, kept));
   }
 
-  private statement(actions: string[], viaService: string): PolicyStatement {
+  private statement(what: string, actions: string[], viaService: string, keptBecause?: KeptReason | readonly KeptReason[]): PolicyStatement {
     return {
+      sid: sidOf(this.props.purpose, "key", what, "via", viaService),
       actions,
       resources: [this.arn],
       conditions: { StringEquals: { "kms:ViaService": `${viaService}.${this.props.region}.amazonaws.com` } },
+      ...(keptList(keptBecause).length ? { keptBecause } : {}),
     };
   }
 }
+
+/** A writer's kms:Decrypt through S3: S3 needs it to complete a multipart upload under SSE-KMS. */
+const MULTIPART_DECRYPT: KeptReason = {
+  reason: "S3 decrypts the upload's data key to complete a multipart upload under SSE-KMS; single-PUT writes do not need it",
+  actions: ["kms:Decrypt"],
+  citation: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
+  varies: true,
+};

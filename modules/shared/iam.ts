@@ -11,6 +11,29 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
 import type { Naming } from "./naming";
 
+/** The name of every service role's one inline policy (the emulator's decision log names statements "<this>/<sid>"). */
+export const INLINE_POLICY_NAME = "least-privilege";
+
+/**
+ * Why a grant stays although an end-to-end run may not use it: the unused-access report
+ * (docs/unused-access.md) lists every granted action the local run never exercised, and each one
+ * needs a reason here, next to the grant. Never remove a grant only because the emulator did not use it.
+ */
+export interface KeptReason {
+  /** What needs it, e.g. "used only on failure" or "Glue writes its encrypted logs with it; the emulator writes none". */
+  readonly reason: string;
+  /** The statement's actions this reason covers. @default all of them */
+  readonly actions?: readonly string[];
+  /** The AWS documentation that requires the permission, where there is one. */
+  readonly citation?: string;
+  /**
+   * The action is used in some runs and not in others (a failure or timing path), so the run's
+   * exercised set is not compared with the snapshot for it.
+   * @default false
+   */
+  readonly varies?: boolean;
+}
+
 export type ConditionBlock = Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
 
 export interface PolicyStatement {
@@ -28,6 +51,32 @@ export interface PolicyStatement {
    * resource-level permissions (e.g. `xray:PutTraceSegments`). Without a reason "*" is rejected.
    */
   readonly wildcardResourceReason?: string;
+  /** Why the grant is kept where a run may not use it (not rendered into the policy). @default none */
+  readonly keptBecause?: KeptReason | readonly KeptReason[];
+}
+
+/** Kept reasons as a list (one, several or none). */
+export function keptList(kept: KeptReason | readonly KeptReason[] | undefined): readonly KeptReason[] {
+  return kept === undefined ? [] : Array.isArray(kept) ? kept : [kept as KeptReason];
+}
+
+/** The statement's kept reasons as a list. */
+export function keptReasons(statement: PolicyStatement): readonly KeptReason[] {
+  return keptList(statement.keptBecause);
+}
+
+/**
+ * A statement id from words, e.g. `sidOf("raw", "orders/", "read")` → "RawOrdersRead". IAM sids
+ * are alphanumeric; a Terraform token cannot be one, so passing one throws.
+ */
+export function sidOf(...words: readonly string[]): string {
+  const text = words.join("-");
+  if (text.includes("${")) throw new Error(`IAM sid from ${JSON.stringify(text)}: a sid cannot hold a Terraform reference`);
+  return text
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("");
 }
 
 /** Renders statements as an IAM policy document (a JSON string that may hold Terraform references). */
@@ -118,12 +167,18 @@ export class ServiceRole extends Construct implements IGrantable {
   readonly role: IamRole;
   readonly arn: string;
   readonly name: string;
+  /** The component name the role was created with (its name without the environment's prefix). */
+  readonly component: string;
+  /** The service principal the role trusts. */
+  readonly service: string;
   private readonly statements: PolicyStatement[] = [];
   private policy?: IamRolePolicy;
 
   constructor(scope: Construct, id: string, props: ServiceRoleProps) {
     super(scope, id);
     this.name = props.naming.name(props.name);
+    this.component = props.name;
+    this.service = props.service;
     const guard = props.confusedDeputyConditions ?? true;
     if (!guard && !(props.service in SERVICES_WITHOUT_SOURCE_CONDITIONS)) {
       throw new Error(
@@ -155,11 +210,35 @@ export class ServiceRole extends Construct implements IGrantable {
     return this.policy;
   }
 
+  /** The statements of the inline policy, with their kept reasons (for the unused-access report). */
+  get grants(): readonly PolicyStatement[] {
+    return this.statements;
+  }
+
+  /**
+   * Adds a statement. Every statement needs a sid: the unused-access report and the emulator's
+   * decision log name grants by it. A statement equal to one already held (same effect, actions,
+   * resources and conditions) is not repeated, only its kept reasons are added; a different
+   * statement with a sid already taken gets a number.
+   */
   addToPolicy(statement: PolicyStatement): void {
     assertLeastPrivilege([statement]);
-    this.statements.push(statement);
+    if (!statement.sid || !/^[A-Za-z0-9]+$/.test(statement.sid)) {
+      throw new Error(`${this.node.path}: IAM statement ${JSON.stringify(statement.sid ?? "")} of ${statement.actions.join(", ")} needs an alphanumeric sid`);
+    }
+    const body = (s: PolicyStatement) => JSON.stringify([s.effect ?? "Allow", s.actions, s.resources, s.conditions]);
+    const same = this.statements.findIndex((s) => body(s) === body(statement));
+    if (same >= 0) {
+      const held = this.statements[same];
+      const reasons = [...keptReasons(held), ...keptReasons(statement)];
+      this.statements[same] = { ...held, ...(reasons.length ? { keptBecause: reasons } : {}) };
+      return;
+    }
+    let sid = statement.sid;
+    for (let n = 2; this.statements.some((s) => s.sid === sid); n++) sid = `${statement.sid}${n}`;
+    this.statements.push({ ...statement, sid });
     this.policy ??= new IamRolePolicy(this, "policy", {
-      name: "least-privilege",
+      name: INLINE_POLICY_NAME,
       role: this.role.id,
       policy: Lazy.stringValue({ produce: () => policyDocument(this.statements) }),
     });

@@ -21,7 +21,7 @@ import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versionin
 import { Construct } from "constructs";
 import type { Tiering } from "../../environments";
 import type { EncryptionKey } from "./encryption-key";
-import { IGrantable, PolicyStatement, policyDocument } from "./iam";
+import { IGrantable, KeptReason, PolicyStatement, keptList, policyDocument, sidOf } from "./iam";
 import { skipPolicyCheck } from "./policy-checks";
 
 export interface AccessLogTarget {
@@ -79,7 +79,31 @@ export const ACCESS_LOG_ENCRYPTION_REASON =
 export interface ReadOptions {
   /** Also the folder's own key, which Spark's S3 file systems stat. @default false */
   readonly folderKey?: boolean;
+  /** Why the grant stays where a run may not use it (the unused-access report). @default none */
+  readonly keptBecause?: KeptReason | readonly KeptReason[];
 }
+
+/** How `grantWrite` writes a prefix. */
+export interface WriteOptions {
+  /** Also delete objects: jobs that overwrite a partition need it, appenders do not. @default false */
+  readonly allowDelete?: boolean;
+  /** Why the grant stays where a run may not use it (the unused-access report). @default none */
+  readonly keptBecause?: KeptReason | readonly KeptReason[];
+}
+
+/**
+ * Multipart uploads: a writer (the SDKs' transfer managers, Spark's S3A committer, Firehose) splits
+ * a large object into parts, lists them, and aborts a failed upload. Whether a run uploads in parts
+ * depends on object size, so these are exercised in some runs only.
+ */
+const MULTIPART_REASONS: readonly KeptReason[] = [
+  {
+    reason: "multipart uploads of large objects list their parts and abort on failure; small objects are written in one PUT",
+    actions: ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+    citation: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
+    varies: true,
+  },
+];
 
 export class SecureBucket extends Construct {
   readonly bucket: S3Bucket;
@@ -163,22 +187,26 @@ export class SecureBucket extends Construct {
    * AccessDenied rather than a 404.
    */
   grantRead(grantee: IGrantable, prefix = "", options: ReadOptions = {}): void {
+    const kept = options.keptBecause ? { keptBecause: options.keptBecause } : {};
     grantee.addToPolicy({
+      sid: this.sid(prefix, "List"),
       actions: ["s3:GetBucketLocation", "s3:ListBucket"],
       resources: [this.arn],
       ...(prefix ? { conditions: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
+      ...kept,
     });
     const folderKey = options.folderKey && prefix.endsWith("/") ? [`${this.arn}/${prefix.slice(0, -1)}`] : [];
-    grantee.addToPolicy({ actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey] });
-    this.encryptionKey?.grantDecrypt(grantee, "s3");
+    grantee.addToPolicy({ sid: this.sid(prefix, "Read"), actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey], ...kept });
+    this.encryptionKey?.grantDecrypt(grantee, "s3", options.keptBecause);
   }
 
   /**
    * Write objects under `prefix` (and encrypt them through S3). Deleting is separate and opt-in:
    * jobs that overwrite a partition need it, appenders do not.
    */
-  grantWrite(grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
+  grantWrite(grantee: IGrantable, prefix = "", options: WriteOptions = {}): void {
     grantee.addToPolicy({
+      sid: this.sid(prefix, "Write"),
       actions: [
         "s3:PutObject",
         "s3:AbortMultipartUpload",
@@ -186,14 +214,20 @@ export class SecureBucket extends Construct {
         ...(options.allowDelete ? ["s3:DeleteObject"] : []),
       ],
       resources: [this.objects(prefix)],
+      keptBecause: [...MULTIPART_REASONS, ...keptList(options.keptBecause)],
     });
-    this.encryptionKey?.grantEncryptDecrypt(grantee, "s3");
+    this.encryptionKey?.grantEncryptDecrypt(grantee, "s3", options.keptBecause);
   }
 
   /** Read and write under `prefix`. */
-  grantReadWrite(grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } & ReadOptions = {}): void {
+  grantReadWrite(grantee: IGrantable, prefix = "", options: WriteOptions & ReadOptions = {}): void {
     this.grantRead(grantee, prefix, options);
     this.grantWrite(grantee, prefix, options);
+  }
+
+  /** "<bucket construct id><prefix words><what>", e.g. "RawOrdersRead". */
+  private sid(prefix: string, what: string): string {
+    return sidOf(this.node.id, prefix, what);
   }
 
   /** ARN pattern of the objects under a prefix. */
