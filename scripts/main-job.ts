@@ -79,7 +79,16 @@ export interface MainJobReport {
   calls: AwsCall[];
   processes: string[];
   /** The emulator's IAM decisions while the data moved (the "data" phase of its decision log). */
-  iam: { mode: string; counts: IamPhaseCounts; denials: IamDecisionSummary["denials"]; roles: number; mainJobCalls: number; accountSigned: Record<string, number> };
+  iam: {
+    mode: string;
+    counts: IamPhaseCounts;
+    denials: IamDecisionSummary["denials"];
+    roles: number;
+    mainJobCalls: number;
+    accountSigned: Record<string, number>;
+    /** Per role ARN, how often each grant ("<action> <policy>/<sid>") allowed a request: the unused-access report's input. */
+    exercised: IamDecisionSummary["exercised"];
+  };
   ok: boolean;
 }
 
@@ -326,7 +335,7 @@ async function main(): Promise<void> {
     const decisions = await emulator.iamDecisions();
     const counts = decisions.counts.data;
     if (!counts?.decided) throw new StepError("Checking IAM", new Error("the emulator decided no component's request while the data moved: are the components running with their roles?"));
-    const iam = { mode: iamMode, counts, denials: decisions.denials.filter((d) => d.phase === "data"), roles: Object.keys(decisions.exercised).length, mainJobCalls: clients.calls.length - callsBeforeData, accountSigned: accountSigned(decisions.log, "data") };
+    const iam = { mode: iamMode, counts, denials: decisions.denials.filter((d) => d.phase === "data"), roles: Object.keys(decisions.exercised).length, mainJobCalls: clients.calls.length - callsBeforeData, accountSigned: accountSigned(decisions.log, "data"), exercised: decisions.exercised };
     const iamProblems = counts.denied ? [`${counts.denied} request(s) of the components were ${iamMode === "enforce" ? "denied" : "not allowed by their roles"}: ${iam.denials.map((d) => `${d.role.split("/").pop()} ${d.action} ${d.resource}`).join("; ")}`] : [];
     const report: MainJobReport = {
       deployed,

@@ -13,7 +13,9 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DATASETS } from "../../datasets";
+import { loadEnvironments } from "../../environments";
 import { ROOT } from "../../scripts/lib/terraform";
+import { EXERCISED_SNAPSHOT, rolesOf, snapshotOf, stableExercised } from "../../scripts/lib/unused-access";
 
 const GENERATED = "generated_parcels";
 /** What a producer or an operator calls; anything else fails the test. */
@@ -169,6 +171,15 @@ it("ran every component under its own role with IAM enforced: every request deci
     else expect({ key, n: Math.min(n, own.get(operation) ?? 0) }).toEqual({ key, n });
   }
   expect(result.stdout).toMatch(/IAM \(enforce, while the data moved\)\n  \d+ requests of \d+ deployed roles decided: \d+ allowed, 0 denied/);
+});
+
+it("exercised the same grants as the committed unused-access snapshot, both ways (except those marked varies)", () => {
+  const localConfig = loadEnvironments().find((e) => e.name === "local")!;
+  const roles = rolesOf(localConfig);
+  const committed = stableExercised(JSON.parse(readFileSync(join(ROOT, EXERCISED_SNAPSHOT), "utf8")), roles);
+  const ran = stableExercised(snapshotOf(report.iam.exercised, roles), roles);
+  const hint = "a grant's use changed: rerun npm start and npm run docs:unused-access -- --from, and check the page's diff";
+  expect({ hint, onlyInThisRun: [...ran].filter((k) => !committed.has(k)), onlyInSnapshot: [...committed].filter((k) => !ran.has(k)) }).toEqual({ hint, onlyInThisRun: [], onlyInSnapshot: [] });
 });
 
 it("names no dataset in the main job or its helpers", () => {

@@ -109,7 +109,7 @@ describe("lake grants", () => {
     });
     expect(rolePolicy(json).map((s) => s.Sid)).toEqual(["RawOrdersList", "RawOrdersRead", "LakeRawKeyDecryptViaS3"]);
     expect(JSON.stringify(json)).not.toContain("backfill");
-    expect(held.map((s) => keptReasons(s).map((k) => k.reason))).toEqual([["used only on backfill"], ["used only on backfill"], ["used only on backfill"]]);
+    expect(held.map((s) => keptReasons(s).filter((k) => k.reason === "used only on backfill").length)).toEqual([1, 1, 1]);
   });
 });
 

@@ -141,7 +141,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         [`quarantine:${dataset}/raw_to_processed/runs/*`]: READ,
         [`consumer:${dataset}/*`]: READ_WRITE_DELETE,
         [`consumer:${dataset}`]: READ,
-        [`quarantine:${dataset}/processed_to_consumer/*`]: READ_WRITE_DELETE,
+        [`quarantine:${dataset}/processed_to_consumer/runs/*`]: WRITE,
         "artifacts:glue/*": READ,
         [`scratch:glue-temp/${prefix}-${dataset}-processed-to-consumer/*`]: READ_WRITE_DELETE,
       });
@@ -178,7 +178,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     const table = `arn:aws:dynamodb:${region}:${accountId}:table/customers`;
     const dynamodb = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:"))).map((s) => [asArray(s.Action), asArray(s.Resource)]);
     expect(dynamodb).toEqual([
-      [["dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"], [table]],
+      [["dynamodb:ExportTableToPointInTime"], [table]],
       [["dynamodb:DescribeExport"], [`${table}/export/*`]],
     ]);
   });

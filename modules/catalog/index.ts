@@ -15,7 +15,7 @@ import { Construct } from "constructs";
 import { livesIn, ZONES, type Column, type PartitionedDataset, type Zone } from "../../datasets";
 import type { Lake } from "../lake";
 import { EncryptionKey } from "../shared/encryption-key";
-import { IGrantable, ServiceRole, sidOf } from "../shared/iam";
+import { IGrantable, ServiceRole, sidOf, type KeptReason } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
@@ -165,7 +165,10 @@ export class Catalog extends Construct {
       confusedDeputyConditions: false,
       description: "Raw-zone crawlers: read dataset folders, register tables and partitions in the raw database",
     });
-    this.grantWriteTables(this.crawlerRole, "raw");
+    this.grantWriteTables(this.crawlerRole, "raw", {
+      reason: "a crawl reads what the catalog holds and updates a table whose schema changed and partitions it finds again; a first crawl of new folders only creates them",
+      citation: "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html",
+    });
     this.grantSecurityConfiguration(this.crawlerRole, "crawlers");
 
     const crawlers: Record<string, GlueCrawler> = {};
@@ -225,11 +228,11 @@ export class Catalog extends Construct {
       actions: ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"],
       resources: this.catalogResources(zone),
     });
-    this.key.grantDecrypt(grantee, "glue");
+    this.key.grantDecrypt(grantee, "glue", CATALOG_KEY);
   }
 
   /** Create and update tables and partitions in one zone's database (crawlers, jobs that register output). */
-  grantWriteTables(grantee: IGrantable, zone: Zone): void {
+  grantWriteTables(grantee: IGrantable, zone: Zone, keptBecause?: KeptReason): void {
     grantee.addToPolicy({
       sid: sidOf("write", zone, "tables"),
       actions: [
@@ -238,8 +241,9 @@ export class Catalog extends Construct {
         "glue:BatchUpdatePartition",
       ],
       resources: this.catalogResources(zone),
+      ...(keptBecause ? { keptBecause } : {}),
     });
-    this.key.grantEncryptDecrypt(grantee, "glue");
+    this.key.grantEncryptDecrypt(grantee, "glue", CATALOG_KEY);
   }
 
   /**
@@ -309,3 +313,9 @@ function consumerDescription(dataset: PartitionedDataset): string {
   if (view.kind === "curated") return `${dataset.contract.description} Curated: deduplicated, contract-checked records.`;
   return `${dataset.contract.description} Aggregated by ${view.groupBy.join(", ")} per partition: ${view.measures.map((m) => m.name).join(", ")}.`;
 }
+
+/** Why the catalog key's grants stay where a run does not use them. */
+const CATALOG_KEY: KeptReason = {
+  reason: "Glue decrypts and encrypts the encrypted Data Catalog's metadata with this key under the caller's credentials",
+  citation: "https://docs.aws.amazon.com/glue/latest/dg/encrypt-glue-data-catalog.html",
+};

@@ -17,6 +17,7 @@ import { ValidationError } from "../shared/errors";
 import type { Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
+import { DEAD_LETTER_ONLY, EARLIER_RUN_STATE, SECRET_DECRYPT, XRAY_TRACING } from "../shared/kept-reasons";
 import { pascalCase, type Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import type { SecureBucket } from "../shared/secure-bucket";
@@ -96,24 +97,33 @@ export class ApiIngestFunction extends Construct {
       sourceArns: [functionArn],
       description: `api-ingest for ${dataset.name}: writes raw/${dataset.prefix}, quarantines to quarantine/${dataset.prefix}api_ingest/`,
     });
-    this.role.addToPolicy({ sid: "OwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${this.logGroup.arn}:*`] });
+    this.role.addToPolicy({
+      sid: "OwnLogs",
+      actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      resources: [`${this.logGroup.arn}:*`],
+      keptBecause: { reason: "Lambda writes the function's logs with its execution role; the emulated runtime keeps them in its own log", citation: "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html" },
+    });
     this.role.addToPolicy({
       sid: "Tracing",
       actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
       resources: ["*"],
       wildcardResourceReason: "X-Ray trace ingestion has no resource-level permissions",
+      keptBecause: { ...XRAY_TRACING, citation: "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html" },
     });
     lake.grantWrite("raw", this.role, dataset.prefix);
     lake.grantWrite("quarantine", this.role, `${dataset.prefix}api_ingest/`);
-    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [props.deadLetterQueue.arn] });
-    key.grantEncryptDecrypt(this.role, "sqs");
+    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [props.deadLetterQueue.arn], keptBecause: DEAD_LETTER_ONLY });
+    key.grantEncryptDecrypt(this.role, "sqs", DEAD_LETTER_ONLY);
     this.role.addToPolicy({ sid: "ApiCredentials", actions: ["secretsmanager:GetSecretValue"], resources: [props.credentials.arn] });
-    key.grantDecrypt(this.role, "secretsmanager");
-    key.grantDecrypt(this.role, "lambda"); // the function's own environment variables
+    key.grantDecrypt(this.role, "secretsmanager", SECRET_DECRYPT);
+    key.grantDecrypt(this.role, "lambda", {
+      reason: "Lambda decrypts the function's environment variables, encrypted with this key, with the execution role; the emulated runtime gets them in plain text",
+      citation: "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html",
+    });
     const incremental = resolvedApiIncremental(source.incremental);
     if (incremental.kind === "since") {
       if (!props.state) throw new ValidationError("INGESTION_NO_STATE_BUCKET", `dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`, this);
-      props.state.grantReadWrite(this.role, markPrefix(dataset));
+      props.state.grantReadWrite(this.role, markPrefix(dataset), { keptBecause: EARLIER_RUN_STATE });
     }
 
     this.function = new LambdaFunction(this, "function", {

@@ -18,6 +18,7 @@ import { ConfigError, type ConfigProblem } from "../../environments/errors";
 import { DeadLetterQueue } from "../orchestration/messaging";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
+import { DEAD_LETTER_ONLY, SCHEDULE_INPUT } from "../shared/kept-reasons";
 import type { Naming } from "../shared/naming";
 import type { GlueJobRef } from "./glue";
 
@@ -67,10 +68,10 @@ export class ExtractSchedule extends Construct {
       description: `EventBridge Scheduler: starts ${job.name}, dead-letters what it cannot start`,
     });
     this.role.addToPolicy({ sid: "StartExtract", actions: ["glue:StartJobRun"], resources: [job.arn] });
-    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetter.arn] });
-    key.grantEncryptDecrypt(this.role, "sqs");
+    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetter.arn], keptBecause: DEAD_LETTER_ONLY });
+    key.grantEncryptDecrypt(this.role, "sqs", DEAD_LETTER_ONLY);
     // The schedule's input is stored under the ingestion key; Scheduler decrypts it with this role.
-    this.role.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [key.arn] });
+    this.role.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [key.arn], keptBecause: SCHEDULE_INPUT });
 
     this.schedule = new SchedulerSchedule(this, "schedule", {
       name: this.name,

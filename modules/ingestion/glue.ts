@@ -26,7 +26,8 @@ import { join } from "node:path";
 import { livesIn, type PartitionedDataset } from "../../datasets";
 import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
 import type { EncryptionKey } from "../shared/encryption-key";
-import { ServiceRole } from "../shared/iam";
+import { ServiceRole, type KeptReason } from "../shared/iam";
+import { EARLIER_RUN_STATE, SECRET_DECRYPT } from "../shared/kept-reasons";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { runLayout } from "../shared/run-layout";
 import type { SecureBucket } from "../shared/secure-bucket";
@@ -131,8 +132,17 @@ export class GlueJobs extends Construct {
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
         lake.grantReadWrite("raw", extract.role, extractStagingPrefix(dataset.prefix), { allowDelete: true });
         extract.role.addToPolicy({ sid: "Connection", actions: ["glue:GetConnection"], resources: [catalogArn(props, "catalog"), catalogArn(props, `connection/${props.naming.name("rds-source")}`)] });
-        extract.role.addToPolicy({ sid: "DatabaseCredentials", actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources: [props.rds.secret.arn] });
-        props.key.grantDecrypt(extract.role, "secretsmanager");
+        extract.role.addToPolicy({
+          sid: "DatabaseCredentials",
+          actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+          resources: [props.rds.secret.arn],
+          keptBecause: {
+            reason: "Glue resolves the connection's secret (SECRET_ID) with the job's role, describing it as well as reading it; the emulated connection reads it only",
+            actions: ["secretsmanager:DescribeSecret"],
+            citation: "https://docs.aws.amazon.com/glue/latest/dg/connection-properties-secrets-manager.html",
+          },
+        });
+        props.key.grantDecrypt(extract.role, "secretsmanager", SECRET_DECRYPT);
         this.grantNetworkInterfaces(extract.role);
       } else if (source.kind === "dynamodb") {
         const exportPrefix = `dynamodb-exports/${dataset.prefix}`;
@@ -152,13 +162,20 @@ export class GlueJobs extends Construct {
         });
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
         lake.grantReadWrite("raw", extract.role, extractStagingPrefix(dataset.prefix), { allowDelete: true });
-        props.state.grantReadWrite(extract.role, historyPrefix);
-        lake.grantWrite("quarantine", extract.role, deletionsPrefix); // items deleted in the source, recorded
-        props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true });
+        props.state.grantReadWrite(extract.role, historyPrefix, { keptBecause: EARLIER_RUN_STATE });
+        // Items deleted in the source, recorded.
+        lake.grantWrite("quarantine", extract.role, deletionsPrefix, {
+          keptBecause: { reason: "written only when the source deleted items since the last export", actions: ["s3:PutObject", "kms:GenerateDataKey"], varies: true },
+        });
         // DynamoDB writes the export with the caller's credentials and sets bucket-owner-full-control.
-        extract.role.addToPolicy({ sid: "ExportObjectAcl", actions: ["s3:PutObjectAcl"], resources: [props.scratch.objects(exportPrefix)] });
+        const exportWrites: KeptReason = {
+          reason: "DynamoDB writes the export's files to S3 with the caller's credentials; the emulated export writes them as the service",
+          citation: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html",
+        };
+        props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true, keptBecause: exportWrites });
+        extract.role.addToPolicy({ sid: "ExportObjectAcl", actions: ["s3:PutObjectAcl"], resources: [props.scratch.objects(exportPrefix)], keptBecause: exportWrites });
         // ExportTableToPointInTime starts full and incremental exports alike.
-        extract.role.addToPolicy({ sid: "ExportTable", actions: ["dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime"], resources: [tableArn] });
+        extract.role.addToPolicy({ sid: "ExportTable", actions: ["dynamodb:ExportTableToPointInTime"], resources: [tableArn] });
         extract.role.addToPolicy({ sid: "TrackExport", actions: ["dynamodb:DescribeExport"], resources: [`${tableArn}/export/*`] });
       }
 
@@ -187,7 +204,8 @@ export class GlueJobs extends Construct {
         });
         lake.grantRead("processed", processedToConsumer.role, dataset.prefix, { folderKey: true });
         lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true, folderKey: true });
-        lake.grantReadWrite("quarantine", processedToConsumer.role, runLayout.quarantinePrefix(dataset.prefix, "processed_to_consumer"), { allowDelete: true });
+        // Its own run summary only: it quarantines no rows.
+        lake.grantWrite("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer"));
         // `--partitions_path`: raw → processed's run summary says which partitions to rebuild.
         lake.grantRead("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "raw_to_processed"));
       }
@@ -227,7 +245,14 @@ export class GlueJobs extends Construct {
     });
     const tempPrefix = `glue-temp/${name}/`;
     artifacts.grantRead(role, "glue/");
-    scratch.grantReadWrite(role, tempPrefix, { allowDelete: true });
+    scratch.grantReadWrite(role, tempPrefix, {
+      allowDelete: true,
+      name: "TempDir",
+      keptBecause: {
+        reason: "Glue stages temporary data and the Spark UI's event logs under --TempDir with the job's role; the emulated Glue runtime keeps them on local disk",
+        citation: "https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html",
+      },
+    });
     catalog.grantSecurityConfiguration(role, "jobs");
     if (settings.metrics) {
       role.addToPolicy({
@@ -236,6 +261,10 @@ export class GlueJobs extends Construct {
         resources: ["*"],
         conditions: { StringEquals: { "cloudwatch:namespace": "Glue" } },
         wildcardResourceReason: "CloudWatch metrics have no resource-level permissions; the namespace condition limits them to Glue's",
+        keptBecause: {
+          reason: "Glue publishes the job's metrics (--enable-metrics) with the job's role; the emulated Glue runtime publishes none",
+          citation: "https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html",
+        },
       });
     }
     const bookmarks = kind === "rds_extract" ? `job-bookmark-${settings.bookmarks}` : BOOKMARKS_OFF;
@@ -302,22 +331,29 @@ export class GlueJobs extends Construct {
   /** Glue creates the connection's network interfaces in our subnet with the job's role. */
   private grantNetworkInterfaces(role: ServiceRole): void {
     const { region, accountId, network } = this.props;
+    const keptBecause: KeptReason = {
+      reason: "Glue creates, describes, tags and deletes the connection's network interfaces in the VPC with the job's role; the emulated Glue connects from the host",
+      citation: "https://docs.aws.amazon.com/glue/latest/dg/setup-vpc-for-glue-access.html",
+    };
     const ec2 = (resource: string) => this.props.naming.arn({ service: "ec2", region, account: accountId, resource });
     role.addToPolicy({
       sid: "ConnectionInterfaces",
       actions: ["ec2:CreateNetworkInterface"],
       resources: [ec2("network-interface/*"), ec2(`subnet/${network.privateSubnets[0].id}`), ec2(`security-group/${network.glueSecurityGroup.id}`)],
+      keptBecause,
     });
     role.addToPolicy({
       sid: "ConnectionInterfaceCleanup",
       actions: ["ec2:DeleteNetworkInterface", "ec2:CreateTags", "ec2:DeleteTags"],
       resources: [ec2("network-interface/*")],
+      keptBecause,
     });
     role.addToPolicy({
       sid: "ConnectionNetworkLookup",
       actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeVpcAttribute"],
       resources: ["*"],
       wildcardResourceReason: "EC2 Describe actions have no resource-level permissions",
+      keptBecause,
     });
   }
 }

@@ -20,6 +20,7 @@ import type { IngestionContext } from "./context";
 import { bundleFunction, type Artifact } from "../shared/bundle";
 import { EncryptionKey } from "../shared/encryption-key";
 import { policyDocument, ServiceRole } from "../shared/iam";
+import { DEAD_LETTER_ONLY, SCHEDULE_INPUT } from "../shared/kept-reasons";
 import { mapValues, stackOutput } from "../shared/outputs";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { SecureBucket } from "../shared/secure-bucket";
@@ -198,10 +199,10 @@ export class Ingestion extends Construct {
       sourceArns: [naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" })],
       description: "EventBridge Scheduler: invokes the api-ingest functions, dead-letters what it cannot deliver",
     });
-    this.schedulerRole.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] });
-    this.key.grantEncryptDecrypt(this.schedulerRole, "sqs");
+    this.schedulerRole.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn], keptBecause: DEAD_LETTER_ONLY });
+    this.key.grantEncryptDecrypt(this.schedulerRole, "sqs", DEAD_LETTER_ONLY);
     // Schedules store their input under the ingestion key; EventBridge Scheduler decrypts it with the execution role.
-    this.schedulerRole.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [this.key.arn] });
+    this.schedulerRole.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [this.key.arn], keptBecause: SCHEDULE_INPUT });
 
     const apiDatasets = datasets.filter((d) => d.engine === "lambda");
     const bundle = apiDatasets.length ? (props.apiBundle ?? bundleFunction("api-ingest")) : undefined;

@@ -20,6 +20,9 @@ import type { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole, sidOf } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 
+/** Firehose's documented role permissions (Kinesis source, S3 destination, error logging). */
+const FIREHOSE_ACCESS = "https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html";
+
 /** The environment's `ingestion.kinesis` (documented in environments/schema.ts). */
 export type KinesisSettings = IngestionConfig["kinesis"];
 
@@ -92,14 +95,24 @@ export class EventStream extends Construct {
       sid: "ReadStream",
       actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
       resources: [this.stream.arn],
+      keptBecause: { reason: "Firehose describes its Kinesis source with the role before it reads; the emulated delivery lists the shards only", actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary"], citation: FIREHOSE_ACCESS },
     });
-    key.grantDecrypt(this.role, "kinesis");
+    key.grantDecrypt(this.role, "kinesis", { reason: "Kinesis decrypts the encrypted stream's records with this key under the reader's credentials; the emulator derives no KMS call behind Kinesis", citation: "https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html" });
     this.errorPrefix = `${FIREHOSE_ERROR_ROOT}${dataset.prefix}`;
-    lake.grantReadWrite(this.zone, this.role, dataset.prefix);
-    lake.grantReadWrite(this.zone, this.role, this.errorPrefix);
+    // Firehose's documented destination permissions: it may read back and list what it delivered.
+    const destination = { reason: "Firehose's documented S3 destination permissions; the emulated delivery only puts objects", citation: FIREHOSE_ACCESS };
+    lake.grantReadWrite(this.zone, this.role, dataset.prefix, { keptBecause: destination });
+    lake.grantReadWrite(this.zone, this.role, this.errorPrefix, {
+      keptBecause: [{ reason: "written only when a record fails conversion or delivery", actions: ["s3:PutObject", "kms:GenerateDataKey"], varies: true }, destination],
+    });
     const bucket = lake.zones[this.zone].bucket;
-    this.role.addToPolicy({ sid: "MultipartUploads", actions: ["s3:ListBucketMultipartUploads"], resources: [bucket.arn] });
-    this.role.addToPolicy({ sid: "DeliveryLogs", actions: ["logs:PutLogEvents"], resources: [`${this.logGroup.arn}:log-stream:*`] });
+    this.role.addToPolicy({ sid: "MultipartUploads", actions: ["s3:ListBucketMultipartUploads"], resources: [bucket.arn], keptBecause: { ...destination, varies: true } });
+    this.role.addToPolicy({
+      sid: "DeliveryLogs",
+      actions: ["logs:PutLogEvents"],
+      resources: [`${this.logGroup.arn}:log-stream:*`],
+      keptBecause: { reason: "used only on failure: Firehose logs delivery and conversion errors to the stream's log group", citation: FIREHOSE_ACCESS, varies: true },
+    });
     if (parquet) {
       catalog.grantReadTables(this.role, "processed");
       this.role.addToPolicy({ sid: "TableVersions", actions: ["glue:GetTableVersion", "glue:GetTableVersions"], resources: catalog.catalogResources("processed") });

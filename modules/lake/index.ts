@@ -12,7 +12,7 @@ import { EncryptionKey } from "../shared/encryption-key";
 import type { IGrantable } from "../shared/iam";
 import type { Naming } from "../shared/naming";
 import { stackOutput } from "../shared/outputs";
-import { SecureBucket, type ReadOptions } from "../shared/secure-bucket";
+import { SecureBucket, type ReadOptions, type WriteOptions } from "../shared/secure-bucket";
 
 export interface LakeZone {
   readonly zone: Zone;
@@ -93,12 +93,12 @@ export class Lake extends Construct {
   }
 
   /** Write objects of one zone under `prefix`. `allowDelete` for jobs that overwrite partitions. */
-  grantWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } = {}): void {
+  grantWrite(zone: Zone, grantee: IGrantable, prefix = "", options: WriteOptions = {}): void {
     this.zones[zone].bucket.grantWrite(grantee, prefix, options);
   }
 
   /** Read and write one zone under `prefix`. */
-  grantReadWrite(zone: Zone, grantee: IGrantable, prefix = "", options: { readonly allowDelete?: boolean } & ReadOptions = {}): void {
+  grantReadWrite(zone: Zone, grantee: IGrantable, prefix = "", options: WriteOptions & ReadOptions = {}): void {
     this.zones[zone].bucket.grantReadWrite(grantee, prefix, options);
   }
 

@@ -16,7 +16,8 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { Construct } from "constructs";
 import type { EncryptionKey } from "../shared/encryption-key";
-import { IGrantable, PolicyStatement, policyDocument, sidOf } from "../shared/iam";
+import { IGrantable, KeptReason, PolicyStatement, keptList, policyDocument, sidOf } from "../shared/iam";
+import { QUEUE_KEY, TOPIC_KEY } from "../shared/kept-reasons";
 import type { Naming } from "../shared/naming";
 
 /** Defaults for queues, each with its reason. */
@@ -143,8 +144,16 @@ export class SecureQueue extends Construct {
       sid: sidOf("consume", this.node.id),
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
       resources: [this.queue.arn],
+      keptBecause: [
+        {
+          reason: "a consumer reads the queue's attributes (its visibility timeout, its redrive policy) when it starts polling; the emulated poller reads them in process",
+          actions: ["sqs:GetQueueAttributes"],
+          citation: "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-sqs.html",
+        },
+        { reason: "used only on failure: a message whose processing failed is made visible again for its retry", actions: ["sqs:ChangeMessageVisibility"], varies: true },
+      ],
     });
-    this.props.key.grantDecrypt(grantee, "sqs");
+    this.props.key.grantDecrypt(grantee, "sqs", QUEUE_KEY);
   }
 }
 
@@ -217,9 +226,9 @@ export class SecureTopic extends Construct {
   }
 
   /** Identity permission to publish, including the key (through SNS). */
-  grantPublish(grantee: IGrantable): void {
-    grantee.addToPolicy({ sid: sidOf("publish", this.node.id), actions: ["sns:Publish"], resources: [this.topic.arn] });
-    this.props.key.grantEncryptDecrypt(grantee, "sns");
+  grantPublish(grantee: IGrantable, keptBecause?: KeptReason): void {
+    grantee.addToPolicy({ sid: sidOf("publish", this.node.id), actions: ["sns:Publish"], resources: [this.topic.arn], ...(keptBecause ? { keptBecause } : {}) });
+    this.props.key.grantEncryptDecrypt(grantee, "sns", keptList(keptBecause).concat(TOPIC_KEY));
   }
 
   /**

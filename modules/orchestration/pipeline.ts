@@ -23,6 +23,7 @@ import type { Lake } from "../lake";
 import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
+import { ALERT_ONLY, XRAY_TRACING } from "../shared/kept-reasons";
 import { pascalCase, type Naming } from "../shared/naming";
 import { skipPolicyCheck } from "../shared/policy-checks";
 import { runLayout } from "../shared/run-layout";
@@ -192,6 +193,10 @@ export class DatasetPipeline extends Construct {
       sid: "RunTheDatasetsJobs",
       actions: ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
       resources: [jobs.rawToProcessed.arn, jobs.processedToConsumer.arn],
+      keptBecause: [
+        { reason: "the .sync integration's poller lists the job's runs; the emulated interpreter polls GetJobRun only", actions: ["glue:GetJobRuns"], citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html" },
+        { reason: "used only when an execution is stopped or times out while a job runs: the .sync integration stops the run", actions: ["glue:BatchStopJobRun"], citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html", varies: true },
+      ],
     });
     // The run's manifest: written once per execution, read by the raw → processed job (ingestion grants that).
     props.lake.grantWrite("quarantine", this.role, this.manifestPrefix);
@@ -202,13 +207,14 @@ export class DatasetPipeline extends Construct {
       resources: [naming.arn({ service: "events", region, account: accountId, resource: "event-bus/default" })],
       conditions: { StringEquals: { "events:source": props.eventSource } },
     });
-    props.alerts.grantPublish(this.role);
+    props.alerts.grantPublish(this.role, ALERT_ONLY);
     props.alerts.allowRolePublish(`${pascalCase(dataset.name)}Pipeline`, this.role.arn);
     this.role.addToPolicy({
       sid: "XRayTracing",
       actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
       resources: ["*"],
       wildcardResourceReason: "X-Ray's write and sampling actions support no resource-level permissions",
+      keptBecause: { ...XRAY_TRACING, citation: "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html" },
     });
     this.role.addToPolicy({
       sid: "DeliverExecutionLogs",
@@ -218,6 +224,10 @@ export class DatasetPipeline extends Construct {
       ],
       resources: ["*"],
       wildcardResourceReason: "CloudWatch Logs' vended-log delivery actions support no resource-level permissions",
+      keptBecause: {
+        reason: "Step Functions sets up the execution log's vended-log delivery with the role when the state machine is created or updated; the emulator's state machines deliver no logs",
+        citation: "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html",
+      },
     });
 
     // Retention and KMS come from observability, which configures every log group in the stack.

@@ -75,21 +75,50 @@ export const NO_REPLICATION_REASON =
 export const ACCESS_LOG_ENCRYPTION_REASON =
   "S3 server access logging cannot deliver to a bucket whose default encryption is SSE-KMS, so the access-log bucket uses SSE-S3 (AES-256)";
 
-/** How `grantRead` reads a prefix. */
-export interface ReadOptions {
-  /** Also the folder's own key, which Spark's S3 file systems stat. @default false */
-  readonly folderKey?: boolean;
+/** What every grant method takes. */
+export interface GrantOptions {
+  /**
+   * The words the statement ids are made of, for a prefix that holds a physical name (and would
+   * make the sid differ per environment).
+   * @default the prefix
+   */
+  readonly name?: string;
   /** Why the grant stays where a run may not use it (the unused-access report). @default none */
   readonly keptBecause?: KeptReason | readonly KeptReason[];
 }
 
+/** How `grantRead` reads a prefix. */
+export interface ReadOptions extends GrantOptions {
+  /** Also the folder's own key, which Spark's S3 file systems stat. @default false */
+  readonly folderKey?: boolean;
+}
+
 /** How `grantWrite` writes a prefix. */
-export interface WriteOptions {
+export interface WriteOptions extends GrantOptions {
   /** Also delete objects: jobs that overwrite a partition need it, appenders do not. @default false */
   readonly allowDelete?: boolean;
-  /** Why the grant stays where a run may not use it (the unused-access report). @default none */
-  readonly keptBecause?: KeptReason | readonly KeptReason[];
 }
+
+/** Listing a prefix: kept on every read grant, for what the emulated clients do not call. */
+const LIST_REASONS: readonly KeptReason[] = [
+  {
+    reason: "the SDKs, Hadoop's S3A and AWS services ask a bucket's region before using it when the client is not told; the emulator's clients are",
+    actions: ["s3:GetBucketLocation"],
+    citation: "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html",
+  },
+  {
+    reason: "without it a key that does not exist reads as 403 AccessDenied, not 404 NoSuchKey: readers that treat a missing object as empty, and Spark listing a folder, need it; a run that reads only keys it knows lists nothing",
+    actions: ["s3:ListBucket"],
+    citation: "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions",
+  },
+];
+
+/** Deleting under a prefix: only an overwrite deletes. */
+const DELETE_REASON: KeptReason = {
+  reason: "an overwrite (a repeated or redriven run, a partition rebuilt for a late record) deletes what it replaces; a run onto new keys deletes nothing",
+  actions: ["s3:DeleteObject"],
+  varies: true,
+};
 
 /**
  * Multipart uploads: a writer (the SDKs' transfer managers, Spark's S3A committer, Firehose) splits
@@ -189,14 +218,14 @@ export class SecureBucket extends Construct {
   grantRead(grantee: IGrantable, prefix = "", options: ReadOptions = {}): void {
     const kept = options.keptBecause ? { keptBecause: options.keptBecause } : {};
     grantee.addToPolicy({
-      sid: this.sid(prefix, "List"),
+      sid: this.sid(options.name ?? prefix, "List"),
       actions: ["s3:GetBucketLocation", "s3:ListBucket"],
       resources: [this.arn],
       ...(prefix ? { conditions: { StringLike: { "s3:prefix": [`${prefix}*`] } } } : {}),
-      ...kept,
+      keptBecause: [...LIST_REASONS, ...keptList(options.keptBecause)],
     });
     const folderKey = options.folderKey && prefix.endsWith("/") ? [`${this.arn}/${prefix.slice(0, -1)}`] : [];
-    grantee.addToPolicy({ sid: this.sid(prefix, "Read"), actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey], ...kept });
+    grantee.addToPolicy({ sid: this.sid(options.name ?? prefix, "Read"), actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey], ...kept });
     this.encryptionKey?.grantDecrypt(grantee, "s3", options.keptBecause);
   }
 
@@ -206,7 +235,7 @@ export class SecureBucket extends Construct {
    */
   grantWrite(grantee: IGrantable, prefix = "", options: WriteOptions = {}): void {
     grantee.addToPolicy({
-      sid: this.sid(prefix, "Write"),
+      sid: this.sid(options.name ?? prefix, "Write"),
       actions: [
         "s3:PutObject",
         "s3:AbortMultipartUpload",
@@ -214,7 +243,7 @@ export class SecureBucket extends Construct {
         ...(options.allowDelete ? ["s3:DeleteObject"] : []),
       ],
       resources: [this.objects(prefix)],
-      keptBecause: [...MULTIPART_REASONS, ...keptList(options.keptBecause)],
+      keptBecause: [...MULTIPART_REASONS, ...(options.allowDelete ? [DELETE_REASON] : []), ...keptList(options.keptBecause)],
     });
     this.encryptionKey?.grantEncryptDecrypt(grantee, "s3", options.keptBecause);
   }
@@ -225,9 +254,9 @@ export class SecureBucket extends Construct {
     this.grantWrite(grantee, prefix, options);
   }
 
-  /** "<bucket construct id><prefix words><what>", e.g. "RawOrdersRead". */
-  private sid(prefix: string, what: string): string {
-    return sidOf(this.node.id, prefix, what);
+  /** "<bucket construct id><prefix or name words><what>", e.g. "RawOrdersRead". */
+  private sid(words: string, what: string): string {
+    return sidOf(this.node.id, words, what);
   }
 
   /** ARN pattern of the objects under a prefix. */
