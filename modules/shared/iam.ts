@@ -9,7 +9,7 @@ import { Lazy } from "cdktf";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import type { Naming } from "./naming";
+import { pascalCase, type Naming } from "./naming";
 
 /** The name of every service role's one inline policy (the emulator's decision log names statements "<this>/<sid>"). */
 export const INLINE_POLICY_NAME = "least-privilege";
@@ -72,11 +72,7 @@ export function keptReasons(statement: PolicyStatement): readonly KeptReason[] {
 export function sidOf(...words: readonly string[]): string {
   const text = words.join("-");
   if (text.includes("${")) throw new Error(`IAM sid from ${JSON.stringify(text)}: a sid cannot hold a Terraform reference`);
-  return text
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join("");
+  return pascalCase(text);
 }
 
 /** Renders statements as an IAM policy document (a JSON string that may hold Terraform references). */

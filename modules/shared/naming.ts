@@ -99,7 +99,14 @@ export function boundedName(name: string, limit: number): string {
   return `${name.slice(0, limit - suffix.length - 1)}-${suffix}`;
 }
 
-/** "pipeline-succeeded" / "records_written" → "PipelineSucceeded" / "RecordsWritten": IAM sids, metric names, ids. */
+/**
+ * "pipeline-succeeded" / "records_written" / "orders/" → "PipelineSucceeded" / "RecordsWritten" /
+ * "Orders": IAM sids, metric names, ids. Every run of characters other than letters and digits
+ * separates words, so the result is alphanumeric.
+ */
 export function pascalCase(name: string): string {
-  return name.replace(/(^|[-_])([a-z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("");
 }
