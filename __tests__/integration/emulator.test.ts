@@ -16,9 +16,10 @@ import { join } from "node:path";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 
 let emulator: Emulator;
+// The emulator's own start limit (60 s) decides; jest's 5 s default is too short on a loaded machine.
 beforeAll(async () => {
   emulator = await Emulator.start({ executeStateMachines: true });
-});
+}, 90_000);
 afterAll(() => emulator?.stop());
 
 function clientConfig(accountId = "123456789012") {
