@@ -35,6 +35,10 @@ module.exports = {
       globalSetup: "<rootDir>/__tests__/integration/setup/global-setup.ts",
       globalTeardown: "<rootDir>/__tests__/integration/setup/global-teardown.ts",
     },
-    { ...integration, displayName: "integration", testMatch: paths(integrationFiles.filter((f) => !usesSharedCloud(f))) },
+    {
+      ...integration,
+      displayName: "integration",
+      testMatch: paths(integrationFiles.filter((f) => !usesSharedCloud(f))),
+    },
   ],
 };

@@ -22,7 +22,15 @@ import { synthSection } from "./sections/synth";
 import { terraformSection } from "./sections/terraform";
 import { testsSection } from "./sections/tests";
 
-export const SECTIONS: readonly Section[] = [synthSection, testsSection, terraformSection, lambdaSection, glueSection, incrementalSection, layoutSection];
+export const SECTIONS: readonly Section[] = [
+  synthSection,
+  testsSection,
+  terraformSection,
+  lambdaSection,
+  glueSection,
+  incrementalSection,
+  layoutSection,
+];
 
 export const DEFAULTS: BenchOptions & { json: string } = {
   runs: 3,
@@ -64,23 +72,35 @@ ${SECTIONS.map((s) => `  ${s.id.padEnd(10)} ${s.summary}`).join("\n")}`;
 
 /** Parses the command line; throws on anything it does not know. */
 export function parseArgs(argv: readonly string[]): Cli {
-  const out: { -readonly [K in keyof Cli]: Cli[K] } = { ...DEFAULTS, only: SECTIONS.map((s) => s.id), docs: false, help: false };
+  const out: { -readonly [K in keyof Cli]: Cli[K] } = {
+    ...DEFAULTS,
+    only: SECTIONS.map((s) => s.id),
+    docs: false,
+    help: false,
+  };
   const ids = SECTIONS.map((s) => s.id);
   const count = (flag: string, value: string | undefined, min: number) => {
     const n = Number(value);
-    if (value === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer ≥ ${min} (got ${value ?? "nothing"})`);
+    if (value === undefined || !Number.isInteger(n) || n < min)
+      throw new Error(`${flag} needs an integer ≥ ${min} (got ${value ?? "nothing"})`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] = arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
     const value = () => inline ?? argv[++i];
     switch (flag) {
       case "--only": {
         const v = value();
-        const only = (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+        const only = (v ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
         const unknown = only.filter((s) => !ids.includes(s));
-        if (only.length === 0 || unknown.length) throw new Error(`--only takes sections among ${ids.join(", ")} (got ${v ?? "nothing"})`);
+        if (only.length === 0 || unknown.length)
+          throw new Error(`--only takes sections among ${ids.join(", ")} (got ${v ?? "nothing"})`);
         out.only = ids.filter((s) => only.includes(s));
         break;
       }
@@ -122,7 +142,9 @@ export function parseArgs(argv: readonly string[]): Cli {
 
 /** What the figures were measured on. */
 export function machine(): Record<string, string | number> {
-  const osName = existsSync("/etc/os-release") ? /PRETTY_NAME="?([^"\n]+)/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "" : "";
+  const osName = existsSync("/etc/os-release")
+    ? (/PRETTY_NAME="?([^"\n]+)/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "")
+    : "";
   const version = (cmd: string, args: string[], pattern: RegExp) => {
     try {
       // (java prints its version on stderr)
@@ -133,7 +155,11 @@ export function machine(): Record<string, string | number> {
     }
   };
   const python = join(ROOT, ".venv", "bin", "python");
-  const libraries = version(python, ["-c", "import importlib.metadata as m; print(' '.join(m.version(p) for p in ('pyspark', 'duckdb')))"], /^(\S+ \S+)/m).split(" ");
+  const libraries = version(
+    python,
+    ["-c", "import importlib.metadata as m; print(' '.join(m.version(p) for p in ('pyspark', 'duckdb')))"],
+    /^(\S+ \S+)/m,
+  ).split(" ");
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "",
@@ -179,7 +205,10 @@ async function main(): Promise<number> {
   const titles = Object.fromEntries(SECTIONS.map((s) => [s.id, s.title]));
   const started = new Date();
   const m = machine();
-  const ctx: Context = { options: cli, log: (message) => console.error(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${message}`) };
+  const ctx: Context = {
+    options: cli,
+    log: (message) => console.error(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0)}s] ${message}`),
+  };
   ctx.log(`machine: ${describeMachine(m)}`);
   const results: Record<string, SectionResult & { seconds: number }> = {};
   const failures: Record<string, string> = {};
@@ -198,26 +227,45 @@ async function main(): Promise<number> {
   console.log(`\n${table}\n`);
   for (const f of figures.filter((x) => x.note)) console.log(`  ${f.name}: ${f.note}`);
   const missed = figures.filter((f) => f.met === false);
-  console.log(`\n${figures.filter((f) => f.met).length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((f) => f.name).join("; ")}` : ""}`);
+  console.log(
+    `\n${figures.filter((f) => f.met).length} targets met, ${missed.length} missed${missed.length ? `: ${missed.map((f) => f.name).join("; ")}` : ""}`,
+  );
 
   const report = {
     startedAt: started.toISOString(),
     seconds: (Date.now() - started.getTime()) / 1000,
     machine: m,
-    options: { runs: cli.runs, fullSuiteRuns: cli.fullSuiteRuns, glueRecords: cli.glueRecords, layoutRecords: cli.layoutRecords, layoutDays: cli.layoutDays, only: cli.only },
+    options: {
+      runs: cli.runs,
+      fullSuiteRuns: cli.fullSuiteRuns,
+      glueRecords: cli.glueRecords,
+      layoutRecords: cli.layoutRecords,
+      layoutDays: cli.layoutDays,
+      only: cli.only,
+    },
     figures,
-    sections: Object.fromEntries(Object.entries(results).map(([id, r]) => [id, { title: titles[id], seconds: r.seconds, details: r.details ?? {} }])),
+    sections: Object.fromEntries(
+      Object.entries(results).map(([id, r]) => [
+        id,
+        { title: titles[id], seconds: r.seconds, details: r.details ?? {} },
+      ]),
+    ),
     failures,
   };
   mkdirSync(dirname(cli.json), { recursive: true });
   writeFileSync(cli.json, `${JSON.stringify(report, null, 2)}\n`);
   ctx.log(`figures written to ${relative(ROOT, cli.json)}`);
   if (cli.docs) {
-    if (Object.keys(failures).length || cli.only.length !== SECTIONS.length) throw new Error("--docs needs a complete run: every section, none failed");
+    if (Object.keys(failures).length || cli.only.length !== SECTIONS.length)
+      throw new Error("--docs needs a complete run: every section, none failed");
     const md = renderMarkdown(figures, titles);
-    const block = `Measured by \`npm run bench -- --docs\` on ${report.startedAt.slice(0, 10)}: ${describeMachine(m)}; ${cli.runs} runs per figure ` +
+    const block =
+      `Measured by \`npm run bench -- --docs\` on ${report.startedAt.slice(0, 10)}: ${describeMachine(m)}; ${cli.runs} runs per figure ` +
       `(full suite: ${cli.fullSuiteRuns}), medians. Figures: [bench/figures.json](../bench/figures.json).\n\n${md}\n\n` +
-      figures.filter((f) => f.note).map((f) => `- ${f.name}: ${f.note}`).join("\n");
+      figures
+        .filter((f) => f.note)
+        .map((f) => `- ${f.name}: ${f.note}`)
+        .join("\n");
     const page = join(ROOT, PERFORMANCE_PAGE);
     writeFileSync(page, withFiguresBlock(readFileSync(page, "utf8"), block));
     copyFileSync(cli.json, join(BENCH_DIR, "figures.json"));

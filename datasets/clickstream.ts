@@ -36,7 +36,12 @@ export const clickstream = defineDataset({
         window: { kind: "hopping", sizeSeconds: 300, slideSeconds: 60 },
         groupBy: ["region"],
         measures: [
-          { name: "sessions", fn: "count_distinct", column: "session_id", description: "Distinct sessions active in the 5 minutes" },
+          {
+            name: "sessions",
+            fn: "count_distinct",
+            column: "session_id",
+            description: "Distinct sessions active in the 5 minutes",
+          },
           { name: "events", fn: "count", description: "Events in the 5 minutes" },
         ],
       },

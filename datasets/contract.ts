@@ -35,9 +35,11 @@ function isColumnType(value: unknown): value is ColumnType {
 const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
 
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
-const identifier = z
-  .string({ error: rule("must be a string") })
-  .regex(IDENTIFIER, { error: rule("must be a lowercase identifier (letters, digits, underscore; starting with a letter, at most 63 characters)") });
+const identifier = z.string({ error: rule("must be a string") }).regex(IDENTIFIER, {
+  error: rule(
+    "must be a lowercase identifier (letters, digits, underscore; starting with a letter, at most 63 characters)",
+  ),
+});
 const text = z.string({ error: rule("must be a string") });
 const nonBlank = (message: string) => text.refine((v) => v.trim() !== "", { error: rule(message) });
 
@@ -87,7 +89,9 @@ const ConsumerViewSchema = z.discriminatedUnion(
       name: identifier,
       /** Grouping columns in addition to the partition keys (partition keys are always grouped by). */
       groupBy: z.array(text, { error: rule("must be a list of column names") }),
-      measures: z.array(MeasureSchema, { error: rule("must be a list of measures") }).min(1, { error: rule("must list at least one measure") }),
+      measures: z
+        .array(MeasureSchema, { error: rule("must be a list of measures") })
+        .min(1, { error: rule("must list at least one measure") }),
     }),
   ],
   { error: discriminator("kind", ["curated", "aggregate"]) },
@@ -107,13 +111,17 @@ const ApiIncrementalSchema = z.discriminatedUnion(
   [
     z.strictObject({
       kind: z.literal("since"),
-      parameter: text.regex(QUERY_PARAMETER, { error: rule("must be a query parameter name (letters, digits, _ . - [ ])") }),
+      parameter: text.regex(QUERY_PARAMETER, {
+        error: rule("must be a query parameter name (letters, digits, _ . - [ ])"),
+      }),
       /** Re-read this far behind the mark, for clock skew and late commits. @default DEFAULT_API_OVERLAP_SECONDS */
       overlapSeconds: z
         .number({ error: rule("must be a number") })
         .int({ error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
         .min(0, { error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
-        .max(MAX_API_OVERLAP_SECONDS, { error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`) })
+        .max(MAX_API_OVERLAP_SECONDS, {
+          error: rule(`must be a whole number of seconds from 0 to ${MAX_API_OVERLAP_SECONDS}`),
+        })
         .optional(),
     }),
     z.strictObject({ kind: z.literal("full"), reason: nonBlank("must say why the API is read in full") }),
@@ -156,9 +164,13 @@ const ContractFields = z.strictObject(
     /** Lowercase identifier; the dataset's folder in every zone and the base of its table names. */
     name: identifier,
     description: text,
-    columns: z.array(ColumnSchema, { error: rule("must be a list of columns") }).min(1, { error: rule("must list at least one column") }),
+    columns: z
+      .array(ColumnSchema, { error: rule("must be a list of columns") })
+      .min(1, { error: rule("must list at least one column") }),
     /** Columns that identify a record; duplicates keep the latest version. */
-    primaryKey: z.array(text, { error: rule("must be a list of column names") }).min(1, { error: rule("must name at least one column") }),
+    primaryKey: z
+      .array(text, { error: rule("must be a list of column names") })
+      .min(1, { error: rule("must name at least one column") }),
     /** ISO-8601 timestamp column the date (and hour) partition keys derive from. */
     eventTimeColumn: text,
     /** Column ordering versions of one record; the highest wins deduplication. @default eventTimeColumn */
@@ -171,7 +183,9 @@ const ContractFields = z.strictObject(
     ingestion: IngestionProfileSchema,
     /** Zones the dataset lives in. @default DEFAULT_DATASET_ZONES (raw, processed, consumer) */
     zones: z
-      .array(z.enum(ZONES, { error: rule(`must be one of ${ZONES.join(", ")}`) }), { error: rule("must be a list of zones") })
+      .array(z.enum(ZONES, { error: rule(`must be one of ${ZONES.join(", ")}`) }), {
+        error: rule("must be a list of zones"),
+      })
       .min(1, { error: rule("must list at least one zone") })
       .optional(),
     /** What the processed → consumer job produces. @default { kind: "curated" } */
@@ -192,7 +206,11 @@ const ContractFields = z.strictObject(
      * Windowed aggregates computed on the stream as events arrive; checked by `streamQueryProblems`
      * (datasets/stream-queries.ts), which names the query. @default none
      */
-    streamQueries: z.custom<StreamQueriesDeclaration>((value) => typeof value === "object" && value !== null, { error: rule("must be an object with queries") }).optional(),
+    streamQueries: z
+      .custom<StreamQueriesDeclaration>((value) => typeof value === "object" && value !== null, {
+        error: rule("must be an object with queries"),
+      })
+      .optional(),
   },
   { error: rule("must be an object") },
 );
@@ -203,10 +221,14 @@ type ContractFields = z.output<typeof ContractFields>;
  * one given (zod reports the issue at `<field>.<key>` but passes the whole object).
  */
 function discriminator(key: string, kinds: readonly string[], whenMissing = "is required") {
-  const allowed = kinds.map((k) => `"${k}"`).join(", ").replace(/, ([^,]*)$/, " or $1");
+  const allowed = kinds
+    .map((k) => `"${k}"`)
+    .join(", ")
+    .replace(/, ([^,]*)$/, " or $1");
   return (issue: { readonly input?: unknown }) => {
     if (issue.input === undefined) return whenMissing;
-    if (typeof issue.input !== "object" || issue.input === null) return `must be an object with ${key} ${allowed} (got ${show(issue.input)})`;
+    if (typeof issue.input !== "object" || issue.input === null)
+      return `must be an object with ${key} ${allowed} (got ${show(issue.input)})`;
     return `must be ${allowed} (got ${show((issue.input as Record<string, unknown>)[key])})`;
   };
 }
@@ -219,13 +241,16 @@ function discriminator(key: string, kinds: readonly string[], whenMissing = "is 
 function crossField(reads: readonly (keyof ContractFields)[], check: (contract: ContractFields) => FieldProblem[]) {
   return [
     (contract: ContractFields, ctx: z.RefinementCtx) => {
-      for (const p of check(contract)) ctx.addIssue({ code: "custom", path: p.field.split("."), message: p.rule, input: undefined });
+      for (const p of check(contract))
+        ctx.addIssue({ code: "custom", path: p.field.split("."), message: p.rule, input: undefined });
     },
     {
       when: (payload: z.core.ParsePayload) =>
         !payload.issues.some((i) => {
           const path = i.path ?? [];
-          return (path.length === 0 && i.code !== "unrecognized_keys") || reads.includes(path[0] as keyof ContractFields);
+          return (
+            (path.length === 0 && i.code !== "unrecognized_keys") || reads.includes(path[0] as keyof ContractFields)
+          );
         }),
     },
   ] as const;
@@ -236,7 +261,11 @@ const columnsOf = (c: ContractFields) => new Map(c.columns.map((col) => [col.nam
 /** The contract schema: fields, then the rules between them. */
 export const DatasetSchema = ContractFields.superRefine(
   ...crossField(["columns"], (c) =>
-    c.columns.flatMap((col, i) => (c.columns.findIndex((o) => o.name === col.name) < i ? [{ field: `columns[${i}].name`, rule: `"${col.name}" is defined twice` }] : [])),
+    c.columns.flatMap((col, i) =>
+      c.columns.findIndex((o) => o.name === col.name) < i
+        ? [{ field: `columns[${i}].name`, rule: `"${col.name}" is defined twice` }]
+        : [],
+    ),
   ),
 )
   .superRefine(
@@ -255,14 +284,16 @@ export const DatasetSchema = ContractFields.superRefine(
         if (name === undefined) return [];
         const column = columnsOf(c).get(name);
         if (!column) return [{ field, rule: `"${name}" is not a column` }];
-        if (column.type !== "timestamp") return [{ field, rule: `"${name}" must be a timestamp column (got ${column.type})` }];
+        if (column.type !== "timestamp")
+          return [{ field, rule: `"${name}" must be a timestamp column (got ${column.type})` }];
         return column.required ? [] : [{ field, rule: `"${name}" must be a required column` }];
       }),
     ),
   )
   .superRefine(
     ...crossField(["eventTimeColumn", "versionColumn", "processed"], (c) =>
-      (c.processed ?? defaultProcessed(c)) === "current-state" && (c.versionColumn ?? c.eventTimeColumn) === c.eventTimeColumn
+      (c.processed ?? defaultProcessed(c)) === "current-state" &&
+      (c.versionColumn ?? c.eventTimeColumn) === c.eventTimeColumn
         ? [
             {
               field: "processed",
@@ -279,17 +310,21 @@ export const DatasetSchema = ContractFields.superRefine(
     ...crossField(["columns", "consumer"], (c) => {
       if (c.consumer?.kind !== "aggregate") return [];
       const columns = columnsOf(c);
-      const problems: FieldProblem[] = c.consumer.groupBy.flatMap((g, i) => (columns.has(g) ? [] : [{ field: `consumer.groupBy[${i}]`, rule: `"${g}" is not a column` }]));
+      const problems: FieldProblem[] = c.consumer.groupBy.flatMap((g, i) =>
+        columns.has(g) ? [] : [{ field: `consumer.groupBy[${i}]`, rule: `"${g}" is not a column` }],
+      );
       c.consumer.measures.forEach((m, i) => {
         const field = `consumer.measures[${i}].column`;
         if (m.fn === "count") {
-          if (m.column !== undefined) problems.push({ field, rule: `must be omitted for count, which counts rows (got ${show(m.column)})` });
+          if (m.column !== undefined)
+            problems.push({ field, rule: `must be omitted for count, which counts rows (got ${show(m.column)})` });
           return;
         }
         const column = m.column === undefined ? undefined : columns.get(m.column);
         if (m.column === undefined) problems.push({ field, rule: `is required: ${m.fn} reads a column` });
         else if (!column) problems.push({ field, rule: `"${m.column}" is not a column` });
-        else if (m.fn === "sum" && !NUMERIC.test(column.type)) problems.push({ field, rule: `"${m.column}" is not numeric (${column.type}): sum adds numbers` });
+        else if (m.fn === "sum" && !NUMERIC.test(column.type))
+          problems.push({ field, rule: `"${m.column}" is not numeric (${column.type}): sum adds numbers` });
       });
       return problems;
     }),
@@ -297,8 +332,15 @@ export const DatasetSchema = ContractFields.superRefine(
   .superRefine(...crossField(["source", "ingestion"], (c) => ingestionProblems(c.source.kind, c.ingestion)))
   .superRefine(
     ...crossField(["source"], (c) =>
-      c.source.kind === "api" && c.source.incremental.kind === "since" && new URL(c.source.path, "https://api.invalid").searchParams.has(c.source.incremental.parameter)
-        ? [{ field: "source.incremental.parameter", rule: `"${c.source.incremental.parameter}" is already in source.path; the function sets it` }]
+      c.source.kind === "api" &&
+      c.source.incremental.kind === "since" &&
+      new URL(c.source.path, "https://api.invalid").searchParams.has(c.source.incremental.parameter)
+        ? [
+            {
+              field: "source.incremental.parameter",
+              rule: `"${c.source.incremental.parameter}" is already in source.path; the function sets it`,
+            },
+          ]
         : [],
     ),
   )
@@ -333,8 +375,13 @@ export type DatasetSource = Immutable<z.output<typeof DatasetSourceSchema>>;
 export type ApiIncremental = Immutable<z.output<typeof ApiIncrementalSchema>>;
 
 /** `DatasetContract.processed` when a contract does not say (see its `@default`). */
-export function defaultProcessed(contract: { readonly eventTimeColumn: string; readonly versionColumn?: string }): ProcessedMode {
-  return contract.versionColumn !== undefined && contract.versionColumn !== contract.eventTimeColumn ? "current-state" : "event-log";
+export function defaultProcessed(contract: {
+  readonly eventTimeColumn: string;
+  readonly versionColumn?: string;
+}): ProcessedMode {
+  return contract.versionColumn !== undefined && contract.versionColumn !== contract.eventTimeColumn
+    ? "current-state"
+    : "event-log";
 }
 
 /**
@@ -351,14 +398,26 @@ export function defineDataset(contract: DatasetContract): Dataset {
 function problemsOf(dataset: string, issue: z.core.$ZodIssue): ContractProblem[] {
   const field = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({ dataset, field: field ? `${field}.${key}` : key, rule: "is not a field of a dataset contract: check its spelling" }));
+    return issue.keys.map((key) => ({
+      dataset,
+      field: field ? `${field}.${key}` : key,
+      rule: "is not a field of a dataset contract: check its spelling",
+    }));
   }
   return [{ dataset, field: field || "(contract)", rule: issue.message }];
 }
 
 /** The API source's read mode with its defaults applied: what the api-ingest function is configured with. */
-export function resolvedApiIncremental(incremental: ApiIncremental): Required<Extract<ApiIncremental, { kind: "since" }>> | Extract<ApiIncremental, { kind: "full" }> {
-  return incremental.kind === "since" ? { kind: "since", parameter: incremental.parameter, overlapSeconds: incremental.overlapSeconds ?? DEFAULT_API_OVERLAP_SECONDS } : incremental;
+export function resolvedApiIncremental(
+  incremental: ApiIncremental,
+): Required<Extract<ApiIncremental, { kind: "since" }>> | Extract<ApiIncremental, { kind: "full" }> {
+  return incremental.kind === "since"
+    ? {
+        kind: "since",
+        parameter: incremental.parameter,
+        overlapSeconds: incremental.overlapSeconds ?? DEFAULT_API_OVERLAP_SECONDS,
+      }
+    : incremental;
 }
 
 /** A contract with an environment's partition spec applied: what tables and jobs are built from. */
@@ -367,17 +426,32 @@ export class PartitionedDataset {
   /** Columns stored in the data files (partition columns live in the path, not in the file). */
   readonly dataColumns: readonly Column[];
 
-  constructor(readonly contract: Dataset, spec: PartitionSpec, environment: string) {
+  constructor(
+    readonly contract: Dataset,
+    spec: PartitionSpec,
+    environment: string,
+  ) {
     this.layout = new PartitionLayout(spec);
     const problems: FieldProblem[] = [];
     for (const key of spec.keys) {
       const index = contract.columns.findIndex((c) => c.name === key.name);
       const column = contract.columns[index];
       if (key.type === "enum") {
-        if (!column) problems.push({ field: "columns", rule: `has no column "${key.name}", which ${environment}'s partition key "${key.name}" reads` });
-        else if (!column.required) problems.push({ field: `columns[${index}].required`, rule: `must be true: column "${key.name}" feeds ${environment}'s partition key "${key.name}"` });
+        if (!column)
+          problems.push({
+            field: "columns",
+            rule: `has no column "${key.name}", which ${environment}'s partition key "${key.name}" reads`,
+          });
+        else if (!column.required)
+          problems.push({
+            field: `columns[${index}].required`,
+            rule: `must be true: column "${key.name}" feeds ${environment}'s partition key "${key.name}"`,
+          });
       } else if (column) {
-        problems.push({ field: `columns[${index}].name`, rule: `"${key.name}" clashes with ${environment}'s derived partition key "${key.name}"` });
+        problems.push({
+          field: `columns[${index}].name`,
+          rule: `"${key.name}" clashes with ${environment}'s derived partition key "${key.name}"`,
+        });
       }
     }
     if (problems.length) throw new ContractError(problems.map((p) => ({ dataset: contract.name, ...p })));
@@ -434,7 +508,14 @@ export class PartitionedDataset {
     group.sort((a, b) => view.groupBy.indexOf(a.name) - view.groupBy.indexOf(b.name));
     const measures = view.measures.map((m): Column => {
       const source = this.contract.columns.find((c) => c.name === m.column)?.type;
-      const type: ColumnType = m.fn === "sum" ? (source?.startsWith("decimal") ? "decimal(38,2)" : source === "double" ? "double" : "bigint") : "bigint";
+      const type: ColumnType =
+        m.fn === "sum"
+          ? source?.startsWith("decimal")
+            ? "decimal(38,2)"
+            : source === "double"
+              ? "double"
+              : "bigint"
+          : "bigint";
       return { name: m.name, type, required: true, description: m.description };
     });
     return [...group, ...measures];

@@ -34,5 +34,6 @@ export function show(value: unknown): string {
 
 /** A zod error callback: "is required" when missing, otherwise the rule plus the offending value. */
 export function rule(message: string, whenMissing = "is required") {
-  return (issue: { readonly input?: unknown }) => (issue.input === undefined ? whenMissing : `${message} (got ${show(issue.input)})`);
+  return (issue: { readonly input?: unknown }) =>
+    issue.input === undefined ? whenMissing : `${message} (got ${show(issue.input)})`;
 }

@@ -20,9 +20,7 @@ export type Engine = (typeof ENGINES)[number];
 export const LAMBDA_MAX_MINUTES = 15;
 export const LAMBDA_MAX_MB = 1024;
 
-const amount = z
-  .number({ error: rule("must be a number ≥ 0") })
-  .min(0, { error: rule("must be a number ≥ 0") });
+const amount = z.number({ error: rule("must be a number ≥ 0") }).min(0, { error: rule("must be a number ≥ 0") });
 
 /** What one ingestion run of a dataset moves, how long it takes and how fresh it must be. */
 export const IngestionProfileSchema = z.strictObject(
@@ -42,7 +40,12 @@ export const IngestionProfileSchema = z.strictObject(
     /** The engine, stated explicitly. It must be the one the rules pick. @default what the rules pick */
     engine: z.enum(ENGINES, { error: rule(`must be one of ${ENGINES.join(", ")}`) }).optional(),
   },
-  { error: rule("must be an object", "is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules") },
+  {
+    error: rule(
+      "must be an object",
+      "is required: declare volumeMb, durationMinutes and latency so the engine follows from the rules",
+    ),
+  },
 );
 export type IngestionProfile = z.output<typeof IngestionProfileSchema>;
 
@@ -113,7 +116,12 @@ function describeProfile(p: IngestionProfile): string {
 export function ingestionProblems(sourceKind: keyof typeof SOURCE_ENGINES, profile: IngestionProfile): FieldProblem[] {
   const { engine, rule: picked } = decideEngine(profile);
   if (profile.engine !== undefined && profile.engine !== engine) {
-    return [{ field: "ingestion.engine", rule: `"${profile.engine}" breaks the rule "${picked.description}" (${describeProfile(profile)})` }];
+    return [
+      {
+        field: "ingestion.engine",
+        rule: `"${profile.engine}" breaks the rule "${picked.description}" (${describeProfile(profile)})`,
+      },
+    ];
   }
   const supported = SOURCE_ENGINES[sourceKind];
   if (supported.includes(engine)) return [];

@@ -60,7 +60,8 @@ export class PartitionLayout {
     return this.names
       .map((name) => {
         const value = values[name];
-        if (value === undefined) throw new Error(`partition value for "${name}" is missing (keys: ${this.names.join(", ")})`);
+        if (value === undefined)
+          throw new Error(`partition value for "${name}" is missing (keys: ${this.names.join(", ")})`);
         return `${name}=${value}/`;
       })
       .join("");

@@ -36,7 +36,9 @@ export const WINDOW_COLUMNS = ["window_start", "window_end"] as const;
 export const STREAM_MEASURE_FNS = ["count", "count_distinct", "min", "max"] as const;
 export type StreamMeasureFn = (typeof STREAM_MEASURE_FNS)[number];
 
-const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, { error: (i) => `must be a lowercase identifier (got ${JSON.stringify(i.input)})` });
+const identifier = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: (i) => `must be a lowercase identifier (got ${JSON.stringify(i.input)})` });
 const seconds = (max: number) =>
   z
     .number({ error: (i) => `must be a number of seconds (got ${JSON.stringify(i.input)})` })
@@ -50,15 +52,24 @@ export const StreamWindowSchema = z.discriminatedUnion(
     /** Fixed, non-overlapping windows of `sizeSeconds`, aligned to the epoch (a minute starts at :00). */
     z.strictObject({ kind: z.literal("tumbling"), sizeSeconds: seconds(MAX_WINDOW_SECONDS) }),
     /** Windows of `sizeSeconds` starting every `slideSeconds` (an event belongs to size/slide windows). */
-    z.strictObject({ kind: z.literal("hopping"), sizeSeconds: seconds(MAX_WINDOW_SECONDS), slideSeconds: seconds(MAX_WINDOW_SECONDS) }),
+    z.strictObject({
+      kind: z.literal("hopping"),
+      sizeSeconds: seconds(MAX_WINDOW_SECONDS),
+      slideSeconds: seconds(MAX_WINDOW_SECONDS),
+    }),
   ],
-  { error: (i) => `must be "tumbling" or "hopping" (got ${JSON.stringify((i.input as { kind?: unknown } | undefined)?.kind)})` },
+  {
+    error: (i) =>
+      `must be "tumbling" or "hopping" (got ${JSON.stringify((i.input as { kind?: unknown } | undefined)?.kind)})`,
+  },
 );
 
 export const StreamMeasureSchema = z.strictObject({
   name: identifier,
   /** `count` counts events (by primary key); `count_distinct` distinct values of `column`; `min`/`max` over `column`. */
-  fn: z.enum(STREAM_MEASURE_FNS, { error: (i) => `must be one of ${STREAM_MEASURE_FNS.join(", ")} (got ${JSON.stringify(i.input)})` }),
+  fn: z.enum(STREAM_MEASURE_FNS, {
+    error: (i) => `must be one of ${STREAM_MEASURE_FNS.join(", ")} (got ${JSON.stringify(i.input)})`,
+  }),
   column: z.string().optional(),
   description: z.string().min(1, { error: "must say what the measure means" }),
 });
@@ -79,7 +90,10 @@ export const StreamQueriesSchema = z.strictObject({
     .number({ error: (i) => `must be a number of seconds (got ${JSON.stringify(i.input)})` })
     .int({ error: (i) => `must be a whole number of seconds (got ${JSON.stringify(i.input)})` })
     .min(0, { error: (i) => `must be ≥ 0 (got ${JSON.stringify(i.input)})` })
-    .max(MAX_ALLOWED_LATENESS_SECONDS, { error: (i) => `must be at most ${MAX_ALLOWED_LATENESS_SECONDS} seconds: longer lateness belongs to the batch pipeline (got ${JSON.stringify(i.input)})` })
+    .max(MAX_ALLOWED_LATENESS_SECONDS, {
+      error: (i) =>
+        `must be at most ${MAX_ALLOWED_LATENESS_SECONDS} seconds: longer lateness belongs to the batch pipeline (got ${JSON.stringify(i.input)})`,
+    })
     .optional(),
   queries: z.array(StreamQuerySchema).min(1, { error: "must list at least one query" }),
 });
@@ -117,19 +131,29 @@ export function streamQueryProblems(contract: StreamQueryContract): string[] {
   if (!parsed.success) {
     return parsed.error.issues.map((issue) => {
       const [first, index, ...rest] = issue.path;
-      const name = first === "queries" && typeof index === "number" ? (declared.queries?.[index] as { name?: unknown } | undefined)?.name : undefined;
-      const where = name !== undefined ? `stream query ${JSON.stringify(name)}: ${rest.join(".")}` : `streamQueries.${issue.path.join(".")}`;
+      const name =
+        first === "queries" && typeof index === "number"
+          ? (declared.queries?.[index] as { name?: unknown } | undefined)?.name
+          : undefined;
+      const where =
+        name !== undefined
+          ? `stream query ${JSON.stringify(name)}: ${rest.join(".")}`
+          : `streamQueries.${issue.path.join(".")}`;
       return `${where}${where.endsWith(": ") ? "" : ": "}${issue.message}`;
     });
   }
   const problems: string[] = [];
   if (contract.source.kind !== "kinesis") {
-    problems.push(`streamQueries: need a stream to run on, but the source is "${contract.source.kind}" (only a "kinesis" source has one)`);
+    problems.push(
+      `streamQueries: need a stream to run on, but the source is "${contract.source.kind}" (only a "kinesis" source has one)`,
+    );
   }
   const columns = new Map(contract.columns.map((c) => [c.name, c]));
   const eventTime = columns.get(contract.eventTimeColumn);
   if (!eventTime || eventTime.type !== "timestamp" || !eventTime.required) {
-    problems.push(`streamQueries: windows need a required timestamp event time, and eventTimeColumn "${contract.eventTimeColumn}" is not one`);
+    problems.push(
+      `streamQueries: windows need a required timestamp event time, and eventTimeColumn "${contract.eventTimeColumn}" is not one`,
+    );
   }
   const seen = new Set<string>();
   for (const query of parsed.data.queries) {
@@ -138,39 +162,61 @@ export function streamQueryProblems(contract: StreamQueryContract): string[] {
     seen.add(query.name);
     const { window } = query;
     if (window.kind === "hopping") {
-      if (window.slideSeconds >= window.sizeSeconds) at(`window.slideSeconds (${window.slideSeconds}) must be less than sizeSeconds (${window.sizeSeconds}); a slide of the size is a tumbling window`);
-      else if (window.sizeSeconds % window.slideSeconds !== 0) at(`window.sizeSeconds (${window.sizeSeconds}) must be a whole multiple of slideSeconds (${window.slideSeconds}): Flink slices hopping windows by the slide`);
+      if (window.slideSeconds >= window.sizeSeconds)
+        at(
+          `window.slideSeconds (${window.slideSeconds}) must be less than sizeSeconds (${window.sizeSeconds}); a slide of the size is a tumbling window`,
+        );
+      else if (window.sizeSeconds % window.slideSeconds !== 0)
+        at(
+          `window.sizeSeconds (${window.sizeSeconds}) must be a whole multiple of slideSeconds (${window.slideSeconds}): Flink slices hopping windows by the slide`,
+        );
     }
     if (MAX_WINDOW_SECONDS % window.sizeSeconds !== 0) {
-      at(`window.sizeSeconds (${window.sizeSeconds}) must divide a day (86400 s), so windows align to the day and its partitions`);
+      at(
+        `window.sizeSeconds (${window.sizeSeconds}) must divide a day (86400 s), so windows align to the day and its partitions`,
+      );
     }
     const outputs = new Set<string>(WINDOW_COLUMNS);
     for (const column of query.groupBy) {
-      if (column === contract.eventTimeColumn) at(`groupBy column "${column}" is the event time, which the window already groups by`);
+      if (column === contract.eventTimeColumn)
+        at(`groupBy column "${column}" is the event time, which the window already groups by`);
       else if (!columns.has(column)) at(`groupBy column "${column}" is not a column of the contract`);
-      if (outputs.has(column)) at(`groupBy column "${column}" is listed twice or clashes with ${WINDOW_COLUMNS.join("/")}`);
+      if (outputs.has(column))
+        at(`groupBy column "${column}" is listed twice or clashes with ${WINDOW_COLUMNS.join("/")}`);
       outputs.add(column);
     }
     for (const measure of query.measures) {
       if (outputs.has(measure.name)) at(`measure "${measure.name}" clashes with another result column`);
       outputs.add(measure.name);
       if (measure.fn === "count") {
-        if (measure.column !== undefined) at(`measure "${measure.name}" counts events and takes no column (use count_distinct to count values of "${measure.column}")`);
+        if (measure.column !== undefined)
+          at(
+            `measure "${measure.name}" counts events and takes no column (use count_distinct to count values of "${measure.column}")`,
+          );
         continue;
       }
       const column = measure.column === undefined ? undefined : columns.get(measure.column);
       if (measure.column === undefined) at(`measure "${measure.name}" (${measure.fn}) needs a column`);
-      else if (!column) at(`measure "${measure.name}" reads "${measure.column}", which is not a column of the contract`);
-      else if ((measure.fn === "min" || measure.fn === "max") && !ORDERED.test(column.type)) at(`measure "${measure.name}" takes the ${measure.fn} of "${measure.column}", which has no order (${column.type})`);
+      else if (!column)
+        at(`measure "${measure.name}" reads "${measure.column}", which is not a column of the contract`);
+      else if ((measure.fn === "min" || measure.fn === "max") && !ORDERED.test(column.type))
+        at(
+          `measure "${measure.name}" takes the ${measure.fn} of "${measure.column}", which has no order (${column.type})`,
+        );
     }
   }
   return problems;
 }
 
 /** The contract's stream queries with defaults applied, or undefined when it declares none (call after the checks). */
-export function resolveStreamQueries(contract: Pick<StreamQueryContract, "streamQueries">): ResolvedStreamQueries | undefined {
+export function resolveStreamQueries(
+  contract: Pick<StreamQueryContract, "streamQueries">,
+): ResolvedStreamQueries | undefined {
   const declared = contract.streamQueries;
   if (declared === undefined) return undefined;
   const parsed = StreamQueriesSchema.parse(declared);
-  return { allowedLatenessSeconds: parsed.allowedLatenessSeconds ?? DEFAULT_ALLOWED_LATENESS_SECONDS, queries: parsed.queries };
+  return {
+    allowedLatenessSeconds: parsed.allowedLatenessSeconds ?? DEFAULT_ALLOWED_LATENESS_SECONDS,
+    queries: parsed.queries,
+  };
 }

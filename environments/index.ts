@@ -15,8 +15,19 @@ import type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
 export type {
-  AlarmsConfig, AthenaConfig, EnvironmentConfig, IngestionConfig, LakeFormationConfig, NetworkConfig, OrchestrationConfig, PartitionKey, PartitionSpec, QuickSightConfig,
-  RedshiftConfig, Tier, Tiering,
+  AlarmsConfig,
+  AthenaConfig,
+  EnvironmentConfig,
+  IngestionConfig,
+  LakeFormationConfig,
+  NetworkConfig,
+  OrchestrationConfig,
+  PartitionKey,
+  PartitionSpec,
+  QuickSightConfig,
+  RedshiftConfig,
+  Tier,
+  Tiering,
 } from "./schema";
 export type { EnvironmentDefinition, EnvironmentOverride } from "./types";
 
@@ -60,12 +71,14 @@ function crossEnvironmentProblems(configs: readonly EnvironmentConfig[]): Config
   const names = new Set<string>();
   const states = new Map<string, string>();
   for (const env of configs) {
-    if (names.has(env.name)) problems.push({ environment: env.name, field: "name", rule: "is used by another environment" });
+    if (names.has(env.name))
+      problems.push({ environment: env.name, field: "name", rule: "is used by another environment" });
     names.add(env.name);
     if (env.state.backend === "s3") {
       const location = `s3://${env.state.bucket}/${stateKey(env)}`;
       const other = states.get(location);
-      if (other) problems.push({ environment: env.name, field: "state", rule: `shares its state location with ${other}` });
+      if (other)
+        problems.push({ environment: env.name, field: "state", rule: `shares its state location with ${other}` });
       states.set(location, env.name);
     }
   }
@@ -102,7 +115,13 @@ export function loadEnvironments(
 export function loadEnvironment(name: string): EnvironmentConfig {
   const config = loadEnvironments().find((env) => env.name === name);
   if (!config) {
-    throw new ConfigError([{ environment: name, field: "name", rule: `is not defined (known: ${ENVIRONMENTS.map((e) => e.name).join(", ")})` }]);
+    throw new ConfigError([
+      {
+        environment: name,
+        field: "name",
+        rule: `is not defined (known: ${ENVIRONMENTS.map((e) => e.name).join(", ")})`,
+      },
+    ]);
   }
   return config;
 }

@@ -6,12 +6,23 @@ import type { EnvironmentDefinition } from "./types";
  * start PostgreSQL and the sample API on free ports and export them before synth), else `fallback`.
  * Only `local` reads the process environment; every other environment synthesizes the same bytes anywhere.
  */
-export function localPort(variable: string, fallback: number, field: string, env: NodeJS.ProcessEnv = process.env): number {
+export function localPort(
+  variable: string,
+  fallback: number,
+  field: string,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   const raw = env[variable];
   if (raw === undefined || raw === "") return fallback;
   const port = Number(raw);
   if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
-    throw new ConfigError([{ environment: "local", field, rule: `${variable} must be a TCP port from 1 to 65535 (got ${JSON.stringify(raw)})` }]);
+    throw new ConfigError([
+      {
+        environment: "local",
+        field,
+        rule: `${variable} must be a TCP port from 1 to 65535 (got ${JSON.stringify(raw)})`,
+      },
+    ]);
   }
   return port;
 }
@@ -56,7 +67,8 @@ export const local: EnvironmentDefinition = {
   },
   redshift: {
     enabled: false,
-    disabledReason: "the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
+    disabledReason:
+      "the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
   },
   quicksight: {
     enabled: false,
@@ -74,10 +86,14 @@ export const local: EnvironmentDefinition = {
   ingestion: {
     // The end-to-end run serves a sample API on loopback and runs the handler locally (functions/api-ingest).
     api: { baseUrl: `http://127.0.0.1:${localPort(LOCAL_API_PORT_VARIABLE, 8080, "ingestion.api.baseUrl")}` },
-    rds: { jdbcUrl: `jdbc:postgresql://127.0.0.1:${localPort(LOCAL_RDS_PORT_VARIABLE, 5432, "ingestion.rds.jdbcUrl")}/${LOCAL_RDS_DATABASE}`, databaseCidr: "10.99.0.0/16" },
+    rds: {
+      jdbcUrl: `jdbc:postgresql://127.0.0.1:${localPort(LOCAL_RDS_PORT_VARIABLE, 5432, "ingestion.rds.jdbcUrl")}/${LOCAL_RDS_DATABASE}`,
+      databaseCidr: "10.99.0.0/16",
+    },
     emrServerless: {
       enabled: false,
-      disabledReason: 'the emulator (moto 5.2.1) refuses the application type the provider sends ("spark"; it accepts only "SPARK"): CreateApplication fails',
+      disabledReason:
+        'the emulator (moto 5.2.1) refuses the application type the provider sends ("spark"; it accepts only "SPARK"): CreateApplication fails',
     },
   },
   streamSql: {

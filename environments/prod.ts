@@ -40,7 +40,10 @@ export const prod: EnvironmentDefinition = {
     consumers: ["arn:aws:iam::333333333333:role/dataplat-analysts"],
   },
   redshift: { baseCapacityRpu: 32, maxCapacityRpu: 256 }, // 32+ RPUs for wide tables and concurrent dashboards
-  quicksight: { enabled: true, principalArn: "arn:aws:quicksight:eu-west-1:333333333333:group/default/dataplat-analysts" },
+  quicksight: {
+    enabled: true,
+    principalArn: "arn:aws:quicksight:eu-west-1:333333333333:group/default/dataplat-analysts",
+  },
   network: { cidr: "10.30.0.0/16" },
   ingestion: {
     api: { schedule: "rate(15 minutes)", memoryMb: 1024 }, // tracking pages within a quarter hour; more memory, faster gzip

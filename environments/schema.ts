@@ -10,14 +10,38 @@ import { z } from "zod";
 
 /** Commercial AWS regions the platform may be deployed to. */
 export const AWS_REGIONS = [
-  "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-  "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
-  "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3",
-  "eu-south-1", "eu-south-2", "eu-north-1",
-  "il-central-1", "me-south-1", "me-central-1", "af-south-1",
-  "ap-east-1", "ap-south-1", "ap-south-2",
-  "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
-  "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+  "us-east-1",
+  "us-east-2",
+  "us-west-1",
+  "us-west-2",
+  "ca-central-1",
+  "ca-west-1",
+  "mx-central-1",
+  "sa-east-1",
+  "eu-central-1",
+  "eu-central-2",
+  "eu-west-1",
+  "eu-west-2",
+  "eu-west-3",
+  "eu-south-1",
+  "eu-south-2",
+  "eu-north-1",
+  "il-central-1",
+  "me-south-1",
+  "me-central-1",
+  "af-south-1",
+  "ap-east-1",
+  "ap-south-1",
+  "ap-south-2",
+  "ap-southeast-1",
+  "ap-southeast-2",
+  "ap-southeast-3",
+  "ap-southeast-4",
+  "ap-southeast-5",
+  "ap-southeast-7",
+  "ap-northeast-1",
+  "ap-northeast-2",
+  "ap-northeast-3",
 ] as const;
 export type AwsRegion = (typeof AWS_REGIONS)[number];
 
@@ -44,17 +68,13 @@ function rule(message: string) {
 }
 
 const slug = (maxLength: number) =>
-  z
-    .string({ error: rule("must be a string") })
-    .regex(new RegExp(`^[a-z][a-z0-9]{0,${maxLength - 1}}$`), {
-      error: rule(`must be lowercase letters and digits, starting with a letter, at most ${maxLength} characters`),
-    });
-
-const identifier = z
-  .string({ error: rule("must be a string") })
-  .regex(/^[a-z][a-z0-9_]{0,29}$/, {
-    error: rule("must be a lowercase identifier (letters, digits, underscore; at most 30 characters)"),
+  z.string({ error: rule("must be a string") }).regex(new RegExp(`^[a-z][a-z0-9]{0,${maxLength - 1}}$`), {
+    error: rule(`must be lowercase letters and digits, starting with a letter, at most ${maxLength} characters`),
   });
+
+const identifier = z.string({ error: rule("must be a string") }).regex(/^[a-z][a-z0-9_]{0,29}$/, {
+  error: rule("must be a lowercase identifier (letters, digits, underscore; at most 30 characters)"),
+});
 
 /** A whole number ≥ `min`; `message` explains the bound when it is not obvious. */
 const int = (min: number, message = `must be ≥ ${min}`) =>
@@ -115,12 +135,20 @@ const PartitioningSchema = z
   .superRefine((spec, ctx) => {
     const keys = spec.keys;
     if (keys.length > 0 && keys[0].type !== "date") {
-      ctx.addIssue({ code: "custom", path: ["keys", 0, "type"], message: `the first partition key must be a date so every query can prune by day (got ${show(keys[0].type)})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["keys", 0, "type"],
+        message: `the first partition key must be a date so every query can prune by day (got ${show(keys[0].type)})`,
+      });
     }
     const seen = new Set<string>();
     keys.forEach((key, i) => {
       if (seen.has(key.name)) {
-        ctx.addIssue({ code: "custom", path: ["keys", i, "name"], message: `duplicate partition key name (got ${show(key.name)})` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["keys", i, "name"],
+          message: `duplicate partition key name (got ${show(key.name)})`,
+        });
       }
       seen.add(key.name);
       if (key.type === "hour" && !keys.slice(0, i).some((k) => k.type === "date")) {
@@ -149,12 +177,24 @@ export const TieringSchema = z
     expireAfterDays: positive.optional(),
   })
   .superRefine((t, ctx) => {
-    if (t.infrequentAccessAfterDays !== undefined && t.archiveAfterDays !== undefined && t.archiveAfterDays <= t.infrequentAccessAfterDays) {
-      ctx.addIssue({ code: "custom", path: ["archiveAfterDays"], message: `must be later than infrequentAccessAfterDays (${t.infrequentAccessAfterDays}) (got ${t.archiveAfterDays})` });
+    if (
+      t.infrequentAccessAfterDays !== undefined &&
+      t.archiveAfterDays !== undefined &&
+      t.archiveAfterDays <= t.infrequentAccessAfterDays
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["archiveAfterDays"],
+        message: `must be later than infrequentAccessAfterDays (${t.infrequentAccessAfterDays}) (got ${t.archiveAfterDays})`,
+      });
     }
     const lastTransition = Math.max(t.infrequentAccessAfterDays ?? 0, t.archiveAfterDays ?? 0);
     if (t.expireAfterDays !== undefined && t.expireAfterDays <= lastTransition) {
-      ctx.addIssue({ code: "custom", path: ["expireAfterDays"], message: `must be later than the last transition (day ${lastTransition}) (got ${t.expireAfterDays})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["expireAfterDays"],
+        message: `must be later than the last transition (day ${lastTransition}) (got ${t.expireAfterDays})`,
+      });
     }
   });
 export type Tiering = z.output<typeof TieringSchema>;
@@ -210,7 +250,9 @@ const AlarmsSchema = z
     /** Lambda throttles tolerated per period (per function). */
     lambdaThrottles: nonNegative,
     /** Alarm when p99 duration passes this share of the function's own timeout. */
-    lambdaDurationPercentOfTimeout: int(1, "must be a percentage between 1 and 100").max(100, { error: rule("must be a percentage between 1 and 100") }),
+    lambdaDurationPercentOfTimeout: int(1, "must be a percentage between 1 and 100").max(100, {
+      error: rule("must be a percentage between 1 and 100"),
+    }),
     /** Messages a dead-letter queue may hold before it alarms. */
     deadLetterQueueDepth: nonNegative,
     /** Age in seconds of the oldest record Firehose has not yet delivered to S3. */
@@ -224,13 +266,20 @@ const AlarmsSchema = z
   })
   .superRefine((a, ctx) => {
     if (a.datapointsToAlarm > a.evaluationPeriods) {
-      ctx.addIssue({ code: "custom", path: ["datapointsToAlarm"], message: `must not exceed evaluationPeriods (${a.evaluationPeriods}) (got ${a.datapointsToAlarm})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["datapointsToAlarm"],
+        message: `must not exceed evaluationPeriods (${a.evaluationPeriods}) (got ${a.datapointsToAlarm})`,
+      });
     }
   });
 
 const AthenaSchema = z.object({
   /** Per-query bytes-scanned cutoff enforced by every workgroup. Required in prod. */
-  bytesScannedCutoffPerQuery: int(ATHENA_MIN_CUTOFF_BYTES, `must be ≥ ${ATHENA_MIN_CUTOFF_BYTES} bytes: Athena's smallest cutoff is 10 MB`).optional(),
+  bytesScannedCutoffPerQuery: int(
+    ATHENA_MIN_CUTOFF_BYTES,
+    `must be ≥ ${ATHENA_MIN_CUTOFF_BYTES} bytes: Athena's smallest cutoff is 10 MB`,
+  ).optional(),
   engineVersion: z.literal("Athena engine version 3", { error: rule('must be "Athena engine version 3"') }),
   /** Days query results are kept. */
   resultsRetentionDays: positive,
@@ -262,7 +311,9 @@ const CatalogSchema = z.object({
 
 const iamPrincipalArn = z
   .string({ error: rule("must be a string") })
-  .regex(/^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, { error: rule("must be an IAM role or user ARN") });
+  .regex(/^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/, {
+    error: rule("must be an IAM role or user ARN"),
+  });
 
 const LakeFormationSchema = z.object({
   /** Govern the lake with Lake Formation grants instead of IAM alone. Opt-in. */
@@ -276,9 +327,15 @@ const LakeFormationSchema = z.object({
 /** Redshift Serverless base capacity: 4, multiples of 8 up to 512, multiples of 32 up to 1024. */
 const baseRpu = z
   .number({ error: rule("must be a number") })
-  .refine((v) => v === 4 || (Number.isInteger(v) && v >= 8 && v <= 512 && v % 8 === 0) || (Number.isInteger(v) && v > 512 && v <= 1024 && v % 32 === 0), {
-    error: rule("must be 4, a multiple of 8 from 8 to 512, or a multiple of 32 up to 1024 RPUs"),
-  });
+  .refine(
+    (v) =>
+      v === 4 ||
+      (Number.isInteger(v) && v >= 8 && v <= 512 && v % 8 === 0) ||
+      (Number.isInteger(v) && v > 512 && v <= 1024 && v % 32 === 0),
+    {
+      error: rule("must be 4, a multiple of 8 from 8 to 512, or a multiple of 32 up to 1024 RPUs"),
+    },
+  );
 
 const maxRpu = z
   .number({ error: rule("must be a number") })
@@ -286,7 +343,9 @@ const maxRpu = z
     error: rule("must be a multiple of 8 from 8 to 5632 RPUs"),
   });
 
-const reason = z.string({ error: rule("must be a string") }).min(10, { error: rule("must say why in at least 10 characters") });
+const reason = z
+  .string({ error: rule("must be a string") })
+  .min(10, { error: rule("must say why in at least 10 characters") });
 
 const RedshiftSchema = z
   .object({
@@ -300,11 +359,23 @@ const RedshiftSchema = z
     disabledReason: reason.optional(),
   })
   .superRefine((r, ctx) => {
-    if (typeof r.maxCapacityRpu === "number" && typeof r.baseCapacityRpu === "number" && r.maxCapacityRpu < r.baseCapacityRpu) {
-      ctx.addIssue({ code: "custom", path: ["maxCapacityRpu"], message: `must be ≥ baseCapacityRpu (${r.baseCapacityRpu}) (got ${r.maxCapacityRpu})` });
+    if (
+      typeof r.maxCapacityRpu === "number" &&
+      typeof r.baseCapacityRpu === "number" &&
+      r.maxCapacityRpu < r.baseCapacityRpu
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxCapacityRpu"],
+        message: `must be ≥ baseCapacityRpu (${r.baseCapacityRpu}) (got ${r.maxCapacityRpu})`,
+      });
     }
     if (r.enabled === false && r.disabledReason === undefined) {
-      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when redshift is turned off: say why this environment has no warehouse" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["disabledReason"],
+        message: "is required when redshift is turned off: say why this environment has no warehouse",
+      });
     }
     if (r.enabled === true && r.disabledReason !== undefined) {
       ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when redshift is enabled" });
@@ -319,7 +390,9 @@ const QuickSightSchema = z
     principalArn: z
       .string({ error: rule("must be a string") })
       .regex(/^arn:aws(-cn|-us-gov)?:quicksight:[a-z0-9-]+:\d{12}:(user|group)\/[\w-]+\/[\w+=,.@/-]+$/, {
-        error: rule("must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>)"),
+        error: rule(
+          "must be a QuickSight user or group ARN (arn:aws:quicksight:<region>:<account>:group/<namespace>/<name>)",
+        ),
       })
       .optional(),
     /** Why QuickSight is off here, when that is worth saying. Shown in the stack's outputs. */
@@ -327,7 +400,11 @@ const QuickSightSchema = z
   })
   .superRefine((q, ctx) => {
     if (q.enabled === true && q.principalArn === undefined) {
-      ctx.addIssue({ code: "custom", path: ["principalArn"], message: "is required when quicksight is enabled: someone must be able to use the datasets" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["principalArn"],
+        message: "is required when quicksight is enabled: someone must be able to use the datasets",
+      });
     }
     if (q.enabled === true && q.disabledReason !== undefined) {
       ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when quicksight is enabled" });
@@ -343,12 +420,14 @@ const ipv4Cidr = (min: number, max: number) =>
       (v) => {
         const [ip, bits] = v.split("/");
         const prefix = Number(bits);
-        return ip.split(".").every((o) => Number(o) <= 255) && prefix >= min && prefix <= max && cidrIsAligned(ip, prefix);
+        return (
+          ip.split(".").every((o) => Number(o) <= 255) && prefix >= min && prefix <= max && cidrIsAligned(ip, prefix)
+        );
       },
       { error: rule(`must be an aligned IPv4 CIDR block from /${min} to /${max}`) },
     );
 
-const azSuffix = z.string().regex(/^[a-z]$/, { error: rule("must be an Availability Zone letter, e.g. \"a\"") });
+const azSuffix = z.string().regex(/^[a-z]$/, { error: rule('must be an Availability Zone letter, e.g. "a"') });
 
 const NetworkSchema = z.discriminatedUnion(
   "mode",
@@ -368,15 +447,21 @@ const NetworkSchema = z.discriminatedUnion(
     z.object({
       /** Use a VPC someone else owns (e.g. a shared network account's). Only security groups are created in it. */
       mode: z.literal("adopt"),
-      vpcId: z.string({ error: rule("must be a string") }).regex(/^vpc-[0-9a-f]{8,17}$/, { error: rule("must be a VPC id (vpc-…)") }),
+      vpcId: z
+        .string({ error: rule("must be a string") })
+        .regex(/^vpc-[0-9a-f]{8,17}$/, { error: rule("must be a VPC id (vpc-…)") }),
       /** The VPC's address range: the platform's security groups allow HTTPS to its interface endpoints there. */
       cidr: ipv4Cidr(16, 28),
       /** Private subnets to place the warehouse and Glue connections in, with their AZ (Glue connections need it). */
       subnets: z
         .array(
           z.object({
-            id: z.string({ error: rule("must be a string") }).regex(/^subnet-[0-9a-f]{8,17}$/, { error: rule("must be a subnet id (subnet-…)") }),
-            availabilityZone: z.string({ error: rule("must be a string") }).regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: rule("must be an Availability Zone name") }),
+            id: z
+              .string({ error: rule("must be a string") })
+              .regex(/^subnet-[0-9a-f]{8,17}$/, { error: rule("must be a subnet id (subnet-…)") }),
+            availabilityZone: z
+              .string({ error: rule("must be a string") })
+              .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { error: rule("must be an Availability Zone name") }),
           }),
         )
         .min(2, { error: rule("must list at least two subnets") }),
@@ -393,7 +478,9 @@ const NetworkSchema = z.discriminatedUnion(
   {
     // The discriminator's issue carries the whole section; show the mode that was given.
     error: (issue: { input?: unknown }) =>
-      issue.input === undefined ? "is required" : `must have mode "create" or "adopt" (got ${show((issue.input as { mode?: unknown })?.mode ?? issue.input)})`,
+      issue.input === undefined
+        ? "is required"
+        : `must have mode "create" or "adopt" (got ${show((issue.input as { mode?: unknown })?.mode ?? issue.input)})`,
   },
 );
 
@@ -410,9 +497,14 @@ function cidrIsAligned(ip: string, prefix: number): boolean {
 /** EventBridge Scheduler expression: "rate(<n> <unit>)" or a six-field cron. */
 const scheduleExpression = z
   .string({ error: rule("must be a string") })
-  .refine((v) => /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/.test(v) || /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(v), {
-    error: rule('must be "rate(<n> <minutes|hours|days>)" (singular unit for 1) or "cron(<six fields>)"'),
-  })
+  .refine(
+    (v) =>
+      /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/.test(v) ||
+      /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(v),
+    {
+      error: rule('must be "rate(<n> <minutes|hours|days>)" (singular unit for 1) or "cron(<six fields>)"'),
+    },
+  )
   .refine(
     (v) => {
       if (!v.startsWith("cron(")) return true;
@@ -422,19 +514,23 @@ const scheduleExpression = z
     { error: rule('must set exactly one of day-of-month and day-of-week to "?"') },
   );
 
-const httpUrl = z
-  .string({ error: rule("must be a string") })
-  .refine(
-    (v) => {
-      try {
-        const url = new URL(v);
-        return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.search === "" && url.hash === "";
-      } catch {
-        return false;
-      }
-    },
-    { error: rule("must be an absolute http(s) URL without credentials, query or fragment") },
-  );
+const httpUrl = z.string({ error: rule("must be a string") }).refine(
+  (v) => {
+    try {
+      const url = new URL(v);
+      return (
+        (url.protocol === "https:" || url.protocol === "http:") &&
+        url.username === "" &&
+        url.password === "" &&
+        url.search === "" &&
+        url.hash === ""
+      );
+    } catch {
+      return false;
+    }
+  },
+  { error: rule("must be an absolute http(s) URL without credentials, query or fragment") },
+);
 
 /** A whole number from `min` to `max`, with the reason for the bounds. */
 const between = (min: number, max: number, why = "") =>
@@ -534,7 +630,11 @@ const KinesisSchema = z
       ctx.addIssue({ code: "custom", path: ["shardCount"], message: "is required when capacityMode is PROVISIONED" });
     }
     if (k.capacityMode === "ON_DEMAND" && k.shardCount !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["shardCount"], message: `must be omitted when capacityMode is ON_DEMAND: Kinesis sizes the stream (got ${k.shardCount})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["shardCount"],
+        message: `must be omitted when capacityMode is ON_DEMAND: Kinesis sizes the stream (got ${k.shardCount})`,
+      });
     }
   });
 
@@ -552,7 +652,9 @@ const EmrServerlessSchema = z
     /** An EMR Serverless Spark application for persistent, heavy work. Opt-in. */
     enabled: z.boolean({ error: rule("must be true or false") }),
     /** EMR release; 7.x runs Spark 3.5, the line the Glue jobs are tested on. */
-    releaseLabel: z.string({ error: rule("must be a string") }).regex(/^emr-7\.\d+\.\d+$/, { error: rule('must be an EMR 7 release, e.g. "emr-7.5.0" (Spark 3.5)') }),
+    releaseLabel: z
+      .string({ error: rule("must be a string") })
+      .regex(/^emr-7\.\d+\.\d+$/, { error: rule('must be an EMR 7 release, e.g. "emr-7.5.0" (Spark 3.5)') }),
     /** The application's capacity ceiling: the cost guard. */
     maxCapacity: z.object({
       cpuVcpu: between(1, 4000),
@@ -564,11 +666,23 @@ const EmrServerlessSchema = z
     disabledReason: reason.optional(),
   })
   .superRefine((e, ctx) => {
-    if (typeof e.maxCapacity?.cpuVcpu === "number" && typeof e.maxCapacity?.memoryGb === "number" && e.maxCapacity.memoryGb < 2 * e.maxCapacity.cpuVcpu) {
-      ctx.addIssue({ code: "custom", path: ["maxCapacity", "memoryGb"], message: `must be at least 2 GB per vCPU (${2 * e.maxCapacity.cpuVcpu}): EMR Serverless workers have 2–8 GB per vCPU (got ${e.maxCapacity.memoryGb})` });
+    if (
+      typeof e.maxCapacity?.cpuVcpu === "number" &&
+      typeof e.maxCapacity?.memoryGb === "number" &&
+      e.maxCapacity.memoryGb < 2 * e.maxCapacity.cpuVcpu
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxCapacity", "memoryGb"],
+        message: `must be at least 2 GB per vCPU (${2 * e.maxCapacity.cpuVcpu}): EMR Serverless workers have 2–8 GB per vCPU (got ${e.maxCapacity.memoryGb})`,
+      });
     }
     if (e.enabled === true && e.disabledReason !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when emrServerless is enabled" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["disabledReason"],
+        message: "must be omitted when emrServerless is enabled",
+      });
     }
   });
 
@@ -605,7 +719,11 @@ const StreamSqlSchema = z
   })
   .superRefine((f, ctx) => {
     if (f.enabled === false && f.disabledReason === undefined) {
-      ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when streamSql is turned off: say why this environment does without real-time SQL" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["disabledReason"],
+        message: "is required when streamSql is turned off: say why this environment does without real-time SQL",
+      });
     }
     if (f.enabled === true && f.disabledReason !== undefined) {
       ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when streamSql is enabled" });
@@ -642,30 +760,45 @@ const OrchestrationSchema = z.object({
       enabled: z.boolean({ error: rule("must be true or false") }),
       /** Events per execution at most. */
       batchSize: int(1).max(PIPELINE_MAX_BATCH_SIZE, {
-        error: rule(`must be ≤ ${PIPELINE_MAX_BATCH_SIZE}: a batch is one execution's input, which Step Functions caps at 256 KiB`),
+        error: rule(
+          `must be ≤ ${PIPELINE_MAX_BATCH_SIZE}: a batch is one execution's input, which Step Functions caps at 256 KiB`,
+        ),
       }),
       /** How long the pipe gathers events before it starts an execution. */
       windowSeconds: int(0).max(PIPES_MAX_BATCHING_WINDOW_SECONDS, {
-        error: rule(`must be ≤ ${PIPES_MAX_BATCHING_WINDOW_SECONDS} seconds: EventBridge Pipes waits at most five minutes`),
+        error: rule(
+          `must be ≤ ${PIPES_MAX_BATCHING_WINDOW_SECONDS} seconds: EventBridge Pipes waits at most five minutes`,
+        ),
       }),
       /** Why batching is off here. Required when it is off; shown in the stack's outputs. */
       disabledReason: reason.optional(),
     })
     .superRefine((b, ctx) => {
       if (typeof b.batchSize === "number" && b.batchSize > 10 && b.windowSeconds === 0) {
-        ctx.addIssue({ code: "custom", path: ["windowSeconds"], message: `must be ≥ 1 when batchSize is above 10 (${b.batchSize}): EventBridge Pipes requires a batching window for larger SQS batches (got 0)` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["windowSeconds"],
+          message: `must be ≥ 1 when batchSize is above 10 (${b.batchSize}): EventBridge Pipes requires a batching window for larger SQS batches (got 0)`,
+        });
       }
       if (b.enabled === false && b.disabledReason === undefined) {
-        ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "is required when batching is turned off: say why this environment starts one execution per object" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["disabledReason"],
+          message: "is required when batching is turned off: say why this environment starts one execution per object",
+        });
       }
       if (b.enabled === true && b.disabledReason !== undefined) {
         ctx.addIssue({ code: "custom", path: ["disabledReason"], message: "must be omitted when batching is enabled" });
       }
     }),
   /** An execution that runs longer fails as timed out (and alarms). */
-  executionTimeoutMinutes: int(5, "must be ≥ 5 minutes: two Glue jobs and a crawl never finish sooner").max(MAX_EXECUTION_MINUTES, {
-    error: rule(`must be ≤ ${MAX_EXECUTION_MINUTES} minutes: a Standard workflow runs for at most a year`),
-  }),
+  executionTimeoutMinutes: int(5, "must be ≥ 5 minutes: two Glue jobs and a crawl never finish sooner").max(
+    MAX_EXECUTION_MINUTES,
+    {
+      error: rule(`must be ≤ ${MAX_EXECUTION_MINUTES} minutes: a Standard workflow runs for at most a year`),
+    },
+  ),
   /** Log each state's input and output (not only events). Off in prod: inputs and outputs can carry record data. */
   logExecutionData: z.boolean({ error: rule("must be true or false") }),
   /** Receives of a subscriber message before it moves to the subscriber's dead-letter queue. */
@@ -768,21 +901,35 @@ export const EnvironmentSchema = z
 function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   if (env.tier !== "local") {
-    if (env.accountId === undefined) fail(["accountId"], "is required outside local: the provider must refuse any other account");
-    if (env.state?.backend === "local") fail(["state", "backend"], 'must be "s3" outside local: shared state needs a remote, locked backend');
+    if (env.accountId === undefined)
+      fail(["accountId"], "is required outside local: the provider must refuse any other account");
+    if (env.state?.backend === "local")
+      fail(["state", "backend"], 'must be "s3" outside local: shared state needs a remote, locked backend');
   }
   if (env.tier === "prod") {
-    if (env.protection?.forceDestroy === true) fail(["protection", "forceDestroy"], "must be false in prod: production data is never force-deleted");
-    if (env.protection?.preventDestroy === false) fail(["protection", "preventDestroy"], "must be true in prod: data-bearing resources must survive a stray destroy");
+    if (env.protection?.forceDestroy === true)
+      fail(["protection", "forceDestroy"], "must be false in prod: production data is never force-deleted");
+    if (env.protection?.preventDestroy === false)
+      fail(
+        ["protection", "preventDestroy"],
+        "must be true in prod: data-bearing resources must survive a stray destroy",
+      );
     if (env.athena !== undefined && env.athena.bytesScannedCutoffPerQuery === undefined) {
       fail(["athena", "bytesScannedCutoffPerQuery"], "is required in prod: every production query needs a scan cutoff");
     }
-    if (env.alarms?.notify === "record") fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
+    if (env.alarms?.notify === "record")
+      fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
     if (env.orchestration?.logExecutionData === true) {
-      fail(["orchestration", "logExecutionData"], "must be false in prod: execution inputs and outputs can carry record data into the logs");
+      fail(
+        ["orchestration", "logExecutionData"],
+        "must be false in prod: execution inputs and outputs can carry record data into the logs",
+      );
     }
     if (typeof env.logs?.retentionDays === "number" && env.logs.retentionDays < PROD_MIN_LOG_RETENTION_DAYS) {
-      fail(["logs", "retentionDays"], `must be ≥ ${PROD_MIN_LOG_RETENTION_DAYS} in prod: production logs are audit evidence kept at least a year (got ${env.logs.retentionDays})`);
+      fail(
+        ["logs", "retentionDays"],
+        `must be ≥ ${PROD_MIN_LOG_RETENTION_DAYS} in prod: production logs are audit evidence kept at least a year (got ${env.logs.retentionDays})`,
+      );
     }
   }
   analyticsRules(env, fail);
@@ -801,37 +948,61 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
   if (env.redshift?.enabled === true && network) {
     // Redshift Serverless refuses a workgroup whose subnets span fewer than three AZs.
     if (network.mode === "create" && Array.isArray(network.availabilityZones) && network.availabilityZones.length < 3) {
-      fail(["network", "availabilityZones"], `must list at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${show(network.availabilityZones)})`);
+      fail(
+        ["network", "availabilityZones"],
+        `must list at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${show(network.availabilityZones)})`,
+      );
     }
     if (network.mode === "adopt" && Array.isArray(network.subnets)) {
       const zones = new Set(network.subnets.map((s: { availabilityZone?: string }) => s?.availabilityZone));
-      if (zones.size < 3) fail(["network", "subnets"], `must span at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${zones.size})`);
+      if (zones.size < 3)
+        fail(
+          ["network", "subnets"],
+          `must span at least three Availability Zones when redshift is enabled: Redshift Serverless needs subnets in three (got ${zones.size})`,
+        );
     }
   }
   if (network?.mode === "adopt" && Array.isArray(network.subnets) && typeof env.region === "string") {
     network.subnets.forEach((s: { availabilityZone?: unknown }, i: number) => {
       if (typeof s?.availabilityZone === "string" && !s.availabilityZone.startsWith(env.region)) {
-        fail(["network", "subnets", i, "availabilityZone"], `must be in the environment's region ${env.region} (got ${show(s.availabilityZone)})`);
+        fail(
+          ["network", "subnets", i, "availabilityZone"],
+          `must be in the environment's region ${env.region} (got ${show(s.availabilityZone)})`,
+        );
       }
     });
   }
   const lf = env.lakeFormation;
   if (lf?.enabled === true && Array.isArray(lf.admins) && lf.admins.length === 0) {
-    fail(["lakeFormation", "admins"], "must name at least one admin when Lake Formation is enabled: only admins can manage its grants, including the role that deploys this stack");
+    fail(
+      ["lakeFormation", "admins"],
+      "must name at least one admin when Lake Formation is enabled: only admins can manage its grants, including the role that deploys this stack",
+    );
   }
   const accountId = typeof env.accountId === "string" && /^\d{12}$/.test(env.accountId) ? env.accountId : undefined;
   if (lf && Array.isArray(lf.admins) && accountId) {
     lf.admins.forEach((arn: unknown, i: number) => {
-      if (typeof arn === "string" && /^arn:aws(-cn|-us-gov)?:iam::\d{12}:/.test(arn) && arn.split(":")[4] !== accountId) {
+      if (
+        typeof arn === "string" &&
+        /^arn:aws(-cn|-us-gov)?:iam::\d{12}:/.test(arn) &&
+        arn.split(":")[4] !== accountId
+      ) {
         fail(["lakeFormation", "admins", i], `must be in the environment's account ${accountId} (got ${show(arn)})`);
       }
     });
   }
   const principal = env.quicksight?.principalArn;
-  if (typeof principal === "string" && /^arn:aws(-cn|-us-gov)?:quicksight:/.test(principal) && env.accountId === accountId) {
+  if (
+    typeof principal === "string" &&
+    /^arn:aws(-cn|-us-gov)?:quicksight:/.test(principal) &&
+    env.accountId === accountId
+  ) {
     const [, , , region, account] = principal.split(":");
     if (region !== env.region || (accountId !== undefined && account !== accountId)) {
-      fail(["quicksight", "principalArn"], `must be in the environment's account and region (${accountId ?? "any"}, ${env.region}) (got ${show(principal)})`);
+      fail(
+        ["quicksight", "principalArn"],
+        `must be in the environment's account and region (${accountId ?? "any"}, ${env.region}) (got ${show(principal)})`,
+      );
     }
   }
 }
@@ -843,7 +1014,10 @@ function ingestionRules(env: Record<string, any>, fail: (path: (string | number)
   if (!ingestion) return;
   const baseUrl = ingestion.api?.baseUrl;
   if (env.tier !== "local" && typeof baseUrl === "string" && /^http:\/\//i.test(baseUrl)) {
-    fail(["ingestion", "api", "baseUrl"], `must use https outside local: API credentials never travel in clear text (got ${show(baseUrl)})`);
+    fail(
+      ["ingestion", "api", "baseUrl"],
+      `must use https outside local: API credentials never travel in clear text (got ${show(baseUrl)})`,
+    );
   }
   const runs = ingestion.glue?.maxConcurrentRuns;
   if (typeof runs === "number" && runs > 1 && ingestion.glue?.bookmarks !== "disable") {
@@ -854,10 +1028,14 @@ function ingestionRules(env: Record<string, any>, fail: (path: (string | number)
   }
   if (env.tier === "prod") {
     if (ingestion.glue?.bookmarks !== undefined && ingestion.glue.bookmarks !== "enable") {
-      fail(["ingestion", "glue", "bookmarks"], `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(ingestion.glue.bookmarks)})`);
+      fail(
+        ["ingestion", "glue", "bookmarks"],
+        `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(ingestion.glue.bookmarks)})`,
+      );
     }
     for (const field of ["metrics", "continuousLogging"] as const) {
-      if (ingestion.glue?.[field] === false) fail(["ingestion", "glue", field], "must be true in prod: a failed production run must be diagnosable");
+      if (ingestion.glue?.[field] === false)
+        fail(["ingestion", "glue", field], "must be true in prod: a failed production run must be diagnosable");
     }
   }
 }

@@ -8,6 +8,7 @@ entry for the zip makes `import dataplat_glue` work), entries sorted by name, ev
 endings normalised to LF. The same sources give the same bytes on any machine, so the S3 object
 can be keyed by its hash and an unchanged package never redeploys. Standard library only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,10 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def sources(package: Path = PACKAGE) -> list[Path]:
-    return sorted((p for p in package.rglob("*.py") if "__pycache__" not in p.parts), key=lambda p: p.relative_to(package.parent).as_posix())
+    return sorted(
+        (p for p in package.rglob("*.py") if "__pycache__" not in p.parts),
+        key=lambda p: p.relative_to(package.parent).as_posix(),
+    )
 
 
 def build_bytes(package: Path = PACKAGE) -> bytes:

@@ -14,7 +14,13 @@ import { Lake } from "./lake";
 import { Network } from "./network";
 import { Observability } from "./observability";
 import { longestRawKey } from "./ingestion/raw-keys";
-import { batchInputBytes, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, Orchestration, type DatasetPipelineJobs } from "./orchestration";
+import {
+  batchInputBytes,
+  EXECUTION_INPUT_MAX_BYTES,
+  largestBatchFor,
+  Orchestration,
+  type DatasetPipelineJobs,
+} from "./orchestration";
 import { Naming } from "./shared/naming";
 import { stackOutput } from "./shared/outputs";
 import { StreamSqlApplication } from "./streaming";
@@ -59,7 +65,13 @@ export class PlatformStack extends TerraformStack {
     if (config.protection.preventDestroy) Aspects.of(this).add(new DataProtectionAspect());
 
     this.accountId = config.accountId ?? new DataAwsCallerIdentity(this, "current").accountId;
-    this.naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region, partition: config.partition });
+    this.naming = new Naming({
+      project: config.project,
+      environment: config.name,
+      accountId: config.accountId,
+      region: config.region,
+      partition: config.partition,
+    });
     const base = { naming: this.naming, accountId: this.accountId, region: config.region };
 
     this.lake = new Lake(this, "lake", {
@@ -70,7 +82,9 @@ export class PlatformStack extends TerraformStack {
       forceDestroy: config.protection.forceDestroy,
     });
 
-    this.datasets = (options.datasets ?? DATASETS).map((contract) => new PartitionedDataset(contract, config.partitioning, config.name));
+    this.datasets = (options.datasets ?? DATASETS).map(
+      (contract) => new PartitionedDataset(contract, config.partitioning, config.name),
+    );
 
     this.network = new Network(this, "network", {
       ...base,
@@ -84,7 +98,9 @@ export class PlatformStack extends TerraformStack {
       lake: this.lake,
       datasets: this.datasets,
       crawlerSchedule: config.catalog.crawlerSchedule,
-      lakeFormation: config.lakeFormation.enabled ? { admins: config.lakeFormation.admins, consumers: config.lakeFormation.consumers } : undefined,
+      lakeFormation: config.lakeFormation.enabled
+        ? { admins: config.lakeFormation.admins, consumers: config.lakeFormation.consumers }
+        : undefined,
     });
 
     const { redshift, quicksight } = config;
@@ -95,7 +111,9 @@ export class PlatformStack extends TerraformStack {
       datasets: this.datasets,
       network: this.network,
       athena: config.athena,
-      redshift: redshift.enabled ? { baseCapacityRpu: redshift.baseCapacityRpu, maxCapacityRpu: redshift.maxCapacityRpu } : undefined,
+      redshift: redshift.enabled
+        ? { baseCapacityRpu: redshift.baseCapacityRpu, maxCapacityRpu: redshift.maxCapacityRpu }
+        : undefined,
       quicksight: quicksight.enabled && quicksight.principalArn ? { principalArn: quicksight.principalArn } : undefined,
       forceDestroy: config.protection.forceDestroy,
     });
@@ -118,10 +136,17 @@ export class PlatformStack extends TerraformStack {
       logRetentionDays: config.logs.retentionDays,
       forceDestroy: config.protection.forceDestroy,
     });
-    checkExtractCadence(config.name, ingestion.extracts, this.datasets.filter((d) => this.ingestion.extractSchedules[d.name]));
+    checkExtractCadence(
+      config.name,
+      ingestion.extracts,
+      this.datasets.filter((d) => this.ingestion.extractSchedules[d.name]),
+    );
     const { streamSql } = config;
     this.streamSql = Object.fromEntries(
-      (streamSql.enabled ? this.datasets.filter((d) => d.contract.streamQueries && this.ingestion.streams[d.name]) : []).map((dataset) => [
+      (streamSql.enabled
+        ? this.datasets.filter((d) => d.contract.streamQueries && this.ingestion.streams[d.name])
+        : []
+      ).map((dataset) => [
         dataset.name,
         new StreamSqlApplication(this, `stream-sql-${dataset.name}`, {
           ...base,
@@ -147,9 +172,15 @@ export class PlatformStack extends TerraformStack {
     const pipelines = this.datasets.flatMap((dataset): DatasetPipelineJobs[] => {
       const { rawToProcessed, processedToConsumer } = this.ingestion.glue.jobs[dataset.name] ?? {};
       // The job resources themselves (not their names as text), so terraform orders jobs before pipelines.
-      return rawToProcessed && processedToConsumer ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }] : [];
+      return rawToProcessed && processedToConsumer
+        ? [{ dataset, rawToProcessed: rawToProcessed.job, processedToConsumer: processedToConsumer.job }]
+        : [];
     });
-    checkTriggerBatch(config, pipelines.map((p) => p.dataset), this.naming);
+    checkTriggerBatch(
+      config,
+      pipelines.map((p) => p.dataset),
+      this.naming,
+    );
     this.orchestration = new Orchestration(this, "orchestration", {
       ...base,
       lake: this.lake,
@@ -168,7 +199,8 @@ export class PlatformStack extends TerraformStack {
     if (!redshift.enabled) disabled.redshift = redshift.disabledReason ?? "turned off";
     if (!batching.enabled) disabled.pipelineBatching = batching.disabledReason ?? "turned off";
     if (!quicksight.enabled && quicksight.disabledReason) disabled.quicksight = quicksight.disabledReason;
-    if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason) disabled.emrServerless = ingestion.emrServerless.disabledReason;
+    if (!ingestion.emrServerless.enabled && ingestion.emrServerless.disabledReason)
+      disabled.emrServerless = ingestion.emrServerless.disabledReason;
     if (!streamSql.enabled) disabled.streamSql = streamSql.disabledReason ?? "turned off";
     this.disabledFeatures = disabled;
 
@@ -181,7 +213,12 @@ export class PlatformStack extends TerraformStack {
       );
     }
     // Visible in `terraform output`: what this environment does without, and why.
-    stackOutput(this, "platform_disabled_features", this.disabledFeatures, "Features this environment turns off, each with the reason its config gives");
+    stackOutput(
+      this,
+      "platform_disabled_features",
+      this.disabledFeatures,
+      "Features this environment turns off, each with the reason its config gives",
+    );
   }
 }
 

@@ -14,7 +14,9 @@ export interface CiEnvironment {
 }
 
 export function deployableEnvironments(configs: readonly EnvironmentConfig[] = loadEnvironments()): CiEnvironment[] {
-  return configs.filter((env) => env.tier !== "local" && env.state.backend === "s3").map((env) => ({ name: env.name, region: env.region }));
+  return configs
+    .filter((env) => env.tier !== "local" && env.state.backend === "s3")
+    .map((env) => ({ name: env.name, region: env.region }));
 }
 
 if (require.main === module) {

@@ -26,7 +26,9 @@ const MMDC = join(TOOL_DIR, "node_modules", ".bin", "mmdc");
 export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
   const path = env.CHROMIUM_PATH ?? "/usr/bin/chromium";
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: install Debian's chromium (as root: \`apt-get update && apt-get install -y chromium\`) or set CHROMIUM_PATH to a Chrome or Chromium binary`);
+    throw new Error(
+      `${path} is missing: install Debian's chromium (as root: \`apt-get update && apt-get install -y chromium\`) or set CHROMIUM_PATH to a Chrome or Chromium binary`,
+    );
   }
   return path;
 }
@@ -46,7 +48,8 @@ function ensureMermaidCli(): void {
     stdio: "inherit",
     env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: "1" },
   });
-  if (npm.status !== 0) throw new Error("npm ci of scripts/docs-render failed (it needs the npm registry); see the output above");
+  if (npm.status !== 0)
+    throw new Error("npm ci of scripts/docs-render failed (it needs the npm registry); see the output above");
   writeFileSync(stamp, lock);
 }
 
@@ -58,7 +61,9 @@ function render(name: string, source: string, browser: string): string {
   // Root in a container has no user namespace for chromium's sandbox.
   writeFileSync(config, JSON.stringify({ executablePath: browser, args: ["--no-sandbox", "--disable-gpu"] }));
   writeFileSync(input, source);
-  const run = spawnSync(MMDC, ["-i", input, "-o", output, "-p", config, "-b", "white", "-w", "1800", "-s", "2", "-q"], { encoding: "utf8" });
+  const run = spawnSync(MMDC, ["-i", input, "-o", output, "-p", config, "-b", "white", "-w", "1800", "-s", "2", "-q"], {
+    encoding: "utf8",
+  });
   if (run.status !== 0) throw new Error(`mmdc failed on ${name}:\n${run.stderr || run.stdout}`);
   return output;
 }
@@ -69,8 +74,13 @@ function main(args: readonly string[]): number {
   const pages = readdirSync(join(ROOT, "docs"))
     .map((f) => /^architecture-(.+)\.md$/.exec(f)?.[1])
     .filter((env): env is string => !!env && (args.length === 0 || args.includes(env)));
-  const jobs: [string, string][] = pages.flatMap((env) => mermaidBlocks(readFileSync(join(ROOT, "docs", `architecture-${env}.md`), "utf8")).map((src, i) => [`architecture-${env}${i ? `-${i}` : ""}`, src] as [string, string]));
-  if (args.length === 0) mermaidBlocks(readFileSync(join(ROOT, "README.md"), "utf8")).forEach((src, i) => jobs.push([`readme-${i}`, src]));
+  const jobs: [string, string][] = pages.flatMap((env) =>
+    mermaidBlocks(readFileSync(join(ROOT, "docs", `architecture-${env}.md`), "utf8")).map(
+      (src, i) => [`architecture-${env}${i ? `-${i}` : ""}`, src] as [string, string],
+    ),
+  );
+  if (args.length === 0)
+    mermaidBlocks(readFileSync(join(ROOT, "README.md"), "utf8")).forEach((src, i) => jobs.push([`readme-${i}`, src]));
   if (jobs.length === 0) throw new Error(`no diagrams to render${args.length ? ` for ${args.join(", ")}` : ""}`);
   for (const [name, src] of jobs) console.log(render(name, src, browser));
   return 0;

@@ -33,7 +33,10 @@ export const BAD_INPUTS_PAGE = "docs/bad-inputs.md";
 /** The policy-scan skip table for these stacks (which must carry construct metadata). */
 export function renderSkipsBlock(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[]): string {
   const rows = skipTable(envs.map((e) => ({ name: e.config.name, json: e.json })));
-  return renderSkipTable(rows, envs.map((e) => e.config.name));
+  return renderSkipTable(
+    rows,
+    envs.map((e) => e.config.name),
+  );
 }
 
 /**
@@ -41,9 +44,13 @@ export function renderSkipsBlock(envs: readonly { config: EnvironmentConfig; jso
  * Glue bad-row table (Python: see renderGlueCorpus). `read` gives a page's committed text, whose
  * hand-written parts around the generated blocks are kept.
  */
-export function generatedDocs(envs: readonly { config: EnvironmentConfig; json: TerraformJson }[], read: (rel: string) => string): Record<string, string> {
+export function generatedDocs(
+  envs: readonly { config: EnvironmentConfig; json: TerraformJson }[],
+  read: (rel: string) => string,
+): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const { config, json } of envs) files[`docs/architecture-${config.name}.md`] = renderArchitectureDoc(json, config);
+  for (const { config, json } of envs)
+    files[`docs/architecture-${config.name}.md`] = renderArchitectureDoc(json, config);
   files[SECURITY_PAGE] = replaceBlock(read(SECURITY_PAGE), SKIPS_BLOCK, renderSkipsBlock(envs), SECURITY_PAGE);
   let badInputs = replaceBlock(read(BAD_INPUTS_PAGE), CONFIG_BLOCK, renderConfigCorpus(), BAD_INPUTS_PAGE);
   badInputs = replaceBlock(badInputs, API_BLOCK, renderApiCorpus(), BAD_INPUTS_PAGE);
@@ -79,10 +86,18 @@ function main(check: boolean): number {
     });
     const files = generatedDocs(envs, readCommitted);
     files[BAD_INPUTS_PAGE] = replaceBlock(files[BAD_INPUTS_PAGE], GLUE_BLOCK, renderGlueCorpus(), BAD_INPUTS_PAGE);
-    const orphans = orphanedPages(ROOT, configs.map((c) => c.name));
-    const stale = Object.entries(files).filter(([rel, text]) => !existsSync(join(ROOT, rel)) || readFileSync(join(ROOT, rel), "utf8") !== text);
+    const orphans = orphanedPages(
+      ROOT,
+      configs.map((c) => c.name),
+    );
+    const stale = Object.entries(files).filter(
+      ([rel, text]) => !existsSync(join(ROOT, rel)) || readFileSync(join(ROOT, rel), "utf8") !== text,
+    );
     if (check) {
-      const problems = [...stale.map(([rel]) => `${rel} is out of date`), ...orphans.map((rel) => `${rel} belongs to no environment`)];
+      const problems = [
+        ...stale.map(([rel]) => `${rel} is out of date`),
+        ...orphans.map((rel) => `${rel} belongs to no environment`),
+      ];
       if (problems.length === 0) {
         console.log(`generated docs are up to date (${Object.keys(files).length} files)`);
         return 0;
@@ -93,7 +108,9 @@ function main(check: boolean): number {
     mkdirSync(join(ROOT, "docs"), { recursive: true });
     for (const [rel, text] of stale) writeFileSync(join(ROOT, rel), text);
     for (const rel of orphans) rmSync(join(ROOT, rel));
-    console.log(`wrote ${stale.length} of ${Object.keys(files).length} generated files${orphans.length ? `, removed ${orphans.join(", ")}` : ""}`);
+    console.log(
+      `wrote ${stale.length} of ${Object.keys(files).length} generated files${orphans.length ? `, removed ${orphans.join(", ")}` : ""}`,
+    );
     return 0;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -111,7 +128,12 @@ export function renderGlueCorpus(): string {
   if (result.status !== 0) throw new Error(`glue-jobs/tests/bad_rows.py failed:\n${result.stderr}`);
   const table = result.stdout.trim();
   const rows = table.split("\n").slice(2);
-  const bad = rows.filter((r) => r.split("|").slice(3, 5).some((c) => c.trim() !== "processed")).length;
+  const bad = rows.filter((r) =>
+    r
+      .split("|")
+      .slice(3, 5)
+      .some((c) => c.trim() !== "processed"),
+  ).length;
   return [
     `${rows.length} kinds of rows through the real raw → processed job, ${bad} of them bad in at least one environment; each bad row is quarantined with its reason and column, and raw = processed + quarantined for each run:`,
     "",

@@ -14,5 +14,7 @@ if (!name) {
   process.exit(2);
 }
 const env = loadEnvironment(name);
-const contracts = Object.fromEntries(DATASETS.map((d) => [d.name, new PartitionedDataset(d, env.partitioning, env.name).jobContract()]));
+const contracts = Object.fromEntries(
+  DATASETS.map((d) => [d.name, new PartitionedDataset(d, env.partitioning, env.name).jobContract()]),
+);
 process.stdout.write(`${JSON.stringify(contracts, null, 2)}\n`);

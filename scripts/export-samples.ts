@@ -21,7 +21,8 @@ const option = (flag: string, fallback: number): number => {
   const i = rest.indexOf(flag);
   if (i < 0) return fallback;
   const n = Number(rest[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer (got ${rest[i + 1] ?? "nothing"})`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} needs a positive integer (got ${rest[i + 1] ?? "nothing"})`);
   return n;
 };
 const env = loadEnvironment(name);

@@ -26,13 +26,31 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { GetQueryExecutionCommand, GetQueryResultsCommand, GetNamedQueryCommand, StartQueryExecutionCommand, AthenaClient } from "@aws-sdk/client-athena";
-import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, UpdateContinuousBackupsCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import {
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  GetNamedQueryCommand,
+  StartQueryExecutionCommand,
+  AthenaClient,
+} from "@aws-sdk/client-athena";
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateContinuousBackupsCommand,
+  type AttributeValue,
+} from "@aws-sdk/client-dynamodb";
 import { GetCrawlerCommand, GetJobRunsCommand, GlueClient, type JobRun } from "@aws-sdk/client-glue";
 import { KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type HistoryEvent } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  type HistoryEvent,
+} from "@aws-sdk/client-sfn";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { DATASETS, PartitionedDataset, type Dataset } from "../datasets";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
@@ -62,9 +80,26 @@ export interface AwsCall {
 export interface DatasetReport {
   source: string;
   fed: { good: number; bad: number; badReasons: string[] };
-  executions: { name: string; arn: string; status: string; seconds: number; steps: string[]; failedStep?: string; error?: string; cause?: string; redrive?: string }[];
+  executions: {
+    name: string;
+    arn: string;
+    status: string;
+    seconds: number;
+    steps: string[];
+    failedStep?: string;
+    error?: string;
+    cause?: string;
+    redrive?: string;
+  }[];
   glueRuns: { job: string; id: string; state: string; seconds: number; error?: string }[];
-  records: { raw: number; processed: number; quarantined: number; quarantinedAtIngest: number; setAsideObjects: number; consumer: number };
+  records: {
+    raw: number;
+    processed: number;
+    quarantined: number;
+    quarantinedAtIngest: number;
+    setAsideObjects: number;
+    consumer: number;
+  };
   quarantineByReason: Record<string, number>;
   consumer: { table: string; queryId: string; bytesScanned: number; rows: number; reconciled: boolean; detail: string };
   namedQuery?: { name: string; queryId: string; bytesScanned: number; rows: number; state: string };
@@ -95,22 +130,36 @@ export interface MainJobReport {
 /** Every AWS client the main job uses comes from here: one place that records each call it makes. */
 class Clients {
   readonly calls: AwsCall[] = [];
-  constructor(private readonly emulator: Emulator, private readonly config: EnvironmentConfig) {}
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly config: EnvironmentConfig,
+  ) {}
 
-  make<C extends { middlewareStack: { add: (...a: any[]) => void } }>(Client: new (options: any) => C, extra: object = {}): C {
+  make<C extends { middlewareStack: { add: (...a: any[]) => void } }>(
+    Client: new (options: any) => C,
+    extra: object = {},
+  ): C {
     const client = new Client({
       endpoint: this.emulator.endpoint,
       region: this.config.region,
-      credentials: { accessKeyId: this.emulator.env(this.config.accountId).AWS_ACCESS_KEY_ID, secretAccessKey: "emulator" },
+      credentials: {
+        accessKeyId: this.emulator.env(this.config.accountId).AWS_ACCESS_KEY_ID,
+        secretAccessKey: "emulator",
+      },
       // HTTP/1.1 with the emulator's CA for every client (Kinesis would default to HTTP/2, which takes no agent).
       requestHandler: new NodeHttpHandler({ httpsAgent: this.emulator.httpsAgent() }),
       ...extra,
     });
     client.middlewareStack.add(
-      (next: (args: any) => Promise<unknown>, context: { clientName?: string; commandName?: string }) => async (args: { input?: { Bucket?: string } }) => {
-        this.calls.push({ service: (context.clientName ?? "").replace(/Client$/, ""), command: (context.commandName ?? "").replace(/Command$/, ""), ...(args.input?.Bucket ? { bucket: args.input.Bucket } : {}) });
-        return next(args);
-      },
+      (next: (args: any) => Promise<unknown>, context: { clientName?: string; commandName?: string }) =>
+        async (args: { input?: { Bucket?: string } }) => {
+          this.calls.push({
+            service: (context.clientName ?? "").replace(/Client$/, ""),
+            command: (context.commandName ?? "").replace(/Command$/, ""),
+            ...(args.input?.Bucket ? { bucket: args.input.Bucket } : {}),
+          });
+          return next(args);
+        },
       { step: "initialize", name: "recordMainJobCall" },
     );
     return client;
@@ -122,7 +171,13 @@ const processes: string[] = [];
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
   processes.push([command.replace(`${ROOT}/`, ""), args[0] ?? ""].join(" "));
-  const result = spawnSync(command, args, { cwd: ROOT, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    env,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (result.error) throw result.error;
   if (result.status !== 0) {
     const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n").slice(-25).join("\n");
@@ -133,16 +188,25 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 function checkOk(result: { ok: boolean; stdout: string; stderr: string }, what: string): void {
   processes.push("terraform");
-  if (!result.ok) throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
+  if (!result.ok)
+    throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type StateResource = { type: string; name: string; instances: { index_key?: string | number; attributes: Record<string, any> }[] };
+type StateResource = {
+  type: string;
+  name: string;
+  instances: { index_key?: string | number; attributes: Record<string, any> }[];
+};
 
 function stateOf(stack: emulated.EmulatedStack): StateResource[] {
-  const local = JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")).terraform?.backend?.local?.path ?? "terraform.tfstate";
-  return (JSON.parse(readFileSync(join(stack.dir, local), "utf8")) as { resources: (StateResource & { mode: string })[] }).resources.filter((r) => r.mode === "managed");
+  const local =
+    JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")).terraform?.backend?.local?.path ??
+    "terraform.tfstate";
+  return (
+    JSON.parse(readFileSync(join(stack.dir, local), "utf8")) as { resources: (StateResource & { mode: string })[] }
+  ).resources.filter((r) => r.mode === "managed");
 }
 
 async function main(): Promise<void> {
@@ -176,26 +240,50 @@ async function main(): Promise<void> {
           if (contract.source.kind !== "api") continue;
           const incremental = contract.source.incremental;
           const parameter = incremental.kind === "since" ? incremental.parameter : "_unused_since";
-          apiSources.set(new URL(contract.source.path, "http://sample").pathname, new RecordsApi({ parameter, versionColumn: contract.versionColumn ?? contract.eventTimeColumn, pageSize: 100 }));
+          apiSources.set(
+            new URL(contract.source.path, "http://sample").pathname,
+            new RecordsApi({
+              parameter,
+              versionColumn: contract.versionColumn ?? contract.eventTimeColumn,
+              pageSize: 100,
+            }),
+          );
         }
         if (apiSources.size) {
-          const port = process.env[LOCAL_API_PORT_VARIABLE] ? Number(process.env[LOCAL_API_PORT_VARIABLE]) : await freePort();
-          api = await SampleApi.start({}, Object.fromEntries([...apiSources].map(([path, source]) => [path, source.route()])), port);
+          const port = process.env[LOCAL_API_PORT_VARIABLE]
+            ? Number(process.env[LOCAL_API_PORT_VARIABLE])
+            : await freePort();
+          api = await SampleApi.start(
+            {},
+            Object.fromEntries([...apiSources].map(([path, source]) => [path, source.route()])),
+            port,
+          );
           process.env[LOCAL_API_PORT_VARIABLE] = String(port);
         }
       },
-      () => [pg && `PostgreSQL on ${pg.port}`, api && `sample API on ${api.origin}`].filter(Boolean).join(", ") || "no RDS or API source",
+      () =>
+        [pg && `PostgreSQL on ${pg.port}`, api && `sample API on ${api.origin}`].filter(Boolean).join(", ") ||
+        "no RDS or API source",
     );
 
     await progress.run(
       "Synthesizing every environment (cdktf synth)",
-      () => run(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth"], { ...process.env, CHECKPOINT_DISABLE: "1", CI: "1" }),
-      () => `stacks: ${loadEnvironments().map((e) => e.name).join(", ")} in cdktf.out/stacks`,
+      () =>
+        run(join(ROOT, "node_modules", ".bin", "cdktf"), ["synth"], {
+          ...process.env,
+          CHECKPOINT_DISABLE: "1",
+          CI: "1",
+        }),
+      () =>
+        `stacks: ${loadEnvironments()
+          .map((e) => e.name)
+          .join(", ")} in cdktf.out/stacks`,
     );
 
     // Every component calls AWS with its own deployed role, and the emulator denies what the role does not allow.
     const iamMode = process.env.EMULATOR_IAM ?? "enforce";
-    if (iamMode !== "enforce" && iamMode !== "observe") throw new Error(`EMULATOR_IAM must be enforce or observe for the main job (got ${JSON.stringify(iamMode)})`);
+    if (iamMode !== "enforce" && iamMode !== "observe")
+      throw new Error(`EMULATOR_IAM must be enforce or observe for the main job (got ${JSON.stringify(iamMode)})`);
     emulator = await progress.run(
       `Starting the emulator (moto over TLS, state machines executed, IAM: ${iamMode})`,
       () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000, iam: iamMode }), // a busy machine can take minutes to import moto
@@ -217,7 +305,8 @@ async function main(): Promise<void> {
             const result = await emulated.initAndPlanAsync(planned);
             processes.push("terraform");
             checkOk(result.init, `terraform init (${env.name}) failed`);
-            if (result.plan!.status !== 0 && result.plan!.status !== 2) checkOk(result.plan!, `terraform plan (${env.name}) failed`);
+            if (result.plan!.status !== 0 && result.plan!.status !== 2)
+              checkOk(result.plan!, `terraform plan (${env.name}) failed`);
             plans.push(`${env.name}: ${emulated.planLine(result.plan!)}`);
           }
           return (Date.now() - planStarted) / 1000;
@@ -238,11 +327,16 @@ async function main(): Promise<void> {
       await progress.run(
         "Planning dev, staging and prod against the emulator (each as its own account; started with the apply)",
         () => pending,
-        (seconds) => `${plans.map((line) => line.replace(/ to add, 0 to change, 0 to destroy\./, " to add")).join("; ")}; ${seconds.toFixed(1)} s in all`,
+        (seconds) =>
+          `${plans.map((line) => line.replace(/ to add, 0 to change, 0 to destroy\./, " to add")).join("; ")}; ${seconds.toFixed(1)} s in all`,
       );
     }
 
-    const outputs = Object.fromEntries(Object.entries(JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: any }>).map(([k, v]) => [k, v.value]));
+    const outputs = Object.fromEntries(
+      Object.entries(JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: any }>).map(
+        ([k, v]) => [k, v.value],
+      ),
+    );
     writeFileSync(join(WORK, "outputs.json"), `${JSON.stringify(outputs, null, 2)}\n`);
     const state = stateOf(stack);
     const clients = new Clients(emulator, local);
@@ -265,12 +359,22 @@ async function main(): Promise<void> {
           for (const instance of connection.instances) {
             const secretId = instance.attributes.connection_properties?.SECRET_ID;
             if (!secretId || !pg) continue;
-            await aws.secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ username: pg.user, password: pg.password }) }));
+            await aws.secrets.send(
+              new PutSecretValueCommand({
+                SecretId: secretId,
+                SecretString: JSON.stringify({ username: pg.user, password: pg.password }),
+              }),
+            );
             stored.push(secretId);
           }
         }
         if (apiSources.size) {
-          await aws.secrets.send(new PutSecretValueCommand({ SecretId: outputs.ingestion_api_credentials_secret_arn, SecretString: JSON.stringify({ token }) }));
+          await aws.secrets.send(
+            new PutSecretValueCommand({
+              SecretId: outputs.ingestion_api_credentials_secret_arn,
+              SecretString: JSON.stringify({ token }),
+            }),
+          );
           stored.push("API token");
         }
         return stored;
@@ -302,10 +406,20 @@ async function main(): Promise<void> {
         const answers: { name: string; status: string; target: string; jobRunId?: string }[] = [];
         for (const schedule of state.filter((r) => r.type === "aws_scheduler_schedule")) {
           for (const instance of schedule.instances) {
-            const answer = JSON.parse(await emulatorPost(emulator!, "/_emulator/scheduler/fire", { ScheduleArn: instance.attributes.arn }));
+            const answer = JSON.parse(
+              await emulatorPost(emulator!, "/_emulator/scheduler/fire", { ScheduleArn: instance.attributes.arn }),
+            );
             processes.push("scheduler fire");
-            if (answer.Status !== "INVOKED") throw new Error(`schedule ${instance.attributes.name}: ${answer.Status}: ${answer.Error ?? answer.Reason}`);
-            answers.push({ name: instance.attributes.name, status: answer.Status, target: answer.Target, jobRunId: answer.Response?.JobRunId });
+            if (answer.Status !== "INVOKED")
+              throw new Error(
+                `schedule ${instance.attributes.name}: ${answer.Status}: ${answer.Error ?? answer.Reason}`,
+              );
+            answers.push({
+              name: instance.attributes.name,
+              status: answer.Status,
+              target: answer.Target,
+              jobRunId: answer.Response?.JobRunId,
+            });
           }
         }
         return answers;
@@ -323,20 +437,52 @@ async function main(): Promise<void> {
     await progress.run(
       "Querying every consumer table and named query through the Athena API",
       async () => {
-        for (const contract of DATASETS) datasets[contract.name] = await reportDataset(contract, local, samples.get(contract.name)!, aws, outputs, since);
+        for (const contract of DATASETS)
+          datasets[contract.name] = await reportDataset(
+            contract,
+            local,
+            samples.get(contract.name)!,
+            aws,
+            outputs,
+            since,
+          );
         if (api) {
           const authorized = api.requests.filter((r) => r.headers.authorization === `Bearer ${token}`).length;
-          if (authorized !== api.requests.length) throw new Error(`${api.requests.length - authorized} sample API request(s) came without the secret's token`);
+          if (authorized !== api.requests.length)
+            throw new Error(
+              `${api.requests.length - authorized} sample API request(s) came without the secret's token`,
+            );
         }
       },
-      () => Object.entries(datasets).map(([name, d]) => `${name} ${d.consumer.queryId}`).join(", "),
+      () =>
+        Object.entries(datasets)
+          .map(([name, d]) => `${name} ${d.consumer.queryId}`)
+          .join(", "),
     );
 
     const decisions = await emulator.iamDecisions();
     const counts = decisions.counts.data;
-    if (!counts?.decided) throw new StepError("Checking IAM", new Error("the emulator decided no component's request while the data moved: are the components running with their roles?"));
-    const iam = { mode: iamMode, counts, denials: decisions.denials.filter((d) => d.phase === "data"), roles: Object.keys(decisions.exercised).length, mainJobCalls: clients.calls.length - callsBeforeData, accountSigned: accountSigned(decisions.log, "data"), exercised: decisions.exercised };
-    const iamProblems = counts.denied ? [`${counts.denied} request(s) of the components were ${iamMode === "enforce" ? "denied" : "not allowed by their roles"}: ${iam.denials.map((d) => `${d.role.split("/").pop()} ${d.action} ${d.resource}`).join("; ")}`] : [];
+    if (!counts?.decided)
+      throw new StepError(
+        "Checking IAM",
+        new Error(
+          "the emulator decided no component's request while the data moved: are the components running with their roles?",
+        ),
+      );
+    const iam = {
+      mode: iamMode,
+      counts,
+      denials: decisions.denials.filter((d) => d.phase === "data"),
+      roles: Object.keys(decisions.exercised).length,
+      mainJobCalls: clients.calls.length - callsBeforeData,
+      accountSigned: accountSigned(decisions.log, "data"),
+      exercised: decisions.exercised,
+    };
+    const iamProblems = counts.denied
+      ? [
+          `${counts.denied} request(s) of the components were ${iamMode === "enforce" ? "denied" : "not allowed by their roles"}: ${iam.denials.map((d) => `${d.role.split("/").pop()} ${d.action} ${d.resource}`).join("; ")}`,
+        ]
+      : [];
     const report: MainJobReport = {
       deployed,
       plans,
@@ -352,8 +498,14 @@ async function main(): Promise<void> {
     writeFileSync(join(WORK, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
     await progress.run("Report", () => printReport(report));
     if (!report.ok) {
-      const problems = [...Object.entries(datasets).flatMap(([name, d]) => d.problems.map((p) => `${name}: ${p}`)), ...iamProblems.map((p) => `IAM: ${p}`)];
-      throw new StepError("Checking every dataset", new Error(`${problems.length} problem(s):\n  ${problems.join("\n  ")}\n(see ${join(WORK, "report.json")})`));
+      const problems = [
+        ...Object.entries(datasets).flatMap(([name, d]) => d.problems.map((p) => `${name}: ${p}`)),
+        ...iamProblems.map((p) => `IAM: ${p}`),
+      ];
+      throw new StepError(
+        "Checking every dataset",
+        new Error(`${problems.length} problem(s):\n  ${problems.join("\n  ")}\n(see ${join(WORK, "report.json")})`),
+      );
     }
   } finally {
     await planning?.catch(() => undefined);
@@ -371,9 +523,19 @@ function accountSigned(log: string, phase: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const line of readFileSync(log, "utf8").split("\n")) {
     if (!line) continue;
-    const e = JSON.parse(line) as { phase: string; kind: string; signer?: string; service: string; method: string; path: string; target?: string | null };
+    const e = JSON.parse(line) as {
+      phase: string;
+      kind: string;
+      signer?: string;
+      service: string;
+      method: string;
+      path: string;
+      target?: string | null;
+    };
     if (e.phase !== phase || e.kind !== "request" || e.signer !== "terraform") continue;
-    const key = e.target ? `${e.service} ${e.target.split(".").pop()}` : `${e.service} ${e.method} ${e.path.split("/")[1] ?? ""}`;
+    const key = e.target
+      ? `${e.service} ${e.target.split(".").pop()}`
+      : `${e.service} ${e.method} ${e.path.split("/")[1] ?? ""}`;
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
@@ -393,11 +555,19 @@ type Aws = {
 async function emulatorPost(emulator: Emulator, path: string, body: unknown): Promise<string> {
   const { request } = await import("node:https");
   return new Promise((resolve, reject) => {
-    const req = request(`${emulator.endpoint}${path}`, { method: "POST", ca: readFileSync(emulator.caBundle), headers: { "content-type": "application/json" } }, (res) => {
-      let data = "";
-      res.on("data", (c) => (data += c));
-      res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve(data) : reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${data}`))));
-    });
+    const req = request(
+      `${emulator.endpoint}${path}`,
+      { method: "POST", ca: readFileSync(emulator.caBundle), headers: { "content-type": "application/json" } },
+      (res) => {
+        let data = "";
+        res.on("data", (c) => (data += c));
+        res.on("end", () =>
+          res.statusCode && res.statusCode < 300
+            ? resolve(data)
+            : reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${data}`)),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });
@@ -416,7 +586,8 @@ async function feed(
       return;
     case "api": {
       const records = ctx.apiSources.get(new URL(source.path, "http://sample").pathname)!;
-      for (const row of rows) records.upsert(Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)), contract.primaryKey);
+      for (const row of rows)
+        records.upsert(Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)), contract.primaryKey);
       return;
     }
     case "kinesis": {
@@ -424,9 +595,16 @@ async function feed(
       for (let i = 0; i < rows.length; i += 100) {
         const batch = rows.slice(i, i + 100);
         const answer = await ctx.aws.kinesis.send(
-          new PutRecordsCommand({ StreamName: stream, Records: batch.map((r) => ({ Data: Buffer.from(JSON.stringify(r)), PartitionKey: contract.primaryKey.map((k) => String(r[k])).join("|") })) }),
+          new PutRecordsCommand({
+            StreamName: stream,
+            Records: batch.map((r) => ({
+              Data: Buffer.from(JSON.stringify(r)),
+              PartitionKey: contract.primaryKey.map((k) => String(r[k])).join("|"),
+            })),
+          }),
         );
-        if (answer.FailedRecordCount) throw new Error(`${contract.name}: Kinesis refused ${answer.FailedRecordCount} record(s)`);
+        if (answer.FailedRecordCount)
+          throw new Error(`${contract.name}: Kinesis refused ${answer.FailedRecordCount} record(s)`);
       }
       return;
     }
@@ -441,7 +619,12 @@ async function feed(
           AttributeDefinitions: contract.primaryKey.map((k) => ({ AttributeName: k, AttributeType: keyType(k) })),
         }),
       );
-      await ctx.aws.ddb.send(new UpdateContinuousBackupsCommand({ TableName: source.table, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }));
+      await ctx.aws.ddb.send(
+        new UpdateContinuousBackupsCommand({
+          TableName: source.table,
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      );
       const item = (row: Row): Record<string, AttributeValue> => {
         const out: Record<string, AttributeValue> = {};
         for (const column of contract.columns) {
@@ -455,46 +638,90 @@ async function feed(
         return out;
       };
       for (let i = 0; i < rows.length; i += 25) {
-        await ctx.aws.ddb.send(new BatchWriteItemCommand({ RequestItems: { [source.table]: rows.slice(i, i + 25).map((r) => ({ PutRequest: { Item: item(r) } })) } }));
+        await ctx.aws.ddb.send(
+          new BatchWriteItemCommand({
+            RequestItems: { [source.table]: rows.slice(i, i + 25).map((r) => ({ PutRequest: { Item: item(r) } })) },
+          }),
+        );
       }
       return;
     }
     default:
-      throw new Error(`dataset ${contract.name}: the main job cannot feed a source of kind ${(source as { kind: string }).kind}`);
+      throw new Error(
+        `dataset ${contract.name}: the main job cannot feed a source of kind ${(source as { kind: string }).kind}`,
+      );
   }
 }
 
 /** Waits until every extract run ended, every pipeline execution ended with no new one for a while, and no crawler runs. */
-async function settle(aws: Aws, outputs: Record<string, any>, since: Date): Promise<{ executions: number; extractRuns: number }> {
+async function settle(
+  aws: Aws,
+  outputs: Record<string, any>,
+  since: Date,
+): Promise<{ executions: number; extractRuns: number }> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   const machines: Record<string, string> = outputs.orchestration_state_machine_arns;
-  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap((jobs) => Object.entries(jobs).filter(([step]) => step === "extract").map(([, j]) => j));
+  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap(
+    (jobs) =>
+      Object.entries(jobs)
+        .filter(([step]) => step === "extract")
+        .map(([, j]) => j),
+  );
   let lastCount = -1;
   let quietSince = Date.now();
   for (;;) {
-    const runs = (await Promise.all(extractJobs.map(async (job) => (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []))).flat();
+    const runs = (
+      await Promise.all(
+        extractJobs.map(async (job) => (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []),
+      )
+    ).flat();
     // A failed extract starts no execution: waiting out the timeout for it would only hide its error.
-    const failed = runs.filter((r) => ["FAILED", "ERROR", "TIMEOUT"].includes(r.JobRunState!) && (r.StartedOn ?? since) >= since);
+    const failed = runs.filter(
+      (r) => ["FAILED", "ERROR", "TIMEOUT"].includes(r.JobRunState!) && (r.StartedOn ?? since) >= since,
+    );
     if (failed.length) {
       throw new Error(
-        `${failed.length} extract run(s) failed, so their datasets cannot land:\n  ${failed.map((r) => `${r.JobName} ${r.Id}: ${r.JobRunState}: ${r.ErrorMessage ?? "(no message)"}` +
-          `\n    its log: aws logs get-log-events --log-group-name ${r.LogGroupName ?? "/aws-glue/jobs/"}error --log-stream-name ${r.Id}`).join("\n  ")}`,
+        `${failed.length} extract run(s) failed, so their datasets cannot land:\n  ${failed
+          .map(
+            (r) =>
+              `${r.JobName} ${r.Id}: ${r.JobRunState}: ${r.ErrorMessage ?? "(no message)"}` +
+              `\n    its log: aws logs get-log-events --log-group-name ${r.LogGroupName ?? "/aws-glue/jobs/"}error --log-stream-name ${r.Id}`,
+          )
+          .join("\n  ")}`,
       );
     }
-    const executions = (await Promise.all(Object.values(machines).map(async (arn) => (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? []))).flat().filter((e) => e.startDate! >= since);
-    const datasetsWithRuns = Object.keys(machines).filter((name) => executions.some((e) => e.stateMachineArn === machines[name])).length;
-    const running = runs.some((r) => ["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(r.JobRunState!)) || executions.some((e) => e.status === "RUNNING");
+    const executions = (
+      await Promise.all(
+        Object.values(machines).map(
+          async (arn) => (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [],
+        ),
+      )
+    )
+      .flat()
+      .filter((e) => e.startDate! >= since);
+    const datasetsWithRuns = Object.keys(machines).filter((name) =>
+      executions.some((e) => e.stateMachineArn === machines[name]),
+    ).length;
+    const running =
+      runs.some((r) => ["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(r.JobRunState!)) ||
+      executions.some((e) => e.status === "RUNNING");
     if (executions.length !== lastCount || running) {
       lastCount = executions.length;
       quietSince = Date.now();
     }
     if (!running && datasetsWithRuns === Object.keys(machines).length && Date.now() - quietSince >= QUIET_MS) {
       const crawlers = Object.values(outputs.catalog_crawler_names as Record<string, string>);
-      const busy = (await Promise.all(crawlers.map(async (name) => (await aws.glue.send(new GetCrawlerCommand({ Name: name }))).Crawler?.State))).filter((s) => s !== "READY");
+      const busy = (
+        await Promise.all(
+          crawlers.map(async (name) => (await aws.glue.send(new GetCrawlerCommand({ Name: name }))).Crawler?.State),
+        )
+      ).filter((s) => s !== "READY");
       if (!busy.length) return { executions: executions.length, extractRuns: runs.length };
     }
     if (Date.now() > deadline) {
-      const missing = Object.keys(machines).filter((name) => !executions.some((e) => e.stateMachineArn === machines[name]));
+      const missing = Object.keys(machines).filter(
+        (name) => !executions.some((e) => e.stateMachineArn === machines[name]),
+      );
       throw new Error(
         `the deployed chain did not settle in ${SETTLE_TIMEOUT_MS / 60_000} min: ${executions.filter((e) => e.status === "RUNNING").length} execution(s) still running` +
           `${missing.length ? `; no execution started for ${missing.join(", ")} (did its source land in raw?)` : ""}`,
@@ -505,7 +732,9 @@ async function settle(aws: Aws, outputs: Record<string, any>, since: Date): Prom
 }
 
 async function readText(aws: Aws, bucket: string, key: string): Promise<string> {
-  const body = Buffer.from(await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+  const body = Buffer.from(
+    await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray(),
+  );
   return (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
 }
 
@@ -513,15 +742,26 @@ async function listKeys(aws: Aws, bucket: string, prefix: string): Promise<strin
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     keys.push(...(page.Contents ?? []).map((o) => o.Key!));
     token = page.NextContinuationToken;
   } while (token);
   return keys;
 }
 
-async function athena(aws: Aws, request: { sql: string; database: string; workgroup: string }): Promise<{ id: string; state: string; bytes: number; rows: Record<string, string>[]; error?: string }> {
-  const { QueryExecutionId: id } = await aws.athena.send(new StartQueryExecutionCommand({ QueryString: request.sql, QueryExecutionContext: { Database: request.database }, WorkGroup: request.workgroup }));
+async function athena(
+  aws: Aws,
+  request: { sql: string; database: string; workgroup: string },
+): Promise<{ id: string; state: string; bytes: number; rows: Record<string, string>[]; error?: string }> {
+  const { QueryExecutionId: id } = await aws.athena.send(
+    new StartQueryExecutionCommand({
+      QueryString: request.sql,
+      QueryExecutionContext: { Database: request.database },
+      WorkGroup: request.workgroup,
+    }),
+  );
   for (;;) {
     const { QueryExecution: q } = await aws.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
     const state = q!.Status!.State!;
@@ -540,7 +780,14 @@ async function athena(aws: Aws, request: { sql: string; database: string; workgr
       } while (token);
       return { id: id!, state, bytes: q!.Statistics?.DataScannedInBytes ?? 0, rows };
     }
-    if (state === "FAILED" || state === "CANCELLED") return { id: id!, state, bytes: q!.Statistics?.DataScannedInBytes ?? 0, rows: [], error: q!.Status!.StateChangeReason };
+    if (state === "FAILED" || state === "CANCELLED")
+      return {
+        id: id!,
+        state,
+        bytes: q!.Statistics?.DataScannedInBytes ?? 0,
+        rows: [],
+        error: q!.Status!.StateChangeReason,
+      };
     await sleep(300);
   }
 }
@@ -567,15 +814,26 @@ function stepsOf(events: HistoryEvent[]): { steps: string[]; failedStep?: string
   return { steps, failedStep, error, cause };
 }
 
-async function reportDataset(contract: Dataset, config: EnvironmentConfig, sample: SampleSet, aws: Aws, outputs: Record<string, any>, since: Date): Promise<DatasetReport> {
+async function reportDataset(
+  contract: Dataset,
+  config: EnvironmentConfig,
+  sample: SampleSet,
+  aws: Aws,
+  outputs: Record<string, any>,
+  since: Date,
+): Promise<DatasetReport> {
   const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
   const problems: string[] = [];
   const machine = outputs.orchestration_state_machine_arns[contract.name];
-  const listed = ((await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []).filter((e) => e.startDate! >= since);
+  const listed = (
+    (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []
+  ).filter((e) => e.startDate! >= since);
   const executions: DatasetReport["executions"] = [];
   for (const e of listed.sort((a, b) => a.startDate!.getTime() - b.startDate!.getTime())) {
     const described = await aws.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
-    const history = await aws.sfn.send(new GetExecutionHistoryCommand({ executionArn: e.executionArn, maxResults: 1000 }));
+    const history = await aws.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: e.executionArn, maxResults: 1000 }),
+    );
     const { steps, failedStep, error, cause } = stepsOf(history.events ?? []);
     const seconds = ((described.stopDate ?? new Date()).getTime() - described.startDate!.getTime()) / 1000;
     const failed = described.status !== "SUCCEEDED";
@@ -585,9 +843,19 @@ async function reportDataset(contract: Dataset, config: EnvironmentConfig, sampl
       status: described.status!,
       seconds,
       steps,
-      ...(failed ? { failedStep, error: error ?? described.error, cause: cause ?? described.cause?.slice(0, 500), redrive: `npm run pipeline:rerun -- --env ${config.name} --dataset ${contract.name} --redrive ${e.executionArn}` } : {}),
+      ...(failed
+        ? {
+            failedStep,
+            error: error ?? described.error,
+            cause: cause ?? described.cause?.slice(0, 500),
+            redrive: `npm run pipeline:rerun -- --env ${config.name} --dataset ${contract.name} --redrive ${e.executionArn}`,
+          }
+        : {}),
     });
-    if (failed) problems.push(`execution ${e.name} ${described.status}${failedStep ? ` at ${failedStep}` : ""}: ${error ?? described.error ?? ""}`);
+    if (failed)
+      problems.push(
+        `execution ${e.name} ${described.status}${failedStep ? ` at ${failedStep}` : ""}: ${error ?? described.error ?? ""}`,
+      );
   }
   if (!executions.length) problems.push("no pipeline execution started (nothing landed in raw?)");
 
@@ -595,8 +863,15 @@ async function reportDataset(contract: Dataset, config: EnvironmentConfig, sampl
   for (const job of Object.values(outputs.ingestion_glue_job_names[contract.name] ?? {}) as string[]) {
     const runs: JobRun[] = (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? [];
     for (const r of runs.filter((run) => run.StartedOn! >= since)) {
-      glueRuns.push({ job, id: r.Id!, state: r.JobRunState!, seconds: r.ExecutionTime ?? 0, ...(r.ErrorMessage ? { error: r.ErrorMessage.split("\n")[0] } : {}) });
-      if (r.JobRunState !== "SUCCEEDED") problems.push(`Glue run ${r.Id} of ${job} ${r.JobRunState}: ${r.ErrorMessage?.split("\n")[0] ?? ""}`);
+      glueRuns.push({
+        job,
+        id: r.Id!,
+        state: r.JobRunState!,
+        seconds: r.ExecutionTime ?? 0,
+        ...(r.ErrorMessage ? { error: r.ErrorMessage.split("\n")[0] } : {}),
+      });
+      if (r.JobRunState !== "SUCCEEDED")
+        problems.push(`Glue run ${r.Id} of ${job} ${r.JobRunState}: ${r.ErrorMessage?.split("\n")[0] ?? ""}`);
     }
   }
 
@@ -605,14 +880,22 @@ async function reportDataset(contract: Dataset, config: EnvironmentConfig, sampl
   const records = { raw: 0, processed: 0, quarantined: 0, quarantinedAtIngest: 0, setAsideObjects: 0, consumer: 0 };
   const byReason: Record<string, number> = {};
   for (const e of executions.filter((x) => x.status === "SUCCEEDED")) {
-    const summary = JSON.parse(await readText(aws, quarantineBucket, runLayout.summaryKey(dataset.prefix, "raw_to_processed", e.name)));
+    const summary = JSON.parse(
+      await readText(aws, quarantineBucket, runLayout.summaryKey(dataset.prefix, "raw_to_processed", e.name)),
+    );
     records.raw += summary.input.records;
     records.processed += summary.processed.records;
     records.quarantined += summary.quarantined.records;
     records.setAsideObjects += summary.setAside.length;
-    for (const [reason, n] of Object.entries(summary.quarantined.byReason as Record<string, number>)) byReason[reason] = (byReason[reason] ?? 0) + n;
-    if (summary.input.records !== summary.processed.records + summary.quarantined.records - (summary.objects?.unreadable ?? 0)) {
-      problems.push(`execution ${e.name}: input ${summary.input.records} != processed ${summary.processed.records} + quarantined ${summary.quarantined.records}`);
+    for (const [reason, n] of Object.entries(summary.quarantined.byReason as Record<string, number>))
+      byReason[reason] = (byReason[reason] ?? 0) + n;
+    if (
+      summary.input.records !==
+      summary.processed.records + summary.quarantined.records - (summary.objects?.unreadable ?? 0)
+    ) {
+      problems.push(
+        `execution ${e.name}: input ${summary.input.records} != processed ${summary.processed.records} + quarantined ${summary.quarantined.records}`,
+      );
     }
   }
   // Records an ingest function quarantined before raw (the API path checks the contract too).
@@ -624,29 +907,46 @@ async function reportDataset(contract: Dataset, config: EnvironmentConfig, sampl
   }
 
   const fedTotal = sample.good.length + sample.bad.length;
-  if (records.raw + records.quarantinedAtIngest !== fedTotal) problems.push(`fed ${fedTotal} records, but raw holds ${records.raw} and ingest quarantined ${records.quarantinedAtIngest}`);
-  if (records.processed !== sample.good.length) problems.push(`processed ${records.processed} records, expected the ${sample.good.length} good ones`);
-  if (records.quarantined + records.quarantinedAtIngest !== sample.bad.length) problems.push(`quarantined ${records.quarantined + records.quarantinedAtIngest} records, expected the ${sample.bad.length} bad ones`);
+  if (records.raw + records.quarantinedAtIngest !== fedTotal)
+    problems.push(
+      `fed ${fedTotal} records, but raw holds ${records.raw} and ingest quarantined ${records.quarantinedAtIngest}`,
+    );
+  if (records.processed !== sample.good.length)
+    problems.push(`processed ${records.processed} records, expected the ${sample.good.length} good ones`);
+  if (records.quarantined + records.quarantinedAtIngest !== sample.bad.length)
+    problems.push(
+      `quarantined ${records.quarantined + records.quarantinedAtIngest} records, expected the ${sample.bad.length} bad ones`,
+    );
 
   // The consumer table, through Athena.
   const view = dataset.consumer;
   const table = dataset.consumerTableName;
   const countMeasure = view.kind === "aggregate" ? view.measures.find((m) => m.fn === "count") : undefined;
   const sql = `SELECT count(*) AS table_rows${countMeasure ? `, sum(${countMeasure.name}) AS counted` : ""} FROM "${outputs.catalog_consumer_database_name}"."${table}"`;
-  const q = await athena(aws, { sql, database: outputs.catalog_consumer_database_name, workgroup: outputs.athena_analysts_workgroup_name });
+  const q = await athena(aws, {
+    sql,
+    database: outputs.catalog_consumer_database_name,
+    workgroup: outputs.athena_analysts_workgroup_name,
+  });
   const rows = q.state === "SUCCEEDED" ? Number(q.rows[0]?.table_rows ?? 0) : 0;
   records.consumer = countMeasure ? Number(q.rows[0]?.counted ?? 0) : rows;
   const reconciled = q.state === "SUCCEEDED" && records.consumer === records.processed;
   const detail = countMeasure ? `${rows} rows, ${countMeasure.name} totals ${records.consumer}` : `${rows} rows`;
   if (q.state !== "SUCCEEDED") problems.push(`Athena query ${q.id} ${q.state}: ${q.error}`);
-  else if (!reconciled) problems.push(`consumer ${table} holds ${records.consumer} records, processed ${records.processed}`);
-  for (const zone of ["raw", "processed", "consumer"] as const) if (!records[zone]) problems.push(`no records in ${zone}`);
+  else if (!reconciled)
+    problems.push(`consumer ${table} holds ${records.consumer} records, processed ${records.processed}`);
+  for (const zone of ["raw", "processed", "consumer"] as const)
+    if (!records[zone]) problems.push(`no records in ${zone}`);
 
   let namedQuery: DatasetReport["namedQuery"];
   const namedId = outputs.athena_named_query_ids?.[contract.name];
   if (namedId) {
     const { NamedQuery: named } = await aws.athena.send(new GetNamedQueryCommand({ NamedQueryId: namedId }));
-    const n = await athena(aws, { sql: named!.QueryString!, database: named!.Database!, workgroup: named!.WorkGroup ?? outputs.athena_analysts_workgroup_name });
+    const n = await athena(aws, {
+      sql: named!.QueryString!,
+      database: named!.Database!,
+      workgroup: named!.WorkGroup ?? outputs.athena_analysts_workgroup_name,
+    });
     namedQuery = { name: named!.Name!, queryId: n.id, bytesScanned: n.bytes, rows: n.rows.length, state: n.state };
     if (n.state !== "SUCCEEDED") problems.push(`named query ${named!.Name} ${n.state}: ${n.error}`);
   }
@@ -673,12 +973,27 @@ function printReport(report: MainJobReport): void {
   const rows = [["dataset", "source", "fed", "raw", "processed", "quarantined", "consumer", "reconciled"]];
   for (const [name, d] of Object.entries(report.datasets)) {
     const r = d.records;
-    rows.push([name, d.source, `${d.fed.good}+${d.fed.bad}`, String(r.raw), String(r.processed), String(r.quarantined + r.quarantinedAtIngest), `${d.consumer.table}: ${d.consumer.detail}`, d.problems.length ? "NO" : "yes"]);
+    rows.push([
+      name,
+      d.source,
+      `${d.fed.good}+${d.fed.bad}`,
+      String(r.raw),
+      String(r.processed),
+      String(r.quarantined + r.quarantinedAtIngest),
+      `${d.consumer.table}: ${d.consumer.detail}`,
+      d.problems.length ? "NO" : "yes",
+    ]);
   }
   out.push(...table(rows).map((l) => `  ${l}`));
   for (const [name, d] of Object.entries(report.datasets)) {
     out.push("", `${name}`);
-    out.push(`  quarantine by reason: ${Object.entries(d.quarantineByReason).map(([r, n]) => `${r} ×${n}`).join(", ") || "none"}`);
+    out.push(
+      `  quarantine by reason: ${
+        Object.entries(d.quarantineByReason)
+          .map(([r, n]) => `${r} ×${n}`)
+          .join(", ") || "none"
+      }`,
+    );
     for (const e of d.executions) {
       out.push(`  execution ${e.name}: ${e.status} in ${e.seconds.toFixed(1)} s — ${e.steps.join(" → ")}`);
       if (e.status !== "SUCCEEDED") {
@@ -686,27 +1001,42 @@ function printReport(report: MainJobReport): void {
         out.push(`    redrive: ${e.redrive}`);
       }
     }
-    for (const g of d.glueRuns) out.push(`  Glue ${g.job} ${g.id}: ${g.state} (${g.seconds} s)${g.error ? ` ${g.error}` : ""}`);
+    for (const g of d.glueRuns)
+      out.push(`  Glue ${g.job} ${g.id}: ${g.state} (${g.seconds} s)${g.error ? ` ${g.error}` : ""}`);
     out.push(`  Athena ${d.consumer.queryId}: ${d.consumer.detail}, ${d.consumer.bytesScanned} bytes scanned`);
-    if (d.namedQuery) out.push(`  named query ${d.namedQuery.name} ${d.namedQuery.queryId}: ${d.namedQuery.state}, ${d.namedQuery.rows} rows, ${d.namedQuery.bytesScanned} bytes scanned`);
+    if (d.namedQuery)
+      out.push(
+        `  named query ${d.namedQuery.name} ${d.namedQuery.queryId}: ${d.namedQuery.state}, ${d.namedQuery.rows} rows, ${d.namedQuery.bytesScanned} bytes scanned`,
+      );
     for (const p of d.problems) out.push(`  PROBLEM: ${p}`);
   }
   const c = report.iam.counts;
   out.push("", `IAM (${report.iam.mode}, while the data moved)`);
-  out.push(`  ${c.decided} requests of ${report.iam.roles} deployed roles decided: ${c.allowed} allowed, ${c.denied} denied`);
-  out.push(`  ${c.serviceAssumeRole} AssumeRole calls of the emulated services, trust-checked; ${c.terraformSigned} requests signed with the account's key (the main job's ${report.iam.mainJobCalls}, Athena's on its behalf, any plan's), ${c.unsigned} unsigned`);
+  out.push(
+    `  ${c.decided} requests of ${report.iam.roles} deployed roles decided: ${c.allowed} allowed, ${c.denied} denied`,
+  );
+  out.push(
+    `  ${c.serviceAssumeRole} AssumeRole calls of the emulated services, trust-checked; ${c.terraformSigned} requests signed with the account's key (the main job's ${report.iam.mainJobCalls}, Athena's on its behalf, any plan's), ${c.unsigned} unsigned`,
+  );
   for (const d of report.iam.denials) out.push(`  DENIED ${d.principal} ${d.action} ${d.resource}: ${d.reason}`);
   out.push("", "Steps (wall time)");
-  out.push(...table([["step", "seconds"], ...report.steps.map((s) => [s.title, s.seconds.toFixed(1)])]).map((l) => `  ${l}`));
+  out.push(
+    ...table([["step", "seconds"], ...report.steps.map((s) => [s.title, s.seconds.toFixed(1)])]).map((l) => `  ${l}`),
+  );
   const commands = new Map<string, number>();
-  for (const c of report.calls) commands.set(`${c.service}:${c.command}`, (commands.get(`${c.service}:${c.command}`) ?? 0) + 1);
+  for (const c of report.calls)
+    commands.set(`${c.service}:${c.command}`, (commands.get(`${c.service}:${c.command}`) ?? 0) + 1);
   out.push("", `AWS calls the main job made: ${[...commands].map(([c, n]) => `${c} ×${n}`).join(", ")}`);
   process.stdout.write(`${out.join("\n")}\n\n`);
 }
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((cell, i) => (cell ?? "").padEnd(widths[i])).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (cell ?? "").padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
 }
 

@@ -47,23 +47,37 @@ const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
 const writeJson = (file, value) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 
 /** Renames a key of an object in place (keeps the order of the others). */
-const renameKey = (obj, from, to, value) => Object.fromEntries(Object.entries(obj).map(([k, v]) => (k === from ? [to, value] : [k, v])));
+const renameKey = (obj, from, to, value) =>
+  Object.fromEntries(Object.entries(obj).map(([k, v]) => (k === from ? [to, value] : [k, v])));
 
 /** Whether package.json already is the cdktn variant. */
 const isMigrated = (pkg) => pkg.dependencies?.cdktf?.startsWith("npm:cdktn@") ?? false;
 
 /** The cdktn variant of a cdktf package.json: alias, override, CLI, Node floor, `cdktf` CLI calls in scripts. */
 export function toCdktn(pkg) {
-  if (isMigrated(pkg)) throw new MigrationError("package.json already uses cdktn (dependencies.cdktf is an npm: alias); nothing to do");
+  if (isMigrated(pkg))
+    throw new MigrationError("package.json already uses cdktn (dependencies.cdktf is an npm: alias); nothing to do");
   if (!pkg.dependencies?.cdktf) throw new MigrationError("package.json has no dependencies.cdktf to move");
-  const cliKey = pkg.devDependencies?.["cdktf-cli"] ? "devDependencies" : pkg.dependencies?.["cdktf-cli"] ? "dependencies" : undefined;
-  if (!cliKey) throw new MigrationError("package.json has no cdktf-cli (dependencies or devDependencies) to replace with cdktn-cli");
+  const cliKey = pkg.devDependencies?.["cdktf-cli"]
+    ? "devDependencies"
+    : pkg.dependencies?.["cdktf-cli"]
+      ? "dependencies"
+      : undefined;
+  if (!cliKey)
+    throw new MigrationError(
+      "package.json has no cdktf-cli (dependencies or devDependencies) to replace with cdktn-cli",
+    );
   const out = { ...pkg };
   out.engines = { ...pkg.engines, node: `>=${CDKTN.node}` };
   out.dependencies = { ...pkg.dependencies, cdktf: ALIAS };
   out[cliKey] = renameKey(out[cliKey], "cdktf-cli", CDKTN.cli, CDKTN.version);
   // The CLI's command is `cdktn`; it reads the same cdktf.json and writes the same cdktf.out.
-  out.scripts = Object.fromEntries(Object.entries(pkg.scripts ?? {}).map(([name, cmd]) => [name, cmd.replace(/(^|[\s;&|(])cdktf(?=\s|$)/g, "$1cdktn")]));
+  out.scripts = Object.fromEntries(
+    Object.entries(pkg.scripts ?? {}).map(([name, cmd]) => [
+      name,
+      cmd.replace(/(^|[\s;&|(])cdktf(?=\s|$)/g, "$1cdktn"),
+    ]),
+  );
   out.overrides = { ...pkg.overrides, cdktf: "$cdktf" };
   return out;
 }
@@ -90,8 +104,10 @@ function migrate() {
   const pkg = readJson(paths.packageJson);
   const migrated = toCdktn(pkg);
   requireNode();
-  if (!existsSync(paths.cdktnLock)) throw new MigrationError(`${paths.cdktnLock} is missing; run \`npm run migrate:cdktn -- --relock\``);
-  if (existsSync(paths.stash)) throw new MigrationError(`${paths.stash} exists from an earlier migration; remove it or run --revert first`);
+  if (!existsSync(paths.cdktnLock))
+    throw new MigrationError(`${paths.cdktnLock} is missing; run \`npm run migrate:cdktn -- --relock\``);
+  if (existsSync(paths.stash))
+    throw new MigrationError(`${paths.stash} exists from an earlier migration; remove it or run --revert first`);
   mkdirSync(paths.stash, { recursive: true });
   copyFileSync(paths.packageJson, join(paths.stash, "package.json"));
   copyFileSync(paths.lock, join(paths.stash, "package-lock.json"));
@@ -105,7 +121,9 @@ function migrate() {
         "run `npm run migrate:cdktn -- --relock` and commit it.",
     );
   }
-  console.log(`moved to cdktn ${CDKTN.version}: \`npm run synth\` now runs \`cdktn synth\`. The cdktf files are kept in migration/cdktf/ for --revert.`);
+  console.log(
+    `moved to cdktn ${CDKTN.version}: \`npm run synth\` now runs \`cdktn synth\`. The cdktf files are kept in migration/cdktf/ for --revert.`,
+  );
 }
 
 function restore() {
@@ -115,7 +133,8 @@ function restore() {
 }
 
 function revert() {
-  if (!isMigrated(readJson(paths.packageJson))) throw new MigrationError("package.json uses cdktf already; nothing to revert");
+  if (!isMigrated(readJson(paths.packageJson)))
+    throw new MigrationError("package.json uses cdktf already; nothing to revert");
   if (!existsSync(join(paths.stash, "package.json")) || !existsSync(join(paths.stash, "package-lock.json"))) {
     throw new MigrationError(
       "migration/cdktf/ (the cdktf package.json and lock kept by the migration) is missing; " +
@@ -123,7 +142,8 @@ function revert() {
     );
   }
   restore();
-  if (!run("npm", ["ci", "--no-audit", "--no-fund"], root)) throw new MigrationError("npm ci of the cdktf files failed (see above)");
+  if (!run("npm", ["ci", "--no-audit", "--no-fund"], root))
+    throw new MigrationError("npm ci of the cdktf files failed (see above)");
   console.log("back on cdktf: package.json and package-lock.json are the ones from before the migration.");
 }
 
@@ -136,7 +156,8 @@ function relock() {
     writeJson(join(dir, "package.json"), toCdktn(pkg));
     // Starting from the cdktf lock keeps every other package at the version the project already runs.
     copyFileSync(paths.lock, join(dir, "package-lock.json"));
-    if (!run("npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"], dir)) throw new MigrationError("npm could not lock the cdktn variant (see above)");
+    if (!run("npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"], dir))
+      throw new MigrationError("npm could not lock the cdktn variant (see above)");
     mkdirSync(dirname(paths.cdktnLock), { recursive: true });
     copyFileSync(join(dir, "package-lock.json"), paths.cdktnLock);
     console.log(`wrote ${paths.cdktnLock}`);
@@ -150,7 +171,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const known = ["--revert", "--relock"];
   try {
     const unknown = args.filter((a) => !known.includes(a));
-    if (unknown.length > 0 || args.length > 1) throw new MigrationError(`usage: npm run migrate:cdktn [-- --revert | --relock] (got ${args.join(" ")})`);
+    if (unknown.length > 0 || args.length > 1)
+      throw new MigrationError(`usage: npm run migrate:cdktn [-- --revert | --relock] (got ${args.join(" ")})`);
     if (args[0] === "--revert") revert();
     else if (args[0] === "--relock") relock();
     else migrate();

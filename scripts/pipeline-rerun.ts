@@ -37,7 +37,13 @@ import { Naming } from "../modules/shared/naming";
 import { runLayout } from "../modules/shared/run-layout";
 
 export type RerunRequest =
-  | { readonly env: string; readonly dataset: string; readonly kind: "range"; readonly from: string; readonly to: string }
+  | {
+      readonly env: string;
+      readonly dataset: string;
+      readonly kind: "range";
+      readonly from: string;
+      readonly to: string;
+    }
   | { readonly env: string; readonly dataset: string; readonly kind: "all" }
   | { readonly env?: string; readonly dataset?: string; readonly kind: "redrive"; readonly executionArn: string };
 
@@ -74,7 +80,8 @@ export function parseRerunArgs(argv: readonly string[]): RerunRequest {
     const arg = argv[i];
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}"`);
     const name = arg.slice(2);
-    if (!["env", "dataset", "from", "to", "all", "redrive"].includes(name)) throw new UsageError(`unknown option ${arg}`);
+    if (!["env", "dataset", "from", "to", "all", "redrive"].includes(name))
+      throw new UsageError(`unknown option ${arg}`);
     if (flags.has(name)) throw new UsageError(`${arg} is given twice`);
     if (name === "all") flags.set(name, true);
     else {
@@ -94,14 +101,21 @@ export function parseRerunArgs(argv: readonly string[]): RerunRequest {
   }
   const modes = modesOf(flags);
   if (modes === 0) {
-    throw new UsageError("nothing to do: give a day range (--from and --to), --all for a full rebuild, or --redrive <execution-arn>; a rerun never picks its own range");
+    throw new UsageError(
+      "nothing to do: give a day range (--from and --to), --all for a full rebuild, or --redrive <execution-arn>; a rerun never picks its own range",
+    );
   }
   if (modes > 1) throw new UsageError("give only one of a day range (--from/--to), --all or --redrive");
-  if (redrive !== undefined) return { ...(env ? { env } : {}), ...(dataset ? { dataset } : {}), kind: "redrive", executionArn: redrive };
+  if (redrive !== undefined)
+    return { ...(env ? { env } : {}), ...(dataset ? { dataset } : {}), kind: "redrive", executionArn: redrive };
   if (env === undefined || dataset === undefined) throw new UsageError("--env and --dataset are required");
   if (flags.has("all")) return { env, dataset, kind: "all" };
-  if (from === undefined || to === undefined) throw new UsageError("a day range needs both --from and --to (one day: the same date twice)");
-  for (const [flag, value] of [["--from", from], ["--to", to]] as const) {
+  if (from === undefined || to === undefined)
+    throw new UsageError("a day range needs both --from and --to (one day: the same date twice)");
+  for (const [flag, value] of [
+    ["--from", from],
+    ["--to", to],
+  ] as const) {
     if (!isDay(value)) throw new UsageError(`${flag} must be a day written YYYY-MM-DD (got "${value}")`);
   }
   if (from > to) throw new UsageError(`--from (${from}) is after --to (${to})`);
@@ -109,20 +123,31 @@ export function parseRerunArgs(argv: readonly string[]): RerunRequest {
 }
 
 /** The execution input of a rerun: the reprocess request the raw → processed job reads from its manifest. */
-export function reprocessInput(request: Extract<RerunRequest, { kind: "range" | "all" }>): { reprocess: { from: string; to: string } | { all: true } } {
+export function reprocessInput(request: Extract<RerunRequest, { kind: "range" | "all" }>): {
+  reprocess: { from: string; to: string } | { all: true };
+} {
   return { reprocess: request.kind === "all" ? { all: true } : { from: request.from, to: request.to } };
 }
 
 /** The deployed state machine of a dataset's pipeline in an environment (the name the stack gives it). */
 export function stateMachineArn(config: EnvironmentConfig, dataset: string): string {
-  if (!config.accountId) throw new UsageError(`environment ${config.name} has no accountId: the state machine's ARN needs it`);
-  const naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region });
+  if (!config.accountId)
+    throw new UsageError(`environment ${config.name} has no accountId: the state machine's ARN needs it`);
+  const naming = new Naming({
+    project: config.project,
+    environment: config.name,
+    accountId: config.accountId,
+    region: config.region,
+  });
   return `arn:aws:states:${config.region}:${config.accountId}:stateMachine:${naming.name(dataset, "pipeline")}`;
 }
 
 /** An execution name that says what the run is, unique to the second (Step Functions allows 80 characters). */
 export function rerunExecutionName(request: Extract<RerunRequest, { kind: "range" | "all" }>, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return request.kind === "all" ? `rerun-all-${stamp}` : `rerun-${request.from}-to-${request.to}-${stamp}`;
 }
 
@@ -133,24 +158,40 @@ export interface RerunResult {
 }
 
 /** The environment and dataset whose pipeline ran an execution (what its ARN names), checked against any the operator gave. */
-export function pipelineOf(executionArn: string, env?: string, dataset?: string): { config: EnvironmentConfig; dataset: string } {
+export function pipelineOf(
+  executionArn: string,
+  env?: string,
+  dataset?: string,
+): { config: EnvironmentConfig; dataset: string } {
   for (const config of loadEnvironments()) {
     if (!config.accountId || (env !== undefined && config.name !== env)) continue;
     for (const d of DATASETS) {
       if (dataset !== undefined && d.name !== dataset) continue;
       const prefix = `${stateMachineArn(config, d.name).replace(":stateMachine:", ":execution:")}:`;
-      if (executionArn.startsWith(prefix) && executionArn.length > prefix.length && !executionArn.slice(prefix.length).includes(":")) return { config, dataset: d.name };
+      if (
+        executionArn.startsWith(prefix) &&
+        executionArn.length > prefix.length &&
+        !executionArn.slice(prefix.length).includes(":")
+      )
+        return { config, dataset: d.name };
     }
   }
   if (env !== undefined && dataset !== undefined) {
-    throw new UsageError(`--redrive ${executionArn} is not an execution of ${stateMachineArn(loadEnvironment(env), dataset)}`);
+    throw new UsageError(
+      `--redrive ${executionArn} is not an execution of ${stateMachineArn(loadEnvironment(env), dataset)}`,
+    );
   }
-  throw new UsageError(`--redrive ${executionArn} is not an execution of any dataset's pipeline${env ? ` in ${env}` : ""}`);
+  throw new UsageError(
+    `--redrive ${executionArn} is not an execution of any dataset's pipeline${env ? ` in ${env}` : ""}`,
+  );
 }
 
 /** Step Functions' name for a re-run of a failed execution: its own name (shortened to fit 80 characters) and when. */
 export function redriveRerunName(executionName: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const suffix = `-rerun-${stamp}`;
   return `${executionName.slice(0, 80 - suffix.length)}${suffix}`;
 }
@@ -159,22 +200,39 @@ export async function rerun(request: RerunRequest, sfn: SFNClient, now = new Dat
   if (request.dataset !== undefined && !DATASETS.some((d) => d.name === request.dataset)) {
     throw new UsageError(`unknown dataset "${request.dataset}" (datasets: ${DATASETS.map((d) => d.name).join(", ")})`);
   }
-  const target = request.kind === "redrive" ? pipelineOf(request.executionArn, request.env, request.dataset) : { config: loadEnvironment(request.env), dataset: request.dataset };
+  const target =
+    request.kind === "redrive"
+      ? pipelineOf(request.executionArn, request.env, request.dataset)
+      : { config: loadEnvironment(request.env), dataset: request.dataset };
   const { config, dataset } = target;
   const machine = stateMachineArn(config, dataset);
   try {
     await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: machine }));
   } catch (error) {
     const name = (error as { name?: string }).name;
-    if (name === "StateMachineDoesNotExist") throw new Error(`${config.name} has no pipeline for ${dataset}: state machine ${machine} does not exist (is the stack applied, and does the dataset have a pipeline?)`);
+    if (name === "StateMachineDoesNotExist")
+      throw new Error(
+        `${config.name} has no pipeline for ${dataset}: state machine ${machine} does not exist (is the stack applied, and does the dataset have a pipeline?)`,
+      );
     throw error;
   }
-  const quarantine = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.region }).bucket("quarantine");
-  const manifestOf = (executionName: string) => `s3://${quarantine}/${runLayout.manifestKey(`${dataset}/`, executionName)}`;
+  const quarantine = new Naming({
+    project: config.project,
+    environment: config.name,
+    accountId: config.accountId,
+    region: config.region,
+  }).bucket("quarantine");
+  const manifestOf = (executionName: string) =>
+    `s3://${quarantine}/${runLayout.manifestKey(`${dataset}/`, executionName)}`;
   if (request.kind === "redrive") return redrive(request.executionArn, machine, sfn, now, manifestOf);
   const name = rerunExecutionName(request, now);
-  const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(reprocessInput(request)) }));
-  const what = request.kind === "all" ? "all of its raw history (a full rebuild)" : `raw objects of ${request.from} to ${request.to}`;
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(reprocessInput(request)) }),
+  );
+  const what =
+    request.kind === "all"
+      ? "all of its raw history (a full rebuild)"
+      : `raw objects of ${request.from} to ${request.to}`;
   return {
     executionArn: executionArn!,
     manifest: manifestOf(name),
@@ -184,13 +242,23 @@ export async function rerun(request: RerunRequest, sfn: SFNClient, now = new Dat
 
 const UNSUCCESSFUL = ["FAILED", "TIMED_OUT", "ABORTED"];
 
-async function redrive(executionArn: string, machine: string, sfn: SFNClient, now: Date, manifestOf: (name: string) => string): Promise<RerunResult> {
+async function redrive(
+  executionArn: string,
+  machine: string,
+  sfn: SFNClient,
+  now: Date,
+  manifestOf: (name: string) => string,
+): Promise<RerunResult> {
   const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
   if (!UNSUCCESSFUL.includes(execution.status ?? "")) {
-    throw new UsageError(`--redrive ${executionArn} is ${execution.status}: only a failed, timed-out or aborted execution is processed again`);
+    throw new UsageError(
+      `--redrive ${executionArn} is ${execution.status}: only a failed, timed-out or aborted execution is processed again`,
+    );
   }
   // The state it stopped in: the last one entered (newest first; by event id, as a service that ignores reverseOrder answers in order).
-  const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 100 }));
+  const { events = [] } = await sfn.send(
+    new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 100 }),
+  );
   const entered = events.filter((e) => e.type?.endsWith("StateEntered")).sort((a, b) => (b.id ?? 0) - (a.id ?? 0));
   const last = entered[0]?.stateEnteredEventDetails;
   if (last?.name === STEPS.failed) {
@@ -202,7 +270,9 @@ async function redrive(executionArn: string, machine: string, sfn: SFNClient, no
       // an input that is not JSON still names no step; the re-run does not need it
     }
     const name = redriveRerunName(execution.name ?? executionArn.split(":").pop()!, now);
-    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: machine, name, input: execution.input }));
+    const started = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machine, name, input: execution.input }),
+    );
     return {
       executionArn: started.executionArn!,
       manifest: manifestOf(name),
@@ -222,7 +292,10 @@ async function redrive(executionArn: string, machine: string, sfn: SFNClient, no
 async function main(argv: readonly string[]): Promise<number> {
   try {
     const request = parseRerunArgs(argv);
-    const region = request.kind === "redrive" ? pipelineOf(request.executionArn, request.env, request.dataset).config.region : loadEnvironment(request.env).region;
+    const region =
+      request.kind === "redrive"
+        ? pipelineOf(request.executionArn, request.env, request.dataset).config.region
+        : loadEnvironment(request.env).region;
     const result = await rerun(request, new SFNClient({ region }));
     console.log(result.message);
     if (result.manifest) console.log(`manifest: ${result.manifest}`);

@@ -51,7 +51,8 @@ function main(argv: string[]): void {
       const eq = arg.indexOf("=");
       if (eq > 0) return summarizePlan(readJson(arg.slice(eq + 1)) as PlanJson, arg.slice(0, eq));
       const summary = readJson(arg) as PlanSummary;
-      if (typeof summary?.environment !== "string" || !summary.totals) throw new Error(`${arg}: not a plan summary (make one with \`plan:summary -- summarize\`)`);
+      if (typeof summary?.environment !== "string" || !summary.totals)
+        throw new Error(`${arg}: not a plan summary (make one with \`plan:summary -- summarize\`)`);
       return summary;
     });
     process.stdout.write(renderSummaries(summaries, { expected, title, subtitle }));

@@ -32,7 +32,9 @@ async function connectorJar(): Promise<Buffer> {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new Error(`cannot fetch the Kinesis connector from ${url}: ${(error as Error).message} (set MAVEN_REPOSITORY to a reachable mirror)`);
+    throw new Error(
+      `cannot fetch the Kinesis connector from ${url}: ${(error as Error).message} (set MAVEN_REPOSITORY to a reachable mirror)`,
+    );
   }
   if (!response.ok) throw new Error(`cannot fetch the Kinesis connector from ${url}: HTTP ${response.status}`);
   const jar = verify(Buffer.from(await response.arrayBuffer()), pin.sha256, url);
@@ -43,7 +45,8 @@ async function connectorJar(): Promise<Buffer> {
 
 function verify(jar: Buffer, sha256: string, from: string): Buffer {
   const got = createHash("sha256").update(jar).digest("hex");
-  if (got !== sha256) throw new Error(`the Kinesis connector from ${from} has sha256 ${got}, not the pinned ${sha256}: refusing it`);
+  if (got !== sha256)
+    throw new Error(`the Kinesis connector from ${from} has sha256 ${got}, not the pinned ${sha256}: refusing it`);
   return jar;
 }
 

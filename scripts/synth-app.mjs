@@ -81,7 +81,9 @@ function isFresh(key) {
   const recorded = JSON.parse(readFileSync(inputsFile, "utf8"));
   return (
     recorded.key === key &&
-    Object.entries(recorded.inputs).every(([file, hash]) => existsSync(join(root, file)) && sha256(readFileSync(join(root, file))) === hash) &&
+    Object.entries(recorded.inputs).every(
+      ([file, hash]) => existsSync(join(root, file)) && sha256(readFileSync(join(root, file))) === hash,
+    ) &&
     Object.entries(recorded.folders).every(([dir, names]) => listing(join(root, dir)) === names)
   );
 }
@@ -95,7 +97,15 @@ function writeAtomic(file, data) {
 
 function transpile(key) {
   const { buildSync } = require("esbuild");
-  const result = buildSync({ ...BUILD_OPTIONS, absWorkingDir: root, entryPoints: [entry], outfile, write: false, metafile: true, logLevel: "warning" });
+  const result = buildSync({
+    ...BUILD_OPTIONS,
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    write: false,
+    metafile: true,
+    logLevel: "warning",
+  });
   const inputs = Object.keys(result.metafile.inputs).sort();
   const folders = [...new Set(inputs.map((file) => dirname(file)))].sort();
   mkdirSync(dirname(inputsFile), { recursive: true });
@@ -119,12 +129,14 @@ if (!isFresh(key)) transpile(key);
 
 if (process.env.SYNTH_TOKEN_TRACES !== "1") {
   // V8's own format for Errors; nothing for the plain objects cdktf and constructs capture traces on.
-  Error.prepareStackTrace = (error, frames) => (error instanceof Error ? [String(error), ...frames.map((f) => `    at ${f}`)].join("\n") : "");
+  Error.prepareStackTrace = (error, frames) =>
+    error instanceof Error ? [String(error), ...frames.map((f) => `    at ${f}`)].join("\n") : "";
 }
 
 try {
   require(outfile);
-  if (process.env.SYNTH_RUNTIME_REPORT) writeFileSync(process.env.SYNTH_RUNTIME_REPORT, `${JSON.stringify(runtimeReport(), null, 2)}\n`);
+  if (process.env.SYNTH_RUNTIME_REPORT)
+    writeFileSync(process.env.SYNTH_RUNTIME_REPORT, `${JSON.stringify(runtimeReport(), null, 2)}\n`);
 } catch (error) {
   if (error?.name === "ConfigError" || error?.name === "ContractError") {
     console.error(error.message);

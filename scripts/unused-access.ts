@@ -12,13 +12,26 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadEnvironments } from "../environments";
-import { EXERCISED_SNAPSHOT, UNUSED_ACCESS_PAGE, renderUnusedAccess, rolesOf, snapshotOf, unusedAccess, type ExercisedSnapshot } from "./lib/unused-access";
+import {
+  EXERCISED_SNAPSHOT,
+  UNUSED_ACCESS_PAGE,
+  renderUnusedAccess,
+  rolesOf,
+  snapshotOf,
+  unusedAccess,
+  type ExercisedSnapshot,
+} from "./lib/unused-access";
 import { ROOT } from "./lib/terraform";
 
 const args = process.argv.slice(2);
 const check = args.includes("--check");
 const fromAt = args.indexOf("--from");
-const from = fromAt < 0 ? undefined : args[fromAt + 1] && !args[fromAt + 1].startsWith("--") ? args[fromAt + 1] : join(ROOT, ".emulator", "e2e", "report.json");
+const from =
+  fromAt < 0
+    ? undefined
+    : args[fromAt + 1] && !args[fromAt + 1].startsWith("--")
+      ? args[fromAt + 1]
+      : join(ROOT, ".emulator", "e2e", "report.json");
 
 const environments = loadEnvironments();
 const localConfig = environments.find((e) => e.name === "local");
@@ -28,9 +41,13 @@ const others = environments.filter((e) => e.name !== "local").map((e) => ({ name
 
 let snapshot: ExercisedSnapshot;
 if (from) {
-  if (!existsSync(from)) throw new Error(`${from} does not exist: run \`npm start\` first (it writes the report with the decision log's exercised grants)`);
+  if (!existsSync(from))
+    throw new Error(
+      `${from} does not exist: run \`npm start\` first (it writes the report with the decision log's exercised grants)`,
+    );
   const report = JSON.parse(readFileSync(from, "utf8"));
-  if (report.iam?.mode !== "enforce" || !report.iam?.exercised) throw new Error(`${from} has no exercised grants of an enforced run (iam.mode ${report.iam?.mode})`);
+  if (report.iam?.mode !== "enforce" || !report.iam?.exercised)
+    throw new Error(`${from} has no exercised grants of an enforced run (iam.mode ${report.iam?.mode})`);
   snapshot = snapshotOf(report.iam.exercised, local.roles);
   writeFileSync(join(ROOT, EXERCISED_SNAPSHOT), `${JSON.stringify(snapshot, null, 2)}\n`);
   console.log(`wrote ${EXERCISED_SNAPSHOT} (${Object.keys(snapshot).length} roles)`);
@@ -48,6 +65,8 @@ if (check) {
   process.exit(stale || report.problems.length ? 1 : 0);
 }
 writeFileSync(path, page);
-console.log(`wrote ${UNUSED_ACCESS_PAGE}: ${report.rows.length} granted actions, ${report.rows.filter((r) => r.count === 0).length} unused, ${report.problems.length} problem(s)`);
+console.log(
+  `wrote ${UNUSED_ACCESS_PAGE}: ${report.rows.length} granted actions, ${report.rows.filter((r) => r.count === 0).length} unused, ${report.problems.length} problem(s)`,
+);
 for (const p of report.problems) console.error(`problem: ${p}`);
 if (report.problems.length) process.exitCode = 1;

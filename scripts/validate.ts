@@ -24,14 +24,16 @@ interface Diagnostic {
 
 export function validateStack(name: string, dir: string): ValidationResult {
   const init = terraform(["init", "-backend=false", "-input=false"], dir);
-  if (!init.ok) return { stack: name, valid: false, diagnostics: [`init failed: ${init.stderr.trim() || init.stdout.trim()}`] };
+  if (!init.ok)
+    return { stack: name, valid: false, diagnostics: [`init failed: ${init.stderr.trim() || init.stdout.trim()}`] };
   const result = terraform(["validate", "-json"], dir);
   const report = JSON.parse(result.stdout) as { valid: boolean; diagnostics: Diagnostic[] };
   return {
     stack: name,
     valid: report.valid && result.ok,
     diagnostics: report.diagnostics.map(
-      (d) => `${d.severity}: ${d.summary}${d.detail ? `: ${d.detail}` : ""}${d.range ? ` (${d.range.filename}:${d.range.start.line})` : ""}`,
+      (d) =>
+        `${d.severity}: ${d.summary}${d.detail ? `: ${d.detail}` : ""}${d.range ? ` (${d.range.filename}:${d.range.start.line})` : ""}`,
     ),
   };
 }
@@ -45,7 +47,9 @@ export function validateAll(outdir: string, options: { synth?: boolean } = {}): 
 if (require.main === module) {
   const outdir = join(ROOT, "cdktf.out");
   const setup = terraformEnv();
-  console.log(`terraform ${requireTerraform()}; provider install: ${setup.mirror ? `filesystem mirror ${setup.mirror}` : "registry"}`);
+  console.log(
+    `terraform ${requireTerraform()}; provider install: ${setup.mirror ? `filesystem mirror ${setup.mirror}` : "registry"}`,
+  );
   const results = validateAll(outdir, { synth: !process.argv.includes("--no-synth") });
   for (const r of results) {
     console.log(`${r.valid ? "✓" : "✗"} ${r.stack}`);

@@ -18,12 +18,16 @@ export type ImportGraph = ReadonlyMap<string, ReadonlySet<string>>;
 /** The files of the tsconfig.json in `root` and their imports of each other (packages are left out). */
 export function importGraph(root: string): ImportGraph {
   const configFile = resolve(root, "tsconfig.json");
-  const parsed = ts.getParsedCommandLineOfConfigFile(configFile, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(`${configFile}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configFile,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(`${configFile}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+      },
     },
-  });
+  );
   if (!parsed) throw new Error(`${configFile} could not be read`);
   const name = (file: string) => relative(root, file).split(sep).join("/");
   const graph = new Map<string, Set<string>>();
@@ -73,7 +77,9 @@ export function importCycles(graph: ImportGraph): ImportCycle[] {
   for (const [folder, entries] of [...folders].sort(([x], [y]) => x.localeCompare(y))) {
     for (const members of stronglyConnected(entries)) {
       const inCycle = new Set(members);
-      const imports = members.flatMap((m) => [...(entries.get(m) ?? [])].filter(([to]) => inCycle.has(to)).flatMap(([, files]) => files));
+      const imports = members.flatMap((m) =>
+        [...(entries.get(m) ?? [])].filter(([to]) => inCycle.has(to)).flatMap(([, files]) => files),
+      );
       cycles.push({ folder, members: [...members].sort(), imports: imports.sort() });
     }
   }

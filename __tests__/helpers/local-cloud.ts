@@ -26,7 +26,10 @@ export interface SharedLocalCloud extends LocalCloudState {
 
 export function sharedLocalCloud(): SharedLocalCloud {
   const file = process.env[SHARED_CLOUD_VARIABLE];
-  if (!file) throw new Error(`${SHARED_CLOUD_VARIABLE} is unset: run this file through jest's cloud project (npm run test:cloud), whose globalSetup starts the shared local cloud`);
+  if (!file)
+    throw new Error(
+      `${SHARED_CLOUD_VARIABLE} is unset: run this file through jest's cloud project (npm run test:cloud), whose globalSetup starts the shared local cloud`,
+    );
   const state = JSON.parse(readFileSync(file, "utf8")) as LocalCloudState;
   const stack: EmulatedStack = { environment: "local", dir: state.stackDir, env: state.env };
   return {

@@ -4,7 +4,10 @@ import type { EnvironmentConfig } from "../../environments";
 import { PlatformStack, type PlatformStackOptions } from "../../modules/platform-stack";
 import type { TerraformJson } from "./synth";
 
-export function synthWithIngestion(config: EnvironmentConfig, options: PlatformStackOptions = {}): { stack: PlatformStack; json: TerraformJson } {
+export function synthWithIngestion(
+  config: EnvironmentConfig,
+  options: PlatformStackOptions = {},
+): { stack: PlatformStack; json: TerraformJson } {
   const stack = new PlatformStack(Testing.app(), config, options);
   return { stack, json: JSON.parse(Testing.synth(stack)) };
 }

@@ -56,7 +56,8 @@ export function policyDocuments(json: TerraformJson): PolicyDocument[] {
               out.push({ address: `${prefix}${type}.${name}`, type, attribute: path.join("."), statements });
             }
           } else if (Array.isArray(value)) value.forEach((v) => visit(v, path));
-          else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) if (k !== "//") visit(v, [...path, k]);
+          else if (value && typeof value === "object")
+            for (const [k, v] of Object.entries(value)) if (k !== "//") visit(v, [...path, k]);
         };
         visit(body, []);
       }
@@ -65,14 +66,16 @@ export function policyDocuments(json: TerraformJson): PolicyDocument[] {
   return out;
 }
 
-export const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+export const list = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /**
  * Actions AWS offers no resource-level permission for, each with why the role needs it: the only
  * actions an identity policy may allow on `"*"`.
  */
 export const UNSCOPED_ACTIONS: Readonly<Record<string, string>> = {
-  "lakeformation:GetDataAccess": "Lake Formation vends credentials for registered locations; grants, not IAM, scope the data",
+  "lakeformation:GetDataAccess":
+    "Lake Formation vends credentials for registered locations; grants, not IAM, scope the data",
   "xray:PutTraceSegments": "tracing (Lambda, Step Functions)",
   "xray:PutTelemetryRecords": "tracing (Lambda, Step Functions)",
   "xray:GetSamplingRules": "tracing (Step Functions)",

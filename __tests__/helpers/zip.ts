@@ -20,13 +20,26 @@ export function readZip(zip: Buffer): ReadEntry[] {
   for (let i = 0; i < count; i++) {
     const method = zip.readUInt16LE(p + 10);
     const [time, date] = [zip.readUInt16LE(p + 12), zip.readUInt16LE(p + 14)];
-    const [size, nameLength, extraLength, commentLength] = [zip.readUInt32LE(p + 20), zip.readUInt16LE(p + 28), zip.readUInt16LE(p + 30), zip.readUInt16LE(p + 32)];
+    const [size, nameLength, extraLength, commentLength] = [
+      zip.readUInt32LE(p + 20),
+      zip.readUInt16LE(p + 28),
+      zip.readUInt16LE(p + 30),
+      zip.readUInt16LE(p + 32),
+    ];
     const mode = zip.readUInt32LE(p + 38) >>> 16;
     const offset = zip.readUInt32LE(p + 42);
     const name = zip.toString("utf8", p + 46, p + 46 + nameLength);
     const dataStart = offset + 30 + zip.readUInt16LE(offset + 26) + zip.readUInt16LE(offset + 28);
     const raw = zip.subarray(dataStart, dataStart + size);
-    out.push({ name, data: method === 8 ? inflateRawSync(raw) : Buffer.from(raw), time, date, mode, madeBy: zip.readUInt8(p + 5), method });
+    out.push({
+      name,
+      data: method === 8 ? inflateRawSync(raw) : Buffer.from(raw),
+      time,
+      date,
+      mode,
+      madeBy: zip.readUInt8(p + 5),
+      method,
+    });
     p += 46 + nameLength + extraLength + commentLength;
   }
   return out;

@@ -5,8 +5,17 @@
  */
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
-  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, ListObjectsV2Command,
-  PutBucketEncryptionCommand, PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client,
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutBucketEncryptionCommand,
+  PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
 } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -36,7 +45,11 @@ const names = { raw: "it-raw", quarantine: "it-quarantine" };
 const keys = { raw: "", quarantine: "", other: "" };
 let queueUrl = "";
 let secretArn = "";
-const contract = new PartitionedDataset(DATASETS.find((d) => d.name === "shipments")!, loadEnvironment("local").partitioning, "local").jobContract();
+const contract = new PartitionedDataset(
+  DATASETS.find((d) => d.name === "shipments")!,
+  loadEnvironment("local").partitioning,
+  "local",
+).jobContract();
 
 function config() {
   return {
@@ -63,19 +76,33 @@ beforeAll(async () => {
   emulator = await Emulator.start();
   clients = { s3: new S3Client(config()), sqs: new SQSClient(config()), secrets: new SecretsManagerClient(config()) };
   const kms = new KMSClient(config());
-  for (const k of ["raw", "quarantine", "other"] as const) keys[k] = (await kms.send(new CreateKeyCommand({ Description: `it ${k}` }))).KeyMetadata!.Arn!;
+  for (const k of ["raw", "quarantine", "other"] as const)
+    keys[k] = (await kms.send(new CreateKeyCommand({ Description: `it ${k}` }))).KeyMetadata!.Arn!;
   for (const zone of ["raw", "quarantine"] as const) {
     const Bucket = names[zone];
     await clients.s3.send(new CreateBucketCommand({ Bucket }));
     await clients.s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: "Enabled" } }));
-    await clients.s3.send(new PutBucketEncryptionCommand({
-      Bucket,
-      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keys[zone] }, BucketKeyEnabled: true }] },
-    }));
+    await clients.s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket,
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keys[zone] },
+              BucketKeyEnabled: true,
+            },
+          ],
+        },
+      }),
+    );
     await clients.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: zonePolicy(zone, Bucket, keys[zone]) }));
   }
   queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: "it-ingest-dlq" }))).QueueUrl!;
-  secretArn = (await clients.secrets.send(new CreateSecretCommand({ Name: "it-api-credentials", SecretString: JSON.stringify({ token: "it-token" }) }))).ARN!;
+  secretArn = (
+    await clients.secrets.send(
+      new CreateSecretCommand({ Name: "it-api-credentials", SecretString: JSON.stringify({ token: "it-token" }) }),
+    )
+  ).ARN!;
 }, 120_000);
 
 afterAll(() => emulator?.stop());
@@ -87,7 +114,11 @@ afterEach(async () => {
 });
 
 /** Runs Node in a child process; async, because the sample API it calls is served from this process. */
-async function runNode(args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runNode(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, { env, cwd });
   let stdout = "";
   let stderr = "";
@@ -112,7 +143,11 @@ function handlerEnv(sampleApi: SampleApi): Record<string, string> {
   };
 }
 
-async function run(scripts: Record<string, readonly ScriptedResponse[]>, extra: Record<string, string> = {}, event = {}): Promise<RunSummary> {
+async function run(
+  scripts: Record<string, readonly ScriptedResponse[]>,
+  extra: Record<string, string> = {},
+  event = {},
+): Promise<RunSummary> {
   api ??= await SampleApi.start(scripts);
   const handler = createHandler({
     env: {
@@ -129,7 +164,11 @@ async function run(scripts: Record<string, readonly ScriptedResponse[]>, extra: 
 
 async function lines(bucket: string, key: string): Promise<unknown[]> {
   const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return gunzipSync(Buffer.from(await object.Body!.transformToByteArray())).toString("utf8").trim().split("\n").map((l) => JSON.parse(l));
+  return gunzipSync(Buffer.from(await object.Body!.transformToByteArray()))
+    .toString("utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 
 async function versions(bucket: string): Promise<number> {
@@ -166,9 +205,20 @@ function clientCuttingUploadsTo(bucket: string, maxAttempts = 3): { s3: S3Client
       if (req.method !== "PUT" || !req.path.startsWith(`/${bucket}/`)) return inner.handle(req, options);
       cuts += 1;
       const body = Buffer.from(req.body as Uint8Array);
-      const query = new URLSearchParams(Object.entries(req.query ?? {}).flatMap(([k, v]) => (v === null ? [[k, ""] as [string, string]] : [v].flat().map((x): [string, string] => [k, x])))).toString();
+      const query = new URLSearchParams(
+        Object.entries(req.query ?? {}).flatMap(([k, v]) =>
+          v === null ? [[k, ""] as [string, string]] : [v].flat().map((x): [string, string] => [k, x]),
+        ),
+      ).toString();
       await new Promise<void>((resolve) => {
-        const wire = httpsRequest({ host: req.hostname, port: req.port, method: req.method, path: query ? `${req.path}?${query}` : req.path, headers: req.headers, agent: emulator.httpsAgent() });
+        const wire = httpsRequest({
+          host: req.hostname,
+          port: req.port,
+          method: req.method,
+          path: query ? `${req.path}?${query}` : req.path,
+          headers: req.headers,
+          agent: emulator.httpsAgent(),
+        });
         wire.on("error", () => resolve());
         wire.write(body.subarray(0, Math.floor(body.length / 2)), () => {
           wire.destroy(); // half the declared Content-Length, then the connection is gone
@@ -184,21 +234,31 @@ function clientCuttingUploadsTo(bucket: string, maxAttempts = 3): { s3: S3Client
 }
 
 async function deadLetters(): Promise<DeadLetter[]> {
-  const out = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  const out = await clients.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+  );
   return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
 }
 
 describe("against the emulator's S3 and SQS", () => {
   const pages = {
     [FIRST]: [{ json: { items: [shipment("I1"), shipment("I2", { region: "us" })], next: `${FIRST}?page=2` } }],
-    [`${FIRST}?page=2`]: [{ json: { items: [shipment("I3", { shipped_at: "2024-06-02T08:00:00Z" }), shipment("I4", { weight_kg: "heavy" })] } }],
+    [`${FIRST}?page=2`]: [
+      {
+        json: {
+          items: [shipment("I3", { shipped_at: "2024-06-02T08:00:00Z" }), shipment("I4", { weight_kg: "heavy" })],
+        },
+      },
+    ],
   };
 
   it("writes each partition's records under the partition layout, SSE-KMS with the zone's key, through the zone's real bucket policy; a retry writes nothing twice", async () => {
     const summary = await run(pages);
     expect(summary.status).toBe("complete");
     expect(summary.records).toEqual({ received: 4, written: 3, quarantined: 1, duplicates: 0 });
-    const listed = (await clients.s3.send(new ListObjectsV2Command({ Bucket: names.raw, Prefix: "shipments/" }))).Contents!.map((o) => o.Key!).sort();
+    const listed = (await clients.s3.send(new ListObjectsV2Command({ Bucket: names.raw, Prefix: "shipments/" })))
+      .Contents!.map((o) => o.Key!)
+      .sort();
     expect(listed).toEqual([...summary.objects.raw].sort());
     expect(listed.map((k) => k.replace(/api-[0-9a-f]{40}\.json\.gz$/, "…"))).toEqual([
       "shipments/dt=2024-05-01/region=eu/…",
@@ -213,7 +273,12 @@ describe("against the emulator's S3 and SQS", () => {
     const [quarantineKey] = summary.objects.quarantine;
     expect(quarantineKey).toMatch(/^shipments\/api_ingest\/records\/[0-9a-f]{40}\.json\.gz$/);
     expect(await lines(names.quarantine, quarantineKey)).toEqual([
-      expect.objectContaining({ reason: "wrong_type", detail: 'weight_kg: expected a number, got the string "heavy"', index: 1, record: shipment("I4", { weight_kg: "heavy" }) }),
+      expect.objectContaining({
+        reason: "wrong_type",
+        detail: 'weight_kg: expected a number, got the string "heavy"',
+        index: 1,
+        record: shipment("I4", { weight_kg: "heavy" }),
+      }),
     ]);
     expect(api!.requests[0].headers.authorization).toBe("Bearer it-token");
 
@@ -232,15 +297,31 @@ describe("against the emulator's S3 and SQS", () => {
     expect(summary.status).toBe("dead-lettered");
     expect(await versions(names.raw)).toBe(before);
     const [letter] = await deadLetters();
-    expect(letter).toMatchObject({ dataset: "shipments", failure: { kind: "write_failed" }, redrive: { startUrl: api!.url(FIRST) } });
+    expect(letter).toMatchObject({
+      dataset: "shipments",
+      failure: { kind: "write_failed" },
+      redrive: { startUrl: api!.url(FIRST) },
+    });
   });
 
   it("an upload cut off mid-body leaves no object, no version and no pending upload; the SDK retries, then the page is dead-lettered", async () => {
     const { s3: cutting, cut } = clientCuttingUploadsTo(names.raw);
     // One upload straight through the SDK: the emulator received half of it and must keep nothing.
-    await expect(cutting.send(new PutObjectCommand({ Bucket: names.raw, Key: "shipments/cut/probe.json", Body: JSON.stringify({ items: Array(200).fill(shipment("C0")) }), ServerSideEncryption: "aws:kms", SSEKMSKeyId: keys.raw }))).rejects.toThrow("socket hang up");
+    await expect(
+      cutting.send(
+        new PutObjectCommand({
+          Bucket: names.raw,
+          Key: "shipments/cut/probe.json",
+          Body: JSON.stringify({ items: Array(200).fill(shipment("C0")) }),
+          ServerSideEncryption: "aws:kms",
+          SSEKMSKeyId: keys.raw,
+        }),
+      ),
+    ).rejects.toThrow("socket hang up");
     expect(cut()).toBe(3); // the SDK's retries: every attempt cut
-    await expect(clients.s3.send(new HeadObjectCommand({ Bucket: names.raw, Key: "shipments/cut/probe.json" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(
+      clients.s3.send(new HeadObjectCommand({ Bucket: names.raw, Key: "shipments/cut/probe.json" })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
 
     // The handler's write of a page the same way: nothing stored, the page dead-lettered with its place to resume.
     const before = await versions(names.raw);
@@ -248,7 +329,9 @@ describe("against the emulator's S3 and SQS", () => {
     const handler = createHandler({
       env: {
         ...handlerEnv(api),
-        MAX_ATTEMPTS: "2", BACKOFF_BASE_MS: "1", POWERTOOLS_LOG_LEVEL: "SILENT",
+        MAX_ATTEMPTS: "2",
+        BACKOFF_BASE_MS: "1",
+        POWERTOOLS_LOG_LEVEL: "SILENT",
       },
       clients: { ...clients, s3: cutting },
     });
@@ -258,10 +341,17 @@ describe("against the emulator's S3 and SQS", () => {
     expect(summary.objects.raw).toEqual([]);
     expect(cut()).toBeGreaterThan(3);
     expect(await versions(names.raw)).toBe(before);
-    expect((await clients.s3.send(new ListObjectVersionsCommand({ Bucket: names.raw, Prefix: "shipments/cut/" }))).Versions ?? []).toEqual([]);
+    expect(
+      (await clients.s3.send(new ListObjectVersionsCommand({ Bucket: names.raw, Prefix: "shipments/cut/" })))
+        .Versions ?? [],
+    ).toEqual([]);
     expect((await clients.s3.send(new ListMultipartUploadsCommand({ Bucket: names.raw }))).Uploads ?? []).toEqual([]);
     const [letter] = await deadLetters();
-    expect(letter).toMatchObject({ dataset: "shipments", failure: { kind: "write_failed" }, redrive: { startUrl: api.url(FIRST) } });
+    expect(letter).toMatchObject({
+      dataset: "shipments",
+      failure: { kind: "write_failed" },
+      redrive: { startUrl: api.url(FIRST) },
+    });
   });
 
   it("a page that keeps failing lands in the dead-letter queue after the retries, and its redrive resumes there", async () => {
@@ -273,7 +363,10 @@ describe("against the emulator's S3 and SQS", () => {
     expect(summary.status).toBe("dead-lettered");
     expect(api!.count(`${FIRST}?page=2`)).toBe(2);
     const [letter] = await deadLetters();
-    expect(letter).toMatchObject({ failure: { kind: "http_status", status: 503, attempts: 2 }, progress: { fetched: 1, recordsWritten: 1 } });
+    expect(letter).toMatchObject({
+      failure: { kind: "http_status", status: 503, attempts: 2 },
+      progress: { fetched: 1, recordsWritten: 1 },
+    });
 
     const redriven = await run(scripts, {}, letter.redrive);
     expect(redriven.status).toBe("complete");
@@ -282,7 +375,9 @@ describe("against the emulator's S3 and SQS", () => {
   });
 
   it("the local runner (functions/api-ingest/local.ts) runs the real handler from environment variables alone, as the end-to-end run does", async () => {
-    api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("L1"), shipment("L2", { region: "apac" })] } }] });
+    api = await SampleApi.start({
+      [FIRST]: [{ json: { items: [shipment("L1"), shipment("L2", { region: "apac" })] } }],
+    });
     const dir = mkdtempSync(join(tmpdir(), "api-ingest-local-"));
     try {
       const summaryFile = join(dir, "summary.json");
@@ -293,11 +388,18 @@ describe("against the emulator's S3 and SQS", () => {
         S3_FORCE_PATH_STYLE: "true",
         RUN_SUMMARY_FILE: summaryFile,
       };
-      const { code, stdout, stderr } = await runNode([join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "functions", "api-ingest", "local.ts")], env, ROOT);
+      const { code, stdout, stderr } = await runNode(
+        [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "functions", "api-ingest", "local.ts")],
+        env,
+        ROOT,
+      );
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
       const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(JSON.parse(readFileSync(summaryFile, "utf8"))).toEqual(summary);
-      expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
+      expect(summary).toMatchObject({
+        status: "complete",
+        records: { received: 2, written: 2, quarantined: 0, duplicates: 0 },
+      });
       for (const key of summary.objects.raw) expect((await lines(names.raw, key)).length).toBe(1);
       expect(api.requests[0].headers.authorization).toBe("Bearer it-token");
     } finally {
@@ -309,7 +411,8 @@ describe("against the emulator's S3 and SQS", () => {
     api = await SampleApi.start({ [FIRST]: [{ json: { items: [shipment("Z1"), shipment("Z2", { region: "us" })] } }] });
     const dir = mkdtempSync(join(tmpdir(), "api-ingest-zip-"));
     try {
-      for (const entry of readZip(readFileSync(bundleFunction("api-ingest").path))) writeFileSync(join(dir, entry.name), entry.data);
+      for (const entry of readZip(readFileSync(bundleFunction("api-ingest").path)))
+        writeFileSync(join(dir, entry.name), entry.data);
       const env = {
         PATH: process.env.PATH,
         ...emulator.env(),
@@ -325,7 +428,10 @@ describe("against the emulator's S3 and SQS", () => {
       const { code, stdout, stderr } = await runNode(["--input-type=module", "-e", invoke], env, dir);
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
       const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
-      expect(summary).toMatchObject({ status: "complete", records: { received: 2, written: 2, quarantined: 0, duplicates: 0 } });
+      expect(summary).toMatchObject({
+        status: "complete",
+        records: { received: 2, written: 2, quarantined: 0, duplicates: 0 },
+      });
       for (const key of summary.objects.raw) expect((await lines(names.raw, key)).length).toBe(1);
       expect(api.requests[0].headers.authorization).toBe("Bearer it-token");
     } finally {
@@ -333,22 +439,34 @@ describe("against the emulator's S3 and SQS", () => {
     }
   });
 
-  it.each(CORPUS.map((c) => [c.id, c] as const))("corpus: %s ends as the table says, with the objects holding exactly the counted records", async (_id, c) => {
-    const summary = await run(c.api, c.env);
-    expect({ status: summary.status, pages: summary.pages, records: summary.records, reasons: summary.quarantineReasons }).toEqual({
-      status: c.expected.status,
-      pages: c.expected.pages,
-      records: c.expected.records,
-      reasons: c.expected.reasons,
-    });
-    const rawKeys = [...summary.objects.raw, ...summary.objects.skipped].filter((k) => !k.startsWith("shipments/api_ingest/"));
-    expect(rawKeys).toHaveLength(c.expected.rawObjects);
-    let stored = 0;
-    for (const key of rawKeys) stored += (await lines(names.raw, key)).length;
-    expect(stored).toBe(summary.records.written);
-    const recordKeys = [...summary.objects.quarantine, ...summary.objects.skipped].filter((k) => k.startsWith("shipments/api_ingest/records/"));
-    let quarantined = 0;
-    for (const key of recordKeys) quarantined += (await lines(names.quarantine, key)).length;
-    expect(quarantined).toBe(summary.records.quarantined);
-  });
+  it.each(CORPUS.map((c) => [c.id, c] as const))(
+    "corpus: %s ends as the table says, with the objects holding exactly the counted records",
+    async (_id, c) => {
+      const summary = await run(c.api, c.env);
+      expect({
+        status: summary.status,
+        pages: summary.pages,
+        records: summary.records,
+        reasons: summary.quarantineReasons,
+      }).toEqual({
+        status: c.expected.status,
+        pages: c.expected.pages,
+        records: c.expected.records,
+        reasons: c.expected.reasons,
+      });
+      const rawKeys = [...summary.objects.raw, ...summary.objects.skipped].filter(
+        (k) => !k.startsWith("shipments/api_ingest/"),
+      );
+      expect(rawKeys).toHaveLength(c.expected.rawObjects);
+      let stored = 0;
+      for (const key of rawKeys) stored += (await lines(names.raw, key)).length;
+      expect(stored).toBe(summary.records.written);
+      const recordKeys = [...summary.objects.quarantine, ...summary.objects.skipped].filter((k) =>
+        k.startsWith("shipments/api_ingest/records/"),
+      );
+      let quarantined = 0;
+      for (const key of recordKeys) quarantined += (await lines(names.quarantine, key)).length;
+      expect(quarantined).toBe(summary.records.quarantined);
+    },
+  );
 });

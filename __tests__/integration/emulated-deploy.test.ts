@@ -25,10 +25,9 @@ const workDir = mkdtempSync(join(tmpdir(), "emulated-work-"));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 const resourceCount = (env: string) =>
-  Object.values(JSON.parse(readFileSync(join(synthDir, "stacks", env, "cdk.tf.json"), "utf8")).resource as Record<string, object>).reduce(
-    (n, byName) => n + Object.keys(byName).length,
-    0,
-  );
+  Object.values(
+    JSON.parse(readFileSync(join(synthDir, "stacks", env, "cdk.tf.json"), "utf8")).resource as Record<string, object>,
+  ).reduce((n, byName) => n + Object.keys(byName).length, 0);
 
 describe("local", () => {
   const stack = cloud.stack;
@@ -41,7 +40,10 @@ describe("local", () => {
 
   it("a second plan reports no changes", () => {
     const result = emulated.plan(stack);
-    expect({ status: result.status, line: emulated.planLine(result) }).toEqual({ status: 0, line: expect.stringMatching(/^No changes\./) });
+    expect({ status: result.status, line: emulated.planLine(result) }).toEqual({
+      status: 0,
+      line: expect.stringMatching(/^No changes\./),
+    });
   });
 
   describe("the lake's bucket policies hold", () => {
@@ -55,10 +57,18 @@ describe("local", () => {
       });
     // One `terraform output` for the three cases.
     let outputsCache: Record<string, { value: string }> | undefined;
-    const outputs = () => (outputsCache ??= JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: string }>);
+    const outputs = () =>
+      (outputsCache ??= JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: string }>);
     const put = (endpoint: string, extra: Partial<PutObjectCommandInput> = {}) => {
       return client(endpoint)
-        .send(new PutObjectCommand({ Bucket: outputs().lake_raw_bucket_name.value, Key: "probe.json", Body: "{}", ...extra }))
+        .send(
+          new PutObjectCommand({
+            Bucket: outputs().lake_raw_bucket_name.value,
+            Key: "probe.json",
+            Body: "{}",
+            ...extra,
+          }),
+        )
         .then(
           () => "stored",
           (e: { $metadata?: { httpStatusCode?: number } }) => `refused ${e.$metadata?.httpStatusCode}`,
@@ -78,7 +88,9 @@ describe("local", () => {
     it("a write asking for other encryption, or another key, is refused", async () => {
       expect(await put(emulator.endpoint, { ServerSideEncryption: "AES256" })).toBe("refused 403");
       const otherKey = outputs().lake_processed_kms_key_arn.value;
-      expect(await put(emulator.endpoint, { ServerSideEncryption: "aws:kms", SSEKMSKeyId: otherKey })).toBe("refused 403");
+      expect(await put(emulator.endpoint, { ServerSideEncryption: "aws:kms", SSEKMSKeyId: otherKey })).toBe(
+        "refused 403",
+      );
     });
   });
 });

@@ -67,11 +67,15 @@ it("acts as the account its access key names", async () => {
 it("implements ValidateStateMachineDefinition (moto lacks it)", async () => {
   const sfn = new SFNClient(clientConfig());
   const ok = await sfn.send(
-    new ValidateStateMachineDefinitionCommand({ definition: JSON.stringify({ StartAt: "A", States: { A: { Type: "Succeed" } } }) }),
+    new ValidateStateMachineDefinitionCommand({
+      definition: JSON.stringify({ StartAt: "A", States: { A: { Type: "Succeed" } } }),
+    }),
   );
   expect(ok.result).toBe("OK");
   const bad = await sfn.send(
-    new ValidateStateMachineDefinitionCommand({ definition: JSON.stringify({ StartAt: "A", States: { A: { Type: "Pass", Next: "B" } } }) }),
+    new ValidateStateMachineDefinitionCommand({
+      definition: JSON.stringify({ StartAt: "A", States: { A: { Type: "Pass", Next: "B" } } }),
+    }),
   );
   expect(bad.result).toBe("FAIL");
   expect(bad.diagnostics?.map((d) => d.message)).toEqual(["state 'A' goes to undefined 'B'"]);
@@ -80,20 +84,53 @@ it("implements ValidateStateMachineDefinition (moto lacks it)", async () => {
 it("implements TestEventPattern with the matcher moto routes with, and refuses an event AWS would refuse", async () => {
   const events = new EventBridgeClient(clientConfig());
   const pattern = JSON.stringify({ source: ["aws.s3"], detail: { object: { key: [{ prefix: "orders/" }] } } });
-  const event = (key: string) => ({ id: "1", account: "123456789012", source: "aws.s3", time: "2024-05-01T00:00:00Z", region: "us-east-1", "detail-type": "Object Created", detail: { object: { key } } });
-  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("orders/a")) }))).Result).toBe(true);
-  expect((await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("other/a")) }))).Result).toBe(false);
+  const event = (key: string) => ({
+    id: "1",
+    account: "123456789012",
+    source: "aws.s3",
+    time: "2024-05-01T00:00:00Z",
+    region: "us-east-1",
+    "detail-type": "Object Created",
+    detail: { object: { key } },
+  });
+  expect(
+    (
+      await events.send(
+        new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("orders/a")) }),
+      )
+    ).Result,
+  ).toBe(true);
+  expect(
+    (await events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(event("other/a")) })))
+      .Result,
+  ).toBe(false);
   const { id: _id, ...withoutId } = event("orders/a");
-  await expect(events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(withoutId) }))).rejects.toThrow("Parameter Event is not valid.");
+  await expect(
+    events.send(new TestEventPatternCommand({ EventPattern: pattern, Event: JSON.stringify(withoutId) })),
+  ).rejects.toThrow("Parameter Event is not valid.");
 });
 
 it("implements ListStateMachineVersions (the provider reads it after creating a state machine)", async () => {
   const sfn = new SFNClient(clientConfig());
   const definition = JSON.stringify({ StartAt: "P", States: { P: { Type: "Pass", End: true } } });
-  const plain = await sfn.send(new CreateStateMachineCommand({ name: "unversioned", roleArn: "arn:aws:iam::123456789012:role/any", definition }));
-  expect((await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: plain.stateMachineArn }))).stateMachineVersions).toEqual([]);
-  const published = await sfn.send(new CreateStateMachineCommand({ name: "versioned", roleArn: "arn:aws:iam::123456789012:role/any", definition, publish: true }));
-  const versions = (await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: published.stateMachineArn }))).stateMachineVersions ?? [];
+  const plain = await sfn.send(
+    new CreateStateMachineCommand({ name: "unversioned", roleArn: "arn:aws:iam::123456789012:role/any", definition }),
+  );
+  expect(
+    (await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: plain.stateMachineArn })))
+      .stateMachineVersions,
+  ).toEqual([]);
+  const published = await sfn.send(
+    new CreateStateMachineCommand({
+      name: "versioned",
+      roleArn: "arn:aws:iam::123456789012:role/any",
+      definition,
+      publish: true,
+    }),
+  );
+  const versions =
+    (await sfn.send(new ListStateMachineVersionsCommand({ stateMachineArn: published.stateMachineArn })))
+      .stateMachineVersions ?? [];
   expect(versions.map((v) => v.stateMachineVersionArn)).toEqual([`${published.stateMachineArn}:1`]);
 });
 
@@ -118,9 +155,16 @@ it("runs a state machine more than once on one server (moto 5.2.1 failed the sec
 });
 
 it("dies with the process that started it, even when that process is killed", async () => {
-  const child = spawn(process.execPath, [join(__dirname, "..", "..", "node_modules", "tsx", "dist", "cli.mjs"), join(__dirname, "..", "fixtures", "orphan-emulator.ts")], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(__dirname, "..", "..", "node_modules", "tsx", "dist", "cli.mjs"),
+      join(__dirname, "..", "fixtures", "orphan-emulator.ts"),
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const endpoint = await new Promise<string>((resolve) => child.stdout!.once("data", (d) => resolve(String(d).trim())));
   const port = Number(new URL(endpoint).port);
   await new Promise((r) => child.once("exit", r));

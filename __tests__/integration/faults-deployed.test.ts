@@ -47,16 +47,23 @@ const clients = {} as { sfn: SFNClient; sqs: SQSClient; s3: S3Client };
 /** An async `lambda invoke`, with boto3 (the project's Node dependencies have no Lambda client); returns its StatusCode. */
 function invokeAsync(functionName: string, payload: unknown): number {
   const code = `import boto3, json, sys\nprint(boto3.client("lambda").invoke(FunctionName=sys.argv[1], InvocationType="Event", Payload=sys.argv[2].encode())["StatusCode"])`;
-  const done = spawnSync(join(__dirname, "..", "..", ".venv", "bin", "python"), ["-c", code, functionName, JSON.stringify(payload)], {
-    env: { ...process.env, ...emulator.env(config.accountId, config.region) },
-    encoding: "utf8",
-  });
+  const done = spawnSync(
+    join(__dirname, "..", "..", ".venv", "bin", "python"),
+    ["-c", code, functionName, JSON.stringify(payload)],
+    {
+      env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+      encoding: "utf8",
+    },
+  );
   if (done.status !== 0) throw new Error(`boto3 lambda invoke: ${done.stderr}`);
   return Number(done.stdout.trim());
 }
 
 /** The address (`type.name`) and body of the one resource of a type the predicate picks. */
-function find(type: string, pick: (body: Record<string, unknown>) => boolean): { address: string; body: Record<string, unknown> } {
+function find(
+  type: string,
+  pick: (body: Record<string, unknown>) => boolean,
+): { address: string; body: Record<string, unknown> } {
   const found = Object.entries(json.resource[type] ?? {}).filter(([, body]) => pick(body));
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return { address: `${type}.${found[0][0]}`, body: found[0][1] };
@@ -75,10 +82,21 @@ async function queueUrl(name: string): Promise<string> {
  * The messages of a queue that `match`, waiting up to `seconds` for the first: the shared cloud's
  * queues may hold what other tests left, which stays where it is (it becomes visible again).
  */
-async function receive(url: string, seconds: number, match: (body: any) => boolean): Promise<{ Body?: string; Attributes?: Record<string, string> }[]> {
+async function receive(
+  url: string,
+  seconds: number,
+  match: (body: any) => boolean,
+): Promise<{ Body?: string; Attributes?: Record<string, string> }[]> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
-    const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, AttributeNames: ["All"] }));
+    const { Messages } = await clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        AttributeNames: ["All"],
+      }),
+    );
     const matching = (Messages ?? []).filter((m) => match(JSON.parse(m.Body!)));
     if (matching.length) return matching;
     if (Date.now() > deadline) return [];
@@ -102,7 +120,9 @@ beforeAll(async () => {
   pipelineDataset = DATASETS.map((d) => d.name).find((name) => pipe.includes(`${prefix}-${name}-pipeline`))!;
   if (!pipelineDataset) throw new Error(`${config.name} deploys no batched pipeline`);
   const invokeConfig = find("aws_lambda_function_event_invoke_config", () => true);
-  const fn = Object.entries(json.resource.aws_lambda_function).find(([name]) => refersTo(invokeConfig.body.function_name, `aws_lambda_function.${name}`))!;
+  const fn = Object.entries(json.resource.aws_lambda_function).find(([name]) =>
+    refersTo(invokeConfig.body.function_name, `aws_lambda_function.${name}`),
+  )!;
   apiFunction = fn[1].function_name as string;
 }, 60_000);
 
@@ -110,7 +130,9 @@ it("a Glue job that raises: the state machine's Catch alerts on SNS, and the dep
   const stateMachineArn = `arn:aws:states:${config.region}:${config.accountId}:stateMachine:${prefix}-${pipelineDataset}-pipeline`;
   // A reprocess request the deployed raw → processed job refuses: it raises before it reads anything.
   const input = JSON.stringify({ reprocess: { from: "2024-05-31", to: "2024-05-01" } });
-  const { executionArn } = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: "job-raises", input }));
+  const { executionArn } = await clients.sfn.send(
+    new StartExecutionCommand({ stateMachineArn, name: "job-raises", input }),
+  );
   let execution;
   for (let i = 0; i < 600; i++) {
     execution = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -120,16 +142,27 @@ it("a Glue job that raises: the state machine's Catch alerts on SNS, and the dep
   expect(execution).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
   expect(execution!.cause).toContain("reprocess.from 2024-05-31 is after reprocess.to 2024-05-01");
 
-  const [alert, ...more] = await receive(await queueUrl(`${prefix}-alerts-log`), 30, (body) => body.execution === executionArn);
+  const [alert, ...more] = await receive(
+    await queueUrl(`${prefix}-alerts-log`),
+    30,
+    (body) => body.execution === executionArn,
+  );
   expect(more).toEqual([]);
-  expect(JSON.parse(alert.Body!)).toMatchObject({ dataset: pipelineDataset, step: STEPS.rawToProcessed, error: "States.TaskFailed", execution: executionArn });
+  expect(JSON.parse(alert.Body!)).toMatchObject({
+    dataset: pipelineDataset,
+    step: STEPS.rawToProcessed,
+    error: "States.TaskFailed",
+    execution: executionArn,
+  });
 }, 900_000);
 
 it("a batch the Pipe cannot deliver (its target state machine is gone) ends in the landing buffer's dead-letter queue", async () => {
   const name = `${prefix}-${pipelineDataset}-pipeline`;
   const stateMachineArn = `arn:aws:states:${config.region}:${config.accountId}:stateMachine:${name}`;
   const machine = await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
-  const raw = Object.values(json.resource.aws_s3_bucket).map((b) => b.bucket as string).find((b) => b.startsWith(`${prefix}-raw-`))!;
+  const raw = Object.values(json.resource.aws_s3_bucket)
+    .map((b) => b.bucket as string)
+    .find((b) => b.startsWith(`${prefix}-raw-`))!;
   const key = `${pipelineDataset}/dt=2024-05-01/undeliverable.json`;
   const { tags } = await clients.sfn.send(new ListTagsForResourceCommand({ resourceArn: stateMachineArn }));
   await clients.sfn.send(new DeleteStateMachineCommand({ stateMachineArn }));
@@ -139,12 +172,22 @@ it("a batch the Pipe cannot deliver (its target state machine is gone) ends in t
     // SQS moves it on the receive after maxReceiveCount. Slack per try for a loaded 2-core machine.
     const tries = config.orchestration.maxReceiveCount + 1;
     const wait = tries * (config.orchestration.batching.windowSeconds + 15) + 60;
-    const [dead, ...more] = await receive(await queueUrl(`${prefix}-${pipelineDataset}-landed-dlq`), wait, (body) => body.detail?.object?.key === key);
+    const [dead, ...more] = await receive(
+      await queueUrl(`${prefix}-${pipelineDataset}-landed-dlq`),
+      wait,
+      (body) => body.detail?.object?.key === key,
+    );
     if (!dead) throw new Error(`nothing reached ${prefix}-${pipelineDataset}-landed-dlq in ${wait} s (${tries} tries)`);
     expect(more).toEqual([]);
     const event = JSON.parse(dead.Body!);
-    expect(event).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: raw }, object: { key } } });
-    expect(Number(dead.Attributes!.ApproximateReceiveCount)).toBeGreaterThanOrEqual(config.orchestration.maxReceiveCount);
+    expect(event).toMatchObject({
+      source: "aws.s3",
+      "detail-type": "Object Created",
+      detail: { bucket: { name: raw }, object: { key } },
+    });
+    expect(Number(dead.Attributes!.ApproximateReceiveCount)).toBeGreaterThanOrEqual(
+      config.orchestration.maxReceiveCount,
+    );
   } finally {
     // Back as terraform deployed it, for the test files that run after this one: the object is not
     // at the dataset's partition depth, and the raw crawler of later runs would refuse the mix.
@@ -163,14 +206,23 @@ it("a batch the Pipe cannot deliver (its target state machine is gone) ends in t
     );
   }
   const address = find("aws_sfn_state_machine", (b) => b.name === name).address;
-  const plan = terraform(["plan", "-input=false", "-detailed-exitcode", `-target=${address}`], cloud.stack.dir, cloud.stack.env);
-  expect({ status: plan.status, line: planLine(plan) }).toEqual({ status: 0, line: expect.stringMatching(/^No changes\./) });
+  const plan = terraform(
+    ["plan", "-input=false", "-detailed-exitcode", `-target=${address}`],
+    cloud.stack.dir,
+    cloud.stack.env,
+  );
+  expect({ status: plan.status, line: planLine(plan) }).toEqual({
+    status: 0,
+    line: expect.stringMatching(/^No changes\./),
+  });
 }, 900_000);
 
 it("an async Lambda invocation that fails goes, after Lambda's retries, to the function's on-failure destination", async () => {
   const payload = { startUrl: 42 }; // the handler refuses it: startUrl must be a URL string
   expect(invokeAsync(apiFunction, payload)).toBe(202);
-  const [record, ...more] = await receive(await queueUrl(`${prefix}-ingest-dlq`), 120, (body) => isDeepStrictEqual(body.requestPayload, payload));
+  const [record, ...more] = await receive(await queueUrl(`${prefix}-ingest-dlq`), 120, (body) =>
+    isDeepStrictEqual(body.requestPayload, payload),
+  );
   expect(more).toEqual([]);
   const body = JSON.parse(record.Body!);
   expect(body).toMatchObject({

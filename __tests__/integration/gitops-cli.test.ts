@@ -13,7 +13,10 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 beforeAll(() => synth(outdir));
 
 const run = (script: string, ...args: string[]) =>
-  spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8" });
+  spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "scripts", script), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
 
 it("npm run artifact: create prints the digest; verify passes on it and fails once a file changes", () => {
   const created = run("artifact.ts", "create", outdir);
@@ -25,15 +28,17 @@ it("npm run artifact: create prints the digest; verify passes on it and fails on
   appendFileSync(join(outdir, "stacks", "prod", "cdk.tf.json"), " ");
   const verified = run("artifact.ts", "verify", outdir, "--digest", digest);
   expect(verified.status).toBe(1);
-  expect(verified.stderr).toContain(`artifact verification FAILED for ${outdir}:\n  - modified: stacks/prod/cdk.tf.json`);
+  expect(verified.stderr).toContain(
+    `artifact verification FAILED for ${outdir}:\n  - modified: stacks/prod/cdk.tf.json`,
+  );
 });
 
 it("npm run env:diff -- staging prod: config and resource differences, from a fresh synth", () => {
   const result = run("env-diff.ts", "staging", "prod");
   expect(result.status).toBe(0);
   expect(result.stdout).toContain("## staging → prod: what differs");
-  expect(result.stdout).toContain("| `tier` | `\"nonprod\"` | `\"prod\"` |");
-  expect(result.stdout).toContain("| `accountId` | `\"222222222222\"` | `\"333333333333\"` |");
+  expect(result.stdout).toContain('| `tier` | `"nonprod"` | `"prod"` |');
+  expect(result.stdout).toContain('| `accountId` | `"222222222222"` | `"333333333333"` |');
   expect(result.stdout).toMatch(/### Resources \(\d+ in staging, \d+ in prod\)/);
   const unknown = run("env-diff.ts", "staging", "qa");
   expect(unknown.status).toBe(1);

@@ -12,11 +12,15 @@ import { ROOT } from "../../scripts/lib/terraform";
 
 it("gluePackage() equals glue-jobs/build_package.py's zip", () => {
   const python = join(ROOT, ".venv", "bin", "python");
-  if (!existsSync(python)) throw new Error("the project's Python is missing: run `npm run setup:py` (npm test does it)");
+  if (!existsSync(python))
+    throw new Error("the project's Python is missing: run `npm run setup:py` (npm test does it)");
   const dir = mkdtempSync(join(tmpdir(), "glue-package-"));
   try {
     const out = join(dir, "dataplat_glue.zip");
-    const result = spawnSync(python, [join(ROOT, "glue-jobs", "build_package.py"), "--out", out], { cwd: ROOT, encoding: "utf8" });
+    const result = spawnSync(python, [join(ROOT, "glue-jobs", "build_package.py"), "--out", out], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     const ours = gluePackage();

@@ -28,7 +28,10 @@ jest.setTimeout(20 * 60_000);
 
 beforeAll(() => {
   // A developer's own cloud (DATAPLAT_TEST_LOCAL_CLOUD) may only observe: nothing here would be denied.
-  if (cloud.iam !== "enforce") throw new Error(`the shared local cloud's emulator runs IAM in "${cloud.iam}" mode; these tests need "enforce" (start it with EMULATOR_IAM=enforce)`);
+  if (cloud.iam !== "enforce")
+    throw new Error(
+      `the shared local cloud's emulator runs IAM in "${cloud.iam}" mode; these tests need "enforce" (start it with EMULATOR_IAM=enforce)`,
+    );
 });
 
 /** boto3 as the account (terraform's key): the project's Node dependencies have no IAM, Lambda or Pipes client. */
@@ -53,7 +56,9 @@ print(json.dumps({n: iam.get_role_policy(RoleName=${JSON.stringify(role)}, Polic
   let removed = 0;
   const stripped = Object.fromEntries(
     Object.entries(saved).map(([name, doc]) => {
-      const policy = doc as { Statement: { Effect: string; Action: string | string[]; Resource?: string | string[] }[] };
+      const policy = doc as {
+        Statement: { Effect: string; Action: string | string[]; Resource?: string | string[] }[];
+      };
       const statements = policy.Statement.flatMap((stmt) => {
         const actions = ([] as string[]).concat(stmt.Action);
         const resources = ([] as string[]).concat(stmt.Resource ?? []);
@@ -81,7 +86,12 @@ print("true")`);
 }
 
 function wildcard(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
   return re.test(value);
 }
 
@@ -111,13 +121,21 @@ function logLength(summary: IamDecisionSummary): number {
  * Triggers a component, then, in the decision log's "data" phase, waits (reading only the log)
  * until a decision for `action` on `resource` by `roleArn` is recorded; returns it and the phase's counts.
  */
-async function decisionAfter(trigger: () => Promise<void> | void, roleArn: string, action: string, resource: RegExp, phase: string) {
+async function decisionAfter(
+  trigger: () => Promise<void> | void,
+  roleArn: string,
+  action: string,
+  resource: RegExp,
+  phase: string,
+) {
   await emulator.iamPhase(`${phase}-trigger`);
   const start = logLength(await emulator.iamDecisions());
   await trigger();
   await emulator.iamPhase(phase);
   const decision = await waitFor(`${action} on ${resource} by ${roleArn}`, async () =>
-    decisionsSince(await emulator.iamDecisions(), start).find((d) => d.role === roleArn && d.action === action && resource.test(d.resource)),
+    decisionsSince(await emulator.iamDecisions(), start).find(
+      (d) => d.role === roleArn && d.action === action && resource.test(d.resource),
+    ),
   );
   await emulator.iamPhase(`${phase}-observed`);
   const counts = (await emulator.iamDecisions()).counts[phase];
@@ -125,7 +143,11 @@ async function decisionAfter(trigger: () => Promise<void> | void, roleArn: strin
 }
 
 function expectOnlyComponentPrincipals(counts: IamDecisionSummary["counts"][string]): void {
-  expect({ terraformSigned: counts.terraformSigned, unsigned: counts.unsigned, other: counts.other }).toEqual({ terraformSigned: 0, unsigned: 0, other: 0 });
+  expect({ terraformSigned: counts.terraformSigned, unsigned: counts.unsigned, other: counts.other }).toEqual({
+    terraformSigned: 0,
+    unsigned: 0,
+    other: 0,
+  });
   expect(counts.decided).toBeGreaterThan(0);
 }
 
@@ -137,16 +159,22 @@ f = l.list_functions()["Functions"][0]
 c = l.get_function_event_invoke_config(FunctionName=f["FunctionName"])
 print(json.dumps({"name": f["FunctionName"], "role": f["Role"], "dlq": c["DestinationConfig"]["OnFailure"]["Destination"]}))`);
     const invoke = () => {
-      boto(`print(json.dumps(boto3.client("lambda").invoke(FunctionName=${JSON.stringify(fn.name)}, InvocationType="Event", Payload=b"{}")["StatusCode"]))`);
+      boto(
+        `print(json.dumps(boto3.client("lambda").invoke(FunctionName=${JSON.stringify(fn.name)}, InvocationType="Event", Payload=b"{}")["StatusCode"]))`,
+      );
     };
     const dlq = new RegExp(`^${fn.dlq}$`);
     const allowed = await decisionAfter(invoke, fn.role, "sqs:SendMessage", dlq, "lambda-dlq");
     expect(allowed.decision.allowed).toBe(true);
     expectOnlyComponentPrincipals(allowed.counts);
 
-    const denied = await withoutGrant(fn.role, "sqs:SendMessage", fn.dlq, () => decisionAfter(invoke, fn.role, "sqs:SendMessage", dlq, "lambda-dlq-mutated"));
+    const denied = await withoutGrant(fn.role, "sqs:SendMessage", fn.dlq, () =>
+      decisionAfter(invoke, fn.role, "sqs:SendMessage", dlq, "lambda-dlq-mutated"),
+    );
     expect(denied.decision.allowed).toBe(false);
-    expect(denied.decision.principal).toMatch(new RegExp(`^arn:aws:sts::${config.accountId}:assumed-role/${fn.role.split("/").pop()}/`));
+    expect(denied.decision.principal).toMatch(
+      new RegExp(`^arn:aws:sts::${config.accountId}:assumed-role/${fn.role.split("/").pop()}/`),
+    );
     expect(denied.decision.reason).toMatch(/no identity-based or resource-based policy allows it/);
     expectOnlyComponentPrincipals(denied.counts);
   });
@@ -163,16 +191,34 @@ q = d["Source"].split(":")
 url = boto3.client("sqs").get_queue_url(QueueName=q[5])["QueueUrl"]
 print(json.dumps({"role": d["RoleArn"], "source": d["Source"], "target": d["Target"], "url": url}))`);
     const land = (key: string) => () => {
-      const event = { source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: "raw" }, object: { key } } };
-      boto(`print(json.dumps(boto3.client("sqs").send_message(QueueUrl=${JSON.stringify(pipe.url)}, MessageBody=json.dumps(${JSON.stringify(event)}))["MessageId"]))`);
+      const event = {
+        source: "aws.s3",
+        "detail-type": "Object Created",
+        detail: { bucket: { name: "raw" }, object: { key } },
+      };
+      boto(
+        `print(json.dumps(boto3.client("sqs").send_message(QueueUrl=${JSON.stringify(pipe.url)}, MessageBody=json.dumps(${JSON.stringify(event)}))["MessageId"]))`,
+      );
     };
     const target = new RegExp(`^${pipe.target}$`);
-    const allowed = await decisionAfter(land(`${dataset}/dt=2024-05-01/a.json`), pipe.role, "states:StartExecution", target, "pipe");
+    const allowed = await decisionAfter(
+      land(`${dataset}/dt=2024-05-01/a.json`),
+      pipe.role,
+      "states:StartExecution",
+      target,
+      "pipe",
+    );
     expect(allowed.decision.allowed).toBe(true);
     expectOnlyComponentPrincipals(allowed.counts);
 
     const denied = await withoutGrant(pipe.role, "states:StartExecution", pipe.target, () =>
-      decisionAfter(land(`${dataset}/dt=2024-05-02/b.json`), pipe.role, "states:StartExecution", target, "pipe-mutated"),
+      decisionAfter(
+        land(`${dataset}/dt=2024-05-02/b.json`),
+        pipe.role,
+        "states:StartExecution",
+        target,
+        "pipe-mutated",
+      ),
     );
     expect(denied.decision.allowed).toBe(false);
     expect(denied.decision.principal).toContain(`assumed-role/${pipe.role.split("/").pop()}/`);
@@ -184,7 +230,11 @@ describe("a job role's write to the processed zone and its kms:GenerateDataKey o
   it("a landing's raw → processed run writes processed under the job's role; without either grant it is denied at that call", async () => {
     const outputs = cloud.outputs();
     const jobs = outputs.ingestion_glue_job_names.value as Record<string, Record<string, string>>;
-    const contract = DATASETS.find((d) => jobs[d.name]?.rawToProcessed && (outputs.orchestration_state_machine_arns.value as Record<string, string>)[d.name]);
+    const contract = DATASETS.find(
+      (d) =>
+        jobs[d.name]?.rawToProcessed &&
+        (outputs.orchestration_state_machine_arns.value as Record<string, string>)[d.name],
+    );
     if (!contract) throw new Error("no dataset of local has a raw → processed pipeline");
     const raw = outputs.lake_raw_bucket_name.value as string;
     const processed = outputs.lake_processed_bucket_name.value as string;
@@ -203,7 +253,12 @@ print(json.dumps({"role": r if r.startswith("arn:") else boto3.client("iam").get
     const [row] = sampleSet(contract, config.partitioning, { count: 1, days: 1 }).good;
     const folder = `${contract.name}/`; // the dataset's folder in every zone
     // At the dataset's partition depth, as its producers land: the raw crawler refuses a mix of depths.
-    const partition = config.partitioning.keys.map((k) => `${k.name}=${k.type === "date" ? String(row[contract.eventTimeColumn]).slice(0, 10) : String(row[k.name])}`).join("/");
+    const partition = config.partitioning.keys
+      .map(
+        (k) =>
+          `${k.name}=${k.type === "date" ? String(row[contract.eventTimeColumn]).slice(0, 10) : String(row[k.name])}`,
+      )
+      .join("/");
     const landed: string[] = [];
     const land = (tag: string) => async () => {
       const key = `${folder}${partition}/iam-${tag}-${Date.now()}.json`;
@@ -219,18 +274,25 @@ print(json.dumps({"role": r if r.startswith("arn:") else boto3.client("iam").get
     expectOnlyComponentPrincipals(allowed.counts);
     // The implied call S3 makes to encrypt that write, decided for the same role.
     const generated = await waitFor("kms:GenerateDataKey on the processed key", async () =>
-      decisionsSince(await emulator.iamDecisions(), before).find((d) => d.role === role && d.action === "kms:GenerateDataKey" && keyArn.test(d.resource)),
+      decisionsSince(await emulator.iamDecisions(), before).find(
+        (d) => d.role === role && d.action === "kms:GenerateDataKey" && keyArn.test(d.resource),
+      ),
     );
     expect(generated.allowed).toBe(true);
 
     const noWrite = await withoutGrant(role, "s3:PutObject", `arn:aws:s3:::${processed}/${folder}x`, () =>
       decisionAfter(land("no-write"), role, "s3:PutObject", write, "glue-processed-mutated"),
     );
-    expect(noWrite.decision).toMatchObject({ allowed: false, reason: expect.stringMatching(/no identity-based or resource-based policy allows it/) });
+    expect(noWrite.decision).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/no identity-based or resource-based policy allows it/),
+    });
     expect(noWrite.decision.principal).toContain(`assumed-role/${role.split("/").pop()}/`);
     expectOnlyComponentPrincipals(noWrite.counts);
 
-    const noKey = await withoutGrant(role, "kms:GenerateDataKey", key, () => decisionAfter(land("no-key"), role, "kms:GenerateDataKey", keyArn, "glue-processed-key-mutated"));
+    const noKey = await withoutGrant(role, "kms:GenerateDataKey", key, () =>
+      decisionAfter(land("no-key"), role, "kms:GenerateDataKey", keyArn, "glue-processed-key-mutated"),
+    );
     expect(noKey.decision.allowed).toBe(false);
     expect(noKey.decision.principal).toContain(`assumed-role/${role.split("/").pop()}/`);
     expectOnlyComponentPrincipals(noKey.counts);

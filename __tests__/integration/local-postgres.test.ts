@@ -12,7 +12,15 @@ import { join } from "node:path";
 import { defineDataset } from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { ROOT } from "../../scripts/lib/terraform";
-import { freePort, POSTGRES_JDBC_JAR, sampleRows, seedTable, startPostgres, type PostgresServer, type Row } from "../../scripts/local/postgres";
+import {
+  freePort,
+  POSTGRES_JDBC_JAR,
+  sampleRows,
+  seedTable,
+  startPostgres,
+  type PostgresServer,
+  type Row,
+} from "../../scripts/local/postgres";
 
 // A contract of the test's own, with every column type the platform supports, in a non-public schema.
 const ledger = defineDataset({
@@ -51,11 +59,34 @@ print(json.dumps({"columns": df.columns, "types": [f.dataType.simpleString() for
 spark.stop()
 `;
 
-function psql(server: PostgresServer, password: string, sql: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", server.host, "-p", String(server.port), "-U", server.user, "-d", server.database, "-c", sql], {
-    encoding: "utf8",
-    env: { ...process.env, PGPASSWORD: password, PGSSLMODE: "require", PGCONNECT_TIMEOUT: "10" },
-  });
+function psql(
+  server: PostgresServer,
+  password: string,
+  sql: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(
+    "psql",
+    [
+      "-X",
+      "-At",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      server.host,
+      "-p",
+      String(server.port),
+      "-U",
+      server.user,
+      "-d",
+      server.database,
+      "-c",
+      sql,
+    ],
+    {
+      encoding: "utf8",
+      env: { ...process.env, PGPASSWORD: password, PGSSLMODE: "require", PGCONNECT_TIMEOUT: "10" },
+    },
+  );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -93,20 +124,45 @@ describe("the local PostgreSQL source", () => {
 
   it("PySpark reads the seeded table over JDBC (Debian's driver, TLS, the role's password): every row and column as seeded", () => {
     const python = join(ROOT, ".venv", "bin", "python");
-    if (!existsSync(python)) throw new Error("the project's Python is missing: run `npm run setup:py` (npm test does it)");
+    if (!existsSync(python))
+      throw new Error("the project's Python is missing: run `npm run setup:py` (npm test does it)");
     expect(existsSync(POSTGRES_JDBC_JAR)).toBe(true);
     const script = join(dataDir, "read.py");
     writeFileSync(script, SPARK_READ);
-    const result = spawnSync(python, [script, `${server.jdbcUrl}?sslmode=require`, "finance.ledger_entries", server.user, server.password, POSTGRES_JDBC_JAR], {
-      encoding: "utf8",
-      env: { ...process.env, PYSPARK_PYTHON: python, TZ: "UTC" },
-      timeout: 240_000,
-    });
+    const result = spawnSync(
+      python,
+      [
+        script,
+        `${server.jdbcUrl}?sslmode=require`,
+        "finance.ledger_entries",
+        server.user,
+        server.password,
+        POSTGRES_JDBC_JAR,
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, PYSPARK_PYTHON: python, TZ: "UTC" },
+        timeout: 240_000,
+      },
+    );
     if (result.status !== 0) throw new Error(`Spark failed (${result.status}):\n${result.stderr.slice(-4000)}`);
     const read = JSON.parse(result.stdout.trim().split("\n").pop()!);
     expect(read.columns).toEqual(ledger.columns.map((c) => c.name));
-    expect(read.types).toEqual(["string", "string", "int", "bigint", "double", "boolean", "date", "decimal(12,2)", "timestamp", "timestamp"]);
-    const byId = new Map<string, Record<string, string | null>>(read.rows.map((r: Record<string, string | null>) => [r.entry_id, r]));
+    expect(read.types).toEqual([
+      "string",
+      "string",
+      "int",
+      "bigint",
+      "double",
+      "boolean",
+      "date",
+      "decimal(12,2)",
+      "timestamp",
+      "timestamp",
+    ]);
+    const byId = new Map<string, Record<string, string | null>>(
+      read.rows.map((r: Record<string, string | null>) => [r.entry_id, r]),
+    );
     expect(byId.size).toBe(rows.length);
     for (const row of rows) {
       const got = byId.get(String(row.entry_id))!;
@@ -125,7 +181,10 @@ describe("the local PostgreSQL source", () => {
   }, 300_000);
 
   it("the role may read but not write, and only with its password", () => {
-    expect(psql(server, server.password, "SELECT count(*) FROM finance.ledger_entries")).toMatchObject({ status: 0, stdout: `${rows.length}\n` });
+    expect(psql(server, server.password, "SELECT count(*) FROM finance.ledger_entries")).toMatchObject({
+      status: 0,
+      stdout: `${rows.length}\n`,
+    });
     const write = psql(server, server.password, "DELETE FROM finance.ledger_entries");
     expect(write.status).not.toBe(0);
     expect(write.stderr).toMatch(/permission denied/);
@@ -138,8 +197,13 @@ describe("the local PostgreSQL source", () => {
     const changed = { ...rows[0], amount: "1.23", changed_at: "2024-01-03T23:59:59Z" };
     const added = { ...rows[1], entry_id: "NEW000001" };
     await seedTable(server, ledger, [changed, added]);
-    expect(psql(server, server.password, "SELECT count(*) FROM finance.ledger_entries").stdout).toBe(`${rows.length + 1}\n`);
-    expect(psql(server, server.password, `SELECT amount FROM finance.ledger_entries WHERE entry_id = '${rows[0].entry_id}'`).stdout).toBe("1.23\n");
+    expect(psql(server, server.password, "SELECT count(*) FROM finance.ledger_entries").stdout).toBe(
+      `${rows.length + 1}\n`,
+    );
+    expect(
+      psql(server, server.password, `SELECT amount FROM finance.ledger_entries WHERE entry_id = '${rows[0].entry_id}'`)
+        .stdout,
+    ).toBe("1.23\n");
   }, 120_000);
 
   it("a configured port is honoured, and stopping frees it", async () => {

@@ -9,7 +9,17 @@
  * they are skipped here.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DATASETS } from "../../datasets";
@@ -60,7 +70,10 @@ beforeAll(() => {
   // mkdtemp makes it 0700; the local PostgreSQL server runs as its own user and keeps its data inside.
   chmodSync(copy, 0o755);
   const links = ["node_modules", ".venv", ".venv-policy", ".venv-node22", ".venv-flink"];
-  const files = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: ROOT, encoding: "utf8" })
+  const files = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  })
     .stdout.split("\0")
     // An install that is itself a symlink is not excluded by `.venv/`-style ignore rules: it is linked below, not copied.
     .filter((file) => file && !links.some((link) => file === link || file.startsWith(`${link}/`)));
@@ -75,12 +88,18 @@ beforeAll(() => {
   for (const link of links) symlinkSync(join(ROOT, link), join(copy, link));
   writeFileSync(join(copy, "datasets", `${GENERATED}.ts`), contract);
   const index = readFileSync(join(copy, "datasets", "index.ts"), "utf8");
-  if (!/export const DATASETS: readonly \w+\[\] = \[.*\];/.test(index)) throw new Error("datasets/index.ts no longer lists DATASETS on one line: update how this test adds its contract");
+  if (!/export const DATASETS: readonly \w+\[\] = \[.*\];/.test(index))
+    throw new Error("datasets/index.ts no longer lists DATASETS on one line: update how this test adds its contract");
   writeFileSync(
     join(copy, "datasets", "index.ts"),
     `import { ${GENERATED} } from "./${GENERATED}";\n${index.replace(/export const DATASETS: readonly (\w+)\[\] = \[(.*)\];/, `export const DATASETS: readonly $1[] = [$2, ${GENERATED}];`)}`,
   );
-  const run = spawnSync("npm", ["start", "--", "--skip-plans"], { cwd: copy, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: "1" } });
+  const run = spawnSync("npm", ["start", "--", "--skip-plans"], {
+    cwd: copy,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, CI: "1" },
+  });
   result = { status: run.status, stdout: run.stdout, stderr: run.stderr };
   const reportFile = join(copy, ".emulator", "e2e", "report.json");
   if (!existsSync(reportFile)) {
@@ -97,8 +116,12 @@ afterAll(() => {
 const expected = [...DATASETS.map((d) => d.name), GENERATED].sort();
 
 it("exits 0 and prints the report", () => {
-  expect({ status: result.status, failure: result.stderr.includes("npm start failed") ? result.stderr.slice(-3000) : "" }).toEqual({ status: 0, failure: "" });
-  for (const heading of ["Platform", "Records per zone", "Steps (wall time)", "AWS calls the main job made"]) expect(result.stdout).toContain(heading);
+  expect({
+    status: result.status,
+    failure: result.stderr.includes("npm start failed") ? result.stderr.slice(-3000) : "",
+  }).toEqual({ status: 0, failure: "" });
+  for (const heading of ["Platform", "Records per zone", "Steps (wall time)", "AWS calls the main job made"])
+    expect(result.stdout).toContain(heading);
   expect(result.stdout).toMatch(/local stack: \d+ resources deployed to the emulator/);
 });
 
@@ -111,7 +134,8 @@ it("reports every dataset, the generated one included, with every pipeline execu
       expect({ name, execution: e.name, status: e.status }).toEqual({ name, execution: e.name, status: "SUCCEEDED" });
       expect(e.steps).toEqual(expect.arrayContaining(["RawToProcessed", "ProcessedToConsumer"]));
     }
-    for (const g of d.glueRuns) expect({ name, job: g.job, state: g.state }).toEqual({ name, job: g.job, state: "SUCCEEDED" });
+    for (const g of d.glueRuns)
+      expect({ name, job: g.job, state: g.state }).toEqual({ name, job: g.job, state: "SUCCEEDED" });
   }
   // The generated dataset came in through its extract schedule and its Glue extract, like every RDS source.
   const jobs = report.datasets[GENERATED].glueRuns.map((g: { job: string }) => g.job);
@@ -122,10 +146,15 @@ it("reports every dataset, the generated one included, with every pipeline execu
 it("has records in every zone and reconciles them: fed = raw (+ quarantined at ingest), raw = processed + quarantined, consumer = processed", () => {
   for (const [name, d] of Object.entries<any>(report.datasets)) {
     const r = d.records;
-    for (const zone of ["raw", "processed", "consumer"]) expect({ name, zone, positive: r[zone] > 0 }).toEqual({ name, zone, positive: true });
+    for (const zone of ["raw", "processed", "consumer"])
+      expect({ name, zone, positive: r[zone] > 0 }).toEqual({ name, zone, positive: true });
     expect({ name, fed: d.fed.good + d.fed.bad }).toEqual({ name, fed: r.raw + r.quarantinedAtIngest });
     expect({ name, raw: r.raw }).toEqual({ name, raw: r.processed + r.quarantined });
-    expect({ name, processed: r.processed, quarantined: r.quarantined + r.quarantinedAtIngest }).toEqual({ name, processed: d.fed.good, quarantined: d.fed.bad });
+    expect({ name, processed: r.processed, quarantined: r.quarantined + r.quarantinedAtIngest }).toEqual({
+      name,
+      processed: d.fed.good,
+      quarantined: d.fed.bad,
+    });
     expect({ name, consumer: r.consumer }).toEqual({ name, consumer: r.processed });
     // Each bad row the contract allows was made and quarantined; the reasons add up to the bad rows.
     expect(d.fed.bad).toBeGreaterThanOrEqual(3);
@@ -143,7 +172,9 @@ it("queried every consumer table through the Athena API, with query ids and byte
 });
 
 it("made only producer and operator calls: no S3 write, no job code run in process", () => {
-  const outside = report.calls.filter((c: { service: string; command: string }) => !(ALLOWED[c.service] ?? []).includes(c.command));
+  const outside = report.calls.filter(
+    (c: { service: string; command: string }) => !(ALLOWED[c.service] ?? []).includes(c.command),
+  );
   expect(outside).toEqual([]);
   // Fed every kind of source it has, fired the schedules and queried Athena.
   const made = new Set(report.calls.map((c: { service: string; command: string }) => `${c.service}:${c.command}`));
@@ -158,19 +189,28 @@ it("made only producer and operator calls: no S3 write, no job code run in proce
 it("ran every component under its own role with IAM enforced: every request decided, none denied, nothing else signed with the account's key", () => {
   expect(report.iam.mode).toBe("enforce");
   const c = report.iam.counts;
-  expect({ denied: c.denied, unsigned: c.unsigned, other: c.other, denials: report.iam.denials }).toEqual({ denied: 0, unsigned: 0, other: 0, denials: [] });
+  expect({ denied: c.denied, unsigned: c.unsigned, other: c.other, denials: report.iam.denials }).toEqual({
+    denied: 0,
+    unsigned: 0,
+    other: 0,
+    denials: [],
+  });
   expect(c.decided).toBeGreaterThan(100);
   expect(c.serviceAssumeRole).toBeGreaterThan(0);
   // Plans are skipped here: what the account's key signed while the data moved is the main job's own
   // calls, and the S3 reads and result writes Athena makes with its caller's credentials.
   const own = new Map<string, number>();
-  for (const call of report.calls as { service: string; command: string }[]) own.set(call.command, (own.get(call.command) ?? 0) + 1);
+  for (const call of report.calls as { service: string; command: string }[])
+    own.set(call.command, (own.get(call.command) ?? 0) + 1);
   for (const [key, n] of Object.entries(report.iam.accountSigned as Record<string, number>)) {
     const [service, operation, bucket] = key.split(" ");
-    if (service === "s3") expect({ key, ok: operation === "GET" || /-athena-results-/.test(bucket) }).toEqual({ key, ok: true });
+    if (service === "s3")
+      expect({ key, ok: operation === "GET" || /-athena-results-/.test(bucket) }).toEqual({ key, ok: true });
     else expect({ key, n: Math.min(n, own.get(operation) ?? 0) }).toEqual({ key, n });
   }
-  expect(result.stdout).toMatch(/IAM \(enforce, while the data moved\)\n  \d+ requests of \d+ deployed roles decided: \d+ allowed, 0 denied/);
+  expect(result.stdout).toMatch(
+    /IAM \(enforce, while the data moved\)\n  \d+ requests of \d+ deployed roles decided: \d+ allowed, 0 denied/,
+  );
 });
 
 it("exercised the same grants as the committed unused-access snapshot, both ways (except those marked varies)", () => {
@@ -178,13 +218,24 @@ it("exercised the same grants as the committed unused-access snapshot, both ways
   const roles = rolesOf(localConfig);
   const committed = stableExercised(JSON.parse(readFileSync(join(ROOT, EXERCISED_SNAPSHOT), "utf8")), roles);
   const ran = stableExercised(snapshotOf(report.iam.exercised, roles), roles);
-  const hint = "a grant's use changed: rerun npm start and npm run docs:unused-access -- --from, and check the page's diff";
-  expect({ hint, onlyInThisRun: [...ran].filter((k) => !committed.has(k)), onlyInSnapshot: [...committed].filter((k) => !ran.has(k)) }).toEqual({ hint, onlyInThisRun: [], onlyInSnapshot: [] });
+  const hint =
+    "a grant's use changed: rerun npm start and npm run docs:unused-access -- --from, and check the page's diff";
+  expect({
+    hint,
+    onlyInThisRun: [...ran].filter((k) => !committed.has(k)),
+    onlyInSnapshot: [...committed].filter((k) => !ran.has(k)),
+  }).toEqual({ hint, onlyInThisRun: [], onlyInSnapshot: [] });
 });
 
 it("names no dataset in the main job or its helpers", () => {
-  for (const file of ["scripts/main-job.ts", "scripts/local/sample-data.ts", "scripts/local/sample-api.ts", "scripts/local/postgres.ts"]) {
+  for (const file of [
+    "scripts/main-job.ts",
+    "scripts/local/sample-data.ts",
+    "scripts/local/sample-api.ts",
+    "scripts/local/postgres.ts",
+  ]) {
     const text = readFileSync(join(ROOT, file), "utf8");
-    for (const d of DATASETS) expect({ file, names: new RegExp(`\\b${d.name}\\b`).test(text) ? d.name : null }).toEqual({ file, names: null });
+    for (const d of DATASETS)
+      expect({ file, names: new RegExp(`\\b${d.name}\\b`).test(text) ? d.name : null }).toEqual({ file, names: null });
   }
 });

@@ -16,12 +16,15 @@ import { resources } from "../helpers/synth";
 const outdir = mkdtempSync(join(tmpdir(), "validate-pipelines-"));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-it.each(loadEnvironments().map((c) => [c.name, c] as const))("%s with pipelines and ingestion resources: terraform validate, no diagnostics", (name, config) => {
-  const { json } = synthWithIngestion(config);
-  expect(resources(json, "aws_sfn_state_machine")).toHaveLength(4);
-  expect(resources(json, "aws_pipes_pipe")).toHaveLength(config.orchestration.batching.enabled ? 4 : 0);
-  const dir = join(outdir, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(json, null, 2));
-  expect(validateStack(name, dir)).toEqual({ stack: name, valid: true, diagnostics: [] });
-});
+it.each(loadEnvironments().map((c) => [c.name, c] as const))(
+  "%s with pipelines and ingestion resources: terraform validate, no diagnostics",
+  (name, config) => {
+    const { json } = synthWithIngestion(config);
+    expect(resources(json, "aws_sfn_state_machine")).toHaveLength(4);
+    expect(resources(json, "aws_pipes_pipe")).toHaveLength(config.orchestration.batching.enabled ? 4 : 0);
+    const dir = join(outdir, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(json, null, 2));
+    expect(validateStack(name, dir)).toEqual({ stack: name, valid: true, diagnostics: [] });
+  },
+);

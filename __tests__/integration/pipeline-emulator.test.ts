@@ -31,9 +31,23 @@
  * Terraform references in them are replaced by the names and ARNs of what the test creates, and
  * the crawler poll interval is shortened.
  */
-import { CreateDatabaseCommand, CreateCrawlerCommand, CreateJobCommand, GetJobCommand, GetJobRunsCommand, GlueClient, UpdateJobCommand, type JobRun } from "@aws-sdk/client-glue";
+import {
+  CreateDatabaseCommand,
+  CreateCrawlerCommand,
+  CreateJobCommand,
+  GetJobCommand,
+  GetJobRunsCommand,
+  GlueClient,
+  UpdateJobCommand,
+  type JobRun,
+} from "@aws-sdk/client-glue";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, TestEventPatternCommand } from "@aws-sdk/client-eventbridge";
+import {
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+  TestEventPatternCommand,
+} from "@aws-sdk/client-eventbridge";
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -72,7 +86,12 @@ import { join } from "node:path";
 import { DATASETS } from "../../datasets";
 import { loadEnvironments } from "../../environments";
 import { local } from "../../environments/local";
-import { PIPE_RECORD_TEMPLATE, PIPELINE_SUCCEEDED, STEPS, type StateMachineDefinition } from "../../modules/orchestration";
+import {
+  PIPE_RECORD_TEMPLATE,
+  PIPELINE_SUCCEEDED,
+  STEPS,
+  type StateMachineDefinition,
+} from "../../modules/orchestration";
 import { gluePackage } from "../../modules/ingestion/glue";
 import { runLayout } from "../../modules/shared/run-layout";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
@@ -83,7 +102,13 @@ import { byPath, refOf, resources, type SynthesizedResource, type TerraformJson 
 // `local` batches landings through a Pipe (emulator-pipes tests); this file keeps the unbatched
 // trigger under test: the raw-created rule starting the state machine itself.
 const [config] = loadEnvironments([
-  { ...local, orchestration: { ...local.orchestration, batching: { enabled: false, disabledReason: "the unbatched trigger under test" } } },
+  {
+    ...local,
+    orchestration: {
+      ...local.orchestration,
+      batching: { enabled: false, disabledReason: "the unbatched trigger under test" },
+    },
+  },
 ]);
 const { json } = synthWithIngestion(config);
 const prefix = `dataplat-${config.name}`;
@@ -92,14 +117,24 @@ const byName = (type: string, name: string): SynthesizedResource => {
   if (!found) throw new Error(`no ${type} named ${name}`);
   return found;
 };
-const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body.bucket as string;
-const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!.body.bucket as string;
+const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body
+  .bucket as string;
+const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!
+  .body.bucket as string;
 const quarantineBucket = byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").body.bucket as string;
 const ordersRule = byName("aws_cloudwatch_event_rule", `${prefix}-orders-raw-created`);
 const ordersPattern: string = ordersRule.body.event_pattern;
 
 let emulator: Emulator;
-const clients = {} as { s3: S3Client; sqs: SQSClient; sns: SNSClient; events: EventBridgeClient; glue: GlueClient; sfn: SFNClient; kms: KMSClient };
+const clients = {} as {
+  s3: S3Client;
+  sqs: SQSClient;
+  sns: SNSClient;
+  events: EventBridgeClient;
+  glue: GlueClient;
+  sfn: SFNClient;
+  kms: KMSClient;
+};
 
 /** The quarantine zone's synthesized bucket policy (TLS only, its own key only), for the bucket and key created here. */
 function quarantinePolicy(keyArn: string): string {
@@ -129,40 +164,64 @@ beforeAll(async () => {
   // The quarantine zone as the lake module makes it: runs keep their manifests and summaries there.
   const { KeyMetadata } = await clients.kms.send(new CreateKeyCommand({ Description: "quarantine" }));
   await clients.s3.send(new CreateBucketCommand({ Bucket: quarantineBucket }));
-  await clients.s3.send(new PutBucketVersioningCommand({ Bucket: quarantineBucket, VersioningConfiguration: { Status: "Enabled" } }));
+  await clients.s3.send(
+    new PutBucketVersioningCommand({ Bucket: quarantineBucket, VersioningConfiguration: { Status: "Enabled" } }),
+  );
   await clients.s3.send(
     new PutBucketEncryptionCommand({
       Bucket: quarantineBucket,
-      ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: KeyMetadata!.Arn }, BucketKeyEnabled: true }] },
+      ServerSideEncryptionConfiguration: {
+        Rules: [
+          {
+            ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: KeyMetadata!.Arn },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
     }),
   );
-  await clients.s3.send(new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }));
+  await clients.s3.send(
+    new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }),
+  );
   // The emulator runs a job's script for real: these jobs' scripts do nothing but succeed.
   await clients.s3.send(new CreateBucketCommand({ Bucket: "scripts" }));
-  for (const key of ["a.py", "b.py"]) await clients.s3.send(new PutObjectCommand({ Bucket: "scripts", Key: key, Body: 'print("done")\n' }));
+  for (const key of ["a.py", "b.py"])
+    await clients.s3.send(new PutObjectCommand({ Bucket: "scripts", Key: key, Body: 'print("done")\n' }));
   for (const bucket of [rawBucket, processedBucket]) {
     await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     // What the lake module sets on the raw bucket (and, here, on processed too: a bucket that sends events, but not ours).
-    await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: bucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
+    await clients.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: bucket,
+        NotificationConfiguration: { EventBridgeConfiguration: {} },
+      }),
+    );
   }
 }, 300_000);
 afterAll(() => emulator?.stop(), 30_000); // the emulator may take its full SIGTERM grace to stop under load
 
 async function queue(name: string): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+  const { Attributes } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
   return { url: QueueUrl!, arn: Attributes!.QueueArn! };
 }
 
 /** Every message a queue holds now (the emulator delivers synchronously). */
-async function drain(url: string): Promise<{ Body?: string; MessageAttributes?: Record<string, { StringValue?: string }> }[]> {
+async function drain(
+  url: string,
+): Promise<{ Body?: string; MessageAttributes?: Record<string, { StringValue?: string }> }[]> {
   const out = [];
   for (;;) {
-    const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }));
+    const { Messages } = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"] }),
+    );
     if (!Messages?.length) return out;
     out.push(...Messages);
     // Deleted, not left to come back after the visibility timeout into a later test's drain.
-    for (const m of Messages) await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+    for (const m of Messages)
+      await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
   }
 }
 
@@ -180,7 +239,13 @@ function objectCreated(bucket: string, key: string, detailType = "Object Created
     detail: {
       version: "0",
       bucket: { name: bucket },
-      object: { key, size: 5, etag: "b1946ac92492d2347c6235b4d2611184", "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mc8cs", sequencer: "00617F08299329D189" },
+      object: {
+        key,
+        size: 5,
+        etag: "b1946ac92492d2347c6235b4d2611184",
+        "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mc8cs",
+        sequencer: "00617F08299329D189",
+      },
       "request-id": "N4N7GDK58NMKJ12R",
       requester: config.accountId,
       "source-ip-address": "1.2.3.4",
@@ -191,16 +256,30 @@ function objectCreated(bucket: string, key: string, detailType = "Object Created
 
 describe("the raw-zone trigger pattern", () => {
   const matches = async (event: object) =>
-    (await clients.events.send(new TestEventPatternCommand({ EventPattern: ordersPattern, Event: JSON.stringify(event) }))).Result;
+    (
+      await clients.events.send(
+        new TestEventPatternCommand({ EventPattern: ordersPattern, Event: JSON.stringify(event) }),
+      )
+    ).Result;
 
   it.each([
-    ["an object under the dataset's prefix in the raw bucket", rawBucket, "orders/dt=2024-05-01/region=eu/part-00000.json", true],
+    [
+      "an object under the dataset's prefix in the raw bucket",
+      rawBucket,
+      "orders/dt=2024-05-01/region=eu/part-00000.json",
+      true,
+    ],
     ["the dataset's folder marker itself", rawBucket, "orders/", true],
     ["another dataset's object in the raw bucket", rawBucket, "customers/dt=2024-05-01/part-00000.json", false],
     ["a folder that only starts with the dataset's name", rawBucket, "orders_archive/part-00000.json", false],
     ["the dataset's name deeper in the key", rawBucket, "backfill/orders/part-00000.json", false],
     ["the dataset's prefix in the processed bucket", processedBucket, "orders/dt=2024-05-01/part-00000.parquet", false],
-    ["the dataset's prefix in another environment's raw bucket", rawBucket.replace(`${prefix}-`, "dataplat-dev-"), "orders/part-00000.json", false],
+    [
+      "the dataset's prefix in another environment's raw bucket",
+      rawBucket.replace(`${prefix}-`, "dataplat-dev-"),
+      "orders/part-00000.json",
+      false,
+    ],
   ])("%s", async (_case, bucket, key, expected) => {
     expect(await matches(objectCreated(bucket, key))).toBe(expected);
   });
@@ -213,10 +292,18 @@ describe("the raw-zone trigger pattern", () => {
   it("routes what S3 itself emits: only objects under the prefix in the raw bucket reach the rule's target", async () => {
     const target = await queue("pattern-probe");
     await clients.events.send(new PutRuleCommand({ Name: "pattern-probe", EventPattern: ordersPattern }));
-    await clients.events.send(new PutTargetsCommand({ Rule: "pattern-probe", Targets: [{ Id: "probe", Arn: target.arn }] }));
-    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: "customers/dt=2024-05-01/a.json", Body: "{}" }));
-    await clients.s3.send(new PutObjectCommand({ Bucket: processedBucket, Key: "orders/dt=2024-05-01/a.parquet", Body: "x" }));
-    await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: "orders/dt=2024-05-01/region=eu/a.json", Body: "{}" }));
+    await clients.events.send(
+      new PutTargetsCommand({ Rule: "pattern-probe", Targets: [{ Id: "probe", Arn: target.arn }] }),
+    );
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: rawBucket, Key: "customers/dt=2024-05-01/a.json", Body: "{}" }),
+    );
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: processedBucket, Key: "orders/dt=2024-05-01/a.parquet", Body: "x" }),
+    );
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: rawBucket, Key: "orders/dt=2024-05-01/region=eu/a.json", Body: "{}" }),
+    );
     const delivered = (await drain(target.url)).map((m) => JSON.parse(m.Body!));
     expect(delivered.map((e) => [e.source, e["detail-type"], e.detail.bucket.name, e.detail.object.key])).toEqual([
       ["aws.s3", "Object Created", rawBucket, "orders/dt=2024-05-01/region=eu/a.json"],
@@ -235,14 +322,18 @@ describe("the orders pipeline, run in the emulator", () => {
 
   /** Replaces "${type.name.attr}" references with what was created here (names are literal in the JSON). */
   function resolve(text: string, source: TerraformJson): string {
-    return text.replace(/\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (whole, type: string, name: string, attr: string) => {
-      const body = source.resource[type]?.[name];
-      if (!body) throw new Error(`unknown reference ${whole}`);
-      // Names, bucket names and object keys are literal in the JSON.
-      if ((attr === "name" || attr === "bucket" || attr === "key") && typeof body[attr] === "string") return body[attr];
-      if (attr === "arn" && arns.has(`${type}.${name}`)) return arns.get(`${type}.${name}`)!;
-      throw new Error(`the test does not create ${whole}`);
-    });
+    return text.replace(
+      /\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g,
+      (whole, type: string, name: string, attr: string) => {
+        const body = source.resource[type]?.[name];
+        if (!body) throw new Error(`unknown reference ${whole}`);
+        // Names, bucket names and object keys are literal in the JSON.
+        if ((attr === "name" || attr === "bucket" || attr === "key") && typeof body[attr] === "string")
+          return body[attr];
+        if (attr === "arn" && arns.has(`${type}.${name}`)) return arns.get(`${type}.${name}`)!;
+        throw new Error(`the test does not create ${whole}`);
+      },
+    );
   }
 
   beforeAll(async () => {
@@ -251,39 +342,77 @@ describe("the orders pipeline, run in the emulator", () => {
     const database = resolve(crawler.database_name, json);
     await clients.glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database } }));
     await clients.glue.send(
-      new CreateCrawlerCommand({ Name: crawler.name, Role: "arn:aws:iam::123456789012:role/crawler", DatabaseName: database, Targets: { S3Targets: [{ Path: `s3://${rawBucket}/orders/` }] } }),
+      new CreateCrawlerCommand({
+        Name: crawler.name,
+        Role: "arn:aws:iam::123456789012:role/crawler",
+        DatabaseName: database,
+        Targets: { S3Targets: [{ Path: `s3://${rawBucket}/orders/` }] },
+      }),
     );
     // Only the first job exists: the second step fails.
-    await clients.glue.send(new CreateJobCommand({ Name: rawToProcessed, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/a.py" } }));
+    await clients.glue.send(
+      new CreateJobCommand({
+        Name: rawToProcessed,
+        Role: "arn:aws:iam::123456789012:role/jobs",
+        Command: { Name: "glueetl", ScriptLocation: "s3://scripts/a.py" },
+      }),
+    );
 
     // The alerts topic, with a queue subscribed the way the alerts-log subscriber is (raw delivery).
     const alertsTopic = byName("aws_sns_topic", `${prefix}-alerts`);
     const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: alertsTopic.body.name }));
     arns.set(`aws_sns_topic.${alertsTopic.name}`, TopicArn!);
     alerts = await queue(`${prefix}-alerts-log`);
-    await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: alerts.arn, Attributes: { RawMessageDelivery: "true" } }));
+    await clients.sns.send(
+      new SubscribeCommand({
+        TopicArn,
+        Protocol: "sqs",
+        Endpoint: alerts.arn,
+        Attributes: { RawMessageDelivery: "true" },
+      }),
+    );
 
     // The synthesized success rule, delivering to a queue.
     const successRule = byName("aws_cloudwatch_event_rule", `${prefix}-pipeline-succeeded`).body;
     successes = await queue("success-probe");
     await clients.events.send(new PutRuleCommand({ Name: successRule.name, EventPattern: successRule.event_pattern }));
-    await clients.events.send(new PutTargetsCommand({ Rule: successRule.name, Targets: [{ Id: "probe", Arn: successes.arn }] }));
+    await clients.events.send(
+      new PutTargetsCommand({ Rule: successRule.name, Targets: [{ Id: "probe", Arn: successes.arn }] }),
+    );
 
     // The state machine, as synthesized (crawler polled every second instead of every 30).
     const definition: StateMachineDefinition = JSON.parse(resolve(machine.body.definition, json));
-    const fast = { ...definition, States: { ...definition.States, WaitForCrawl: { ...definition.States.WaitForCrawl, Seconds: 1 } } };
+    const fast = {
+      ...definition,
+      States: { ...definition.States, WaitForCrawl: { ...definition.States.WaitForCrawl, Seconds: 1 } },
+    };
     ({ stateMachineArn } = (await clients.sfn.send(
-      new CreateStateMachineCommand({ name: machine.body.name, definition: JSON.stringify(fast), roleArn: "arn:aws:iam::123456789012:role/pipeline", type: "STANDARD" }),
+      new CreateStateMachineCommand({
+        name: machine.body.name,
+        definition: JSON.stringify(fast),
+        roleArn: "arn:aws:iam::123456789012:role/pipeline",
+        type: "STANDARD",
+      }),
     )) as { stateMachineArn: string });
     arns.set(`aws_sfn_state_machine.${machine.name}`, stateMachineArn);
 
     // Unbatched: the raw-created rule starts the pipeline itself.
-    const [target] = resources(json, "aws_cloudwatch_event_target").filter((t) => t.body.rule === `${refOf(ordersRule)}.name}`);
+    const [target] = resources(json, "aws_cloudwatch_event_target").filter(
+      (t) => t.body.rule === `${refOf(ordersRule)}.name}`,
+    );
     await clients.events.send(new PutRuleCommand({ Name: ordersRule.body.name, EventPattern: ordersPattern }));
-    await clients.events.send(new PutTargetsCommand({ Rule: ordersRule.body.name, Targets: [{ Id: target.body.target_id, Arn: resolve(target.body.arn, json) }] }));
+    await clients.events.send(
+      new PutTargetsCommand({
+        Rule: ordersRule.body.name,
+        Targets: [{ Id: target.body.target_id, Arn: resolve(target.body.arn, json) }],
+      }),
+    );
   }, 60_000);
 
-  async function landAndRun(key: string, body = '{"order_id": "o-1"}'): Promise<{ status: string; error?: string; cause?: string; executionArn: string }> {
+  async function landAndRun(
+    key: string,
+    body = '{"order_id": "o-1"}',
+  ): Promise<{ status: string; error?: string; cause?: string; executionArn: string }> {
     const before = (await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? [];
     await clients.s3.send(new PutObjectCommand({ Bucket: rawBucket, Key: key, Body: body }));
     for (let i = 0; i < 300; i++) {
@@ -296,11 +425,21 @@ describe("the orders pipeline, run in the emulator", () => {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    const running = ((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? []).filter((e) => !before.some((b) => b.executionArn === e.executionArn));
+    const running = ((await clients.sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions ?? []).filter(
+      (e) => !before.some((b) => b.executionArn === e.executionArn),
+    );
     const last = running.length
-      ? ((await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: running[0].executionArn, maxResults: 1000 }))).events ?? []).slice(-12)
+      ? (
+          (
+            await clients.sfn.send(
+              new GetExecutionHistoryCommand({ executionArn: running[0].executionArn, maxResults: 1000 }),
+            )
+          ).events ?? []
+        ).slice(-12)
       : [];
-    throw new Error(`the landed object did not start and finish an execution (started ${running.length}; last events: ${JSON.stringify(last.map((e) => [e.type, e.stateEnteredEventDetails?.name, e.taskFailedEventDetails?.error]))})`);
+    throw new Error(
+      `the landed object did not start and finish an execution (started ${running.length}; last events: ${JSON.stringify(last.map((e) => [e.type, e.stateEnteredEventDetails?.name, e.taskFailedEventDetails?.error]))})`,
+    );
   }
 
   it("a failing step lands in its Catch, alerts through SNS with the dataset, step and error, and fails the execution", async () => {
@@ -311,49 +450,99 @@ describe("the orders pipeline, run in the emulator", () => {
     const [alert, ...more] = await drain(alerts.url);
     expect(more).toEqual([]);
     const message = JSON.parse(alert.Body!);
-    expect(message).toMatchObject({ dataset: "orders", step: STEPS.processedToConsumer, error: "Glue.EntityNotFoundException", execution: run.executionArn });
+    expect(message).toMatchObject({
+      dataset: "orders",
+      step: STEPS.processedToConsumer,
+      error: "Glue.EntityNotFoundException",
+      execution: run.executionArn,
+    });
     expect(message.redrive).toBe(`npm run pipeline:rerun -- --redrive ${run.executionArn}`);
     expect(alert.MessageAttributes?.step?.StringValue).toBe(STEPS.processedToConsumer);
 
     // The steps before it ran for real: the first job's run succeeded and the crawl finished.
     const runs = (await clients.glue.send(new GetJobRunsCommand({ JobName: rawToProcessed }))).JobRuns ?? [];
     expect(runs.map((r) => r.JobRunState)).toEqual(["SUCCEEDED"]);
-    const history = (await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: run.executionArn, maxResults: 1000 }))).events ?? [];
-    const entered = history.filter((e) => e.type?.endsWith("StateEntered")).map((e) => e.stateEnteredEventDetails?.name);
+    const history =
+      (await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: run.executionArn, maxResults: 1000 })))
+        .events ?? [];
+    const entered = history
+      .filter((e) => e.type?.endsWith("StateEntered"))
+      .map((e) => e.stateEnteredEventDetails?.name);
     expect(entered).toEqual(
-      expect.arrayContaining([STEPS.rawToProcessed, STEPS.startCrawler, STEPS.getCrawler, "CrawlSucceeded?", STEPS.processedToConsumer, `${STEPS.processedToConsumer}Failed`, STEPS.notifyFailure, STEPS.failed]),
+      expect.arrayContaining([
+        STEPS.rawToProcessed,
+        STEPS.startCrawler,
+        STEPS.getCrawler,
+        "CrawlSucceeded?",
+        STEPS.processedToConsumer,
+        `${STEPS.processedToConsumer}Failed`,
+        STEPS.notifyFailure,
+        STEPS.failed,
+      ]),
     );
     expect(entered).not.toContain(STEPS.publishSucceeded);
     expect(await drain(successes.url)).toEqual([]);
   }, 120_000);
 
   it("with both jobs in place the same state machine succeeds and emits the success event the success rule routes", async () => {
-    await clients.glue.send(new CreateJobCommand({ Name: processedToConsumer, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" } }));
+    await clients.glue.send(
+      new CreateJobCommand({
+        Name: processedToConsumer,
+        Role: "arn:aws:iam::123456789012:role/jobs",
+        Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" },
+      }),
+    );
     const run = await landAndRun("orders/dt=2024-05-02/region=us/part-00000.json");
     expect(run.status).toBe("SUCCEEDED");
     const [event, ...more] = (await drain(successes.url)).map((m) => JSON.parse(m.Body!));
     expect(more).toEqual([]);
-    expect(event).toMatchObject({ source: `${prefix}.pipelines`, "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders", status: "SUCCEEDED", execution: run.executionArn } });
+    expect(event).toMatchObject({
+      source: `${prefix}.pipelines`,
+      "detail-type": PIPELINE_SUCCEEDED,
+      detail: { dataset: "orders", status: "SUCCEEDED", execution: run.executionArn },
+    });
     expect(event.detail.processedToConsumerRunId).toMatch(/^jr_/);
     expect(await drain(alerts.url)).toEqual([]);
   }, 120_000);
 
   /** What a run kept and what its jobs were given: its manifest, and each job's run (found by its --run_id). */
-  async function runRecords(executionArn: string): Promise<{ name: string; input: unknown; manifest: unknown; rawToProcessed?: JobRun; processedToConsumer?: JobRun }> {
+  async function runRecords(executionArn: string): Promise<{
+    name: string;
+    input: unknown;
+    manifest: unknown;
+    rawToProcessed?: JobRun;
+    processedToConsumer?: JobRun;
+  }> {
     const name = executionArn.split(":").pop()!;
     const { input } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
-    const object = await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: runLayout.manifestKey("orders/", name) }));
+    const object = await clients.s3.send(
+      new GetObjectCommand({ Bucket: quarantineBucket, Key: runLayout.manifestKey("orders/", name) }),
+    );
     const manifest = JSON.parse(await object.Body!.transformToString());
-    const runOf = async (job: string) => ((await clients.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []).find((r) => r.Arguments?.["--run_id"] === name);
-    return { name, input: JSON.parse(input!), manifest, rawToProcessed: await runOf(rawToProcessed), processedToConsumer: await runOf(processedToConsumer) };
+    const runOf = async (job: string) =>
+      ((await clients.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []).find(
+        (r) => r.Arguments?.["--run_id"] === name,
+      );
+    return {
+      name,
+      input: JSON.parse(input!),
+      manifest,
+      rawToProcessed: await runOf(rawToProcessed),
+      processedToConsumer: await runOf(processedToConsumer),
+    };
   }
 
   /** The deployed raw → processed job as synthesized: its script and package uploaded under the synthesized keys, its default arguments resolved. */
-  async function deployRawToProcessed(): Promise<{ restore: () => Promise<void>; packageObject: { Bucket: string; Key: string } }> {
+  async function deployRawToProcessed(): Promise<{
+    restore: () => Promise<void>;
+    packageObject: { Bucket: string; Key: string };
+  }> {
     const deployed = byName("aws_glue_job", rawToProcessed).body;
     const s3Uri = (uri: string) => /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!.slice(1) as [string, string];
     const scriptLocation = resolve(deployed.command.script_location, json);
-    const defaults: Record<string, string> = Object.fromEntries(Object.entries(deployed.default_arguments as Record<string, string>).map(([k, v]) => [k, resolve(v, json)]));
+    const defaults: Record<string, string> = Object.fromEntries(
+      Object.entries(deployed.default_arguments as Record<string, string>).map(([k, v]) => [k, resolve(v, json)]),
+    );
     const [artifacts, scriptKey] = s3Uri(scriptLocation);
     const [, packageKey] = s3Uri(defaults["--extra-py-files"]);
     await clients.s3.send(new CreateBucketCommand({ Bucket: artifacts }));
@@ -371,7 +560,11 @@ describe("the orders pipeline, run in the emulator", () => {
         JobName: rawToProcessed,
         JobUpdate: {
           Role: `arn:aws:iam::${config.accountId}:role/${rawToProcessed}`,
-          Command: { Name: deployed.command.name, PythonVersion: deployed.command.python_version, ScriptLocation: scriptLocation },
+          Command: {
+            Name: deployed.command.name,
+            PythonVersion: deployed.command.python_version,
+            ScriptLocation: scriptLocation,
+          },
           DefaultArguments: defaults,
           GlueVersion: deployed.glue_version,
           Timeout: deployed.timeout,
@@ -380,7 +573,12 @@ describe("the orders pipeline, run in the emulator", () => {
       }),
     );
     const restore = async () => {
-      await clients.glue.send(new UpdateJobCommand({ JobName: rawToProcessed, JobUpdate: { Role: before.Role, Command: before.Command, DefaultArguments: before.DefaultArguments ?? {} } }));
+      await clients.glue.send(
+        new UpdateJobCommand({
+          JobName: rawToProcessed,
+          JobUpdate: { Role: before.Role, Command: before.Command, DefaultArguments: before.DefaultArguments ?? {} },
+        }),
+      );
     };
     return { restore, packageObject: { Bucket: artifacts, Key: packageKey } };
   }
@@ -388,7 +586,10 @@ describe("the orders pipeline, run in the emulator", () => {
   /** Log lines of a job run, read with boto3 (the project's Node dependencies have no CloudWatch Logs client). */
   function logEvents(group: string, stream: string): string[] {
     const code = `import boto3, json\nprint(json.dumps([e["message"] for e in boto3.client("logs").get_log_events(logGroupName=${JSON.stringify(group)}, logStreamName=${JSON.stringify(stream)})["events"]]))`;
-    const done = spawnSync(join(__dirname, "..", "..", ".venv", "bin", "python"), ["-c", code], { env: { ...process.env, ...emulator.env(config.accountId, config.region) }, encoding: "utf8" });
+    const done = spawnSync(join(__dirname, "..", "..", ".venv", "bin", "python"), ["-c", code], {
+      env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+      encoding: "utf8",
+    });
     if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
     return JSON.parse(done.stdout);
   }
@@ -399,14 +600,22 @@ describe("the orders pipeline, run in the emulator", () => {
     return sampleRows(contract, { count: 3, seed: index + 1, partitioning: config.partitioning }).map((row, n) => {
       const at = `${day}T10:0${n}:00Z`;
       const keyed = Object.fromEntries(contract.primaryKey.map((k) => [k, `${row[k]}-${index}`]));
-      return { ...row, ...keyed, [contract.eventTimeColumn]: at, [contract.versionColumn ?? contract.eventTimeColumn]: at };
+      return {
+        ...row,
+        ...keyed,
+        [contract.eventTimeColumn]: at,
+        [contract.versionColumn ?? contract.eventTimeColumn]: at,
+      };
     });
   }
 
   it("two successive landings: the second execution's manifest names only the second landing, and its raw → processed run (the deployed job) read only that landing", async () => {
     const { restore } = await deployRawToProcessed();
     try {
-      const landed = ["orders/dt=2024-05-03/region=eu/part-00000.json", "orders/dt=2024-05-04/region=apac/part-00000.json"];
+      const landed = [
+        "orders/dt=2024-05-03/region=eu/part-00000.json",
+        "orders/dt=2024-05-04/region=apac/part-00000.json",
+      ];
       const days = landed.map((key) => /dt=(\d{4}-\d{2}-\d{2})/.exec(key)![1]);
       const rows = landed.map((_, i) => landingRows(i, days[i]));
       const bodies = rows.map((lines) => lines.map((r) => JSON.stringify(r)).join("\n") + "\n");
@@ -421,12 +630,20 @@ describe("the orders pipeline, run in the emulator", () => {
       for (const [i, run] of runs.entries()) {
         // Unbatched (local): the manifest is the raw "Object Created" event that started the execution, verbatim.
         expect(run.manifest).toEqual(run.input);
-        expect(run.manifest).toMatchObject({ source: "aws.s3", "detail-type": "Object Created", detail: { bucket: { name: rawBucket }, object: { key: landed[i] } } });
+        expect(run.manifest).toMatchObject({
+          source: "aws.s3",
+          "detail-type": "Object Created",
+          detail: { bucket: { name: rawBucket }, object: { key: landed[i] } },
+        });
         const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
         const summaryKey = runLayout.summaryKey("orders/", "raw_to_processed", run.name);
         const summaryUri = `s3://${quarantineBucket}/${summaryKey}`;
         // The emulator's JobRun.Arguments are the merged arguments the script got (the deployed defaults under the run's).
-        expect(run.rawToProcessed?.Arguments).toMatchObject({ "--manifest_path": manifestUri, "--run_id": run.name, "--summary_path": summaryUri });
+        expect(run.rawToProcessed?.Arguments).toMatchObject({
+          "--manifest_path": manifestUri,
+          "--run_id": run.name,
+          "--summary_path": summaryUri,
+        });
         expect(run.rawToProcessed?.Arguments).not.toHaveProperty("--input_path"); // the job takes one of the two, never both
         expect(run.processedToConsumer?.Arguments).toEqual({
           "--partitions_path": summaryUri,
@@ -436,20 +653,38 @@ describe("the orders pipeline, run in the emulator", () => {
 
         // The job's own record: it ran, and its summary names exactly this execution's landing.
         expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
-        const summary = JSON.parse(await (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body!.transformToString());
-        expect(summary).toMatchObject({ runId: run.name, input: { manifest: manifestUri, objects: 1, records: 3 }, processed: { records: 3 }, quarantined: { records: 0 } });
-        expect(summary.objects.byObject).toEqual([{ key: landed[i], size: Buffer.byteLength(bodies[i]), status: "read", records: 3, quarantined: 0 }]);
+        const summary = JSON.parse(
+          await (
+            await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))
+          ).Body!.transformToString(),
+        );
+        expect(summary).toMatchObject({
+          runId: run.name,
+          input: { manifest: manifestUri, objects: 1, records: 3 },
+          processed: { records: 3 },
+          quarantined: { records: 0 },
+        });
+        expect(summary.objects.byObject).toEqual([
+          { key: landed[i], size: Buffer.byteLength(bodies[i]), status: "read", records: 3, quarantined: 0 },
+        ]);
         expect(JSON.stringify(summary)).not.toContain(landed[1 - i]);
         // Touched: exactly the partitions of this landing's rows (its day; the other keys from the rows' columns).
-        const partition = (value: (key: string) => string) => JSON.stringify(config.partitioning.keys.map((k) => [k.name, value(k.name)]));
+        const partition = (value: (key: string) => string) =>
+          JSON.stringify(config.partitioning.keys.map((k) => [k.name, value(k.name)]));
         const touched = summary.touched.map((t: Record<string, string>) => partition((k) => t[k]));
         // Enum keys take the row's same-named column; the date key the event's day.
-        const expected = rows[i].map((r) => partition((k) => (config.partitioning.keys.find((p) => p.name === k)!.type === "enum" ? String(r[k]) : days[i])));
+        const expected = rows[i].map((r) =>
+          partition((k) =>
+            config.partitioning.keys.find((p) => p.name === k)!.type === "enum" ? String(r[k]) : days[i],
+          ),
+        );
         expect([...touched].sort()).toEqual([...new Set(expected)].sort());
 
         // The storage layer: what the run opened.
         const output = logEvents(run.rawToProcessed!.LogGroupName! + "output", run.rawToProcessed!.Id!);
-        const storage = JSON.parse(output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length));
+        const storage = JSON.parse(
+          output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length),
+        );
         // Distinct objects opened: the manifest, the one landed object, and the Parquet files the run committed
         // (read back to count their rows). One more would be another raw object, e.g. the first landing.
         const committed = summary.processed.partitions.flatMap((p: { files: string[] }) => p.files);
@@ -469,7 +704,9 @@ describe("the orders pipeline, run in the emulator", () => {
     const keys = ["orders/dt=2024-05-05/region=eu/part-00000.json", "orders/dt=2024-05-05/region=us/part-00000.json"];
     // What the pipe starts an execution with: one PIPE_RECORD_TEMPLATE record per buffered event.
     const batch = keys.map((key) => JSON.parse(PIPE_RECORD_TEMPLATE.replace("<$.body.detail.object.key>", key)));
-    const { executionArn } = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: "pipe-batch-1", input: JSON.stringify(batch) }));
+    const { executionArn } = await clients.sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name: "pipe-batch-1", input: JSON.stringify(batch) }),
+    );
     for (let i = 0; i < 300; i++) {
       const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
       if (status !== "RUNNING") break;
@@ -478,7 +715,9 @@ describe("the orders pipeline, run in the emulator", () => {
     expect((await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe("SUCCEEDED");
     const run = await runRecords(executionArn!);
     expect(run.manifest).toEqual([{ key: keys[0] }, { key: keys[1] }]);
-    expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(`s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`);
+    expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(
+      `s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`,
+    );
     await drain(successes.url);
   }, 120_000);
 
@@ -495,10 +734,14 @@ describe("the orders pipeline, run in the emulator", () => {
   /** `npm run pipeline:rerun -- <args>` against the emulator, as an operator's shell runs it (endpoint and credentials from the environment). */
   async function rerun(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const root = join(__dirname, "..", "..");
-    const child = spawn(join(root, "node_modules", ".bin", "tsx"), [join(root, "scripts", "pipeline-rerun.ts"), ...args], {
-      cwd: root,
-      env: { ...process.env, ...emulator.env(config.accountId, config.region) },
-    });
+    const child = spawn(
+      join(root, "node_modules", ".bin", "tsx"),
+      [join(root, "scripts", "pipeline-rerun.ts"), ...args],
+      {
+        cwd: root,
+        env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -536,7 +779,10 @@ describe("the orders pipeline, run in the emulator", () => {
       [[], "nothing to do: give a day range (--from and --to), --all for a full rebuild, or --redrive <execution-arn>"],
       [["--from", "2024-05-01"], "a day range needs both --from and --to"],
       [["--from", "2024-05-31", "--to", "2024-05-01"], "--from (2024-05-31) is after --to (2024-05-01)"],
-      [["--from", "2024-05-01", "--to", "2024-05-31", "--all"], "give only one of a day range (--from/--to), --all or --redrive"],
+      [
+        ["--from", "2024-05-01", "--to", "2024-05-31", "--all"],
+        "give only one of a day range (--from/--to), --all or --redrive",
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await rerun("--env", config.name, "--dataset", "orders", ...args);
@@ -553,7 +799,13 @@ describe("the orders pipeline, run in the emulator", () => {
   it("a run that failed for a real reason: once the cause is fixed, `pipeline:rerun --redrive` (the alert's command) processes its landing", async () => {
     // Both jobs exist (the tests before this one create the second; alone, this one does).
     await clients.glue.send(new GetJobCommand({ JobName: processedToConsumer })).catch(() =>
-      clients.glue.send(new CreateJobCommand({ Name: processedToConsumer, Role: "arn:aws:iam::123456789012:role/jobs", Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" } })),
+      clients.glue.send(
+        new CreateJobCommand({
+          Name: processedToConsumer,
+          Role: "arn:aws:iam::123456789012:role/jobs",
+          Command: { Name: "glueetl", ScriptLocation: "s3://scripts/b.py" },
+        }),
+      ),
     );
     const { restore, packageObject } = await deployRawToProcessed();
     try {
@@ -561,14 +813,23 @@ describe("the orders pipeline, run in the emulator", () => {
       const pkg = await (await clients.s3.send(new GetObjectCommand(packageObject))).Body!.transformToByteArray();
       await clients.s3.send(new DeleteObjectCommand(packageObject));
       const key = "orders/dt=2024-05-06/region=eu/part-00000.json";
-      const body = landingRows(7, "2024-05-06").map((r) => JSON.stringify(r)).join("\n") + "\n";
+      const body =
+        landingRows(7, "2024-05-06")
+          .map((r) => JSON.stringify(r))
+          .join("\n") + "\n";
       const failed = await landAndRun(key, body);
       expect(failed).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
       const [alert, ...more] = await drain(alerts.url);
       expect(more).toEqual([]);
       const message = JSON.parse(alert.Body!);
-      expect(message).toMatchObject({ step: STEPS.rawToProcessed, error: "States.TaskFailed", execution: failed.executionArn });
-      const [failedRun] = ((await clients.glue.send(new GetJobRunsCommand({ JobName: rawToProcessed }))).JobRuns ?? []).filter((r) => r.Arguments?.["--run_id"] === failed.executionArn.split(":").pop());
+      expect(message).toMatchObject({
+        step: STEPS.rawToProcessed,
+        error: "States.TaskFailed",
+        execution: failed.executionArn,
+      });
+      const [failedRun] = (
+        (await clients.glue.send(new GetJobRunsCommand({ JobName: rawToProcessed }))).JobRuns ?? []
+      ).filter((r) => r.Arguments?.["--run_id"] === failed.executionArn.split(":").pop());
       expect(failedRun).toMatchObject({ JobRunState: "FAILED" });
 
       // Why the command does not just redrive: the Catch handled the error, so Step Functions' redrive
@@ -577,9 +838,16 @@ describe("the orders pipeline, run in the emulator", () => {
       expect(await finished(failed.executionArn)).toBe("FAILED");
       const redriven = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }));
       expect(redriven).toMatchObject({ redriveCount: 1, error: "PipelineFailed" });
-      const history = (await clients.sfn.send(new GetExecutionHistoryCommand({ executionArn: failed.executionArn, maxResults: 1000 }))).events ?? [];
+      const history =
+        (
+          await clients.sfn.send(
+            new GetExecutionHistoryCommand({ executionArn: failed.executionArn, maxResults: 1000 }),
+          )
+        ).events ?? [];
       const afterRedrive = history.slice(history.findIndex((e) => e.type === "ExecutionRedriven"));
-      expect(afterRedrive.filter((e) => e.type?.endsWith("StateEntered")).map((e) => e.stateEnteredEventDetails?.name)).toEqual([STEPS.failed]);
+      expect(
+        afterRedrive.filter((e) => e.type?.endsWith("StateEntered")).map((e) => e.stateEnteredEventDetails?.name),
+      ).toEqual([STEPS.failed]);
 
       // The fix (the package deployed again), then the alert's command.
       await clients.s3.send(new PutObjectCommand({ ...packageObject, Body: pkg }));
@@ -596,12 +864,22 @@ describe("the orders pipeline, run in the emulator", () => {
 
       // It processed the failed execution's landing: same input as manifest, and the job's summary reads that object.
       const run = await runRecords(executionArn!);
-      expect(run.input).toEqual(JSON.parse((await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }))).input!));
+      expect(run.input).toEqual(
+        JSON.parse(
+          (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }))).input!,
+        ),
+      );
       expect(run.manifest).toEqual(run.input);
       expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
       const summaryKey = runLayout.summaryKey("orders/", "raw_to_processed", run.name);
-      const summary = JSON.parse(await (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body!.transformToString());
-      expect(summary.objects.byObject).toEqual([{ key, size: Buffer.byteLength(body), status: "read", records: 3, quarantined: 0 }]);
+      const summary = JSON.parse(
+        await (
+          await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))
+        ).Body!.transformToString(),
+      );
+      expect(summary.objects.byObject).toEqual([
+        { key, size: Buffer.byteLength(body), status: "read", records: 3, quarantined: 0 },
+      ]);
       expect(summary).toMatchObject({ processed: { records: 3 }, quarantined: { records: 0 } });
       expect(await drain(alerts.url)).toEqual([]);
     } finally {
@@ -620,27 +898,52 @@ describe("a subscriber's dead letters and the documented redrive", () => {
     const redrive = JSON.parse(queueBody.redrive_policy);
     expect(redrive.maxReceiveCount).toBe(config.orchestration.maxReceiveCount);
     const { QueueUrl } = await clients.sqs.send(
-      new CreateQueueCommand({ QueueName: queueBody.name, Attributes: { RedrivePolicy: JSON.stringify({ ...redrive, deadLetterTargetArn: dlq.arn }) } }),
+      new CreateQueueCommand({
+        QueueName: queueBody.name,
+        Attributes: { RedrivePolicy: JSON.stringify({ ...redrive, deadLetterTargetArn: dlq.arn }) },
+      }),
     );
-    const { Attributes } = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+    const { Attributes } = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+    );
     const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: topicBody.name }));
     await clients.sns.send(
-      new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes!.QueueArn, Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn }) } }),
+      new SubscribeCommand({
+        TopicArn,
+        Protocol: "sqs",
+        Endpoint: Attributes!.QueueArn,
+        Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn }) },
+      }),
     );
-    await clients.sns.send(new PublishCommand({ TopicArn, Message: JSON.stringify({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } }) }));
+    await clients.sns.send(
+      new PublishCommand({
+        TopicArn,
+        Message: JSON.stringify({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } }),
+      }),
+    );
 
     // The consumer fails every time: it gives the message back instead of deleting it.
     for (let attempt = 1; attempt <= redrive.maxReceiveCount; attempt++) {
       const { Messages } = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }));
       expect(Messages).toHaveLength(1);
-      await clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: Messages![0].ReceiptHandle, VisibilityTimeout: 0 }));
+      await clients.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl,
+          ReceiptHandle: Messages![0].ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
     }
     expect((await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).toEqual([]);
-    const waiting = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["ApproximateNumberOfMessages"] }));
+    const waiting = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
     expect(waiting.Attributes!.ApproximateNumberOfMessages).toBe("1");
 
     // docs/operator-guide.md, "Redrive a dead-letter queue", step 2.
-    await clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: Attributes!.QueueArn }));
+    await clients.sqs.send(
+      new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: Attributes!.QueueArn }),
+    );
     const [task] = (await clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }))).Results ?? [];
     expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
     const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
@@ -649,6 +952,8 @@ describe("a subscriber's dead letters and the documented redrive", () => {
 
   it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {
     const deliveryDlq = await queue(byName("aws_sqs_queue", `${prefix}-event-delivery-dlq`).body.name);
-    await expect(clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: deliveryDlq.arn }))).rejects.toThrow("Source queue must be configured as a Dead Letter Queue.");
+    await expect(clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: deliveryDlq.arn }))).rejects.toThrow(
+      "Source queue must be configured as a Dead Letter Queue.",
+    );
   });
 });

@@ -26,27 +26,43 @@ beforeAll(() => requireTerraform());
 it("summarizes create, update, replace, delete and no-op from a real plan; -detailed-exitcode tells drift from none", () => {
   const dir = join(work, "data");
   mkdirSync(dir);
-  const config = (resources: Record<string, unknown>) => writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ resource: { terraform_data: resources } }));
+  const config = (resources: Record<string, unknown>) =>
+    writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ resource: { terraform_data: resources } }));
   config({ keep: { input: "a" }, change: { input: "v1" }, replaced: { triggers_replace: "t1" }, gone: { input: "x" } });
   ok(terraform(["init", "-input=false"], dir));
   ok(terraform(["apply", "-auto-approve", "-input=false"], dir));
   expect(terraform(["plan", "-input=false", "-detailed-exitcode"], dir).status).toBe(0); // in sync: no alert
 
-  config({ keep: { input: "a" }, change: { input: "v2" }, replaced: { triggers_replace: "t2" }, added: { input: "n" } });
+  config({
+    keep: { input: "a" },
+    change: { input: "v2" },
+    replaced: { triggers_replace: "t2" },
+    added: { input: "n" },
+  });
   expect(terraform(["plan", "-input=false", "-detailed-exitcode", "-out=p.tfplan"], dir).status).toBe(2); // differs: alert
   const plan: PlanJson = JSON.parse(ok(terraform(["show", "-json", "p.tfplan"], dir)));
   const summary = summarizePlan(plan, "dev");
   expect(summary.totals).toEqual({ create: 1, update: 1, replace: 1, delete: 1, before: 4, after: 4 });
   expect(summary.destructive).toEqual(["delete: terraform_data.gone", "replace: terraform_data.replaced"]);
-  expect(renderSummaries([summary])).toContain("| dev | 4 → 4 (±0) | 1 | 1 | 1 | 1 | ⚠️ destroys or replaces resources |");
+  expect(renderSummaries([summary])).toContain(
+    "| dev | 4 → 4 (±0) | 1 | 1 | 1 | 1 | ⚠️ destroys or replaces resources |",
+  );
 
   // The CLI the workflows call: summarize to JSON, then render.
   writeFileSync(join(dir, "plan.json"), JSON.stringify(plan));
   const tsx = join(ROOT, "node_modules", ".bin", "tsx");
-  const summarize = spawnSync(tsx, [join(ROOT, "scripts", "plan-summary.ts"), "summarize", "--environment", "dev", join(dir, "plan.json")], { encoding: "utf8" });
+  const summarize = spawnSync(
+    tsx,
+    [join(ROOT, "scripts", "plan-summary.ts"), "summarize", "--environment", "dev", join(dir, "plan.json")],
+    { encoding: "utf8" },
+  );
   expect(summarize.status).toBe(0);
   writeFileSync(join(dir, "dev.json"), summarize.stdout);
-  const render = spawnSync(tsx, [join(ROOT, "scripts", "plan-summary.ts"), "render", "--expect", "dev,prod", join(dir, "dev.json")], { encoding: "utf8" });
+  const render = spawnSync(
+    tsx,
+    [join(ROOT, "scripts", "plan-summary.ts"), "render", "--expect", "dev,prod", join(dir, "dev.json")],
+    { encoding: "utf8" },
+  );
   expect(render.status).toBe(0);
   expect(render.stdout).toBe(renderSummaries([JSON.parse(summarize.stdout)], { expected: ["dev", "prod"] }));
   expect(render.stdout).toContain("| prod | — |");

@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadEnvironments } from "../../environments";
 import { SKIPPABLE_POLICY_CHECKS } from "../../modules/shared/policy-checks";
-import { CHECKOV, recordedSkips, requireCheckov, scanStack, type PolicyScanResult } from "../../scripts/lib/policy-scan";
+import {
+  CHECKOV,
+  recordedSkips,
+  requireCheckov,
+  scanStack,
+  type PolicyScanResult,
+} from "../../scripts/lib/policy-scan";
 import { readStacks, type SynthesizedStack } from "../../scripts/lib/stacks";
 import { ROOT, synth } from "../../scripts/lib/terraform";
 
@@ -59,7 +65,9 @@ describe.each(names)("%s", (name) => {
     }
     // Every recorded skip was used, so the accepted findings are exactly the skips.
     const skips = recordedSkips(stacks.find((s) => s.name === name)!.json);
-    expect(accepted.map((a) => `${a.address} ${a.check}`).sort()).toEqual(skips.map((s) => `${s.address} ${s.check}`).sort());
+    expect(accepted.map((a) => `${a.address} ${a.check}`).sort()).toEqual(
+      skips.map((s) => `${s.address} ${s.check}`).sort(),
+    );
   });
 });
 
@@ -71,13 +79,23 @@ it("fails on a finding whose resource has no skip, and on a skip that accepts no
   const consumer = Object.keys(buckets).find((n) => n.startsWith("lake_consumer_bucket_"))!;
   // The raw bucket loses its replication skip; the consumer bucket (which has a KMS key) gains a
   // skip for "encrypted with KMS", which does not fail there.
-  buckets[raw]["//"].checkov = buckets[raw]["//"].checkov.filter((c: string) => !c.startsWith("checkov:skip=CKV_AWS_144:"));
+  buckets[raw]["//"].checkov = buckets[raw]["//"].checkov.filter(
+    (c: string) => !c.startsWith("checkov:skip=CKV_AWS_144:"),
+  );
   buckets[consumer]["//"].checkov.push("checkov:skip=CKV_AWS_145:the consumer zone does not need KMS (a wrong claim)");
   const dir = join(outdir, "tampered", "dev");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "cdk.tf.json"), JSON.stringify(json, null, 2));
 
   const result = scanStack(dir, json);
-  expect(result.findings).toEqual([expect.objectContaining({ check: "CKV_AWS_144", address: `aws_s3_bucket.${raw}`, path: "lake/raw/bucket" })]);
-  expect(result.staleSkips).toEqual([expect.objectContaining({ check: "CKV_AWS_145", address: `aws_s3_bucket.${consumer}`, path: "lake/consumer/bucket" })]);
+  expect(result.findings).toEqual([
+    expect.objectContaining({ check: "CKV_AWS_144", address: `aws_s3_bucket.${raw}`, path: "lake/raw/bucket" }),
+  ]);
+  expect(result.staleSkips).toEqual([
+    expect.objectContaining({
+      check: "CKV_AWS_145",
+      address: `aws_s3_bucket.${consumer}`,
+      path: "lake/consumer/bucket",
+    }),
+  ]);
 });

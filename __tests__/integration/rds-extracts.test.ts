@@ -8,7 +8,13 @@
  *
  * The dataset is the first RDS-sourced one in DATASETS: nothing here names one.
  */
-import { GetJobRunCommand, GlueClient, ResetJobBookmarkCommand, StartJobRunCommand, type JobRun } from "@aws-sdk/client-glue";
+import {
+  GetJobRunCommand,
+  GlueClient,
+  ResetJobBookmarkCommand,
+  StartJobRunCommand,
+  type JobRun,
+} from "@aws-sdk/client-glue";
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { spawnSync } from "node:child_process";
@@ -17,7 +23,14 @@ import { gunzipSync } from "node:zlib";
 import { DATASETS } from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { emulatorAccessKey } from "../../scripts/emulator";
-import { attachPostgres, postgresBinDir, sampleRows, seedTable, sourceTable, type Row } from "../../scripts/local/postgres";
+import {
+  attachPostgres,
+  postgresBinDir,
+  sampleRows,
+  seedTable,
+  sourceTable,
+  type Row,
+} from "../../scripts/local/postgres";
 import { sharedLocalCloud } from "../helpers/local-cloud";
 
 const config = loadEnvironment("local");
@@ -45,12 +58,37 @@ const version = contract.versionColumn ?? contract.eventTimeColumn;
 function table(): Map<string, string> {
   const { schema, table: name } = sourceTable(contract!);
   const cols = [...contract!.primaryKey, version].map((c) => `"${c}"`);
-  const done = spawnSync(join(postgresBinDir()!, "psql"), ["-X", "-At", "-F", "\t", "-h", join(pg.dataDir, "socket"), "-p", String(pg.port), "-U", "postgres", "-d", pg.database, "-c", `SELECT ${cols.join(", ")} FROM "${schema}"."${name}"`], { encoding: "utf8" });
+  const done = spawnSync(
+    join(postgresBinDir()!, "psql"),
+    [
+      "-X",
+      "-At",
+      "-F",
+      "\t",
+      "-h",
+      join(pg.dataDir, "socket"),
+      "-p",
+      String(pg.port),
+      "-U",
+      "postgres",
+      "-d",
+      pg.database,
+      "-c",
+      `SELECT ${cols.join(", ")} FROM "${schema}"."${name}"`,
+    ],
+    { encoding: "utf8" },
+  );
   if (done.status !== 0) throw new Error(`psql: ${done.stderr}`);
-  return new Map(done.stdout.trim().split("\n").filter(Boolean).map((line) => {
-    const values = line.split("\t");
-    return [values.slice(0, -1).join("|"), values[values.length - 1]];
-  }));
+  return new Map(
+    done.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const values = line.split("\t");
+        return [values.slice(0, -1).join("|"), values[values.length - 1]];
+      }),
+  );
 }
 
 /** Starts the deployed extract with no run arguments, as its schedule does, and waits for it to end. */
@@ -68,15 +106,25 @@ async function landed(bucket: string, runId: string): Promise<Record<string, unk
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${dataset}/`, ContinuationToken: token }));
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `${dataset}/`, ContinuationToken: token }),
+    );
     keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(`/part-${runId}-`)));
     token = page.NextContinuationToken;
   } while (token);
   const records: Record<string, unknown>[] = [];
   for (const k of keys) {
-    const body = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body!.transformToByteArray());
+    const body = Buffer.from(
+      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body!.transformToByteArray(),
+    );
     const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
-    records.push(...text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)));
+    records.push(
+      ...text
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
   }
   return records;
 }
@@ -122,14 +170,26 @@ it("the second run of the deployed extract lands only the rows added and changed
   const deadline = Date.now() + 15 * 60_000;
   const ids = [first.Id!, second.Id!];
   for (;;) {
-    const executions = ((await sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []).filter((e) => e.startDate! >= since);
-    const described = await Promise.all(executions.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))));
+    const executions = (
+      (await sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []
+    ).filter((e) => e.startDate! >= since);
+    const described = await Promise.all(
+      executions.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))),
+    );
     const ours = described.filter((d) => ids.some((id) => (d.input ?? "").includes(`part-${id}-`)));
-    if (ids.every((id) => ours.some((d) => (d.input ?? "").includes(`part-${id}-`))) && ours.every((d) => d.status !== "RUNNING")) {
-      expect(ours.map((d) => ({ status: d.status, error: d.error, cause: d.cause }))).toEqual(ours.map(() => ({ status: "SUCCEEDED", error: undefined, cause: undefined })));
+    if (
+      ids.every((id) => ours.some((d) => (d.input ?? "").includes(`part-${id}-`))) &&
+      ours.every((d) => d.status !== "RUNNING")
+    ) {
+      expect(ours.map((d) => ({ status: d.status, error: d.error, cause: d.cause }))).toEqual(
+        ours.map(() => ({ status: "SUCCEEDED", error: undefined, cause: undefined })),
+      );
       break;
     }
-    if (Date.now() > deadline) throw new Error(`the pipeline executions of ${dataset} did not take both landings in 15 min: ${described.map((d) => `${d.name} ${d.status}`).join(", ")}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the pipeline executions of ${dataset} did not take both landings in 15 min: ${described.map((d) => `${d.name} ${d.status}`).join(", ")}`,
+      );
     await new Promise((r) => setTimeout(r, 2000));
   }
 });

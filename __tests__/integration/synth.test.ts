@@ -57,7 +57,9 @@ describe("synth through the app entry point", () => {
     const manifest = buildManifest(direct);
     expect(Object.keys(manifest.stacks)).toEqual(["dev", "local", "prod", "staging"]);
     const referenced = compareAssets(readStacks(direct)).assets.map((a) => a.path);
-    const bundled = Object.keys(manifest.files).filter((f) => /^stacks\/[^/]+\/assets\//.test(f)).map((f) => f.replace(/^stacks\/[^/]+\//, ""));
+    const bundled = Object.keys(manifest.files)
+      .filter((f) => /^stacks\/[^/]+\/assets\//.test(f))
+      .map((f) => f.replace(/^stacks\/[^/]+\//, ""));
     expect([...new Set(bundled)].sort()).toEqual([...new Set(referenced)].sort()); // no unreferenced asset ships
   });
 
@@ -67,11 +69,21 @@ describe("synth through the app entry point", () => {
       if (i === 1) rmSync(join(ROOT, ".build", "functions", "api-ingest"), { recursive: true, force: true });
       synth(dir);
       return readStacks(dir).map((stack) => {
-        const functions = Object.values(stack.json.resource?.aws_lambda_function ?? {}) as { filename: string; source_code_hash: string; function_name: string }[];
+        const functions = Object.values(stack.json.resource?.aws_lambda_function ?? {}) as {
+          filename: string;
+          source_code_hash: string;
+          function_name: string;
+        }[];
         expect(functions.map((f) => f.function_name)).toEqual([`dataplat-${stack.name}-ingest-shipments`]);
         const zip = readFileSync(join(stack.dir, functions[0].filename));
         const sha256 = createHash("sha256").update(zip);
-        return { env: stack.name, path: functions[0].filename, sha256: sha256.copy().digest("hex"), sourceCodeHash: functions[0].source_code_hash, base64: sha256.digest("base64") };
+        return {
+          env: stack.name,
+          path: functions[0].filename,
+          sha256: sha256.copy().digest("hex"),
+          sourceCodeHash: functions[0].source_code_hash,
+          base64: sha256.digest("base64"),
+        };
       });
     });
     for (const run of runs) {
@@ -81,17 +93,23 @@ describe("synth through the app entry point", () => {
     const hashes = new Set(runs.flat().map((r) => r.sha256));
     expect(hashes.size).toBe(1);
     expect(new Set(runs.flat().map((r) => r.path)).size).toBe(1);
-    expect(runs.flat()[0].path).toMatch(new RegExp(`^assets/ingestion_api-ingest-bundle_[0-9A-F]{8}/${[...hashes][0]}/api-ingest\\.zip$`));
+    expect(runs.flat()[0].path).toMatch(
+      new RegExp(`^assets/ingestion_api-ingest-bundle_[0-9A-F]{8}/${[...hashes][0]}/api-ingest\\.zip$`),
+    );
   });
 
   it("stops on a bad config with one message naming env, field and rule, and no stack trace", () => {
     const dir = mkdtempSync(join(tmpdir(), "synth-bad-"));
     dirs.push(dir);
-    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-config-app.ts")], {
-      cwd: ROOT,
-      env: { ...process.env, CDKTF_OUTDIR: dir },
-      encoding: "utf8",
-    });
+    const result = spawnSync(
+      process.execPath,
+      [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-config-app.ts")],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CDKTF_OUTDIR: dir },
+        encoding: "utf8",
+      },
+    );
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe(
       [
@@ -108,11 +126,15 @@ describe("synth through the app entry point", () => {
   it("stops on a dataset whose explicit engine breaks the decision rules, naming dataset, field and rule, with no stack trace", () => {
     const dir = mkdtempSync(join(tmpdir(), "synth-bad-dataset-"));
     dirs.push(dir);
-    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-dataset-app.ts")], {
-      cwd: ROOT,
-      env: { ...process.env, CDKTF_OUTDIR: dir },
-      encoding: "utf8",
-    });
+    const result = spawnSync(
+      process.execPath,
+      [join(ROOT, "scripts", "synth-app.mjs"), join(ROOT, "__tests__", "fixtures", "bad-dataset-app.ts")],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CDKTF_OUTDIR: dir },
+        encoding: "utf8",
+      },
+    );
     expect(result.stderr.trim()).toBe(
       "Invalid dataset contract parcels (1 problem):\n" +
         '  - parcels: ingestion.engine: "glue" breaks the rule "under 15 minutes and under 1 GB → lambda" (declared volumeMb 20, durationMinutes 2, latency "batch")',
@@ -130,8 +152,14 @@ describe("synth through the app entry point", () => {
 
   it("an error inside the app keeps its stack trace (only cdktf's token traces are skipped)", () => {
     const dir = fresh();
-    writeFileSync(join(dir, "crash-app.ts"), 'function deepInTheApp(): never {\n  throw new TypeError("boom");\n}\ndeepInTheApp();\n');
-    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(dir, "crash-app.ts")], { cwd: ROOT, encoding: "utf8" });
+    writeFileSync(
+      join(dir, "crash-app.ts"),
+      'function deepInTheApp(): never {\n  throw new TypeError("boom");\n}\ndeepInTheApp();\n',
+    );
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), join(dir, "crash-app.ts")], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/TypeError: boom\n\s+at deepInTheApp \(/);
   });
@@ -143,7 +171,10 @@ describe("the synth entry's transpile cache", () => {
   const outfile = join(ROOT, ".build", `cache-probe-${process.pid}.js`);
   afterAll(() => [dir, outfile, `${outfile}.inputs.json`].forEach((p) => rmSync(p, { recursive: true, force: true })));
   const run = () => {
-    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), entry], { cwd: ROOT, encoding: "utf8" });
+    const result = spawnSync(process.execPath, [join(ROOT, "scripts", "synth-app.mjs"), entry], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: "" });
     return { printed: result.stdout.trim(), built: statSync(outfile).mtimeMs };
   };
@@ -155,9 +186,11 @@ describe("the synth entry's transpile cache", () => {
     const first = run();
     expect(first.printed).toBe("lib/index");
     const recorded = JSON.parse(readFileSync(`${outfile}.inputs.json`, "utf8"));
-    expect(Object.keys(recorded.inputs).map((f) => f.split("/").slice(-2).join("/")).sort()).toEqual(
-      [`${dir.split("/").pop()}/cache-probe-${process.pid}.ts`, "lib/index.ts"].sort(),
-    );
+    expect(
+      Object.keys(recorded.inputs)
+        .map((f) => f.split("/").slice(-2).join("/"))
+        .sort(),
+    ).toEqual([`${dir.split("/").pop()}/cache-probe-${process.pid}.ts`, "lib/index.ts"].sort());
 
     expect(run()).toEqual(first); // unchanged: the same transpiled file, not rewritten
 

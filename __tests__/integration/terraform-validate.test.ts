@@ -24,7 +24,11 @@ it("terraform init + validate succeeds for every environment, with no warnings",
 it("every resource whose provider schema has `tags` carries the required tags, in every environment", () => {
   const dirs = stackDirs(outdir);
   const resourceSchemas = awsProviderSchema().resource_schemas;
-  const taggable = new Set(Object.entries(resourceSchemas).filter(([, s]) => s.block.attributes?.tags).map(([type]) => type));
+  const taggable = new Set(
+    Object.entries(resourceSchemas)
+      .filter(([, s]) => s.block.attributes?.tags)
+      .map(([type]) => type),
+  );
   expect(taggable.has("aws_s3_bucket")).toBe(true);
 
   const missing: string[] = [];
@@ -35,7 +39,8 @@ it("every resource whose provider schema has `tags` carries the required tags, i
     for (const r of resources(json).filter((x) => taggable.has(x.type))) {
       checked++;
       const tags = r.body.tags ?? {};
-      for (const [key, value] of Object.entries(required)) if (tags[key] !== value) missing.push(`${env.name} ${r.type}.${r.name}: ${key}`);
+      for (const [key, value] of Object.entries(required))
+        if (tags[key] !== value) missing.push(`${env.name} ${r.type}.${r.name}: ${key}`);
     }
   }
   expect(checked).toBeGreaterThan(0);

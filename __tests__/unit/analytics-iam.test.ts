@@ -40,14 +40,22 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   const sourceTables = DATASETS.flatMap((d) => (d.source.kind === "dynamodb" ? [d.source.table] : []));
   const ours = (r: string) =>
     r.startsWith("${aws_") || // a resource this stack created
-    new RegExp(`^arn:aws:glue:${config.region}:${config.accountId}:(catalog|database/dataplat_${config.name}_[a-z]+|table/dataplat_${config.name}_[a-z]+/\\*|connection/dataplat-${config.name}-[a-z-]+)$`).test(r) ||
+    new RegExp(
+      `^arn:aws:glue:${config.region}:${config.accountId}:(catalog|database/dataplat_${config.name}_[a-z]+|table/dataplat_${config.name}_[a-z]+/\\*|connection/dataplat-${config.name}-[a-z-]+)$`,
+    ).test(r) ||
     new RegExp(`^arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws-glue/`).test(r) ||
     // the account's default event bus, where pipelines publish their success events
     r === `arn:aws:events:${config.region}:${config.accountId}:event-bus/default` ||
     // the DynamoDB tables the contracts name as sources (read through exports), and their exports
-    sourceTables.some((t) => r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}` || r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}/export/*`) ||
+    sourceTables.some(
+      (t) =>
+        r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}` ||
+        r === `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${t}/export/*`,
+    ) ||
     // network interfaces Glue creates for the JDBC connection, in this stack's subnet and security group
-    new RegExp(`^arn:aws:ec2:${config.region}:${config.accountId}:(network-interface/\\*|subnet/(\\$\\{aws_subnet\\.[^}]+\\}|subnet-[0-9a-f]+)|security-group/\\$\\{aws_security_group\\.[^}]+\\})$`).test(r);
+    new RegExp(
+      `^arn:aws:ec2:${config.region}:${config.accountId}:(network-interface/\\*|subnet/(\\$\\{aws_subnet\\.[^}]+\\}|subnet-[0-9a-f]+)|security-group/\\$\\{aws_security_group\\.[^}]+\\})$`,
+    ).test(r);
 
   it("every role is trusted by exactly one service", () => {
     for (const role of resources(json, "aws_iam_role")) {
@@ -72,9 +80,14 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
             // Only actions AWS offers no resource scope for (Lake Formation grants, the CloudWatch
             // namespace condition and the tracing/lookup nature of the rest scope them instead).
             for (const action of asArray(s.Action)) expect(UNSCOPED_ACTIONS).toContain(action);
-            if (asArray(s.Action).includes("cloudwatch:PutMetricData")) expect(s.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "Glue" } });
+            if (asArray(s.Action).includes("cloudwatch:PutMetricData"))
+              expect(s.Condition).toEqual({ StringEquals: { "cloudwatch:namespace": "Glue" } });
           } else {
-            expect({ policy: policy.name, resource, ours: ours(resource) }).toEqual({ policy: policy.name, resource, ours: true });
+            expect({ policy: policy.name, resource, ours: ours(resource) }).toEqual({
+              policy: policy.name,
+              resource,
+              ours: true,
+            });
           }
         }
         if (asArray(s.Action).some((a) => a.startsWith("kms:")) && JSON.stringify(s.Resource).includes("lake_")) {
@@ -95,7 +108,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       `arn:aws:glue:${config.region}:${config.accountId}:database/dataplat_${config.name}_raw`,
       `arn:aws:glue:${config.region}:${config.accountId}:table/dataplat_${config.name}_raw/*`,
     ]);
-    expect(statements.flatMap((s) => asArray(s.Action)).filter((a) => a.startsWith("s3:") && !["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"].includes(a))).toEqual([]);
+    expect(
+      statements
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.startsWith("s3:") && !["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"].includes(a)),
+    ).toEqual([]);
     // Reads are limited to the datasets' folders.
     const prefixes = statements.flatMap((s) => asArray(s.Condition?.StringLike?.["s3:prefix"] as string[] | undefined));
     expect(prefixes.sort()).toEqual(["clickstream/*", "customers/*", "orders/*", "shipments/*"]);
@@ -112,7 +129,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       new Set(["catalog", `database/dataplat_${config.name}_consumer`, `table/dataplat_${config.name}_consumer/*`]),
     );
     const actions = statements.flatMap((s) => asArray(s.Action));
-    expect(actions.filter((a) => !/^(glue:(Get|BatchGet)|s3:(Get|List)|kms:Decrypt$|lakeformation:GetDataAccess$)/.test(a))).toEqual([]);
+    expect(
+      actions.filter((a) => !/^(glue:(Get|BatchGet)|s3:(Get|List)|kms:Decrypt$|lakeformation:GetDataAccess$)/.test(a)),
+    ).toEqual([]);
   });
 
   it("the Lake Formation registration role (where it exists) only reads the zones it registers", () => {
@@ -121,7 +140,12 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       return;
     }
     const statements = statementsOf(json, "catalog/lake-formation/registration-role");
-    expect(zonesTouched(json, statements)).toEqual({ buckets: ["raw", "processed", "consumer"], keys: ["raw", "processed", "consumer"] });
-    expect(new Set(statements.flatMap((s) => asArray(s.Action)))).toEqual(new Set(["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"]));
+    expect(zonesTouched(json, statements)).toEqual({
+      buckets: ["raw", "processed", "consumer"],
+      keys: ["raw", "processed", "consumer"],
+    });
+    expect(new Set(statements.flatMap((s) => asArray(s.Action)))).toEqual(
+      new Set(["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "kms:Decrypt"]),
+    );
   });
 });

@@ -5,16 +5,37 @@
  * __tests__/integration/api-ingest-incremental.test.ts).
  */
 import { gunzipSync } from "node:zlib";
-import { ContractError, DATASETS, DEFAULT_API_OVERLAP_SECONDS, defineDataset, PartitionedDataset, resolvedApiIncremental, type DatasetContract } from "../../datasets";
+import {
+  ContractError,
+  DATASETS,
+  DEFAULT_API_OVERLAP_SECONDS,
+  defineDataset,
+  PartitionedDataset,
+  resolvedApiIncremental,
+  type DatasetContract,
+} from "../../datasets";
 import { loadEnvironment } from "../../environments";
-import { ConfigurationError, ingest, loadConfig, nextMark, sinceValue, type IngestDeps, type Mark, type MarkStore } from "../../functions/api-ingest";
+import {
+  ConfigurationError,
+  ingest,
+  loadConfig,
+  nextMark,
+  sinceValue,
+  type IngestDeps,
+  type Mark,
+  type MarkStore,
+} from "../../functions/api-ingest";
 import { RecordsApi, SampleApi } from "../../scripts/local/sample-api";
 
 /** A contract of this test's own: an API source with a change filter on `changed_at`. */
 const base: DatasetContract = {
   name: "parcels",
   description: "test",
-  source: { kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "changed_since", overlapSeconds: 60 } },
+  source: {
+    kind: "api",
+    path: "/v1/parcels",
+    incremental: { kind: "since", parameter: "changed_since", overlapSeconds: 60 },
+  },
   ingestion: { volumeMb: 1, durationMinutes: 1, latency: "batch" },
   primaryKey: ["id"],
   eventTimeColumn: "sent_at",
@@ -31,26 +52,51 @@ const withSource = (source: unknown) => () => defineDataset({ ...base, source: s
 
 describe("the contract declares how an API is read", () => {
   it("accepts a change filter, and applies the documented default overlap", () => {
-    expect(resolvedApiIncremental({ kind: "since", parameter: "updated_since" })).toEqual({ kind: "since", parameter: "updated_since", overlapSeconds: DEFAULT_API_OVERLAP_SECONDS });
+    expect(resolvedApiIncremental({ kind: "since", parameter: "updated_since" })).toEqual({
+      kind: "since",
+      parameter: "updated_since",
+      overlapSeconds: DEFAULT_API_OVERLAP_SECONDS,
+    });
     expect(DEFAULT_API_OVERLAP_SECONDS).toBe(300);
-    expect(() => withSource({ kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: "no filter" } })()).not.toThrow();
+    expect(() =>
+      withSource({ kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: "no filter" } })(),
+    ).not.toThrow();
   });
 
   it.each([
     [{ kind: "api", path: "/v1/parcels" }, "parcels: source.incremental: is required"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "delta" } }, 'parcels: source.incremental.kind: must be "since" or "full" (got "delta")'],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: " " } }, "parcels: source.incremental.reason: must say why the API is read in full"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "changed since" } }, "parcels: source.incremental.parameter: must be a query parameter name"],
-    [{ kind: "api", path: "/v1/parcels?changed_since=x", incremental: { kind: "since", parameter: "changed_since" } }, 'parcels: source.incremental.parameter: "changed_since" is already in source.path'],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: -1 } }, "parcels: source.incremental.overlapSeconds: must be a whole number of seconds from 0 to 86400 (got -1)"],
-    [{ kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: 1.5 } }, "parcels: source.incremental.overlapSeconds: must be a whole number"],
+    [
+      { kind: "api", path: "/v1/parcels", incremental: { kind: "delta" } },
+      'parcels: source.incremental.kind: must be "since" or "full" (got "delta")',
+    ],
+    [
+      { kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: " " } },
+      "parcels: source.incremental.reason: must say why the API is read in full",
+    ],
+    [
+      { kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "changed since" } },
+      "parcels: source.incremental.parameter: must be a query parameter name",
+    ],
+    [
+      { kind: "api", path: "/v1/parcels?changed_since=x", incremental: { kind: "since", parameter: "changed_since" } },
+      'parcels: source.incremental.parameter: "changed_since" is already in source.path',
+    ],
+    [
+      { kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: -1 } },
+      "parcels: source.incremental.overlapSeconds: must be a whole number of seconds from 0 to 86400 (got -1)",
+    ],
+    [
+      { kind: "api", path: "/v1/parcels", incremental: { kind: "since", parameter: "s", overlapSeconds: 1.5 } },
+      "parcels: source.incremental.overlapSeconds: must be a whole number",
+    ],
   ])("refuses %j at synth, naming the dataset and the field", (source, message) => {
     expect(withSource(source)).toThrow(ContractError);
     expect(withSource(source)).toThrow(message);
   });
 
   it("every API dataset of the platform declares it", () => {
-    for (const d of DATASETS.filter((c) => c.source.kind === "api")) expect(["since", "full"]).toContain((d.source as { incremental: { kind: string } }).incremental.kind);
+    for (const d of DATASETS.filter((c) => c.source.kind === "api"))
+      expect(["since", "full"]).toContain((d.source as { incremental: { kind: string } }).incremental.kind);
   });
 });
 
@@ -65,14 +111,29 @@ describe("parameter and overlap", () => {
   const now = new Date("2024-05-02T00:00:00Z");
 
   it("the next mark is the highest version read, and the edge is what the next overlap will meet again", () => {
-    const versions = new Map([["a", at("2024-05-01T10:00:00Z")], ["b", at("2024-05-01T10:09:30Z")], ["c", at("2024-05-01T10:10:00Z")]]);
-    expect(nextMark(undefined, versions, 60, now)).toEqual({ mark: "2024-05-01T10:10:00.000Z", edge: ["b", "c"], updatedAt: now.toISOString() });
+    const versions = new Map([
+      ["a", at("2024-05-01T10:00:00Z")],
+      ["b", at("2024-05-01T10:09:30Z")],
+      ["c", at("2024-05-01T10:10:00Z")],
+    ]);
+    expect(nextMark(undefined, versions, 60, now)).toEqual({
+      mark: "2024-05-01T10:10:00.000Z",
+      edge: ["b", "c"],
+      updatedAt: now.toISOString(),
+    });
   });
 
   it("never moves back, and with nothing read keeps what it had", () => {
     const previous: Mark = { mark: "2024-05-01T12:00:00.000Z", edge: ["x"], updatedAt: "" };
-    const older = new Map([["a", at("2024-05-01T11:59:30Z")], ["b", at("2024-05-01T11:00:00Z")]]);
-    expect(nextMark(previous, older, 60, now)).toEqual({ mark: "2024-05-01T12:00:00.000Z", edge: ["a"], updatedAt: now.toISOString() });
+    const older = new Map([
+      ["a", at("2024-05-01T11:59:30Z")],
+      ["b", at("2024-05-01T11:00:00Z")],
+    ]);
+    expect(nextMark(previous, older, 60, now)).toEqual({
+      mark: "2024-05-01T12:00:00.000Z",
+      edge: ["a"],
+      updatedAt: now.toISOString(),
+    });
     expect(nextMark(undefined, new Map(), 60, now)).toBeUndefined();
   });
 });
@@ -80,7 +141,9 @@ describe("parameter and overlap", () => {
 describe("configuration", () => {
   const env = {
     DATASET: "parcels",
-    DATASET_CONTRACT: JSON.stringify(new PartitionedDataset(defineDataset(base), loadEnvironment("local").partitioning, "local").jobContract()),
+    DATASET_CONTRACT: JSON.stringify(
+      new PartitionedDataset(defineDataset(base), loadEnvironment("local").partitioning, "local").jobContract(),
+    ),
     API_URL: "https://api.example/v1/parcels",
     RAW_BUCKET: "raw",
     RAW_KMS_KEY_ARN: "k",
@@ -96,21 +159,37 @@ describe("configuration", () => {
 
   it("an incremental source needs the state bucket and key; the mark's key is the dataset's", () => {
     const incremental = JSON.stringify({ kind: "since", parameter: "changed_since", overlapSeconds: 60 });
-    expect(() => loadConfig({ ...env, INCREMENTAL: incremental })).toThrow(new ConfigurationError(["STATE_BUCKET: is required", "STATE_KMS_KEY_ARN: is required"]));
-    expect(loadConfig({ ...env, INCREMENTAL: incremental, STATE_BUCKET: "state", STATE_KMS_KEY_ARN: "sk" }).state).toEqual({ bucket: "state", kmsKeyArn: "sk", key: "parcels/api-ingest/mark.json" });
+    expect(() => loadConfig({ ...env, INCREMENTAL: incremental })).toThrow(
+      new ConfigurationError(["STATE_BUCKET: is required", "STATE_KMS_KEY_ARN: is required"]),
+    );
+    expect(
+      loadConfig({ ...env, INCREMENTAL: incremental, STATE_BUCKET: "state", STATE_KMS_KEY_ARN: "sk" }).state,
+    ).toEqual({ bucket: "state", kmsKeyArn: "sk", key: "parcels/api-ingest/mark.json" });
   });
 
   it.each([
     ["{", "INCREMENTAL: must be JSON"],
-    ['{"kind": "since", "parameter": "a b", "overlapSeconds": 1}', "INCREMENTAL: parameter must be a query parameter name"],
-    ['{"kind": "since", "parameter": "a"}', "INCREMENTAL: overlapSeconds must be a whole number of seconds from 0 to 86400"],
+    [
+      '{"kind": "since", "parameter": "a b", "overlapSeconds": 1}',
+      "INCREMENTAL: parameter must be a query parameter name",
+    ],
+    [
+      '{"kind": "since", "parameter": "a"}',
+      "INCREMENTAL: overlapSeconds must be a whole number of seconds from 0 to 86400",
+    ],
   ])("refuses INCREMENTAL=%s", (value, message) => {
-    expect(() => loadConfig({ ...env, INCREMENTAL: value, STATE_BUCKET: "s", STATE_KMS_KEY_ARN: "k" })).toThrow(message);
+    expect(() => loadConfig({ ...env, INCREMENTAL: value, STATE_BUCKET: "s", STATE_KMS_KEY_ARN: "k" })).toThrow(
+      message,
+    );
   });
 });
 
 describe("two runs against an API that changed in between", () => {
-  const contract = new PartitionedDataset(defineDataset(base), loadEnvironment("local").partitioning, "local").jobContract();
+  const contract = new PartitionedDataset(
+    defineDataset(base),
+    loadEnvironment("local").partitioning,
+    "local",
+  ).jobContract();
   let api: SampleApi;
   let source: RecordsApi;
   let objects: Map<string, string>;
@@ -119,7 +198,13 @@ describe("two runs against an API that changed in between", () => {
   let dead: string[];
   let clock: Date;
 
-  const record = (id: string, state: string, changedAt: string) => ({ id, region: "eu", state, sent_at: "2024-05-01T08:00:00Z", changed_at: changedAt });
+  const record = (id: string, state: string, changedAt: string) => ({
+    id,
+    region: "eu",
+    state,
+    sent_at: "2024-05-01T08:00:00Z",
+    changed_at: changedAt,
+  });
   const config = () =>
     loadConfig({
       DATASET: "parcels",
@@ -132,7 +217,9 @@ describe("two runs against an API that changed in between", () => {
       DEAD_LETTER_QUEUE_URL: "https://sqs/q",
       MAX_ATTEMPTS: "2",
       BACKOFF_BASE_MS: "0",
-      INCREMENTAL: JSON.stringify(resolvedApiIncremental(base.source.kind === "api" ? base.source.incremental : { kind: "full", reason: "" })),
+      INCREMENTAL: JSON.stringify(
+        resolvedApiIncremental(base.source.kind === "api" ? base.source.incremental : { kind: "full", reason: "" }),
+      ),
       STATE_BUCKET: "state",
       STATE_KMS_KEY_ARN: "sk",
     });
@@ -159,7 +246,14 @@ describe("two runs against an API that changed in between", () => {
     metrics: { count: () => undefined },
     now: () => clock,
   });
-  const rawLines = (keys: readonly string[]) => keys.flatMap((k) => objects.get(`raw/${k}`)!.trim().split("\n").map((l) => JSON.parse(l) as { id: string; state: string }));
+  const rawLines = (keys: readonly string[]) =>
+    keys.flatMap((k) =>
+      objects
+        .get(`raw/${k}`)!
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { id: string; state: string }),
+    );
 
   beforeEach(async () => {
     source = new RecordsApi({ parameter: "changed_since", versionColumn: "changed_at", pageSize: 2 });
@@ -179,7 +273,12 @@ describe("two runs against an API that changed in between", () => {
     const first = await ingest(config(), deps());
     expect(api.requests.map((r) => r.path)).toEqual(["/v1/parcels", "/v1/parcels?page=2"]);
     expect(first.records).toEqual({ received: 3, written: 3, quarantined: 0, duplicates: 0 });
-    expect(first.incremental).toEqual({ mode: "since", advanced: true, markAfter: "2024-05-01T10:10:00.000Z", alreadyWritten: 0 });
+    expect(first.incremental).toEqual({
+      mode: "since",
+      advanced: true,
+      markAfter: "2024-05-01T10:10:00.000Z",
+      alreadyWritten: 0,
+    });
     expect(mark!.mark).toMatchObject({ mark: "2024-05-01T10:10:00.000Z", edge: expect.any(Array) });
     expect(mark!.mark.edge).toHaveLength(1); // only p3 is within 60 s of the mark
 
@@ -195,8 +294,18 @@ describe("two runs against an API that changed in between", () => {
     ]);
     // p5 and p3 (the overlap), p4, p2: p3 was written by the first run and is not written again.
     expect(second.records).toEqual({ received: 4, written: 3, quarantined: 0, duplicates: 1 });
-    expect(second.incremental).toMatchObject({ since: "2024-05-01T10:09:00.000Z", markBefore: "2024-05-01T10:10:00.000Z", markAfter: "2024-05-01T10:20:00.000Z", advanced: true, alreadyWritten: 1 });
-    expect(rawLines(second.objects.raw).map((r) => `${r.id}:${r.state}`).sort()).toEqual(["p2:delivered", "p4:sent", "p5:sent"]);
+    expect(second.incremental).toMatchObject({
+      since: "2024-05-01T10:09:00.000Z",
+      markBefore: "2024-05-01T10:10:00.000Z",
+      markAfter: "2024-05-01T10:20:00.000Z",
+      advanced: true,
+      alreadyWritten: 1,
+    });
+    expect(
+      rawLines(second.objects.raw)
+        .map((r) => `${r.id}:${r.state}`)
+        .sort(),
+    ).toEqual(["p2:delivered", "p4:sent", "p5:sent"]);
   });
 
   it("a run that fails does not move the mark, and the next run reads the same records again", async () => {
@@ -224,7 +333,9 @@ describe("two runs against an API that changed in between", () => {
     const stop2 = api;
     api = await SampleApi.start({}, { "/v1/parcels": source.route() });
     await stop2.stop();
-    const redrive = await ingest(config(), deps(), { startUrl: "/v1/parcels?changed_since=2024-05-01T09%3A59%3A00.000Z&page=2" });
+    const redrive = await ingest(config(), deps(), {
+      startUrl: "/v1/parcels?changed_since=2024-05-01T09%3A59%3A00.000Z&page=2",
+    });
     expect(redrive).toMatchObject({ status: "complete", incremental: { advanced: false } });
     expect(mark).toBe(before);
 
@@ -238,18 +349,27 @@ describe("two runs against an API that changed in between", () => {
 
   it("a mark that cannot be stored fails the invocation after the writes, so its retry re-reads", async () => {
     source.upsert(record("p1", "sent", "2024-05-01T10:00:00Z"), ["id"]);
-    const broken = { ...deps(), marks: { read: async () => undefined, write: async () => Promise.reject(new Error("AccessDenied")) } };
-    await expect(ingest(config(), broken)).rejects.toThrow("the run's records are written, but the high-water mark could not be stored (the next run re-reads them): AccessDenied");
+    const broken = {
+      ...deps(),
+      marks: { read: async () => undefined, write: async () => Promise.reject(new Error("AccessDenied")) },
+    };
+    await expect(ingest(config(), broken)).rejects.toThrow(
+      "the run's records are written, but the high-water mark could not be stored (the next run re-reads them): AccessDenied",
+    );
     expect([...objects.keys()].filter((k) => k.startsWith("raw/"))).toHaveLength(1);
   });
 
   it("a full-read source sends no parameter and keeps no mark", async () => {
     source.upsert(record("p1", "sent", "2024-05-01T10:00:00Z"), ["id"]);
     const full = { ...config(), incremental: { kind: "full", reason: "no filter" } as const, state: undefined };
-    const run = (await ingest(full, { ...deps(), marks: undefined }));
+    const run = await ingest(full, { ...deps(), marks: undefined });
     await ingest(full, { ...deps(), marks: undefined });
     expect(api.requests.map((r) => r.path)).toEqual(["/v1/parcels", "/v1/parcels"]);
-    expect(run.incremental).toMatchObject({ mode: "full", advanced: false, stayedBecause: "the API is read in full by design: no filter" });
+    expect(run.incremental).toMatchObject({
+      mode: "full",
+      advanced: false,
+      stayedBecause: "the API is read in full by design: no filter",
+    });
     expect(mark).toBeUndefined();
   });
 });

@@ -20,7 +20,11 @@ import { SampleApi, type ScriptedResponse } from "../../scripts/local/sample-api
 // Powertools reads these from the process environment: no EMF output in tests.
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
-const contract = new PartitionedDataset(DATASETS.find((d) => d.name === "shipments")!, loadEnvironment("local").partitioning, "local").jobContract();
+const contract = new PartitionedDataset(
+  DATASETS.find((d) => d.name === "shipments")!,
+  loadEnvironment("local").partitioning,
+  "local",
+).jobContract();
 const RAW_KEY = "arn:aws:kms:us-east-1:123456789012:key/raw-key";
 const QUARANTINE_KEY = "arn:aws:kms:us-east-1:123456789012:key/quarantine-key";
 const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:dataplat-local-api-AbCdEf";
@@ -31,7 +35,17 @@ const sqs = mockClient(SQSClient);
 const secrets = mockClient(SecretsManagerClient);
 
 /** What the mocked S3 holds: key → { input, body }, with If-None-Match honoured. */
-let stored: Map<string, { Bucket: string; SSEKMSKeyId?: string; ServerSideEncryption?: string; IfNoneMatch?: string; BucketKeyEnabled?: boolean; body: string }>;
+let stored: Map<
+  string,
+  {
+    Bucket: string;
+    SSEKMSKeyId?: string;
+    ServerSideEncryption?: string;
+    IfNoneMatch?: string;
+    BucketKeyEnabled?: boolean;
+    body: string;
+  }
+>;
 let dead: DeadLetter[];
 
 beforeEach(() => {
@@ -43,7 +57,12 @@ beforeEach(() => {
   s3.on(PutObjectCommand).callsFake((input) => {
     const id = `${input.Bucket}/${input.Key}`;
     if (input.IfNoneMatch === "*" && stored.has(id)) {
-      throw new S3ServiceException({ name: "PreconditionFailed", $fault: "client", $metadata: { httpStatusCode: 412 }, message: "At least one of the pre-conditions you specified did not hold" });
+      throw new S3ServiceException({
+        name: "PreconditionFailed",
+        $fault: "client",
+        $metadata: { httpStatusCode: 412 },
+        message: "At least one of the pre-conditions you specified did not hold",
+      });
     }
     stored.set(id, { ...input, body: gunzipSync(input.Body as Buffer).toString("utf8") });
     return {};
@@ -52,7 +71,9 @@ beforeEach(() => {
     dead.push(JSON.parse(input.MessageBody!));
     return { MessageId: String(dead.length) };
   });
-  secrets.on(GetSecretValueCommand, { SecretId: SECRET }).resolves({ SecretString: JSON.stringify({ token: "s3cr3t-token" }) });
+  secrets
+    .on(GetSecretValueCommand, { SecretId: SECRET })
+    .resolves({ SecretString: JSON.stringify({ token: "s3cr3t-token" }) });
 });
 
 let api: SampleApi | undefined;
@@ -81,18 +102,31 @@ function envFor(sample: SampleApi, extra: Record<string, string> = {}): NodeJS.P
   };
 }
 
-async function run(scripts: Record<string, readonly ScriptedResponse[]>, extra: Record<string, string> = {}, event: unknown = {}, context = {}): Promise<RunSummary> {
+async function run(
+  scripts: Record<string, readonly ScriptedResponse[]>,
+  extra: Record<string, string> = {},
+  event: unknown = {},
+  context = {},
+): Promise<RunSummary> {
   api ??= await SampleApi.start(scripts);
   const handler = createHandler({
     env: envFor(api, extra),
-    clients: { s3: new S3Client({ region: "us-east-1" }), sqs: new SQSClient({ region: "us-east-1" }), secrets: new SecretsManagerClient({ region: "us-east-1" }) },
+    clients: {
+      s3: new S3Client({ region: "us-east-1" }),
+      sqs: new SQSClient({ region: "us-east-1" }),
+      secrets: new SecretsManagerClient({ region: "us-east-1" }),
+    },
   });
   return handler(event as never, context);
 }
 
 const rawObjects = () => [...stored.entries()].filter(([id]) => id.startsWith("raw-bucket/"));
 const quarantined = () => [...stored.entries()].filter(([id]) => id.startsWith("quarantine-bucket/"));
-const lines = (body: string) => body.trim().split("\n").map((l) => JSON.parse(l));
+const lines = (body: string) =>
+  body
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 
 describe("a good run", () => {
   const pages = {
@@ -104,7 +138,9 @@ describe("a good run", () => {
     const summary = await run(pages);
     expect(summary.status).toBe("complete");
     expect(summary.records).toEqual({ received: 3, written: 3, quarantined: 0, duplicates: 0 });
-    const keys = rawObjects().map(([id]) => id.replace(/api-[0-9a-f]{40}\.json\.gz$/, "api-<sha>.json.gz")).sort();
+    const keys = rawObjects()
+      .map(([id]) => id.replace(/api-[0-9a-f]{40}\.json\.gz$/, "api-<sha>.json.gz"))
+      .sort();
     expect(keys).toEqual([
       "raw-bucket/shipments/dt=2024-05-01/region=eu/api-<sha>.json.gz",
       "raw-bucket/shipments/dt=2024-05-01/region=us/api-<sha>.json.gz",
@@ -120,7 +156,13 @@ describe("a good run", () => {
     const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
     expect(puts.length).toBe(3);
     for (const put of puts) {
-      expect(put).toMatchObject({ Bucket: "raw-bucket", ServerSideEncryption: "aws:kms", SSEKMSKeyId: RAW_KEY, BucketKeyEnabled: true, IfNoneMatch: "*" });
+      expect(put).toMatchObject({
+        Bucket: "raw-bucket",
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: RAW_KEY,
+        BucketKeyEnabled: true,
+        IfNoneMatch: "*",
+      });
     }
   });
 
@@ -152,7 +194,13 @@ describe("a good run", () => {
 
 describe("retries", () => {
   it("retries 429 (honouring Retry-After) and 5xx, then succeeds", async () => {
-    const summary = await run({ [FIRST]: [{ status: 429, headers: { "retry-after": "0" } }, { status: 503 }, { json: { items: [shipment("S1")] } }] });
+    const summary = await run({
+      [FIRST]: [
+        { status: 429, headers: { "retry-after": "0" } },
+        { status: 503 },
+        { json: { items: [shipment("S1")] } },
+      ],
+    });
     expect(api!.count(FIRST)).toBe(3);
     expect(summary.status).toBe("complete");
     expect(summary.records.written).toBe(1);
@@ -167,7 +215,10 @@ describe("retries", () => {
   });
 
   it("retries a request that times out", async () => {
-    const summary = await run({ [FIRST]: [{ json: { items: [] }, delayMs: 1500 }, { json: { items: [shipment("S1")] } }] }, { REQUEST_TIMEOUT_MS: "300" });
+    const summary = await run(
+      { [FIRST]: [{ json: { items: [] }, delayMs: 1500 }, { json: { items: [shipment("S1")] } }] },
+      { REQUEST_TIMEOUT_MS: "300" },
+    );
     expect(api!.count(FIRST)).toBe(2);
     expect(summary.records.written).toBe(1);
   });
@@ -204,11 +255,23 @@ describe("the dead-letter queue", () => {
     const summary = await run({ [FIRST]: [{ status: 401, body: '{"error":"bad token"}' }] });
     expect(api!.count(FIRST)).toBe(1);
     expect(summary.status).toBe("dead-lettered");
-    expect(dead[0].failure).toEqual({ kind: "http_status", status: 401, attempts: 1, message: 'HTTP 401: {"error":"bad token"}' });
+    expect(dead[0].failure).toEqual({
+      kind: "http_status",
+      status: 401,
+      attempts: 1,
+      message: 'HTTP 401: {"error":"bad token"}',
+    });
   });
 
   it("receives a failed write; the page is not counted and no object of it is left behind", async () => {
-    s3.on(PutObjectCommand).rejects(new S3ServiceException({ name: "InternalError", $fault: "server", $metadata: { httpStatusCode: 500 }, message: "We encountered an internal error" }));
+    s3.on(PutObjectCommand).rejects(
+      new S3ServiceException({
+        name: "InternalError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500 },
+        message: "We encountered an internal error",
+      }),
+    );
     const summary = await run({ [FIRST]: [{ json: { items: [shipment("S1")] } }] });
     expect(summary.status).toBe("dead-lettered");
     expect(summary.records).toEqual({ received: 0, written: 0, quarantined: 0, duplicates: 0 });
@@ -227,7 +290,12 @@ describe("the dead-letter queue", () => {
   });
 
   it("receives the rest of a run that is running out of time, with the page to resume from", async () => {
-    const summary = await run({ [FIRST]: [{ json: { items: [shipment("S1")] } }] }, {}, {}, { getRemainingTimeInMillis: () => 3000 });
+    const summary = await run(
+      { [FIRST]: [{ json: { items: [shipment("S1")] } }] },
+      {},
+      {},
+      { getRemainingTimeInMillis: () => 3000 },
+    );
     expect(summary.status).toBe("dead-lettered");
     expect(api!.requests).toEqual([]);
     expect(dead[0]).toMatchObject({ failure: { kind: "time_budget" }, redrive: { startUrl: api!.url(FIRST) } });
@@ -235,7 +303,9 @@ describe("the dead-letter queue", () => {
 
   it("fails the invocation when the dead-letter queue itself refuses, so Lambda's retries and on-failure destination take over", async () => {
     sqs.on(SendMessageCommand).rejects(new Error("AccessDenied"));
-    await expect(run({ [FIRST]: [{ status: 500 }] })).rejects.toThrow(/could not dead-letter http_status at .*: AccessDenied/);
+    await expect(run({ [FIRST]: [{ status: 500 }] })).rejects.toThrow(
+      /could not dead-letter http_status at .*: AccessDenied/,
+    );
   });
 });
 
@@ -257,7 +327,9 @@ describe("a redrive", () => {
 
 describe("configuration", () => {
   it("lists every missing or invalid variable at once", () => {
-    const handler = createHandler({ env: { DATASET: "shipments", API_URL: "ftp://x", MAX_ATTEMPTS: "0", POWERTOOLS_METRICS_DISABLED: "true" } });
+    const handler = createHandler({
+      env: { DATASET: "shipments", API_URL: "ftp://x", MAX_ATTEMPTS: "0", POWERTOOLS_METRICS_DISABLED: "true" },
+    });
     return expect(handler({})).rejects.toThrow(
       new ConfigurationError([
         'API_URL: must be an http(s) URL (got "ftp://x")',
@@ -275,7 +347,9 @@ describe("configuration", () => {
   it("refuses another dataset's contract", async () => {
     api = await SampleApi.start({});
     const handler = createHandler({ env: { ...envFor(api), DATASET: "orders" } });
-    await expect(handler({})).rejects.toThrow('DATASET_CONTRACT: is the contract of "shipments", not of DATASET "orders"');
+    await expect(handler({})).rejects.toThrow(
+      'DATASET_CONTRACT: is the contract of "shipments", not of DATASET "orders"',
+    );
   });
 });
 
@@ -304,7 +378,11 @@ describe("the bad-input corpus", () => {
     const quarantinedPages = quarantined().filter(([id]) => !id.includes("/api_ingest/records/"));
     expect(quarantinedPages).toHaveLength(summary.pages.quarantined);
     for (const [, o] of quarantined()) {
-      expect(o).toMatchObject({ Bucket: "quarantine-bucket", ServerSideEncryption: "aws:kms", SSEKMSKeyId: QUARANTINE_KEY });
+      expect(o).toMatchObject({
+        Bucket: "quarantine-bucket",
+        ServerSideEncryption: "aws:kms",
+        SSEKMSKeyId: QUARANTINE_KEY,
+      });
       for (const line of lines(o.body)) expect(Object.keys(c.expected.reasons)).toContain(line.reason);
     }
     expect(dead).toEqual([]);

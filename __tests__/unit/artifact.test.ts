@@ -32,7 +32,12 @@ function synthFixture(content: (env: string) => string): string {
     const stack = new TerraformStack(app, env);
     new AwsProvider(stack, "aws", { region: "eu-west-1" });
     const asset = new TerraformAsset(stack, "script", { path: join(src, env, "job.py"), type: AssetType.FILE });
-    new S3Object(stack, "script-object", { bucket: "b", key: "job.py", source: asset.path, sourceHash: asset.assetHash });
+    new S3Object(stack, "script-object", {
+      bucket: "b",
+      key: "job.py",
+      source: asset.path,
+      sourceHash: asset.assetHash,
+    });
   }
   app.synth();
   return outdir;
@@ -53,20 +58,32 @@ describe("assets across environments", () => {
   it("reports an asset that differs between environments", () => {
     const out = synthFixture((env) => `print('${env}')\n`);
     expect(compareAssets(readStacks(out)).problems).toEqual([
-      expect.stringMatching(/^aws_s3_object\.script-object.*\.source: the asset path differs between environments \(dev: assets\/script\/.*; prod: assets\/script\//),
-      expect.stringMatching(/^aws_s3_object\.script-object.*\.source: the asset bytes differ between environments \(dev: [0-9a-f]{12}; prod: [0-9a-f]{12}\)$/),
+      expect.stringMatching(
+        /^aws_s3_object\.script-object.*\.source: the asset path differs between environments \(dev: assets\/script\/.*; prod: assets\/script\//,
+      ),
+      expect.stringMatching(
+        /^aws_s3_object\.script-object.*\.source: the asset bytes differ between environments \(dev: [0-9a-f]{12}; prod: [0-9a-f]{12}\)$/,
+      ),
     ]);
-    expect(() => buildManifest(out)).toThrow(/the bundles are not identical across environments; one artifact cannot be promoted/);
+    expect(() => buildManifest(out)).toThrow(
+      /the bundles are not identical across environments; one artifact cannot be promoted/,
+    );
   });
 
   it("reports equal paths with different bytes (e.g. a zip with timestamps) and a missing file", () => {
     const out = synthFixture(() => "print('same')\n");
     const [dev, prod] = readStacks(out);
     appendFileSync(join(prod.dir, assetReferences(prod)[0].path), "# changed after synth\n");
-    expect(compareAssets([dev, prod]).problems).toEqual([expect.stringContaining("the asset bytes differ between environments")]);
+    expect(compareAssets([dev, prod]).problems).toEqual([
+      expect.stringContaining("the asset bytes differ between environments"),
+    ]);
     unlinkSync(join(dev.dir, assetReferences(dev)[0].path));
     expect(compareAssets([dev, prod]).problems).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^dev: aws_s3_object\..* references assets\/script\/.*job\.py, which is not in the synth output$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^dev: aws_s3_object\..* references assets\/script\/.*job\.py, which is not in the synth output$/,
+        ),
+      ]),
     );
   });
 });
@@ -82,7 +99,9 @@ describe("artifact manifest", () => {
       expect.stringMatching(/^stacks\/prod\/assets\/script\/[0-9A-F]+\/job\.py$/),
       "stacks/prod/cdk.tf.json",
     ]);
-    expect(manifest.bundles).toEqual([expect.objectContaining({ environments: ["dev", "prod"], sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })]);
+    expect(manifest.bundles).toEqual([
+      expect.objectContaining({ environments: ["dev", "prod"], sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }),
+    ]);
     expect(verifyManifest(out, manifest.digest)).toEqual({ ok: true, digest: manifest.digest, problems: [] });
   });
 
@@ -123,11 +142,16 @@ describe("artifact manifest", () => {
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
     manifest.files["stacks/prod/cdk.tf.json"] = "f".repeat(64);
     writeFileSync(manifestPath, JSON.stringify(manifest));
-    expect(verifyManifest(out).problems[0]).toMatch(/^the manifest was edited: its file list hashes to [0-9a-f]{64}, not its digest/);
+    expect(verifyManifest(out).problems[0]).toMatch(
+      /^the manifest was edited: its file list hashes to [0-9a-f]{64}, not its digest/,
+    );
   });
 
   it("a directory without a manifest is not an artifact", () => {
     const out = synthFixture(() => "x\n");
-    expect(verifyManifest(out)).toEqual({ ok: false, problems: [`${join(out, MANIFEST_FILE)} is missing: this is not a built artifact`] });
+    expect(verifyManifest(out)).toEqual({
+      ok: false,
+      problems: [`${join(out, MANIFEST_FILE)} is missing: this is not a built artifact`],
+    });
   });
 });

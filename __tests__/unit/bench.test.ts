@@ -13,7 +13,14 @@ import { deterministicZip } from "../../modules/shared/zip";
 
 describe("figures", () => {
   it("a figure is the median of its samples, against the median of its yardstick's", () => {
-    const f = figure({ section: "s", name: "x", unit: "s", samples: [3, 1, 2], yardstick: { name: "y", samples: [2, 1, 1, 9] }, target: { maxRatio: 1.5 } });
+    const f = figure({
+      section: "s",
+      name: "x",
+      unit: "s",
+      samples: [3, 1, 2],
+      yardstick: { name: "y", samples: [2, 1, 1, 9] },
+      target: { maxRatio: 1.5 },
+    });
     expect(f.value).toBe(2);
     expect(f.yardstick?.value).toBe(1.5);
     expect(f.ratio).toBeCloseTo(4 / 3);
@@ -21,7 +28,16 @@ describe("figures", () => {
   });
 
   it("a ratio above the target, or a strict target reached exactly, is missed", () => {
-    expect(figure({ section: "s", name: "x", unit: "s", samples: [4], yardstick: { name: "y", samples: [2] }, target: { maxRatio: 1.5 } }).met).toBe(false);
+    expect(
+      figure({
+        section: "s",
+        name: "x",
+        unit: "s",
+        samples: [4],
+        yardstick: { name: "y", samples: [2] },
+        target: { maxRatio: 1.5 },
+      }).met,
+    ).toBe(false);
     expect(meets({ maxRatio: 2, strict: true }, 2, 2)).toBe(false);
     expect(meets({ maxRatio: 2 }, 2, 2)).toBe(true);
     expect(meets({ max: 60, strict: true }, 59.9, undefined)).toBe(true);
@@ -35,8 +51,22 @@ describe("figures", () => {
 
   it("the table and its Markdown twin show every figure with yardstick, ratio, target and verdict", () => {
     const figures = [
-      figure({ section: "glue", name: "job: wall", unit: "s", samples: [12], yardstick: { name: "floor", samples: [4] }, target: { maxRatio: 1.5, strict: true } }),
-      figure({ section: "layout", name: "size", unit: "bytes", samples: [1024], yardstick: { name: "raw", samples: [2048] }, target: { maxRatio: 0.25 } }),
+      figure({
+        section: "glue",
+        name: "job: wall",
+        unit: "s",
+        samples: [12],
+        yardstick: { name: "floor", samples: [4] },
+        target: { maxRatio: 1.5, strict: true },
+      }),
+      figure({
+        section: "layout",
+        name: "size",
+        unit: "bytes",
+        samples: [1024],
+        yardstick: { name: "raw", samples: [2048] },
+        target: { maxRatio: 0.25 },
+      }),
     ];
     const table = renderTable(figures, { glue: "Glue", layout: "Layout" });
     expect(table).toContain("[Glue]");
@@ -60,7 +90,9 @@ describe("command line", () => {
     expect(cli.only).toEqual(["synth", "glue"]); // in the bench's own order
     expect(cli.runs).toBe(5);
     expect(cli.fullSuiteRuns).toBe(0);
-    expect(() => parseArgs(["--only", "nope"])).toThrow("--only takes sections among synth, tests, terraform, lambda, glue, incremental, layout (got nope)");
+    expect(() => parseArgs(["--only", "nope"])).toThrow(
+      "--only takes sections among synth, tests, terraform, lambda, glue, incremental, layout (got nope)",
+    );
     expect(() => parseArgs(["--runs", "0"])).toThrow("--runs needs an integer ≥ 1 (got 0)");
     expect(() => parseArgs(["--fast"])).toThrow("unknown option --fast");
     expect(parseArgs(["--json", "/tmp/figures.json"]).json).toBe("/tmp/figures.json");
@@ -71,13 +103,16 @@ describe("the performance page's figures block", () => {
   it("replaces only what lies between the markers", () => {
     const page = "# T\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n\nrest\n";
     expect(withFiguresBlock(page, "new")).toBe("# T\n\n<!-- bench:start -->\nnew\n<!-- bench:end -->\n\nrest\n");
-    expect(() => withFiguresBlock("# T\n", "new")).toThrow("docs/performance.md has no <!-- bench:start --> … <!-- bench:end --> block");
+    expect(() => withFiguresBlock("# T\n", "new")).toThrow(
+      "docs/performance.md has no <!-- bench:start --> … <!-- bench:end --> block",
+    );
   });
 });
 
 describe("parsers the sections rely on", () => {
   it("jest counts add up over the unit and integration runs of npm test", () => {
-    const out = "Test Suites: 27 passed, 27 total\nTests:       857 passed, 857 total\n…\nTest Suites: 1 failed, 10 passed, 11 total\nTests:       1 failed, 85 passed, 86 total\n";
+    const out =
+      "Test Suites: 27 passed, 27 total\nTests:       857 passed, 857 total\n…\nTest Suites: 1 failed, 10 passed, 11 total\nTests:       1 failed, 85 passed, 86 total\n";
     expect(jestCounts(out)).toEqual({ suites: 38, tests: 943 });
     expect(jestCounts("no summary")).toEqual({ suites: undefined, tests: undefined });
   });
@@ -87,13 +122,27 @@ describe("parsers the sections rely on", () => {
       { name: "chunks/a.mjs", data: Buffer.from("x".repeat(1000)) },
       { name: "index.mjs", data: Buffer.from("export const handler = async () => ({});\n") },
     ];
-    expect(unzip(deterministicZip(files)).map((e) => [e.name, e.data.toString()])).toEqual(files.map((f) => [f.name, f.data.toString()]));
+    expect(unzip(deterministicZip(files)).map((e) => [e.name, e.data.toString()])).toEqual(
+      files.map((f) => [f.name, f.data.toString()]),
+    );
     expect(() => unzip(deflateRawSync(Buffer.from("not a zip")))).toThrow("not a zip archive");
   });
 
   it("layout figures hold the consumer's one-day read to 2 % of the raw read and every zone to one file per partition", () => {
-    const zone = (bytes: number, max: number) => ({ files: 10, bytes, partitions: 10, filesPerPartitionMax: max, filesPerPartitionMean: 1, meanFileBytes: bytes / 10 });
-    const query = (read: number) => ({ bytesRead: [read, read, read], seconds: [0.1], dayFiles: 3, dayFileBytes: read });
+    const zone = (bytes: number, max: number) => ({
+      files: 10,
+      bytes,
+      partitions: 10,
+      filesPerPartitionMax: max,
+      filesPerPartitionMean: 1,
+      meanFileBytes: bytes / 10,
+    });
+    const query = (read: number) => ({
+      bytesRead: [read, read, read],
+      seconds: [0.1],
+      dayFiles: 3,
+      dayFileBytes: read,
+    });
     const l: LayoutFigures = {
       records: 9000,
       days: 9,
@@ -107,7 +156,10 @@ describe("parsers the sections rely on", () => {
       targets: { queryBytesRatio: 0.02, sizeRatio: 0.25 },
     };
     const byName = Object.fromEntries(layoutFigures(l).map((f) => [f.name, f]));
-    expect(byName["one-day query, consumer (orders_daily, aggregate): bytes read"]).toMatchObject({ ratio: 0.03, met: false });
+    expect(byName["one-day query, consumer (orders_daily, aggregate): bytes read"]).toMatchObject({
+      ratio: 0.03,
+      met: false,
+    });
     expect(byName["size, processed (row-level Parquet)"]).toMatchObject({ ratio: 0.15, met: true });
     expect(byName["size, processed, vs the gzip it landed as"]).toMatchObject({ ratio: 1.2, met: false });
     expect(byName["consumer: files per partition (max)"]).toMatchObject({ value: 2, met: false });
@@ -116,13 +168,23 @@ describe("parsers the sections rely on", () => {
 });
 
 describe("incremental bench figures", () => {
-  const counts = (objects: number, bytes: number, partitions: number, seconds: number) => ({ objects, bytes, partitions, seconds, objectsByZone: {} });
+  const counts = (objects: number, bytes: number, partitions: number, seconds: number) => ({
+    objects,
+    bytes,
+    partitions,
+    seconds,
+    objectsByZone: {},
+  });
   const input = (at90: number): IncrementalFigures => ({
     recordsPerDay: 1000,
     environment: "prod",
     histories: [1, 30, 90],
     incremental: { "1": counts(10, 1000, 6, 8), "30": counts(10, 1010, 6, 8.5), "90": counts(at90, 1020, 6, 9) },
-    wholePrefix: { "1": counts(20, 2000, 12, 10), "30": counts(200, 30000, 180, 30), "90": counts(600, 90000, 540, 70) },
+    wholePrefix: {
+      "1": counts(20, 2000, 12, 10),
+      "30": counts(200, 30000, 180, 30),
+      "90": counts(600, 90000, 540, 70),
+    },
   });
 
   it("compares the longest history with the shortest, and wall time with the whole-prefix run", () => {

@@ -10,7 +10,9 @@ function synthBootstrap(name: string): TerraformJson {
 describe.each(["dev", "staging", "prod"])("%s state bootstrap", (name) => {
   const config = loadEnvironment(name);
   const json = synthBootstrap(name);
-  const state = resources(json, "aws_s3_bucket").find((b) => b.body.bucket === (config.state as { bucket: string }).bucket)!;
+  const state = resources(json, "aws_s3_bucket").find(
+    (b) => b.body.bucket === (config.state as { bucket: string }).bucket,
+  )!;
   const ref = `aws_s3_bucket.${state.name}`;
 
   it("creates exactly the bucket the environment's backend names, protected and versioned", () => {
@@ -30,10 +32,15 @@ describe.each(["dev", "staging", "prod"])("%s state bootstrap", (name) => {
 
   it("keeps its own state locally and is pinned to the environment's account and state region", () => {
     expect(json.terraform.backend).toEqual({ local: { path: `${name}-state.tfstate` } });
-    expect(json.provider.aws[0]).toMatchObject({ region: (config.state as { region: string }).region, allowed_account_ids: [config.accountId] });
+    expect(json.provider.aws[0]).toMatchObject({
+      region: (config.state as { region: string }).region,
+      allowed_account_ids: [config.accountId],
+    });
   });
 });
 
 it("refuses an environment that keeps local state", () => {
-  expect(() => synthBootstrap("local")).toThrow('local: state.backend is "local"; only S3 backends need a state bucket');
+  expect(() => synthBootstrap("local")).toThrow(
+    'local: state.backend is "local"; only S3 backends need a state bucket',
+  );
 });

@@ -14,11 +14,19 @@ import { readZip } from "../helpers/zip";
 
 describe("deterministicZip", () => {
   it("gives the same bytes for the same entries in any order, with fixed times, modes and no compression", () => {
-    const a = deterministicZip([{ name: "b.txt", data: Buffer.from("two") }, { name: "a.txt", data: Buffer.from("one") }]);
-    const b = deterministicZip([{ name: "a.txt", data: Buffer.from("one") }, { name: "b.txt", data: Buffer.from("two") }]);
+    const a = deterministicZip([
+      { name: "b.txt", data: Buffer.from("two") },
+      { name: "a.txt", data: Buffer.from("one") },
+    ]);
+    const b = deterministicZip([
+      { name: "a.txt", data: Buffer.from("one") },
+      { name: "b.txt", data: Buffer.from("two") },
+    ]);
     expect(a.equals(b)).toBe(true);
     const entries = readZip(a);
-    expect(entries.map((e) => [e.name, e.data.toString(), e.time, e.date, e.mode.toString(8), e.madeBy, e.method])).toEqual([
+    expect(
+      entries.map((e) => [e.name, e.data.toString(), e.time, e.date, e.mode.toString(8), e.madeBy, e.method]),
+    ).toEqual([
       ["a.txt", "one", 0, 0x21, "100644", 3, 0],
       ["b.txt", "two", 0, 0x21, "100644", 3, 0],
     ]);
@@ -29,7 +37,12 @@ describe("deterministicZip", () => {
   });
 
   it("refuses a name listed twice", () => {
-    expect(() => deterministicZip([{ name: "a", data: Buffer.alloc(0) }, { name: "a", data: Buffer.alloc(1) }])).toThrow('zip entry "a" is listed twice');
+    expect(() =>
+      deterministicZip([
+        { name: "a", data: Buffer.alloc(0) },
+        { name: "a", data: Buffer.alloc(1) },
+      ]),
+    ).toThrow('zip entry "a" is listed twice');
   });
 });
 
@@ -73,22 +86,37 @@ describe("the api-ingest bundle", () => {
   it("keeps the AWS SDK and Powertools out of the entry: they are chunks the handler imports at its first invocation", () => {
     const entries = readZip(readFileSync(first.path));
     const index = entries.find((e) => e.name === "index.mjs")!.data.toString("utf8");
-    const indexMap = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8")) as { sources: string[] };
+    const indexMap = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8")) as {
+      sources: string[];
+    };
     expect(indexMap.sources.filter((s) => s.includes("node_modules"))).toEqual([]);
     // What index.mjs loads at init (static imports) holds no SDK or Powertools code either.
     const staticChunks = [...index.matchAll(/import(?:[^"'()]*?from)?"\.\/([^"]+\.mjs)"/g)].map((m) => m[1]);
     for (const chunk of staticChunks) {
-      const map = JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] };
-      expect({ chunk, sources: map.sources.filter((s) => /@aws-sdk|@smithy|@aws-lambda-powertools/.test(s)) }).toEqual({ chunk, sources: [] });
+      const map = JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as {
+        sources: string[];
+      };
+      expect({ chunk, sources: map.sources.filter((s) => /@aws-sdk|@smithy|@aws-lambda-powertools/.test(s)) }).toEqual({
+        chunk,
+        sources: [],
+      });
     }
     const dynamic = [...index.matchAll(/import\("\.\/([^"]+\.mjs)"\)/g)].map((m) => m[1]);
-    const sourcesOf = (chunk: string) => (JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] }).sources;
+    const sourcesOf = (chunk: string) =>
+      (JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] })
+        .sources;
     expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-sdk/client-s3/")))).toBe(true);
     expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-lambda-powertools/logger/")))).toBe(true);
   });
 
   it("bundles only the SDK clients the handler imports", () => {
-    const clients = [...new Set(first.inputs.map((i) => /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//.exec(i)?.[1]).filter((c): c is string => !!c))].sort();
+    const clients = [
+      ...new Set(
+        first.inputs
+          .map((i) => /node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//.exec(i)?.[1])
+          .filter((c): c is string => !!c),
+      ),
+    ].sort();
     expect(clients).toEqual(["client-s3", "client-secrets-manager", "client-sqs"]);
     expect(first.inputs).toContain("functions/api-ingest/index.ts");
     expect(first.inputs.some((i) => i.includes("@aws-lambda-powertools/logger"))).toBe(true);
@@ -100,7 +128,9 @@ describe("the api-ingest bundle", () => {
     expect(built.cached).toBe(false);
     // A new process (no memo) finds the cache fresh: no esbuild run, the same zip.
     jest.isolateModules(() => {
-      const { bundleFunction: again } = jest.requireActual("../../modules/shared/bundle") as typeof import("../../modules/shared/bundle");
+      const { bundleFunction: again } = jest.requireActual(
+        "../../modules/shared/bundle",
+      ) as typeof import("../../modules/shared/bundle");
       const reused = again("api-ingest", { buildDir: dir });
       expect({ cached: reused.cached, sha256: reused.sha256 }).toEqual({ cached: true, sha256: built.sha256 });
     });
@@ -110,7 +140,9 @@ describe("the api-ingest bundle", () => {
     manifest.inputs["functions/api-ingest/ingest.ts"] = "0".repeat(64);
     writeFileSync(manifestPath, JSON.stringify(manifest));
     jest.isolateModules(() => {
-      const { bundleFunction: again } = jest.requireActual("../../modules/shared/bundle") as typeof import("../../modules/shared/bundle");
+      const { bundleFunction: again } = jest.requireActual(
+        "../../modules/shared/bundle",
+      ) as typeof import("../../modules/shared/bundle");
       const rebuilt = again("api-ingest", { buildDir: dir });
       expect({ cached: rebuilt.cached, sha256: rebuilt.sha256 }).toEqual({ cached: false, sha256: built.sha256 });
     });

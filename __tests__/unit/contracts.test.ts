@@ -3,7 +3,15 @@
  * resolved. A bad contract stops synth with every problem at once, each naming the dataset, the
  * field and the rule; the corpus of one-rule breaks is the one the docs table is generated from.
  */
-import { ContractError, DATASETS, DEFAULT_DATASET_ZONES, PartitionedDataset, defineDataset, livesIn, type DatasetContract } from "../../datasets";
+import {
+  ContractError,
+  DATASETS,
+  DEFAULT_DATASET_ZONES,
+  PartitionedDataset,
+  defineDataset,
+  livesIn,
+  type DatasetContract,
+} from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { BAD_CONTRACTS, PARCELS } from "../fixtures/bad-contracts";
 
@@ -34,7 +42,11 @@ describe("a bad contract fails with dataset, field and rule", () => {
   it("lists every independent problem in one message", () => {
     const error = errorOf({
       ...PARCELS,
-      columns: [...PARCELS.columns.slice(0, 3), { name: "weight_kg", type: "money" as never, description: "Parcel weight" }, ...PARCELS.columns.slice(4)],
+      columns: [
+        ...PARCELS.columns.slice(0, 3),
+        { name: "weight_kg", type: "money" as never, description: "Parcel weight" },
+        ...PARCELS.columns.slice(4),
+      ],
       primaryKey: ["parcel_id"],
       processed: "snapshot" as never,
       source: { kind: "api", path: "/v1/parcels", incremental: { kind: "full", reason: " " } },
@@ -53,14 +65,35 @@ describe("a bad contract fails with dataset, field and rule", () => {
   });
 
   it("still checks the rules between valid fields when another field is invalid", () => {
-    const error = errorOf({ ...PARCELS, description: 42 as never, primaryKey: ["tracking_id"], consumer: { kind: "aggregate", name: "daily", groupBy: ["carrier"], measures: [{ name: "n", fn: "count", description: "n" }] } });
+    const error = errorOf({
+      ...PARCELS,
+      description: 42 as never,
+      primaryKey: ["tracking_id"],
+      consumer: {
+        kind: "aggregate",
+        name: "daily",
+        groupBy: ["carrier"],
+        measures: [{ name: "n", fn: "count", description: "n" }],
+      },
+    });
     expect(error.problems.map((p) => p.field)).toEqual(["description", "primaryKey[0]", "consumer.groupBy[0]"]);
   });
 
   it("a partition key the contract cannot feed names the environment's key", () => {
-    const stream = defineDataset({ ...PARCELS, source: { kind: "kinesis" }, ingestion: { volumeMb: 10, durationMinutes: 1, latency: "real-time" }, columns: PARCELS.columns.filter((c) => c.name !== "region") });
+    const stream = defineDataset({
+      ...PARCELS,
+      source: { kind: "kinesis" },
+      ingestion: { volumeMb: 10, durationMinutes: 1, latency: "real-time" },
+      columns: PARCELS.columns.filter((c) => c.name !== "region"),
+    });
     expect(() => new PartitionedDataset(stream, loadEnvironment("prod").partitioning, "prod")).toThrow(
-      new ContractError([{ dataset: "parcels", field: "columns", rule: 'has no column "region", which prod\'s partition key "region" reads' }]),
+      new ContractError([
+        {
+          dataset: "parcels",
+          field: "columns",
+          rule: 'has no column "region", which prod\'s partition key "region" reads',
+        },
+      ]),
     );
   });
 });
@@ -68,7 +101,12 @@ describe("a bad contract fails with dataset, field and rule", () => {
 describe("a defined contract is resolved", () => {
   it("fills in the zones, the consumer view, the version column and what processed holds", () => {
     const { versionColumn: _version, ...unversioned } = PARCELS;
-    const resolved = defineDataset({ ...unversioned, name: "events", source: { kind: "kinesis" }, ingestion: { volumeMb: 10, durationMinutes: 1, latency: "real-time" } });
+    const resolved = defineDataset({
+      ...unversioned,
+      name: "events",
+      source: { kind: "kinesis" },
+      ingestion: { volumeMb: 10, durationMinutes: 1, latency: "real-time" },
+    });
     expect(resolved.zones).toEqual(DEFAULT_DATASET_ZONES);
     expect(resolved.consumer).toEqual({ kind: "curated" });
     expect(resolved.versionColumn).toBe("sent_at");
@@ -80,7 +118,9 @@ describe("a defined contract is resolved", () => {
   it("keeps what a contract declares", () => {
     const resolved = defineDataset({ ...PARCELS, zones: ["raw"], processed: "event-log" });
     expect([resolved.zones, resolved.processed, resolved.versionColumn]).toEqual([["raw"], "event-log", "changed_at"]);
-    expect(["raw", "processed", "consumer", "quarantine"].filter((z) => livesIn(resolved, z as never))).toEqual(["raw"]);
+    expect(["raw", "processed", "consumer", "quarantine"].filter((z) => livesIn(resolved, z as never))).toEqual([
+      "raw",
+    ]);
   });
 
   it("every platform dataset is resolved (what the modules build from)", () => {

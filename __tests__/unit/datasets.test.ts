@@ -18,11 +18,17 @@ describe("consumer views", () => {
       ["customer_count", "bigint"],
     ]);
     // in dev (dt only) region stays a data column
-    expect(new PartitionedDataset(orders, dev.partitioning, "dev").consumerColumns().map((c) => c.name)[0]).toBe("region");
+    expect(new PartitionedDataset(orders, dev.partitioning, "dev").consumerColumns().map((c) => c.name)[0]).toBe(
+      "region",
+    );
   });
 
   it("a curated view keeps the processed columns", () => {
-    const clickstream = new PartitionedDataset(DATASETS.find((d) => d.name === "clickstream")!, dev.partitioning, "dev");
+    const clickstream = new PartitionedDataset(
+      DATASETS.find((d) => d.name === "clickstream")!,
+      dev.partitioning,
+      "dev",
+    );
     expect(clickstream.consumerTableName).toBe("clickstream");
     expect(clickstream.consumerColumns()).toEqual(clickstream.dataColumns);
   });
@@ -35,7 +41,11 @@ describe("consumer views", () => {
     ]);
     expect(contract.versionColumn).toBe("updated_at");
     expect(contract.consumerColumns.map((c) => `${c.name}:${c.type}`)).toEqual([
-      "status:string", "currency:string", "order_count:bigint", "revenue:decimal(38,2)", "customer_count:bigint",
+      "status:string",
+      "currency:string",
+      "order_count:bigint",
+      "revenue:decimal(38,2)",
+      "customer_count:bigint",
     ]);
   });
 
@@ -69,7 +79,10 @@ describe("what processed holds", () => {
 
   it("every current-state dataset partitions by a time its versions do not change", () => {
     for (const d of DATASETS.filter((x) => x.processed === "current-state")) {
-      expect({ name: d.name, partitionTime: d.eventTimeColumn }).not.toEqual({ name: d.name, partitionTime: d.versionColumn });
+      expect({ name: d.name, partitionTime: d.eventTimeColumn }).not.toEqual({
+        name: d.name,
+        partitionTime: d.versionColumn,
+      });
     }
   });
 
@@ -84,10 +97,16 @@ describe("what processed holds", () => {
       return undefined;
     })();
     expect(thrown?.name).toBe("ContractError");
-    expect(thrown?.message).toContain('moving: processed: "current-state" needs a partition time that versions do not change');
+    expect(thrown?.message).toContain(
+      'moving: processed: "current-state" needs a partition time that versions do not change',
+    );
     expect(thrown?.message).toContain('declare processed: "event-log"');
-    expect(() => defineDataset({ ...orders, name: "moving", eventTimeColumn: "updated_at", processed: "current-state" })).toThrow(/needs a partition time/);
-    expect(() => defineDataset({ ...unversioned, name: "moving", eventTimeColumn: "updated_at", processed: "event-log" })).not.toThrow();
+    expect(() =>
+      defineDataset({ ...orders, name: "moving", eventTimeColumn: "updated_at", processed: "current-state" }),
+    ).toThrow(/needs a partition time/);
+    expect(() =>
+      defineDataset({ ...unversioned, name: "moving", eventTimeColumn: "updated_at", processed: "event-log" }),
+    ).not.toThrow();
   });
 
   it("rejects an unknown mode", () => {

@@ -11,7 +11,14 @@ import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { RedshiftserverlessNamespace } from "@cdktf/provider-aws/lib/redshiftserverless-namespace";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { PlatformStack } from "../../modules/platform-stack";
-import { BAD_INPUTS_PAGE, generatedDocs, orphanedPages, readCommitted, SECURITY_PAGE, SKIPS_BLOCK } from "../../scripts/docs";
+import {
+  BAD_INPUTS_PAGE,
+  generatedDocs,
+  orphanedPages,
+  readCommitted,
+  SECURITY_PAGE,
+  SKIPS_BLOCK,
+} from "../../scripts/docs";
 import { API_BLOCK, CONFIG_BLOCK } from "../../scripts/lib/bad-input-docs";
 import { replaceBlock } from "../../scripts/lib/readme-blocks";
 import { buildDataFlow, renderDataFlow, type DataFlow } from "../../scripts/lib/data-flow";
@@ -32,7 +39,10 @@ function modulesIn(json: TerraformJson): string[] {
 }
 
 /** The inventory rows of a page: module → what it holds. */
-const inventoryRows = (doc: string) => new Map([...doc.split("## Inventory")[1].matchAll(/^\| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => [m[1].trim(), m[2].trim()]));
+const inventoryRows = (doc: string) =>
+  new Map(
+    [...doc.split("## Inventory")[1].matchAll(/^\| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => [m[1].trim(), m[2].trim()]),
+  );
 
 /** Stages reachable from a node, following the data. */
 function reachable(flow: DataFlow, from: string): Set<string> {
@@ -49,11 +59,18 @@ function reachable(flow: DataFlow, from: string): Set<string> {
 }
 
 describe("architecture pages", () => {
-  it.each(synthAll().map((e) => [e.config.name, e] as const))("%s: the inventory lists every module present in the stack", (_name, { config, json }) => {
-    const modules = modulesIn(json);
-    expect(modules.length).toBeGreaterThan(0);
-    expect([...inventoryRows(renderArchitectureDoc(json, config)).keys()].filter((m) => m !== "module" && m !== "---").sort()).toEqual(modules);
-  });
+  it.each(synthAll().map((e) => [e.config.name, e] as const))(
+    "%s: the inventory lists every module present in the stack",
+    (_name, { config, json }) => {
+      const modules = modulesIn(json);
+      expect(modules.length).toBeGreaterThan(0);
+      expect(
+        [...inventoryRows(renderArchitectureDoc(json, config)).keys()]
+          .filter((m) => m !== "module" && m !== "---")
+          .sort(),
+      ).toEqual(modules);
+    },
+  );
 
   it.each(synthAll().map((e) => [e.config.name, e] as const))(
     "%s: the picture follows the data from every source through an engine and the zones to a query, with no box for keys, alarms or control",
@@ -64,12 +81,28 @@ describe("architecture pages", () => {
       expect(sources.length).toBeGreaterThan(0);
       for (const s of sources) {
         const stages = new Set([...reachable(flow, s.id)].map((id) => byId.get(id)!.stage));
-        expect({ source: s.title, stages: [...stages].sort() }).toEqual({ source: s.title, stages: ["catalog", "engine", "query", "source", "zone"] });
+        expect({ source: s.title, stages: [...stages].sort() }).toEqual({
+          source: s.title,
+          stages: ["catalog", "engine", "query", "source", "zone"],
+        });
       }
       // Every zone is written by some engine, and every edge runs forward or between engines and zones.
-      for (const z of flow.nodes.filter((n) => n.stage === "zone")) expect({ zone: z.title, written: flow.edges.some((e) => e.to === z.id && byId.get(e.from)!.stage === "engine") }).toEqual({ zone: z.title, written: true });
+      for (const z of flow.nodes.filter((n) => n.stage === "zone"))
+        expect({
+          zone: z.title,
+          written: flow.edges.some((e) => e.to === z.id && byId.get(e.from)!.stage === "engine"),
+        }).toEqual({ zone: z.title, written: true });
       const drawnTypes = new Set(flow.nodes.flatMap((n) => n.resources.map((a) => a.split(".")[0])));
-      for (const type of ["aws_kms_key", "aws_cloudwatch_metric_alarm", "aws_sfn_state_machine", "aws_scheduler_schedule", "aws_pipes_pipe", "aws_cloudwatch_event_rule", "aws_sns_topic"]) expect(drawnTypes.has(type)).toBe(false);
+      for (const type of [
+        "aws_kms_key",
+        "aws_cloudwatch_metric_alarm",
+        "aws_sfn_state_machine",
+        "aws_scheduler_schedule",
+        "aws_pipes_pipe",
+        "aws_cloudwatch_event_rule",
+        "aws_sns_topic",
+      ])
+        expect(drawnTypes.has(type)).toBe(false);
     },
   );
 
@@ -79,13 +112,19 @@ describe("architecture pages", () => {
     const jobs = json.resource.aws_glue_job as Record<string, unknown>;
     const engines = flow.nodes.filter((n) => n.stage === "engine");
     // Every Glue job is in exactly one box, and the boxes the pipelines run say so.
-    expect(engines.flatMap((n) => n.resources.filter((a) => a.startsWith("aws_glue_job."))).sort()).toEqual(Object.keys(jobs).map((k) => `aws_glue_job.${k}`).sort());
+    expect(engines.flatMap((n) => n.resources.filter((a) => a.startsWith("aws_glue_job."))).sort()).toEqual(
+      Object.keys(jobs)
+        .map((k) => `aws_glue_job.${k}`)
+        .sort(),
+    );
     const started = engines.filter((n) => n.lines.includes("started by Step Functions"));
     expect(started.length).toBeGreaterThan(0);
     const machines = JSON.stringify(json.resource.aws_sfn_state_machine);
     for (const n of started) expect(n.resources.some((a) => machines.includes(a))).toBe(true);
     // A box's alarm count is the alarms that name its resources.
-    const alarms = Object.values(json.resource.aws_cloudwatch_metric_alarm as Record<string, unknown>).map((a) => JSON.stringify(a));
+    const alarms = Object.values(json.resource.aws_cloudwatch_metric_alarm as Record<string, unknown>).map((a) =>
+      JSON.stringify(a),
+    );
     const lambda = engines.find((n) => n.resources.some((a) => a.startsWith("aws_lambda_function.")))!;
     const direct = alarms.filter((a) => lambda.resources.some((r) => a.includes(`\${${r}.`))).length;
     expect(direct).toBeGreaterThan(0);
@@ -100,14 +139,20 @@ describe("architecture pages", () => {
       const analytics = new Construct(stack, "fixture-analytics");
       new AthenaWorkgroup(analytics, "workgroup", {
         name: "wg",
-        configuration: { resultConfiguration: { outputLocation: `s3://${stack.lake.zones.consumer.bucket.bucketName}/results/` } },
+        configuration: {
+          resultConfiguration: { outputLocation: `s3://${stack.lake.zones.consumer.bucket.bucketName}/results/` },
+        },
       });
       new RedshiftserverlessNamespace(analytics, "namespace", { namespaceName: "ns" });
       new SsmParameter(new Construct(stack, "fixture-widgets"), "param", { name: "/x", type: "String", value: "y" });
     });
 
     const diagram = buildDiagram(json);
-    const byModule = (m: string) => diagram.nodes.filter((n) => n.module === m).map((n) => `${n.layer}: ${n.label}`).sort();
+    const byModule = (m: string) =>
+      diagram.nodes
+        .filter((n) => n.module === m)
+        .map((n) => `${n.layer}: ${n.label}`)
+        .sort();
     expect(byModule("fixture-analytics")).toEqual(["analytics: Athena workgroups", "analytics: Redshift Serverless"]);
     expect(byModule("fixture-widgets")).toEqual(["other: 1 resource"]);
     // The workgroup writes results to the consumer zone: the flow gains that edge, which dev alone does not have.
@@ -127,13 +172,24 @@ describe("architecture pages", () => {
     const docs = synthAll().map(({ config, json }) => ({ config, json, doc: renderArchitectureDoc(json, config) }));
     expect(new Set(docs.map((d) => d.doc)).size).toBe(docs.length);
     for (const { config, json, doc } of docs) {
-      const keys = /^\| partitioning \| (.+) \|$/m.exec(doc)?.[1].split(" / ").map((k) => k.split(" ")[0]);
-      expect({ env: config.name, keys }).toEqual({ env: config.name, keys: config.partitioning.keys.map((k) => k.name) });
+      const keys = /^\| partitioning \| (.+) \|$/m
+        .exec(doc)?.[1]
+        .split(" / ")
+        .map((k) => k.split(" ")[0]);
+      expect({ env: config.name, keys }).toEqual({
+        env: config.name,
+        keys: config.partitioning.keys.map((k) => k.name),
+      });
       const zones = buildDataFlow(json).nodes.filter((n) => n.stage === "zone");
       expect(zones.length).toBeGreaterThan(0);
       for (const z of zones) {
         const text = z.lines.join(" ");
-        expect({ env: config.name, zone: z.title, preventDestroy: text.includes("prevent_destroy"), forceDestroy: text.includes("force_destroy") }).toEqual({
+        expect({
+          env: config.name,
+          zone: z.title,
+          preventDestroy: text.includes("prevent_destroy"),
+          forceDestroy: text.includes("force_destroy"),
+        }).toEqual({
           env: config.name,
           zone: z.title,
           preventDestroy: config.protection.preventDestroy,
@@ -144,13 +200,18 @@ describe("architecture pages", () => {
   });
 
   it("an optional service is drawn exactly in the environments whose stack has it", () => {
-    expect(OPTIONAL_SERVICES).toEqual(expect.arrayContaining(["EMR Serverless", "Lake Formation", "QuickSight", "Redshift Serverless"]));
+    expect(OPTIONAL_SERVICES).toEqual(
+      expect.arrayContaining(["EMR Serverless", "Lake Formation", "QuickSight", "Redshift Serverless"]),
+    );
     for (const { config, json } of synthAll()) {
       const mermaid = renderDataFlow(buildDataFlow(json));
       for (const label of OPTIONAL_SERVICES) {
-        const types = Object.entries(SERVICES).filter(([, s]) => s.label === label).map(([t]) => t);
+        const types = Object.entries(SERVICES)
+          .filter(([, s]) => s.label === label)
+          .map(([t]) => t);
         const inStack = types.some((t) => Object.keys(json.resource).includes(t));
-        const drawn = label === "Lake Formation" ? mermaid.includes("Lake Formation grants") : mermaid.includes(`<b>${label}</b>`);
+        const drawn =
+          label === "Lake Formation" ? mermaid.includes("Lake Formation grants") : mermaid.includes(`<b>${label}</b>`);
         expect({ env: config.name, label, drawn }).toEqual({ env: config.name, label, drawn: inStack });
       }
     }
@@ -168,9 +229,20 @@ describe("generated docs are committed and current", () => {
 
   it("there is one architecture page per environment and none for a removed one; the README links each", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const pages = synthAll().map((e) => `docs/architecture-${e.config.name}.md`).sort();
-    expect(Object.keys(expected).filter((f) => f.startsWith("docs/architecture-")).sort()).toEqual(pages);
-    expect(orphanedPages(ROOT, synthAll().map((e) => e.config.name))).toEqual([]);
+    const pages = synthAll()
+      .map((e) => `docs/architecture-${e.config.name}.md`)
+      .sort();
+    expect(
+      Object.keys(expected)
+        .filter((f) => f.startsWith("docs/architecture-"))
+        .sort(),
+    ).toEqual(pages);
+    expect(
+      orphanedPages(
+        ROOT,
+        synthAll().map((e) => e.config.name),
+      ),
+    ).toEqual([]);
     for (const page of pages) expect(readme).toContain(`](${page})`);
   });
 
@@ -186,6 +258,8 @@ describe("generated docs are committed and current", () => {
 
   it("a page that lost its block fails generation, naming the page and the block", () => {
     const lost = (rel: string) => (rel === SECURITY_PAGE ? "# Security\n" : readCommitted(rel));
-    expect(() => generatedDocs(synthAll(), lost)).toThrow(`${SECURITY_PAGE} has no <!-- generated:${SKIPS_BLOCK}:start -->`);
+    expect(() => generatedDocs(synthAll(), lost)).toThrow(
+      `${SECURITY_PAGE} has no <!-- generated:${SKIPS_BLOCK}:start -->`,
+    );
   });
 });

@@ -11,8 +11,12 @@ import { ROOT } from "../../scripts/lib/terraform";
 
 /** Files of the repository (tracked or new, never ignored ones), relative to the root. */
 function repositoryFiles(): string[] {
-  const git = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
-  if (git.status !== 0) throw new Error(`git ls-files failed (the docs tests read the repository's file list with git): ${git.stderr}`);
+  const git = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (git.status !== 0)
+    throw new Error(`git ls-files failed (the docs tests read the repository's file list with git): ${git.stderr}`);
   return git.stdout.split("\n").filter((f) => f && existsSync(join(ROOT, f)));
 }
 
@@ -67,7 +71,9 @@ describe("the README", () => {
   it("gives the two commands, and CI runs exactly its test command", () => {
     expect(readme).toMatch(/^npm ci && npm start\b/m);
     expect(readme).toMatch(/^npm ci && npm test\b/m);
-    const ci = readFileSync(join(ROOT, ".ci", "run"), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#") && !/^(set|cd) /.test(l));
+    const ci = readFileSync(join(ROOT, ".ci", "run"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("#") && !/^(set|cd) /.test(l));
     expect(ci).toEqual(["npm ci && npm test"]);
   });
 
@@ -92,7 +98,12 @@ describe("links and citations", () => {
         broken.push(`${link}: no such file`);
         continue;
       }
-      if (anchor && target.endsWith(".md") && statSync(join(ROOT, target)).isFile() && !anchorsOf(readFileSync(join(ROOT, target), "utf8")).has(anchor)) {
+      if (
+        anchor &&
+        target.endsWith(".md") &&
+        statSync(join(ROOT, target)).isFile() &&
+        !anchorsOf(readFileSync(join(ROOT, target), "utf8")).has(anchor)
+      ) {
         broken.push(`${link}: ${target} has no heading #${anchor}`);
       }
     }
@@ -100,13 +111,20 @@ describe("links and citations", () => {
   });
 
   it("no source or doc cites a design-notes file the repository does not hold, or an issue number", () => {
-    const text = files.filter((f) => /\.(md|ts|mjs|js|py|sh|ya?ml)$/.test(f) && !f.startsWith("node_modules/") && f !== "__tests__/unit/docs-links.test.ts");
+    const text = files.filter(
+      (f) =>
+        /\.(md|ts|mjs|js|py|sh|ya?ml)$/.test(f) &&
+        !f.startsWith("node_modules/") &&
+        f !== "__tests__/unit/docs-links.test.ts",
+    );
     const cited: string[] = [];
     for (const file of text) {
       const body = readFileSync(join(ROOT, file), "utf8");
       if (body.includes("DESIGN.md") && !existsSync(join(ROOT, "DESIGN.md"))) cited.push(`${file}: DESIGN.md`);
       // "issue 12", "ticket #3" anywhere; a bare "#12" in prose (code uses "#3" in messages of its own).
-      const pattern = file.endsWith(".md") ? /\b(?:issue|issues|ticket)\s+#?\d+\b|(?<![\w&/`-])#\d{1,4}\b(?![\w-])/gi : /\b(?:issue|issues|ticket)\s+#?\d+\b/gi;
+      const pattern = file.endsWith(".md")
+        ? /\b(?:issue|issues|ticket)\s+#?\d+\b|(?<![\w&/`-])#\d{1,4}\b(?![\w-])/gi
+        : /\b(?:issue|issues|ticket)\s+#?\d+\b/gi;
       for (const m of body.matchAll(pattern)) {
         const line = body.slice(0, m.index).split("\n").length;
         cited.push(`${file}:${line}: ${m[0]}`);

@@ -9,7 +9,8 @@ import { ROOT } from "../../scripts/lib/terraform";
 
 describe("docs:render", () => {
   it("finds each Mermaid block of a page, and only those", () => {
-    const page = "# T\n\n```mermaid\nflowchart LR\n  a --> b\n```\n\n```sh\nnpm test\n```\n\n```mermaid\nflowchart TB\n  c\n```\n";
+    const page =
+      "# T\n\n```mermaid\nflowchart LR\n  a --> b\n```\n\n```sh\nnpm test\n```\n\n```mermaid\nflowchart TB\n  c\n```\n";
     expect(mermaidBlocks(page)).toEqual(["flowchart LR\n  a --> b\n", "flowchart TB\n  c\n"]);
     expect(mermaidBlocks(readFileSync(join(ROOT, "docs", "architecture-prod.md"), "utf8"))).toHaveLength(1);
   });

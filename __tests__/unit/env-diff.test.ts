@@ -27,19 +27,38 @@ const prodStack = new PlatformStack(extended, prod);
 new IotThing(new Construct(prodStack, "fixture-module"), "thing", { name: "fixture" });
 extended.synth();
 const stack = (dir: string, name: string) => readStacks(join(outdir, dir)).find((s) => s.name === name)!;
-const diff = diffEnvironments({ config: dev, stack: stack("plain", "dev") }, { config: prod, stack: stack("plain", "prod") });
-const added = diffEnvironments({ config: prod, stack: stack("plain", "prod") }, { config: prod, stack: stack("extended", "prod") });
+const diff = diffEnvironments(
+  { config: dev, stack: stack("plain", "dev") },
+  { config: prod, stack: stack("plain", "prod") },
+);
+const added = diffEnvironments(
+  { config: prod, stack: stack("plain", "prod") },
+  { config: prod, stack: stack("extended", "prod") },
+);
 
 const json = (v: unknown) => JSON.stringify(v);
 
 describe("env:diff", () => {
   it("flattens nested config to field paths, arrays by index", () => {
-    expect(flatten({ a: { b: 1, c: [{ d: "x" }, "y"] }, e: [], f: {} })).toEqual({ "a.b": "1", "a.c[0].d": '"x"', "a.c[1]": '"y"', e: "[]", f: "{}" });
+    expect(flatten({ a: { b: 1, c: [{ d: "x" }, "y"] }, e: [], f: {} })).toEqual({
+      "a.b": "1",
+      "a.c[0].d": '"x"',
+      "a.c[1]": '"y"',
+      e: "[]",
+      f: "{}",
+    });
   });
 
   it("lists each configuration field that differs with both values, and no field that is equal", () => {
     const at = (c: EnvironmentConfig, path: string) => flatten(c)[path];
-    for (const field of ["tier", "accountId", "protection.forceDestroy", "protection.preventDestroy", "alarms.notify", "logs.retentionDays"]) {
+    for (const field of [
+      "tier",
+      "accountId",
+      "protection.forceDestroy",
+      "protection.preventDestroy",
+      "alarms.notify",
+      "logs.retentionDays",
+    ]) {
       expect(diff.config).toContainEqual({ field, a: at(dev, field), b: at(prod, field) });
     }
     expect(diff.config).toContainEqual({ field: "protection.preventDestroy", a: json(false), b: json(true) });

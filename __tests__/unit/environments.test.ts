@@ -33,7 +33,11 @@ describe("shipped environments", () => {
   });
 
   it("inherit base defaults they do not override", () => {
-    expect(byName.dev.lake.lifecycle.raw).toEqual({ infrequentAccessAfterDays: 30, archiveAfterDays: 90, expireAfterDays: 365 });
+    expect(byName.dev.lake.lifecycle.raw).toEqual({
+      infrequentAccessAfterDays: 30,
+      archiveAfterDays: 90,
+      expireAfterDays: 365,
+    });
     expect(byName.dev.alarms.notify).toBe("record");
     expect(byName.staging.project).toBe("dataplat");
   });
@@ -54,10 +58,42 @@ describe("shipped environments", () => {
       ]),
     );
     expect(summary).toEqual({
-      dev: { partitions: "dt", notify: "record", cutoffGiB: 1, forceDestroy: true, preventDestroy: false, backend: "s3", logDays: 14 },
-      staging: { partitions: "dt+region", notify: "record", cutoffGiB: 10, forceDestroy: false, preventDestroy: false, backend: "s3", logDays: 30 },
-      prod: { partitions: "dt+region", notify: "page", cutoffGiB: 100, forceDestroy: false, preventDestroy: true, backend: "s3", logDays: 365 },
-      local: { partitions: "dt+region", notify: "record", cutoffGiB: undefined, forceDestroy: true, preventDestroy: false, backend: "local", logDays: 1 },
+      dev: {
+        partitions: "dt",
+        notify: "record",
+        cutoffGiB: 1,
+        forceDestroy: true,
+        preventDestroy: false,
+        backend: "s3",
+        logDays: 14,
+      },
+      staging: {
+        partitions: "dt+region",
+        notify: "record",
+        cutoffGiB: 10,
+        forceDestroy: false,
+        preventDestroy: false,
+        backend: "s3",
+        logDays: 30,
+      },
+      prod: {
+        partitions: "dt+region",
+        notify: "page",
+        cutoffGiB: 100,
+        forceDestroy: false,
+        preventDestroy: true,
+        backend: "s3",
+        logDays: 365,
+      },
+      local: {
+        partitions: "dt+region",
+        notify: "record",
+        cutoffGiB: undefined,
+        forceDestroy: true,
+        preventDestroy: false,
+        backend: "local",
+        logDays: 1,
+      },
     });
   });
 
@@ -68,20 +104,44 @@ describe("shipped environments", () => {
         {
           crawlers: e.catalog.crawlerSchedule,
           lakeFormation: e.lakeFormation.enabled,
-          redshift: e.redshift.enabled ? `${e.redshift.baseCapacityRpu}-${e.redshift.maxCapacityRpu} RPU` : `off: ${e.redshift.disabledReason}`,
+          redshift: e.redshift.enabled
+            ? `${e.redshift.baseCapacityRpu}-${e.redshift.maxCapacityRpu} RPU`
+            : `off: ${e.redshift.disabledReason}`,
           quicksight: e.quicksight.enabled,
-          network: e.network.mode === "create" ? `${e.network.cidr} in ${e.network.availabilityZones.length} AZs` : `adopt ${e.network.vpcId}`,
+          network:
+            e.network.mode === "create"
+              ? `${e.network.cidr} in ${e.network.availabilityZones.length} AZs`
+              : `adopt ${e.network.vpcId}`,
         },
       ]),
     );
     expect(summary).toEqual({
-      dev: { crawlers: "cron(15 2 * * ? *)", lakeFormation: false, redshift: "8-32 RPU", quicksight: false, network: "10.10.0.0/16 in 3 AZs" },
-      staging: { crawlers: "cron(15 2 * * ? *)", lakeFormation: true, redshift: "8-64 RPU", quicksight: false, network: "adopt vpc-0a1b2c3d4e5f60718" },
-      prod: { crawlers: "cron(15 * * * ? *)", lakeFormation: true, redshift: "32-256 RPU", quicksight: true, network: "10.30.0.0/16 in 3 AZs" },
+      dev: {
+        crawlers: "cron(15 2 * * ? *)",
+        lakeFormation: false,
+        redshift: "8-32 RPU",
+        quicksight: false,
+        network: "10.10.0.0/16 in 3 AZs",
+      },
+      staging: {
+        crawlers: "cron(15 2 * * ? *)",
+        lakeFormation: true,
+        redshift: "8-64 RPU",
+        quicksight: false,
+        network: "adopt vpc-0a1b2c3d4e5f60718",
+      },
+      prod: {
+        crawlers: "cron(15 * * * ? *)",
+        lakeFormation: true,
+        redshift: "32-256 RPU",
+        quicksight: true,
+        network: "10.30.0.0/16 in 3 AZs",
+      },
       local: {
         crawlers: "cron(15 2 * * ? *)",
         lakeFormation: false,
-        redshift: "off: the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
+        redshift:
+          "off: the emulator (moto 5.2.1) has no Redshift Serverless API: terraform apply would hang waiting for the workgroup",
         quicksight: false,
         network: "10.99.0.0/16 in 2 AZs",
       },
@@ -133,7 +193,9 @@ describe("a bad environment config fails with env, field and rule", () => {
   });
 
   it("lets an opt-in feature (QuickSight) stay off without a reason", () => {
-    expect(() => loadEnvironments([{ ...local, quicksight: { enabled: false, disabledReason: undefined } }])).not.toThrow();
+    expect(() =>
+      loadEnvironments([{ ...local, quicksight: { enabled: false, disabledReason: undefined } }]),
+    ).not.toThrow();
   });
 
   it("lets local omit the account id", () => {

@@ -1,19 +1,48 @@
 import { Testing, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Lake } from "../../modules/lake";
-import { IGrantable, PolicyStatement, ServiceRole, assertLeastPrivilege, keptReasons, policyDocument, sidOf } from "../../modules/shared/iam";
+import {
+  IGrantable,
+  PolicyStatement,
+  ServiceRole,
+  assertLeastPrivilege,
+  keptReasons,
+  policyDocument,
+  sidOf,
+} from "../../modules/shared/iam";
 import { Naming } from "../../modules/shared/naming";
 import { parsePolicy, resources, TerraformJson } from "../helpers/synth";
 
-const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({ actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"], ...s });
+const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({
+  actions: ["s3:GetObject"],
+  resources: ["arn:aws:s3:::b/*"],
+  ...s,
+});
 const tiering = { raw: {}, processed: {}, consumer: {}, quarantine: {} };
 
 function stackWith(grant: (lake: Lake, role: ServiceRole) => void): TerraformJson {
   const stack = new TerraformStack(Testing.app(), "grants");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
-  const naming = new Naming({ project: "dataplat", environment: "test", accountId: "111111111111", region: "eu-west-1" });
-  const lake = new Lake(stack, "lake", { naming, accountId: "111111111111", region: "eu-west-1", lifecycle: tiering, noncurrentVersionExpirationDays: 30, accessLogRetentionDays: 365 });
-  const role = new ServiceRole(stack, "job", { naming, name: "job", service: "glue.amazonaws.com", accountId: "111111111111" });
+  const naming = new Naming({
+    project: "dataplat",
+    environment: "test",
+    accountId: "111111111111",
+    region: "eu-west-1",
+  });
+  const lake = new Lake(stack, "lake", {
+    naming,
+    accountId: "111111111111",
+    region: "eu-west-1",
+    lifecycle: tiering,
+    noncurrentVersionExpirationDays: 30,
+    accessLogRetentionDays: 365,
+  });
+  const role = new ServiceRole(stack, "job", {
+    naming,
+    name: "job",
+    service: "glue.amazonaws.com",
+    accountId: "111111111111",
+  });
   grant(lake, role);
   return JSON.parse(Testing.synth(stack));
 }
@@ -97,7 +126,12 @@ describe("lake grants", () => {
   });
 
   it("a role with no grants has no (empty, invalid) inline policy", () => {
-    expect(resources(stackWith(() => undefined), "aws_iam_role_policy")).toHaveLength(0);
+    expect(
+      resources(
+        stackWith(() => undefined),
+        "aws_iam_role_policy",
+      ),
+    ).toHaveLength(0);
   });
 
   it("a grant repeated is one statement; its kept reasons are recorded on the role, never rendered", () => {
@@ -109,7 +143,9 @@ describe("lake grants", () => {
     });
     expect(rolePolicy(json).map((s) => s.Sid)).toEqual(["RawOrdersList", "RawOrdersRead", "LakeRawKeyDecryptViaS3"]);
     expect(JSON.stringify(json)).not.toContain("backfill");
-    expect(held.map((s) => keptReasons(s).filter((k) => k.reason === "used only on backfill").length)).toEqual([1, 1, 1]);
+    expect(held.map((s) => keptReasons(s).filter((k) => k.reason === "used only on backfill").length)).toEqual([
+      1, 1, 1,
+    ]);
   });
 });
 
@@ -117,7 +153,12 @@ describe("statement ids", () => {
   const role = () => {
     const stack = new TerraformStack(Testing.app(), "sids");
     const naming = new Naming({ project: "dataplat", environment: "test", region: "eu-west-1" });
-    return new ServiceRole(stack, "job", { naming, name: "job", service: "glue.amazonaws.com", accountId: "111111111111" });
+    return new ServiceRole(stack, "job", {
+      naming,
+      name: "job",
+      service: "glue.amazonaws.com",
+      accountId: "111111111111",
+    });
   };
 
   it("come from words, alphanumeric", () => {
@@ -128,7 +169,9 @@ describe("statement ids", () => {
 
   it("are required on every role statement, and a different statement under a taken sid gets a number", () => {
     const r = role();
-    expect(() => r.addToPolicy(allow({ sid: undefined }))).toThrow('sids/job: IAM statement "" of s3:GetObject needs an alphanumeric sid');
+    expect(() => r.addToPolicy(allow({ sid: undefined }))).toThrow(
+      'sids/job: IAM statement "" of s3:GetObject needs an alphanumeric sid',
+    );
     expect(() => r.addToPolicy(allow({ sid: "Read-Orders" }))).toThrow("needs an alphanumeric sid");
     r.addToPolicy(allow({ sid: "Read" }));
     r.addToPolicy(allow({ sid: "Read", resources: ["arn:aws:s3:::c/*"] }));
@@ -168,7 +211,14 @@ describe("service roles", () => {
   it("drop the source conditions only for a service whose documented trust has none", () => {
     const stack = new TerraformStack(Testing.app(), "roles");
     const naming = new Naming({ project: "dataplat", environment: "test", region: "eu-west-1" });
-    const role = (service: string) => new ServiceRole(stack, service, { naming, name: service.split(".")[0], service, accountId: "111111111111", confusedDeputyConditions: false });
+    const role = (service: string) =>
+      new ServiceRole(stack, service, {
+        naming,
+        name: service.split(".")[0],
+        service,
+        accountId: "111111111111",
+        confusedDeputyConditions: false,
+      });
     expect(() => role("glue.amazonaws.com")).not.toThrow();
     expect(() => role("lambda.amazonaws.com")).toThrow(
       "roles/lambda.amazonaws.com: lambda.amazonaws.com roles must keep the aws:SourceAccount/aws:SourceArn trust conditions; only glue.amazonaws.com, lakeformation.amazonaws.com, redshift.amazonaws.com may turn them off",
@@ -177,7 +227,6 @@ describe("service roles", () => {
 });
 
 describe("least privilege is enforced at synth", () => {
-
   it.each([
     ["*", allow({ actions: ["*"] }), 'allows "*"'],
     ["service:*", allow({ actions: ["s3:*"] }), 'allows "s3:*"'],
@@ -189,9 +238,17 @@ describe("least privilege is enforced at synth", () => {
   });
 
   it("accepts Deny statements with wildcards (guard rails) and documented wildcard resources", () => {
-    expect(() => assertLeastPrivilege([{ effect: "Deny", principals: "*", actions: ["s3:*"], resources: ["*"] }])).not.toThrow();
     expect(() =>
-      assertLeastPrivilege([allow({ actions: ["xray:PutTraceSegments"], resources: ["*"], wildcardResourceReason: "X-Ray has no resource-level permissions" })]),
+      assertLeastPrivilege([{ effect: "Deny", principals: "*", actions: ["s3:*"], resources: ["*"] }]),
+    ).not.toThrow();
+    expect(() =>
+      assertLeastPrivilege([
+        allow({
+          actions: ["xray:PutTraceSegments"],
+          resources: ["*"],
+          wildcardResourceReason: "X-Ray has no resource-level permissions",
+        }),
+      ]),
     ).not.toThrow();
   });
 
@@ -199,6 +256,8 @@ describe("least privilege is enforced at synth", () => {
     const received: PolicyStatement[] = [];
     const grantee: IGrantable = { addToPolicy: (s) => received.push(s) };
     grantee.addToPolicy(allow({}));
-    expect(JSON.parse(policyDocument(received)).Statement).toEqual([{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/*" }]);
+    expect(JSON.parse(policyDocument(received)).Statement).toEqual([
+      { Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/*" },
+    ]);
   });
 });

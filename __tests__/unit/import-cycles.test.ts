@@ -31,7 +31,11 @@ describe("the import graph", () => {
   it("has no cycle between files or folders beyond the known ones", () => {
     const cycles = importCycles(graph);
     // a new cycle, with the file imports that close it
-    expect(Object.fromEntries(cycles.filter((c) => !(describeCycle(c) in KNOWN_CYCLES)).map((c) => [describeCycle(c), c.imports]))).toEqual({});
+    expect(
+      Object.fromEntries(
+        cycles.filter((c) => !(describeCycle(c) in KNOWN_CYCLES)).map((c) => [describeCycle(c), c.imports]),
+      ),
+    ).toEqual({});
     // a known cycle that is gone: delete its line from KNOWN_CYCLES
     expect(Object.keys(KNOWN_CYCLES).filter((known) => !cycles.some((c) => describeCycle(c) === known))).toEqual([]);
   });
@@ -39,7 +43,11 @@ describe("the import graph", () => {
   it("datasets/ imports nothing but itself and environments/ (the domain does not know the infrastructure)", () => {
     const outside = [...graph]
       .filter(([file]) => file.startsWith("datasets/"))
-      .flatMap(([file, targets]) => [...targets].filter((t) => !t.startsWith("datasets/") && !t.startsWith("environments/")).map((t) => `${file} → ${t}`));
+      .flatMap(([file, targets]) =>
+        [...targets]
+          .filter((t) => !t.startsWith("datasets/") && !t.startsWith("environments/"))
+          .map((t) => `${file} → ${t}`),
+      );
     expect(outside).toEqual([]);
   });
 });
@@ -54,7 +62,9 @@ describe("the cycle check", () => {
   };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "import-cycles-"));
-    write({ "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true }, include: ["**/*.ts"] }) });
+    write({
+      "tsconfig.json": JSON.stringify({ compilerOptions: { module: "commonjs", strict: true }, include: ["**/*.ts"] }),
+    });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,7 +79,11 @@ describe("the cycle check", () => {
   });
 
   it("finds a cycle between files of one folder, and none in a layered tree", () => {
-    write({ "m/a.ts": 'import { b } from "./b";\nexport const a = b;\n', "m/b.ts": 'export const b = 1;\nexport type A = typeof import("./a");\n', "m/c.ts": 'import { a } from "./a";\nexport const c = a;\n' });
+    write({
+      "m/a.ts": 'import { b } from "./b";\nexport const a = b;\n',
+      "m/b.ts": 'export const b = 1;\nexport type A = typeof import("./a");\n',
+      "m/c.ts": 'import { a } from "./a";\nexport const c = a;\n',
+    });
     const cycles = importCycles(importGraph(dir));
     expect(cycles.map(describeCycle)).toEqual(["m: a.ts ↔ b.ts"]);
     expect(cycles[0].imports).toEqual(["m/a.ts → m/b.ts", "m/b.ts → m/a.ts"]);

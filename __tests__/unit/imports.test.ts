@@ -15,7 +15,9 @@ function sourceFiles(dir: string): string[] {
 
 it("imports provider classes by deep path only (the root import costs seconds and hundreds of MB per synth)", () => {
   const offenders = sourceFiles(ROOT)
-    .filter((file) => /from\s+["']@cdktf\/provider-aws["']|require\(["']@cdktf\/provider-aws["']\)/.test(readFileSync(file, "utf8")))
+    .filter((file) =>
+      /from\s+["']@cdktf\/provider-aws["']|require\(["']@cdktf\/provider-aws["']\)/.test(readFileSync(file, "utf8")),
+    )
     .map((file) => relative(ROOT, file));
   expect(offenders).toEqual([]);
 });

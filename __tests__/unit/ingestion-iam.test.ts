@@ -64,7 +64,12 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     for (const p of policies) {
       for (const s of parsePolicy(p.body.policy).Statement as Statement[]) {
         expect(s.Effect).toBe("Allow");
-        for (const action of asArray(s.Action)) expect({ policy: p.name, action, wildcard: action.includes("*") }).toEqual({ policy: p.name, action, wildcard: false });
+        for (const action of asArray(s.Action))
+          expect({ policy: p.name, action, wildcard: action.includes("*") }).toEqual({
+            policy: p.name,
+            action,
+            wildcard: false,
+          });
       }
     }
   });
@@ -77,19 +82,42 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         Effect: "Allow",
         Principal: { Service: "lambda.amazonaws.com" },
         Action: "sts:AssumeRole",
-        Condition: { StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": [`arn:aws:lambda:${region}:${accountId}:function:${prefix}-ingest-shipments`] } },
+        Condition: {
+          StringEquals: { "aws:SourceAccount": accountId },
+          ArnLike: { "aws:SourceArn": [`arn:aws:lambda:${region}:${accountId}:function:${prefix}-ingest-shipments`] },
+        },
       },
     ]);
-    expect(objectAccess(json, statements)).toEqual({ "raw:shipments/*": WRITE, "quarantine:shipments/api_ingest/*": WRITE, "state:shipments/api-ingest/*": [...READ, ...WRITE].sort() });
+    expect(objectAccess(json, statements)).toEqual({
+      "raw:shipments/*": WRITE,
+      "quarantine:shipments/api_ingest/*": WRITE,
+      "state:shipments/api-ingest/*": [...READ, ...WRITE].sort(),
+    });
     const stateArn = `${refOf(byPath(json, "aws_s3_bucket", BUCKETS.state))}.arn}`;
-    expect(statements.filter((s) => asArray(s.Resource).includes(stateArn)).map((s) => s.Condition)).toEqual([{ StringLike: { "s3:prefix": ["shipments/api-ingest/*"] } }]);
-    const byAction = (a: string) => statements.filter((s) => asArray(s.Action).includes(a)).flatMap((s) => asArray(s.Resource));
-    expect(byAction("sqs:SendMessage")).toEqual([`${refOf(byPath(json, "aws_sqs_queue", "ingestion/dead-letters"))}.arn}`]);
-    expect(byAction("secretsmanager:GetSecretValue")).toEqual([`${refOf(byPath(json, "aws_secretsmanager_secret", "ingestion/api-credentials-secret"))}.arn}`]);
-    expect(byAction("logs:PutLogEvents")).toEqual([`${refOf(byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs"))}.arn}:*`]);
+    expect(statements.filter((s) => asArray(s.Resource).includes(stateArn)).map((s) => s.Condition)).toEqual([
+      { StringLike: { "s3:prefix": ["shipments/api-ingest/*"] } },
+    ]);
+    const byAction = (a: string) =>
+      statements.filter((s) => asArray(s.Action).includes(a)).flatMap((s) => asArray(s.Resource));
+    expect(byAction("sqs:SendMessage")).toEqual([
+      `${refOf(byPath(json, "aws_sqs_queue", "ingestion/dead-letters"))}.arn}`,
+    ]);
+    expect(byAction("secretsmanager:GetSecretValue")).toEqual([
+      `${refOf(byPath(json, "aws_secretsmanager_secret", "ingestion/api-credentials-secret"))}.arn}`,
+    ]);
+    expect(byAction("logs:PutLogEvents")).toEqual([
+      `${refOf(byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs"))}.arn}:*`,
+    ]);
     // KMS: the zone keys through S3, the ingestion key through SQS, Secrets Manager, Lambda and S3 (the state bucket) only.
     const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("kms:")));
-    const via = kms.map((s) => `${asArray(s.Resource)[0].split(".")[1].replace(/_[0-9A-F]{8}$/, "")} via ${s.Condition!.StringEquals["kms:ViaService"]}`).sort();
+    const via = kms
+      .map(
+        (s) =>
+          `${asArray(s.Resource)[0]
+            .split(".")[1]
+            .replace(/_[0-9A-F]{8}$/, "")} via ${s.Condition!.StringEquals["kms:ViaService"]}`,
+      )
+      .sort();
     expect(via).toEqual(
       [
         `ingestion_key via lambda.${region}.amazonaws.com`,
@@ -111,7 +139,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       ArnLike: { "aws:SourceArn": [`arn:aws:scheduler:${region}:${accountId}:schedule-group/default`] },
     });
     const fn = `${refOf(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"))}.arn}`;
-    const actions = statements.filter((s) => !asArray(s.Action)[0].startsWith("kms:")).map((s) => [asArray(s.Action), asArray(s.Resource)]);
+    const actions = statements
+      .filter((s) => !asArray(s.Action)[0].startsWith("kms:"))
+      .map((s) => [asArray(s.Action), asArray(s.Resource)]);
     expect(actions).toEqual([
       [["sqs:SendMessage"], [`${refOf(byPath(json, "aws_sqs_queue", "ingestion/dead-letters"))}.arn}`]],
       [["lambda:InvokeFunction"], [fn, `${fn}:*`]],
@@ -157,9 +187,17 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       [`scratch:glue-temp/${prefix}-orders-rds-extract/*`]: READ_WRITE_DELETE,
     });
     const sid = (id: string) => statements.find((s) => s.Sid === id)!;
-    expect(asArray(sid("Connection").Resource)).toEqual([`arn:aws:glue:${region}:${accountId}:catalog`, `arn:aws:glue:${region}:${accountId}:connection/${prefix}-rds-source`]);
-    expect(asArray(sid("DatabaseCredentials").Resource)).toEqual([`${refOf(byPath(json, "aws_secretsmanager_secret", "ingestion/rds-source-secret"))}.arn}`]);
-    for (const r of [...asArray(sid("ConnectionInterfaces").Resource), ...asArray(sid("ConnectionInterfaceCleanup").Resource)]) {
+    expect(asArray(sid("Connection").Resource)).toEqual([
+      `arn:aws:glue:${region}:${accountId}:catalog`,
+      `arn:aws:glue:${region}:${accountId}:connection/${prefix}-rds-source`,
+    ]);
+    expect(asArray(sid("DatabaseCredentials").Resource)).toEqual([
+      `${refOf(byPath(json, "aws_secretsmanager_secret", "ingestion/rds-source-secret"))}.arn}`,
+    ]);
+    for (const r of [
+      ...asArray(sid("ConnectionInterfaces").Resource),
+      ...asArray(sid("ConnectionInterfaceCleanup").Resource),
+    ]) {
       expect(r.startsWith(`arn:aws:ec2:${region}:${accountId}:`)).toBe(true);
     }
   });
@@ -176,7 +214,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       "quarantine:customers/dynamodb_extract/deletions/*": WRITE,
     });
     const table = `arn:aws:dynamodb:${region}:${accountId}:table/customers`;
-    const dynamodb = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:"))).map((s) => [asArray(s.Action), asArray(s.Resource)]);
+    const dynamodb = statements
+      .filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:")))
+      .map((s) => [asArray(s.Action), asArray(s.Resource)]);
     expect(dynamodb).toEqual([
       [["dynamodb:ExportTableToPointInTime"], [table]],
       [["dynamodb:DescribeExport"], [`${table}/export/*`]],
@@ -186,13 +226,17 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   it("Firehose reads its stream and writes its dataset's raw folder and error folder only", () => {
     const { trust, statements } = roleAt(json, "ingestion/events-clickstream/role");
     expect(trust[0].Principal).toEqual({ Service: "firehose.amazonaws.com" });
-    expect(trust[0].Condition!.ArnLike).toEqual({ "aws:SourceArn": [`arn:aws:firehose:${region}:${accountId}:deliverystream/${prefix}-clickstream`] });
+    expect(trust[0].Condition!.ArnLike).toEqual({
+      "aws:SourceArn": [`arn:aws:firehose:${region}:${accountId}:deliverystream/${prefix}-clickstream`],
+    });
     expect(objectAccess(json, statements)).toEqual({
       "raw:clickstream/*": [...READ, ...WRITE].sort(),
       "raw:_firehose-errors/clickstream/*": [...READ, ...WRITE].sort(),
     });
     const kinesis = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("kinesis:")));
-    expect(kinesis.flatMap((s) => asArray(s.Resource))).toEqual([`${refOf(byPath(json, "aws_kinesis_stream", "ingestion/events-clickstream/kinesis"))}.arn}`]);
+    expect(kinesis.flatMap((s) => asArray(s.Resource))).toEqual([
+      `${refOf(byPath(json, "aws_kinesis_stream", "ingestion/events-clickstream/kinesis"))}.arn}`,
+    ]);
     expect(kinesis.flatMap((s) => asArray(s.Action)).every((a) => /^kinesis:(Describe|Get|List)/.test(a))).toBe(true);
   });
 
@@ -203,7 +247,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     }
     const { trust, statements } = roleAt(json, "ingestion/emr/runtime-role");
     expect(trust[0].Principal).toEqual({ Service: "emr-serverless.amazonaws.com" });
-    expect(trust[0].Condition!.ArnLike).toEqual({ "aws:SourceArn": [`arn:aws:emr-serverless:${region}:${accountId}:/applications/*`] });
+    expect(trust[0].Condition!.ArnLike).toEqual({
+      "aws:SourceArn": [`arn:aws:emr-serverless:${region}:${accountId}:/applications/*`],
+    });
     const zones = new Set(Object.keys(objectAccess(json, statements)).map((k) => k.split(":")[0]));
     expect([...zones].sort()).toEqual(["artifacts", "consumer", "processed", "scratch"]);
     for (const [key, actions] of Object.entries(objectAccess(json, statements))) {

@@ -5,8 +5,16 @@
  * (the synth run itself: __tests__/integration/synth.test.ts).
  */
 import {
-  ContractError, DATASETS, decideEngine, defineDataset, ENGINE_RULES, ingestionProblems, PartitionedDataset,
-  type DatasetContract, type Engine, type IngestionProfile,
+  ContractError,
+  DATASETS,
+  decideEngine,
+  defineDataset,
+  ENGINE_RULES,
+  ingestionProblems,
+  PartitionedDataset,
+  type DatasetContract,
+  type Engine,
+  type IngestionProfile,
 } from "../../datasets";
 import { loadEnvironment } from "../../environments";
 
@@ -28,10 +36,13 @@ describe("the rule table", () => {
     [10, 1, "real-time", true, "kinesis", "real-time"], // latency decides before anything else
   ];
 
-  it.each(table)("volume %p MB, %p min, %s, complex=%p → %s (rule %s)", (volumeMb, durationMinutes, latency, complexDependencies, engine, rule) => {
-    const decision = decideEngine({ volumeMb, durationMinutes, latency, complexDependencies });
-    expect({ engine: decision.engine, rule: decision.rule.id }).toEqual({ engine, rule });
-  });
+  it.each(table)(
+    "volume %p MB, %p min, %s, complex=%p → %s (rule %s)",
+    (volumeMb, durationMinutes, latency, complexDependencies, engine, rule) => {
+      const decision = decideEngine({ volumeMb, durationMinutes, latency, complexDependencies });
+      expect({ engine: decision.engine, rule: decision.rule.id }).toEqual({ engine, rule });
+    },
+  );
 
   it("states each rule as the platform guidance does, in order", () => {
     expect(ENGINE_RULES.map((r) => `${r.id}: ${r.description}`)).toEqual([
@@ -46,7 +57,9 @@ describe("the rule table", () => {
 describe("the shipped datasets", () => {
   it("get their engine from what they declare", () => {
     const dev = loadEnvironment("dev");
-    const engines = Object.fromEntries(DATASETS.map((c) => [c.name, new PartitionedDataset(c, dev.partitioning, "dev").engine]));
+    const engines = Object.fromEntries(
+      DATASETS.map((c) => [c.name, new PartitionedDataset(c, dev.partitioning, "dev").engine]),
+    );
     expect(engines).toEqual({ orders: "glue", customers: "glue", clickstream: "kinesis", shipments: "lambda" });
   });
 });
@@ -104,10 +117,14 @@ describe("a declaration that breaks a rule", () => {
     }
     expect(thrown).toBeInstanceOf(ContractError);
     const count = message.split("\n").length;
-    expect((thrown as Error).message).toBe(`Invalid dataset contract ${contract.name} (${count} problem${count === 1 ? "" : "s"}):\n  - ${message}`);
+    expect((thrown as Error).message).toBe(
+      `Invalid dataset contract ${contract.name} (${count} problem${count === 1 ? "" : "s"}):\n  - ${message}`,
+    );
   });
 
   it("an explicit engine that agrees with the rules is accepted", () => {
-    expect(ingestionProblems("rds", { volumeMb: 8000, durationMinutes: 40, latency: "batch", engine: "glue" })).toEqual([]);
+    expect(ingestionProblems("rds", { volumeMb: 8000, durationMinutes: 40, latency: "batch", engine: "glue" })).toEqual(
+      [],
+    );
   });
 });

@@ -14,13 +14,24 @@ import { prod } from "../../environments/prod";
 import { gluePackage } from "../../modules/ingestion";
 import { PartitionLayout } from "../../datasets";
 import { ROOT } from "../../modules/shared/bundle";
-import { byPath, refOf, resources, synthAll, synthEnvironment, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import {
+  byPath,
+  refOf,
+  resources,
+  synthAll,
+  synthEnvironment,
+  type SynthesizedResource,
+  type TerraformJson,
+} from "../helpers/synth";
 
 const ref = (r: SynthesizedResource, attr: string) => `${refOf(r)}.${attr}}`;
 const zoneBucket = (json: TerraformJson, zone: string) => byPath(json, "aws_s3_bucket", `lake/${zone}/bucket`);
 const zoneKey = (json: TerraformJson, zone: string) => byPath(json, "aws_kms_key", `lake/${zone}-key`);
 const ingestionKey = (json: TerraformJson) => byPath(json, "aws_kms_key", "ingestion/key");
-const sha256 = (file: string) => createHash("sha256").update(readFileSync(join(ROOT, file))).digest("hex");
+const sha256 = (file: string) =>
+  createHash("sha256")
+    .update(readFileSync(join(ROOT, file)))
+    .digest("hex");
 
 describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, { config, json }) => {
   const datasets = DATASETS.map((c) => new PartitionedDataset(c, config.partitioning, config.name));
@@ -30,7 +41,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     const fn = byPath(json, "aws_lambda_function", "ingestion/api-shipments/function").body;
 
     it("one function per dataset the rules give to Lambda, with the environment's timeout (< 15 min), memory and reserved concurrency", () => {
-      expect(resources(json, "aws_lambda_function").map((f) => f.body.function_name)).toEqual([`${prefix}-ingest-shipments`]);
+      expect(resources(json, "aws_lambda_function").map((f) => f.body.function_name)).toEqual([
+        `${prefix}-ingest-shipments`,
+      ]);
       expect(fn).toMatchObject({
         runtime: "nodejs22.x",
         architectures: ["arm64"],
@@ -64,10 +77,21 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
 
     it("logs to its own log group with the environment's retention, encrypted with the ingestion key", () => {
       const group = byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs").body;
-      expect(group).toEqual(expect.objectContaining({ name: `/aws/lambda/${prefix}-ingest-shipments`, retention_in_days: config.logs.retentionDays, kms_key_id: ref(ingestionKey(json), "arn") }));
-      expect(fn.logging_config).toMatchObject({ log_format: "JSON", log_group: ref(byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs"), "name") });
+      expect(group).toEqual(
+        expect.objectContaining({
+          name: `/aws/lambda/${prefix}-ingest-shipments`,
+          retention_in_days: config.logs.retentionDays,
+          kms_key_id: ref(ingestionKey(json), "arn"),
+        }),
+      );
+      expect(fn.logging_config).toMatchObject({
+        log_format: "JSON",
+        log_group: ref(byPath(json, "aws_cloudwatch_log_group", "ingestion/api-shipments/logs"), "name"),
+      });
       // CloudWatch Logs may use the key for the platform's Lambda and Firehose groups only.
-      const statement = JSON.parse(ingestionKey(json).body.policy).Statement.find((s: { Sid: string }) => s.Sid === "IngestionLogs");
+      const statement = JSON.parse(ingestionKey(json).body.policy).Statement.find(
+        (s: { Sid: string }) => s.Sid === "IngestionLogs",
+      );
       expect(statement.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"]).toEqual([
         `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/lambda/${prefix}-*`,
         `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/kinesisfirehose/${prefix}-*`,
@@ -81,7 +105,10 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         schedule_expression: config.ingestion.api.schedule,
         schedule_expression_timezone: "UTC",
         flexible_time_window: { mode: "OFF" },
-        target: { arn: ref(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"), "arn"), dead_letter_config: { arn: dlq } },
+        target: {
+          arn: ref(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"), "arn"),
+          dead_letter_config: { arn: dlq },
+        },
       });
       const invoke = byPath(json, "aws_lambda_function_event_invoke_config", "ingestion/api-shipments/async").body;
       expect(invoke).toMatchObject({
@@ -93,30 +120,41 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
 
     it("the dead-letter queue keeps messages 14 days, is encrypted with the ingestion key and refuses plain HTTP", () => {
       const queue = byPath(json, "aws_sqs_queue", "ingestion/dead-letters").body;
-      expect(queue).toMatchObject({ name: `${prefix}-ingest-dlq`, message_retention_seconds: 1209600, kms_master_key_id: ref(ingestionKey(json), "arn") });
+      expect(queue).toMatchObject({
+        name: `${prefix}-ingest-dlq`,
+        message_retention_seconds: 1209600,
+        kms_master_key_id: ref(ingestionKey(json), "arn"),
+      });
       const policy = JSON.parse(byPath(json, "aws_sqs_queue_policy", "ingestion/dead-letters-policy").body.policy);
       expect(policy.Statement).toEqual([
-        expect.objectContaining({ Effect: "Deny", Principal: "*", Action: "sqs:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        expect.objectContaining({
+          Effect: "Deny",
+          Principal: "*",
+          Action: "sqs:*",
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }),
       ]);
     });
 
     it("creates the credentials secret (KMS) but never a secret value", () => {
       const secrets = resources(json, "aws_secretsmanager_secret");
       for (const s of secrets) expect(s.body.kms_key_id).toBe(ref(ingestionKey(json), "arn"));
-      expect(secrets.map((s) => s.body.name).sort()).toEqual(
-        [`${prefix}-api-credentials`, `${prefix}-rds-source`],
-      );
+      expect(secrets.map((s) => s.body.name).sort()).toEqual([`${prefix}-api-credentials`, `${prefix}-rds-source`]);
       expect(resources(json, "aws_secretsmanager_secret_version")).toEqual([]);
     });
   });
 
   describe("the Glue jobs", () => {
     const jobs = resources(json, "aws_glue_job");
-    const job = (dataset: string, kind: string) => byPath(json, "aws_glue_job", `ingestion/glue/${dataset}-${kind}`).body;
+    const job = (dataset: string, kind: string) =>
+      byPath(json, "aws_glue_job", `ingestion/glue/${dataset}-${kind}`).body;
 
     it("raw → processed and processed → consumer for every dataset, and an extract for each RDS and DynamoDB source", () => {
       const expected = [
-        ...datasets.flatMap((d) => [`${prefix}-${d.name}-raw-to-processed`, `${prefix}-${d.name}-processed-to-consumer`]),
+        ...datasets.flatMap((d) => [
+          `${prefix}-${d.name}-raw-to-processed`,
+          `${prefix}-${d.name}-processed-to-consumer`,
+        ]),
         `${prefix}-customers-dynamodb-extract`,
         `${prefix}-orders-rds-extract`,
       ];
@@ -147,18 +185,30 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
 
     it("bookmarks make only the RDS extract incremental; every other job reruns over its paths identically", () => {
       for (const { body } of jobs) {
-        const expected = body.name.endsWith("-rds-extract") ? `job-bookmark-${config.ingestion.glue.bookmarks}` : "job-bookmark-disable";
-        expect({ job: body.name, bookmarks: body.default_arguments["--job-bookmark-option"] }).toEqual({ job: body.name, bookmarks: expected });
+        const expected = body.name.endsWith("-rds-extract")
+          ? `job-bookmark-${config.ingestion.glue.bookmarks}`
+          : "job-bookmark-disable";
+        expect({ job: body.name, bookmarks: body.default_arguments["--job-bookmark-option"] }).toEqual({
+          job: body.name,
+          bookmarks: expected,
+        });
       }
     });
 
     it("run the uploaded script of their kind and the dataplat_glue package, both keyed by content hash in the artifacts bucket", () => {
-      const objects = Object.fromEntries(resources(json, "aws_s3_object").map((o) => [o.name.replace(/_[0-9A-F]{8}$/, ""), o]));
+      const objects = Object.fromEntries(
+        resources(json, "aws_s3_object").map((o) => [o.name.replace(/_[0-9A-F]{8}$/, ""), o]),
+      );
       for (const kind of ["raw_to_processed", "processed_to_consumer", "rds_extract", "dynamodb_extract"]) {
         const object = objects[`ingestion_glue_script-${kind}`].body;
         expect(object.key).toBe(`glue/scripts/${sha256(`glue-jobs/jobs/${kind}.py`)}/${kind}.py`);
-        expect(object).toMatchObject({ server_side_encryption: "aws:kms", kms_key_id: ref(byPath(json, "aws_kms_key", "ingestion/artifacts-key"), "arn") });
-        expect(object.source).toMatch(new RegExp(`^assets/ingestion_glue_script-${kind}-asset_[0-9A-F]{8}/[0-9a-f]{64}/${kind}\\.py$`));
+        expect(object).toMatchObject({
+          server_side_encryption: "aws:kms",
+          kms_key_id: ref(byPath(json, "aws_kms_key", "ingestion/artifacts-key"), "arn"),
+        });
+        expect(object.source).toMatch(
+          new RegExp(`^assets/ingestion_glue_script-${kind}-asset_[0-9A-F]{8}/[0-9a-f]{64}/${kind}\\.py$`),
+        );
       }
       const pkg = objects["ingestion_glue_package"].body;
       expect(pkg.key).toBe(`glue/packages/${gluePackage().sha256}/dataplat_glue.zip`);
@@ -168,7 +218,10 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         python_version: "3",
         script_location: `s3://${bucket}/${ref(objects["ingestion_glue_script-raw_to_processed"], "key")}`,
       });
-      for (const { body } of jobs) expect(body.default_arguments["--extra-py-files"]).toBe(`s3://${bucket}/${ref(objects["ingestion_glue_package"], "key")}`);
+      for (const { body } of jobs)
+        expect(body.default_arguments["--extra-py-files"]).toBe(
+          `s3://${bucket}/${ref(objects["ingestion_glue_package"], "key")}`,
+        );
     });
 
     it("pass each dataset's job contract and paths per glue-jobs/dataplat_glue's arguments, at the catalog's table locations", () => {
@@ -209,7 +262,9 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
 
     it("every extract stages under _staging/<dataset>/ in the raw bucket: outside the prefix its trigger rule and crawler watch, and granted there", () => {
       const uri = (zone: string, path: string) => `s3://${ref(zoneBucket(json, zone), "bucket")}/${path}`;
-      const extracts = datasets.filter((d) => d.contract.source.kind === "rds" || d.contract.source.kind === "dynamodb");
+      const extracts = datasets.filter(
+        (d) => d.contract.source.kind === "rds" || d.contract.source.kind === "dynamodb",
+      );
       expect(extracts.length).toBeGreaterThan(0);
       const rules = resources(json, "aws_cloudwatch_event_rule").filter((r) => r.body.name.endsWith("-raw-created"));
       const crawlers = resources(json, "aws_glue_crawler");
@@ -219,15 +274,22 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         expect(args["--staging_path"]).toBe(uri("raw", `_staging/${dataset.name}/`));
         expect(args["--staging_path"].startsWith(args["--output_path"])).toBe(false);
         for (const rule of rules) {
-          const prefixes: string[] = JSON.parse(rule.body.event_pattern).detail.object.key.map((k: { prefix: string }) => k.prefix);
-          for (const prefix of prefixes) expect(`_staging/${dataset.name}/run/raw/part.txt.gz`.startsWith(prefix)).toBe(false);
+          const prefixes: string[] = JSON.parse(rule.body.event_pattern).detail.object.key.map(
+            (k: { prefix: string }) => k.prefix,
+          );
+          for (const prefix of prefixes)
+            expect(`_staging/${dataset.name}/run/raw/part.txt.gz`.startsWith(prefix)).toBe(false);
         }
         for (const crawler of crawlers) {
           for (const target of crawler.body.s3_target ?? []) expect(String(target.path)).not.toContain("_staging");
         }
-        const policy = JSON.parse(byPath(json, "aws_iam_role_policy", `ingestion/glue/${dataset.name}-${kind}-role/policy`).body.policy);
+        const policy = JSON.parse(
+          byPath(json, "aws_iam_role_policy", `ingestion/glue/${dataset.name}-${kind}-role/policy`).body.policy,
+        );
         const staged = `${refOf(zoneBucket(json, "raw"))}.arn}/_staging/${dataset.name}/*`;
-        const writes = policy.Statement.filter((st: { Action: string[]; Resource: string[] }) => [st.Resource].flat().includes(staged)).flatMap((st: { Action: string[] }) => [st.Action].flat());
+        const writes = policy.Statement.filter((st: { Action: string[]; Resource: string[] }) =>
+          [st.Resource].flat().includes(staged),
+        ).flatMap((st: { Action: string[] }) => [st.Action].flat());
         expect(writes).toEqual(expect.arrayContaining(["s3:PutObject", "s3:DeleteObject"]));
       }
     });
@@ -242,12 +304,18 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
           SECRET_ID: ref(byPath(json, "aws_secretsmanager_secret", "ingestion/rds-source-secret"), "name"),
           JDBC_ENFORCE_SSL: "true",
         },
-        physical_connection_requirements: { security_group_id_list: [ref(byPath(json, "aws_security_group", "network/glue-sg"), "id")] },
+        physical_connection_requirements: {
+          security_group_id_list: [ref(byPath(json, "aws_security_group", "network/glue-sg"), "id")],
+        },
       });
       expect(JSON.stringify(connection.body)).not.toMatch(/PASSWORD|USERNAME/);
       const extract = job("orders", "rds_extract");
       expect(extract.connections).toEqual([ref(connection, "name")]);
-      expect(extract.default_arguments).toMatchObject({ "--source_table": "public.orders", "--connection_name": ref(connection, "name"), "--connection_type": "postgresql" });
+      expect(extract.default_arguments).toMatchObject({
+        "--source_table": "public.orders",
+        "--connection_name": ref(connection, "name"),
+        "--connection_type": "postgresql",
+      });
     });
   });
 
@@ -266,9 +334,15 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     });
 
     it("Firehose partitions by the environment's spec (the same prefix and JQ the PartitionLayout renders), buffers and logs as configured, with an error prefix outside the dataset", () => {
-      const firehose = byPath(json, "aws_kinesis_firehose_delivery_stream", "ingestion/events-clickstream/firehose").body;
+      const firehose = byPath(
+        json,
+        "aws_kinesis_firehose_delivery_stream",
+        "ingestion/events-clickstream/firehose",
+      ).body;
       const s3 = firehose.extended_s3_configuration;
-      expect(firehose.kinesis_source_configuration.kinesis_stream_arn).toBe(ref(byPath(json, "aws_kinesis_stream", "ingestion/events-clickstream/kinesis"), "arn"));
+      expect(firehose.kinesis_source_configuration.kinesis_stream_arn).toBe(
+        ref(byPath(json, "aws_kinesis_stream", "ingestion/events-clickstream/kinesis"), "arn"),
+      );
       expect(s3).toMatchObject({
         bucket_arn: ref(zoneBucket(json, "raw"), "arn"),
         kms_key_arn: ref(zoneKey(json, "raw"), "arn"),
@@ -281,10 +355,14 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
         dynamic_partitioning_configuration: { enabled: true },
         cloudwatch_logging_options: { enabled: true },
       });
-      const query = s3.processing_configuration.processors[0].parameters.find((p: { parameter_name: string }) => p.parameter_name === "MetadataExtractionQuery");
+      const query = s3.processing_configuration.processors[0].parameters.find(
+        (p: { parameter_name: string }) => p.parameter_name === "MetadataExtractionQuery",
+      );
       expect(query.parameter_value).toBe(layout.firehoseQuery("event_time"));
       expect(s3.data_format_conversion_configuration).toBeUndefined();
-      expect(s3.prefix).toBe(`clickstream/${config.partitioning.keys.map((k) => `${k.name}=!{partitionKeyFromQuery:${k.name}}/`).join("")}`);
+      expect(s3.prefix).toBe(
+        `clickstream/${config.partitioning.keys.map((k) => `${k.name}=!{partitionKeyFromQuery:${k.name}}/`).join("")}`,
+      );
     });
   });
 
@@ -308,11 +386,31 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
 
   it("outputs what orchestration and operators need, named <resource>_<attribute>", () => {
     const outputs = json.output!;
-    expect(outputs.ingestion_api_function_names.value).toEqual({ shipments: ref(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"), "function_name") });
-    expect(Object.keys(outputs.ingestion_glue_job_names.value).sort()).toEqual(["clickstream", "customers", "orders", "shipments"]);
-    expect(Object.keys(outputs.ingestion_glue_job_names.value.orders).sort()).toEqual(["extract", "processedToConsumer", "rawToProcessed"]);
-    expect(Object.keys(outputs.ingestion_glue_job_names.value.shipments).sort()).toEqual(["processedToConsumer", "rawToProcessed"]);
-    for (const name of ["ingestion_dead_letter_queue_url", "ingestion_kinesis_stream_names", "ingestion_firehose_stream_names", "ingestion_artifacts_bucket_name", "ingestion_api_credentials_secret_arn"]) {
+    expect(outputs.ingestion_api_function_names.value).toEqual({
+      shipments: ref(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"), "function_name"),
+    });
+    expect(Object.keys(outputs.ingestion_glue_job_names.value).sort()).toEqual([
+      "clickstream",
+      "customers",
+      "orders",
+      "shipments",
+    ]);
+    expect(Object.keys(outputs.ingestion_glue_job_names.value.orders).sort()).toEqual([
+      "extract",
+      "processedToConsumer",
+      "rawToProcessed",
+    ]);
+    expect(Object.keys(outputs.ingestion_glue_job_names.value.shipments).sort()).toEqual([
+      "processedToConsumer",
+      "rawToProcessed",
+    ]);
+    for (const name of [
+      "ingestion_dead_letter_queue_url",
+      "ingestion_kinesis_stream_names",
+      "ingestion_firehose_stream_names",
+      "ingestion_artifacts_bucket_name",
+      "ingestion_api_credentials_secret_arn",
+    ]) {
       expect(outputs[name]).toBeDefined();
     }
     expect(outputs.emr_serverless_application_id !== undefined).toBe(config.ingestion.emrServerless.enabled);
@@ -356,13 +454,17 @@ describe("Parquet conversion (opt-in)", () => {
   const json = synthEnvironment(config);
 
   it("delivers Parquet to the processed zone against the dataset's processed table, and drops the Glue raw → processed job it replaces", () => {
-    const s3 = byPath(json, "aws_kinesis_firehose_delivery_stream", "ingestion/events-clickstream/firehose").body.extended_s3_configuration;
+    const s3 = byPath(json, "aws_kinesis_firehose_delivery_stream", "ingestion/events-clickstream/firehose").body
+      .extended_s3_configuration;
     expect(s3.bucket_arn).toBe(ref(zoneBucket(json, "processed"), "arn"));
     expect(s3.kms_key_arn).toBe(ref(zoneKey(json, "processed"), "arn"));
     expect(s3.compression_format).toBe("UNCOMPRESSED");
     expect(s3.data_format_conversion_configuration).toMatchObject({
       enabled: true,
-      schema_configuration: { database_name: "dataplat_prod_processed", table_name: ref(byPath(json, "aws_glue_catalog_table", "catalog/clickstream-processed"), "name") },
+      schema_configuration: {
+        database_name: "dataplat_prod_processed",
+        table_name: ref(byPath(json, "aws_glue_catalog_table", "catalog/clickstream-processed"), "name"),
+      },
       output_format_configuration: { serializer: { parquet_ser_de: { compression: "SNAPPY" } } },
     });
     const names = resources(json, "aws_glue_job").map((j) => j.body.name);

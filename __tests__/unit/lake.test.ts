@@ -23,16 +23,21 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
     expect(names.some((n) => n.includes("-access-logs-"))).toBe(true);
   });
 
-  it.each(all.map((b) => [b.body.bucket as string, b.ref]))("%s: versioning, public access block, ACLs off", (_n, bucketRef) => {
-    expect(one(json, "aws_s3_bucket_versioning", bucketRef).versioning_configuration).toEqual({ status: "Enabled" });
-    expect(one(json, "aws_s3_bucket_public_access_block", bucketRef)).toMatchObject({
-      block_public_acls: true,
-      block_public_policy: true,
-      ignore_public_acls: true,
-      restrict_public_buckets: true,
-    });
-    expect(one(json, "aws_s3_bucket_ownership_controls", bucketRef).rule).toEqual({ object_ownership: "BucketOwnerEnforced" });
-  });
+  it.each(all.map((b) => [b.body.bucket as string, b.ref]))(
+    "%s: versioning, public access block, ACLs off",
+    (_n, bucketRef) => {
+      expect(one(json, "aws_s3_bucket_versioning", bucketRef).versioning_configuration).toEqual({ status: "Enabled" });
+      expect(one(json, "aws_s3_bucket_public_access_block", bucketRef)).toMatchObject({
+        block_public_acls: true,
+        block_public_policy: true,
+        ignore_public_acls: true,
+        restrict_public_buckets: true,
+      });
+      expect(one(json, "aws_s3_bucket_ownership_controls", bucketRef).rule).toEqual({
+        object_ownership: "BucketOwnerEnforced",
+      });
+    },
+  );
 
   it.each(all.map((b) => [b.body.bucket as string, b.ref]))("%s: TLS-only policy and encryption", (name, bucketRef) => {
     const statements = parsePolicy(one(json, "aws_s3_bucket_policy", bucketRef).policy).Statement;
@@ -65,22 +70,29 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
     expect(otherKey.Condition.StringNotEquals).toEqual({ "s3:x-amz-server-side-encryption-aws-kms-key-id": keyArn });
   });
 
-  it.each(all.map((b) => [b.body.bucket as string, b.ref]))("%s: server access logging (except the log bucket itself)", (name, bucketRef) => {
-    const logging = attachedTo(json, "aws_s3_bucket_logging", bucketRef);
-    if (name.includes("-access-logs-")) {
-      expect(logging).toHaveLength(0);
-      return;
-    }
-    expect(logging).toHaveLength(1);
-    const logBucket = all.find((b) => (b.body.bucket as string).includes("-access-logs-"))!;
-    expect(logging[0].body.target_bucket).toBe(`\${${logBucket.ref}.id}`);
-  });
+  it.each(all.map((b) => [b.body.bucket as string, b.ref]))(
+    "%s: server access logging (except the log bucket itself)",
+    (name, bucketRef) => {
+      const logging = attachedTo(json, "aws_s3_bucket_logging", bucketRef);
+      if (name.includes("-access-logs-")) {
+        expect(logging).toHaveLength(0);
+        return;
+      }
+      expect(logging).toHaveLength(1);
+      const logBucket = all.find((b) => (b.body.bucket as string).includes("-access-logs-"))!;
+      expect(logging[0].body.target_bucket).toBe(`\${${logBucket.ref}.id}`);
+    },
+  );
 
   it("gives each zone its own KMS key with rotation on", () => {
     const keys = resources(json, "aws_kms_key");
     const zoneKeys = all
       .filter((b) => ZONES.some((zone) => (b.body.bucket as string).includes(`-${zone}-`))) // other modules' buckets have their own keys
-      .map((b) => one(json, "aws_s3_bucket_server_side_encryption_configuration", b.ref).rule[0].apply_server_side_encryption_by_default.kms_master_key_id);
+      .map(
+        (b) =>
+          one(json, "aws_s3_bucket_server_side_encryption_configuration", b.ref).rule[0]
+            .apply_server_side_encryption_by_default.kms_master_key_id,
+      );
     expect(new Set(zoneKeys).size).toBe(ZONES.length);
     for (const key of keys) {
       expect(key.body.enable_key_rotation).toBe(true);
@@ -94,7 +106,10 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
       (s) => s.Principal?.Service === "logging.s3.amazonaws.com",
     );
     const sources = statements.map((s) => s.Condition.ArnLike["aws:SourceArn"]).sort();
-    const zoneArns = all.filter((b) => b !== logBucket).map((b) => `\${${b.ref}.arn}`).sort();
+    const zoneArns = all
+      .filter((b) => b !== logBucket)
+      .map((b) => `\${${b.ref}.arn}`)
+      .sort();
     expect(sources).toEqual(zoneArns);
     for (const s of statements) expect(s.Condition.StringEquals["aws:SourceAccount"]).toMatch(/^\d{12}$/);
   });
@@ -120,10 +135,14 @@ describe("lifecycle tiers come from the environment config", () => {
         ...(tiering.infrequentAccessAfterDays ? [["STANDARD_IA", tiering.infrequentAccessAfterDays]] : []),
         ...(tiering.archiveAfterDays ? [["GLACIER_IR", tiering.archiveAfterDays]] : []),
       ]);
-      expect(asArray(current.expiration).map((e: any) => e.days)).toEqual(tiering.expireAfterDays ? [tiering.expireAfterDays] : []);
+      expect(asArray(current.expiration).map((e: any) => e.days)).toEqual(
+        tiering.expireAfterDays ? [tiering.expireAfterDays] : [],
+      );
       expect(current.abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 7 }]);
       const noncurrent = rules.find((r) => r.id === "noncurrent-versions");
-      expect(noncurrent.noncurrent_version_expiration).toEqual([{ noncurrent_days: config.lake.noncurrentVersionExpirationDays }]);
+      expect(noncurrent.noncurrent_version_expiration).toEqual([
+        { noncurrent_days: config.lake.noncurrentVersionExpirationDays },
+      ]);
     }
   });
 

@@ -1,6 +1,11 @@
 import { Naming } from "../../modules/shared/naming";
 
-const naming = new Naming({ project: "dataplat", environment: "staging", accountId: "222222222222", region: "ap-southeast-2" });
+const naming = new Naming({
+  project: "dataplat",
+  environment: "staging",
+  accountId: "222222222222",
+  region: "ap-southeast-2",
+});
 
 it("builds every kind of name from one prefix", () => {
   expect(naming.prefix).toBe("dataplat-staging");
@@ -11,7 +16,12 @@ it("builds every kind of name from one prefix", () => {
 });
 
 it("fits the longest environment and zone names into S3's 63-character bucket limit", () => {
-  const longest = new Naming({ project: "abcdefghijkl", environment: "abcdefghij", accountId: "222222222222", region: "ap-southeast-2" });
+  const longest = new Naming({
+    project: "abcdefghijkl",
+    environment: "abcdefghij",
+    accountId: "222222222222",
+    region: "ap-southeast-2",
+  });
   expect(longest.bucket("quarantine").length).toBeLessThanOrEqual(63);
 });
 

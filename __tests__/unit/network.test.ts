@@ -2,9 +2,12 @@ import { INTERFACE_ENDPOINT_SERVICES, subnetCidr } from "../../modules/network";
 import { jdbcPort } from "../../modules/ingestion";
 import { byPath, parsePolicy, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
 
-const sgRef = (json: TerraformJson, name: string) => `${refOf(byPath(json, "aws_security_group", `network/${name}-sg`))}.id}`;
+const sgRef = (json: TerraformJson, name: string) =>
+  `${refOf(byPath(json, "aws_security_group", `network/${name}-sg`))}.id}`;
 const rulesOf = (json: TerraformJson, type: string, group: string) =>
-  resources(json, type).filter((r) => r.body.security_group_id === sgRef(json, group)).map((r) => r.body);
+  resources(json, type)
+    .filter((r) => r.body.security_group_id === sgRef(json, group))
+    .map((r) => r.body);
 
 describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security groups", (_env, { config, json }) => {
   it("open nothing to the internet: no 0.0.0.0/0, no IPv6 anywhere, no inline rules", () => {
@@ -21,20 +24,32 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security 
     }
   });
 
-  it(config.redshift.enabled ? "the warehouse accepts no connections by default and only speaks HTTPS, to AWS endpoints and S3" : "without a warehouse there is no warehouse security group", () => {
-    if (!config.redshift.enabled) {
-      expect(resources(json, "aws_security_group").map((g) => g.body.name)).not.toContain(`dataplat-${config.name}-redshift`);
-      return;
-    }
-    expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "redshift")).toEqual([]);
-    const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "redshift");
-    expect(egress.map((r) => [r.from_port, r.to_port])).toEqual([[443, 443], [443, 443]]);
-    expect(egress.some((r) => r.prefix_list_id)).toBe(true);
-  });
+  it(
+    config.redshift.enabled
+      ? "the warehouse accepts no connections by default and only speaks HTTPS, to AWS endpoints and S3"
+      : "without a warehouse there is no warehouse security group",
+    () => {
+      if (!config.redshift.enabled) {
+        expect(resources(json, "aws_security_group").map((g) => g.body.name)).not.toContain(
+          `dataplat-${config.name}-redshift`,
+        );
+        return;
+      }
+      expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "redshift")).toEqual([]);
+      const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "redshift");
+      expect(egress.map((r) => [r.from_port, r.to_port])).toEqual([
+        [443, 443],
+        [443, 443],
+      ]);
+      expect(egress.some((r) => r.prefix_list_id)).toBe(true);
+    },
+  );
 
   it("Glue connections: workers reach each other (self-reference), HTTPS to AWS endpoints and S3, and the RDS source's port in its range, nothing else", () => {
     const self = sgRef(json, "glue");
-    expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "glue")).toEqual([expect.objectContaining({ referenced_security_group_id: self, from_port: 0, to_port: 65535 })]);
+    expect(rulesOf(json, "aws_vpc_security_group_ingress_rule", "glue")).toEqual([
+      expect.objectContaining({ referenced_security_group_id: self, from_port: 0, to_port: 65535 }),
+    ]);
     const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "glue");
     expect(egress.filter((r) => r.referenced_security_group_id === self)).toHaveLength(1);
     const others = egress.filter((r) => r.referenced_security_group_id !== self);
@@ -42,16 +57,26 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: security 
     const database = others.filter((r) => r.from_port !== 443);
     // The JDBC URL's port (local's comes from DATAPLAT_LOCAL_RDS_PORT when set; 5432 otherwise).
     const port = jdbcPort(config.ingestion.rds.jdbcUrl);
-    expect(database.map((r) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual([[port, port, config.ingestion.rds.databaseCidr]]);
+    expect(database.map((r) => [r.from_port, r.to_port, r.cidr_ipv4])).toEqual([
+      [port, port, config.ingestion.rds.databaseCidr],
+    ]);
   });
 });
 
-describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((e) => [e.config.name, e] as const))("%s: a private VPC of its own", (_env, { config, json }) => {
+describe.each(
+  synthAll()
+    .filter((e) => e.config.network.mode === "create")
+    .map((e) => [e.config.name, e] as const),
+)("%s: a private VPC of its own", (_env, { config, json }) => {
   if (config.network.mode !== "create") throw new Error("unreachable");
   const network = config.network;
 
   it("has one private subnet per configured AZ, each a /20 slice of the VPC range", () => {
-    expect(byPath(json, "aws_vpc", "network/vpc").body).toMatchObject({ cidr_block: network.cidr, enable_dns_support: true, enable_dns_hostnames: true });
+    expect(byPath(json, "aws_vpc", "network/vpc").body).toMatchObject({
+      cidr_block: network.cidr,
+      enable_dns_support: true,
+      enable_dns_hostnames: true,
+    });
     const subnets = network.availabilityZones.map((az) => byPath(json, "aws_subnet", `network/private-${az}`).body);
     expect(subnets.map((s) => [s.availability_zone, s.cidr_block, s.map_public_ip_on_launch])).toEqual(
       network.availabilityZones.map((az, i) => [`${config.region}${az}`, subnetCidr(network.cidr, 4, i), false]),
@@ -60,7 +85,14 @@ describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((
   });
 
   it("has no route to the internet: no internet or NAT gateway, no routes besides the local one", () => {
-    for (const type of ["aws_internet_gateway", "aws_nat_gateway", "aws_egress_only_internet_gateway", "aws_route", "aws_eip"]) expect(resources(json, type)).toEqual([]);
+    for (const type of [
+      "aws_internet_gateway",
+      "aws_nat_gateway",
+      "aws_egress_only_internet_gateway",
+      "aws_route",
+      "aws_eip",
+    ])
+      expect(resources(json, type)).toEqual([]);
     expect(byPath(json, "aws_route_table", "network/private-routes").body.route).toBeUndefined();
   });
 
@@ -71,11 +103,19 @@ describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((
       vpc_endpoint_type: "Gateway",
       route_table_ids: [routeTable],
     });
-    const subnetIds = network.availabilityZones.map((az) => `${refOf(byPath(json, "aws_subnet", `network/private-${az}`))}.id}`);
+    const subnetIds = network.availabilityZones.map(
+      (az) => `${refOf(byPath(json, "aws_subnet", `network/private-${az}`))}.id}`,
+    );
     const interfaces = resources(json, "aws_vpc_endpoint").filter((e) => e.body.vpc_endpoint_type === "Interface");
-    expect(interfaces.map((e) => e.body.service_name).sort()).toEqual(["glue", "kms", "logs", "secretsmanager", "sts"].map((s) => `com.amazonaws.${config.region}.${s}`));
+    expect(interfaces.map((e) => e.body.service_name).sort()).toEqual(
+      ["glue", "kms", "logs", "secretsmanager", "sts"].map((s) => `com.amazonaws.${config.region}.${s}`),
+    );
     for (const e of interfaces) {
-      expect(e.body).toMatchObject({ private_dns_enabled: true, subnet_ids: subnetIds, security_group_ids: [sgRef(json, "endpoints")] });
+      expect(e.body).toMatchObject({
+        private_dns_enabled: true,
+        subnet_ids: subnetIds,
+        security_group_ids: [sgRef(json, "endpoints")],
+      });
     }
     expect([...INTERFACE_ENDPOINT_SERVICES].sort()).toEqual(["glue", "kms", "logs", "secretsmanager", "sts"]);
   });
@@ -98,8 +138,13 @@ describe.each(synthAll().filter((e) => e.config.network.mode === "create").map((
       log_destination: `${logBucket}.arn}`,
     });
     const policy = resources(json, "aws_s3_bucket_policy").find((p) => p.body.bucket === `${logBucket}.id}`)!;
-    const delivery = parsePolicy(policy.body.policy).Statement.filter((s) => s.Principal?.Service === "delivery.logs.amazonaws.com");
-    expect(delivery.map((s) => s.Resource)).toEqual([`${logBucket}.arn}/AWSLogs/${config.accountId}/*`, `${logBucket}.arn}`]);
+    const delivery = parsePolicy(policy.body.policy).Statement.filter(
+      (s) => s.Principal?.Service === "delivery.logs.amazonaws.com",
+    );
+    expect(delivery.map((s) => s.Resource)).toEqual([
+      `${logBucket}.arn}/AWSLogs/${config.accountId}/*`,
+      `${logBucket}.arn}`,
+    ]);
     for (const s of delivery) expect(s.Condition.StringEquals["aws:SourceAccount"]).toBe(config.accountId);
   });
 
@@ -117,7 +162,15 @@ describe("staging adopts the shared VPC", () => {
   const network = config.network;
 
   it("creates no VPC, subnets or endpoints (the VPC's owner provides them), only its security groups in that VPC", () => {
-    for (const type of ["aws_vpc", "aws_subnet", "aws_route_table", "aws_vpc_endpoint", "aws_default_security_group", "aws_flow_log"]) expect(resources(json, type)).toEqual([]);
+    for (const type of [
+      "aws_vpc",
+      "aws_subnet",
+      "aws_route_table",
+      "aws_vpc_endpoint",
+      "aws_default_security_group",
+      "aws_flow_log",
+    ])
+      expect(resources(json, type)).toEqual([]);
     expect(resources(json, "aws_security_group").map((g) => [g.body.name, g.body.vpc_id])).toEqual([
       ["dataplat-staging-glue", network.vpcId],
       ["dataplat-staging-redshift", network.vpcId],
@@ -126,7 +179,10 @@ describe("staging adopts the shared VPC", () => {
 
   it("sends HTTPS to the VPC's range (its endpoints) and to S3's prefix list", () => {
     const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "redshift");
-    expect(egress.map((r) => r.cidr_ipv4 ?? r.prefix_list_id)).toEqual([network.cidr, `\${data.aws_prefix_list.${Object.keys(json.data!.aws_prefix_list)[0]}.id}`]);
+    expect(egress.map((r) => r.cidr_ipv4 ?? r.prefix_list_id)).toEqual([
+      network.cidr,
+      `\${data.aws_prefix_list.${Object.keys(json.data!.aws_prefix_list)[0]}.id}`,
+    ]);
     expect(Object.values(json.data!.aws_prefix_list)[0]).toMatchObject({ name: `com.amazonaws.${config.region}.s3` });
   });
 
@@ -138,12 +194,18 @@ describe("staging adopts the shared VPC", () => {
 
 describe("subnetCidr", () => {
   it("slices a range like Terraform's cidrsubnet", () => {
-    expect([0, 1, 2].map((i) => subnetCidr("10.30.0.0/16", 4, i))).toEqual(["10.30.0.0/20", "10.30.16.0/20", "10.30.32.0/20"]);
+    expect([0, 1, 2].map((i) => subnetCidr("10.30.0.0/16", 4, i))).toEqual([
+      "10.30.0.0/20",
+      "10.30.16.0/20",
+      "10.30.32.0/20",
+    ]);
     expect(subnetCidr("192.168.4.0/24", 4, 15)).toBe("192.168.4.240/28");
   });
 
   it("refuses slices AWS cannot create or that do not fit", () => {
-    expect(() => subnetCidr("10.0.0.0/26", 4, 0)).toThrow("subnet of 10.0.0.0/26 with 4 more bits is /30; AWS subnets are at most /28");
+    expect(() => subnetCidr("10.0.0.0/26", 4, 0)).toThrow(
+      "subnet of 10.0.0.0/26 with 4 more bits is /30; AWS subnets are at most /28",
+    );
     expect(() => subnetCidr("10.0.0.0/16", 1, 2)).toThrow("10.0.0.0/16 has room for 2 /17 subnets (asked for #3)");
   });
 });

@@ -9,7 +9,11 @@ import { byPath, parsePolicy, refOf, resources, synthEnvironment, synthNamed, Te
 const returns = defineDataset({
   name: "returns",
   description: "Parcels sent back by customers, from the carrier's returns API.",
-  source: { kind: "api", path: "/v1/returns", incremental: { kind: "full", reason: "the returns API offers no change filter" } },
+  source: {
+    kind: "api",
+    path: "/v1/returns",
+    incremental: { kind: "full", reason: "the returns API offers no change filter" },
+  },
   ingestion: { volumeMb: 5, durationMinutes: 1, latency: "batch" },
   primaryKey: ["return_id"],
   eventTimeColumn: "returned_at",
@@ -28,13 +32,21 @@ const returns = defineDataset({
     { name: "reason", type: "string", required: true, description: "damaged, wrong_item, unwanted" },
     { name: "region", type: "string", required: true, description: "Region (eu, us, apac)" },
     { name: "refund", type: "decimal(12,2)", required: true, description: "Amount refunded" },
-    { name: "returned_at", type: "timestamp", required: true, description: "When the carrier received the parcel (UTC)" },
+    {
+      name: "returned_at",
+      type: "timestamp",
+      required: true,
+      description: "When the carrier received the parcel (UTC)",
+    },
   ],
 });
 
 const counts = (json: TerraformJson) =>
   Object.fromEntries(
-    ["aws_glue_catalog_table", "aws_glue_crawler", "aws_athena_named_query", "aws_quicksight_data_set"].map((t) => [t, resources(json, t).length]),
+    ["aws_glue_catalog_table", "aws_glue_crawler", "aws_athena_named_query", "aws_quicksight_data_set"].map((t) => [
+      t,
+      resources(json, t).length,
+    ]),
   );
 
 describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
@@ -59,7 +71,9 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     expect([processed.name, consumer.name]).toEqual(["returns", "returns_daily"]);
     for (const table of [processed, consumer]) {
       expect(table.partition_keys.map((k: { name: string }) => k.name)).toEqual(keys);
-      expect(table.parameters["storage.location.template"]).toMatch(new RegExp(`/returns/${keys.map((k) => `${k}=\\$\\$\\{${k}\\}/`).join("")}$`));
+      expect(table.parameters["storage.location.template"]).toMatch(
+        new RegExp(`/returns/${keys.map((k) => `${k}=\\$\\$\\{${k}\\}/`).join("")}$`),
+      );
     }
   });
 
@@ -67,9 +81,18 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     const crawler = byPath(json, "aws_glue_crawler", "catalog/returns-crawler").body;
     const raw = refOf(byPath(json, "aws_s3_bucket", "lake/raw/bucket"));
     expect(crawler.s3_target).toEqual([expect.objectContaining({ path: `s3://${raw}.bucket}/returns/` })]);
-    expect(json.output!.catalog_crawler_names.value.returns).toBe(`\${${"aws_glue_crawler"}.${byPath(json, "aws_glue_crawler", "catalog/returns-crawler").name}.name}`);
-    const statements = parsePolicy(byPath(json, "aws_iam_role_policy", "catalog/crawler-role/policy").body.policy).Statement;
-    expect(statements).toContainEqual({ Sid: "RawReturnsRead", Effect: "Allow", Action: "s3:GetObject", Resource: `${raw}.arn}/returns/*` });
+    expect(json.output!.catalog_crawler_names.value.returns).toBe(
+      `\${${"aws_glue_crawler"}.${byPath(json, "aws_glue_crawler", "catalog/returns-crawler").name}.name}`,
+    );
+    const statements = parsePolicy(
+      byPath(json, "aws_iam_role_policy", "catalog/crawler-role/policy").body.policy,
+    ).Statement;
+    expect(statements).toContainEqual({
+      Sid: "RawReturnsRead",
+      Effect: "Allow",
+      Action: "s3:GetObject",
+      Resource: `${raw}.arn}/returns/*`,
+    });
   });
 
   it("its ingestion follows from its declaration: an api-ingest function on the schedule for its API path, and its Glue jobs", () => {
@@ -78,9 +101,16 @@ describe.each(["dev", "prod"])("%s: adding the returns contract", (name) => {
     expect(fn.environment.variables.API_URL).toBe(new URL("/v1/returns", config.ingestion.api.baseUrl).toString());
     // The same zip as every other API dataset's function: one artifact.
     expect(fn.filename).toBe(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function").body.filename);
-    expect(byPath(json, "aws_scheduler_schedule", "ingestion/api-returns/schedule").body.schedule_expression).toBe(config.ingestion.api.schedule);
-    const jobs = resources(json, "aws_glue_job").map((j) => j.body.name).filter((n: string) => n.includes("-returns-"));
-    expect(jobs.sort()).toEqual([`dataplat-${name}-returns-processed-to-consumer`, `dataplat-${name}-returns-raw-to-processed`]);
+    expect(byPath(json, "aws_scheduler_schedule", "ingestion/api-returns/schedule").body.schedule_expression).toBe(
+      config.ingestion.api.schedule,
+    );
+    const jobs = resources(json, "aws_glue_job")
+      .map((j) => j.body.name)
+      .filter((n: string) => n.includes("-returns-"));
+    expect(jobs.sort()).toEqual([
+      `dataplat-${name}-returns-processed-to-consumer`,
+      `dataplat-${name}-returns-raw-to-processed`,
+    ]);
     expect(resources(before, "aws_lambda_function")).toHaveLength(1);
   });
 

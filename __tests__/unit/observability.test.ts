@@ -23,23 +23,29 @@ const byName = (name: string) => environments.find((e) => e.config.name === name
 
 /** Alarms whose dimension `key` is a reference to `attr` of resource `r`. */
 function alarmsOn(json: TerraformJson, r: SynthesizedResource, key: string, attr: string): SynthesizedResource[] {
-  return resources(json, "aws_cloudwatch_metric_alarm").filter((a) => a.body.dimensions?.[key] === `${refOf(r)}.${attr}}`);
+  return resources(json, "aws_cloudwatch_metric_alarm").filter(
+    (a) => a.body.dimensions?.[key] === `${refOf(r)}.${attr}}`,
+  );
 }
 
 /** Queues some resource names as its dead-letter target, read straight from the JSON. */
 function deadLetterQueues(json: TerraformJson): SynthesizedResource[] {
   const targets = new Set<string>();
   const add = (arn: unknown) => typeof arn === "string" && targets.add(arn);
-  for (const q of resources(json, "aws_sqs_queue")) if (q.body.redrive_policy) add(JSON.parse(q.body.redrive_policy).deadLetterTargetArn);
-  for (const s of resources(json, "aws_sns_topic_subscription")) if (s.body.redrive_policy) add(JSON.parse(s.body.redrive_policy).deadLetterTargetArn);
+  for (const q of resources(json, "aws_sqs_queue"))
+    if (q.body.redrive_policy) add(JSON.parse(q.body.redrive_policy).deadLetterTargetArn);
+  for (const s of resources(json, "aws_sns_topic_subscription"))
+    if (s.body.redrive_policy) add(JSON.parse(s.body.redrive_policy).deadLetterTargetArn);
   for (const t of resources(json, "aws_cloudwatch_event_target")) add(t.body.dead_letter_config?.arn);
   for (const f of resources(json, "aws_lambda_function")) add(f.body.dead_letter_config?.target_arn);
-  for (const c of resources(json, "aws_lambda_function_event_invoke_config")) add(c.body.destination_config?.on_failure?.destination);
+  for (const c of resources(json, "aws_lambda_function_event_invoke_config"))
+    add(c.body.destination_config?.on_failure?.destination);
   for (const s of resources(json, "aws_scheduler_schedule")) add(s.body.target?.dead_letter_config?.arn);
   return resources(json, "aws_sqs_queue").filter((q) => targets.has(`${refOf(q)}.arn}`));
 }
 
-const thresholds = (alarms: SynthesizedResource[]) => Object.fromEntries(alarms.map((a) => [a.body.metric_name, a.body.threshold]));
+const thresholds = (alarms: SynthesizedResource[]) =>
+  Object.fromEntries(alarms.map((a) => [a.body.metric_name, a.body.threshold]));
 
 describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms", (_env, { config, json, stack }) => {
   const alarms = resources(json, "aws_cloudwatch_metric_alarm");
@@ -80,13 +86,18 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
 
   it("every Glue job: failed runs counted by a rule matching that job's FAILED, TIMEOUT and ERROR states", () => {
     const jobs = resources(json, "aws_glue_job");
-    const built = Object.values(stack.ingestion.glue.jobs).flatMap((j) => [j.extract, j.rawToProcessed, j.processedToConsumer].filter(Boolean));
+    const built = Object.values(stack.ingestion.glue.jobs).flatMap((j) =>
+      [j.extract, j.rawToProcessed, j.processedToConsumer].filter(Boolean),
+    );
     expect(jobs.length).toBe(built.length); // every job ingestion built: transforms per dataset plus the extracts
     const rules = resources(json, "aws_cloudwatch_event_rule");
     for (const job of jobs) {
       const matching = rules.filter((r) => {
         const pattern = JSON.parse(r.body.event_pattern);
-        return pattern.source?.[0] === "aws.glue" && JSON.stringify(pattern.detail?.jobName) === JSON.stringify([`${refOf(job)}.name}`]);
+        return (
+          pattern.source?.[0] === "aws.glue" &&
+          JSON.stringify(pattern.detail?.jobName) === JSON.stringify([`${refOf(job)}.name}`])
+        );
       });
       expect(matching).toHaveLength(1);
       const rule = matching[0];
@@ -107,7 +118,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
     const machines = resources(json, "aws_sfn_state_machine");
     expect(machines.length).toBe(4);
     for (const sm of machines) {
-      expect(thresholds(alarmsOn(json, sm, "StateMachineArn", "arn"))).toEqual({ ExecutionsFailed: a.stateMachineFailures, ExecutionsTimedOut: a.stateMachineFailures });
+      expect(thresholds(alarmsOn(json, sm, "StateMachineArn", "arn"))).toEqual({
+        ExecutionsFailed: a.stateMachineFailures,
+        ExecutionsTimedOut: a.stateMachineFailures,
+      });
     }
   });
 
@@ -132,33 +146,52 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
 
   it("Firehose data freshness and Kinesis iterator age", () => {
     const [firehose] = resources(json, "aws_kinesis_firehose_delivery_stream");
-    expect(thresholds(alarmsOn(json, firehose, "DeliveryStreamName", "name"))).toEqual({ "DeliveryToS3.DataFreshness": a.firehoseFreshnessSeconds });
+    expect(thresholds(alarmsOn(json, firehose, "DeliveryStreamName", "name"))).toEqual({
+      "DeliveryToS3.DataFreshness": a.firehoseFreshnessSeconds,
+    });
     const [stream] = resources(json, "aws_kinesis_stream");
-    expect(thresholds(alarmsOn(json, stream, "StreamName", "name"))).toEqual({ "GetRecords.IteratorAgeMilliseconds": a.kinesisIteratorAgeMs });
+    expect(thresholds(alarmsOn(json, stream, "StreamName", "name"))).toEqual({
+      "GetRecords.IteratorAgeMilliseconds": a.kinesisIteratorAgeMs,
+    });
   });
 
-  it(config.alarms.notify === "page" ? "pages: every alarm and recovery goes to the on-call topic" : "records only: no alarm has an action", () => {
-    const [alerts] = resources(json, "aws_sns_topic").filter((t) => t.body.name === `dataplat-${config.name}-alerts`);
-    for (const alarm of alarms) {
-      if (config.alarms.notify === "page") {
-        expect(alarm.body.alarm_actions).toEqual([`${refOf(alerts)}.arn}`]);
-        expect(alarm.body.ok_actions).toEqual([`${refOf(alerts)}.arn}`]);
-      } else {
-        expect(alarm.body.alarm_actions).toBeUndefined();
-        expect(alarm.body.ok_actions).toBeUndefined();
+  it(
+    config.alarms.notify === "page"
+      ? "pages: every alarm and recovery goes to the on-call topic"
+      : "records only: no alarm has an action",
+    () => {
+      const [alerts] = resources(json, "aws_sns_topic").filter((t) => t.body.name === `dataplat-${config.name}-alerts`);
+      for (const alarm of alarms) {
+        if (config.alarms.notify === "page") {
+          expect(alarm.body.alarm_actions).toEqual([`${refOf(alerts)}.arn}`]);
+          expect(alarm.body.ok_actions).toEqual([`${refOf(alerts)}.arn}`]);
+        } else {
+          expect(alarm.body.alarm_actions).toBeUndefined();
+          expect(alarm.body.ok_actions).toBeUndefined();
+        }
       }
-    }
-  });
+    },
+  );
 });
 
 describe("prod and dev differ as configured", () => {
   const dev = byName("dev");
   const prod = byName("prod");
   const alarmNamed = (e: typeof dev, suffix: string) =>
-    resources(e.json, "aws_cloudwatch_metric_alarm").find((x) => x.body.alarm_name === `dataplat-${e.config.name}-${suffix}`)!.body;
+    resources(e.json, "aws_cloudwatch_metric_alarm").find(
+      (x) => x.body.alarm_name === `dataplat-${e.config.name}-${suffix}`,
+    )!.body;
 
   it("the configs differ in notify, period, evaluation, duration share, freshness and iterator age", () => {
-    for (const field of ["notify", "periodSeconds", "evaluationPeriods", "datapointsToAlarm", "lambdaDurationPercentOfTimeout", "firehoseFreshnessSeconds", "kinesisIteratorAgeMs"] as const) {
+    for (const field of [
+      "notify",
+      "periodSeconds",
+      "evaluationPeriods",
+      "datapointsToAlarm",
+      "lambdaDurationPercentOfTimeout",
+      "firehoseFreshnessSeconds",
+      "kinesisIteratorAgeMs",
+    ] as const) {
       expect(prod.config.alarms[field]).not.toEqual(dev.config.alarms[field]);
     }
   });
@@ -177,8 +210,16 @@ describe("prod and dev differ as configured", () => {
       expect(d.threshold).toBe(dev.config.alarms[field]);
       expect(p.threshold).toBe(prod.config.alarms[field]);
     }
-    expect([d.period, d.evaluation_periods, d.datapoints_to_alarm]).toEqual([dev.config.alarms.periodSeconds, dev.config.alarms.evaluationPeriods, dev.config.alarms.datapointsToAlarm]);
-    expect([p.period, p.evaluation_periods, p.datapoints_to_alarm]).toEqual([prod.config.alarms.periodSeconds, prod.config.alarms.evaluationPeriods, prod.config.alarms.datapointsToAlarm]);
+    expect([d.period, d.evaluation_periods, d.datapoints_to_alarm]).toEqual([
+      dev.config.alarms.periodSeconds,
+      dev.config.alarms.evaluationPeriods,
+      dev.config.alarms.datapointsToAlarm,
+    ]);
+    expect([p.period, p.evaluation_periods, p.datapoints_to_alarm]).toEqual([
+      prod.config.alarms.periodSeconds,
+      prod.config.alarms.evaluationPeriods,
+      prod.config.alarms.datapointsToAlarm,
+    ]);
     expect(p.alarm_actions).toHaveLength(1);
     expect(d.alarm_actions).toBeUndefined();
   });
@@ -204,7 +245,9 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: logs", 
   it("a module's own log-group key lets CloudWatch Logs use it for its groups", () => {
     for (const g of groups.filter((x) => !withLogsKey.includes(x))) {
       const own = resources(json, "aws_kms_key").find((k) => `${refOf(k)}.arn}` === g.body.kms_key_id)!;
-      const logs = parsePolicy(own.body.policy).Statement.find((s) => s.Principal?.Service === `logs.${config.region}.amazonaws.com`);
+      const logs = parsePolicy(own.body.policy).Statement.find(
+        (s) => s.Principal?.Service === `logs.${config.region}.amazonaws.com`,
+      );
       expect(logs).toBeDefined();
     }
   });
@@ -235,7 +278,8 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: dashboa
     expect(dashboards.map((d) => d.body.dashboard_name)).toEqual([`dataplat-${config.name}-pipeline`]);
     const metricWidgets = body.widgets.filter((w: { type: string }) => w.type === "metric");
     expect(metricWidgets.length).toBeGreaterThan(0);
-    for (const w of metricWidgets) expect(w.properties).toMatchObject({ region: config.region, period: config.alarms.periodSeconds });
+    for (const w of metricWidgets)
+      expect(w.properties).toMatchObject({ region: config.region, period: config.alarms.periodSeconds });
   });
 
   it("covers the pipeline end to end: every function, stream, pipeline, job, dead-letter queue and alarm", () => {
@@ -250,8 +294,17 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: dashboa
     ]) {
       expect(text).toContain(ref);
     }
-    const sections = body.widgets.filter((w: { type: string }) => w.type === "text").map((w: { properties: { markdown: string } }) => w.properties.markdown.split("\n")[0]);
-    const order = ["## Ingestion", "## Landing and triggers", "## Pipelines", "## Glue jobs", "## Dead-letter queues", "## Alarms"];
+    const sections = body.widgets
+      .filter((w: { type: string }) => w.type === "text")
+      .map((w: { properties: { markdown: string } }) => w.properties.markdown.split("\n")[0]);
+    const order = [
+      "## Ingestion",
+      "## Landing and triggers",
+      "## Pipelines",
+      "## Glue jobs",
+      "## Dead-letter queues",
+      "## Alarms",
+    ];
     const found = order.map((h) => sections.findIndex((s: string) => s.startsWith(h)));
     expect(found.every((i) => i >= 0)).toBe(true);
     expect([...found].sort((x, y) => x - y)).toEqual(found); // in the order data flows
@@ -261,8 +314,19 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: dashboa
 describe("discovery", () => {
   function standalone(config: EnvironmentConfig, build: (stack: TerraformStack) => void, onCall = true) {
     const stack = new TerraformStack(Testing.app(), "s");
-    const naming = new Naming({ project: "dataplat", environment: config.name, accountId: config.accountId, region: config.region });
-    const observability = new Observability(stack, "observability", { naming, accountId: config.accountId!, region: config.region, alarms: config.alarms, logRetentionDays: config.logs.retentionDays });
+    const naming = new Naming({
+      project: "dataplat",
+      environment: config.name,
+      accountId: config.accountId,
+      region: config.region,
+    });
+    const observability = new Observability(stack, "observability", {
+      naming,
+      accountId: config.accountId!,
+      region: config.region,
+      alarms: config.alarms,
+      logRetentionDays: config.logs.retentionDays,
+    });
     if (onCall) observability.notifyOnCall({ arn: "arn:aws:sns:eu-west-1:333333333333:oncall" });
     build(stack);
     return { observability, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
@@ -270,9 +334,21 @@ describe("discovery", () => {
 
   it("finds resources added anywhere in the stack after observability was created, at synth", () => {
     const { observability, json } = standalone(loadEnvironment("dev"), (stack) => {
-      new LambdaFunction(stack, "late", { functionName: "late-fn", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k", timeout: 10 });
+      new LambdaFunction(stack, "late", {
+        functionName: "late-fn",
+        role: "arn:aws:iam::111111111111:role/r",
+        runtime: "nodejs20.x",
+        handler: "i.h",
+        s3Bucket: "b",
+        s3Key: "k",
+        timeout: 10,
+      });
     });
-    expect(resources(json, "aws_cloudwatch_metric_alarm").map((x) => x.body.alarm_name).sort()).toEqual(["dataplat-dev-late-fn-duration", "dataplat-dev-late-fn-errors", "dataplat-dev-late-fn-throttles"]);
+    expect(
+      resources(json, "aws_cloudwatch_metric_alarm")
+        .map((x) => x.body.alarm_name)
+        .sort(),
+    ).toEqual(["dataplat-dev-late-fn-duration", "dataplat-dev-late-fn-errors", "dataplat-dev-late-fn-throttles"]);
     expect(observability.resources.lambdaFunctions).toHaveLength(1);
   });
 
@@ -280,36 +356,77 @@ describe("discovery", () => {
     const { json } = standalone(loadEnvironment("dev"), (stack) => {
       const dlq = new SqsQueue(stack, "dlq", { name: "fn-dlq" });
       new SqsQueue(stack, "work", { name: "work" });
-      new LambdaFunction(stack, "fn", { functionName: "fn", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k", deadLetterConfig: { targetArn: dlq.arn } });
+      new LambdaFunction(stack, "fn", {
+        functionName: "fn",
+        role: "arn:aws:iam::111111111111:role/r",
+        runtime: "nodejs20.x",
+        handler: "i.h",
+        s3Bucket: "b",
+        s3Key: "k",
+        deadLetterConfig: { targetArn: dlq.arn },
+      });
     });
-    const depth = resources(json, "aws_cloudwatch_metric_alarm").filter((x) => x.body.metric_name === "ApproximateNumberOfMessagesVisible");
+    const depth = resources(json, "aws_cloudwatch_metric_alarm").filter(
+      (x) => x.body.metric_name === "ApproximateNumberOfMessagesVisible",
+    );
     expect(depth.map((x) => x.body.alarm_name)).toEqual(["dataplat-dev-fn-dlq-depth"]);
   });
 
   it("a log group a module configured itself keeps its retention and key", () => {
     const { json } = standalone(loadEnvironment("dev"), (stack) => {
-      new CloudwatchLogGroup(stack, "audit", { name: "/audit", retentionInDays: 3653, kmsKeyId: "arn:aws:kms:eu-west-1:111111111111:key/own" });
+      new CloudwatchLogGroup(stack, "audit", {
+        name: "/audit",
+        retentionInDays: 3653,
+        kmsKeyId: "arn:aws:kms:eu-west-1:111111111111:key/own",
+      });
     });
-    expect(resources(json, "aws_cloudwatch_log_group")[0].body).toMatchObject({ retention_in_days: 3653, kms_key_id: "arn:aws:kms:eu-west-1:111111111111:key/own" });
+    expect(resources(json, "aws_cloudwatch_log_group")[0].body).toMatchObject({
+      retention_in_days: 3653,
+      kms_key_id: "arn:aws:kms:eu-west-1:111111111111:key/own",
+    });
   });
 
   it("a module's own log group named after the function is not duplicated; the key policy covers its computed name by its literal start", () => {
     const { json, observability } = standalone(loadEnvironment("dev"), (stack) => {
-      const fn = new LambdaFunction(stack, "fn", { functionName: "dataplat-dev-api", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k" });
+      const fn = new LambdaFunction(stack, "fn", {
+        functionName: "dataplat-dev-api",
+        role: "arn:aws:iam::111111111111:role/r",
+        runtime: "nodejs20.x",
+        handler: "i.h",
+        s3Bucket: "b",
+        s3Key: "k",
+      });
       new CloudwatchLogGroup(stack, "fn-logs", { name: `/aws/lambda/${fn.functionName}` });
     });
     expect(observability.lambdaLogGroups).toEqual([]);
     const [group] = resources(json, "aws_cloudwatch_log_group");
-    expect(group.body).toMatchObject({ retention_in_days: 14, kms_key_id: expect.stringContaining("aws_kms_key.observability_logs-key") });
+    expect(group.body).toMatchObject({
+      retention_in_days: 14,
+      kms_key_id: expect.stringContaining("aws_kms_key.observability_logs-key"),
+    });
     const key = resources(json, "aws_kms_key")[0];
-    const logs = parsePolicy(key.body.policy).Statement.find((st) => st.Principal?.Service === "logs.eu-west-1.amazonaws.com");
-    expect(logs.Condition).toEqual({ ArnLike: { "kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:eu-west-1:111111111111:log-group:/aws/lambda/*"] } });
+    const logs = parsePolicy(key.body.policy).Statement.find(
+      (st) => st.Principal?.Service === "logs.eu-west-1.amazonaws.com",
+    );
+    expect(logs.Condition).toEqual({
+      ArnLike: {
+        "kms:EncryptionContext:aws:logs:arn": ["arn:aws:logs:eu-west-1:111111111111:log-group:/aws/lambda/*"],
+      },
+    });
   });
 
   it("a function logging to a group its module names by reference gets no extra group", () => {
     const { observability } = standalone(loadEnvironment("dev"), (stack) => {
       const group = new CloudwatchLogGroup(stack, "shared", { name: "/platform/ingest" });
-      new LambdaFunction(stack, "fn", { functionName: "f", role: "arn:aws:iam::111111111111:role/r", runtime: "nodejs20.x", handler: "i.h", s3Bucket: "b", s3Key: "k", loggingConfig: { logFormat: "JSON", logGroup: group.name } });
+      new LambdaFunction(stack, "fn", {
+        functionName: "f",
+        role: "arn:aws:iam::111111111111:role/r",
+        runtime: "nodejs20.x",
+        handler: "i.h",
+        s3Bucket: "b",
+        s3Key: "k",
+        loggingConfig: { logFormat: "JSON", logGroup: group.name },
+      });
     });
     expect(observability.lambdaLogGroups).toEqual([]);
   });
@@ -324,7 +441,13 @@ describe("discovery", () => {
     const app = new App({ outdir: Testing.app().outdir });
     const stack = new TerraformStack(app, "twice");
     const config = loadEnvironment("dev");
-    new Observability(stack, "o", { naming: new Naming({ project: "p", environment: "dev", region: "eu-west-1" }), accountId: "111111111111", region: "eu-west-1", alarms: config.alarms, logRetentionDays: 14 });
+    new Observability(stack, "o", {
+      naming: new Naming({ project: "p", environment: "dev", region: "eu-west-1" }),
+      accountId: "111111111111",
+      region: "eu-west-1",
+      alarms: config.alarms,
+      logRetentionDays: 14,
+    });
     new SqsQueue(stack, "dlq", { name: "d" });
     new SqsQueue(stack, "q", { name: "q", redrivePolicy: "{}" });
     const first = Testing.synth(stack);
@@ -337,7 +460,10 @@ describe("per-function thresholds", () => {
     const config = loadEnvironments().find((e) => e.name === "dev")!;
     const stack = new PlatformStack(Testing.app(), config);
     const scope = new Construct(stack, "extra-functions");
-    for (const [name, timeout] of [["paginate", 60], ["default-timeout", undefined]] as const) {
+    for (const [name, timeout] of [
+      ["paginate", 60],
+      ["default-timeout", undefined],
+    ] as const) {
       new LambdaFunction(scope, name, {
         functionName: stack.naming.name(name),
         role: `arn:aws:iam::${config.accountId}:role/any`,
@@ -352,7 +478,8 @@ describe("per-function thresholds", () => {
     const durations = Object.fromEntries(
       resources(json, "aws_lambda_function").map((fn) => [
         fn.body.function_name,
-        alarmsOn(json, fn, "FunctionName", "function_name").find((a) => a.body.metric_name === "Duration")!.body.threshold,
+        alarmsOn(json, fn, "FunctionName", "function_name").find((a) => a.body.metric_name === "Duration")!.body
+          .threshold,
       ]),
     );
     const pct = config.alarms.lambdaDurationPercentOfTimeout / 100;

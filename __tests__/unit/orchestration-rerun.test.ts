@@ -15,7 +15,14 @@ import { mockClient } from "aws-sdk-client-mock";
 import { DATASETS } from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { STEPS } from "../../modules/orchestration";
-import { parseRerunArgs, redriveRerunName, rerun, rerunExecutionName, stateMachineArn, UsageError } from "../../scripts/pipeline-rerun";
+import {
+  parseRerunArgs,
+  redriveRerunName,
+  rerun,
+  rerunExecutionName,
+  stateMachineArn,
+  UsageError,
+} from "../../scripts/pipeline-rerun";
 
 const sfn = mockClient(SFNClient);
 beforeEach(() => sfn.reset());
@@ -24,10 +31,21 @@ const base = ["--env", "prod", "--dataset", dataset];
 
 describe("pipeline:rerun arguments", () => {
   it("a day range, or --all, or a redrive", () => {
-    expect(parseRerunArgs([...base, "--from", "2024-05-01", "--to", "2024-05-31"])).toEqual({ env: "prod", dataset, kind: "range", from: "2024-05-01", to: "2024-05-31" });
+    expect(parseRerunArgs([...base, "--from", "2024-05-01", "--to", "2024-05-31"])).toEqual({
+      env: "prod",
+      dataset,
+      kind: "range",
+      from: "2024-05-01",
+      to: "2024-05-31",
+    });
     expect(parseRerunArgs([...base, "--from", "2024-02-29", "--to", "2024-02-29"])).toMatchObject({ kind: "range" });
     expect(parseRerunArgs([...base, "--all"])).toEqual({ env: "prod", dataset, kind: "all" });
-    expect(parseRerunArgs([...base, "--redrive", "arn:x"])).toEqual({ env: "prod", dataset, kind: "redrive", executionArn: "arn:x" });
+    expect(parseRerunArgs([...base, "--redrive", "arn:x"])).toEqual({
+      env: "prod",
+      dataset,
+      kind: "redrive",
+      executionArn: "arn:x",
+    });
     // A redrive needs only the execution: its ARN names the environment's state machine.
     expect(parseRerunArgs(["--redrive", "arn:x"])).toEqual({ kind: "redrive", executionArn: "arn:x" });
   });
@@ -54,7 +72,10 @@ describe("pipeline:rerun arguments", () => {
 
   it("names executions for what they do, within Step Functions' 80 characters and character set", () => {
     const now = new Date("2026-12-01T20:37:05.123Z");
-    const range = rerunExecutionName({ env: "prod", dataset, kind: "range", from: "2024-05-01", to: "2024-05-31" }, now);
+    const range = rerunExecutionName(
+      { env: "prod", dataset, kind: "range", from: "2024-05-01", to: "2024-05-31" },
+      now,
+    );
     expect(range).toBe("rerun-2024-05-01-to-2024-05-31-20261201T203705Z");
     expect(rerunExecutionName({ env: "prod", dataset, kind: "all" }, now)).toBe("rerun-all-20261201T203705Z");
     expect(range.length).toBeLessThanOrEqual(80);
@@ -71,7 +92,14 @@ describe("pipeline:rerun against Step Functions", () => {
 
   const executionArn = `${machine.replace(":stateMachine:", ":execution:")}:abc-123`;
   const stoppedIn = (state: string, input = "{}") => ({
-    events: [{ id: 9, timestamp: new Date(), type: "TaskStateEntered" as const, stateEnteredEventDetails: { name: state, input } }],
+    events: [
+      {
+        id: 9,
+        timestamp: new Date(),
+        type: "TaskStateEntered" as const,
+        stateEnteredEventDetails: { name: state, input },
+      },
+    ],
   });
 
   it("redrives an execution that stopped inside a step (timed out, aborted): it continues there", async () => {
@@ -91,20 +119,32 @@ describe("pipeline:rerun against Step Functions", () => {
     sfn.on(DescribeStateMachineCommand).resolves({});
     const input = JSON.stringify({ source: "aws.s3", detail: { object: { key: `${dataset}/a.json` } } });
     sfn.on(DescribeExecutionCommand).resolves({ status: "FAILED", name: "abc-123", input });
-    sfn.on(GetExecutionHistoryCommand).resolves(stoppedIn(STEPS.failed, JSON.stringify({ failure: { step: STEPS.rawToProcessed } })));
+    sfn
+      .on(GetExecutionHistoryCommand)
+      .resolves(stoppedIn(STEPS.failed, JSON.stringify({ failure: { step: STEPS.rawToProcessed } })));
     const now = new Date("2026-12-01T20:37:05Z");
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${executionArn}-rerun-20261201T203705Z` });
-    const result = await rerun({ env: "prod", dataset, kind: "redrive", executionArn }, new SFNClient({ region: "eu-west-1" }), now);
-    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input)).toEqual([{ stateMachineArn: machine, name: "abc-123-rerun-20261201T203705Z", input }]);
+    const result = await rerun(
+      { env: "prod", dataset, kind: "redrive", executionArn },
+      new SFNClient({ region: "eu-west-1" }),
+      now,
+    );
+    expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input)).toEqual([
+      { stateMachineArn: machine, name: "abc-123-rerun-20261201T203705Z", input },
+    ]);
     expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
     expect(result.message).toContain(`failed in ${STEPS.rawToProcessed}`);
-    expect(result.manifest).toMatch(new RegExp(`/pipeline-manifests/${dataset}/abc-123-rerun-20261201T203705Z\\.json$`));
+    expect(result.manifest).toMatch(
+      new RegExp(`/pipeline-manifests/${dataset}/abc-123-rerun-20261201T203705Z\\.json$`),
+    );
   });
 
   it("refuses an execution that did not fail, and names a re-run within Step Functions' 80 characters", async () => {
     sfn.on(DescribeStateMachineCommand).resolves({});
     sfn.on(DescribeExecutionCommand).resolves({ status: "SUCCEEDED", name: "abc-123", input: "{}" });
-    await expect(rerun({ kind: "redrive", executionArn }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow("is SUCCEEDED: only a failed, timed-out or aborted execution");
+    await expect(rerun({ kind: "redrive", executionArn }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(
+      "is SUCCEEDED: only a failed, timed-out or aborted execution",
+    );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
     const long = redriveRerunName("x".repeat(80), new Date());
@@ -119,14 +159,20 @@ describe("pipeline:rerun against Step Functions", () => {
       machine.replace(":stateMachine:", ":execution:").replace(`-${dataset}-`, "-other-") + ":abc",
       machine.replace(":stateMachine:", ":execution:") + ":",
     ]) {
-      await expect(rerun({ env: "prod", dataset, kind: "redrive", executionArn: other }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(`is not an execution of ${machine}`);
+      await expect(
+        rerun({ env: "prod", dataset, kind: "redrive", executionArn: other }, new SFNClient({ region: "eu-west-1" })),
+      ).rejects.toThrow(`is not an execution of ${machine}`);
     }
     expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
   });
 
   it("says so when the environment has no such pipeline deployed", async () => {
-    sfn.on(DescribeStateMachineCommand).rejects(Object.assign(new Error("missing"), { name: "StateMachineDoesNotExist" }));
-    await expect(rerun({ env: "prod", dataset, kind: "all" }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(`prod has no pipeline for ${dataset}: state machine ${machine} does not exist`);
+    sfn
+      .on(DescribeStateMachineCommand)
+      .rejects(Object.assign(new Error("missing"), { name: "StateMachineDoesNotExist" }));
+    await expect(rerun({ env: "prod", dataset, kind: "all" }, new SFNClient({ region: "eu-west-1" }))).rejects.toThrow(
+      `prod has no pipeline for ${dataset}: state machine ${machine} does not exist`,
+    );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 });

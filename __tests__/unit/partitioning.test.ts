@@ -20,43 +20,54 @@ function fillTemplate(template: string, values: Record<string, string>): string 
   return template.replace(/\$\$\{(\w+)\}/g, (_m, key) => values[key]);
 }
 
-describe.each(loadEnvironments().map((e) => [e.name, e] as const))("%s: one partition spec, every consumer agrees", (_env, config) => {
-  const layout = new PartitionLayout(config.partitioning);
+describe.each(loadEnvironments().map((e) => [e.name, e] as const))(
+  "%s: one partition spec, every consumer agrees",
+  (_env, config) => {
+    const layout = new PartitionLayout(config.partitioning);
 
-  it.each(DATASETS.map((d) => [d.name, d] as const))("%s", (_name, contract) => {
-    const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
-    const record: Record<string, string> = { [contract.eventTimeColumn]: "2024-05-01T13:45:00Z", region: "eu" };
-    const values = Object.fromEntries(
-      layout.sources(contract.eventTimeColumn).map((s) => [
-        s.name,
-        s.type === "date" ? record[s.column].slice(0, 10) : s.type === "hour" ? record[s.column].slice(11, 13) : record[s.column],
-      ]),
-    );
-    const path = layout.path(values);
-    expect(path).toBe(config.partitioning.keys.map((k) => `${k.name}=${values[k.name]}/`).join(""));
+    it.each(DATASETS.map((d) => [d.name, d] as const))("%s", (_name, contract) => {
+      const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
+      const record: Record<string, string> = { [contract.eventTimeColumn]: "2024-05-01T13:45:00Z", region: "eu" };
+      const values = Object.fromEntries(
+        layout
+          .sources(contract.eventTimeColumn)
+          .map((s) => [
+            s.name,
+            s.type === "date"
+              ? record[s.column].slice(0, 10)
+              : s.type === "hour"
+                ? record[s.column].slice(11, 13)
+                : record[s.column],
+          ]),
+      );
+      const path = layout.path(values);
+      expect(path).toBe(config.partitioning.keys.map((k) => `${k.name}=${values[k.name]}/`).join(""));
 
-    // Glue table: partition keys and projection template
-    expect(layout.glueColumns().map((c) => c.name)).toEqual(layout.names);
-    const location = `s3://bucket/${dataset.prefix}`;
-    const projection = layout.projectionParameters(location);
-    expect(fillTemplate(projection["storage.location.template"], values)).toBe(`${location}${path}`);
-    for (const name of layout.names) expect(projection[`projection.${name}.type`]).toBeDefined();
+      // Glue table: partition keys and projection template
+      expect(layout.glueColumns().map((c) => c.name)).toEqual(layout.names);
+      const location = `s3://bucket/${dataset.prefix}`;
+      const projection = layout.projectionParameters(location);
+      expect(fillTemplate(projection["storage.location.template"], values)).toBe(`${location}${path}`);
+      for (const name of layout.names) expect(projection[`projection.${name}.type`]).toBeDefined();
 
-    // Firehose: prefix filled from the JQ query over the same record
-    const fromQuery = evalFirehoseQuery(layout.firehoseQuery(contract.eventTimeColumn), record);
-    expect(fromQuery).toEqual(values);
-    expect(layout.firehosePrefix(dataset.prefix).replace(/!\{partitionKeyFromQuery:(\w+)\}/g, (_m, k) => fromQuery[k])).toBe(`${dataset.prefix}${path}`);
+      // Firehose: prefix filled from the JQ query over the same record
+      const fromQuery = evalFirehoseQuery(layout.firehoseQuery(contract.eventTimeColumn), record);
+      expect(fromQuery).toEqual(values);
+      expect(
+        layout.firehosePrefix(dataset.prefix).replace(/!\{partitionKeyFromQuery:(\w+)\}/g, (_m, k) => fromQuery[k]),
+      ).toBe(`${dataset.prefix}${path}`);
 
-    // Spark: partitionBy columns, in order
-    expect(JSON.parse(dataset.sparkSpec()).keys.map((k: { name: string }) => k.name)).toEqual(layout.names);
+      // Spark: partitionBy columns, in order
+      expect(JSON.parse(dataset.sparkSpec()).keys.map((k: { name: string }) => k.name)).toEqual(layout.names);
 
-    // Athena: the one-day predicate constrains the date key
-    expect(layout.athenaPredicate("2024-05-01")).toBe(`${layout.dateKey.name} = '2024-05-01'`);
+      // Athena: the one-day predicate constrains the date key
+      expect(layout.athenaPredicate("2024-05-01")).toBe(`${layout.dateKey.name} = '2024-05-01'`);
 
-    // Data files never repeat a partition column
-    expect(dataset.dataColumns.map((c) => c.name).filter((n) => layout.names.includes(n))).toEqual([]);
-  });
-});
+      // Data files never repeat a partition column
+      expect(dataset.dataColumns.map((c) => c.name).filter((n) => layout.names.includes(n))).toEqual([]);
+    });
+  },
+);
 
 describe("partition projection", () => {
   const layout = new PartitionLayout({
@@ -81,12 +92,15 @@ describe("partition projection", () => {
       "projection.region.type": "enum",
       "projection.region.values": "eu,us",
       // the bucket reference stays an interpolation; the placeholders are escaped
-      "storage.location.template": "s3://${aws_s3_bucket.processed.bucket}/orders/dt=$${dt}/hour=$${hour}/region=$${region}/",
+      "storage.location.template":
+        "s3://${aws_s3_bucket.processed.bucket}/orders/dt=$${dt}/hour=$${hour}/region=$${region}/",
     });
   });
 
   it("refuses a path with a missing value", () => {
-    expect(() => layout.path({ dt: "2024-05-01" })).toThrow('partition value for "hour" is missing (keys: dt, hour, region)');
+    expect(() => layout.path({ dt: "2024-05-01" })).toThrow(
+      'partition value for "hour" is missing (keys: dt, hour, region)',
+    );
   });
 });
 
@@ -97,12 +111,30 @@ describe("dataset contracts", () => {
 
   it("reject a contract whose primary key or event time is not a required column", () => {
     expect(() =>
-      defineDataset({ name: "bad", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["nope"], eventTimeColumn: "id", columns: [column] }),
-    ).toThrow('Invalid dataset contract bad (2 problems):\n  - bad: primaryKey[0]: "nope" is not a column\n  - bad: eventTimeColumn: "id" must be a timestamp column (got string)');
+      defineDataset({
+        name: "bad",
+        description: "",
+        source: { kind: "kinesis" },
+        ingestion: stream,
+        primaryKey: ["nope"],
+        eventTimeColumn: "id",
+        columns: [column],
+      }),
+    ).toThrow(
+      'Invalid dataset contract bad (2 problems):\n  - bad: primaryKey[0]: "nope" is not a column\n  - bad: eventTimeColumn: "id" must be a timestamp column (got string)',
+    );
   });
 
   it("reject a dataset that lacks the column an enum partition key reads", () => {
-    const contract = defineDataset({ name: "events", description: "", source: { kind: "kinesis" }, ingestion: stream, primaryKey: ["id"], eventTimeColumn: "ts", columns: [column, ts] });
+    const contract = defineDataset({
+      name: "events",
+      description: "",
+      source: { kind: "kinesis" },
+      ingestion: stream,
+      primaryKey: ["id"],
+      eventTimeColumn: "ts",
+      columns: [column, ts],
+    });
     const prod = loadEnvironments().find((e) => e.name === "prod")!;
     expect(() => new PartitionedDataset(contract, prod.partitioning, "prod")).toThrow(
       'events: columns: has no column "region", which prod\'s partition key "region" reads',

@@ -41,19 +41,28 @@ describe("summarizePlan", () => {
   });
 
   it("lists what is destroyed or replaced, and what drifted, by address", () => {
-    expect(s.destructive).toEqual(["delete: aws_s3_bucket.gone", "replace: aws_glue_job.job", "replace: aws_glue_job.other"]);
+    expect(s.destructive).toEqual([
+      "delete: aws_s3_bucket.gone",
+      "replace: aws_glue_job.job",
+      "replace: aws_glue_job.other",
+    ]);
     expect(s.drifted).toEqual(["aws_kms_key.rotated"]);
   });
 
   it("rejects input that is not a JSON plan, and actions it does not know", () => {
-    expect(() => summarizePlan({ format_version: undefined } as unknown as PlanJson, "prod")).toThrow(/prod: not a Terraform JSON plan/);
+    expect(() => summarizePlan({ format_version: undefined } as unknown as PlanJson, "prod")).toThrow(
+      /prod: not a Terraform JSON plan/,
+    );
     expect(() => classify(["update", "create"])).toThrow("unknown Terraform plan actions [update,create]");
   });
 });
 
 describe("renderSummaries", () => {
   const dev = summarizePlan(plan, "dev");
-  const prod = summarizePlan({ format_version: "1.2", resource_changes: [change("aws_s3_bucket.kept", ["no-op"])] }, "prod");
+  const prod = summarizePlan(
+    { format_version: "1.2", resource_changes: [change("aws_s3_bucket.kept", ["no-op"])] },
+    "prod",
+  );
   const md = renderSummaries([dev, prod], { expected: ["dev", "staging", "prod"], subtitle: "Plans of commit abc" });
 
   it("has one row per expected environment, in order, with counts and a failed row for a missing plan", () => {

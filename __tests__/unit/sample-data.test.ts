@@ -18,7 +18,10 @@ function contract(source: DatasetContract["source"]): DatasetContract {
     name: "things",
     description: "test",
     source,
-    ingestion: source.kind === "kinesis" ? { volumeMb: 10, durationMinutes: 1, latency: "real-time" } : { volumeMb: 2000, durationMinutes: 30, latency: "batch" },
+    ingestion:
+      source.kind === "kinesis"
+        ? { volumeMb: 10, durationMinutes: 1, latency: "real-time" }
+        : { volumeMb: 2000, durationMinutes: 30, latency: "batch" },
     primaryKey: ["thing_id"],
     eventTimeColumn: "made_at",
     columns: [
@@ -39,7 +42,14 @@ it("makes a bad row for every rule a typed table can break, and the type rules t
     "event_in_future",
   ]);
   const json = sampleSet(contract({ kind: "kinesis" }), spec);
-  expect(json.bad.map((b) => b.reason)).toEqual(["missing_required", "partition_value_not_allowed", "before_partition_range", "event_in_future", "wrong_type", "invalid_timestamp"]);
+  expect(json.bad.map((b) => b.reason)).toEqual([
+    "missing_required",
+    "partition_value_not_allowed",
+    "before_partition_range",
+    "event_in_future",
+    "wrong_type",
+    "invalid_timestamp",
+  ]);
   const byReason = Object.fromEntries(json.bad.map((b) => [b.reason, b.row]));
   expect(byReason.missing_required.colour).toBeNull();
   expect(spec.keys[1].type === "enum" && spec.keys[1].values).not.toContain(byReason.partition_value_not_allowed.zone);

@@ -15,15 +15,18 @@ import { findSecrets, findSecretsInText } from "../../scripts/lib/secret-scan";
 import { resources, synthAll, synthNamed, type TerraformJson } from "../helpers/synth";
 
 describe("remote state", () => {
-  it.each(synthAll().map((e) => [e.config.name, e] as const))("%s: a remote backend is encrypted and locked; only local keeps a local file", (_name, { config, json }) => {
-    const [[kind, settings]] = Object.entries(json.terraform.backend) as [string, Record<string, unknown>][];
-    if (config.tier === "local") {
-      expect(kind).toBe("local");
-      return;
-    }
-    expect(kind).not.toBe("local");
-    expect(settings).toMatchObject({ encrypt: true, use_lockfile: true, allowed_account_ids: [config.accountId] });
-  });
+  it.each(synthAll().map((e) => [e.config.name, e] as const))(
+    "%s: a remote backend is encrypted and locked; only local keeps a local file",
+    (_name, { config, json }) => {
+      const [[kind, settings]] = Object.entries(json.terraform.backend) as [string, Record<string, unknown>][];
+      if (config.tier === "local") {
+        expect(kind).toBe("local");
+        return;
+      }
+      expect(kind).not.toBe("local");
+      expect(settings).toMatchObject({ encrypt: true, use_lockfile: true, allowed_account_ids: [config.accountId] });
+    },
+  );
 });
 
 describe("prevent_destroy on prod data", () => {
@@ -31,7 +34,15 @@ describe("prevent_destroy on prod data", () => {
 
   it("data and not-data are decided once, for every store the platform creates", () => {
     expect(Object.keys(DATA_RESOURCE_TYPES).filter((t) => t in NOT_DATA_RESOURCE_TYPES)).toEqual([]);
-    const stores = ["aws_s3_bucket", "aws_kms_key", "aws_redshiftserverless_namespace", "aws_kinesis_stream", "aws_sqs_queue", "aws_secretsmanager_secret", "aws_cloudwatch_log_group"];
+    const stores = [
+      "aws_s3_bucket",
+      "aws_kms_key",
+      "aws_redshiftserverless_namespace",
+      "aws_kinesis_stream",
+      "aws_sqs_queue",
+      "aws_secretsmanager_secret",
+      "aws_cloudwatch_log_group",
+    ];
     expect(Object.keys(DATA_RESOURCE_TYPES)).toEqual(expect.arrayContaining(stores));
     // Every resource type that keeps state of its own in any environment is on one of the lists.
     const considered = { ...DATA_RESOURCE_TYPES, ...NOT_DATA_RESOURCE_TYPES };
@@ -47,35 +58,53 @@ describe("prevent_destroy on prod data", () => {
   it("every prod resource that holds data is prevent_destroy", () => {
     const data = resources(prod).filter((r) => r.type in DATA_RESOURCE_TYPES);
     expect(data.length).toBeGreaterThan(30);
-    expect(data.filter((r) => r.body.lifecycle?.prevent_destroy !== true).map((r) => `${r.type}.${r.name}`)).toEqual([]);
+    expect(data.filter((r) => r.body.lifecycle?.prevent_destroy !== true).map((r) => `${r.type}.${r.name}`)).toEqual(
+      [],
+    );
   });
 
   it("nothing else in prod is prevent_destroy (code and settings stay replaceable), and nothing is force-destroyable", () => {
-    const protectedOthers = resources(prod).filter((r) => r.body.lifecycle?.prevent_destroy && !(r.type in DATA_RESOURCE_TYPES));
+    const protectedOthers = resources(prod).filter(
+      (r) => r.body.lifecycle?.prevent_destroy && !(r.type in DATA_RESOURCE_TYPES),
+    );
     expect(protectedOthers.map((r) => r.type)).toEqual([]);
-    expect(resources(prod).filter((r) => r.body.force_destroy === true).map((r) => `${r.type}.${r.name}`)).toEqual([]);
+    expect(
+      resources(prod)
+        .filter((r) => r.body.force_destroy === true)
+        .map((r) => `${r.type}.${r.name}`),
+    ).toEqual([]);
   });
 
   it.each(["dev", "staging", "local"])("%s data is not prevent_destroy (as its config says)", (name) => {
     const { config, json } = synthNamed(name);
     expect(config.protection.preventDestroy).toBe(false);
-    expect(resources(json).filter((r) => r.body.lifecycle?.prevent_destroy).map((r) => `${r.type}.${r.name}`)).toEqual([]);
+    expect(
+      resources(json)
+        .filter((r) => r.body.lifecycle?.prevent_destroy)
+        .map((r) => `${r.type}.${r.name}`),
+    ).toEqual([]);
   });
 });
 
 describe("each stack is tied to its account", () => {
-  it.each(synthAll().map((e) => [e.config.name, e] as const))("%s: the provider and the backend allow only the environment's account", (_name, { config, json }) => {
-    expect(config.accountId).toMatch(/^\d{12}$/);
-    expect(json.provider.aws).toHaveLength(1);
-    expect(json.provider.aws[0].allowed_account_ids).toEqual([config.accountId]);
-    expect(json.provider.aws[0].forbidden_account_ids).toBeUndefined();
-    const backend = Object.values(json.terraform.backend)[0] as Record<string, unknown>;
-    if (config.tier !== "local") expect(backend.allowed_account_ids).toEqual([config.accountId]);
-  });
+  it.each(synthAll().map((e) => [e.config.name, e] as const))(
+    "%s: the provider and the backend allow only the environment's account",
+    (_name, { config, json }) => {
+      expect(config.accountId).toMatch(/^\d{12}$/);
+      expect(json.provider.aws).toHaveLength(1);
+      expect(json.provider.aws[0].allowed_account_ids).toEqual([config.accountId]);
+      expect(json.provider.aws[0].forbidden_account_ids).toBeUndefined();
+      const backend = Object.values(json.terraform.backend)[0] as Record<string, unknown>;
+      if (config.tier !== "local") expect(backend.allowed_account_ids).toEqual([config.accountId]);
+    },
+  );
 });
 
 /** The synth output of one environment as `cdktf synth` writes it: the stack JSON and every asset file. */
-function synthOutput(config: EnvironmentConfig, extend?: (stack: PlatformStack) => void): { json: TerraformJson; files: Record<string, Buffer> } {
+function synthOutput(
+  config: EnvironmentConfig,
+  extend?: (stack: PlatformStack) => void,
+): { json: TerraformJson; files: Record<string, Buffer> } {
   const stack = new PlatformStack(Testing.app(), config);
   extend?.(stack);
   const outdir = Testing.fullSynth(stack);
@@ -99,24 +128,32 @@ function synthOutput(config: EnvironmentConfig, extend?: (stack: PlatformStack) 
 /** Secrets in a synth output: the stack JSON and every text asset (zips hold only the bundled, scanned-for sources). */
 function secretsIn(output: { json: TerraformJson; files: Record<string, Buffer> }) {
   const text = Object.entries(output.files).filter(([name]) => !name.endsWith(".zip") && name !== "cdk.tf.json");
-  return [...findSecrets(output.json), ...text.flatMap(([name, content]) => findSecretsInText(name, content.toString("utf8")))];
+  return [
+    ...findSecrets(output.json),
+    ...text.flatMap(([name, content]) => findSecretsInText(name, content.toString("utf8"))),
+  ];
 }
 
 describe("no secrets in the synthesized output", () => {
-  it.each(synthAll().map((e) => [e.config.name, e.config] as const))("%s: the stack JSON and its text assets hold references to secrets, never values", (_name, config) => {
-    const output = synthOutput(config);
-    expect(Object.keys(output.files).length).toBeGreaterThan(1);
-    expect(secretsIn(output)).toEqual([]);
-    // Credentials are referenced, never held: the API secret by ARN, the RDS secret by name, the warehouse admin password managed by AWS.
-    const json = output.json;
-    for (const fn of resources(json, "aws_lambda_function")) expect(fn.body.environment.variables.API_SECRET_ARN).toMatch(/^\$\{aws_secretsmanager_secret\./);
-    for (const c of resources(json, "aws_glue_connection")) expect(c.body.connection_properties.SECRET_ID).toMatch(/^\$\{aws_secretsmanager_secret\./);
-    for (const ns of resources(json, "aws_redshiftserverless_namespace")) {
-      expect(ns.body.manage_admin_password).toBe(true);
-      expect(ns.body.admin_user_password).toBeUndefined();
-    }
-    expect(resources(json, "aws_secretsmanager_secret_version")).toEqual([]);
-  });
+  it.each(synthAll().map((e) => [e.config.name, e.config] as const))(
+    "%s: the stack JSON and its text assets hold references to secrets, never values",
+    (_name, config) => {
+      const output = synthOutput(config);
+      expect(Object.keys(output.files).length).toBeGreaterThan(1);
+      expect(secretsIn(output)).toEqual([]);
+      // Credentials are referenced, never held: the API secret by ARN, the RDS secret by name, the warehouse admin password managed by AWS.
+      const json = output.json;
+      for (const fn of resources(json, "aws_lambda_function"))
+        expect(fn.body.environment.variables.API_SECRET_ARN).toMatch(/^\$\{aws_secretsmanager_secret\./);
+      for (const c of resources(json, "aws_glue_connection"))
+        expect(c.body.connection_properties.SECRET_ID).toMatch(/^\$\{aws_secretsmanager_secret\./);
+      for (const ns of resources(json, "aws_redshiftserverless_namespace")) {
+        expect(ns.body.manage_admin_password).toBe(true);
+        expect(ns.body.admin_user_password).toBeUndefined();
+      }
+      expect(resources(json, "aws_secretsmanager_secret_version")).toEqual([]);
+    },
+  );
 
   it("finds an access key, a private key, a password in a URL or a secret value wherever a module would put them", () => {
     const dev = synthAll().find((e) => e.config.name === "dev")!.config;
@@ -125,8 +162,13 @@ describe("no secrets in the synthesized output", () => {
       fn.addOverride("environment.variables.LEAKED_KEY", "AKIAIOSFODNN7EXAMPLE");
       fn.addOverride("environment.variables.DB_URL", "postgresql://app:hunter2@db.internal:5432/orders");
       fn.addOverride("environment.variables.SERVICE_TOKEN", "s3cr3t-t0k3n-value");
-      new SecretsmanagerSecretVersion(stack, "leak", { secretId: stack.ingestion.apiCredentials.id, secretString: '{"token":"abc"}' });
-      stack.addOverride("output.tls_key", { value: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----" });
+      new SecretsmanagerSecretVersion(stack, "leak", {
+        secretId: stack.ingestion.apiCredentials.id,
+        secretString: '{"token":"abc"}',
+      });
+      stack.addOverride("output.tls_key", {
+        value: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----",
+      });
     });
     const found = secretsIn(output).map((f) => `${f.what} @ ${f.where.split(".").slice(-1)[0]}`);
     expect(found).toEqual(

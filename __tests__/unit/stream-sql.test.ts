@@ -1,4 +1,12 @@
-import { ContractError, DATASETS, DEFAULT_ALLOWED_LATENESS_SECONDS, defineDataset, PartitionedDataset, resolveStreamQueries, type DatasetContract } from "../../datasets";
+import {
+  ContractError,
+  DATASETS,
+  DEFAULT_ALLOWED_LATENESS_SECONDS,
+  defineDataset,
+  PartitionedDataset,
+  resolveStreamQueries,
+  type DatasetContract,
+} from "../../datasets";
 import { loadEnvironment } from "../../environments";
 import { interval, RUNTIME_OPTIONS, streamSqlJob } from "../../modules/streaming/flink-sql";
 import { connectorUrl, jobSpec, streamPackage } from "../../modules/streaming/package";
@@ -78,12 +86,19 @@ describe("stream query declarations", () => {
     expect(new Set(BAD_STREAM_QUERIES.map(([, , error]) => error)).size).toBe(BAD_STREAM_QUERIES.length);
   });
 
-  it.each(BAD_STREAM_QUERIES)("fails on %s, naming the contract, the query and the problem", (_title, contract, error) => {
-    expect(problemsOf(contract)).toEqual([error]);
-  });
+  it.each(BAD_STREAM_QUERIES)(
+    "fails on %s, naming the contract, the query and the problem",
+    (_title, contract, error) => {
+      expect(problemsOf(contract)).toEqual([error]);
+    },
+  );
 
   it("lists every problem of a contract in one message", () => {
-    const bad = { ...taps, name: "taps_bad", streamQueries: { queries: [{ ...taps.streamQueries!.queries[0], groupBy: ["x", "y"] }] } } as DatasetContract;
+    const bad = {
+      ...taps,
+      name: "taps_bad",
+      streamQueries: { queries: [{ ...taps.streamQueries!.queries[0], groupBy: ["x", "y"] }] },
+    } as DatasetContract;
     expect(problemsOf(bad)).toEqual([
       'taps_bad: streamQueries: stream query "per_kiosk_10s": groupBy column "x" is not a column of the contract',
       'taps_bad: streamQueries: stream query "per_kiosk_10s": groupBy column "y" is not a column of the contract',
@@ -146,15 +161,25 @@ describe("the Flink SQL generator", () => {
         "GROUP BY window_start, window_end, `kiosk`",
       ].join("\n"),
     );
-    expect(job.queries[0].columns.map((c) => `${c.name} ${c.glueType}`)).toEqual(["window_start timestamp", "window_end timestamp", "kiosk string", "taps bigint", "largest decimal(10,2)"]);
+    expect(job.queries[0].columns.map((c) => `${c.name} ${c.glueType}`)).toEqual([
+      "window_start timestamp",
+      "window_end timestamp",
+      "kiosk string",
+      "taps bigint",
+      "largest decimal(10,2)",
+    ]);
   });
 
   it("writes a hopping window with slide before size, partitioned by day and by the enum key it groups by", () => {
     const hop = job.queries[1];
-    expect(hop.select).toContain("FROM TABLE(HOP(TABLE `accepted_events`, DESCRIPTOR(`_rowtime`), INTERVAL '15' MINUTE, INTERVAL '2' HOUR))");
+    expect(hop.select).toContain(
+      "FROM TABLE(HOP(TABLE `accepted_events`, DESCRIPTOR(`_rowtime`), INTERVAL '15' MINUTE, INTERVAL '2' HOUR))",
+    );
     expect(hop.partitionKeys.map((k) => k.name)).toEqual(["dt", "region"]);
     expect(hop.columns.map((c) => c.name)).toEqual(["window_start", "window_end", "cards"]);
-    expect(hop.insert).toContain("SELECT `window_start`, `window_end`, `cards`, DATE_FORMAT(window_start, 'yyyy-MM-dd') AS `dt`, `region`\nFROM (");
+    expect(hop.insert).toContain(
+      "SELECT `window_start`, `window_end`, `cards`, DATE_FORMAT(window_start, 'yyyy-MM-dd') AS `dt`, `region`\nFROM (",
+    );
     // A query that does not group by the enum key is partitioned by day only.
     expect(job.queries[0].partitionKeys.map((k) => k.name)).toEqual(["dt"]);
     expect(job.queries[0].table).toBe("taps_per_kiosk_10s");
@@ -177,7 +202,9 @@ describe("the Flink SQL generator", () => {
 
   it("is deterministic, and gives nothing for a contract without stream queries", () => {
     const again = streamSqlJob(new PartitionedDataset(taps, prod.partitioning, "prod"))!;
-    expect(JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod")))).toBe(JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod"))));
+    expect(JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod")))).toBe(
+      JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod"))),
+    );
     expect(again.queries.map((q) => q.insert)).toEqual(job.queries.map((q) => q.insert));
     const batch = DATASETS.find((d) => !d.streamQueries)!;
     expect(streamSqlJob(new PartitionedDataset(batch, prod.partitioning, "prod"))).toBeUndefined();
@@ -196,7 +223,12 @@ describe("the application package", () => {
       "https://mirror.example/maven2/org/apache/flink/flink-sql-connector-kinesis/5.0.0-1.20/flink-sql-connector-kinesis-5.0.0-1.20.jar",
     );
     // Another job gives another hash: a changed declaration ships a new package.
-    const other = defineDataset({ ...taps, streamQueries: { allowedLatenessSeconds: 5, queries: taps.streamQueries!.queries } });
-    expect(streamPackage(new PartitionedDataset(other, prod.partitioning, "prod"))!.contentHash).not.toBe(pkg.contentHash);
+    const other = defineDataset({
+      ...taps,
+      streamQueries: { allowedLatenessSeconds: 5, queries: taps.streamQueries!.queries },
+    });
+    expect(streamPackage(new PartitionedDataset(other, prod.partitioning, "prod"))!.contentHash).not.toBe(
+      pkg.contentHash,
+    );
   });
 });

@@ -20,11 +20,16 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   it("every resource that carries tags carries all required tags", () => {
     const tagged = resources(json).filter((r) => r.body.tags !== undefined);
     expect(tagged.length).toBeGreaterThan(0);
-    for (const r of tagged) expect({ resource: `${r.type}.${r.name}`, tags: r.body.tags }).toEqual({ resource: `${r.type}.${r.name}`, tags: expect.objectContaining(required) });
+    for (const r of tagged)
+      expect({ resource: `${r.type}.${r.name}`, tags: r.body.tags }).toEqual({
+        resource: `${r.type}.${r.name}`,
+        tags: expect.objectContaining(required),
+      });
   });
 
   it("known taggable resources are tagged", () => {
-    for (const r of resources(json).filter((x) => KNOWN_TAGGABLE.includes(x.type))) expect(r.body.tags).toMatchObject(required);
+    for (const r of resources(json).filter((x) => KNOWN_TAGGABLE.includes(x.type)))
+      expect(r.body.tags).toMatchObject(required);
   });
 
   it("the provider applies the same tags as defaults", () => {

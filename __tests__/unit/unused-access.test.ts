@@ -7,7 +7,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadEnvironments } from "../../environments";
 import { ROOT } from "../../scripts/lib/terraform";
-import { EXERCISED_SNAPSHOT, UNUSED_ACCESS_PAGE, renderUnusedAccess, rolesOf, snapshotOf, unusedAccess, type RoleGrants } from "../../scripts/lib/unused-access";
+import {
+  EXERCISED_SNAPSHOT,
+  UNUSED_ACCESS_PAGE,
+  renderUnusedAccess,
+  rolesOf,
+  snapshotOf,
+  unusedAccess,
+  type RoleGrants,
+} from "../../scripts/lib/unused-access";
 
 const environments = loadEnvironments();
 const localConfig = environments.find((e) => e.name === "local")!;
@@ -37,21 +45,44 @@ it("lists the roles only the cloud environments create, each with the reason loc
 });
 
 describe("judging a run", () => {
-  const role = (grants: RoleGrants["grants"]): RoleGrants => ({ component: "job", physicalName: "dataplat-local-job", service: "glue.amazonaws.com", grants });
+  const role = (grants: RoleGrants["grants"]): RoleGrants => ({
+    component: "job",
+    physicalName: "dataplat-local-job",
+    service: "glue.amazonaws.com",
+    grants,
+  });
   const read = { sid: "RawRead", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] };
 
   it("reports an unused grant that has no reason, and accepts it once it has one", () => {
     const bare = unusedAccess({ config: localConfig, roles: new Map([["job", role([read])]]) }, [], {});
     expect(bare.problems).toEqual(["job: s3:GetObject (RawRead) was never exercised and has no kept reason"]);
-    const kept = unusedAccess({ config: localConfig, roles: new Map([["job", role([{ ...read, keptBecause: { reason: "used only on backfill" } }])]]) }, [], {});
+    const kept = unusedAccess(
+      {
+        config: localConfig,
+        roles: new Map([["job", role([{ ...read, keptBecause: { reason: "used only on backfill" } }])]]),
+      },
+      [],
+      {},
+    );
     expect(kept.problems).toEqual([]);
-    expect(kept.rows).toEqual([{ role: "job", sid: "RawRead", action: "s3:GetObject", count: 0, kept: { reason: "used only on backfill" } }]);
+    expect(kept.rows).toEqual([
+      { role: "job", sid: "RawRead", action: "s3:GetObject", count: 0, kept: { reason: "used only on backfill" } },
+    ]);
   });
 
   it("reports a snapshot entry no grant has, and a cloud-only role whose feature is not known to be off", () => {
-    const withExtra = unusedAccess({ config: localConfig, roles: new Map([["job", role([read])]]) }, [{ name: "dev", roles: new Map([["other", { ...role([read]), component: "other", service: "lambda.amazonaws.com" }]]) }], {
-      job: { "s3:GetObject RawRead": 2, "s3:PutObject RawWrite": 1 },
-    });
+    const withExtra = unusedAccess(
+      { config: localConfig, roles: new Map([["job", role([read])]]) },
+      [
+        {
+          name: "dev",
+          roles: new Map([["other", { ...role([read]), component: "other", service: "lambda.amazonaws.com" }]]),
+        },
+      ],
+      {
+        job: { "s3:GetObject RawRead": 2, "s3:PutObject RawWrite": 1 },
+      },
+    );
     expect(withExtra.problems).toEqual([
       'job: the snapshot holds "s3:PutObject RawWrite", which no local grant has: refresh it',
       "other: exists in dev but not in local, with no reason",
@@ -61,8 +92,14 @@ describe("judging a run", () => {
   it("keys the decision log by component and sid, identity grants only", () => {
     const roles = new Map([["job", role([read])]]);
     const exercised = {
-      "arn:aws:iam::123456789012:role/dataplat-local-job": { "s3:GetObject dataplat-local-job:least-privilege/RawRead": 3, "s3:GetObject resource policy/AllowJob": 3, "sts:AssumeRole trust/TrustOneService": 1 },
-      "arn:aws:iam::123456789012:role/dataplat-local-unknown": { "s3:GetObject dataplat-local-unknown:least-privilege/RawRead": 1 },
+      "arn:aws:iam::123456789012:role/dataplat-local-job": {
+        "s3:GetObject dataplat-local-job:least-privilege/RawRead": 3,
+        "s3:GetObject resource policy/AllowJob": 3,
+        "sts:AssumeRole trust/TrustOneService": 1,
+      },
+      "arn:aws:iam::123456789012:role/dataplat-local-unknown": {
+        "s3:GetObject dataplat-local-unknown:least-privilege/RawRead": 1,
+      },
     };
     expect(snapshotOf(exercised, roles)).toEqual({ job: { "s3:GetObject RawRead": 3 } });
   });

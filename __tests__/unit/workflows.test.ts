@@ -8,7 +8,14 @@ import { basename, join } from "node:path";
 import { parse } from "yaml";
 import { deployableEnvironments } from "../../scripts/ci-environments";
 import { ROOT } from "../../scripts/lib/terraform";
-import { actionFiles, format, lintWorkflows, pinningProblems, WORKFLOW_DIR, workflowFiles } from "../../scripts/lib/workflows";
+import {
+  actionFiles,
+  format,
+  lintWorkflows,
+  pinningProblems,
+  WORKFLOW_DIR,
+  workflowFiles,
+} from "../../scripts/lib/workflows";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const load = (file: string): any => parse(readFileSync(file, "utf8"));
@@ -18,12 +25,16 @@ const workflow = (name: string) => {
   if (!found) throw new Error(`no workflow ${name}`);
   return found.doc;
 };
-const allJobs = () => workflows.flatMap((w) => Object.entries<any>(w.doc.jobs).map(([id, job]) => ({ workflow: w.name, id, job })));
-const stepsUsing = (job: any, action: string) => (job.steps ?? []).filter((s: any) => typeof s.uses === "string" && s.uses.startsWith(`${action}@`));
+const allJobs = () =>
+  workflows.flatMap((w) => Object.entries<any>(w.doc.jobs).map(([id, job]) => ({ workflow: w.name, id, job })));
+const stepsUsing = (job: any, action: string) =>
+  (job.steps ?? []).filter((s: any) => typeof s.uses === "string" && s.uses.startsWith(`${action}@`));
 
 describe("workflow lint", () => {
   it("the pull-request, deploy, apply and drift workflows exist", () => {
-    expect(workflows.map((w) => w.name)).toEqual(expect.arrayContaining(["pull-request.yml", "deploy.yml", "apply.yml", "drift.yml"]));
+    expect(workflows.map((w) => w.name)).toEqual(
+      expect.arrayContaining(["pull-request.yml", "deploy.yml", "apply.yml", "drift.yml"]),
+    );
   });
 
   it("actionlint and the pinning rule find nothing in the workflows and composite actions", async () => {
@@ -51,28 +62,49 @@ describe("workflow lint", () => {
     const check = (line: string) => pinningProblems(`steps:\n  ${line}\n`, "x.yml").map((p) => p.message);
     expect(check(`- uses: actions/checkout@${sha} # v4.2.2`)).toEqual([]);
     expect(check("- uses: ./.github/actions/setup")).toEqual([]);
-    expect(check(`- uses: actions/checkout@${sha}`)).toEqual([expect.stringContaining("needs its version in a comment")]);
-    expect(check(`- uses: actions/checkout@${sha.slice(0, 7)} # v4`)).toEqual([expect.stringContaining("not pinned to a full commit SHA")]);
-    expect(check("- uses: actions/checkout@main")).toEqual([expect.stringContaining("not pinned to a full commit SHA")]);
+    expect(check(`- uses: actions/checkout@${sha}`)).toEqual([
+      expect.stringContaining("needs its version in a comment"),
+    ]);
+    expect(check(`- uses: actions/checkout@${sha.slice(0, 7)} # v4`)).toEqual([
+      expect.stringContaining("not pinned to a full commit SHA"),
+    ]);
+    expect(check("- uses: actions/checkout@main")).toEqual([
+      expect.stringContaining("not pinned to a full commit SHA"),
+    ]);
   });
 });
 
 describe("permissions and credentials", () => {
   it("every workflow grants only `contents: read` at the top; anything more is per job", () => {
-    for (const w of workflows) expect({ workflow: w.name, permissions: w.doc.permissions }).toEqual({ workflow: w.name, permissions: { contents: "read" } });
+    for (const w of workflows)
+      expect({ workflow: w.name, permissions: w.doc.permissions }).toEqual({
+        workflow: w.name,
+        permissions: { contents: "read" },
+      });
   });
 
   it("only jobs that assume an AWS role get an OIDC token, and they take the role from their GitHub environment", () => {
     const jobs = allJobs();
     const assuming = jobs.filter(({ job }) => stepsUsing(job, "aws-actions/configure-aws-credentials").length > 0);
-    expect(assuming.map((j) => `${j.workflow}:${j.id}`).sort()).toEqual(["apply.yml:apply", "drift.yml:detect", "pull-request.yml:plan"]);
+    expect(assuming.map((j) => `${j.workflow}:${j.id}`).sort()).toEqual([
+      "apply.yml:apply",
+      "drift.yml:detect",
+      "pull-request.yml:plan",
+    ]);
     for (const { workflow: w, id, job } of jobs) {
       const callsReusable = typeof job.uses === "string";
-      const wantsToken = assuming.some((a) => a.workflow === w && a.id === id) || (callsReusable && job.uses.endsWith("/apply.yml"));
-      expect({ job: `${w}:${id}`, idToken: job.permissions?.["id-token"] }).toEqual({ job: `${w}:${id}`, idToken: wantsToken ? "write" : undefined });
+      const wantsToken =
+        assuming.some((a) => a.workflow === w && a.id === id) || (callsReusable && job.uses.endsWith("/apply.yml"));
+      expect({ job: `${w}:${id}`, idToken: job.permissions?.["id-token"] }).toEqual({
+        job: `${w}:${id}`,
+        idToken: wantsToken ? "write" : undefined,
+      });
     }
     for (const { workflow: w, id, job } of assuming) {
-      expect({ job: `${w}:${id}`, environment: typeof job.environment }).toEqual({ job: `${w}:${id}`, environment: "string" });
+      expect({ job: `${w}:${id}`, environment: typeof job.environment }).toEqual({
+        job: `${w}:${id}`,
+        environment: "string",
+      });
       for (const step of stepsUsing(job, "aws-actions/configure-aws-credentials")) {
         expect(step.with["role-to-assume"]).toMatch(/^\$\{\{ vars\.AWS_(PLAN|DEPLOY)_ROLE_ARN \}\}$/);
         expect(step.with["aws-access-key-id"]).toBeUndefined();
@@ -81,7 +113,8 @@ describe("permissions and credentials", () => {
   });
 
   it("plans and drift checks use the read-only plan role; only applies use the deploy role", () => {
-    const roleOf = (w: string, id: string) => stepsUsing(workflow(w).jobs[id], "aws-actions/configure-aws-credentials")[0].with["role-to-assume"];
+    const roleOf = (w: string, id: string) =>
+      stepsUsing(workflow(w).jobs[id], "aws-actions/configure-aws-credentials")[0].with["role-to-assume"];
     expect(roleOf("pull-request.yml", "plan")).toContain("AWS_PLAN_ROLE_ARN");
     expect(roleOf("drift.yml", "detect")).toContain("AWS_PLAN_ROLE_ARN");
     expect(roleOf("apply.yml", "apply")).toContain("AWS_DEPLOY_ROLE_ARN");
@@ -110,7 +143,9 @@ describe("plans, promotion and drift", () => {
     for (;;) {
       const next = applies.find(([id, job]) => {
         const needs = [job.needs].flat();
-        return !chain.includes(id) && needs.includes("build") && (previous ? needs.includes(previous) : needs.length === 1);
+        return (
+          !chain.includes(id) && needs.includes("build") && (previous ? needs.includes(previous) : needs.length === 1)
+        );
       });
       if (!next) break;
       const [id, job] = next;
@@ -129,10 +164,15 @@ describe("plans, promotion and drift", () => {
 
   it("every apply verifies the artifact digest before planning and again before applying, one apply per environment at a time", () => {
     const job = workflow("apply.yml").jobs.apply;
-    expect(job.concurrency).toEqual({ group: "terraform-apply-${{ inputs.environment }}", "cancel-in-progress": false });
+    expect(job.concurrency).toEqual({
+      group: "terraform-apply-${{ inputs.environment }}",
+      "cancel-in-progress": false,
+    });
     const runs: string[] = job.steps.map((s: any) => s.run ?? s.uses);
     const at = (pattern: RegExp) => runs.findIndex((r) => pattern.test(r));
-    const verifications = runs.map((r, i) => (/artifact -- verify cdktf.out --digest "\$DIGEST"/.test(r) ? i : -1)).filter((i) => i >= 0);
+    const verifications = runs
+      .map((r, i) => (/artifact -- verify cdktf.out --digest "\$DIGEST"/.test(r) ? i : -1))
+      .filter((i) => i >= 0);
     expect(verifications).toHaveLength(2);
     expect(verifications[0]).toBeLessThan(at(/ plan -input=false/));
     expect(verifications[1]).toBeLessThan(at(/ apply -input=false/));
@@ -151,9 +191,16 @@ describe("plans, promotion and drift", () => {
 
   it("calls to local reusable workflows and composite actions pass only declared inputs, and every required one", () => {
     const problems: string[] = [];
-    const check = (where: string, target: string, declared: Record<string, any>, given: Record<string, unknown> = {}) => {
-      for (const key of Object.keys(given)) if (!(key in declared)) problems.push(`${where}: ${target} has no input "${key}"`);
-      for (const [key, spec] of Object.entries(declared)) if (spec.required === true && !(key in given)) problems.push(`${where}: ${target} requires "${key}"`);
+    const check = (
+      where: string,
+      target: string,
+      declared: Record<string, any>,
+      given: Record<string, unknown> = {},
+    ) => {
+      for (const key of Object.keys(given))
+        if (!(key in declared)) problems.push(`${where}: ${target} has no input "${key}"`);
+      for (const [key, spec] of Object.entries(declared))
+        if (spec.required === true && !(key in given)) problems.push(`${where}: ${target} requires "${key}"`);
     };
     for (const { workflow: w, id, job } of allJobs()) {
       if (typeof job.uses === "string" && job.uses.startsWith("./")) {

@@ -74,7 +74,11 @@ export function figure(input: {
   note?: string;
 }): Figure {
   const value = median(input.samples);
-  const yardstick = input.yardstick && { name: input.yardstick.name, samples: [...input.yardstick.samples], value: median(input.yardstick.samples) };
+  const yardstick = input.yardstick && {
+    name: input.yardstick.name,
+    samples: [...input.yardstick.samples],
+    value: median(input.yardstick.samples),
+  };
   const r = yardstick ? ratio(value, yardstick.value) : undefined;
   return {
     section: input.section,
@@ -127,7 +131,8 @@ export function formatTarget(target: Target | undefined, unit: Unit): string {
   if (!target) return "";
   const op = target.strict ? "<" : "≤";
   const parts: string[] = [];
-  if (target.maxRatio !== undefined) parts.push(target.maxRatio < 0.1 ? `${op} ${+(target.maxRatio * 100).toFixed(2)} %` : `${op} ${target.maxRatio}×`);
+  if (target.maxRatio !== undefined)
+    parts.push(target.maxRatio < 0.1 ? `${op} ${+(target.maxRatio * 100).toFixed(2)} %` : `${op} ${target.maxRatio}×`);
   if (target.max !== undefined) parts.push(`${op} ${formatValue(target.max, unit)}`);
   return parts.join(", ");
 }
@@ -172,7 +177,10 @@ export function renderTable(figures: readonly Figure[], titles: Record<string, s
 export function renderMarkdown(figures: readonly Figure[], titles: Record<string, string> = {}): string {
   const cells = rows(figures);
   const esc = (c: string) => c.replace(/\|/g, "\\|");
-  const out = [`| ${HEADERS.join(" | ")} |`, `| ${HEADERS.map((_, i) => (i === 1 || i === 3 || i === 4 ? "---:" : "---")).join(" | ")} |`];
+  const out = [
+    `| ${HEADERS.join(" | ")} |`,
+    `| ${HEADERS.map((_, i) => (i === 1 || i === 3 || i === 4 ? "---:" : "---")).join(" | ")} |`,
+  ];
   let section: string | undefined;
   figures.forEach((f, i) => {
     if (f.section !== section) {

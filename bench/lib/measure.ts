@@ -38,7 +38,11 @@ export async function run(command: string, args: readonly string[], options: Run
   const rssFile = join(scratch, "rss");
   const [file, argv] = useTime ? [GNU_TIME, ["-f", "%M", "-o", rssFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
-  const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(file, argv, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => {
@@ -50,7 +54,9 @@ export async function run(command: string, args: readonly string[], options: Run
     if (options.echo) process.stderr.write(d);
   });
   let sampledKb = 0;
-  const sampler = useTime ? undefined : setInterval(() => (sampledKb = Math.max(sampledKb, largestRssKb(child.pid!))), 10);
+  const sampler = useTime
+    ? undefined
+    : setInterval(() => (sampledKb = Math.max(sampledKb, largestRssKb(child.pid!))), 10);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30 * 60_000);
   const status = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
@@ -68,7 +74,9 @@ export async function run(command: string, args: readonly string[], options: Run
   rmSync(scratch, { recursive: true, force: true });
   const result = { wallSeconds, peakRssMb: (peakKb * 1024) / 1e6, status, stdout, stderr };
   if ((options.check ?? true) && status !== 0) {
-    throw new Error(`${command} ${args.join(" ")} (in ${options.cwd ?? process.cwd()}) exited ${status}:\n${tail(stderr || stdout)}`);
+    throw new Error(
+      `${command} ${args.join(" ")} (in ${options.cwd ?? process.cwd()}) exited ${status}:\n${tail(stderr || stdout)}`,
+    );
   }
   return result;
 }
@@ -99,7 +107,7 @@ function largestRssKb(root: number): number {
     }
   }
   const tree = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, ppid] of parents) if (!tree.has(pid) && tree.has(ppid)) (tree.add(pid), (grew = true));
   }

@@ -13,7 +13,10 @@ import { run } from "../lib/measure";
 export const PYTHON = join(ROOT, ".venv", "bin", "python");
 
 export function requirePython(): string {
-  if (!existsSync(PYTHON)) throw new Error("the Glue and layout benchmarks need the project's Python environment: run `npm run setup:py` first");
+  if (!existsSync(PYTHON))
+    throw new Error(
+      "the Glue and layout benchmarks need the project's Python environment: run `npm run setup:py` first",
+    );
   return PYTHON;
 }
 
@@ -34,24 +37,39 @@ interface GlueFigures {
 export const glueSection: Section = {
   id: "glue",
   title: "Glue: raw → processed vs a plain Spark read-then-write (the I/O floor)",
-  summary: "raw_to_processed over a generated bench dataset in local Spark, wall and JVM CPU time, vs spark.read.json().write.parquet()",
+  summary:
+    "raw_to_processed over a generated bench dataset in local Spark, wall and JVM CPU time, vs spark.read.json().write.parquet()",
   async run(ctx: Context) {
     const python = requirePython();
     const work = join(WORK_DIR, "glue");
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     const json = join(work, "figures.json");
-    ctx.log(`glue: ${ctx.options.glueRecords.toLocaleString("en")} records, ${ctx.options.runs} runs (warm-up first; a few minutes)`);
+    ctx.log(
+      `glue: ${ctx.options.glueRecords.toLocaleString("en")} records, ${ctx.options.runs} runs (warm-up first; a few minutes)`,
+    );
     await run(
       python,
-      [join(ROOT, "glue-jobs", "bench", "bench_raw_to_processed.py"), "--records", String(ctx.options.glueRecords), "--runs", String(ctx.options.runs),
-        "--workdir", join(work, "data"), "--json", json],
+      [
+        join(ROOT, "glue-jobs", "bench", "bench_raw_to_processed.py"),
+        "--records",
+        String(ctx.options.glueRecords),
+        "--runs",
+        String(ctx.options.runs),
+        "--workdir",
+        join(work, "data"),
+        "--json",
+        json,
+      ],
       { cwd: ROOT, echo: false },
     );
     const g = JSON.parse(readFileSync(json, "utf8")) as GlueFigures;
     rmSync(work, { recursive: true, force: true });
-    const what = `${g.records.toLocaleString("en")} records (${g.environment} partitioning): ${g.processed.toLocaleString("en")} processed, ` +
-      `${Object.entries(g.quarantined).map(([r, n]) => `${n} ${r}`).join(", ")}; ${g.partitions} partitions, ${g.filesPerPartition} file(s) each`;
+    const what =
+      `${g.records.toLocaleString("en")} records (${g.environment} partitioning): ${g.processed.toLocaleString("en")} processed, ` +
+      `${Object.entries(g.quarantined)
+        .map(([r, n]) => `${n} ${r}`)
+        .join(", ")}; ${g.partitions} partitions, ${g.filesPerPartition} file(s) each`;
     return {
       figures: [
         figure({

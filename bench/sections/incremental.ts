@@ -44,7 +44,8 @@ export function incrementalFigures(f: IncrementalFigures): Figure[] {
   const last = String(Math.max(...f.histories));
   const inc = (h: string) => f.incremental[h];
   const whole = (h: string) => f.wholePrefix[h];
-  for (const h of [first, last]) if (!inc(h) || !whole(h)) throw new Error(`incremental bench: no figures for ${h} days of history`);
+  for (const h of [first, last])
+    if (!inc(h) || !whole(h)) throw new Error(`incremental bench: no figures for ${h} days of history`);
   const growth = (name: string, unit: "files" | "bytes", pick: (r: RunCounts) => number, note: string) =>
     figure({
       section: "incremental",
@@ -75,7 +76,8 @@ export function incrementalFigures(f: IncrementalFigures): Figure[] {
 export const incrementalSection: Section = {
   id: "incremental",
   title: "Incremental runs: one day's landing after 1, 30 and 90 days of history vs the whole-prefix run",
-  summary: "objects and bytes the jobs opened, partitions rewritten, wall time; 90-day/1-day ratios, whole-prefix run as yardstick",
+  summary:
+    "objects and bytes the jobs opened, partitions rewritten, wall time; 90-day/1-day ratios, whole-prefix run as yardstick",
   async run(ctx: Context) {
     const python = requirePython();
     const work = join(WORK_DIR, "incremental");
@@ -85,7 +87,15 @@ export const incrementalSection: Section = {
     ctx.log(`incremental: histories ${HISTORIES.join(", ")} days (a few minutes)`);
     await run(
       python,
-      [join(ROOT, "glue-jobs", "bench", "bench_incremental.py"), "--histories", HISTORIES.join(","), "--workdir", join(work, "data"), "--json", json],
+      [
+        join(ROOT, "glue-jobs", "bench", "bench_incremental.py"),
+        "--histories",
+        HISTORIES.join(","),
+        "--workdir",
+        join(work, "data"),
+        "--json",
+        json,
+      ],
       { cwd: ROOT, echo: false },
     );
     const f = JSON.parse(readFileSync(json, "utf8")) as IncrementalFigures;

@@ -103,7 +103,9 @@ function emptyHandlerZip(): Buffer {
     write: false,
     logLevel: "silent",
   });
-  return deterministicZip(result.outputFiles.map((f) => ({ name: f.path.slice(anchor.length + 1), data: Buffer.from(f.contents) })));
+  return deterministicZip(
+    result.outputFiles.map((f) => ({ name: f.path.slice(anchor.length + 1), data: Buffer.from(f.contents) })),
+  );
 }
 
 interface ColdInit {
@@ -113,16 +115,31 @@ interface ColdInit {
   readonly lazyMs?: number;
 }
 
-async function coldInit(dir: string, handler: string, nodeOptions: string | undefined, thenLazy = false): Promise<ColdInit> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: "eu-west-1", ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
-  const m = await run(process.execPath, [join(FIXTURES, "cold-init.mjs"), dir, handler, ...(thenLazy ? ["--then-lazy"] : [])], { env });
+async function coldInit(
+  dir: string,
+  handler: string,
+  nodeOptions: string | undefined,
+  thenLazy = false,
+): Promise<ColdInit> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_REGION: "eu-west-1",
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+  };
+  const m = await run(
+    process.execPath,
+    [join(FIXTURES, "cold-init.mjs"), dir, handler, ...(thenLazy ? ["--then-lazy"] : [])],
+    { env },
+  );
   return JSON.parse(m.stdout.trim().split("\n").pop()!);
 }
 
 export const lambdaSection: Section = {
   id: "lambda",
   title: "Lambda: zip size and cold init vs an empty handler bundled the same way",
-  summary: "zip bytes and cold-init time (fresh node: load the bundle, run its module scope) of every function in the stacks",
+  summary:
+    "zip bytes and cold-init time (fresh node: load the bundle, run its module scope) of every function in the stacks",
   async run(ctx: Context) {
     const work = join(WORK_DIR, "lambda");
     rmSync(work, { recursive: true, force: true });
@@ -142,19 +159,26 @@ export const lambdaSection: Section = {
       const label = fn.deployments[0].functionName.replace(/^[^-]+-[^-]+-/, "");
       const dir = join(work, fn.sha256.slice(0, 12));
       unpack(readFileSync(fn.zip), dir);
-      ctx.log(`lambda: ${label} (${fn.deployments.length} stacks), ${runs} alternating cold starts of it and the empty handler`);
+      ctx.log(
+        `lambda: ${label} (${fn.deployments.length} stacks), ${runs} alternating cold starts of it and the empty handler`,
+      );
       await coldInit(dir, fn.handler, fn.nodeOptions);
       await coldInit(emptyDir, "index.handler", fn.nodeOptions);
       const mine: ColdInit[] = [];
       const base: ColdInit[] = [];
       for (let i = 0; i < runs; i++) {
-        if (i % 2 === 0) (mine.push(await coldInit(dir, fn.handler, fn.nodeOptions)), base.push(await coldInit(emptyDir, "index.handler", fn.nodeOptions)));
-        else (base.push(await coldInit(emptyDir, "index.handler", fn.nodeOptions)), mine.push(await coldInit(dir, fn.handler, fn.nodeOptions)));
+        if (i % 2 === 0)
+          (mine.push(await coldInit(dir, fn.handler, fn.nodeOptions)),
+            base.push(await coldInit(emptyDir, "index.handler", fn.nodeOptions)));
+        else
+          (base.push(await coldInit(emptyDir, "index.handler", fn.nodeOptions)),
+            mine.push(await coldInit(dir, fn.handler, fn.nodeOptions)));
       }
       const mid = (xs: number[]) => median(xs).toFixed(1);
       // The other side of lazy loading: the module loading the first invocation adds.
       const lazy: number[] = [];
-      for (let i = 0; i < runs / 2; i++) lazy.push((await coldInit(dir, fn.handler, fn.nodeOptions, true)).lazyMs ?? Number.NaN);
+      for (let i = 0; i < runs / 2; i++)
+        lazy.push((await coldInit(dir, fn.handler, fn.nodeOptions, true)).lazyMs ?? Number.NaN);
       const files = unzip(readFileSync(fn.zip));
       const kb = (xs: { data: Buffer }[]) => `${Math.round(xs.reduce((a, e) => a + e.data.length, 0) / 1024)} KB`;
       const entryFile = files.filter((e) => /^index\.(m|c)?js$/.test(e.name));
@@ -167,7 +191,8 @@ export const lambdaSection: Section = {
           unit: "bytes",
           samples: [fn.bytes],
           yardstick: { name: "empty handler zip", samples: [empty.length] },
-          note: `${files.length} files: entry ${entryFile.map((e) => e.name).join("")} ${kb(entryFile)}, ${chunks.length} chunks loaded later ${kb(chunks)}, ` +
+          note:
+            `${files.length} files: entry ${entryFile.map((e) => e.name).join("")} ${kb(entryFile)}, ${chunks.length} chunks loaded later ${kb(chunks)}, ` +
             `${maps.length} sourcemaps ${kb(maps)}; stored uncompressed (deterministic); deployed in ${fn.deployments.map((d) => d.stack).join(", ")}`,
         }),
         figure({
@@ -177,7 +202,8 @@ export const lambdaSection: Section = {
           samples: mine.map((x) => x.initMs),
           yardstick: { name: "empty handler", samples: base.map((x) => x.initMs) },
           target: { maxRatio: 2, strict: true },
-          note: `from process start; loading the module ${mid(mine.map((x) => x.requireMs))} ms (empty handler ${mid(base.map((x) => x.requireMs))} ms); ` +
+          note:
+            `from process start; loading the module ${mid(mine.map((x) => x.requireMs))} ms (empty handler ${mid(base.map((x) => x.requireMs))} ms); ` +
             `with the chunks the first invocation imports: ${mid(lazy)} ms; NODE_OPTIONS=${fn.nodeOptions ?? ""}`,
         }),
       );

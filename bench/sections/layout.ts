@@ -117,18 +117,32 @@ export function layoutFigures(l: LayoutFigures): Figure[] {
 export const layoutSection: Section = {
   id: "layout",
   title: "Data layout (Athena cost proxy, DuckDB as the reader)",
-  summary: "90 days through the real jobs; one-day query bytes read, size and files per partition of each zone vs raw JSON",
+  summary:
+    "90 days through the real jobs; one-day query bytes read, size and files per partition of each zone vs raw JSON",
   async run(ctx: Context) {
     const python = requirePython();
     const work = join(WORK_DIR, "layout");
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     const json = join(work, "figures.json");
-    ctx.log(`layout: ${ctx.options.layoutRecords.toLocaleString("en")} bench records over ${ctx.options.layoutDays} days through the jobs (a few minutes)`);
+    ctx.log(
+      `layout: ${ctx.options.layoutRecords.toLocaleString("en")} bench records over ${ctx.options.layoutDays} days through the jobs (a few minutes)`,
+    );
     await run(
       python,
-      [join(ROOT, "glue-jobs", "bench", "bench_layout.py"), "--records", String(ctx.options.layoutRecords), "--days", String(ctx.options.layoutDays),
-        "--runs", String(ctx.options.runs), "--workdir", join(work, "data"), "--json", json],
+      [
+        join(ROOT, "glue-jobs", "bench", "bench_layout.py"),
+        "--records",
+        String(ctx.options.layoutRecords),
+        "--days",
+        String(ctx.options.layoutDays),
+        "--runs",
+        String(ctx.options.runs),
+        "--workdir",
+        join(work, "data"),
+        "--json",
+        json,
+      ],
       { cwd: ROOT },
     );
     const l = JSON.parse(readFileSync(json, "utf8")) as LayoutFigures;

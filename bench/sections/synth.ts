@@ -24,13 +24,21 @@ const PATHS: Path[] = [
   {
     label: "npm run synth (cdktf synth)",
     // The same npm script in both folders; --output keeps the bench away from cdktf.out.
-    command: (app, out) => ({ file: "npm", args: ["run", "--silent", "synth", "--", "--output", out], cwd: app === "full" ? ROOT : TRIVIAL, env: env() }),
+    command: (app, out) => ({
+      file: "npm",
+      args: ["run", "--silent", "synth", "--", "--output", out],
+      cwd: app === "full" ? ROOT : TRIVIAL,
+      env: env(),
+    }),
   },
   {
     label: "node scripts/synth-app.mjs",
     command: (app, out) => ({
       file: process.execPath,
-      args: app === "full" ? [join(ROOT, "scripts", "synth-app.mjs")] : [join(ROOT, "scripts", "synth-app.mjs"), "trivial.ts"],
+      args:
+        app === "full"
+          ? [join(ROOT, "scripts", "synth-app.mjs")]
+          : [join(ROOT, "scripts", "synth-app.mjs"), "trivial.ts"],
       cwd: app === "full" ? ROOT : TRIVIAL,
       env: env({ CDKTF_OUTDIR: out }),
     }),
@@ -42,7 +50,9 @@ export function countOutput(out: string): { stacks: string[]; resources: number 
   const stacks = readdirSync(join(out, "stacks")).sort();
   let resources = 0;
   for (const s of stacks) {
-    const json = JSON.parse(readFileSync(join(out, "stacks", s, "cdk.tf.json"), "utf8")) as { resource?: Record<string, object> };
+    const json = JSON.parse(readFileSync(join(out, "stacks", s, "cdk.tf.json"), "utf8")) as {
+      resource?: Record<string, object>;
+    };
     for (const byName of Object.values(json.resource ?? {})) resources += Object.keys(byName).length;
   }
   return { stacks, resources };

@@ -20,7 +20,8 @@ const TRIVIAL = "trivial";
 
 function tf(args: string[], cwd: string, env: NodeJS.ProcessEnv, okStatus: number[] = [0]): Promise<Measured> {
   return run("terraform", [...args, "-no-color"], { cwd, env, check: false }).then((m) => {
-    if (!okStatus.includes(m.status ?? -1)) throw new Error(`terraform ${args.join(" ")} in ${cwd} exited ${m.status}:\n${m.stderr.slice(-3000)}`);
+    if (!okStatus.includes(m.status ?? -1))
+      throw new Error(`terraform ${args.join(" ")} in ${cwd} exited ${m.status}:\n${m.stderr.slice(-3000)}`);
     return m;
   });
 }
@@ -49,16 +50,27 @@ export function providerFootprint(dirs: Record<string, string>): ProviderFootpri
   for (const [stack, dir] of Object.entries(dirs)) {
     const providers = join(dir, ".terraform", "providers", "registry.terraform.io", "hashicorp", "aws");
     for (const file of walk(providers).filter((f) => /terraform-provider-aws_/.test(f))) {
-      const link = lstatSync(file).isSymbolicLink() || lstatSync(join(file, "..")).isSymbolicLink() || realpathSync(file) !== file;
+      const link =
+        lstatSync(file).isSymbolicLink() || lstatSync(join(file, "..")).isSymbolicLink() || realpathSync(file) !== file;
       const st = statSync(file);
       seen.set(`${st.dev}:${st.ino}`, st.size);
       const real = realpathSync(file);
       // Inside the repository relative to it (the plugin cache), else absolute (a system mirror).
-      stacks.push({ stack, file: relative(ROOT, real).startsWith("..") ? real : relative(ROOT, real), link, bytes: st.size });
+      stacks.push({
+        stack,
+        file: relative(ROOT, real).startsWith("..") ? real : relative(ROOT, real),
+        link,
+        bytes: st.size,
+      });
     }
   }
   const diskBytes = [...seen.values()].reduce((a, b) => a + b, 0);
-  return { stacks, diskBytes, copiedBytes: stacks.reduce((a, s) => a + s.bytes, 0), binaryBytes: stacks[0]?.bytes ?? 0 };
+  return {
+    stacks,
+    diskBytes,
+    copiedBytes: stacks.reduce((a, s) => a + s.bytes, 0),
+    binaryBytes: stacks[0]?.bytes ?? 0,
+  };
 }
 
 function walk(dir: string): string[] {
@@ -74,7 +86,8 @@ function walk(dir: string): string[] {
 export const terraformSection: Section = {
   id: "terraform",
   title: "Terraform: init, validate, plan against the emulator; one shared provider",
-  summary: "terraform init/validate per environment, plan per deployable environment against the emulator, provider bytes on disk",
+  summary:
+    "terraform init/validate per environment, plan per deployable environment against the emulator, provider bytes on disk",
   async run(ctx: Context) {
     requireTerraform();
     const setup = terraformEnv();
@@ -95,7 +108,9 @@ export const terraformSection: Section = {
     // init and validate, each stack in turn per round (the trivial stack too), after one warm-up round.
     const init: Record<string, number[]> = {};
     const validate: Record<string, number[]> = {};
-    ctx.log(`terraform: init -backend=false + validate, ${stacks.length} stacks + trivial (warm-up, then ${ctx.options.runs} rounds)`);
+    ctx.log(
+      `terraform: init -backend=false + validate, ${stacks.length} stacks + trivial (warm-up, then ${ctx.options.runs} rounds)`,
+    );
     for (let round = -1; round < ctx.options.runs; round++) {
       for (const [stack, dir] of Object.entries(dirs)) {
         uninit(dir);
@@ -111,15 +126,29 @@ export const terraformSection: Section = {
     const figures: Figure[] = [];
     for (const stack of stacks) {
       figures.push(
-        figure({ section: "terraform", name: `${stack}: terraform init`, unit: "s", samples: init[stack], yardstick: { name: "trivial stack", samples: init[TRIVIAL] } }),
-        figure({ section: "terraform", name: `${stack}: terraform validate`, unit: "s", samples: validate[stack], yardstick: { name: "trivial stack", samples: validate[TRIVIAL] } }),
+        figure({
+          section: "terraform",
+          name: `${stack}: terraform init`,
+          unit: "s",
+          samples: init[stack],
+          yardstick: { name: "trivial stack", samples: init[TRIVIAL] },
+        }),
+        figure({
+          section: "terraform",
+          name: `${stack}: terraform validate`,
+          unit: "s",
+          samples: validate[stack],
+          yardstick: { name: "trivial stack", samples: validate[TRIVIAL] },
+        }),
       );
     }
 
     // Plans against the emulator: every environment — the deployable ones with their real
     // configuration and endpoints redirected, `local` as synthesized (it targets the emulator).
     const planned = loadEnvironments().filter((e) => stacks.includes(e.name));
-    ctx.log(`terraform: plan against the emulator for ${planned.map((e) => e.name).join(", ")} + trivial (${ctx.options.runs} runs each after a warm-up)`);
+    ctx.log(
+      `terraform: plan against the emulator for ${planned.map((e) => e.name).join(", ")} + trivial (${ctx.options.runs} runs each after a warm-up)`,
+    );
     const emulator = await Emulator.start();
     const plans: Record<string, number[]> = {};
     const planLines: Record<string, string> = {};

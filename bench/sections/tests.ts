@@ -11,7 +11,8 @@ import { type Context, FIXTURES, ROOT, type Section } from "../lib/context";
 import { figure, type Figure } from "../lib/figures";
 import { type Measured, run } from "../lib/measure";
 
-const npm = (script: string, cwd: string) => run("npm", ["run", "--silent", script], { cwd, env: { ...process.env, CI: "true" } });
+const npm = (script: string, cwd: string) =>
+  run("npm", ["run", "--silent", script], { cwd, env: { ...process.env, CI: "true" } });
 
 /** Test and suite counts from jest's summary lines ("Tests: 703 passed, 703 total"), summed over every jest run in the output. */
 export function jestCounts(output: string): { suites?: number; tests?: number } {

@@ -26,7 +26,9 @@ export interface Clients {
  */
 export function clientsFromEnv(env: NodeJS.ProcessEnv, config: Pick<IngestConfig, "s3ForcePathStyle">): Clients {
   const caBundle = env.AWS_CA_BUNDLE;
-  const requestHandler = caBundle ? { httpsAgent: new Agent({ ca: readFileSync(caBundle), keepAlive: true }) } : undefined;
+  const requestHandler = caBundle
+    ? { httpsAgent: new Agent({ ca: readFileSync(caBundle), keepAlive: true }) }
+    : undefined;
   const common = { ...(requestHandler ? { requestHandler } : {}) };
   return {
     s3: new S3Client({ ...common, forcePathStyle: config.s3ForcePathStyle }),
@@ -38,7 +40,13 @@ export function clientsFromEnv(env: NodeJS.ProcessEnv, config: Pick<IngestConfig
 export class S3ObjectStore implements ObjectStore {
   constructor(private readonly s3: S3Client) {}
 
-  async putIfAbsent(bucket: string, key: string, body: Buffer, kmsKeyArn: string, metadata: Record<string, string>): Promise<boolean> {
+  async putIfAbsent(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    kmsKeyArn: string,
+    metadata: Record<string, string>,
+  ): Promise<boolean> {
     try {
       await this.s3.send(
         new PutObjectCommand({
@@ -57,7 +65,11 @@ export class S3ObjectStore implements ObjectStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof S3ServiceException && (error.$metadata?.httpStatusCode === 412 || error.name === "PreconditionFailed")) return false;
+      if (
+        error instanceof S3ServiceException &&
+        (error.$metadata?.httpStatusCode === 412 || error.name === "PreconditionFailed")
+      )
+        return false;
       throw error;
     }
   }
@@ -70,7 +82,10 @@ export class S3ObjectStore implements ObjectStore {
  * cannot overwrite a newer one.
  */
 export class S3MarkStore implements MarkStore {
-  constructor(private readonly s3: S3Client, private readonly location: { readonly bucket: string; readonly key: string; readonly kmsKeyArn: string }) {}
+  constructor(
+    private readonly s3: S3Client,
+    private readonly location: { readonly bucket: string; readonly key: string; readonly kmsKeyArn: string },
+  ) {}
 
   async read(): Promise<{ mark: Mark; token: string } | undefined> {
     const { bucket, key } = this.location;
@@ -81,7 +96,11 @@ export class S3MarkStore implements MarkStore {
       text = (await object.Body?.transformToString("utf8")) ?? "";
       etag = object.ETag ?? "";
     } catch (error) {
-      if (error instanceof S3ServiceException && (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404)) return undefined;
+      if (
+        error instanceof S3ServiceException &&
+        (error.name === "NoSuchKey" || error.$metadata?.httpStatusCode === 404)
+      )
+        return undefined;
       throw error;
     }
     return { mark: parseMark(text, `s3://${bucket}/${key}`), token: etag };
@@ -111,14 +130,24 @@ export function parseMark(text: string, where: string): Mark {
   } catch {
     throw new Error(`${where} is not JSON; fix or delete it (deleting makes the next run read in full)`);
   }
-  if (typeof value?.mark !== "string" || Number.isNaN(Date.parse(value.mark)) || !Array.isArray(value.edge) || !value.edge.every((f) => typeof f === "string")) {
-    throw new Error(`${where} is not a high-water mark ({"mark": "<timestamp>", "edge": [...]}); fix or delete it (deleting makes the next run read in full)`);
+  if (
+    typeof value?.mark !== "string" ||
+    Number.isNaN(Date.parse(value.mark)) ||
+    !Array.isArray(value.edge) ||
+    !value.edge.every((f) => typeof f === "string")
+  ) {
+    throw new Error(
+      `${where} is not a high-water mark ({"mark": "<timestamp>", "edge": [...]}); fix or delete it (deleting makes the next run read in full)`,
+    );
   }
   return { mark: value.mark, edge: value.edge, updatedAt: typeof value.updatedAt === "string" ? value.updatedAt : "" };
 }
 
 export class SqsDeadLetters implements DeadLetters {
-  constructor(private readonly sqs: SQSClient, private readonly queueUrl: string) {}
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
 
   async send(body: string): Promise<void> {
     await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body }));
@@ -129,7 +158,10 @@ export class SqsDeadLetters implements DeadLetters {
  * Request headers from the secret's JSON: `{"token": "…"}` → `Authorization: Bearer …`, or
  * `{"header": "x-api-key", "value": "…"}` → that header. The value is never logged.
  */
-export async function credentialHeaders(client: SecretsManagerClient, secretArn: string | undefined): Promise<Record<string, string>> {
+export async function credentialHeaders(
+  client: SecretsManagerClient,
+  secretArn: string | undefined,
+): Promise<Record<string, string>> {
   if (!secretArn) return {};
   const secret = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
   return headersFromSecret(secret.SecretString, secretArn);
@@ -144,6 +176,7 @@ export function headersFromSecret(text: string | undefined, secretArn: string): 
   }
   const s = parsed as { token?: unknown; header?: unknown; value?: unknown };
   if (typeof s?.token === "string" && s.token) return { authorization: `Bearer ${s.token}` };
-  if (typeof s?.header === "string" && /^[A-Za-z0-9-]+$/.test(s.header) && typeof s.value === "string" && s.value) return { [s.header.toLowerCase()]: s.value };
+  if (typeof s?.header === "string" && /^[A-Za-z0-9-]+$/.test(s.header) && typeof s.value === "string" && s.value)
+    return { [s.header.toLowerCase()]: s.value };
   throw new Error(`secret ${secretArn} must hold {"token": "…"} or {"header": "<name>", "value": "…"}`);
 }

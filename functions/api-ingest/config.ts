@@ -33,7 +33,9 @@ export interface IngestConfig {
    * How the API is read (the contract's `source.incremental`, overlap resolved): from the high-water
    * mark minus the overlap (`since`), or in full (`full`, the default when INCREMENTAL is unset).
    */
-  readonly incremental: Extract<ApiIncremental, { kind: "full" }> | { readonly kind: "since"; readonly parameter: string; readonly overlapSeconds: number };
+  readonly incremental:
+    | Extract<ApiIncremental, { kind: "full" }>
+    | { readonly kind: "since"; readonly parameter: string; readonly overlapSeconds: number };
   /** Where the high-water mark lives (an S3 object under the state bucket); set for `since` only. */
   readonly state?: { readonly bucket: string; readonly key: string; readonly kmsKeyArn: string };
   /** Path-style S3 addressing (the emulator on 127.0.0.1 has no virtual-host buckets). */
@@ -90,7 +92,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
   if (apiUrl) {
     try {
       const url = new URL(apiUrl);
-      if (url.protocol !== "https:" && url.protocol !== "http:") problems.push(`API_URL: must be an http(s) URL (got "${apiUrl}")`);
+      if (url.protocol !== "https:" && url.protocol !== "http:")
+        problems.push(`API_URL: must be an http(s) URL (got "${apiUrl}")`);
     } catch {
       problems.push(`API_URL: must be an absolute URL (got "${apiUrl}")`);
     }
@@ -98,7 +101,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
   const incremental = incrementalFrom(env.INCREMENTAL, problems);
   const state =
     incremental.kind === "since"
-      ? { bucket: required("STATE_BUCKET"), kmsKeyArn: required("STATE_KMS_KEY_ARN"), key: `${dataset}/api-ingest/mark.json` }
+      ? {
+          bucket: required("STATE_BUCKET"),
+          kmsKeyArn: required("STATE_KMS_KEY_ARN"),
+          key: `${dataset}/api-ingest/mark.json`,
+        }
       : undefined;
   const contractText = required("DATASET_CONTRACT");
   let contract = undefined as unknown as JobContract;
@@ -144,7 +151,9 @@ function incrementalFrom(text: string | undefined, problems: string[]): IngestCo
   try {
     value = JSON.parse(text);
   } catch {
-    problems.push(`INCREMENTAL: must be JSON: {"kind": "since", "parameter": "…", "overlapSeconds": N} or {"kind": "full", "reason": "…"} (got "${text}")`);
+    problems.push(
+      `INCREMENTAL: must be JSON: {"kind": "since", "parameter": "…", "overlapSeconds": N} or {"kind": "full", "reason": "…"} (got "${text}")`,
+    );
     return full;
   }
   if (value?.kind === "full") return { kind: "full", reason: typeof value.reason === "string" ? value.reason : "" };
@@ -158,25 +167,35 @@ function incrementalFrom(text: string | undefined, problems: string[]): IngestCo
   }
   const overlap = value.overlapSeconds;
   if (typeof overlap !== "number" || !Number.isInteger(overlap) || overlap < 0 || overlap > 86_400) {
-    problems.push(`INCREMENTAL: overlapSeconds must be a whole number of seconds from 0 to 86400 (got ${JSON.stringify(overlap)})`);
+    problems.push(
+      `INCREMENTAL: overlapSeconds must be a whole number of seconds from 0 to 86400 (got ${JSON.stringify(overlap)})`,
+    );
   }
-  return problems.length > before ? full : { kind: "since", parameter: value.parameter as string, overlapSeconds: overlap as number };
+  return problems.length > before
+    ? full
+    : { kind: "since", parameter: value.parameter as string, overlapSeconds: overlap as number };
 }
 
 function contractProblems(contract: JobContract, dataset: string): string[] {
   const problems: string[] = [];
   if (typeof contract !== "object" || contract === null) return ["DATASET_CONTRACT: must be a JSON object"];
-  if (dataset && contract.name !== dataset) problems.push(`DATASET_CONTRACT: is the contract of "${contract.name}", not of DATASET "${dataset}"`);
-  if (!Array.isArray(contract.columns) || contract.columns.length === 0) problems.push("DATASET_CONTRACT: columns must list the dataset's columns");
-  if (!Array.isArray(contract.primaryKey) || contract.primaryKey.length === 0) problems.push("DATASET_CONTRACT: primaryKey must name at least one column");
+  if (dataset && contract.name !== dataset)
+    problems.push(`DATASET_CONTRACT: is the contract of "${contract.name}", not of DATASET "${dataset}"`);
+  if (!Array.isArray(contract.columns) || contract.columns.length === 0)
+    problems.push("DATASET_CONTRACT: columns must list the dataset's columns");
+  if (!Array.isArray(contract.primaryKey) || contract.primaryKey.length === 0)
+    problems.push("DATASET_CONTRACT: primaryKey must name at least one column");
   if (!Array.isArray(contract.partitioning?.keys) || contract.partitioning.keys.length === 0) {
     problems.push("DATASET_CONTRACT: partitioning.keys must list the environment's partition keys");
   }
   const names = new Set((contract.columns ?? []).map((c) => c.name));
-  if (contract.versionColumn !== undefined && !names.has(contract.versionColumn)) problems.push(`DATASET_CONTRACT: versionColumn "${contract.versionColumn}" is not a column`);
-  if (!names.has(contract.eventTimeColumn)) problems.push(`DATASET_CONTRACT: eventTimeColumn "${contract.eventTimeColumn}" is not a column`);
+  if (contract.versionColumn !== undefined && !names.has(contract.versionColumn))
+    problems.push(`DATASET_CONTRACT: versionColumn "${contract.versionColumn}" is not a column`);
+  if (!names.has(contract.eventTimeColumn))
+    problems.push(`DATASET_CONTRACT: eventTimeColumn "${contract.eventTimeColumn}" is not a column`);
   for (const key of contract.partitioning?.keys ?? []) {
-    if (!names.has(key.column)) problems.push(`DATASET_CONTRACT: partition key "${key.name}" reads "${key.column}", which is not a column`);
+    if (!names.has(key.column))
+      problems.push(`DATASET_CONTRACT: partition key "${key.name}" reads "${key.column}", which is not a column`);
   }
   return problems;
 }

@@ -40,7 +40,11 @@ export interface FetchFailure {
 
 /** A page that could not be fetched: after the last retry, or at once for a non-retryable answer. */
 export class PageFetchError extends Error {
-  constructor(readonly url: string, readonly failure: FetchFailure, readonly attempts: number) {
+  constructor(
+    readonly url: string,
+    readonly failure: FetchFailure,
+    readonly attempts: number,
+  ) {
     super(`GET ${url} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${failure.message}`);
     this.name = "PageFetchError";
   }
@@ -58,17 +62,32 @@ export async function fetchPage(url: string, options: FetchOptions): Promise<Fet
     if ("body" in result) return { ...result, attempts: attempt };
     if (!result.retryable || attempt >= options.maxAttempts) throw new PageFetchError(url, result, attempt);
     const backoff = Math.min(MAX_BACKOFF_MS, options.backoffBaseMs * 2 ** (attempt - 1));
-    const delay = result.retryAfterMs !== undefined ? Math.min(MAX_BACKOFF_MS, result.retryAfterMs) : Math.floor(random() * backoff);
+    const delay =
+      result.retryAfterMs !== undefined
+        ? Math.min(MAX_BACKOFF_MS, result.retryAfterMs)
+        : Math.floor(random() * backoff);
     options.onRetry?.(attempt, result, delay);
     await sleep(delay);
   }
 }
 
-async function attemptOnce(fetchFn: typeof fetch, url: string, options: FetchOptions): Promise<Omit<FetchedPage, "attempts"> | FetchFailure> {
+async function attemptOnce(
+  fetchFn: typeof fetch,
+  url: string,
+  options: FetchOptions,
+): Promise<Omit<FetchedPage, "attempts"> | FetchFailure> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TimeoutError(options.requestTimeoutMs)), options.requestTimeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new TimeoutError(options.requestTimeoutMs)),
+    options.requestTimeoutMs,
+  );
   try {
-    const response = await fetchFn(url, { method: "GET", headers: { accept: "application/json", ...options.headers }, signal: controller.signal, redirect: "follow" });
+    const response = await fetchFn(url, {
+      method: "GET",
+      headers: { accept: "application/json", ...options.headers },
+      signal: controller.signal,
+      redirect: "follow",
+    });
     if (response.status === 429 || response.status >= 500) {
       await response.body?.cancel().catch(() => undefined);
       return {
@@ -80,13 +99,21 @@ async function attemptOnce(fetchFn: typeof fetch, url: string, options: FetchOpt
       };
     }
     if (response.status < 200 || response.status > 299) {
-      const text = await readCapped(response, 512).then((r) => r.body.toString("utf8")).catch(() => "");
-      return { kind: "http_status", status: response.status, message: `HTTP ${response.status}${text ? `: ${text.trim().slice(0, 200)}` : ""}`, retryable: false };
+      const text = await readCapped(response, 512)
+        .then((r) => r.body.toString("utf8"))
+        .catch(() => "");
+      return {
+        kind: "http_status",
+        status: response.status,
+        message: `HTTP ${response.status}${text ? `: ${text.trim().slice(0, 200)}` : ""}`,
+        retryable: false,
+      };
     }
     const { body, oversized } = await readCapped(response, options.maxBytes);
     return { url, status: response.status, body, oversized };
   } catch (error) {
-    if (controller.signal.aborted) return { kind: "timeout", message: `no complete answer within ${options.requestTimeoutMs} ms`, retryable: true };
+    if (controller.signal.aborted)
+      return { kind: "timeout", message: `no complete answer within ${options.requestTimeoutMs} ms`, retryable: true };
     return { kind: "network", message: describeNetworkError(error), retryable: true };
   } finally {
     clearTimeout(timer);

@@ -14,7 +14,16 @@ export type { Clients } from "./aws";
 export { ConfigurationError, loadConfig } from "./config";
 export type { IngestConfig } from "./config";
 export { DeadLetterError, MarkError, ingest, nextMark, recordFingerprint, sinceValue } from "./ingest";
-export type { DeadLetter, IncrementalSummary, IngestDeps, IngestEvent, Mark, MarkStore, RunStatus, RunSummary } from "./ingest";
+export type {
+  DeadLetter,
+  IncrementalSummary,
+  IngestDeps,
+  IngestEvent,
+  Mark,
+  MarkStore,
+  RunStatus,
+  RunSummary,
+} from "./ingest";
 export { REASONS } from "./records";
 
 /** The part of Lambda's context the handler uses. */
@@ -32,7 +41,9 @@ export interface InvocationContext {
  * next ones. Cold init then costs about what an empty handler's does (`npm run bench -- --only
  * lambda`); the first invocation pays for loading the SDK instead.
  */
-export function createHandler(options: { env?: NodeJS.ProcessEnv; clients?: Clients; overrides?: Partial<IngestDeps> } = {}) {
+export function createHandler(
+  options: { env?: NodeJS.ProcessEnv; clients?: Clients; overrides?: Partial<IngestDeps> } = {},
+) {
   const env = options.env ?? process.env;
   let ready: Promise<Ready> | undefined;
 
@@ -49,18 +60,27 @@ export function createHandler(options: { env?: NodeJS.ProcessEnv; clients?: Clie
       serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest",
       logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL ?? "INFO") as never,
     });
-    const metrics = new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? "dataplat", serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest" });
+    const metrics = new Metrics({
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? "dataplat",
+      serviceName: env.POWERTOOLS_SERVICE_NAME ?? "api-ingest",
+    });
     const count = (name: string, value: number) => metrics.addMetric(name, MetricUnit.Count, value);
     return { config, logger, metrics, count, aws, clients };
   };
 
-  return async function handler(event: IngestEvent | null | undefined, context: InvocationContext = {}): Promise<RunSummary> {
+  return async function handler(
+    event: IngestEvent | null | undefined,
+    context: InvocationContext = {},
+  ): Promise<RunSummary> {
     // A failed preparation (e.g. bad configuration) is not kept: the next invocation tries again.
     const { config, logger, metrics, count, aws, clients } = await (ready ??= prepare().catch((error: unknown) => {
       ready = undefined;
       throw error;
     }));
-    logger.appendKeys({ dataset: config.dataset, ...(context.awsRequestId ? { requestId: context.awsRequestId } : {}) });
+    logger.appendKeys({
+      dataset: config.dataset,
+      ...(context.awsRequestId ? { requestId: context.awsRequestId } : {}),
+    });
     metrics.addDimension("dataset", config.dataset);
     const deps: IngestDeps = {
       store: new aws.S3ObjectStore(clients.s3),
@@ -98,7 +118,8 @@ function parseEvent(event: unknown): IngestEvent {
   if (event === null || event === undefined || typeof event !== "object") return {};
   const startUrl = (event as { startUrl?: unknown }).startUrl;
   if (startUrl === undefined) return {};
-  if (typeof startUrl !== "string") throw new Error(`event.startUrl must be a URL string (got ${JSON.stringify(startUrl)})`);
+  if (typeof startUrl !== "string")
+    throw new Error(`event.startUrl must be a URL string (got ${JSON.stringify(startUrl)})`);
   return { startUrl };
 }
 

@@ -25,7 +25,13 @@ import { checkRecord, type Reason } from "./records";
 
 export interface ObjectStore {
   /** Writes unless the key exists; resolves false when it already did. */
-  putIfAbsent(bucket: string, key: string, body: Buffer, kmsKeyArn: string, metadata: Record<string, string>): Promise<boolean>;
+  putIfAbsent(
+    bucket: string,
+    key: string,
+    body: Buffer,
+    kmsKeyArn: string,
+    metadata: Record<string, string>,
+  ): Promise<boolean>;
 }
 
 /**
@@ -50,7 +56,10 @@ export interface MarkStore {
 
 /** The mark could not be read or written: the invocation fails, and its retry re-reads (nothing is skipped). */
 export class MarkError extends Error {
-  constructor(message: string, readonly cause?: unknown) {
+  constructor(
+    message: string,
+    readonly cause?: unknown,
+  ) {
     super(message);
     this.name = "MarkError";
   }
@@ -131,7 +140,12 @@ export interface DeadLetter {
   readonly source: "api-ingest";
   readonly dataset: string;
   readonly failedAt: string;
-  readonly failure: { readonly kind: FailureKind; readonly message: string; readonly status?: number; readonly attempts?: number };
+  readonly failure: {
+    readonly kind: FailureKind;
+    readonly message: string;
+    readonly status?: number;
+    readonly attempts?: number;
+  };
   /** The page that failed; invoke the function with `redrive` as its event to resume there. */
   readonly url: string;
   readonly redrive: IngestEvent;
@@ -140,7 +154,10 @@ export interface DeadLetter {
 
 /** Raised when even the dead-letter queue cannot take the failure: the invocation fails (Lambda retries it). */
 export class DeadLetterError extends Error {
-  constructor(message: string, readonly cause: unknown) {
+  constructor(
+    message: string,
+    readonly cause: unknown,
+  ) {
     super(message);
     this.name = "DeadLetterError";
   }
@@ -177,12 +194,23 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
   const put = async (zone: "raw" | "quarantine", key: string, content: string, metadata: Record<string, string>) => {
     const bucket = zone === "raw" ? config.rawBucket : config.quarantineBucket;
     const kmsKeyArn = zone === "raw" ? config.rawKmsKeyArn : config.quarantineKmsKeyArn;
-    const written = await deps.store.putIfAbsent(bucket, key, gzipSync(Buffer.from(content, "utf8")), kmsKeyArn, metadata);
+    const written = await deps.store.putIfAbsent(
+      bucket,
+      key,
+      gzipSync(Buffer.from(content, "utf8")),
+      kmsKeyArn,
+      metadata,
+    );
     (written ? summary.objects[zone] : summary.objects.skipped).push(key);
   };
   const quarantinePage = async (url: string, reason: Reason, detail: string, body: Buffer) => {
     const line = JSON.stringify({ reason, detail, page_url: url, bytes: body.length, body: body.toString("utf8") });
-    await put("quarantine", `${config.dataset}/api_ingest/${reason}/${sha256(line).slice(0, 40)}.json.gz`, `${line}\n`, { reason, "page-url": url });
+    await put(
+      "quarantine",
+      `${config.dataset}/api_ingest/${reason}/${sha256(line).slice(0, 40)}.json.gz`,
+      `${line}\n`,
+      { reason, "page-url": url },
+    );
     summary.pages.quarantined++;
     summary.quarantineReasons[reason] = (summary.quarantineReasons[reason] ?? 0) + 1;
     deps.metrics.count("PagesQuarantined", 1);
@@ -208,7 +236,11 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
   }
   if (since) {
     // Until the run completes and stores a new one, the mark is the old one (a dead-lettered run ends here).
-    Object.assign(summary.incremental, { markBefore: stored?.mark.mark, markAfter: stored?.mark.mark, stayedBecause: "the run did not complete: the next run reads from the same mark again" });
+    Object.assign(summary.incremental, {
+      markBefore: stored?.mark.mark,
+      markAfter: stored?.mark.mark,
+      stayedBecause: "the run did not complete: the next run reads from the same mark again",
+    });
   }
   const known = new Set(stored?.mark.edge ?? []);
   const versions = new Map<string, number>(); // fingerprint → version (ms) of every record accepted this run
@@ -218,7 +250,10 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
   try {
     headers = await deps.credentials();
   } catch (error) {
-    return await deadLetter(config, deps, summary, url, { kind: "credentials", message: (error as Error).message ?? String(error) });
+    return await deadLetter(config, deps, summary, url, {
+      kind: "credentials",
+      message: (error as Error).message ?? String(error),
+    });
   }
   try {
     while (url !== undefined) {
@@ -230,7 +265,10 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
       }
       const remaining = deps.remainingMs?.() ?? Infinity;
       if (remaining < config.requestTimeoutMs + 5_000) {
-        return await deadLetter(config, deps, summary, url, { kind: "time_budget", message: `only ${remaining} ms left of the invocation; resume from this page` });
+        return await deadLetter(config, deps, summary, url, {
+          kind: "time_budget",
+          message: `only ${remaining} ms left of the invocation; resume from this page`,
+        });
       }
       seenPages.add(url);
       const page = await fetchPage(url, {
@@ -263,7 +301,12 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
         if (resolved.origin !== origin) {
           await quarantinePage(url, "next_link_off_origin", `next link ${resolved.origin} is not ${origin}`, page.body);
         } else if (seenPages.has(resolved.toString())) {
-          await quarantinePage(url, "pagination_loop", `next link ${resolved.toString()} was already fetched`, page.body);
+          await quarantinePage(
+            url,
+            "pagination_loop",
+            `next link ${resolved.toString()} was already fetched`,
+            page.body,
+          );
         } else next = resolved.toString();
         if (next === undefined) {
           summary.status = "incomplete";
@@ -280,10 +323,14 @@ export async function ingest(config: IngestConfig, deps: IngestDeps, event: Inge
     }
     if (error instanceof DeadLetterError) throw error;
     // A write that failed after the SDK's own retries: nothing partial exists (PutObject is atomic).
-    return await deadLetter(config, deps, summary, url ?? start, { kind: "write_failed", message: (error as Error).message ?? String(error) });
+    return await deadLetter(config, deps, summary, url ?? start, {
+      kind: "write_failed",
+      message: (error as Error).message ?? String(error),
+    });
   }
   if (since) await advanceMark(since.overlapSeconds, deps, summary, stored, versions, event.startUrl !== undefined);
-  else summary.incremental.stayedBecause = `the API is read in full by design: ${config.incremental.kind === "full" ? config.incremental.reason : ""}`;
+  else
+    summary.incremental.stayedBecause = `the API is read in full by design: ${config.incremental.kind === "full" ? config.incremental.reason : ""}`;
   return finish(summary, deps);
 }
 
@@ -298,12 +345,20 @@ export function sinceValue(mark: string, overlapSeconds: number): string {
  * The next mark: the highest version seen (written now, or written before and met again in the
  * overlap), never lower than the last one, and the fingerprints the next run's overlap will meet.
  */
-export function nextMark(previous: Mark | undefined, versions: ReadonlyMap<string, number>, overlapSeconds: number, now: Date): Mark | undefined {
+export function nextMark(
+  previous: Mark | undefined,
+  versions: ReadonlyMap<string, number>,
+  overlapSeconds: number,
+  now: Date,
+): Mark | undefined {
   let highest = previous ? Date.parse(previous.mark) : -Infinity;
   for (const v of versions.values()) if (v > highest) highest = v;
   if (!Number.isFinite(highest)) return undefined; // nothing read yet: there is no mark to keep
   const from = highest - overlapSeconds * 1000;
-  const edge = [...versions].filter(([, v]) => v >= from).map(([f]) => f).sort();
+  const edge = [...versions]
+    .filter(([, v]) => v >= from)
+    .map(([f]) => f)
+    .sort();
   return { mark: new Date(highest).toISOString(), edge, updatedAt: now.toISOString() };
 }
 
@@ -320,7 +375,8 @@ async function advanceMark(
     summary.incremental.stayedBecause = why;
     summary.incremental.markAfter = stored?.mark.mark;
   };
-  if (summary.status !== "complete") return stay(`the run is ${summary.status}: the next run reads from the same mark again`);
+  if (summary.status !== "complete")
+    return stay(`the run is ${summary.status}: the next run reads from the same mark again`);
   // A redrive read only the pages from where a failed run stopped; the pages before it were read by
   // that run, whose mark was never stored. The next scheduled run re-reads from the old mark.
   if (redrive) return stay("a redrive does not move the mark: the next scheduled run reads from the same mark");
@@ -329,7 +385,10 @@ async function advanceMark(
   try {
     await deps.marks!.write(next, stored?.token);
   } catch (error) {
-    throw new MarkError(`the run's records are written, but the high-water mark could not be stored (the next run re-reads them): ${(error as Error).message ?? String(error)}`, error);
+    throw new MarkError(
+      `the run's records are written, but the high-water mark could not be stored (the next run re-reads them): ${(error as Error).message ?? String(error)}`,
+      error,
+    );
   }
   Object.assign(summary.incremental, { markAfter: next.mark, advanced: true });
   delete summary.incremental.stayedBecause;
@@ -344,7 +403,12 @@ async function advanceMark(
 async function writeRecords(
   config: IngestConfig,
   put: (zone: "raw" | "quarantine", key: string, content: string, metadata: Record<string, string>) => Promise<void>,
-  summary: { records: RunSummary["records"]; pages: RunSummary["pages"]; quarantineReasons: RunSummary["quarantineReasons"]; incremental: { alreadyWritten: number } },
+  summary: {
+    records: RunSummary["records"];
+    pages: RunSummary["pages"];
+    quarantineReasons: RunSummary["quarantineReasons"];
+    incremental: { alreadyWritten: number };
+  },
   seen: Set<string>,
   url: string,
   items: unknown[],
@@ -361,7 +425,15 @@ async function writeRecords(
   items.forEach((item, index) => {
     const outcome = checkRecord(item, config.contract, config.maxRecordBytes);
     if (!outcome.ok) {
-      rejected.push(JSON.stringify({ reason: outcome.reason, detail: outcome.detail, page_url: url, index, record: safeRecord(item, config.maxRecordBytes) }));
+      rejected.push(
+        JSON.stringify({
+          reason: outcome.reason,
+          detail: outcome.detail,
+          page_url: url,
+          index,
+          record: safeRecord(item, config.maxRecordBytes),
+        }),
+      );
       reasons[outcome.reason] = (reasons[outcome.reason] ?? 0) + 1;
       return;
     }
@@ -385,12 +457,18 @@ async function writeRecords(
   for (const partition of [...partitions.keys()].sort()) {
     const lines = partitions.get(partition)!;
     const content = `${lines.join("\n")}\n`;
-    await put("raw", `${config.dataset}/${partition}api-${sha256(content).slice(0, 40)}.json.gz`, content, { records: String(lines.length), "page-url": url });
+    await put("raw", `${config.dataset}/${partition}api-${sha256(content).slice(0, 40)}.json.gz`, content, {
+      records: String(lines.length),
+      "page-url": url,
+    });
     written += lines.length;
   }
   if (rejected.length) {
     const content = `${rejected.join("\n")}\n`;
-    await put("quarantine", `${config.dataset}/api_ingest/records/${sha256(content).slice(0, 40)}.json.gz`, content, { records: String(rejected.length), "page-url": url });
+    await put("quarantine", `${config.dataset}/api_ingest/records/${sha256(content).slice(0, 40)}.json.gz`, content, {
+      records: String(rejected.length),
+      "page-url": url,
+    });
   }
   fingerprints.forEach((f) => seen.add(f));
   accepted.forEach((v, f) => marks.versions.set(f, v));
@@ -400,7 +478,8 @@ async function writeRecords(
   summary.records.quarantined += rejected.length;
   summary.records.duplicates += duplicates;
   if (items.length === 0) summary.pages.empty++;
-  for (const [reason, n] of Object.entries(reasons) as [Reason, number][]) summary.quarantineReasons[reason] = (summary.quarantineReasons[reason] ?? 0) + n;
+  for (const [reason, n] of Object.entries(reasons) as [Reason, number][])
+    summary.quarantineReasons[reason] = (summary.quarantineReasons[reason] ?? 0) + n;
   deps.metrics.count("RecordsReceived", items.length);
   deps.metrics.count("RecordsWritten", written);
   deps.metrics.count("RecordsQuarantined", rejected.length);
@@ -416,7 +495,11 @@ function safeRecord(item: unknown, maxBytes: number): unknown {
 type ParsedPage = { items: unknown[]; next?: string } | { reason: Reason; detail: string };
 
 function parsePage(body: Buffer, oversized: boolean, config: IngestConfig): ParsedPage {
-  if (oversized) return { reason: "page_too_large", detail: `more than ${config.maxPageBytes} bytes; the first ${config.maxPageBytes} are kept` };
+  if (oversized)
+    return {
+      reason: "page_too_large",
+      detail: `more than ${config.maxPageBytes} bytes; the first ${config.maxPageBytes} are kept`,
+    };
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(body);
@@ -430,14 +513,24 @@ function parsePage(body: Buffer, oversized: boolean, config: IngestConfig): Pars
     return { reason: "invalid_json", detail: (error as Error).message };
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { reason: "unexpected_shape", detail: `the body is ${Array.isArray(json) ? "an array" : json === null ? "null" : typeof json}, not an object with "${config.itemsField}"` };
+    return {
+      reason: "unexpected_shape",
+      detail: `the body is ${Array.isArray(json) ? "an array" : json === null ? "null" : typeof json}, not an object with "${config.itemsField}"`,
+    };
   }
   const page = json as Record<string, unknown>;
   const items = page[config.itemsField];
-  if (!Array.isArray(items)) return { reason: "unexpected_shape", detail: `"${config.itemsField}" is ${items === undefined ? "missing" : `not an array (${typeof items})`}` };
+  if (!Array.isArray(items))
+    return {
+      reason: "unexpected_shape",
+      detail: `"${config.itemsField}" is ${items === undefined ? "missing" : `not an array (${typeof items})`}`,
+    };
   const next = page[config.nextField];
   if (next !== undefined && next !== null && (typeof next !== "string" || next.trim() === "")) {
-    return { reason: "unexpected_shape", detail: `"${config.nextField}" must be a URL or null (got ${JSON.stringify(next)})` };
+    return {
+      reason: "unexpected_shape",
+      detail: `"${config.nextField}" must be a URL or null (got ${JSON.stringify(next)})`,
+    };
   }
   return { items, next: typeof next === "string" ? next : undefined };
 }
@@ -453,7 +546,12 @@ async function deadLetter(
     source: "api-ingest",
     dataset: config.dataset,
     failedAt: (deps.now?.() ?? new Date()).toISOString(),
-    failure: { kind: failure.kind, message: failure.message, ...(failure.status ? { status: failure.status } : {}), ...(failure.attempts ? { attempts: failure.attempts } : {}) },
+    failure: {
+      kind: failure.kind,
+      message: failure.message,
+      ...(failure.status ? { status: failure.status } : {}),
+      ...(failure.attempts ? { attempts: failure.attempts } : {}),
+    },
     url,
     redrive: { startUrl: url },
     progress: { ...summary.pages, recordsWritten: summary.records.written },
@@ -461,7 +559,10 @@ async function deadLetter(
   try {
     await deps.deadLetters.send(JSON.stringify(message));
   } catch (error) {
-    deps.log.error("the dead-letter queue refused the failure", { failure: message.failure, error: (error as Error).message });
+    deps.log.error("the dead-letter queue refused the failure", {
+      failure: message.failure,
+      error: (error as Error).message,
+    });
     throw new DeadLetterError(`could not dead-letter ${failure.kind} at ${url}: ${(error as Error).message}`, error);
   }
   summary.status = "dead-lettered";
@@ -475,9 +576,18 @@ function finish(summary: RunSummary, deps: IngestDeps): RunSummary {
   const { received, written, quarantined, duplicates } = summary.records;
   if (received !== written + quarantined + duplicates) {
     // Cannot happen unless the code above is wrong; refuse to report a run that lost records.
-    throw new Error(`record counts do not reconcile: received ${received} ≠ written ${written} + quarantined ${quarantined} + duplicates ${duplicates}`);
+    throw new Error(
+      `record counts do not reconcile: received ${received} ≠ written ${written} + quarantined ${quarantined} + duplicates ${duplicates}`,
+    );
   }
   deps.metrics.count("DuplicateRecords", duplicates);
-  deps.log.info("run finished", { ...summary, objects: { raw: summary.objects.raw.length, quarantine: summary.objects.quarantine.length, skipped: summary.objects.skipped.length } });
+  deps.log.info("run finished", {
+    ...summary,
+    objects: {
+      raw: summary.objects.raw.length,
+      quarantine: summary.objects.quarantine.length,
+      skipped: summary.objects.skipped.length,
+    },
+  });
   return summary;
 }

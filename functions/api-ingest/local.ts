@@ -18,7 +18,11 @@ import type { IngestEvent, RunSummary } from "./ingest";
 export const EXIT_CODES = { complete: 0, incomplete: 2, "dead-lettered": 3 } as const;
 
 /** Runs the handler once with `env` (default: this process's) and returns its summary. */
-export async function runLocal(event: IngestEvent = {}, env: NodeJS.ProcessEnv = process.env, clients?: Clients): Promise<RunSummary> {
+export async function runLocal(
+  event: IngestEvent = {},
+  env: NodeJS.ProcessEnv = process.env,
+  clients?: Clients,
+): Promise<RunSummary> {
   // Metrics go to stdout as EMF in Lambda; locally they would mix with the summary, so they are off
   // unless the caller turns them on (Powertools reads this from the process environment).
   process.env.POWERTOOLS_METRICS_DISABLED ??= env.POWERTOOLS_METRICS_DISABLED ?? "true";
@@ -30,7 +34,8 @@ if (require.main === module) {
   const event = process.argv[2] ? (JSON.parse(process.argv[2]) as IngestEvent) : {};
   runLocal(event).then(
     (summary) => {
-      if (process.env.RUN_SUMMARY_FILE) writeFileSync(process.env.RUN_SUMMARY_FILE, `${JSON.stringify(summary, null, 2)}\n`);
+      if (process.env.RUN_SUMMARY_FILE)
+        writeFileSync(process.env.RUN_SUMMARY_FILE, `${JSON.stringify(summary, null, 2)}\n`);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       process.exitCode = EXIT_CODES[summary.status];
     },

@@ -46,20 +46,28 @@ const INT32 = 2 ** 31;
 
 export function checkRecord(record: unknown, contract: JobContract, maxRecordBytes: number): RecordOutcome {
   if (typeof record !== "object" || record === null || Array.isArray(record)) {
-    return { ok: false, reason: "not_an_object", detail: `got ${record === null ? "null" : Array.isArray(record) ? "an array" : typeof record}` };
+    return {
+      ok: false,
+      reason: "not_an_object",
+      detail: `got ${record === null ? "null" : Array.isArray(record) ? "an array" : typeof record}`,
+    };
   }
   const line = JSON.stringify(record);
   const bytes = Buffer.byteLength(line, "utf8");
-  if (bytes > maxRecordBytes) return { ok: false, reason: "record_too_large", detail: `${bytes} bytes > ${maxRecordBytes}` };
+  if (bytes > maxRecordBytes)
+    return { ok: false, reason: "record_too_large", detail: `${bytes} bytes > ${maxRecordBytes}` };
   const surrogate = findLoneSurrogate(record as Record<string, unknown>);
   if (surrogate) return { ok: false, reason: "invalid_unicode", detail: `in "${surrogate}"` };
 
   const values = record as Record<string, unknown>;
-  const missing = contract.columns.filter((c) => c.required && (values[c.name] === undefined || values[c.name] === null)).map((c) => c.name);
+  const missing = contract.columns
+    .filter((c) => c.required && (values[c.name] === undefined || values[c.name] === null))
+    .map((c) => c.name);
   if (missing.length) return { ok: false, reason: "missing_required", detail: missing.join(", ") };
   // The event time decides the partition, so it gets its own reason before the general type check.
   const eventTime = values[contract.eventTimeColumn];
-  if (!isTimestamp(eventTime)) return { ok: false, reason: "invalid_event_time", detail: `${contract.eventTimeColumn}: ${describe(eventTime)}` };
+  if (!isTimestamp(eventTime))
+    return { ok: false, reason: "invalid_event_time", detail: `${contract.eventTimeColumn}: ${describe(eventTime)}` };
   const wrong: string[] = [];
   for (const column of contract.columns) {
     const value = values[column.name];
@@ -77,7 +85,11 @@ export function checkRecord(record: unknown, contract: JobContract, maxRecordByt
     else {
       value = String(values[key.column]);
       if (!(key.values ?? []).includes(value)) {
-        return { ok: false, reason: "unknown_partition_value", detail: `${key.column}: ${JSON.stringify(values[key.column])} is not one of ${(key.values ?? []).join(", ")}` };
+        return {
+          ok: false,
+          reason: "unknown_partition_value",
+          detail: `${key.column}: ${JSON.stringify(values[key.column])} is not one of ${(key.values ?? []).join(", ")}`,
+        };
       }
     }
     segments.push(`${key.name}=${value}/`);
@@ -97,29 +109,45 @@ function typeProblem(type: string, value: unknown): string | undefined {
     case "double":
       return typeof value === "number" && Number.isFinite(value) ? undefined : expected("a number");
     case "int":
-      return typeof value === "number" && Number.isInteger(value) && value >= -INT32 && value < INT32 ? undefined : expected("a 32-bit integer");
+      return typeof value === "number" && Number.isInteger(value) && value >= -INT32 && value < INT32
+        ? undefined
+        : expected("a 32-bit integer");
     case "bigint":
       // Beyond 2^53 a JSON number has already lost digits when it is parsed: refuse rather than store a wrong id.
       return typeof value === "number" && Number.isSafeInteger(value) ? undefined : expected("an integer within ±2^53");
     case "date":
-      return typeof value === "string" && ISO_DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) ? undefined : expected("a date yyyy-MM-dd");
+      return typeof value === "string" && ISO_DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+        ? undefined
+        : expected("a date yyyy-MM-dd");
     case "timestamp":
       return isTimestamp(value) ? undefined : expected("an ISO-8601 timestamp with a time zone");
     default: {
       const decimal = /^decimal\((\d+),(\d+)\)$/.exec(type);
       if (!decimal) return `unsupported contract type ${type}`;
       const [precision, scale] = [Number(decimal[1]), Number(decimal[2])];
-      const text = typeof value === "number" && Number.isFinite(value) ? String(value) : typeof value === "string" ? value : undefined;
+      const text =
+        typeof value === "number" && Number.isFinite(value)
+          ? String(value)
+          : typeof value === "string"
+            ? value
+            : undefined;
       const match = text === undefined ? null : /^-?(\d+)(?:\.(\d+))?$/.exec(text);
       if (!match) return expected(`a decimal(${precision},${scale})`);
       const [whole, fraction = ""] = [match[1].replace(/^0+(?=\d)/, ""), match[2]];
-      return whole.length <= precision - scale && fraction.length <= scale ? undefined : expected(`a decimal(${precision},${scale})`);
+      return whole.length <= precision - scale && fraction.length <= scale
+        ? undefined
+        : expected(`a decimal(${precision},${scale})`);
     }
   }
 }
 
 function isTimestamp(value: unknown): value is string {
-  return typeof value === "string" && ISO_TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value)) && validCalendarDate(value.slice(0, 10));
+  return (
+    typeof value === "string" &&
+    ISO_TIMESTAMP.test(value) &&
+    !Number.isNaN(Date.parse(value)) &&
+    validCalendarDate(value.slice(0, 10))
+  );
 }
 
 /** Date.parse accepts "2024-02-30" as March 1st; a record with such a date is wrong, not shifted. */
@@ -130,7 +158,8 @@ function validCalendarDate(day: string): boolean {
 
 function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${JSON.stringify(value)}`;
 }

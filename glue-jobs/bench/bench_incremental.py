@@ -10,6 +10,7 @@ which records every file opened; bytes read are Hadoop's FileSystem statistics f
 scheme. Partitions rewritten are the processed and consumer partitions the runs committed. Wall time
 is reported beside them (Spark's start-up of each job dominates it at these sizes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ AS_OF = "2024-12-31T00:00:00Z"
 
 def contract_for(env: str, dataset: str) -> dict:
     tsx = ROOT / "node_modules" / ".bin" / "tsx"
-    out = subprocess.run([str(tsx), "scripts/export-contracts.ts", env], cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(tsx), "scripts/export-contracts.ts", env], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout)[dataset]
 
 
@@ -54,7 +57,9 @@ def build_jar(work: Path) -> Path:
     classes = work / "classes"
     shutil.rmtree(classes, ignore_errors=True)
     classes.mkdir(parents=True)
-    subprocess.run([javac, "-d", str(classes), "-cp", classpath, str(HERE / "java" / "CountingFileSystem.java")], check=True)
+    subprocess.run(
+        [javac, "-d", str(classes), "-cp", classpath, str(HERE / "java" / "CountingFileSystem.java")], check=True
+    )
     jar = work / "counting-fs.jar"
     subprocess.run([shutil.which("jar") or "jar", "cf", str(jar), "-C", str(classes), "."], check=True)
     return jar
@@ -65,9 +70,13 @@ def session(jar: Path):
 
     cores = os.cpu_count() or 2
     spark = (
-        SparkSession.builder.master(f"local[{cores}]").appName("incremental-bench")
-        .config("spark.sql.shuffle.partitions", "4").config("spark.default.parallelism", str(cores))
-        .config("spark.driver.memory", "2g").config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName("incremental-bench")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", str(cores))
+        .config("spark.driver.memory", "2g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraClassPath", str(jar))
         .config("spark.hadoop.fs.file.impl", "dataplat.bench.CountingFileSystem")
         .config("spark.hadoop.fs.file.impl.disable.cache", "false")
@@ -92,9 +101,16 @@ def landing(n: int, records: int) -> bytes:
         else:
             minute = rng.randrange(0, 1440)
             stamp = f"{day(n)}T{minute // 60:02d}:{minute % 60:02d}"
-            row = {"order_id": f"o-{n:03d}-{i:06d}", "customer_id": f"c-{rng.randrange(0, 5000):05d}", "region": ("eu", "us", "apac")[i % 3],
-                   "status": "placed", "amount": f"{rng.randrange(100, 100000) / 100:.2f}", "currency": "EUR",
-                   "order_ts": f"{stamp}:00Z", "updated_at": f"{stamp}:30Z"}
+            row = {
+                "order_id": f"o-{n:03d}-{i:06d}",
+                "customer_id": f"c-{rng.randrange(0, 5000):05d}",
+                "region": ("eu", "us", "apac")[i % 3],
+                "status": "placed",
+                "amount": f"{rng.randrange(100, 100000) / 100:.2f}",
+                "currency": "EUR",
+                "order_ts": f"{stamp}:00Z",
+                "updated_at": f"{stamp}:30Z",
+            }
             if rng.random() < 0.005:
                 row["amount"] = "n/a"
         previous = row
@@ -134,20 +150,55 @@ def main() -> None:
         opened = [p for p in counting.opened() if str(work) in p]
         read = sum(s.getBytesRead() for s in hadoop_fs.getAllStatistics() if s.getScheme() == "file")
         zones = {z: sum(1 for p in opened if f"/{z}/" in p) for z in ("raw", "processed", "consumer")}
-        return {"objects": len(opened), "bytes": int(read), "partitions": partitions, "seconds": round(seconds, 3), "objectsByZone": zones}
+        return {
+            "objects": len(opened),
+            "bytes": int(read),
+            "partitions": partitions,
+            "seconds": round(seconds, 3),
+            "objectsByZone": zones,
+        }
 
     def base_args(lake: Path, out: str, run: str) -> list[str]:
-        return ["--local", "--dataset_contract", json.dumps(contract), "--output_path", str(lake / out / "processed"),
-                "--quarantine_path", str(lake / out / "quarantine"), "--summary_path", str(lake / out / "quarantine" / "runs" / f"{run}.json"),
-                "--run_id", run, "--as_of", AS_OF]
+        return [
+            "--local",
+            "--dataset_contract",
+            json.dumps(contract),
+            "--output_path",
+            str(lake / out / "processed"),
+            "--quarantine_path",
+            str(lake / out / "quarantine"),
+            "--summary_path",
+            str(lake / out / "quarantine" / "runs" / f"{run}.json"),
+            "--run_id",
+            run,
+            "--as_of",
+            AS_OF,
+        ]
 
     def to_consumer(lake: Path, out: str, run: str, partitions: bool) -> dict:
         return processed_to_consumer.main(
-            ["--local", "--dataset_contract", json.dumps(contract), "--input_path", str(lake / out / "processed"),
-             "--output_path", str(lake / out / "consumer"), "--run_id", run]
-            + (["--partitions_path", str(lake / out / "quarantine" / "runs" / f"{run}.json")] if partitions else []), spark=spark)
+            [
+                "--local",
+                "--dataset_contract",
+                json.dumps(contract),
+                "--input_path",
+                str(lake / out / "processed"),
+                "--output_path",
+                str(lake / out / "consumer"),
+                "--run_id",
+                run,
+            ]
+            + (["--partitions_path", str(lake / out / "quarantine" / "runs" / f"{run}.json")] if partitions else []),
+            spark=spark,
+        )
 
-    results: dict = {"recordsPerDay": ns.records_per_day, "environment": ns.env, "histories": histories, "incremental": {}, "wholePrefix": {}}
+    results: dict = {
+        "recordsPerDay": ns.records_per_day,
+        "environment": ns.env,
+        "histories": histories,
+        "incremental": {},
+        "wholePrefix": {},
+    }
     for h in histories:
         lake = work / f"history-{h}"
         raw = lake / "raw" / DATASET
@@ -166,7 +217,9 @@ def main() -> None:
         manifest.write_text(json.dumps([{"key": key}]))
 
         def incremental() -> int:
-            first = raw_to_processed.main(base_args(lake, "out", "run") + ["--manifest_path", str(manifest), "--raw_root", str(raw)], spark=spark)
+            first = raw_to_processed.main(
+                base_args(lake, "out", "run") + ["--manifest_path", str(manifest), "--raw_root", str(raw)], spark=spark
+            )
             second = to_consumer(lake, "out", "run", partitions=True)
             return len(first["processed"]["partitions"]) + len(second["consumer"]["partitions"])
 
@@ -177,7 +230,10 @@ def main() -> None:
 
         results["incremental"][str(h)] = measured(incremental)
         results["wholePrefix"][str(h)] = measured(whole)
-        print(f"history {h:>3} days: incremental {results['incremental'][str(h)]}; whole prefix {results['wholePrefix'][str(h)]}", file=sys.stderr)
+        print(
+            f"history {h:>3} days: incremental {results['incremental'][str(h)]}; whole prefix {results['wholePrefix'][str(h)]}",
+            file=sys.stderr,
+        )
         shutil.rmtree(lake)
     spark.stop()
     shutil.rmtree(work, ignore_errors=True) if ns.workdir is None else None

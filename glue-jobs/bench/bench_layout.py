@@ -25,6 +25,7 @@ the consumer table (`orders_daily`). Then, per zone:
 
 Prints a table and writes the figures as JSON (`--json`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,18 +64,28 @@ def rchar() -> int:
 
 
 def files_under(root: Path, suffix: str) -> list[Path]:
-    return sorted(p for p in root.rglob(f"*{suffix}") if not any(part.startswith("_") for part in p.relative_to(root).parts))
+    return sorted(
+        p for p in root.rglob(f"*{suffix}") if not any(part.startswith("_") for part in p.relative_to(root).parts)
+    )
 
 
 def zone_stats(root: Path, suffix: str, depth: int) -> dict[str, Any]:
     files = files_under(root, suffix)
     partitions: dict[str, int] = {}
     for f in files:
-        partitions["/".join(f.relative_to(root).parts[:depth])] = partitions.get("/".join(f.relative_to(root).parts[:depth]), 0) + 1
+        partitions["/".join(f.relative_to(root).parts[:depth])] = (
+            partitions.get("/".join(f.relative_to(root).parts[:depth]), 0) + 1
+        )
     per = list(partitions.values()) or [0]
     size = sum(f.stat().st_size for f in files)
-    return {"files": len(files), "bytes": size, "partitions": len(partitions), "filesPerPartitionMax": max(per),
-            "filesPerPartitionMean": round(statistics.mean(per), 3), "meanFileBytes": round(size / max(1, len(files)))}
+    return {
+        "files": len(files),
+        "bytes": size,
+        "partitions": len(partitions),
+        "filesPerPartitionMax": max(per),
+        "filesPerPartitionMean": round(statistics.mean(per), 3),
+        "meanFileBytes": round(size / max(1, len(files))),
+    }
 
 
 def split_batches(dump: Path, out: Path, days: int, batches: int, late_share: float, seed: int = 11) -> list[Path]:
@@ -92,7 +103,11 @@ def split_batches(dump: Path, out: Path, days: int, batches: int, late_share: fl
         day = (datetime.date.fromisoformat(row["order_ts"][:10]) - first).days
         by_batch[min(batches - 1, day // days_per)].append(line)
         if rng.random() < late_share and row["amount"] != "n/a":
-            late.append(json.dumps({**row, "status": "refunded", "updated_at": "2024-06-29T12:00:00.000000Z"}, separators=(",", ":")))
+            late.append(
+                json.dumps(
+                    {**row, "status": "refunded", "updated_at": "2024-06-29T12:00:00.000000Z"}, separators=(",", ":")
+                )
+            )
     paths = []
     for i, lines in enumerate([*by_batch, late]):
         p = out / f"batch-{i}.json"
@@ -135,16 +150,61 @@ def main() -> None:
     t = time.perf_counter()
     for i, batch in enumerate(batches):
         run_id = f"batch-{i}"
-        rds_extract.main(["--local", "--dataset_contract", cj, "--input_path", str(batch), "--output_path", str(raw), "--run_id", run_id], spark=spark)
-        summaries.append(raw_to_processed.main([
-            "--local", "--dataset_contract", cj, "--input_path", str(raw / f"*/*/part-{run_id}-*.json.gz" if depth == 2 else raw / f"*/part-{run_id}-*.json.gz"),
-            "--output_path", str(processed), "--quarantine_path", str(lake / "quarantine" / "orders" / run_id),
-            "--summary_path", str(lake / "quarantine" / "orders" / run_id / "_summary.json"), "--run_id", run_id, "--as_of", AS_OF,
-        ], spark=spark))
-    consumer_summary = processed_to_consumer.main(["--local", "--dataset_contract", cj, "--input_path", str(processed),
-                                                   "--output_path", str(consumer_root), "--run_id", "consumer"], spark=spark)
+        rds_extract.main(
+            [
+                "--local",
+                "--dataset_contract",
+                cj,
+                "--input_path",
+                str(batch),
+                "--output_path",
+                str(raw),
+                "--run_id",
+                run_id,
+            ],
+            spark=spark,
+        )
+        summaries.append(
+            raw_to_processed.main(
+                [
+                    "--local",
+                    "--dataset_contract",
+                    cj,
+                    "--input_path",
+                    str(raw / f"*/*/part-{run_id}-*.json.gz" if depth == 2 else raw / f"*/part-{run_id}-*.json.gz"),
+                    "--output_path",
+                    str(processed),
+                    "--quarantine_path",
+                    str(lake / "quarantine" / "orders" / run_id),
+                    "--summary_path",
+                    str(lake / "quarantine" / "orders" / run_id / "_summary.json"),
+                    "--run_id",
+                    run_id,
+                    "--as_of",
+                    AS_OF,
+                ],
+                spark=spark,
+            )
+        )
+    consumer_summary = processed_to_consumer.main(
+        [
+            "--local",
+            "--dataset_contract",
+            cj,
+            "--input_path",
+            str(processed),
+            "--output_path",
+            str(consumer_root),
+            "--run_id",
+            "consumer",
+        ],
+        spark=spark,
+    )
     spark.stop()
-    print(f"ran rds_extract, raw_to_processed ×{len(batches)}, processed_to_consumer in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    print(
+        f"ran rds_extract, raw_to_processed ×{len(batches)}, processed_to_consumer in {time.perf_counter() - t:.1f}s",
+        file=sys.stderr,
+    )
 
     zones = {
         "raw": zone_stats(raw, ".json.gz", depth),
@@ -161,13 +221,19 @@ def main() -> None:
     # (consumer: the pre-aggregated order_count and revenue; processed: status and amount; raw: every
     # line of the day, amounts as text).
     queries: dict[str, str] = {
-        "raw": (f"SELECT region, status, count(*) AS orders, sum(TRY_CAST(amount AS DECIMAL(12,2))) AS revenue "
-                f"FROM read_json('{raw}/{pattern}/*.json.gz', format='newline_delimited', columns={json.dumps(raw_columns)}, "
-                f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"),
-        "processed": (f"SELECT region, status, count(*) AS orders, sum(amount) AS revenue FROM read_parquet('{processed}/{pattern}/*.parquet', "
-                      f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"),
-        "consumer": (f"SELECT region, status, sum(order_count) AS orders, sum(revenue) AS revenue FROM read_parquet('{consumer_root}/{pattern}/*.parquet', "
-                     f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"),
+        "raw": (
+            f"SELECT region, status, count(*) AS orders, sum(TRY_CAST(amount AS DECIMAL(12,2))) AS revenue "
+            f"FROM read_json('{raw}/{pattern}/*.json.gz', format='newline_delimited', columns={json.dumps(raw_columns)}, "
+            f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"
+        ),
+        "processed": (
+            f"SELECT region, status, count(*) AS orders, sum(amount) AS revenue FROM read_parquet('{processed}/{pattern}/*.parquet', "
+            f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"
+        ),
+        "consumer": (
+            f"SELECT region, status, sum(order_count) AS orders, sum(revenue) AS revenue FROM read_parquet('{consumer_root}/{pattern}/*.parquet', "
+            f"hive_partitioning=true, hive_types_autocast=false) WHERE dt = '{day}' GROUP BY ALL ORDER BY ALL"
+        ),
     }
     suffix = {"raw": ".json.gz", "processed": ".parquet", "consumer": ".parquet"}
     roots = {"raw": raw, "processed": processed, "consumer": consumer_root}
@@ -214,20 +280,30 @@ def main() -> None:
         "zones": zones,
         "queries": query_figures,
         "jobs": {
-            "rawToProcessed": [{"input": s["input"]["records"], "processed": s["processed"]["records"], "quarantined": s["quarantined"]["byReason"]}
-                               for s in summaries],
+            "rawToProcessed": [
+                {
+                    "input": s["input"]["records"],
+                    "processed": s["processed"]["records"],
+                    "quarantined": s["quarantined"]["byReason"],
+                }
+                for s in summaries
+            ],
             "consumerRows": consumer_summary["consumer"]["rows"],
         },
         "targets": {"queryBytesRatio": 0.02, "sizeRatio": 0.25},
         "bytesReadMeasure": "rchar of /proc/self/io around the query (bytes returned by read/pread) less the same query over no partition, fresh DuckDB connection, external file cache off",
     }
-    print(f"\ndata layout, {ns.records:,} orders over {ns.days} days ({ns.env}: {'/'.join(contract.partition_names)}); one-day query on {day}")
+    print(
+        f"\ndata layout, {ns.records:,} orders over {ns.days} days ({ns.env}: {'/'.join(contract.partition_names)}); one-day query on {day}"
+    )
     raw_read = med(query_figures["raw"]["bytesRead"])
     print(f"{'zone':<10} {'size':>12} {'vs raw':>8} {'files':>6} {'max/part':>8} {'day query read':>15} {'vs raw':>8}")
     for zone in ("raw", "processed", "consumer"):
         z, q = zones[zone], query_figures[zone]
-        print(f"{zone:<10} {z['bytes']:>12,} {z['bytes'] / zones['raw']['bytes']:>8.2%} {z['files']:>6} {z['filesPerPartitionMax']:>8} "
-              f"{med(q['bytesRead']):>15,.0f} {med(q['bytesRead']) / raw_read:>8.2%}")
+        print(
+            f"{zone:<10} {z['bytes']:>12,} {z['bytes'] / zones['raw']['bytes']:>8.2%} {z['files']:>6} {z['filesPerPartitionMax']:>8} "
+            f"{med(q['bytesRead']):>15,.0f} {med(q['bytesRead']) / raw_read:>8.2%}"
+        )
     if ns.json:
         ns.json.write_text(json.dumps(figures, indent=2) + "\n")
     if not ns.workdir:

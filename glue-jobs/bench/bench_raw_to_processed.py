@@ -18,6 +18,7 @@ summary) is what remains. Spark's start-up is the session's creation, once per p
 per run on Glue. The records are a generated bench dataset: they follow the columns of the
 `--dataset` contract (the generator writes those columns), and are nobody's data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ from dataplat_glue.spark import local_session, struct_of  # noqa: E402
 
 def contract_for(env: str, dataset: str) -> dict:
     tsx = ROOT / "node_modules" / ".bin" / "tsx"
-    out = subprocess.run([str(tsx), "scripts/export-contracts.ts", env], cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(tsx), "scripts/export-contracts.ts", env], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout)[dataset]
 
 
@@ -81,8 +84,15 @@ def time_phases() -> dict[str, float]:
     return spent
 
 
-def generate(folder: Path, records: int, files: int, seed: int = 7, days: int = 30, start: str = "2024-05-01",
-             every_region_every_day: bool = False) -> None:
+def generate(
+    folder: Path,
+    records: int,
+    files: int,
+    seed: int = 7,
+    days: int = 30,
+    start: str = "2024-05-01",
+    every_region_every_day: bool = False,
+) -> None:
     """Orders over `days` days from `start` and three regions; ~2% later versions of a key, ~0.5% bad rows.
 
     By default the day and the region both cycle with the record number, so with a day count divisible
@@ -91,7 +101,11 @@ def generate(folder: Path, records: int, files: int, seed: int = 7, days: int = 
     rng = random.Random(seed)
     first = datetime.date.fromisoformat(start)
     dates = [(first + datetime.timedelta(days=d)).isoformat() for d in range(days)]
-    statuses, currencies, regions = ["placed", "paid", "shipped", "cancelled"], ["EUR", "USD", "GBP"], ["eu", "us", "apac"]
+    statuses, currencies, regions = (
+        ["placed", "paid", "shipped", "cancelled"],
+        ["EUR", "USD", "GBP"],
+        ["eu", "us", "apac"],
+    )
     folder.mkdir(parents=True, exist_ok=True)
     handles = [open(folder / f"orders-{i:03d}.json", "w", encoding="utf-8") for i in range(files)]
     try:
@@ -99,7 +113,11 @@ def generate(folder: Path, records: int, files: int, seed: int = 7, days: int = 
         for n in range(records):
             if previous is not None and rng.random() < 0.02:
                 # a later version of the previous order: same key and partition, newer updated_at
-                row = {**previous, "status": rng.choice(statuses), "updated_at": previous["updated_at"][:19] + f".{len(str(n)) + rng.randrange(0, 999999):06d}Z"}
+                row = {
+                    **previous,
+                    "status": rng.choice(statuses),
+                    "updated_at": previous["updated_at"][:19] + f".{len(str(n)) + rng.randrange(0, 999999):06d}Z",
+                }
             else:
                 minute = rng.randrange(0, 1440)
                 day = (n // len(regions)) % days if every_region_every_day else n % days
@@ -173,11 +191,26 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         spent.clear()
         t = time.perf_counter()
-        result = raw_to_processed.main([
-            "--local", "--dataset_contract", json.dumps(contract_json), "--input_path", str(raw),
-            "--output_path", str(out / "processed"), "--quarantine_path", str(out / "quarantine"),
-            "--summary_path", str(out / "summary.json"), "--run_id", "bench", "--as_of", "2024-06-01T00:00:00Z",
-        ], spark=spark)
+        result = raw_to_processed.main(
+            [
+                "--local",
+                "--dataset_contract",
+                json.dumps(contract_json),
+                "--input_path",
+                str(raw),
+                "--output_path",
+                str(out / "processed"),
+                "--quarantine_path",
+                str(out / "quarantine"),
+                "--summary_path",
+                str(out / "summary.json"),
+                "--run_id",
+                "bench",
+                "--as_of",
+                "2024-06-01T00:00:00Z",
+            ],
+            spark=spark,
+        )
         total = time.perf_counter() - t
         phase_runs.append({**spent, "rest (quarantine write, summary)": total - sum(spent.values()), "total": total})
         summary.update(result)
@@ -213,17 +246,29 @@ def main() -> None:
         "filesPerPartition": files / max(1, len(summary["processed"]["partitions"])),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "sparkStartupSeconds": round(startup_seconds, 2),
-        "phasesSecondsMedian": {label: round(statistics.median(r.get(label, 0.0) for r in phase_runs), 2)
-                                for label in [p[0] for p in PHASES] + ["rest (quarantine write, summary)", "total"]},
+        "phasesSecondsMedian": {
+            label: round(statistics.median(r.get(label, 0.0) for r in phase_runs), 2)
+            for label in [p[0] for p in PHASES] + ["rest (quarantine write, summary)", "total"]
+        },
     }
-    print(f"\nraw → processed, {ns.records:,} records ({ns.env} partitioning), median of {ns.runs}; {figures['machine']}")
+    print(
+        f"\nraw → processed, {ns.records:,} records ({ns.env} partitioning), median of {ns.runs}; {figures['machine']}"
+    )
     print(f"{'what':<34} {'wall':>8} {'ratio':>6} {'JVM CPU':>9} {'ratio':>6}")
-    print(f"{'floor: read JSON + write Parquet':<34} {figures['floorSecondsMedian']:>7.2f}s {1:>6.2f} {figures['floorCpuSecondsMedian']:>8.2f}s {1:>6.2f}")
-    print(f"{'raw_to_processed':<34} {figures['jobSecondsMedian']:>7.2f}s {figures['ratio']:>6.2f} {figures['jobCpuSecondsMedian']:>8.2f}s "
-          f"{figures['cpuRatio']:>6.2f}   (target < {figures['target']})")
-    print(f"processed {figures['processed']:,}, quarantined {figures['quarantined']}, "
-          f"{figures['partitions']} partitions, {figures['filesPerPartition']:.1f} file(s) per partition")
-    print(f"\nwhere raw_to_processed's time goes (median of {len(phase_runs)} runs; Spark start-up {figures['sparkStartupSeconds']:.2f}s, once per process here, per run on Glue):")
+    print(
+        f"{'floor: read JSON + write Parquet':<34} {figures['floorSecondsMedian']:>7.2f}s {1:>6.2f} {figures['floorCpuSecondsMedian']:>8.2f}s {1:>6.2f}"
+    )
+    print(
+        f"{'raw_to_processed':<34} {figures['jobSecondsMedian']:>7.2f}s {figures['ratio']:>6.2f} {figures['jobCpuSecondsMedian']:>8.2f}s "
+        f"{figures['cpuRatio']:>6.2f}   (target < {figures['target']})"
+    )
+    print(
+        f"processed {figures['processed']:,}, quarantined {figures['quarantined']}, "
+        f"{figures['partitions']} partitions, {figures['filesPerPartition']:.1f} file(s) per partition"
+    )
+    print(
+        f"\nwhere raw_to_processed's time goes (median of {len(phase_runs)} runs; Spark start-up {figures['sparkStartupSeconds']:.2f}s, once per process here, per run on Glue):"
+    )
     for label, seconds in figures["phasesSecondsMedian"].items():
         print(f"  {label:<50} {seconds:>7.2f}s")
     if ns.json:

@@ -5,6 +5,7 @@ In Glue, arguments arrive as `--name value` pairs in `sys.argv` and are read wit
 Locally, `--local` switches to argparse over the same names. Glue has no optional arguments, so an
 optional one is resolved only when present in argv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,11 @@ class JobArgs:
 
     def run_id(self) -> str:
         """--run_id, else Glue's JOB_RUN_ID, else a UTC timestamp (local runs)."""
-        return self.get("run_id") or self.get("JOB_RUN_ID") or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%dT%H%M%SZ")
+        return (
+            self.get("run_id")
+            or self.get("JOB_RUN_ID")
+            or _dt.datetime.now(_dt.timezone.utc).strftime("local-%Y%m%dT%H%M%SZ")
+        )
 
     def run_file(self, name: str, run_id: str) -> Optional[str]:
         """Argument `name` as a file of run `run_id`: a value ending in "/" is a folder (the jobs' default
@@ -69,7 +74,9 @@ def resolve(argv: Sequence[str], spec: Sequence[Arg], description: str = "") -> 
         parser = argparse.ArgumentParser(description=description)
         parser.add_argument("--local", action="store_true", help="run with a local SparkSession on local paths")
         for a in spec:
-            parser.add_argument(f"--{a.name}", required=a.required, default=a.default, help=f"{a.help} (e.g. {a.example})")
+            parser.add_argument(
+                f"--{a.name}", required=a.required, default=a.default, help=f"{a.help} (e.g. {a.example})"
+            )
         # argv may start with the script path (sys.argv) or directly with the options.
         ns = parser.parse_args(argv[1:] if argv and not argv[0].startswith("--") else argv)
         values = {a.name: getattr(ns, a.name) for a in spec}

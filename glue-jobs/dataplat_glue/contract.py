@@ -10,6 +10,7 @@ glue-jobs/tests/test_contract_and_args.py holds the two views in step: every exp
 every environment parses, and writes back to exactly the JSON it came from.
 Pure Python: importable without Spark.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,17 @@ class _JsonView:
     """Writes a contract dataclass back as the JSON it mirrors (fields that are None are absent there)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {json_name(f.name): _to_json(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
+        return {
+            json_name(f.name): _to_json(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
 
 @dataclass(frozen=True)
 class TypedColumn(_JsonView):
     """A column of the consumer table: its name and type (`consumerColumns`)."""
+
     name: str
     type: str
 
@@ -65,6 +71,7 @@ class TypedColumn(_JsonView):
 @dataclass(frozen=True)
 class Column(TypedColumn):
     """A column of the dataset (`columns`): rows without a value of a required column are quarantined."""
+
     required: bool = False
 
 
@@ -80,6 +87,7 @@ class PartitionKey(_JsonView):
 @dataclass(frozen=True)
 class Partitioning(_JsonView):
     """The environment's partition keys as this dataset derives them (`partitioning`)."""
+
     keys: tuple[PartitionKey, ...]
 
 
@@ -94,6 +102,7 @@ class Measure(_JsonView):
 @dataclass(frozen=True)
 class ConsumerView(_JsonView):
     """What the consumer zone holds (`consumer`); `name`, `group_by` and `measures` belong to an aggregate only."""
+
     kind: str  # curated | aggregate
     name: Optional[str] = None
     group_by: Optional[tuple[str, ...]] = None
@@ -132,7 +141,9 @@ class JobContract(_JsonView):
         def need(key: str, kind: type, where: Mapping[str, Any] = d, label: str = "") -> Any:
             value = where.get(key)
             if not isinstance(value, kind) or (kind is str and not value):
-                problems.append(f"{label}{key}: must be a {'non-empty string' if kind is str else kind.__name__} (got {value!r})")
+                problems.append(
+                    f"{label}{key}: must be a {'non-empty string' if kind is str else kind.__name__} (got {value!r})"
+                )
                 return kind()
             return value
 
@@ -143,7 +154,9 @@ class JobContract(_JsonView):
         event_time = need("eventTimeColumn", str)
         version = need("versionColumn", str)
         partitioning = need("partitioning", dict)
-        keys = tuple(_partition_key(k, i, problems) for i, k in enumerate(need("keys", list, partitioning, "partitioning.")))
+        keys = tuple(
+            _partition_key(k, i, problems) for i, k in enumerate(need("keys", list, partitioning, "partitioning."))
+        )
         consumer = _consumer(need("consumer", dict), problems)
         consumer_columns = tuple(_typed_column(c, i, problems) for i, c in enumerate(need("consumerColumns", list)))
 
@@ -162,15 +175,19 @@ class JobContract(_JsonView):
         if processed not in PROCESSED_MODES:
             problems.append(f"processed: must be one of {', '.join(PROCESSED_MODES)} (got {processed!r})")
         elif processed == "current-state" and event_time and event_time == version:
-            problems.append(f"processed: current-state needs a partition time that versions do not change, but eventTimeColumn and "
-                            f"versionColumn are both {event_time!r} (a new version would land in another partition)")
+            problems.append(
+                f"processed: current-state needs a partition time that versions do not change, but eventTimeColumn and "
+                f"versionColumn are both {event_time!r} (a new version would land in another partition)"
+            )
         if keys and keys[0].type != "date":
             problems.append("partitioning.keys: the first key must be a date")
         for k in keys:
             if k.type == "enum" and k.column not in names:
                 problems.append(f"partitioning.keys: enum key {k.name!r} reads {k.column!r}, which is not a column")
             if k.type in ("date", "hour") and k.column != event_time:
-                problems.append(f"partitioning.keys: {k.type} key {k.name!r} must read the event time column {event_time!r}")
+                problems.append(
+                    f"partitioning.keys: {k.type} key {k.name!r} must read the event time column {event_time!r}"
+                )
         if problems:
             raise ContractError(f"dataset_contract{f' {name}' if name else ''}: " + "; ".join(problems))
         return cls(
@@ -231,7 +248,9 @@ class JobContract(_JsonView):
 
 def _column(c: Any, i: int, problems: list[str]) -> Column:
     typed = _typed_column(c, i, problems, "columns")
-    return Column(name=typed.name, type=typed.type, required=bool(c.get("required", False)) if isinstance(c, Mapping) else False)
+    return Column(
+        name=typed.name, type=typed.type, required=bool(c.get("required", False)) if isinstance(c, Mapping) else False
+    )
 
 
 def _typed_column(c: Any, i: int, problems: list[str], label: str = "consumerColumns") -> TypedColumn:
@@ -275,7 +294,13 @@ def _consumer(c: Mapping[str, Any], problems: list[str]) -> ConsumerView:
     for i, m in enumerate(c.get("measures") or []):
         if m.get("fn") not in ("count", "sum", "count_distinct"):
             problems.append(f"consumer.measures[{i}]: fn must be count, sum or count_distinct (got {m.get('fn')!r})")
-        measures.append(Measure(name=str(m.get("name")), fn=str(m.get("fn")), column=m.get("column"), description=m.get("description")))
+        measures.append(
+            Measure(
+                name=str(m.get("name")), fn=str(m.get("fn")), column=m.get("column"), description=m.get("description")
+            )
+        )
     if not measures:
         problems.append("consumer.measures: an aggregate needs at least one measure")
-    return ConsumerView(kind="aggregate", name=c.get("name"), group_by=tuple(c.get("groupBy") or ()), measures=tuple(measures))
+    return ConsumerView(
+        kind="aggregate", name=c.get("name"), group_by=tuple(c.get("groupBy") or ()), measures=tuple(measures)
+    )

@@ -11,6 +11,7 @@ Used for the local stand-in of the Glue DynamoDB export connector (reading a tab
 | `M`, `L` | object, array (recursively) |
 | `SS`, `NS`, `BS` | array, sorted (sets have no order; sorting keeps output stable) |
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def number(text: str, path: str = "") -> Any:
 
 def unmarshal_value(value: Mapping[str, Any], path: str = "") -> Any:
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise DynamoJsonError(f"{path or 'value'}: expected one type descriptor like {{\"S\": ...}} (got {json.dumps(value)[:80]})")
+        raise DynamoJsonError(
+            f'{path or "value"}: expected one type descriptor like {{"S": ...}} (got {json.dumps(value)[:80]})'
+        )
     ((kind, v),) = value.items()
     if kind in ("S", "B"):
         return v

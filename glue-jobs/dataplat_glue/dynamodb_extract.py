@@ -21,6 +21,7 @@ AWS_ENDPOINT_URL (the emulator), copying the data files to a local folder first 
 s3:// filesystem); with `--input_path` it reads a folder of export data files instead, with no
 export and no history.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -54,28 +55,64 @@ HISTORY_KEPT = 50
 UTC = dt.timezone.utc
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg(
+        "dataset_contract",
+        "the dataset's job contract (PartitionedDataset.jobContract() as JSON)",
+        '\'{"name":"events",...}\'',
+    ),
     Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/events/"),
     Arg("table_arn", "source table", "arn:aws:dynamodb:eu-west-1:111111111111:table/events", required=False),
     Arg("export_bucket", "bucket the table is exported to", "dataplat-dev-glue-scratch", required=False),
     Arg("export_prefix", "key prefix of the exports", "dynamodb-exports/events/", required=False),
-    Arg("export_bucket_owner", "account owning export_bucket, when it is another account", "111111111111", required=False),
-    Arg("state_path", "S3 object holding the export history (where the next incremental export starts)",
-        "s3://dataplat-dev-ingest-state/events/dynamodb-extract/exports.json", required=False),
-    Arg("deletions_path", "folder for the records of items deleted in the source (one object per run)",
-        "s3://dataplat-dev-quarantine/events/dynamodb_extract/deletions/", required=False),
+    Arg(
+        "export_bucket_owner",
+        "account owning export_bucket, when it is another account",
+        "111111111111",
+        required=False,
+    ),
+    Arg(
+        "state_path",
+        "S3 object holding the export history (where the next incremental export starts)",
+        "s3://dataplat-dev-ingest-state/events/dynamodb-extract/exports.json",
+        required=False,
+    ),
+    Arg(
+        "deletions_path",
+        "folder for the records of items deleted in the source (one object per run)",
+        "s3://dataplat-dev-quarantine/events/dynamodb_extract/deletions/",
+        required=False,
+    ),
     Arg("max_windows", "incremental windows (≤ 24 h each) one run exports at most", "7", required=False, default="7"),
-    Arg("min_window_seconds", "shortest incremental window (AWS's floor, 15 minutes; tests against the emulator lower both)", "900",
-        required=False, default="900"),
-    Arg("input_path", "local runs only: folder of a DynamoDB export's data files (*.json.gz or *.json), instead of exporting",
-        "./export/data/", required=False),
+    Arg(
+        "min_window_seconds",
+        "shortest incremental window (AWS's floor, 15 minutes; tests against the emulator lower both)",
+        "900",
+        required=False,
+        default="900",
+    ),
+    Arg(
+        "input_path",
+        "local runs only: folder of a DynamoDB export's data files (*.json.gz or *.json), instead of exporting",
+        "./export/data/",
+        required=False,
+    ),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)", "s3://dataplat-dev-raw/_staging/events/",
-        required=False),
+    Arg(
+        "staging_path",
+        "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)",
+        "s3://dataplat-dev-raw/_staging/events/",
+        required=False,
+    ),
 ]
 
-_PARSED = T.StructType([T.StructField("kind", T.StringType()), T.StructField("value", T.StringType()),
-                        T.StructField("old", T.StringType()), T.StructField("micros", T.LongType())])
+_PARSED = T.StructType(
+    [
+        T.StructField("kind", T.StringType()),
+        T.StructField("value", T.StringType()),
+        T.StructField("old", T.StringType()),
+        T.StructField("micros", T.LongType()),
+    ]
+)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -86,7 +123,9 @@ def _parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def plan_exports(history: Optional[dict], now: dt.datetime, max_windows: int, min_window: dt.timedelta = MIN_WINDOW) -> list[dict[str, Any]]:
+def plan_exports(
+    history: Optional[dict], now: dt.datetime, max_windows: int, min_window: dt.timedelta = MIN_WINDOW
+) -> list[dict[str, Any]]:
     """The exports this run asks for: a full one without history, else the incremental windows since the last one."""
     if not history:
         return [{"type": "FULL_EXPORT", "exportTime": now}]
@@ -122,30 +161,52 @@ def read_history(s3: Any, state_path: str) -> Optional[dict]:
         history = json.loads(body)
         _parse_time(history["exportedTo"])
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"dynamodb_extract: {state_path} is not an export history ({e}); fix it, or delete it to start again "
-                         "from a full export") from None
+        raise ValueError(
+            f"dynamodb_extract: {state_path} is not an export history ({e}); fix it, or delete it to start again "
+            "from a full export"
+        ) from None
     return history
 
 
 def write_history(s3: Any, state_path: str, history: Optional[dict], export: dict[str, Any]) -> dict:
     bucket, key = _s3_location(state_path)
     done = export.get("to") or export["exportTime"]
-    entry = {"type": export["type"], "arn": export["arn"], "items": export["items"], "runId": export["runId"],
-             **({"from": _iso(export["from"]), "to": _iso(export["to"])} if export["type"] == "INCREMENTAL_EXPORT" else {"exportTime": _iso(done)})}
+    entry = {
+        "type": export["type"],
+        "arn": export["arn"],
+        "items": export["items"],
+        "runId": export["runId"],
+        **(
+            {"from": _iso(export["from"]), "to": _iso(export["to"])}
+            if export["type"] == "INCREMENTAL_EXPORT"
+            else {"exportTime": _iso(done)}
+        ),
+    }
     updated = {"exportedTo": _iso(done), "exports": ((history or {}).get("exports", []) + [entry])[-HISTORY_KEPT:]}
-    s3.put_object(Bucket=bucket, Key=key, Body=(json.dumps(updated, indent=1) + "\n").encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=(json.dumps(updated, indent=1) + "\n").encode(), ContentType="application/json"
+    )
     return updated
 
 
 def start_export(ddb: Any, args: JobArgs, export: dict[str, Any]) -> dict:
-    request: dict[str, Any] = {"TableArn": args["table_arn"], "S3Bucket": args["export_bucket"], "S3Prefix": args["export_prefix"],
-                               "ExportFormat": "DYNAMODB_JSON", "ExportType": export["type"]}
+    request: dict[str, Any] = {
+        "TableArn": args["table_arn"],
+        "S3Bucket": args["export_bucket"],
+        "S3Prefix": args["export_prefix"],
+        "ExportFormat": "DYNAMODB_JSON",
+        "ExportType": export["type"],
+    }
     if args.get("export_bucket_owner"):
         request["S3BucketOwner"] = args["export_bucket_owner"]
     if export["type"] == "FULL_EXPORT":
         request["ExportTime"] = export["exportTime"]
     else:
-        request["IncrementalExportSpecification"] = {"ExportFromTime": export["from"], "ExportToTime": export["to"], "ExportViewType": "NEW_AND_OLD_IMAGES"}
+        request["IncrementalExportSpecification"] = {
+            "ExportFromTime": export["from"],
+            "ExportToTime": export["to"],
+            "ExportViewType": "NEW_AND_OLD_IMAGES",
+        }
     return ddb.export_table_to_point_in_time(**request)["ExportDescription"]
 
 
@@ -157,7 +218,9 @@ def wait_for_export(ddb: Any, arn: str, sleep: Callable[[float], None] = time.sl
         if described["ExportStatus"] == "COMPLETED":
             return described
         if described["ExportStatus"] == "FAILED":
-            raise RuntimeError(f"dynamodb_extract: export {arn} failed: {described.get('FailureCode')}: {described.get('FailureMessage')}")
+            raise RuntimeError(
+                f"dynamodb_extract: export {arn} failed: {described.get('FailureCode')}: {described.get('FailureMessage')}"
+            )
         sleep(delay)
         delay = min(60.0, delay * 2)
 
@@ -171,8 +234,13 @@ def data_file_keys(s3: Any, bucket: str, described: dict) -> list[str]:
 
 def local_export_files(path: str) -> list[str]:
     """Data files of a local export folder (or several, comma-separated), sorted by name."""
-    files = sorted(os.path.join(root, f) for p in path.split(",") for root, _, names in os.walk(p) for f in names
-                   if f.endswith((".json.gz", ".json")) and not f.startswith(("_", ".", "manifest")))
+    files = sorted(
+        os.path.join(root, f)
+        for p in path.split(",")
+        for root, _, names in os.walk(p)
+        for f in names
+        if f.endswith((".json.gz", ".json")) and not f.startswith(("_", ".", "manifest"))
+    )
     if not files:
         raise ValueError(f"dynamodb_extract: no export data files (*.json.gz, *.json) under {path}")
     return files
@@ -194,7 +262,12 @@ def parsed_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
                             raise ValueError(f"dynamodb_extract: {file}:{n}: {e}") from None
         return spark.createDataFrame(rows, _PARSED)
     parse = F.udf(lambda line: parse_export_line(line), _PARSED)
-    return spark.read.text(list(files)).where(F.length(F.trim("value")) > 0).select(parse("value").alias("p")).select("p.*")
+    return (
+        spark.read.text(list(files))
+        .where(F.length(F.trim("value")) > 0)
+        .select(parse("value").alias("p"))
+        .select("p.*")
+    )
 
 
 def fetch_local(s3: Any, bucket: str, keys: Sequence[str], folder: str) -> list[str]:
@@ -211,9 +284,13 @@ def write_deletions(spark: SparkSession, deletions: list[dict], path: Optional[s
     if not deletions:
         return None
     if not path:
-        raise ValueError(f"dynamodb_extract: {len(deletions)} item(s) were deleted in the source and --deletions_path is not set: "
-                         "refusing to drop them silently")
-    body = gzip.compress("".join(json.dumps(d, sort_keys=True, ensure_ascii=False) + "\n" for d in deletions).encode("utf-8"))
+        raise ValueError(
+            f"dynamodb_extract: {len(deletions)} item(s) were deleted in the source and --deletions_path is not set: "
+            "refusing to drop them silently"
+        )
+    body = gzip.compress(
+        "".join(json.dumps(d, sort_keys=True, ensure_ascii=False) + "\n" for d in deletions).encode("utf-8")
+    )
     target = path.rstrip("/") + f"/{run_id}.json.gz"
     if target.startswith(("s3://", "s3a://")):
         bucket, key = _s3_location(target)
@@ -225,33 +302,61 @@ def write_deletions(spark: SparkSession, deletions: list[dict], path: Optional[s
     return target
 
 
-def land(spark: SparkSession, lines: DataFrame, contract: JobContract, args: JobArgs, run_id: str,
-         source: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+def land(
+    spark: SparkSession, lines: DataFrame, contract: JobContract, args: JobArgs, run_id: str, source: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict]]:
     """Lands the upserts of one export in raw; returns what landed and the deletions it carried."""
     lines = lines.cache()
-    landed = write_raw(spark, lines.where(F.col("kind") == "upsert").select("value"), contract, args["output_path"], run_id,
-                       args.get("staging_path"))
+    landed = write_raw(
+        spark,
+        lines.where(F.col("kind") == "upsert").select("value"),
+        contract,
+        args["output_path"],
+        run_id,
+        args.get("staging_path"),
+    )
     deletions = []
     for row in lines.where(F.col("kind") == "delete").collect():
-        deletions.append({"reason": "deleted_in_source", "dataset": contract.name, "keys": json.loads(row["value"]),
-                          "last_image": json.loads(row["old"]) if row["old"] else None,
-                          "deleted_at": _iso(dt.datetime.fromtimestamp(row["micros"] / 1e6, UTC)) if row["micros"] else None,
-                          **source})
+        deletions.append(
+            {
+                "reason": "deleted_in_source",
+                "dataset": contract.name,
+                "keys": json.loads(row["value"]),
+                "last_image": json.loads(row["old"]) if row["old"] else None,
+                "deleted_at": _iso(dt.datetime.fromtimestamp(row["micros"] / 1e6, UTC)) if row["micros"] else None,
+                **source,
+            }
+        )
     lines.unpersist()
     return landed, deletions
 
 
-def run(spark: SparkSession, args: JobArgs, glue_context: Any = None, now: Optional[dt.datetime] = None) -> dict[str, Any]:
+def run(
+    spark: SparkSession, args: JobArgs, glue_context: Any = None, now: Optional[dt.datetime] = None
+) -> dict[str, Any]:
     configure(spark)
     contract = JobContract.from_json(args["dataset_contract"])
     run_id = args.run_id()
     if args.get("input_path"):
         if glue_context is not None:
             raise ValueError("dynamodb_extract: --input_path is for local runs; in Glue the job exports the table")
-        landed, deletions = land(spark, parsed_lines(spark, local_export_files(args["input_path"])), contract, args, run_id,
-                                 {"source": args["input_path"]})
-        return {"job": JOB, "dataset": contract.name, "runId": run_id, "source": args["input_path"], "raw": landed,
-                "deleted": len(deletions), "deletions": write_deletions(spark, deletions, args.get("deletions_path"), run_id)}
+        landed, deletions = land(
+            spark,
+            parsed_lines(spark, local_export_files(args["input_path"])),
+            contract,
+            args,
+            run_id,
+            {"source": args["input_path"]},
+        )
+        return {
+            "job": JOB,
+            "dataset": contract.name,
+            "runId": run_id,
+            "source": args["input_path"],
+            "raw": landed,
+            "deleted": len(deletions),
+            "deletions": write_deletions(spark, deletions, args.get("deletions_path"), run_id),
+        }
     for required in ("table_arn", "export_bucket", "export_prefix", "state_path"):
         if not args.get(required):
             raise ValueError(f"dynamodb_extract: --{required} is required (or, locally, --input_path)")
@@ -267,25 +372,64 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None, now: Optio
         source = {"export_arn": described["ExportArn"], "export_type": export["type"]}
         if glue_context is None:
             with tempfile.TemporaryDirectory(prefix="ddb-export-") as folder:
-                landed, deletions = land(spark, parsed_lines(spark, fetch_local(s3, args["export_bucket"], keys, folder)), contract, args,
-                                         export_run, source)
+                landed, deletions = land(
+                    spark,
+                    parsed_lines(spark, fetch_local(s3, args["export_bucket"], keys, folder)),
+                    contract,
+                    args,
+                    export_run,
+                    source,
+                )
         else:
-            landed, deletions = land(spark, parsed_lines(spark, [f"s3://{args['export_bucket']}/{k}" for k in keys]), contract, args,
-                                     export_run, source)
+            landed, deletions = land(
+                spark,
+                parsed_lines(spark, [f"s3://{args['export_bucket']}/{k}" for k in keys]),
+                contract,
+                args,
+                export_run,
+                source,
+            )
         deletions_object = write_deletions(spark, deletions, args.get("deletions_path"), export_run)
         # Only now is the window done: a run that failed before this line exports it again.
-        history = write_history(s3, args["state_path"], history, {**export, "arn": described["ExportArn"], "items": described.get("ItemCount"),
-                                                                  "runId": export_run})
+        history = write_history(
+            s3,
+            args["state_path"],
+            history,
+            {**export, "arn": described["ExportArn"], "items": described.get("ItemCount"), "runId": export_run},
+        )
         raw["records"] += landed["records"]
         raw["partitions"] += landed["partitions"]
         deleted += len(deletions)
-        exports.append({"type": export["type"], "arn": described["ExportArn"], "items": described.get("ItemCount"), "landed": landed["records"],
-                        "deleted": len(deletions), "deletions": deletions_object,
-                        **({"from": _iso(export["from"]), "to": _iso(export["to"])} if export["type"] == "INCREMENTAL_EXPORT"
-                           else {"exportTime": _iso(export["exportTime"])})})
-    return {"job": JOB, "dataset": contract.name, "runId": run_id, "source": args["table_arn"], "exports": exports,
-            "exportedTo": (history or {}).get("exportedTo"), "raw": raw, "deleted": deleted,
-            **({} if planned else {"nothingToExport": f"the last export ended less than {int(min_window.total_seconds())} s ago"})}
+        exports.append(
+            {
+                "type": export["type"],
+                "arn": described["ExportArn"],
+                "items": described.get("ItemCount"),
+                "landed": landed["records"],
+                "deleted": len(deletions),
+                "deletions": deletions_object,
+                **(
+                    {"from": _iso(export["from"]), "to": _iso(export["to"])}
+                    if export["type"] == "INCREMENTAL_EXPORT"
+                    else {"exportTime": _iso(export["exportTime"])}
+                ),
+            }
+        )
+    return {
+        "job": JOB,
+        "dataset": contract.name,
+        "runId": run_id,
+        "source": args["table_arn"],
+        "exports": exports,
+        "exportedTo": (history or {}).get("exportedTo"),
+        "raw": raw,
+        "deleted": deleted,
+        **(
+            {}
+            if planned
+            else {"nothingToExport": f"the last export ended less than {int(min_window.total_seconds())} s ago"}
+        ),
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None, spark: Optional[SparkSession] = None) -> dict[str, Any]:

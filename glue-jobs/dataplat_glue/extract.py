@@ -7,6 +7,7 @@ text for the date, characters 12-13 for the hour, the column's value for an enum
 value cannot form that path segment lands in `<key>=__HIVE_DEFAULT_PARTITION__/` instead of being
 dropped, and raw → processed quarantines it with its reason.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,12 +56,15 @@ def default_staging(output: str) -> str:
     match the dataset's raw-created trigger and its crawler target; beside it they match neither."""
     parent, _, name = output.rstrip("/").rpartition("/")
     if not name or parent.endswith(":/"):
-        raise ValueError(f"output {output!r} must be a dataset folder inside a bucket or directory, e.g. s3://<bucket>/<dataset>/")
+        raise ValueError(
+            f"output {output!r} must be a dataset folder inside a bucket or directory, e.g. s3://<bucket>/<dataset>/"
+        )
     return f"{parent}/_staging/{name}/"
 
 
-def write_raw(spark: SparkSession, ndjson: DataFrame, contract: JobContract, output: str, run_id: str,
-              staging: str | None = None) -> dict[str, Any]:
+def write_raw(
+    spark: SparkSession, ndjson: DataFrame, contract: JobContract, output: str, run_id: str, staging: str | None = None
+) -> dict[str, Any]:
     """Lands `ndjson` (column `value`) under `output` as gzip NDJSON, one file per partition per run,
     named `part-<run_id>-00000.json.gz` so runs append and a rerun of one run replaces its files."""
     storage = Storage(spark)
@@ -68,12 +72,20 @@ def write_raw(spark: SparkSession, ndjson: DataFrame, contract: JobContract, out
     storage.delete(staging)
     pnames = contract.partition_names
     shaped = ndjson.select("value", *raw_partition_values(F.col("value"), contract)).repartition(*pnames)
-    counts = {tuple(r[p] for p in pnames): r["n"] for r in shaped.groupBy(*pnames).agg(F.count(F.lit(1)).alias("n")).collect()}
+    counts = {
+        tuple(r[p] for p in pnames): r["n"] for r in shaped.groupBy(*pnames).agg(F.count(F.lit(1)).alias("n")).collect()
+    }
     if counts:
-        (shaped.sortWithinPartitions(*pnames, "value").write.mode("overwrite").option("compression", "gzip")
-         .partitionBy(*pnames).text(join(staging, "raw")))
-    committed = commit_partitions(storage, join(staging, "raw"), output, RAW_EXT, name_prefix=f"part-{safe_run_id(run_id)}-",
-                                  staged_ext=".txt.gz")
+        (
+            shaped.sortWithinPartitions(*pnames, "value")
+            .write.mode("overwrite")
+            .option("compression", "gzip")
+            .partitionBy(*pnames)
+            .text(join(staging, "raw"))
+        )
+    committed = commit_partitions(
+        storage, join(staging, "raw"), output, RAW_EXT, name_prefix=f"part-{safe_run_id(run_id)}-", staged_ext=".txt.gz"
+    )
     storage.delete(staging)
 
     def rows(path: str) -> int:

@@ -15,6 +15,7 @@ per day, and only those folders are listed. Records whose date could not form a 
 in `<date key>=__HIVE_DEFAULT_PARTITION__/`: only `{"all": true}` reads that folder.
 Pure Python: importable without Spark.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -72,15 +73,21 @@ def parse(text: str, where: str = "manifest") -> Request:
         for i, item in enumerate(data):
             key = item.get("key") if isinstance(item, dict) else None
             if not isinstance(key, str) or not key:
-                raise ManifestError(f"{where}: item {i} must be an object with a non-empty string \"key\" (got {json.dumps(item)[:200]})")
+                raise ManifestError(
+                    f'{where}: item {i} must be an object with a non-empty string "key" (got {json.dumps(item)[:200]})'
+                )
             keys.append(key)
         return Request(kind="batch", keys=tuple(dict.fromkeys(keys)))
     if not isinstance(data, dict):
-        raise ManifestError(f"{where}: must be a JSON array of {{\"key\": ...}}, an S3 Object Created event or {{\"reprocess\": ...}}")
+        raise ManifestError(
+            f'{where}: must be a JSON array of {{"key": ...}}, an S3 Object Created event or {{"reprocess": ...}}'
+        )
     if "reprocess" in data:
         r = data["reprocess"]
         if not isinstance(r, dict):
-            raise ManifestError(f"{where}: reprocess must be {{\"from\": \"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}} or {{\"all\": true}}")
+            raise ManifestError(
+                f'{where}: reprocess must be {{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}} or {{"all": true}}'
+            )
         if r.get("all") is True:
             if "from" in r or "to" in r:
                 raise ManifestError(f"{where}: reprocess names both all and a range; give one")
@@ -90,7 +97,9 @@ def parse(text: str, where: str = "manifest") -> Request:
             raise ManifestError(f"{where}: reprocess.from {first} is after reprocess.to {last}")
         span = (_dt.date.fromisoformat(last) - _dt.date.fromisoformat(first)).days + 1
         if span > MAX_REPROCESS_DAYS:
-            raise ManifestError(f"{where}: reprocess range {first}..{last} spans {span} days (at most {MAX_REPROCESS_DAYS}); use {{\"all\": true}} for everything")
+            raise ManifestError(
+                f'{where}: reprocess range {first}..{last} spans {span} days (at most {MAX_REPROCESS_DAYS}); use {{"all": true}} for everything'
+            )
         return Request(kind="reprocess", days=(first, last))
     key = ((data.get("detail") or {}).get("object") or {}).get("key") if isinstance(data.get("detail"), dict) else None
     if isinstance(key, str) and key:

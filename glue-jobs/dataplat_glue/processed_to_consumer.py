@@ -14,6 +14,7 @@ Which partitions a run rebuilds:
 Each partition rebuilt is rewritten whole in the consumer zone (dynamic partition overwrite with
 stable file names), so reruns give identical files; no other consumer partition is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,19 +35,38 @@ DESCRIPTION = "processed Parquet → the consumer table (curated copy or aggrega
 PARQUET = ".snappy.parquet"
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg(
+        "dataset_contract",
+        "the dataset's job contract (PartitionedDataset.jobContract() as JSON)",
+        '\'{"name":"events",...}\'',
+    ),
     Arg("input_path", "the dataset's root in the processed zone", "s3://dataplat-dev-processed/events/"),
     Arg("output_path", "the consumer table's root in the consumer zone", "s3://dataplat-dev-consumer/events_daily/"),
-    Arg("partitions_path", "the raw_to_processed run summary whose `touched` partitions are rebuilt (not with --dates)",
-        "s3://dataplat-dev-quarantine/events/raw_to_processed/runs/exec-42.json", required=False),
-    Arg("dates", "comma-separated values of the date key to rebuild (default: every processed partition)", "2024-05-01,2024-05-02",
-        required=False),
-    Arg("summary_path", "file this run's summary JSON is written to (default: none); a folder ending in / gets <run_id>.json",
+    Arg(
+        "partitions_path",
+        "the raw_to_processed run summary whose `touched` partitions are rebuilt (not with --dates)",
+        "s3://dataplat-dev-quarantine/events/raw_to_processed/runs/exec-42.json",
+        required=False,
+    ),
+    Arg(
+        "dates",
+        "comma-separated values of the date key to rebuild (default: every processed partition)",
+        "2024-05-01,2024-05-02",
+        required=False,
+    ),
+    Arg(
+        "summary_path",
+        "file this run's summary JSON is written to (default: none); a folder ending in / gets <run_id>.json",
         "s3://dataplat-dev-quarantine/events/processed_to_consumer/runs/exec-42.json",
-        required=False),
+        required=False,
+    ),
     Arg("run_id", "id stamped on the summary (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
-        "s3://dataplat-dev-consumer/events_daily/_staging/", required=False),
+    Arg(
+        "staging_path",
+        "scratch folder for Spark's output before the commit (default: <output_path>/_staging)",
+        "s3://dataplat-dev-consumer/events_daily/_staging/",
+        required=False,
+    ),
 ]
 
 
@@ -80,11 +100,17 @@ def touched_partitions(text: str, contract: JobContract, where: str) -> list[dic
     except (json.JSONDecodeError, AttributeError):
         raise ValueError(f"--partitions_path {where}: not a raw_to_processed run summary (JSON object)") from None
     if not isinstance(touched, list):
-        raise ValueError(f"--partitions_path {where}: has no \"touched\" list (a raw_to_processed run summary has one)")
+        raise ValueError(f'--partitions_path {where}: has no "touched" list (a raw_to_processed run summary has one)')
     names = contract.partition_names
     for i, p in enumerate(touched):
-        if not isinstance(p, dict) or sorted(p) != sorted(names) or not all(isinstance(v, str) and v and "/" not in v for v in p.values()):
-            raise ValueError(f"--partitions_path {where}: touched[{i}] must give a value for exactly {', '.join(names)} (got {json.dumps(p)[:200]})")
+        if (
+            not isinstance(p, dict)
+            or sorted(p) != sorted(names)
+            or not all(isinstance(v, str) and v and "/" not in v for v in p.values())
+        ):
+            raise ValueError(
+                f"--partitions_path {where}: touched[{i}] must give a value for exactly {', '.join(names)} (got {json.dumps(p)[:200]})"
+            )
     return [{n: p[n] for n in names} for p in touched]
 
 
@@ -112,23 +138,35 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
         folders = [join(source, f"{contract.date_key.name}={d}/") for d in dates] if dates else [source]
     folders = [f for f in folders if storage.exists(f)]
     if folders:
-        processed = spark.read.schema(struct_of(contract.data_columns, pnames)).option("basePath", source).parquet(*folders)
+        processed = (
+            spark.read.schema(struct_of(contract.data_columns, pnames)).option("basePath", source).parquet(*folders)
+        )
         input_rows = processed.count()
         if input_rows:
             frame, sort_key = consumer_frame(processed, contract)
             write_parquet(frame.sortWithinPartitions(*sort_key), join(staging, "consumer"), pnames)
             committed = commit_partitions(storage, join(staging, "consumer"), output, PARQUET)
-            written = spark.read.schema(struct_of(contract.consumer_columns, pnames)).option("basePath", output).parquet(
-                *[join(output, c.path) for c in committed])
-            rows = {contract.partition_path(r.asDict()): r["n"] for r in written.groupBy(*pnames).agg(F.count(F.lit(1)).alias("n")).collect()}
+            written = (
+                spark.read.schema(struct_of(contract.consumer_columns, pnames))
+                .option("basePath", output)
+                .parquet(*[join(output, c.path) for c in committed])
+            )
+            rows = {
+                contract.partition_path(r.asDict()): r["n"]
+                for r in written.groupBy(*pnames).agg(F.count(F.lit(1)).alias("n")).collect()
+            }
     storage.delete(staging)
 
     summary = {
         "job": JOB,
         "dataset": contract.name,
         "runId": run_id,
-        "input": {"path": source, "dates": dates, **({"partitionsPath": args["partitions_path"], "partitions": partitions}
-                                                      if partitions is not None else {}), "rows": input_rows},
+        "input": {
+            "path": source,
+            "dates": dates,
+            **({"partitionsPath": args["partitions_path"], "partitions": partitions} if partitions is not None else {}),
+            "rows": input_rows,
+        },
         "consumer": {
             "table": contract.consumer_table,
             "kind": contract.consumer.kind,

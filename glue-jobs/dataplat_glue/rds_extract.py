@@ -6,6 +6,7 @@ contract's version column: each run reads only rows whose version is past the la
 Locally, `--local --input_path` reads a JSON-lines dump of the table with the contract's types,
 standing in for the JDBC read; everything after the read is the same code.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
@@ -22,21 +23,40 @@ JOB = "rds_extract"
 DESCRIPTION = "RDS table (Glue JDBC connection, job bookmarks) → raw NDJSON under the dataset prefix"
 
 ARGS = [
-    Arg("dataset_contract", "the dataset's job contract (PartitionedDataset.jobContract() as JSON)", "'{\"name\":\"events\",...}'"),
+    Arg(
+        "dataset_contract",
+        "the dataset's job contract (PartitionedDataset.jobContract() as JSON)",
+        '\'{"name":"events",...}\'',
+    ),
     Arg("output_path", "the dataset's root in the raw zone", "s3://dataplat-dev-raw/events/"),
-    Arg("connection_name", "Glue JDBC connection (Glue only; it references the Secrets Manager secret)", "dataplat-dev-source-db",
-        required=False),
+    Arg(
+        "connection_name",
+        "Glue JDBC connection (Glue only; it references the Secrets Manager secret)",
+        "dataplat-dev-source-db",
+        required=False,
+    ),
     Arg("source_table", "schema-qualified source table", "public.events", required=False),
     Arg("connection_type", "JDBC engine of the connection", "postgresql", required=False, default="postgresql"),
     Arg("hash_partitions", "parallel JDBC reads (Glue's hashpartitions; Glue only)", "8", required=False),
-    Arg("input_path", "local runs only: JSON-lines dump of the table, standing in for the JDBC read", "./events.jsonl", required=False),
+    Arg(
+        "input_path",
+        "local runs only: JSON-lines dump of the table, standing in for the JDBC read",
+        "./events.jsonl",
+        required=False,
+    ),
     Arg("run_id", "id in the raw file names (default: Glue's JOB_RUN_ID)", "sfn-exec-42", required=False),
-    Arg("staging_path", "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)", "s3://dataplat-dev-raw/_staging/events/",
-        required=False),
+    Arg(
+        "staging_path",
+        "scratch folder before the commit (default: _staging/<dataset>/ beside the output folder)",
+        "s3://dataplat-dev-raw/_staging/events/",
+        required=False,
+    ),
 ]
 
 
-def jdbc_options(contract: JobContract, connection_name: str, table: str, hash_partitions: Optional[str] = None) -> dict[str, Any]:
+def jdbc_options(
+    contract: JobContract, connection_name: str, table: str, hash_partitions: Optional[str] = None
+) -> dict[str, Any]:
     """Glue `connection_options` for an incremental JDBC read.
 
     The bookmark key is the version column, ascending: Glue remembers the highest value it read and
@@ -75,7 +95,9 @@ def read_source(spark: SparkSession, args: JobArgs, contract: JobContract, glue_
             raise ValueError(f"rds_extract: --{required} is required in Glue")
     dyf = glue_context.create_dynamic_frame.from_options(
         connection_type=args["connection_type"],
-        connection_options=jdbc_options(contract, args["connection_name"], args["source_table"], args.get("hash_partitions")),
+        connection_options=jdbc_options(
+            contract, args["connection_name"], args["source_table"], args.get("hash_partitions")
+        ),
         transformation_ctx=f"{contract.name}_rds_source",  # names the bookmark state of this read
     )
     return dyf.toDF()
@@ -87,7 +109,13 @@ def run(spark: SparkSession, args: JobArgs, glue_context: Any = None) -> dict[st
     run_id = args.run_id()
     rows = read_source(spark, args, contract, glue_context)
     landed = write_raw(spark, shape(rows, contract), contract, args["output_path"], run_id, args.get("staging_path"))
-    return {"job": JOB, "dataset": contract.name, "runId": run_id, "source": args.get("source_table") or args.get("input_path"), "raw": landed}
+    return {
+        "job": JOB,
+        "dataset": contract.name,
+        "runId": run_id,
+        "source": args.get("source_table") or args.get("input_path"),
+        "raw": landed,
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None, spark: Optional[SparkSession] = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Running a job function in Glue or locally: the only place that touches awsglue's job lifecycle."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ def run_in_glue(job_fn: JobFn, args: JobArgs) -> dict:
     return result
 
 
-def main(job_fn: JobFn, spec: Sequence[Arg], description: str, argv: Optional[Sequence[str]] = None,
-         spark: Optional[SparkSession] = None) -> dict[str, Any]:
+def main(
+    job_fn: JobFn,
+    spec: Sequence[Arg],
+    description: str,
+    argv: Optional[Sequence[str]] = None,
+    spark: Optional[SparkSession] = None,
+) -> dict[str, Any]:
     """Entry point of every job: Glue by default; `--local` (or a given session) runs plain PySpark."""
     args = resolve(sys.argv if argv is None else argv, spec, description)
     if args.local or spark is not None:
@@ -39,10 +45,15 @@ def main(job_fn: JobFn, spec: Sequence[Arg], description: str, argv: Optional[Se
     else:
         result = run_in_glue(job_fn, args)
     # One short line the run's log always carries (the full summary is in the summary file).
-    print(json.dumps({k: result.get(k) for k in ("job", "dataset", "runId")} | {"counts": _counts(result)}, default=str))
+    print(
+        json.dumps({k: result.get(k) for k in ("job", "dataset", "runId")} | {"counts": _counts(result)}, default=str)
+    )
     return result
 
 
 def _counts(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: v["records"] if isinstance(v, dict) and "records" in v else v.get("rows") if isinstance(v, dict) else None
-            for k, v in summary.items() if isinstance(v, dict) and ("records" in v or "rows" in v)}
+    return {
+        k: v["records"] if isinstance(v, dict) and "records" in v else v.get("rows") if isinstance(v, dict) else None
+        for k, v in summary.items()
+        if isinstance(v, dict) and ("records" in v or "rows" in v)
+    }

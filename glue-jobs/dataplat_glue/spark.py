@@ -1,4 +1,5 @@
 """Spark settings every job applies, the local session, and contract → Spark type mapping."""
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -55,8 +56,9 @@ def configure(spark: SparkSession) -> SparkSession:
     return spark
 
 
-def local_session(app: str = "dataplat-glue-local", cores: int = 2, shuffle_partitions: int = 4,
-                  driver_memory: str = "2g") -> SparkSession:
+def local_session(
+    app: str = "dataplat-glue-local", cores: int = 2, shuffle_partitions: int = 4, driver_memory: str = "2g"
+) -> SparkSession:
     """A plain PySpark session standing in for Glue 5.0 (Spark 3.5) on local paths."""
     spark = (
         SparkSession.builder.master(f"local[{cores}]")

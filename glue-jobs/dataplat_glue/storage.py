@@ -6,6 +6,7 @@ leave different names. Jobs therefore write to a staging directory and `commit_p
 each partition's files into place as `part-00000<ext>`, `part-00001<ext>`, ... after deleting
 whatever else that partition held: a dynamic partition overwrite with stable names.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -78,7 +79,7 @@ class Storage:
         it = fs.listFiles(root, True)
         while it.hasNext():
             full = it.next().getPath().toString()
-            out.append(full[len(prefix):] if full.startswith(prefix) else full)
+            out.append(full[len(prefix) :] if full.startswith(prefix) else full)
         return sorted(out)
 
     def stat(self, uri: str) -> "Optional[FileInfo]":
@@ -88,7 +89,12 @@ class Storage:
         if not fs.exists(p):
             return None
         status = fs.getFileStatus(p)
-        return FileInfo(status.getPath().toString(), status.getPath().toUri().toString(), int(status.getLen()), bool(status.isFile()))
+        return FileInfo(
+            status.getPath().toString(),
+            status.getPath().toUri().toString(),
+            int(status.getLen()),
+            bool(status.isFile()),
+        )
 
     def walk(self, uri: str) -> "list[tuple[str, FileInfo]]":
         """Every file under `uri` as (path relative to it, file), sorted, skipping what Spark's own
@@ -104,7 +110,7 @@ class Storage:
             status = it.next()
             path = status.getPath()
             full = path.toString()
-            rel = full[len(prefix):] if full.startswith(prefix) else path.getName()
+            rel = full[len(prefix) :] if full.startswith(prefix) else path.getName()
             if any(hidden(seg) for seg in rel.split("/")):
                 continue
             out.append((rel, FileInfo(full, path.toUri().toString(), int(status.getLen()), True)))
@@ -158,8 +164,15 @@ class Storage:
             stream.close()
 
 
-def commit_partitions(storage: Storage, staging: str, target: str, ext: str, replace: tuple[str, ...] = (),
-                      name_prefix: str = "part-", staged_ext: str | None = None) -> list[CommittedPartition]:
+def commit_partitions(
+    storage: Storage,
+    staging: str,
+    target: str,
+    ext: str,
+    replace: tuple[str, ...] = (),
+    name_prefix: str = "part-",
+    staged_ext: str | None = None,
+) -> list[CommittedPartition]:
     """Moves Spark's output under `staging` into `target`, one partition directory at a time.
 
     Each partition directory present in staging replaces the same directory in `target`: its files

@@ -9,6 +9,7 @@ timestamps must be ISO-8601 with a zone (`Z` or `±hh:mm`).
 The hot path computes only the reason code; `classify(..., messages=True)` adds the column and a
 human message, and is applied to rejected lines alone (the quarantine pass).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -103,20 +104,27 @@ def _convert(col: Column, text: SparkColumn, value: SparkColumn) -> tuple[SparkC
     precision, scale = col.decimal  # type: ignore[misc]
     # More decimal places than the scale would be rounded silently by the cast: reject instead.
     exact = text.cast(T.DecimalType(38, 18))
-    return (text.cast(T.DecimalType(precision, scale)),
-            ~text.rlike(_NUMBER) | value.isNull() | (exact != value.cast(T.DecimalType(38, 18))), "wrong_type")
+    return (
+        text.cast(T.DecimalType(precision, scale)),
+        ~text.rlike(_NUMBER) | value.isNull() | (exact != value.cast(T.DecimalType(38, 18))),
+        "wrong_type",
+    )
 
 
 def _type_message(col: Column, text: SparkColumn, reason: str) -> SparkColumn:
     if reason == "invalid_timestamp":
-        what = "an ISO-8601 date (yyyy-MM-dd)" if col.type == "date" else "an ISO-8601 timestamp with a zone, e.g. 2024-05-01T13:45:00Z"
+        what = (
+            "an ISO-8601 date (yyyy-MM-dd)"
+            if col.type == "date"
+            else "an ISO-8601 timestamp with a zone, e.g. 2024-05-01T13:45:00Z"
+        )
     elif col.decimal:
         what = f"a {col.type} (at most {col.decimal[0] - col.decimal[1]} integer digits and {col.decimal[1]} decimal places)"
     elif col.type == "string":
         what = "a string (got a JSON object or array)"
     else:
         what = f"a {col.type}"
-    return F.concat(F.lit(f"{col.name}: \""), _shown(text), F.lit(f"\" is not {what}"))
+    return F.concat(F.lit(f'{col.name}: "'), _shown(text), F.lit(f'" is not {what}'))
 
 
 def _utc_part(text: SparkColumn, ts: SparkColumn, start: int, length: int, pattern: str) -> SparkColumn:
@@ -143,8 +151,15 @@ class Validator:
             self.values[f"_v_{col.name}"] = expression
             if col.required:
                 # (trim only when the text starts with a space: it allocates, and this runs on every row)
-                absent = (t.isNull() | (t == "") | (t.startswith(" ") & (F.trim(t) == ""))) if col.type == "string" else t.isNull()
-                message = F.concat(F.lit(f"{col.name}: required "), F.when(t.isNull(), F.lit("value is missing or null")).otherwise(F.lit("value is empty")))
+                absent = (
+                    (t.isNull() | (t == "") | (t.startswith(" ") & (F.trim(t) == "")))
+                    if col.type == "string"
+                    else t.isNull()
+                )
+                message = F.concat(
+                    F.lit(f"{col.name}: required "),
+                    F.when(t.isNull(), F.lit("value is missing or null")).otherwise(F.lit("value is empty")),
+                )
                 missing.append(Rule("missing_required", col.name, absent, message))
             types.append(Rule(reason, col.name, t.isNotNull() & misfit, _type_message(col, t, reason)))
 
@@ -157,40 +172,105 @@ class Validator:
                 self.values[f"_p_{key.name}"] = _utc_part(event_text, event_ts, 1, 10, "yyyy-MM-dd")
                 day = self.partition_values[key.name] = F.col(f"_p_{key.name}")
                 where = f"{contract.event_time_column}: event date "
-                range_rules.append(Rule(
-                    "before_partition_range", contract.event_time_column, day < F.lit(key.range_start),
-                    F.concat(F.lit(where), day, F.lit(f" is before {key.name} rangeStart {key.range_start}; Athena's partition projection would never read it"))))
+                range_rules.append(
+                    Rule(
+                        "before_partition_range",
+                        contract.event_time_column,
+                        day < F.lit(key.range_start),
+                        F.concat(
+                            F.lit(where),
+                            day,
+                            F.lit(
+                                f" is before {key.name} rangeStart {key.range_start}; Athena's partition projection would never read it"
+                            ),
+                        ),
+                    )
+                )
                 horizon = (options.as_of + _dt.timedelta(days=options.max_future_days)).strftime("%Y-%m-%d")
-                range_rules.append(Rule(
-                    "event_in_future", contract.event_time_column, day > F.lit(horizon),
-                    F.concat(F.lit(where), day, F.lit(f" is after {horizon} (as_of {options.as_of.strftime('%Y-%m-%d')} + {options.max_future_days} day(s))"))))
+                range_rules.append(
+                    Rule(
+                        "event_in_future",
+                        contract.event_time_column,
+                        day > F.lit(horizon),
+                        F.concat(
+                            F.lit(where),
+                            day,
+                            F.lit(
+                                f" is after {horizon} (as_of {options.as_of.strftime('%Y-%m-%d')} + {options.max_future_days} day(s))"
+                            ),
+                        ),
+                    )
+                )
             elif key.type == "hour":
                 self.values[f"_p_{key.name}"] = _utc_part(event_text, event_ts, 12, 2, "HH")
                 self.partition_values[key.name] = F.col(f"_p_{key.name}")
             else:
                 value = s[key.column]
                 self.partition_values[key.name] = value
-                enum_rules.append(Rule(
-                    "partition_value_not_allowed", key.column, ~value.isin(*key.values),
-                    F.concat(F.lit(f"{key.column}: \""), _shown(value), F.lit(f"\" is not one of {', '.join(key.values)} (partition key {key.name})"))))
+                enum_rules.append(
+                    Rule(
+                        "partition_value_not_allowed",
+                        key.column,
+                        ~value.isin(*key.values),
+                        F.concat(
+                            F.lit(f'{key.column}: "'),
+                            _shown(value),
+                            F.lit(f'" is not one of {", ".join(key.values)} (partition key {key.name})'),
+                        ),
+                    )
+                )
 
         record, text = F.col("_record"), F.col("_text")
         parse_rules = [
-            Rule("oversized_record", None, F.octet_length(record) > F.lit(options.max_record_bytes),
-                 F.concat(F.lit("record is "), F.octet_length(record).cast("string"), F.lit(f" bytes; the limit is {options.max_record_bytes}"))),
+            Rule(
+                "oversized_record",
+                None,
+                F.octet_length(record) > F.lit(options.max_record_bytes),
+                F.concat(
+                    F.lit("record is "),
+                    F.octet_length(record).cast("string"),
+                    F.lit(f" bytes; the limit is {options.max_record_bytes}"),
+                ),
+            ),
             Rule("blank_line", None, F.col("_s").isNull(), F.lit("empty line")),
-            Rule("not_a_json_object", None,
-                 F.col(f"_s.{_CORRUPT}").isNotNull() & (F.substring(F.ltrim(text), 1, 1).isin(*_NON_OBJECT_START) | F.trim(text).isin("true", "false", "null")),
-                 F.concat(F.lit("the line holds a JSON "),
-                          F.when(F.ltrim(text).startswith("["), F.lit("array")).when(F.ltrim(text).startswith('"'), F.lit("string"))
-                          .when(F.trim(text).isin("true", "false"), F.lit("boolean")).when(F.trim(text) == "null", F.lit("null"))
-                          .otherwise(F.lit("number")), F.lit(", not an object"))),
-            Rule("malformed_json", None, F.col(f"_s.{_CORRUPT}").isNotNull(), F.lit("the line is not valid JSON (truncated or garbage)")),
-            Rule("malformed_json", None, ~text.endswith("}") & ~F.rtrim(text).endswith("}"), F.lit("text follows the JSON object on the same line")),
+            Rule(
+                "not_a_json_object",
+                None,
+                F.col(f"_s.{_CORRUPT}").isNotNull()
+                & (
+                    F.substring(F.ltrim(text), 1, 1).isin(*_NON_OBJECT_START)
+                    | F.trim(text).isin("true", "false", "null")
+                ),
+                F.concat(
+                    F.lit("the line holds a JSON "),
+                    F.when(F.ltrim(text).startswith("["), F.lit("array"))
+                    .when(F.ltrim(text).startswith('"'), F.lit("string"))
+                    .when(F.trim(text).isin("true", "false"), F.lit("boolean"))
+                    .when(F.trim(text) == "null", F.lit("null"))
+                    .otherwise(F.lit("number")),
+                    F.lit(", not an object"),
+                ),
+            ),
+            Rule(
+                "malformed_json",
+                None,
+                F.col(f"_s.{_CORRUPT}").isNotNull(),
+                F.lit("the line is not valid JSON (truncated or garbage)"),
+            ),
+            Rule(
+                "malformed_json",
+                None,
+                ~text.endswith("}") & ~F.rtrim(text).endswith("}"),
+                F.lit("text follows the JSON object on the same line"),
+            ),
             # Cheap substring gate first; the string-stripping regex runs only on lines that pass it.
-            Rule("malformed_json", None,
-                 (text.contains("}{") | text.contains("} {")) & F.regexp_replace(text, _JSON_STRING, '""').rlike(_TWO_VALUES),
-                 F.lit("two JSON objects on one line (a missing newline)")),
+            Rule(
+                "malformed_json",
+                None,
+                (text.contains("}{") | text.contains("} {"))
+                & F.regexp_replace(text, _JSON_STRING, '""').rlike(_TWO_VALUES),
+                F.lit("two JSON objects on one line (a missing newline)"),
+            ),
         ]
         self.rules = parse_rules + missing + types + enum_rules + range_rules
 
@@ -198,14 +278,22 @@ class Validator:
         """The first failing rule's reason code, null for a good row (the hot path: literals only)."""
         verdict = None
         for rule in self.rules:
-            verdict = F.when(rule.failed, F.lit(rule.reason)) if verdict is None else verdict.when(rule.failed, F.lit(rule.reason))
+            verdict = (
+                F.when(rule.failed, F.lit(rule.reason))
+                if verdict is None
+                else verdict.when(rule.failed, F.lit(rule.reason))
+            )
         return verdict
 
     def verdict(self) -> SparkColumn:
         """struct(reason, column, message) of the first failing rule, null for a good row."""
         verdict = None
         for rule in self.rules:
-            value = F.struct(F.lit(rule.reason).alias("reason"), F.lit(rule.column).cast("string").alias("column"), rule.message.alias("message"))
+            value = F.struct(
+                F.lit(rule.reason).alias("reason"),
+                F.lit(rule.column).cast("string").alias("column"),
+                rule.message.alias("message"),
+            )
             verdict = F.when(rule.failed, value) if verdict is None else verdict.when(rule.failed, value)
         return verdict
 
@@ -213,18 +301,23 @@ class Validator:
 def parse(raw: DataFrame, contract: JobContract, options: ValidationOptions, keep: Sequence[str] = ()) -> DataFrame:
     """`raw` (`_record`, `_source_file`) plus `_text` (without a leading byte-order mark) and `_s`,
     the contract's columns as JSON text (null for a blank line; `_s._corrupt` set when unparseable)."""
-    schema = T.StructType([T.StructField(c.name, T.StringType()) for c in contract.columns] + [T.StructField(_CORRUPT, T.StringType())])
+    schema = T.StructType(
+        [T.StructField(c.name, T.StringType()) for c in contract.columns] + [T.StructField(_CORRUPT, T.StringType())]
+    )
     # A UTF-8 byte-order mark at the start of a file is an encoding artefact, not data.
     text = F.when(F.col("_record").startswith("\ufeff"), F.expr("substring(_record, 2)")).otherwise(F.col("_record"))
     df = raw.select(*RAW_COLUMNS, *keep, text.alias("_text"))
     # An oversized line is not parsed (`_s` null); the first rule rejects it before blank_line could.
-    parsed = F.when(F.octet_length("_record") <= F.lit(options.max_record_bytes),
-                    F.from_json("_text", schema, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}))
+    parsed = F.when(
+        F.octet_length("_record") <= F.lit(options.max_record_bytes),
+        F.from_json("_text", schema, {"columnNameOfCorruptRecord": _CORRUPT, "mode": "PERMISSIVE"}),
+    )
     return df.select("*", parsed.alias("_s"))
 
 
-def classify(raw: DataFrame, contract: JobContract, options: ValidationOptions, messages: bool = False,
-             keep: Sequence[str] = ()) -> DataFrame:
+def classify(
+    raw: DataFrame, contract: JobContract, options: ValidationOptions, messages: bool = False, keep: Sequence[str] = ()
+) -> DataFrame:
     """`raw` plus `_reason` (null for a good row), the typed contract columns and the partition columns.
     With `messages`, also `_column` and `_message`. Columns named in `keep` are carried through."""
     v = Validator(contract, options)
@@ -254,5 +347,7 @@ def unexpected_columns(raw: DataFrame, contract: JobContract, sample: int) -> di
     """Keys the contract does not know, counted over the first `sample` lines (schema drift is
     reported, not rejected; a sample keeps the check off the hot path)."""
     names = [c.name for c in contract.columns]
-    keys = raw.limit(sample).select(F.explode(F.array_except(F.json_object_keys("_record"), F.array(*[F.lit(n) for n in names]))).alias("k"))
+    keys = raw.limit(sample).select(
+        F.explode(F.array_except(F.json_object_keys("_record"), F.array(*[F.lit(n) for n in names]))).alias("k")
+    )
     return {r["k"]: r["n"] for r in keys.groupBy("k").agg(F.count(F.lit(1)).alias("n")).collect()}

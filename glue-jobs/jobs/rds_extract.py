@@ -3,6 +3,7 @@
 Thin on purpose: the logic is in the `dataplat_glue` package, shipped with `--extra-py-files`.
 Glue: arguments per glue-jobs/README.md. Locally: `python glue-jobs/jobs/rds_extract.py --local ...`.
 """
+
 import sys
 
 try:

@@ -1,6 +1,7 @@
 """Fixtures of the Glue job tests: one local SparkSession for the whole run, and the job contracts
 exported by the TypeScript side (`scripts/export-contracts.ts`) for dev (dt) and prod (dt + region),
 so the tests exercise exactly the contracts and partition specs the stacks deploy."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,9 @@ def every_contract() -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def spark():
     if shutil.which("java") is None:
-        pytest.fail("java is not on the PATH: install a JDK 17 (Glue 5.0's Java), e.g. `apt-get install openjdk-17-jre-headless`")
+        pytest.fail(
+            "java is not on the PATH: install a JDK 17 (Glue 5.0's Java), e.g. `apt-get install openjdk-17-jre-headless`"
+        )
     from dataplat_glue.spark import local_session
 
     session = local_session(app="dataplat-glue-tests", cores=2, shuffle_partitions=2, driver_memory="1g")

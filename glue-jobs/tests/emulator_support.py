@@ -1,6 +1,7 @@
 """Starts the project's emulator (scripts/emulator/launcher.py: moto over TLS, gaps filled) for a
 test module, as scripts/emulator/index.ts does for the TypeScript tests: the launcher prints one
 JSON line when ready and exits when its stdin closes."""
+
 from __future__ import annotations
 
 import json
@@ -24,14 +25,26 @@ class Emulator:
 
     def env(self) -> dict[str, str]:
         """What boto3 (and the jobs' boto3 clients) need to talk to the emulator as the default account."""
-        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_CA_BUNDLE": self.ca_bundle, "AWS_ACCESS_KEY_ID": f"AKIA{ACCOUNT}EMUL",
-                "AWS_SECRET_ACCESS_KEY": "emulator", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_CA_BUNDLE": self.ca_bundle,
+            "AWS_ACCESS_KEY_ID": f"AKIA{ACCOUNT}EMUL",
+            "AWS_SECRET_ACCESS_KEY": "emulator",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
 
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint, verify=self.ca_bundle, region_name=REGION,
-                            aws_access_key_id=f"AKIA{ACCOUNT}EMUL", aws_secret_access_key="emulator")
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            verify=self.ca_bundle,
+            region_name=REGION,
+            aws_access_key_id=f"AKIA{ACCOUNT}EMUL",
+            aws_secret_access_key="emulator",
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -48,9 +61,14 @@ def start(state_dir: Path, extra_env: dict[str, str] | None = None) -> Emulator:
     python = ROOT / ".venv" / "bin" / "python"
     if not python.exists():
         raise RuntimeError(f"{python} is missing: create the project's virtualenv (see README.md, Local setup)")
-    process = subprocess.Popen([str(python), str(LAUNCHER), "--port", "0", "--state-dir", str(state_dir)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=open(state_dir / "emulator.log", "w"), text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})})
+    process = subprocess.Popen(
+        [str(python), str(LAUNCHER), "--port", "0", "--state-dir", str(state_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=open(state_dir / "emulator.log", "w"),
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
+    )
     line = process.stdout.readline()
     if not line:
         log = (state_dir / "emulator.log").read_text()[-3000:]
@@ -66,4 +84,3 @@ def running(tmp_path_factory: Any, extra_env: dict[str, str] | None = None) -> I
         yield emulator
     finally:
         emulator.stop()
-

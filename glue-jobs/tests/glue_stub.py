@@ -5,6 +5,7 @@ It lets the Glue path of the entry points run locally: argument resolution throu
 with their connection options. The stand-in returns a given DataFrame where Glue would read the
 source; everything else is the real job.
 """
+
 from __future__ import annotations
 
 import sys
@@ -43,9 +44,19 @@ class GlueRecorder:
                 return self._df
 
         class Reader:
-            def from_options(self, connection_type: str, connection_options: dict, transformation_ctx: str = "", **_: Any) -> DynamicFrame:
-                recorder.calls.append(("from_options", {"connection_type": connection_type, "connection_options": connection_options,
-                                                        "transformation_ctx": transformation_ctx}))
+            def from_options(
+                self, connection_type: str, connection_options: dict, transformation_ctx: str = "", **_: Any
+            ) -> DynamicFrame:
+                recorder.calls.append(
+                    (
+                        "from_options",
+                        {
+                            "connection_type": connection_type,
+                            "connection_options": connection_options,
+                            "transformation_ctx": transformation_ctx,
+                        },
+                    )
+                )
                 return DynamicFrame(recorder.source_rows)
 
         class GlueContext:

@@ -1,4 +1,5 @@
 """Helpers shared by the Glue job tests: sample records, file writers, job runners, output readers."""
+
 from __future__ import annotations
 
 import gzip
@@ -18,8 +19,14 @@ _DROP = object()
 def order(n: int, **changes: Any) -> dict[str, Any]:
     """A valid order (dt=2024-05-01, region eu); `changes` override fields, `field=DROP` removes one."""
     record: dict[str, Any] = {
-        "order_id": f"o-{n:03d}", "customer_id": "c-1", "region": "eu", "status": "placed", "amount": "10.00",
-        "currency": "EUR", "order_ts": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:00:00Z",
+        "order_id": f"o-{n:03d}",
+        "customer_id": "c-1",
+        "region": "eu",
+        "status": "placed",
+        "amount": "10.00",
+        "currency": "EUR",
+        "order_ts": "2024-05-01T10:00:00Z",
+        "updated_at": "2024-05-01T10:00:00Z",
     }
     for key, value in changes.items():
         if value is _DROP:
@@ -52,13 +59,25 @@ def run_job(module: Any, spark: Any, contract: dict, **args: Any) -> dict:
     return module.main(argv, spark=spark)
 
 
-def raw_to_processed(spark: Any, contract: dict, inputs: Path | str | None, out: Path, run_id: str = "run-1", **extra: Any) -> dict:
+def raw_to_processed(
+    spark: Any, contract: dict, inputs: Path | str | None, out: Path, run_id: str = "run-1", **extra: Any
+) -> dict:
     """The job over `inputs` (--input_path), or with `manifest_path=` and `raw_root=` in `extra`; the
     summary goes to <out>/quarantine/runs/<run_id>.json as the pipeline lays it out."""
     from dataplat_glue import raw_to_processed as job
 
-    return run_job(job, spark, contract, input_path=inputs, output_path=out / "processed", quarantine_path=out / "quarantine",
-                   summary_path=summary_file(out, run_id), run_id=run_id, as_of=extra.pop("as_of", AS_OF), **extra)
+    return run_job(
+        job,
+        spark,
+        contract,
+        input_path=inputs,
+        output_path=out / "processed",
+        quarantine_path=out / "quarantine",
+        summary_path=summary_file(out, run_id),
+        run_id=run_id,
+        as_of=extra.pop("as_of", AS_OF),
+        **extra,
+    )
 
 
 def summary_file(out: Path, run_id: str) -> Path:

@@ -1,5 +1,6 @@
 """The job contract model, the argument interface (Glue and local), and the commit step's file
 handling — the pure parts, without Spark jobs."""
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,18 @@ class TestContract:
     def test_prod_orders(self, contracts):
         c = JobContract.from_dict(contracts["prod"]["orders"])
         assert [(k.name, k.type, k.column, k.values, k.range_start) for k in c.partition_keys] == [
-            ("dt", "date", "order_ts", None, "2024-01-01"), ("region", "enum", "region", ("eu", "us", "apac"), None)]
-        assert [col.name for col in c.data_columns] == ["order_id", "customer_id", "status", "amount", "currency", "order_ts", "updated_at"]
+            ("dt", "date", "order_ts", None, "2024-01-01"),
+            ("region", "enum", "region", ("eu", "us", "apac"), None),
+        ]
+        assert [col.name for col in c.data_columns] == [
+            "order_id",
+            "customer_id",
+            "status",
+            "amount",
+            "currency",
+            "order_ts",
+            "updated_at",
+        ]
         assert c.column("amount").decimal == (12, 2)
         assert (c.version_column, c.consumer.kind, c.consumer_table) == ("updated_at", "aggregate", "orders_daily")
         assert c.partition_path({"dt": "2024-05-01", "region": "eu"}) == "dt=2024-05-01/region=eu/"
@@ -38,7 +49,8 @@ class TestContract:
         assert str(e.value) == (
             "dataset_contract orders: columns[4] amount: unsupported type 'money'; "
             "partitioning.keys[0] dt: rangeStart must be yyyy-MM-dd (got 'yesterday'); "
-            "primaryKey: 'nope' is not a column; versionColumn: 'status' must be a timestamp (got string)")
+            "primaryKey: 'nope' is not a column; versionColumn: 'status' must be a timestamp (got string)"
+        )
 
 
 class TestTheTwoViewsAgree:
@@ -59,12 +71,18 @@ class TestTheTwoViewsAgree:
         assert JobContract.from_dict(data).to_dict() != data
 
     def test_field_names_are_the_json_names_in_snake_case(self):
-        assert [json_name(f) for f in ("name", "primary_key", "event_time_column", "consumer_columns", "range_start", "group_by")] == [
-            "name", "primaryKey", "eventTimeColumn", "consumerColumns", "rangeStart", "groupBy"]
+        assert [
+            json_name(f)
+            for f in ("name", "primary_key", "event_time_column", "consumer_columns", "range_start", "group_by")
+        ] == ["name", "primaryKey", "eventTimeColumn", "consumerColumns", "rangeStart", "groupBy"]
         assert ConsumerView(kind="curated").to_dict() == {"kind": "curated"}
 
 
-SPEC = [Arg("input_path", "in", "x"), Arg("rebuild", "r", "false", required=False, default="false"), Arg("run_id", "id", "r", required=False)]
+SPEC = [
+    Arg("input_path", "in", "x"),
+    Arg("rebuild", "r", "false", required=False, default="false"),
+    Arg("run_id", "id", "r", required=False),
+]
 
 
 class TestArguments:
@@ -78,15 +96,37 @@ class TestArguments:
 
         glue = GlueRecorder(spark)
         glue.install(monkeypatch)
-        args = resolve(["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1", "--input_path", "s3://b/raw/", "--TempDir", "s3://t/"], SPEC)
+        args = resolve(
+            [
+                "job.py",
+                "--JOB_NAME",
+                "j",
+                "--JOB_RUN_ID",
+                "jr_1",
+                "--input_path",
+                "s3://b/raw/",
+                "--TempDir",
+                "s3://t/",
+            ],
+            SPEC,
+        )
         assert glue.calls == [("getResolvedOptions", ["JOB_NAME", "input_path", "JOB_RUN_ID"])]
-        assert (args.local, args["input_path"], args.get("rebuild"), args.run_id()) == (False, "s3://b/raw/", "false", "jr_1")
-        args = resolve(["job.py", "--JOB_NAME", "j", "--input_path", "s3://b/raw/", "--rebuild", "true", "--run_id", "sfn-1"], SPEC)
+        assert (args.local, args["input_path"], args.get("rebuild"), args.run_id()) == (
+            False,
+            "s3://b/raw/",
+            "false",
+            "jr_1",
+        )
+        args = resolve(
+            ["job.py", "--JOB_NAME", "j", "--input_path", "s3://b/raw/", "--rebuild", "true", "--run_id", "sfn-1"], SPEC
+        )
         assert (args.flag("rebuild"), args.run_id()) == (True, "sfn-1")
 
     def test_a_folder_valued_summary_path_gives_each_run_its_own_file(self):
         spec = SPEC + [Arg("summary_path", "s", "x", required=False)]
-        folder = resolve(["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/raw_to_processed/runs/"], spec)
+        folder = resolve(
+            ["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/raw_to_processed/runs/"], spec
+        )
         assert folder.run_file("summary_path", "exec-1") == "s3://q/ds/raw_to_processed/runs/exec-1.json"
         assert folder.run_file("summary_path", "exec-2") == "s3://q/ds/raw_to_processed/runs/exec-2.json"
         given = resolve(["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/s.json"], spec)
@@ -105,16 +145,28 @@ class TestCommit:
         from dataplat_glue.storage import Storage, commit_partitions
 
         staging, target = tmp_path / "staging", tmp_path / "target"
-        for rel in ["dt=1/part-00001-uuid-b.c000.snappy.parquet", "dt=1/part-00000-uuid-a.c000.snappy.parquet", "dt=2/part-00003-x.c000.snappy.parquet",
-                    "dt=2/_SUCCESS", "dt=2/.part-00003-x.crc"]:
+        for rel in [
+            "dt=1/part-00001-uuid-b.c000.snappy.parquet",
+            "dt=1/part-00000-uuid-a.c000.snappy.parquet",
+            "dt=2/part-00003-x.c000.snappy.parquet",
+            "dt=2/_SUCCESS",
+            "dt=2/.part-00003-x.crc",
+        ]:
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             (staging / rel).write_text(rel)
-        for rel in ["dt=1/part-00000.snappy.parquet", "dt=1/part-00007.snappy.parquet", "dt=1/notes.txt", "dt=3/part-00000.snappy.parquet"]:
+        for rel in [
+            "dt=1/part-00000.snappy.parquet",
+            "dt=1/part-00007.snappy.parquet",
+            "dt=1/notes.txt",
+            "dt=3/part-00000.snappy.parquet",
+        ]:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             (target / rel).write_text("old")
         committed = commit_partitions(Storage(spark), str(staging), str(target), ".snappy.parquet")
-        assert [(c.path, c.files) for c in committed] == [("dt=1/", ("part-00000.snappy.parquet", "part-00001.snappy.parquet")),
-                                                           ("dt=2/", ("part-00000.snappy.parquet",))]
+        assert [(c.path, c.files) for c in committed] == [
+            ("dt=1/", ("part-00000.snappy.parquet", "part-00001.snappy.parquet")),
+            ("dt=2/", ("part-00000.snappy.parquet",)),
+        ]
         got = {p.relative_to(target).as_posix(): p.read_text() for p in target.rglob("*") if p.is_file()}
         assert got == {
             "dt=1/part-00000.snappy.parquet": "dt=1/part-00000-uuid-a.c000.snappy.parquet",  # Spark's task order kept

@@ -1,5 +1,6 @@
 """The RDS and DynamoDB extracts: DynamoDB JSON unmarshalling of a sample export, record shaping,
 the raw layout they land, the connector options they give Glue, and a round trip into processed."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,18 +50,30 @@ class TestDynamoJson:
         assert lines[1]["lifetime"] == "12345678901234567890.123"
         assert lines[2]["full_name"] is None
 
-    @pytest.mark.parametrize("text, value", [("10", 10), ("-3", -3), ("1.50", 1.5), ("1E+3", 1000.0), ("0.1", 0.1),
-                                             ("123456789012345678901234567890", 123456789012345678901234567890),
-                                             ("3.14159265358979323846", "3.14159265358979323846")])
+    @pytest.mark.parametrize(
+        "text, value",
+        [
+            ("10", 10),
+            ("-3", -3),
+            ("1.50", 1.5),
+            ("1E+3", 1000.0),
+            ("0.1", 0.1),
+            ("123456789012345678901234567890", 123456789012345678901234567890),
+            ("3.14159265358979323846", "3.14159265358979323846"),
+        ],
+    )
     def test_numbers(self, text, value):
         assert number(text) == value and type(number(text)) is type(value)
 
-    @pytest.mark.parametrize("value, message", [
-        ({"N": "abc"}, "balance: N 'abc' is not a number"),
-        ({"N": "Infinity"}, "balance: N 'Infinity' is not a finite number"),
-        ({"X": "1"}, "balance: unknown DynamoDB type 'X'"),
-        ({"S": "a", "N": "1"}, "balance: expected one type descriptor"),
-    ])
+    @pytest.mark.parametrize(
+        "value, message",
+        [
+            ({"N": "abc"}, "balance: N 'abc' is not a number"),
+            ({"N": "Infinity"}, "balance: N 'Infinity' is not a finite number"),
+            ({"X": "1"}, "balance: unknown DynamoDB type 'X'"),
+            ({"S": "a", "N": "1"}, "balance: expected one type descriptor"),
+        ],
+    )
     def test_bad_values_name_the_attribute(self, value, message):
         with pytest.raises(DynamoJsonError, match=message.replace("(", r"\(")):
             unmarshal_value(value, "balance")
@@ -69,13 +82,31 @@ class TestDynamoJson:
         meta = {"Metadata": {"WriteTimestampMicros": {"N": "1714564800000000"}}, "Keys": {"customer_id": {"S": "c-1"}}}
         old = {"customer_id": {"S": "c-1"}, "tier": {"S": "silver"}}
         new = {"customer_id": {"S": "c-1"}, "tier": {"S": "gold"}}
-        assert parse_export_line(json.dumps({**meta, "NewImage": new})) == ("upsert", '{"customer_id":"c-1","tier":"gold"}', None, 1714564800000000)
+        assert parse_export_line(json.dumps({**meta, "NewImage": new})) == (
+            "upsert",
+            '{"customer_id":"c-1","tier":"gold"}',
+            None,
+            1714564800000000,
+        )
         assert parse_export_line(json.dumps({**meta, "OldImage": old, "NewImage": new})) == (
-            "upsert", '{"customer_id":"c-1","tier":"gold"}', '{"customer_id":"c-1","tier":"silver"}', 1714564800000000)
-        assert parse_export_line(json.dumps({**meta, "OldImage": old})) == ("delete", '{"customer_id":"c-1"}', '{"customer_id":"c-1","tier":"silver"}',
-                                                                             1714564800000000)
+            "upsert",
+            '{"customer_id":"c-1","tier":"gold"}',
+            '{"customer_id":"c-1","tier":"silver"}',
+            1714564800000000,
+        )
+        assert parse_export_line(json.dumps({**meta, "OldImage": old})) == (
+            "delete",
+            '{"customer_id":"c-1"}',
+            '{"customer_id":"c-1","tier":"silver"}',
+            1714564800000000,
+        )
         # a full export's line is an upsert of its Item
-        assert parse_export_line(json.dumps({"Item": new})) == ("upsert", '{"customer_id":"c-1","tier":"gold"}', None, None)
+        assert parse_export_line(json.dumps({"Item": new})) == (
+            "upsert",
+            '{"customer_id":"c-1","tier":"gold"}',
+            None,
+            None,
+        )
         with pytest.raises(DynamoJsonError, match="needs Keys or a NewImage"):
             parse_export_line(json.dumps({"Metadata": meta["Metadata"], "Keys": "c-1"}))
 
@@ -89,7 +120,8 @@ class TestExportPlan:
     def test_later_runs_export_from_the_last_end_to_now(self):
         history = {"exportedTo": "2024-05-10T11:00:00Z"}
         assert dynamodb_extract.plan_exports(history, self.NOW, 7) == [
-            {"type": "INCREMENTAL_EXPORT", "from": dt.datetime(2024, 5, 10, 11, 0, tzinfo=UTC), "to": self.NOW}]
+            {"type": "INCREMENTAL_EXPORT", "from": dt.datetime(2024, 5, 10, 11, 0, tzinfo=UTC), "to": self.NOW}
+        ]
 
     def test_less_than_fifteen_minutes_after_the_last_export_there_is_nothing_to_export(self):
         assert dynamodb_extract.plan_exports({"exportedTo": "2024-05-10T11:45:01Z"}, self.NOW, 7) == []
@@ -98,9 +130,14 @@ class TestExportPlan:
     def test_a_long_gap_is_caught_up_in_windows_of_at_most_a_day(self):
         windows = dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 7)
         assert [(w["from"].isoformat(), w["to"].isoformat()) for w in windows] == [
-            ("2024-05-07T00:00:00+00:00", "2024-05-08T00:00:00+00:00"), ("2024-05-08T00:00:00+00:00", "2024-05-09T00:00:00+00:00"),
-            ("2024-05-09T00:00:00+00:00", "2024-05-10T00:00:00+00:00"), ("2024-05-10T00:00:00+00:00", "2024-05-10T12:00:00+00:00")]
-        assert len(dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 2)) == 2  # the next run goes on
+            ("2024-05-07T00:00:00+00:00", "2024-05-08T00:00:00+00:00"),
+            ("2024-05-08T00:00:00+00:00", "2024-05-09T00:00:00+00:00"),
+            ("2024-05-09T00:00:00+00:00", "2024-05-10T00:00:00+00:00"),
+            ("2024-05-10T00:00:00+00:00", "2024-05-10T12:00:00+00:00"),
+        ]
+        assert (
+            len(dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 2)) == 2
+        )  # the next run goes on
 
 
 def gzipped_export(tmp_path):
@@ -114,7 +151,14 @@ def gzipped_export(tmp_path):
 
 def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
     contract = contracts["prod"]["customers"]
-    summary = run_job(dynamodb_extract, spark, contract, input_path=gzipped_export(tmp_path), output_path=tmp_path / "raw", run_id="run-7")
+    summary = run_job(
+        dynamodb_extract,
+        spark,
+        contract,
+        input_path=gzipped_export(tmp_path),
+        output_path=tmp_path / "raw",
+        run_id="run-7",
+    )
     # Raw layout: the spec's keys by Firehose's rule (first 10 characters of the partition time,
     # created_at, which no profile change moves; region as is).
     assert files(tmp_path / "raw") == [
@@ -123,10 +167,18 @@ def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
         "dt=2024-03-01/region=apac/part-run-7-00000.json.gz",
         "dt=2024-03-01/region=eu/part-run-7-00000.json.gz",
     ]
-    eu = gzip.decompress((tmp_path / "raw" / "dt=2024-03-01/region=eu/part-run-7-00000.json.gz").read_bytes()).decode().splitlines()
+    eu = (
+        gzip.decompress((tmp_path / "raw" / "dt=2024-03-01/region=eu/part-run-7-00000.json.gz").read_bytes())
+        .decode()
+        .splitlines()
+    )
     assert [json.loads(x)["customer_id"] for x in eu] == ["c-4"]
     assert summary["raw"]["records"] == 4
-    assert summary["raw"]["partitions"][0] == {"path": "dt=2024-01-15/region=eu/", "rows": 1, "files": ["part-run-7-00000.json.gz"]}
+    assert summary["raw"]["partitions"][0] == {
+        "path": "dt=2024-01-15/region=eu/",
+        "rows": 1,
+        "files": ["part-run-7-00000.json.gz"],
+    }
 
     processed = raw_to_processed(spark, contract, tmp_path / "raw", tmp_path / "out")
     rows = {r["customer_id"]: r for r in read_partitioned(tmp_path / "out" / "processed")}
@@ -134,8 +186,17 @@ def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
     assert rows["c-1"]["updated_at"] == dt.datetime(2024, 5, 1, 12, 0, tzinfo=UTC) and rows["c-1"]["tier"] == "gold"
     assert rows["c-3"]["full_name"] is None
     assert processed["quarantined"]["byReason"] == {"missing_required": 1}  # c-4 has no email
-    assert processed["unexpectedColumns"]["columns"] == {"address": 1, "avatar": 1, "balance": 1, "devices": 1, "lifetime": 1, "scores": 1,
-                                                         "tags": 1, "visits": 1, "vip": 1}
+    assert processed["unexpectedColumns"]["columns"] == {
+        "address": 1,
+        "avatar": 1,
+        "balance": 1,
+        "devices": 1,
+        "lifetime": 1,
+        "scores": 1,
+        "tags": 1,
+        "visits": 1,
+        "vip": 1,
+    }
 
 
 def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark, contracts, tmp_path):
@@ -144,9 +205,12 @@ def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark
     for run_id in ("run-1", "run-2", "run-2"):
         run_job(dynamodb_extract, spark, contract, input_path=export, output_path=tmp_path / "raw", run_id=run_id)
     assert files(tmp_path / "raw") == [
-        "dt=2024-01-15/part-run-1-00000.json.gz", "dt=2024-01-15/part-run-2-00000.json.gz",
-        "dt=2024-02-01/part-run-1-00000.json.gz", "dt=2024-02-01/part-run-2-00000.json.gz",
-        "dt=2024-03-01/part-run-1-00000.json.gz", "dt=2024-03-01/part-run-2-00000.json.gz",
+        "dt=2024-01-15/part-run-1-00000.json.gz",
+        "dt=2024-01-15/part-run-2-00000.json.gz",
+        "dt=2024-02-01/part-run-1-00000.json.gz",
+        "dt=2024-02-01/part-run-2-00000.json.gz",
+        "dt=2024-03-01/part-run-1-00000.json.gz",
+        "dt=2024-03-01/part-run-2-00000.json.gz",
     ]
 
 
@@ -170,7 +234,14 @@ def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(sp
 
     extract.commit_partitions = spy
     try:
-        run_job(dynamodb_extract, spark, contracts["dev"]["customers"], input_path=gzipped_export(tmp_path), output_path=tmp_path / "lake" / "customers", run_id="run-1")
+        run_job(
+            dynamodb_extract,
+            spark,
+            contracts["dev"]["customers"],
+            input_path=gzipped_export(tmp_path),
+            output_path=tmp_path / "lake" / "customers",
+            run_id="run-1",
+        )
     finally:
         extract.commit_partitions = real
     assert seen == [f"{tmp_path / 'lake' / '_staging' / 'customers'}/run-1/raw"]
@@ -179,9 +250,36 @@ def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(sp
 
 class TestRds:
     ROWS = [
-        ("o-1", "c-1", "eu", "paid", Decimal("12.50"), "EUR", dt.datetime(2024, 5, 1, 10, 0, tzinfo=UTC), dt.datetime(2024, 5, 1, 11, 0, 0, 250000, tzinfo=UTC)),
-        ("o-2", "c-2", "us", "placed", Decimal("3.00"), "USD", dt.datetime(2024, 5, 2, 23, 59, tzinfo=UTC), dt.datetime(2024, 5, 2, 23, 59, tzinfo=UTC)),
-        ("o-3", None, "eu", "placed", Decimal("1.00"), "EUR", dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC), dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC)),
+        (
+            "o-1",
+            "c-1",
+            "eu",
+            "paid",
+            Decimal("12.50"),
+            "EUR",
+            dt.datetime(2024, 5, 1, 10, 0, tzinfo=UTC),
+            dt.datetime(2024, 5, 1, 11, 0, 0, 250000, tzinfo=UTC),
+        ),
+        (
+            "o-2",
+            "c-2",
+            "us",
+            "placed",
+            Decimal("3.00"),
+            "USD",
+            dt.datetime(2024, 5, 2, 23, 59, tzinfo=UTC),
+            dt.datetime(2024, 5, 2, 23, 59, tzinfo=UTC),
+        ),
+        (
+            "o-3",
+            None,
+            "eu",
+            "placed",
+            Decimal("1.00"),
+            "EUR",
+            dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+            dt.datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+        ),
     ]
 
     def table(self, spark, contract):
@@ -204,24 +302,53 @@ class TestRds:
 
     def test_rows_are_shaped_as_raw_json(self, spark, contracts):
         contract = JobContract.from_dict(contracts["prod"]["orders"])
-        shaped = [json.loads(r["value"]) for r in rds_extract.shape(self.table(spark, contracts["prod"]["orders"]), contract).collect()]
-        assert shaped[0] == {"order_id": "o-1", "customer_id": "c-1", "region": "eu", "status": "paid", "amount": 12.5, "currency": "EUR",
-                             "order_ts": "2024-05-01T10:00:00.000000Z", "updated_at": "2024-05-01T11:00:00.250000Z", "internal_note": "x"}
+        shaped = [
+            json.loads(r["value"])
+            for r in rds_extract.shape(self.table(spark, contracts["prod"]["orders"]), contract).collect()
+        ]
+        assert shaped[0] == {
+            "order_id": "o-1",
+            "customer_id": "c-1",
+            "region": "eu",
+            "status": "paid",
+            "amount": 12.5,
+            "currency": "EUR",
+            "order_ts": "2024-05-01T10:00:00.000000Z",
+            "updated_at": "2024-05-01T11:00:00.250000Z",
+            "internal_note": "x",
+        }
         assert shaped[2]["customer_id"] is None  # nulls are kept, so raw → processed can reject them
 
     def test_glue_path_uses_the_connection_and_commits_the_bookmark(self, spark, contracts, tmp_path, monkeypatch):
         glue = GlueRecorder(spark, self.table(spark, contracts["prod"]["orders"]))
         glue.install(monkeypatch)
         contract = contracts["prod"]["orders"]
-        summary = rds_extract.main(["rds_extract.py", "--JOB_NAME", "dataplat-prod-orders-rds", "--JOB_RUN_ID", "jr_abc",
-                                    "--dataset_contract", json.dumps(contract), "--output_path", str(tmp_path / "raw"),
-                                    "--connection_name", "dataplat-prod-orders-db", "--source_table", "public.orders"])
+        summary = rds_extract.main(
+            [
+                "rds_extract.py",
+                "--JOB_NAME",
+                "dataplat-prod-orders-rds",
+                "--JOB_RUN_ID",
+                "jr_abc",
+                "--dataset_contract",
+                json.dumps(contract),
+                "--output_path",
+                str(tmp_path / "raw"),
+                "--connection_name",
+                "dataplat-prod-orders-db",
+                "--source_table",
+                "public.orders",
+            ]
+        )
         assert glue.names() == ["getResolvedOptions", "Job.init", "from_options", "Job.commit"]
         assert glue.options()["transformation_ctx"] == "orders_rds_source"
         assert glue.options()["connection_options"]["jobBookmarkKeys"] == ["updated_at"]
         assert glue.options()["connection_type"] == "postgresql"
         assert summary["runId"] == "jr_abc"
-        assert files(tmp_path / "raw") == ["dt=2024-05-01/region=eu/part-jr_abc-00000.json.gz", "dt=2024-05-02/region=us/part-jr_abc-00000.json.gz"]
+        assert files(tmp_path / "raw") == [
+            "dt=2024-05-01/region=eu/part-jr_abc-00000.json.gz",
+            "dt=2024-05-02/region=us/part-jr_abc-00000.json.gz",
+        ]
         # and what landed processes: o-3 lacks its customer
         out = raw_to_processed(spark, contract, tmp_path / "raw", tmp_path / "out")
         assert sorted(r["order_id"] for r in read_partitioned(tmp_path / "out" / "processed")) == ["o-1", "o-2"]
@@ -230,16 +357,43 @@ class TestRds:
     def test_glue_path_without_a_connection_fails_clearly(self, spark, contracts, tmp_path, monkeypatch):
         GlueRecorder(spark, None).install(monkeypatch)
         with pytest.raises(ValueError, match="rds_extract: --connection_name is required in Glue"):
-            rds_extract.main(["rds_extract.py", "--JOB_NAME", "x", "--dataset_contract", json.dumps(contracts["dev"]["orders"]),
-                              "--output_path", str(tmp_path)])
+            rds_extract.main(
+                [
+                    "rds_extract.py",
+                    "--JOB_NAME",
+                    "x",
+                    "--dataset_contract",
+                    json.dumps(contracts["dev"]["orders"]),
+                    "--output_path",
+                    str(tmp_path),
+                ]
+            )
 
     def test_local_run_reads_a_table_dump(self, spark, contracts, tmp_path):
-        dump = [{"order_id": "o-9", "customer_id": "c-9", "region": "apac", "status": "paid", "amount": "9.99", "currency": "SGD",
-                 "order_ts": "2024-05-03T01:00:00Z", "updated_at": "2024-05-03T02:00:00Z"}]
+        dump = [
+            {
+                "order_id": "o-9",
+                "customer_id": "c-9",
+                "region": "apac",
+                "status": "paid",
+                "amount": "9.99",
+                "currency": "SGD",
+                "order_ts": "2024-05-03T01:00:00Z",
+                "updated_at": "2024-05-03T02:00:00Z",
+            }
+        ]
         write_lines(tmp_path / "dump.jsonl", [json.dumps(r) for r in dump])
-        summary = run_job(rds_extract, spark, contracts["prod"]["orders"], input_path=tmp_path / "dump.jsonl", output_path=tmp_path / "raw",
-                          run_id="local-1")
-        assert summary["raw"]["partitions"] == [{"path": "dt=2024-05-03/region=apac/", "rows": 1, "files": ["part-local-1-00000.json.gz"]}]
+        summary = run_job(
+            rds_extract,
+            spark,
+            contracts["prod"]["orders"],
+            input_path=tmp_path / "dump.jsonl",
+            output_path=tmp_path / "raw",
+            run_id="local-1",
+        )
+        assert summary["raw"]["partitions"] == [
+            {"path": "dt=2024-05-03/region=apac/", "rows": 1, "files": ["part-local-1-00000.json.gz"]}
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -253,28 +407,60 @@ class TestDynamoExportsAgainstTheEmulator:
     """The job's own export path: ExportTableToPointInTime, DescribeExport, the manifests and data files in S3, the history object."""
 
     def customer(self, n: int, tier: str, updated_at: str) -> dict:
-        return {"customer_id": {"S": f"c-{n}"}, "email": {"S": f"c{n}@example.com"}, "full_name": {"S": f"Customer {n}"}, "region": {"S": "eu"},
-                "tier": {"S": tier}, "created_at": {"S": "2024-01-01T00:00:00Z"}, "updated_at": {"S": updated_at}}
+        return {
+            "customer_id": {"S": f"c-{n}"},
+            "email": {"S": f"c{n}@example.com"},
+            "full_name": {"S": f"Customer {n}"},
+            "region": {"S": "eu"},
+            "tier": {"S": tier},
+            "created_at": {"S": "2024-01-01T00:00:00Z"},
+            "updated_at": {"S": updated_at},
+        }
 
     def setup(self, emulator, name: str):
         ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
-        table = ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}],
-                                 AttributeDefinitions=[{"AttributeName": "customer_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        table = ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "customer_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
         for bucket in (f"{name}-scratch", f"{name}-state"):
             s3.create_bucket(Bucket=bucket)
         return ddb, s3, table["TableDescription"]["TableArn"]
 
     def run(self, spark, contract, arn, name, tmp_path, run_id, **extra):
-        return run_job(dynamodb_extract, spark, contract, table_arn=arn, export_bucket=f"{name}-scratch", export_prefix="dynamodb-exports/x/",
-                       state_path=f"s3://{name}-state/x/dynamodb-extract/exports.json", output_path=tmp_path / "raw", run_id=run_id,
-                       min_window_seconds=1, **extra)
+        return run_job(
+            dynamodb_extract,
+            spark,
+            contract,
+            table_arn=arn,
+            export_bucket=f"{name}-scratch",
+            export_prefix="dynamodb-exports/x/",
+            state_path=f"s3://{name}-state/x/dynamodb-extract/exports.json",
+            output_path=tmp_path / "raw",
+            run_id=run_id,
+            min_window_seconds=1,
+            **extra,
+        )
 
     def raw_records(self, root, run_id):
-        return sorted((json.loads(line) for f in files(root) if f"part-{run_id}-" in f
-                       for line in gzip.decompress((root / f).read_bytes()).decode().splitlines()), key=lambda r: r["customer_id"])
+        return sorted(
+            (
+                json.loads(line)
+                for f in files(root)
+                if f"part-{run_id}-" in f
+                for line in gzip.decompress((root / f).read_bytes()).decode().splitlines()
+            ),
+            key=lambda r: r["customer_id"],
+        )
 
-    def test_a_full_export_then_an_incremental_one_lands_only_what_changed(self, spark, contracts, tmp_path, emulator, monkeypatch):
+    def test_a_full_export_then_an_incremental_one_lands_only_what_changed(
+        self, spark, contracts, tmp_path, emulator, monkeypatch
+    ):
         for key, value in emulator.env().items():
             monkeypatch.setenv(key, value)
         ddb, s3, arn = self.setup(emulator, "profiles-a")
@@ -286,12 +472,18 @@ class TestDynamoExportsAgainstTheEmulator:
         assert [e["type"] for e in first["exports"]] == ["FULL_EXPORT"]
         assert first["raw"]["records"] == 3 and first["deleted"] == 0
         assert [r["customer_id"] for r in self.raw_records(tmp_path / "raw", "r1")] == ["c-1", "c-2", "c-3"]
-        history = json.loads(s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read())
+        history = json.loads(
+            s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read()
+        )
         assert history["exportedTo"] == first["exports"][0]["exportTime"] == first["exportedTo"]
 
         # Between the runs: c-1 changes, c-4 is new, c-2 is deleted; c-3 stays as it was.
-        ddb.update_item(TableName="profiles-a", Key={"customer_id": {"S": "c-1"}}, UpdateExpression="SET tier = :t, updated_at = :u",
-                        ExpressionAttributeValues={":t": {"S": "gold"}, ":u": {"S": "2024-05-02T09:00:00Z"}})
+        ddb.update_item(
+            TableName="profiles-a",
+            Key={"customer_id": {"S": "c-1"}},
+            UpdateExpression="SET tier = :t, updated_at = :u",
+            ExpressionAttributeValues={":t": {"S": "gold"}, ":u": {"S": "2024-05-02T09:00:00Z"}},
+        )
         ddb.put_item(TableName="profiles-a", Item=self.customer(4, "bronze", "2024-05-02T10:00:00Z"))
         ddb.delete_item(TableName="profiles-a", Key={"customer_id": {"S": "c-2"}})
         time.sleep(1.2)
@@ -299,16 +491,35 @@ class TestDynamoExportsAgainstTheEmulator:
         second = self.run(spark, contract, arn, "profiles-a", tmp_path, "r2", deletions_path=tmp_path / "deletions")
         [export] = second["exports"]
         assert export["type"] == "INCREMENTAL_EXPORT" and export["from"] == history["exportedTo"]
-        assert ddb.describe_export(ExportArn=export["arn"])["ExportDescription"]["IncrementalExportSpecification"]["ExportViewType"] == "NEW_AND_OLD_IMAGES"
+        assert (
+            ddb.describe_export(ExportArn=export["arn"])["ExportDescription"]["IncrementalExportSpecification"][
+                "ExportViewType"
+            ]
+            == "NEW_AND_OLD_IMAGES"
+        )
         # Only the new and the changed item land; the unchanged one is not read again.
-        assert [(r["customer_id"], r["tier"]) for r in self.raw_records(tmp_path / "raw", "r2")] == [("c-1", "gold"), ("c-4", "bronze")]
+        assert [(r["customer_id"], r["tier"]) for r in self.raw_records(tmp_path / "raw", "r2")] == [
+            ("c-1", "gold"),
+            ("c-4", "bronze"),
+        ]
         assert second["raw"]["records"] == 2
         # The deleted item is carried with its keys and last image, and counted.
         assert second["deleted"] == 1
-        [deletion] = [json.loads(x) for x in gzip.decompress(Path(export["deletions"]).read_bytes()).decode().splitlines()]
+        [deletion] = [
+            json.loads(x) for x in gzip.decompress(Path(export["deletions"]).read_bytes()).decode().splitlines()
+        ]
         assert deletion["reason"] == "deleted_in_source" and deletion["keys"] == {"customer_id": "c-2"}
-        assert deletion["last_image"]["email"] == "c2@example.com" and deletion["export_arn"] == export["arn"] and deletion["deleted_at"]
-        assert json.loads(s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read())["exportedTo"] == export["to"]
+        assert (
+            deletion["last_image"]["email"] == "c2@example.com"
+            and deletion["export_arn"] == export["arn"]
+            and deletion["deleted_at"]
+        )
+        assert (
+            json.loads(s3.get_object(Bucket="profiles-a-state", Key="x/dynamodb-extract/exports.json")["Body"].read())[
+                "exportedTo"
+            ]
+            == export["to"]
+        )
 
     def test_a_run_that_fails_exports_the_same_window_again(self, spark, contracts, tmp_path, emulator, monkeypatch):
         for key, value in emulator.env().items():
@@ -322,12 +533,21 @@ class TestDynamoExportsAgainstTheEmulator:
         # Without a place for deletions the run refuses to drop one silently, and fails before its history moves.
         with pytest.raises(ValueError, match="deleted in the source and --deletions_path is not set"):
             self.run(spark, contract, arn, "profiles-b", tmp_path, "r2")
-        history = json.loads(s3.get_object(Bucket="profiles-b-state", Key="x/dynamodb-extract/exports.json")["Body"].read())
+        history = json.loads(
+            s3.get_object(Bucket="profiles-b-state", Key="x/dynamodb-extract/exports.json")["Body"].read()
+        )
         assert history["exportedTo"] == first["exportedTo"]
         retried = self.run(spark, contract, arn, "profiles-b", tmp_path, "r3", deletions_path=tmp_path / "deletions")
         assert retried["exports"][0]["from"] == first["exportedTo"] and retried["deleted"] == 1
 
     def test_without_history_or_input_the_job_says_what_it_needs(self, spark, contracts, tmp_path):
         with pytest.raises(ValueError, match="--state_path is required"):
-            run_job(dynamodb_extract, spark, contracts["prod"]["customers"], table_arn="arn:aws:dynamodb:eu-west-1:1:table/t", export_bucket="b",
-                    export_prefix="p/", output_path=tmp_path / "raw")
+            run_job(
+                dynamodb_extract,
+                spark,
+                contracts["prod"]["customers"],
+                table_arn="arn:aws:dynamodb:eu-west-1:1:table/t",
+                export_bucket="b",
+                export_prefix="p/",
+                output_path=tmp_path / "raw",
+            )

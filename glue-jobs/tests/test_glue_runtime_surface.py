@@ -6,6 +6,7 @@ their methods return (the runtime's return annotations), and `glue_context`, the
 passes the GlueContext under. A job that starts calling, say, `glue_context.write_dynamic_frame`
 fails here until the runtime implements it.
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,7 +22,9 @@ JOB_SOURCES = ROOT / "glue-jobs"
 
 @dataclass
 class RuntimeClass:
-    members: dict[str, Optional[str]] = field(default_factory=dict)  # member → awsglue class it yields (None: not awsglue)
+    members: dict[str, Optional[str]] = field(
+        default_factory=dict
+    )  # member → awsglue class it yields (None: not awsglue)
 
 
 def runtime_model() -> tuple[dict[str, set[str]], dict[str, RuntimeClass], dict[str, Optional[str]]]:
@@ -29,7 +32,9 @@ def runtime_model() -> tuple[dict[str, set[str]], dict[str, RuntimeClass], dict[
     exports: dict[str, set[str]] = {}
     classes: dict[str, RuntimeClass] = {}
     returns: dict[str, Optional[str]] = {}
-    class_names = {n.name for f in RUNTIME.glob("*.py") for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.ClassDef)}
+    class_names = {
+        n.name for f in RUNTIME.glob("*.py") for n in ast.walk(ast.parse(f.read_text())) if isinstance(n, ast.ClassDef)
+    }
 
     def yielded(node: Optional[ast.AST]) -> Optional[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in class_names:
@@ -45,7 +50,9 @@ def runtime_model() -> tuple[dict[str, set[str]], dict[str, RuntimeClass], dict[
         module = "awsglue" if path.stem == "__init__" else f"awsglue.{path.stem}"
         names: set[str] = set()
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
                 names = {e.value for e in node.value.elts}  # type: ignore[attr-defined]
             if isinstance(node, ast.FunctionDef):
                 returns[node.name] = yielded(node.returns)
@@ -57,7 +64,11 @@ def runtime_model() -> tuple[dict[str, set[str]], dict[str, RuntimeClass], dict[
                         for sub in ast.walk(item):
                             if isinstance(sub, ast.Assign):
                                 for target in sub.targets:
-                                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                                    if (
+                                        isinstance(target, ast.Attribute)
+                                        and isinstance(target.value, ast.Name)
+                                        and target.value.id == "self"
+                                    ):
                                         cls.members.setdefault(target.attr, yielded(sub.value))
         exports[module] = names
     return exports, classes, returns
@@ -141,23 +152,40 @@ def scan(sources: dict[str, str]) -> tuple[set[str], set[str]]:
         used |= scanner.used
         missing |= {f"{path}: {m}" for m in scanner.missing}
         if "awsglue" in source and not scanner.bindings and "import awsglue" not in source:
-            if any(isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("awsglue") for n in ast.walk(tree)):
+            if any(
+                isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.startswith("awsglue")
+                for n in ast.walk(tree)
+            ):
                 missing.add(f"{path}: names awsglue in a string (a dynamic import this scan cannot check)")
     return used, missing
 
 
 def job_sources() -> dict[str, str]:
-    files = [p for p in JOB_SOURCES.rglob("*.py") if "tests" not in p.relative_to(JOB_SOURCES).parts and "__pycache__" not in p.parts]
+    files = [
+        p
+        for p in JOB_SOURCES.rglob("*.py")
+        if "tests" not in p.relative_to(JOB_SOURCES).parts and "__pycache__" not in p.parts
+    ]
     return {str(p.relative_to(ROOT)): p.read_text() for p in sorted(files)}
 
 
 def test_every_awsglue_call_of_the_jobs_is_implemented_by_the_local_runtime():
     used, missing = scan(job_sources())
-    assert not missing, "the jobs use awsglue names the emulator's runtime does not implement:\n" + "\n".join(sorted(missing))
+    assert not missing, "the jobs use awsglue names the emulator's runtime does not implement:\n" + "\n".join(
+        sorted(missing)
+    )
     # The scan sees what the entry points are known to use (a scan that found nothing would pass vacuously).
-    assert {"awsglue.utils.getResolvedOptions", "awsglue.context.GlueContext", "awsglue.job.Job", "Job.init", "Job.commit",
-            "GlueContext.spark_session", "GlueContext.create_dynamic_frame", "_DynamicFrameReader.from_options",
-            "DynamicFrame.toDF"} <= used
+    assert {
+        "awsglue.utils.getResolvedOptions",
+        "awsglue.context.GlueContext",
+        "awsglue.job.Job",
+        "Job.init",
+        "Job.commit",
+        "GlueContext.spark_session",
+        "GlueContext.create_dynamic_frame",
+        "_DynamicFrameReader.from_options",
+        "DynamicFrame.toDF",
+    } <= used
 
 
 def test_a_call_the_runtime_lacks_is_reported():
@@ -170,5 +198,8 @@ def test_a_call_the_runtime_lacks_is_reported():
         "    glue_context.write_dynamic_frame.from_options(frame=dyf, connection_type='s3')\n"
     )
     _, missing = scan({"job.py": source})
-    assert missing == {"job.py: awsglue.transforms.ApplyMapping", "job.py: DynamicFrame.resolveChoice",
-                       "job.py: GlueContext.write_dynamic_frame"}
+    assert missing == {
+        "job.py: awsglue.transforms.ApplyMapping",
+        "job.py: DynamicFrame.resolveChoice",
+        "job.py: GlueContext.write_dynamic_frame",
+    }

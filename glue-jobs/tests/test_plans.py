@@ -1,5 +1,6 @@
 """Guards on the query plans of the hot path: no Python UDFs (no Python worker round trips), and
 exactly one shuffle between reading raw text and writing processed Parquet."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,9 @@ from dataplat_glue.contract import JobContract
 from dataplat_glue.spark import configure, struct_of
 from support import line, order, write_lines
 
-PYTHON_NODES = re.compile(r"BatchEvalPython|ArrowEvalPython|PythonUDF|FlatMapGroupsInPandas|MapInPandas|MapInArrow|PythonMapInArrow")
+PYTHON_NODES = re.compile(
+    r"BatchEvalPython|ArrowEvalPython|PythonUDF|FlatMapGroupsInPandas|MapInPandas|MapInArrow|PythonMapInArrow"
+)
 
 
 def executed_plan(df) -> str:
@@ -23,9 +26,22 @@ def executed_plan(df) -> str:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_raw_to_processed_runs_on_spark_builtins_with_one_parse_and_one_shuffle(spark, contracts, tmp_path, env):
     write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1))])
-    args = resolve(["--local", "--dataset_contract", json.dumps(contracts[env]["orders"]), "--input_path", str(tmp_path / "raw"),
-                    "--output_path", str(tmp_path / "p"), "--quarantine_path", str(tmp_path / "q"), "--summary_path", str(tmp_path / "s")],
-                   raw_to_processed.ARGS)
+    args = resolve(
+        [
+            "--local",
+            "--dataset_contract",
+            json.dumps(contracts[env]["orders"]),
+            "--input_path",
+            str(tmp_path / "raw"),
+            "--output_path",
+            str(tmp_path / "p"),
+            "--quarantine_path",
+            str(tmp_path / "q"),
+            "--summary_path",
+            str(tmp_path / "s"),
+        ],
+        raw_to_processed.ARGS,
+    )
     configure(spark)
     spark.conf.set("spark.sql.adaptive.enabled", "false")  # the static plan shows every exchange
     try:

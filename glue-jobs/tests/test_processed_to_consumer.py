@@ -1,5 +1,6 @@
 """processed → consumer through the real job: the orders_daily aggregate (exact values, both
 partition specs), the curated copy, reruns, and rebuilding selected dates only."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -37,7 +38,10 @@ def test_orders_daily_aggregates_each_partition(spark, contracts, tmp_path, env)
     contract = contracts[env]["orders"]
     summary = to_consumer(spark, contract, seed(spark, contract, tmp_path), tmp_path / "consumer")
     rows = sorted(read_partitioned(tmp_path / "consumer"), key=lambda r: (r["dt"], r["region"], r["status"]))
-    assert [(r["dt"], r["region"], r["status"], r["currency"], r["order_count"], r["revenue"], r["customer_count"]) for r in rows] == [
+    assert [
+        (r["dt"], r["region"], r["status"], r["currency"], r["order_count"], r["revenue"], r["customer_count"])
+        for r in rows
+    ] == [
         ("2024-05-01", "eu", "paid", "EUR", 1, Decimal("7.00"), 1),
         ("2024-05-01", "eu", "placed", "EUR", 3, Decimal("20.00"), 2),
         ("2024-05-01", "us", "placed", "USD", 1, Decimal("1.25"), 1),
@@ -47,9 +51,14 @@ def test_orders_daily_aggregates_each_partition(spark, contracts, tmp_path, env)
     first = tmp_path / "consumer" / files(tmp_path / "consumer")[0]
     schema = pq.read_schema(first)
     assert [(f.name, str(f.type)) for f in schema] == [
-        (c["name"], {"string": "string", "bigint": "int64", "decimal(38,2)": "decimal128(38, 2)"}[c["type"]]) for c in contract["consumerColumns"]]
-    expected_files = (["dt=2024-05-01/region=eu/", "dt=2024-05-01/region=us/", "dt=2024-05-02/region=eu/"] if env == "prod"
-                      else ["dt=2024-05-01/", "dt=2024-05-02/"])
+        (c["name"], {"string": "string", "bigint": "int64", "decimal(38,2)": "decimal128(38, 2)"}[c["type"]])
+        for c in contract["consumerColumns"]
+    ]
+    expected_files = (
+        ["dt=2024-05-01/region=eu/", "dt=2024-05-01/region=us/", "dt=2024-05-02/region=eu/"]
+        if env == "prod"
+        else ["dt=2024-05-01/", "dt=2024-05-02/"]
+    )
     assert files(tmp_path / "consumer") == [f"{p}part-00000.snappy.parquet" for p in expected_files]
     assert summary["input"]["rows"] == 6  # processed rows (the superseded version is not among them)
     assert sum(r["order_count"] for r in rows) == summary["input"]["rows"]
@@ -58,8 +67,17 @@ def test_orders_daily_aggregates_each_partition(spark, contracts, tmp_path, env)
 
 def test_a_curated_view_copies_processed_rows(spark, contracts, tmp_path):
     contract = contracts["prod"]["clickstream"]
-    events = [{"event_id": f"e-{i}", "session_id": "s-1", "page": "/", "action": "view", "region": r,
-               "event_time": f"2024-05-01T10:0{i}:00Z"} for i, r in enumerate(["eu", "us", "eu"])]
+    events = [
+        {
+            "event_id": f"e-{i}",
+            "session_id": "s-1",
+            "page": "/",
+            "action": "view",
+            "region": r,
+            "event_time": f"2024-05-01T10:0{i}:00Z",
+        }
+        for i, r in enumerate(["eu", "us", "eu"])
+    ]
     write_lines(tmp_path / "raw" / "events.jsonl", [line(e) for e in events])
     raw_to_processed(spark, contract, tmp_path / "raw", tmp_path / "out")
     processed = tmp_path / "out" / "processed"
@@ -84,7 +102,10 @@ def test_dates_limit_the_rebuild(spark, contracts, tmp_path):
     to_consumer(spark, contract, processed, tmp_path / "consumer")
     before = hashes(tmp_path / "consumer")
     # Late data for both days arrives in processed...
-    write_lines(tmp_path / "raw2" / "late.jsonl", [line(order(7, amount="1.00")), line(order(8, amount="3.00", order_ts="2024-05-02T10:00:00Z"))])
+    write_lines(
+        tmp_path / "raw2" / "late.jsonl",
+        [line(order(7, amount="1.00")), line(order(8, amount="3.00", order_ts="2024-05-02T10:00:00Z"))],
+    )
     raw_to_processed(spark, contract, tmp_path / "raw2", tmp_path / "out", run_id="run-2")
     # ...but only 2024-05-02 is rebuilt: 2024-05-01 keeps its files.
     summary = to_consumer(spark, contract, processed, tmp_path / "consumer", dates="2024-05-02")

@@ -54,7 +54,11 @@ export class Athena extends Construct {
   /** One per dataset with a consumer table, by dataset name, in the analysts workgroup. */
   readonly namedQueries: Readonly<Record<string, NamedQuery>>;
 
-  constructor(scope: Construct, id: string, private readonly props: AthenaProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: AthenaProps,
+  ) {
     super(scope, id);
     const { naming, accountId, region, lake, catalog } = props;
     const protection = { forceDestroy: props.forceDestroy ?? false };
@@ -67,7 +71,8 @@ export class Athena extends Construct {
       accessLogs: { bucket: lake.accessLogs, prefix: "athena-results/" },
       lifecycle: { expireAfterDays: props.resultsRetentionDays },
       noncurrentVersionExpirationDays: 1, // an overwritten result is never read again
-      unusedObjectEventsReason: "Athena writes query results here for the caller that ran the query; nothing else reacts to them",
+      unusedObjectEventsReason:
+        "Athena writes query results here for the caller that ran the query; nothing else reacts to them",
       ...protection,
     });
 
@@ -111,10 +116,25 @@ export class Athena extends Construct {
     this.namedQueries = namedQueries;
 
     for (const name of WORKGROUPS) {
-      stackOutput(this, `athena_${name}_workgroup_name`, workgroups[name].name, `Athena workgroup for ${name === "analysts" ? "ad hoc queries over the consumer zone" : "the pipelines' SQL steps"} (its configuration is enforced)`);
+      stackOutput(
+        this,
+        `athena_${name}_workgroup_name`,
+        workgroups[name].name,
+        `Athena workgroup for ${name === "analysts" ? "ad hoc queries over the consumer zone" : "the pipelines' SQL steps"} (its configuration is enforced)`,
+      );
     }
-    stackOutput(this, "athena_results_bucket_name", this.resultsBucket.bucketName, "S3 bucket of Athena query results, one prefix per workgroup (results expire)");
-    stackOutput(this, "athena_named_query_ids", mapValues(namedQueries, (q) => q.query.id), "Athena named query reading one day of each dataset's consumer table, by dataset name");
+    stackOutput(
+      this,
+      "athena_results_bucket_name",
+      this.resultsBucket.bucketName,
+      "S3 bucket of Athena query results, one prefix per workgroup (results expire)",
+    );
+    stackOutput(
+      this,
+      "athena_named_query_ids",
+      mapValues(namedQueries, (q) => q.query.id),
+      "Athena named query reading one day of each dataset's consumer table, by dataset name",
+    );
   }
 
   /**
@@ -125,8 +145,16 @@ export class Athena extends Construct {
     const { region, accountId, lake, catalog, naming } = this.props;
     grantee.addToPolicy({
       sid: sidOf("query", workgroup),
-      actions: ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"],
-      resources: [naming.arn({ service: "athena", region, account: accountId, resource: `workgroup/${naming.name(workgroup)}` })],
+      actions: [
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+      ],
+      resources: [
+        naming.arn({ service: "athena", region, account: accountId, resource: `workgroup/${naming.name(workgroup)}` }),
+      ],
     });
     this.resultsBucket.grantReadWrite(grantee, `${workgroup}/`);
     for (const zone of zones) {

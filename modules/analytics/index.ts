@@ -51,18 +51,43 @@ export class Analytics extends Construct {
     const { naming, accountId, region, lake, catalog, datasets } = props;
     const protection = { forceDestroy: props.forceDestroy };
 
-    this.athena = new Athena(this, "athena", { naming, accountId, region, lake, catalog, datasets, ...props.athena, ...protection });
+    this.athena = new Athena(this, "athena", {
+      naming,
+      accountId,
+      region,
+      lake,
+      catalog,
+      datasets,
+      ...props.athena,
+      ...protection,
+    });
 
     if (props.redshift) {
-      if (!props.network) throw new ValidationError("ANALYTICS_WAREHOUSE_WITHOUT_NETWORK", "redshift needs a network (the workgroup runs in private subnets)", this);
+      if (!props.network)
+        throw new ValidationError(
+          "ANALYTICS_WAREHOUSE_WITHOUT_NETWORK",
+          "redshift needs a network (the workgroup runs in private subnets)",
+          this,
+        );
       this.warehouse = new Warehouse(this, "warehouse", {
-        naming, accountId, region, lake, catalog, network: props.network, ...props.redshift,
+        naming,
+        accountId,
+        region,
+        lake,
+        catalog,
+        network: props.network,
+        ...props.redshift,
       });
     }
 
     if (props.quicksight) {
       this.quicksight = new QuickSight(this, "quicksight", {
-        naming, accountId, catalog, datasets, workgroupName: this.athena.workgroups.analysts.name, principalArn: props.quicksight.principalArn,
+        naming,
+        accountId,
+        catalog,
+        datasets,
+        workgroupName: this.athena.workgroups.analysts.name,
+        principalArn: props.quicksight.principalArn,
       });
       catalog.grantLakeFormation("quicksight", "consumer", props.quicksight.principalArn, "read");
     }

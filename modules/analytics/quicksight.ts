@@ -11,11 +11,18 @@ import type { Catalog } from "../catalog";
 import type { Naming } from "../shared/naming";
 
 /** What the principal may do with the data source: use it in datasets, not change or delete it. */
-export const DATA_SOURCE_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"];
+export const DATA_SOURCE_ACTIONS = [
+  "quicksight:DescribeDataSource",
+  "quicksight:DescribeDataSourcePermissions",
+  "quicksight:PassDataSource",
+];
 /** What the principal may do with each dataset: build analyses on it, not change or delete it. */
 export const DATA_SET_ACTIONS = [
-  "quicksight:DescribeDataSet", "quicksight:DescribeDataSetPermissions", "quicksight:PassDataSet",
-  "quicksight:DescribeIngestion", "quicksight:ListIngestions",
+  "quicksight:DescribeDataSet",
+  "quicksight:DescribeDataSetPermissions",
+  "quicksight:PassDataSet",
+  "quicksight:DescribeIngestion",
+  "quicksight:ListIngestions",
 ];
 
 export interface QuickSightProps {

@@ -84,7 +84,12 @@ export class Warehouse extends Construct {
     this.adminSecretArn = this.namespace.adminPasswordSecretArn;
 
     const securityGroup = network.redshiftSecurityGroup;
-    if (!securityGroup) throw new ValidationError("WAREHOUSE_NO_SECURITY_GROUP", "the warehouse needs the network's warehouse security group (Network prop warehouse: true)", this);
+    if (!securityGroup)
+      throw new ValidationError(
+        "WAREHOUSE_NO_SECURITY_GROUP",
+        "the warehouse needs the network's warehouse security group (Network prop warehouse: true)",
+        this,
+      );
     this.workgroup = new RedshiftserverlessWorkgroup(this, "workgroup", {
       workgroupName: naming.name("warehouse"),
       namespaceName: this.namespace.namespaceName,
@@ -108,10 +113,30 @@ export class Warehouse extends Construct {
       sql: externalSchemaSql(catalog.databases.consumer.name, this.spectrumRole.arn, region),
     });
 
-    stackOutput(this, "redshift_workgroup_name", this.workgroup.workgroupName, "Redshift Serverless workgroup (reachable inside the VPC only)");
-    stackOutput(this, "redshift_namespace_name", this.namespace.namespaceName, "Redshift Serverless namespace holding the warehouse database");
-    stackOutput(this, "redshift_admin_secret_arn", this.adminSecretArn, "Secrets Manager secret with the warehouse admin password (managed by Redshift; nobody types it)");
-    stackOutput(this, "redshift_spectrum_role_arn", this.spectrumRole.arn, "IAM role Redshift Spectrum reads the consumer zone and its catalog entries with");
+    stackOutput(
+      this,
+      "redshift_workgroup_name",
+      this.workgroup.workgroupName,
+      "Redshift Serverless workgroup (reachable inside the VPC only)",
+    );
+    stackOutput(
+      this,
+      "redshift_namespace_name",
+      this.namespace.namespaceName,
+      "Redshift Serverless namespace holding the warehouse database",
+    );
+    stackOutput(
+      this,
+      "redshift_admin_secret_arn",
+      this.adminSecretArn,
+      "Secrets Manager secret with the warehouse admin password (managed by Redshift; nobody types it)",
+    );
+    stackOutput(
+      this,
+      "redshift_spectrum_role_arn",
+      this.spectrumRole.arn,
+      "IAM role Redshift Spectrum reads the consumer zone and its catalog entries with",
+    );
   }
 }
 

@@ -23,7 +23,9 @@ export class StateBootstrapStack extends TerraformStack {
   constructor(scope: Construct, config: EnvironmentConfig) {
     super(scope, `${config.name}-state`);
     if (config.state.backend !== "s3" || !config.accountId) {
-      throw new Error(`${config.name}: state.backend is "${config.state.backend}"; only S3 backends need a state bucket`);
+      throw new Error(
+        `${config.name}: state.backend is "${config.state.backend}"; only S3 backends need a state bucket`,
+      );
     }
     const tags = { ...config.tags, ...requiredTags(config) };
     new LocalBackend(this, { path: `${config.name}-state.tfstate` });
@@ -32,14 +34,20 @@ export class StateBootstrapStack extends TerraformStack {
     // The state bucket, its log bucket and its key hold what no apply can recreate.
     Aspects.of(this).add(new DataProtectionAspect());
 
-    const naming = new Naming({ project: config.project, environment: config.name, accountId: config.accountId, region: config.state.region });
+    const naming = new Naming({
+      project: config.project,
+      environment: config.name,
+      accountId: config.accountId,
+      region: config.state.region,
+    });
     const base = { accountId: config.accountId };
     const key = new EncryptionKey(this, "key", { naming, purpose: "tfstate", region: config.state.region, ...base });
     const logs = new SecureBucket(this, "logs", {
       bucketName: naming.bucket("tfstate-logs"),
       lifecycle: { expireAfterDays: config.lake.accessLogRetentionDays },
       noncurrentVersionExpirationDays: 30, // a month to recover an overwritten log object; nothing rewrites them
-      unusedObjectEventsReason: "access logs of the state bucket, read when auditing; nothing reacts to a new log object",
+      unusedObjectEventsReason:
+        "access logs of the state bucket, read when auditing; nothing reacts to a new log object",
       ...base,
     });
     this.stateBucket = new SecureBucket(this, "state", {

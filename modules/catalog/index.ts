@@ -90,14 +90,25 @@ export class Catalog extends Construct {
   /** Lake Formation settings, registrations and grants; absent when the environment does not opt in. */
   readonly lakeFormation?: LakeFormation;
 
-  constructor(scope: Construct, id: string, private readonly props: CatalogProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: CatalogProps,
+  ) {
     super(scope, id);
     const { naming, accountId, region, lake } = props;
 
     this.key = new EncryptionKey(this, "key", { naming, purpose: "catalog", accountId, region });
     // Glue writes crawler and job logs encrypted with this key; CloudWatch Logs needs to use it for those groups only.
     this.key.allowCloudWatchLogs("GlueLogs", {
-      ArnLike: { "kms:EncryptionContext:aws:logs:arn": naming.arn({ service: "logs", region, account: accountId, resource: "log-group:/aws-glue/*" }) },
+      ArnLike: {
+        "kms:EncryptionContext:aws:logs:arn": naming.arn({
+          service: "logs",
+          region,
+          account: accountId,
+          resource: "log-group:/aws-glue/*",
+        }),
+      },
     });
 
     this.encryptionSettings = new GlueDataCatalogEncryptionSettings(this, "encryption", {
@@ -136,7 +147,13 @@ export class Catalog extends Construct {
     this.databases = databases;
 
     if (props.lakeFormation) {
-      this.lakeFormation = new LakeFormation(this, "lake-formation", { naming, accountId, lake, databases, ...props.lakeFormation });
+      this.lakeFormation = new LakeFormation(this, "lake-formation", {
+        naming,
+        accountId,
+        lake,
+        databases,
+        ...props.lakeFormation,
+      });
       // Created after the Lake Formation settings, so no IAM-only default grant is attached to them.
       for (const zone of ZONES) databases[zone].dependsOn = [dependable(this.lakeFormation.settings)];
     }
@@ -149,7 +166,13 @@ export class Catalog extends Construct {
           ? this.parquetTable(dataset, "processed", dataset.name, dataset.dataColumns, dataset.contract.description)
           : undefined,
         consumer: livesIn(dataset, "consumer")
-          ? this.parquetTable(dataset, "consumer", dataset.consumerTableName, dataset.consumerColumns(), consumerDescription(dataset))
+          ? this.parquetTable(
+              dataset,
+              "consumer",
+              dataset.consumerTableName,
+              dataset.consumerColumns(),
+              consumerDescription(dataset),
+            )
           : undefined,
       };
     }
@@ -166,7 +189,8 @@ export class Catalog extends Construct {
       description: "Raw-zone crawlers: read dataset folders, register tables and partitions in the raw database",
     });
     this.grantWriteTables(this.crawlerRole, "raw", {
-      reason: "a crawl reads what the catalog holds and updates a table whose schema changed and partitions it finds again; a first crawl of new folders only creates them",
+      reason:
+        "a crawl reads what the catalog holds and updates a table whose schema changed and partitions it finds again; a first crawl of new folders only creates them",
       citation: "https://docs.aws.amazon.com/glue/latest/dg/crawler-prereqs.html",
     });
     this.grantSecurityConfiguration(this.crawlerRole, "crawlers");
@@ -192,12 +216,30 @@ export class Catalog extends Construct {
     if (this.lakeFormation) {
       this.lakeFormation.grantZone("crawlers", "raw", this.crawlerRole.arn, "write");
       this.lakeFormation.grantDataAccess(this.crawlerRole);
-      props.lakeFormation!.consumers.forEach((principal, i) => this.lakeFormation!.grantZone(`consumer-${i}`, "consumer", principal, "read"));
+      props.lakeFormation!.consumers.forEach((principal, i) =>
+        this.lakeFormation!.grantZone(`consumer-${i}`, "consumer", principal, "read"),
+      );
     }
 
-    for (const zone of ZONES) stackOutput(this, `catalog_${zone}_database_name`, databases[zone].name, `Glue database of the lake's ${zone} zone`);
-    stackOutput(this, "catalog_security_configuration_name", this.securityConfiguration.name, "Glue security configuration every Glue job and crawler runs under (logs and bookmarks under the catalog key)");
-    stackOutput(this, "catalog_crawler_names", mapValues(crawlers, (c) => c.name), "Raw-zone Glue crawler per dataset that lives in raw, by dataset name");
+    for (const zone of ZONES)
+      stackOutput(
+        this,
+        `catalog_${zone}_database_name`,
+        databases[zone].name,
+        `Glue database of the lake's ${zone} zone`,
+      );
+    stackOutput(
+      this,
+      "catalog_security_configuration_name",
+      this.securityConfiguration.name,
+      "Glue security configuration every Glue job and crawler runs under (logs and bookmarks under the catalog key)",
+    );
+    stackOutput(
+      this,
+      "catalog_crawler_names",
+      mapValues(crawlers, (c) => c.name),
+      "Raw-zone Glue crawler per dataset that lives in raw, by dataset name",
+    );
   }
 
   /**
@@ -205,7 +247,13 @@ export class Catalog extends Construct {
    * `grantee` is given. Does nothing where the environment has not opted in to Lake Formation,
    * so modules call it unconditionally.
    */
-  grantLakeFormation(id: string, zone: Zone, principal: string, access: LakeFormationAccess, grantee?: IGrantable): void {
+  grantLakeFormation(
+    id: string,
+    zone: Zone,
+    principal: string,
+    access: LakeFormationAccess,
+    grantee?: IGrantable,
+  ): void {
     if (!this.lakeFormation) return;
     this.lakeFormation.grantZone(id, zone, principal, access);
     if (grantee) this.lakeFormation.grantDataAccess(grantee);
@@ -225,7 +273,14 @@ export class Catalog extends Construct {
   grantReadTables(grantee: IGrantable, zone: Zone): void {
     grantee.addToPolicy({
       sid: sidOf("read", zone, "tables"),
-      actions: ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition"],
+      actions: [
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:BatchGetPartition",
+      ],
       resources: this.catalogResources(zone),
     });
     this.key.grantDecrypt(grantee, "glue", CATALOG_KEY);
@@ -236,8 +291,17 @@ export class Catalog extends Construct {
     grantee.addToPolicy({
       sid: sidOf("write", zone, "tables"),
       actions: [
-        "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
-        "glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
+        "glue:GetDatabase",
+        "glue:GetTable",
+        "glue:GetTables",
+        "glue:GetPartition",
+        "glue:GetPartitions",
+        "glue:BatchGetPartition",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:CreatePartition",
+        "glue:BatchCreatePartition",
+        "glue:UpdatePartition",
         "glue:BatchUpdatePartition",
       ],
       resources: this.catalogResources(zone),
@@ -252,13 +316,19 @@ export class Catalog extends Construct {
    */
   grantSecurityConfiguration(grantee: IGrantable, kind: "crawlers" | "jobs"): void {
     const { region, accountId, naming } = this.props;
-    const groups = naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws-glue/${kind}*` });
+    const groups = naming.arn({
+      service: "logs",
+      region,
+      account: accountId,
+      resource: `log-group:/aws-glue/${kind}*`,
+    });
     grantee.addToPolicy({
       sid: "EncryptedGlueLogs",
       actions: ["logs:CreateLogGroup", "logs:AssociateKmsKey", "logs:CreateLogStream", "logs:PutLogEvents"],
       resources: [groups, `${groups}:log-stream:*`],
       keptBecause: {
-        reason: "Glue creates the security configuration's KMS-encrypted log groups and writes the run's logs under the role; the emulated Glue writes no CloudWatch logs",
+        reason:
+          "Glue creates the security configuration's KMS-encrypted log groups and writes the run's logs under the role; the emulated Glue writes no CloudWatch logs",
         citation: "https://docs.aws.amazon.com/glue/latest/dg/console-security-configurations.html",
       },
     });
@@ -268,7 +338,8 @@ export class Catalog extends Construct {
       actions: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
       resources: [this.key.arn],
       keptBecause: {
-        reason: "the security configuration's CloudWatch and job-bookmark encryption use this key under the role; the emulated Glue encrypts neither",
+        reason:
+          "the security configuration's CloudWatch and job-bookmark encryption use this key under the role; the emulated Glue encrypts neither",
         citation: "https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html",
       },
     });
@@ -282,7 +353,13 @@ export class Catalog extends Construct {
     return [arn("catalog"), arn(`database/${database}`), arn(`table/${database}/*`)];
   }
 
-  private parquetTable(dataset: PartitionedDataset, zone: TableZone, name: string, columns: readonly Column[], description: string): GlueCatalogTable {
+  private parquetTable(
+    dataset: PartitionedDataset,
+    zone: TableZone,
+    name: string,
+    columns: readonly Column[],
+    description: string,
+  ): GlueCatalogTable {
     const location = this.location(zone, dataset);
     return new GlueCatalogTable(this, `${dataset.name}-${zone}`, {
       name,
@@ -301,7 +378,11 @@ export class Catalog extends Construct {
         location,
         inputFormat: PARQUET.inputFormat,
         outputFormat: PARQUET.outputFormat,
-        serDeInfo: { name: "parquet", serializationLibrary: PARQUET.serde, parameters: { "serialization.format": "1" } },
+        serDeInfo: {
+          name: "parquet",
+          serializationLibrary: PARQUET.serde,
+          parameters: { "serialization.format": "1" },
+        },
         columns: columns.map((c) => ({ name: c.name, type: c.type, comment: c.description.slice(0, 255) })),
       },
     });
@@ -310,12 +391,14 @@ export class Catalog extends Construct {
 
 function consumerDescription(dataset: PartitionedDataset): string {
   const view = dataset.consumer;
-  if (view.kind === "curated") return `${dataset.contract.description} Curated: deduplicated, contract-checked records.`;
+  if (view.kind === "curated")
+    return `${dataset.contract.description} Curated: deduplicated, contract-checked records.`;
   return `${dataset.contract.description} Aggregated by ${view.groupBy.join(", ")} per partition: ${view.measures.map((m) => m.name).join(", ")}.`;
 }
 
 /** Why the catalog key's grants stay where a run does not use them. */
 const CATALOG_KEY: KeptReason = {
-  reason: "Glue decrypts and encrypts the encrypted Data Catalog's metadata with this key under the caller's credentials",
+  reason:
+    "Glue decrypts and encrypts the encrypted Data Catalog's metadata with this key under the caller's credentials",
   citation: "https://docs.aws.amazon.com/glue/latest/dg/encrypt-glue-data-catalog.html",
 };

@@ -23,9 +23,14 @@ export type RegisteredZone = (typeof REGISTERED_ZONES)[number];
 export type LakeFormationAccess = "read" | "write";
 
 /** Lake Formation permissions per access level, on a zone's database and on all its tables. */
-export const ZONE_PERMISSIONS: Readonly<Record<LakeFormationAccess, { database: readonly string[]; tables: readonly string[] }>> = {
+export const ZONE_PERMISSIONS: Readonly<
+  Record<LakeFormationAccess, { database: readonly string[]; tables: readonly string[] }>
+> = {
   read: { database: ["DESCRIBE"], tables: ["SELECT", "DESCRIBE"] },
-  write: { database: ["DESCRIBE", "CREATE_TABLE", "ALTER"], tables: ["SELECT", "DESCRIBE", "INSERT", "DELETE", "ALTER"] },
+  write: {
+    database: ["DESCRIBE", "CREATE_TABLE", "ALTER"],
+    tables: ["SELECT", "DESCRIBE", "INSERT", "DELETE", "ALTER"],
+  },
 };
 
 /** Who administers the lake and who reads its consumer zone (the environment's `lakeFormation`, documented in environments/schema.ts). */
@@ -47,7 +52,11 @@ export class LakeFormation extends Construct {
   /** Every grant made, by construct id. */
   readonly grants: LakeformationPermissions[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: LakeFormationConstructProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: LakeFormationConstructProps,
+  ) {
     super(scope, id);
     const { naming, accountId, lake } = props;
     this.settings = new LakeformationDataLakeSettings(this, "settings", {
@@ -84,7 +93,8 @@ export class LakeFormation extends Construct {
       sid: "LakeFormationDataAccess",
       actions: ["lakeformation:GetDataAccess"],
       resources: ["*"],
-      wildcardResourceReason: "lakeformation:GetDataAccess supports no resource-level permissions; Lake Formation grants scope it",
+      wildcardResourceReason:
+        "lakeformation:GetDataAccess supports no resource-level permissions; Lake Formation grants scope it",
     });
   }
 
@@ -97,8 +107,18 @@ export class LakeFormation extends Construct {
     const permissions = ZONE_PERMISSIONS[access];
     const dependsOn = [this.settings];
     this.grants.push(
-      new LakeformationPermissions(this, `${id}-${zone}-database`, { principal, permissions: [...permissions.database], database: { name: database }, dependsOn }),
-      new LakeformationPermissions(this, `${id}-${zone}-tables`, { principal, permissions: [...permissions.tables], table: { databaseName: database, wildcard: true }, dependsOn }),
+      new LakeformationPermissions(this, `${id}-${zone}-database`, {
+        principal,
+        permissions: [...permissions.database],
+        database: { name: database },
+        dependsOn,
+      }),
+      new LakeformationPermissions(this, `${id}-${zone}-tables`, {
+        principal,
+        permissions: [...permissions.tables],
+        table: { databaseName: database, wildcard: true },
+        dependsOn,
+      }),
     );
     if (access === "write" && (REGISTERED_ZONES as readonly Zone[]).includes(zone)) {
       this.grants.push(

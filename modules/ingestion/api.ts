@@ -78,10 +78,20 @@ export class ApiIngestFunction extends Construct {
     super(scope, id);
     const { naming, accountId, region, dataset, lake, settings, key } = props;
     const source = dataset.contract.source;
-    if (source.kind !== "api") throw new ValidationError("INGESTION_NOT_AN_API_SOURCE", `dataset ${dataset.name}: api-ingest serves api sources (got ${source.kind})`, this);
+    if (source.kind !== "api")
+      throw new ValidationError(
+        "INGESTION_NOT_AN_API_SOURCE",
+        `dataset ${dataset.name}: api-ingest serves api sources (got ${source.kind})`,
+        this,
+      );
     this.name = naming.name("ingest", dataset.name);
     this.apiUrl = new URL(source.path, settings.baseUrl).toString();
-    const functionArn = naming.arn({ service: "lambda", region, account: accountId, resource: `function:${this.name}` });
+    const functionArn = naming.arn({
+      service: "lambda",
+      region,
+      account: accountId,
+      resource: `function:${this.name}`,
+    });
 
     this.logGroup = new CloudwatchLogGroup(this, "logs", {
       name: `/aws/lambda/${this.name}`,
@@ -101,7 +111,11 @@ export class ApiIngestFunction extends Construct {
       sid: "OwnLogs",
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
       resources: [`${this.logGroup.arn}:*`],
-      keptBecause: { reason: "Lambda writes the function's logs with its execution role; the emulated runtime keeps them in its own log", citation: "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html" },
+      keptBecause: {
+        reason:
+          "Lambda writes the function's logs with its execution role; the emulated runtime keeps them in its own log",
+        citation: "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html",
+      },
     });
     this.role.addToPolicy({
       sid: "Tracing",
@@ -112,17 +126,32 @@ export class ApiIngestFunction extends Construct {
     });
     lake.grantWrite("raw", this.role, dataset.prefix);
     lake.grantWrite("quarantine", this.role, `${dataset.prefix}api_ingest/`);
-    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [props.deadLetterQueue.arn], keptBecause: DEAD_LETTER_ONLY });
+    this.role.addToPolicy({
+      sid: "DeadLetters",
+      actions: ["sqs:SendMessage"],
+      resources: [props.deadLetterQueue.arn],
+      keptBecause: DEAD_LETTER_ONLY,
+    });
     key.grantEncryptDecrypt(this.role, "sqs", DEAD_LETTER_ONLY);
-    this.role.addToPolicy({ sid: "ApiCredentials", actions: ["secretsmanager:GetSecretValue"], resources: [props.credentials.arn] });
+    this.role.addToPolicy({
+      sid: "ApiCredentials",
+      actions: ["secretsmanager:GetSecretValue"],
+      resources: [props.credentials.arn],
+    });
     key.grantDecrypt(this.role, "secretsmanager", SECRET_DECRYPT);
     key.grantDecrypt(this.role, "lambda", {
-      reason: "Lambda decrypts the function's environment variables, encrypted with this key, with the execution role; the emulated runtime gets them in plain text",
+      reason:
+        "Lambda decrypts the function's environment variables, encrypted with this key, with the execution role; the emulated runtime gets them in plain text",
       citation: "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html",
     });
     const incremental = resolvedApiIncremental(source.incremental);
     if (incremental.kind === "since") {
-      if (!props.state) throw new ValidationError("INGESTION_NO_STATE_BUCKET", `dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`, this);
+      if (!props.state)
+        throw new ValidationError(
+          "INGESTION_NO_STATE_BUCKET",
+          `dataset ${dataset.name}: an incremental API source needs the ingestion state bucket`,
+          this,
+        );
       props.state.grantReadWrite(this.role, markPrefix(dataset), { keptBecause: EARLIER_RUN_STATE });
     }
 
@@ -140,7 +169,12 @@ export class ApiIngestFunction extends Construct {
       reservedConcurrentExecutions: settings.reservedConcurrency,
       kmsKeyArn: key.arn,
       tracingConfig: { mode: "Active" },
-      loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: settings.logLevel, systemLogLevel: "WARN" },
+      loggingConfig: {
+        logFormat: "JSON",
+        logGroup: this.logGroup.name,
+        applicationLogLevel: settings.logLevel,
+        systemLogLevel: "WARN",
+      },
       environment: {
         variables: {
           DATASET: dataset.name,
@@ -159,7 +193,9 @@ export class ApiIngestFunction extends Construct {
           MAX_PAGE_BYTES: String(settings.maxPageBytes),
           MAX_RECORD_BYTES: String(settings.maxRecordBytes),
           INCREMENTAL: JSON.stringify(incremental),
-          ...(incremental.kind === "since" && props.state ? { STATE_BUCKET: props.state.bucketName, STATE_KMS_KEY_ARN: props.state.encryptionKey!.arn } : {}),
+          ...(incremental.kind === "since" && props.state
+            ? { STATE_BUCKET: props.state.bucketName, STATE_KMS_KEY_ARN: props.state.encryptionKey!.arn }
+            : {}),
           POWERTOOLS_SERVICE_NAME: "api-ingest",
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: settings.logLevel,
@@ -194,7 +230,11 @@ export class ApiIngestFunction extends Construct {
       destinationConfig: { onFailure: { destination: props.deadLetterQueue.arn } },
     });
 
-    props.schedulerRole.addToPolicy({ sid: `Invoke${pascalCase(dataset.name)}`, actions: ["lambda:InvokeFunction"], resources: [this.function.arn, `${this.function.arn}:*`] });
+    props.schedulerRole.addToPolicy({
+      sid: `Invoke${pascalCase(dataset.name)}`,
+      actions: ["lambda:InvokeFunction"],
+      resources: [this.function.arn, `${this.function.arn}:*`],
+    });
     this.schedule = new SchedulerSchedule(this, "schedule", {
       name: this.name,
       description: `Runs ${this.name}`,

@@ -53,8 +53,10 @@ export class EmrServerless extends Construct {
     props.artifacts.grantRead(this.runtimeRole, "emr/");
     props.scratch.grantReadWrite(this.runtimeRole, "emr/", { allowDelete: true });
     for (const dataset of props.datasets) {
-      if (livesIn(dataset, "processed")) lake.grantRead("processed", this.runtimeRole, dataset.prefix, { folderKey: true });
-      if (livesIn(dataset, "consumer")) lake.grantReadWrite("consumer", this.runtimeRole, dataset.prefix, { allowDelete: true, folderKey: true });
+      if (livesIn(dataset, "processed"))
+        lake.grantRead("processed", this.runtimeRole, dataset.prefix, { folderKey: true });
+      if (livesIn(dataset, "consumer"))
+        lake.grantReadWrite("consumer", this.runtimeRole, dataset.prefix, { allowDelete: true, folderKey: true });
     }
     catalog.grantReadTables(this.runtimeRole, "processed");
     catalog.grantWriteTables(this.runtimeRole, "consumer");

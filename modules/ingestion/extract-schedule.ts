@@ -64,14 +64,26 @@ export class ExtractSchedule extends Construct {
       service: "scheduler.amazonaws.com",
       accountId,
       // Scheduler names the schedule group, not the schedule, as the source of an assumed role.
-      sourceArns: [naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" })],
+      sourceArns: [
+        naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" }),
+      ],
       description: `EventBridge Scheduler: starts ${job.name}, dead-letters what it cannot start`,
     });
     this.role.addToPolicy({ sid: "StartExtract", actions: ["glue:StartJobRun"], resources: [job.arn] });
-    this.role.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetter.arn], keptBecause: DEAD_LETTER_ONLY });
+    this.role.addToPolicy({
+      sid: "DeadLetters",
+      actions: ["sqs:SendMessage"],
+      resources: [this.deadLetter.arn],
+      keptBecause: DEAD_LETTER_ONLY,
+    });
     key.grantEncryptDecrypt(this.role, "sqs", DEAD_LETTER_ONLY);
     // The schedule's input is stored under the ingestion key; Scheduler decrypts it with this role.
-    this.role.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [key.arn], keptBecause: SCHEDULE_INPUT });
+    this.role.addToPolicy({
+      sid: "ScheduleInput",
+      actions: ["kms:Decrypt"],
+      resources: [key.arn],
+      keptBecause: SCHEDULE_INPUT,
+    });
 
     this.schedule = new SchedulerSchedule(this, "schedule", {
       name: this.name,
@@ -85,7 +97,10 @@ export class ExtractSchedule extends Construct {
         roleArn: this.role.arn,
         // The job's default arguments point at the dataset; a scheduled run needs nothing else.
         input: JSON.stringify({ JobName: job.name }),
-        retryPolicy: { maximumRetryAttempts: settings.retryAttempts, maximumEventAgeInSeconds: settings.maxEventAgeSeconds },
+        retryPolicy: {
+          maximumRetryAttempts: settings.retryAttempts,
+          maximumEventAgeInSeconds: settings.maxEventAgeSeconds,
+        },
         deadLetterConfig: { arn: this.deadLetter.arn },
       },
     });
@@ -93,7 +108,14 @@ export class ExtractSchedule extends Construct {
 }
 
 /** Minutes in a unit of a rate() expression. */
-const RATE_UNIT_MINUTES: Readonly<Record<string, number>> = { minute: 1, minutes: 1, hour: 60, hours: 60, day: 1440, days: 1440 };
+const RATE_UNIT_MINUTES: Readonly<Record<string, number>> = {
+  minute: 1,
+  minutes: 1,
+  hour: 60,
+  hours: 60,
+  day: 1440,
+  days: 1440,
+};
 
 /**
  * The shortest time between two firings of a Scheduler expression, in minutes, where it can be read
@@ -112,7 +134,10 @@ export function shortestIntervalMinutes(expression: string): number | undefined 
     if (step) return Number(step[2]);
     if (/^\d+$/.test(field)) return "fixed";
     if (/^\d+(,\d+)+$/.test(field)) {
-      const values = field.split(",").map(Number).sort((a, b) => a - b);
+      const values = field
+        .split(",")
+        .map(Number)
+        .sort((a, b) => a - b);
       const gaps = values.slice(1).map((v, i) => v - values[i]);
       return Math.min(...gaps, cycle - values[values.length - 1] + values[0]);
     }
@@ -129,7 +154,11 @@ export function shortestIntervalMinutes(expression: string): number | undefined 
  * Every extract's contract declares how long one run takes; the environment's extract schedule must
  * leave that long between starts. Reported like any configuration problem: environment, field, rule.
  */
-export function checkExtractCadence(environment: string, settings: ExtractScheduleSettings, extracted: readonly PartitionedDataset[]): void {
+export function checkExtractCadence(
+  environment: string,
+  settings: ExtractScheduleSettings,
+  extracted: readonly PartitionedDataset[],
+): void {
   const interval = shortestIntervalMinutes(settings.schedule);
   if (interval === undefined) return;
   const problems: ConfigProblem[] = extracted

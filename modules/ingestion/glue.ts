@@ -99,12 +99,22 @@ export class GlueJobs extends Construct {
   readonly packageArtifact: Artifact;
   readonly connection?: GlueConnection;
 
-  constructor(scope: Construct, id: string, private readonly props: GlueJobsProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: GlueJobsProps,
+  ) {
     super(scope, id);
     const { artifacts, datasets, lake, catalog } = props;
 
     this.packageArtifact = gluePackage();
-    const packageObject = this.upload("package", `glue/packages/${this.packageArtifact.sha256}/dataplat_glue.zip`, this.packageArtifact.path, this.packageArtifact.sha256, "application/zip");
+    const packageObject = this.upload(
+      "package",
+      `glue/packages/${this.packageArtifact.sha256}/dataplat_glue.zip`,
+      this.packageArtifact.path,
+      this.packageArtifact.sha256,
+      "application/zip",
+    );
     this.packageUri = `s3://${artifacts.bucketName}/${packageObject.key}`;
     const scripts = {} as Record<JobKind, string>;
     for (const kind of JOB_KINDS) {
@@ -115,29 +125,40 @@ export class GlueJobs extends Construct {
     }
     this.scripts = scripts;
 
-    if (props.rds && datasets.some((d) => d.contract.source.kind === "rds")) this.connection = this.rdsConnection(props.rds.source, props.rds.secret);
+    if (props.rds && datasets.some((d) => d.contract.source.kind === "rds"))
+      this.connection = this.rdsConnection(props.rds.source, props.rds.secret);
 
     const jobs: Record<string, DatasetJobs> = {};
     for (const dataset of datasets) {
       const source = dataset.contract.source;
       let extract: GlueJobRef | undefined;
       if (source.kind === "rds" && this.connection && props.rds) {
-        extract = this.job(dataset, "rds_extract", {
-          "--output_path": lake.uri("raw", dataset.prefix),
-          "--staging_path": lake.uri("raw", extractStagingPrefix(dataset.prefix)),
-          "--source_table": source.table,
-          "--connection_name": this.connection.name,
-          "--connection_type": jdbcEngine(props.rds.source.jdbcUrl),
-        }, [this.connection.name]);
+        extract = this.job(
+          dataset,
+          "rds_extract",
+          {
+            "--output_path": lake.uri("raw", dataset.prefix),
+            "--staging_path": lake.uri("raw", extractStagingPrefix(dataset.prefix)),
+            "--source_table": source.table,
+            "--connection_name": this.connection.name,
+            "--connection_type": jdbcEngine(props.rds.source.jdbcUrl),
+          },
+          [this.connection.name],
+        );
         lake.grantReadWrite("raw", extract.role, dataset.prefix, { allowDelete: true });
         lake.grantReadWrite("raw", extract.role, extractStagingPrefix(dataset.prefix), { allowDelete: true });
-        extract.role.addToPolicy({ sid: "Connection", actions: ["glue:GetConnection"], resources: [catalogArn(props, "catalog"), catalogArn(props, `connection/${props.naming.name("rds-source")}`)] });
+        extract.role.addToPolicy({
+          sid: "Connection",
+          actions: ["glue:GetConnection"],
+          resources: [catalogArn(props, "catalog"), catalogArn(props, `connection/${props.naming.name("rds-source")}`)],
+        });
         extract.role.addToPolicy({
           sid: "DatabaseCredentials",
           actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
           resources: [props.rds.secret.arn],
           keptBecause: {
-            reason: "Glue resolves the connection's secret (SECRET_ID) with the job's role, describing it as well as reading it; the emulated connection reads it only",
+            reason:
+              "Glue resolves the connection's secret (SECRET_ID) with the job's role, describing it as well as reading it; the emulated connection reads it only",
             actions: ["secretsmanager:DescribeSecret"],
             citation: "https://docs.aws.amazon.com/glue/latest/dg/connection-properties-secrets-manager.html",
           },
@@ -146,9 +167,17 @@ export class GlueJobs extends Construct {
         this.grantNetworkInterfaces(extract.role);
       } else if (source.kind === "dynamodb") {
         const exportPrefix = `dynamodb-exports/${dataset.prefix}`;
-        const tableArn = props.naming.arn({ service: "dynamodb", region: props.region, account: props.accountId, resource: `table/${source.table}` });
+        const tableArn = props.naming.arn({
+          service: "dynamodb",
+          region: props.region,
+          account: props.accountId,
+          resource: `table/${source.table}`,
+        });
         // A full export first, then incremental ones from the end of the last: the history outlives the scratch bucket's expiry.
-        if (!props.state) throw new Error(`dataset ${dataset.name}: the DynamoDB extract needs the ingestion state bucket for its export history`);
+        if (!props.state)
+          throw new Error(
+            `dataset ${dataset.name}: the DynamoDB extract needs the ingestion state bucket for its export history`,
+          );
         const historyPrefix = `${dataset.prefix}dynamodb-extract/`;
         const deletionsPrefix = `${dataset.prefix}dynamodb_extract/deletions/`;
         extract = this.job(dataset, "dynamodb_extract", {
@@ -165,18 +194,36 @@ export class GlueJobs extends Construct {
         props.state.grantReadWrite(extract.role, historyPrefix, { keptBecause: EARLIER_RUN_STATE });
         // Items deleted in the source, recorded.
         lake.grantWrite("quarantine", extract.role, deletionsPrefix, {
-          keptBecause: { reason: "written only when the source deleted items since the last export", actions: ["s3:PutObject", "kms:GenerateDataKey"], varies: true },
+          keptBecause: {
+            reason: "written only when the source deleted items since the last export",
+            actions: ["s3:PutObject", "kms:GenerateDataKey"],
+            varies: true,
+          },
         });
         // DynamoDB writes the export with the caller's credentials and sets bucket-owner-full-control.
         const exportWrites: KeptReason = {
-          reason: "DynamoDB writes the export's files to S3 with the caller's credentials; the emulated export writes them as the service",
+          reason:
+            "DynamoDB writes the export's files to S3 with the caller's credentials; the emulated export writes them as the service",
           citation: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport_Requesting.html",
         };
         props.scratch.grantReadWrite(extract.role, exportPrefix, { allowDelete: true, keptBecause: exportWrites });
-        extract.role.addToPolicy({ sid: "ExportObjectAcl", actions: ["s3:PutObjectAcl"], resources: [props.scratch.objects(exportPrefix)], keptBecause: exportWrites });
+        extract.role.addToPolicy({
+          sid: "ExportObjectAcl",
+          actions: ["s3:PutObjectAcl"],
+          resources: [props.scratch.objects(exportPrefix)],
+          keptBecause: exportWrites,
+        });
         // ExportTableToPointInTime starts full and incremental exports alike.
-        extract.role.addToPolicy({ sid: "ExportTable", actions: ["dynamodb:ExportTableToPointInTime"], resources: [tableArn] });
-        extract.role.addToPolicy({ sid: "TrackExport", actions: ["dynamodb:DescribeExport"], resources: [`${tableArn}/export/*`] });
+        extract.role.addToPolicy({
+          sid: "ExportTable",
+          actions: ["dynamodb:ExportTableToPointInTime"],
+          resources: [tableArn],
+        });
+        extract.role.addToPolicy({
+          sid: "TrackExport",
+          actions: ["dynamodb:DescribeExport"],
+          resources: [`${tableArn}/export/*`],
+        });
       }
 
       let rawToProcessed: GlueJobRef | undefined;
@@ -190,7 +237,12 @@ export class GlueJobs extends Construct {
         });
         lake.grantRead("raw", rawToProcessed.role, dataset.prefix);
         lake.grantReadWrite("processed", rawToProcessed.role, dataset.prefix, { allowDelete: true, folderKey: true });
-        lake.grantReadWrite("quarantine", rawToProcessed.role, runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed"), { allowDelete: true });
+        lake.grantReadWrite(
+          "quarantine",
+          rawToProcessed.role,
+          runLayout.quarantinePrefix(dataset.prefix, "raw_to_processed"),
+          { allowDelete: true },
+        );
         // The manifests the pipeline writes for this dataset's runs (only this dataset's).
         lake.grantRead("quarantine", rawToProcessed.role, runLayout.manifestPrefix(dataset.prefix));
       }
@@ -203,11 +255,22 @@ export class GlueJobs extends Construct {
           "--summary_path": lake.uri("quarantine", runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer")),
         });
         lake.grantRead("processed", processedToConsumer.role, dataset.prefix, { folderKey: true });
-        lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, { allowDelete: true, folderKey: true });
+        lake.grantReadWrite("consumer", processedToConsumer.role, dataset.prefix, {
+          allowDelete: true,
+          folderKey: true,
+        });
         // Its own run summary only: it quarantines no rows.
-        lake.grantWrite("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer"));
+        lake.grantWrite(
+          "quarantine",
+          processedToConsumer.role,
+          runLayout.summaryPrefix(dataset.prefix, "processed_to_consumer"),
+        );
         // `--partitions_path`: raw → processed's run summary says which partitions to rebuild.
-        lake.grantRead("quarantine", processedToConsumer.role, runLayout.summaryPrefix(dataset.prefix, "raw_to_processed"));
+        lake.grantRead(
+          "quarantine",
+          processedToConsumer.role,
+          runLayout.summaryPrefix(dataset.prefix, "raw_to_processed"),
+        );
       }
       jobs[dataset.name] = { extract, rawToProcessed, processedToConsumer };
     }
@@ -230,7 +293,12 @@ export class GlueJobs extends Construct {
     });
   }
 
-  private job(dataset: PartitionedDataset, kind: JobKind, args: Record<string, string>, connections?: string[]): GlueJobRef {
+  private job(
+    dataset: PartitionedDataset,
+    kind: JobKind,
+    args: Record<string, string>,
+    connections?: string[],
+  ): GlueJobRef {
     const { naming, accountId, settings, catalog, artifacts, scratch } = this.props;
     const name = naming.name(dataset.name, kind.replace(/_/g, "-"));
     const role = new ServiceRole(this, `${dataset.name}-${kind}-role`, {
@@ -249,7 +317,8 @@ export class GlueJobs extends Construct {
       allowDelete: true,
       name: "TempDir",
       keptBecause: {
-        reason: "Glue stages temporary data and the Spark UI's event logs under --TempDir with the job's role; the emulated Glue runtime keeps them on local disk",
+        reason:
+          "Glue stages temporary data and the Spark UI's event logs under --TempDir with the job's role; the emulated Glue runtime keeps them on local disk",
         citation: "https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html",
       },
     });
@@ -260,9 +329,11 @@ export class GlueJobs extends Construct {
         actions: ["cloudwatch:PutMetricData"],
         resources: ["*"],
         conditions: { StringEquals: { "cloudwatch:namespace": "Glue" } },
-        wildcardResourceReason: "CloudWatch metrics have no resource-level permissions; the namespace condition limits them to Glue's",
+        wildcardResourceReason:
+          "CloudWatch metrics have no resource-level permissions; the namespace condition limits them to Glue's",
         keptBecause: {
-          reason: "Glue publishes the job's metrics (--enable-metrics) with the job's role; the emulated Glue runtime publishes none",
+          reason:
+            "Glue publishes the job's metrics (--enable-metrics) with the job's role; the emulated Glue runtime publishes none",
           citation: "https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html",
         },
       });
@@ -280,7 +351,10 @@ export class GlueJobs extends Construct {
       maxRetries: settings.maxRetries,
       // Pipeline jobs merge into stored partitions, so their runs must not overlap (the pipeline
       // waits instead); extracts take the environment's setting.
-      executionProperty: { maxConcurrentRuns: kind === "raw_to_processed" || kind === "processed_to_consumer" ? 1 : settings.maxConcurrentRuns },
+      executionProperty: {
+        maxConcurrentRuns:
+          kind === "raw_to_processed" || kind === "processed_to_consumer" ? 1 : settings.maxConcurrentRuns,
+      },
       securityConfiguration: catalog.securityConfigurationName,
       connections,
       command: { name: "glueetl", pythonVersion: "3", scriptLocation: this.scripts[kind] },
@@ -332,14 +406,19 @@ export class GlueJobs extends Construct {
   private grantNetworkInterfaces(role: ServiceRole): void {
     const { region, accountId, network } = this.props;
     const keptBecause: KeptReason = {
-      reason: "Glue creates, describes, tags and deletes the connection's network interfaces in the VPC with the job's role; the emulated Glue connects from the host",
+      reason:
+        "Glue creates, describes, tags and deletes the connection's network interfaces in the VPC with the job's role; the emulated Glue connects from the host",
       citation: "https://docs.aws.amazon.com/glue/latest/dg/setup-vpc-for-glue-access.html",
     };
     const ec2 = (resource: string) => this.props.naming.arn({ service: "ec2", region, account: accountId, resource });
     role.addToPolicy({
       sid: "ConnectionInterfaces",
       actions: ["ec2:CreateNetworkInterface"],
-      resources: [ec2("network-interface/*"), ec2(`subnet/${network.privateSubnets[0].id}`), ec2(`security-group/${network.glueSecurityGroup.id}`)],
+      resources: [
+        ec2("network-interface/*"),
+        ec2(`subnet/${network.privateSubnets[0].id}`),
+        ec2(`security-group/${network.glueSecurityGroup.id}`),
+      ],
       keptBecause,
     });
     role.addToPolicy({
@@ -350,7 +429,15 @@ export class GlueJobs extends Construct {
     });
     role.addToPolicy({
       sid: "ConnectionNetworkLookup",
-      actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs", "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeVpcAttribute"],
+      actions: [
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeVpcAttribute",
+      ],
       resources: ["*"],
       wildcardResourceReason: "EC2 Describe actions have no resource-level permissions",
       keptBecause,

@@ -33,7 +33,12 @@ import { EventStream, type FirehoseSettings, type KinesisSettings } from "./stre
 export { ApiIngestFunction, LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, METRICS_NAMESPACE } from "./api";
 export type { ApiIngestSettings } from "./api";
 export { EmrServerless } from "./emr";
-export { checkExtractCadence, ExtractSchedule, glueStartJobRunTarget, shortestIntervalMinutes } from "./extract-schedule";
+export {
+  checkExtractCadence,
+  ExtractSchedule,
+  glueStartJobRunTarget,
+  shortestIntervalMinutes,
+} from "./extract-schedule";
 export type { ExtractScheduleSettings } from "./extract-schedule";
 export type { EmrServerlessSettings } from "./emr";
 export { GlueJobs, gluePackage, JOB_KINDS, jdbcPort } from "./glue";
@@ -111,8 +116,18 @@ export class Ingestion extends Construct {
     this.key.allowCloudWatchLogs("IngestionLogs", {
       ArnLike: {
         "kms:EncryptionContext:aws:logs:arn": [
-          naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws/lambda/${naming.prefix}-*` }),
-          naming.arn({ service: "logs", region, account: accountId, resource: `log-group:/aws/kinesisfirehose/${naming.prefix}-*` }),
+          naming.arn({
+            service: "logs",
+            region,
+            account: accountId,
+            resource: `log-group:/aws/lambda/${naming.prefix}-*`,
+          }),
+          naming.arn({
+            service: "logs",
+            region,
+            account: accountId,
+            resource: `log-group:/aws/kinesisfirehose/${naming.prefix}-*`,
+          }),
         ],
       },
     });
@@ -124,7 +139,8 @@ export class Ingestion extends Construct {
       encryptionKey: new EncryptionKey(this, "artifacts-key", { naming, purpose: "artifacts", accountId, region }),
       accessLogs: { bucket: lake.accessLogs, prefix: "artifacts/" },
       noncurrentVersionExpirationDays: 30,
-      unusedObjectEventsReason: "holds job scripts and packages Terraform uploads at deploy time; nothing runs when one lands",
+      unusedObjectEventsReason:
+        "holds job scripts and packages Terraform uploads at deploy time; nothing runs when one lands",
       ...protection,
     });
     // Holds raw-zone data on its way in, so it uses the raw zone's key.
@@ -134,13 +150,16 @@ export class Ingestion extends Construct {
       accessLogs: { bucket: lake.accessLogs, prefix: "scratch/" },
       lifecycle: { expireAfterDays: SCRATCH_EXPIRY_DAYS },
       noncurrentVersionExpirationDays: 1,
-      unusedObjectEventsReason: "Glue temporary files and DynamoDB exports, read by the job that wrote or requested them; nothing reacts to them",
+      unusedObjectEventsReason:
+        "Glue temporary files and DynamoDB exports, read by the job that wrote or requested them; nothing reacts to them",
       ...protection,
     });
 
     // Marks must outlive every run: no expiry; old versions are kept a month for audits and rollbacks.
     const needsState = datasets.some(
-      (d) => (d.engine === "lambda" && d.contract.source.kind === "api" && d.contract.source.incremental.kind === "since") || d.contract.source.kind === "dynamodb",
+      (d) =>
+        (d.engine === "lambda" && d.contract.source.kind === "api" && d.contract.source.incremental.kind === "since") ||
+        d.contract.source.kind === "dynamodb",
     );
     this.state = needsState
       ? new SecureBucket(this, "state", {
@@ -148,7 +167,8 @@ export class Ingestion extends Construct {
           encryptionKey: this.key,
           accessLogs: { bucket: lake.accessLogs, prefix: "ingest-state/" },
           noncurrentVersionExpirationDays: 30,
-          unusedObjectEventsReason: "high-water marks and export history, read by the function or job that wrote them at its next run; nothing reacts to them",
+          unusedObjectEventsReason:
+            "high-water marks and export history, read by the function or job that wrote them at its next run; nothing reacts to them",
           ...protection,
         })
       : undefined;
@@ -196,17 +216,35 @@ export class Ingestion extends Construct {
       name: "ingest-scheduler",
       service: "scheduler.amazonaws.com",
       accountId,
-      sourceArns: [naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" })],
+      sourceArns: [
+        naming.arn({ service: "scheduler", region, account: accountId, resource: "schedule-group/default" }),
+      ],
       description: "EventBridge Scheduler: invokes the api-ingest functions, dead-letters what it cannot deliver",
     });
-    this.schedulerRole.addToPolicy({ sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn], keptBecause: DEAD_LETTER_ONLY });
+    this.schedulerRole.addToPolicy({
+      sid: "DeadLetters",
+      actions: ["sqs:SendMessage"],
+      resources: [this.deadLetterQueue.arn],
+      keptBecause: DEAD_LETTER_ONLY,
+    });
     this.key.grantEncryptDecrypt(this.schedulerRole, "sqs", DEAD_LETTER_ONLY);
     // Schedules store their input under the ingestion key; EventBridge Scheduler decrypts it with the execution role.
-    this.schedulerRole.addToPolicy({ sid: "ScheduleInput", actions: ["kms:Decrypt"], resources: [this.key.arn], keptBecause: SCHEDULE_INPUT });
+    this.schedulerRole.addToPolicy({
+      sid: "ScheduleInput",
+      actions: ["kms:Decrypt"],
+      resources: [this.key.arn],
+      keptBecause: SCHEDULE_INPUT,
+    });
 
     const apiDatasets = datasets.filter((d) => d.engine === "lambda");
     const bundle = apiDatasets.length ? (props.apiBundle ?? bundleFunction("api-ingest")) : undefined;
-    const asset = bundle ? new TerraformAsset(this, "api-ingest-bundle", { path: bundle.path, type: AssetType.FILE, assetHash: bundle.sha256 }) : undefined;
+    const asset = bundle
+      ? new TerraformAsset(this, "api-ingest-bundle", {
+          path: bundle.path,
+          type: AssetType.FILE,
+          assetHash: bundle.sha256,
+        })
+      : undefined;
     const apiFunctions: Record<string, ApiIngestFunction> = {};
     for (const dataset of apiDatasets) {
       apiFunctions[dataset.name] = new ApiIngestFunction(this, `api-${dataset.name}`, {
@@ -260,13 +298,25 @@ export class Ingestion extends Construct {
       state: this.state,
       key: this.key,
       rds: props.rds && this.rdsCredentials ? { source: props.rds, secret: this.rdsCredentials } : undefined,
-      convertedByFirehose: new Set(Object.entries(streams).filter(([, s]) => s.zone === "processed").map(([name]) => name)),
+      convertedByFirehose: new Set(
+        Object.entries(streams)
+          .filter(([, s]) => s.zone === "processed")
+          .map(([name]) => name),
+      ),
     });
     const extractSchedules: Record<string, ExtractSchedule> = {};
     for (const dataset of datasets) {
       const job = this.glue.jobs[dataset.name]?.extract;
       if (!job) continue;
-      extractSchedules[dataset.name] = new ExtractSchedule(this, `extract-schedule-${dataset.name}`, { naming, accountId, region, dataset, job, settings: props.extracts, key: this.key });
+      extractSchedules[dataset.name] = new ExtractSchedule(this, `extract-schedule-${dataset.name}`, {
+        naming,
+        accountId,
+        region,
+        dataset,
+        job,
+        settings: props.extracts,
+        key: this.key,
+      });
     }
     this.extractSchedules = extractSchedules;
 
@@ -283,13 +333,34 @@ export class Ingestion extends Construct {
   }
 
   private declareOutputs(): void {
-    stackOutput(this, "ingestion_api_function_names", mapValues(this.apiFunctions, (f) => f.function.functionName), "api-ingest Lambda function of each API dataset, by dataset name");
-    stackOutput(this, "ingestion_dead_letter_queue_url", this.deadLetterQueue.url, "SQS dead-letter queue of the API path: the handler's dead letters, Lambda's on-failure destination, the scheduler's");
-    stackOutput(this, "ingestion_api_credentials_secret_arn", this.apiCredentials.arn, "Secrets Manager secret with the external API's credentials (value put out of band)");
+    stackOutput(
+      this,
+      "ingestion_api_function_names",
+      mapValues(this.apiFunctions, (f) => f.function.functionName),
+      "api-ingest Lambda function of each API dataset, by dataset name",
+    );
+    stackOutput(
+      this,
+      "ingestion_dead_letter_queue_url",
+      this.deadLetterQueue.url,
+      "SQS dead-letter queue of the API path: the handler's dead letters, Lambda's on-failure destination, the scheduler's",
+    );
+    stackOutput(
+      this,
+      "ingestion_api_credentials_secret_arn",
+      this.apiCredentials.arn,
+      "Secrets Manager secret with the external API's credentials (value put out of band)",
+    );
     stackOutput(
       this,
       "ingestion_glue_job_names",
-      mapValues(this.glue.jobs, (jobs) => Object.fromEntries(Object.entries(jobs).filter(([, j]) => j).map(([step, j]) => [step, j!.job.name]))),
+      mapValues(this.glue.jobs, (jobs) =>
+        Object.fromEntries(
+          Object.entries(jobs)
+            .filter(([, j]) => j)
+            .map(([step, j]) => [step, j!.job.name]),
+        ),
+      ),
       "Glue jobs of each dataset, by dataset name and step (extract, rawToProcessed, processedToConsumer)",
     );
     stackOutput(
@@ -298,10 +369,36 @@ export class Ingestion extends Construct {
       mapValues(this.extractSchedules, (s) => ({ schedule: s.name, dead_letter_queue_url: s.deadLetter.url })),
       "EventBridge Scheduler schedule that starts each dataset's extract, with its dead-letter queue, by dataset name",
     );
-    stackOutput(this, "ingestion_kinesis_stream_names", mapValues(this.streams, (s) => s.stream.name), "Kinesis data stream of each streaming dataset, by dataset name");
-    stackOutput(this, "ingestion_firehose_stream_names", mapValues(this.streams, (s) => s.firehose.name), "Firehose stream delivering each streaming dataset into the lake, by dataset name");
-    stackOutput(this, "ingestion_artifacts_bucket_name", this.artifacts.bucketName, "S3 bucket of the Glue job scripts and the dataplat_glue package, keyed by content hash");
-    stackOutput(this, "ingestion_scratch_bucket_name", this.scratch.bucketName, "S3 bucket of Glue temporary files and DynamoDB exports (expires after a few days)");
-    if (this.emr) stackOutput(this, "emr_serverless_application_id", this.emr.application.id, "EMR Serverless application for Spark jobs");
+    stackOutput(
+      this,
+      "ingestion_kinesis_stream_names",
+      mapValues(this.streams, (s) => s.stream.name),
+      "Kinesis data stream of each streaming dataset, by dataset name",
+    );
+    stackOutput(
+      this,
+      "ingestion_firehose_stream_names",
+      mapValues(this.streams, (s) => s.firehose.name),
+      "Firehose stream delivering each streaming dataset into the lake, by dataset name",
+    );
+    stackOutput(
+      this,
+      "ingestion_artifacts_bucket_name",
+      this.artifacts.bucketName,
+      "S3 bucket of the Glue job scripts and the dataplat_glue package, keyed by content hash",
+    );
+    stackOutput(
+      this,
+      "ingestion_scratch_bucket_name",
+      this.scratch.bucketName,
+      "S3 bucket of Glue temporary files and DynamoDB exports (expires after a few days)",
+    );
+    if (this.emr)
+      stackOutput(
+        this,
+        "emr_serverless_application_id",
+        this.emr.application.id,
+        "EMR Serverless application for Spark jobs",
+      );
   }
 }

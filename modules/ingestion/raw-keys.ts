@@ -49,7 +49,8 @@ export function eventBytes(key: string): number {
 export function longestRawKey(dataset: PartitionedDataset, naming: Naming): LongestRawKey {
   const source = dataset.contract.source;
   const longest = (values: readonly string[]) => values.reduce((a, b) => (b.length > a.length ? b : a), "");
-  const segments = (value: (key: PartitionKey) => string) => dataset.layout.keys.map((k) => `${k.name}=${value(k)}/`).join("");
+  const segments = (value: (key: PartitionKey) => string) =>
+    dataset.layout.keys.map((k) => `${k.name}=${value(k)}/`).join("");
   const date = "2024-05-01";
   const hour = "13";
   const contractValue = (k: PartitionKey) => (k.type === "date" ? date : k.type === "hour" ? hour : longest(k.values));
@@ -64,7 +65,8 @@ export function longestRawKey(dataset: PartitionedDataset, naming: Naming): Long
     case "rds":
     case "dynamodb": {
       writer = "glue-extract";
-      const value = (k: PartitionKey) => longest([HIVE_DEFAULT_PARTITION, k.type === "enum" ? "x".repeat(EXTRACT_ENUM_MAX) : contractValue(k)]);
+      const value = (k: PartitionKey) =>
+        longest([HIVE_DEFAULT_PARTITION, k.type === "enum" ? "x".repeat(EXTRACT_ENUM_MAX) : contractValue(k)]);
       example = `${dataset.prefix}${segments(value)}part-${"r".repeat(RUN_ID_MAX)}-00000.json.gz`;
       break;
     }

@@ -58,14 +58,23 @@ export class EventStream extends Construct {
   readonly prefix: string;
   readonly errorPrefix: string;
 
-  constructor(scope: Construct, id: string, private readonly props: EventStreamProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: EventStreamProps,
+  ) {
     super(scope, id);
     const { naming, accountId, region, dataset, lake, catalog, key, kinesis, firehose } = props;
     const name = naming.name(dataset.name);
     const parquet = firehose.parquetConversion;
     this.zone = parquet ? "processed" : "raw";
     const processedTable = catalog.tables[dataset.name]?.processed;
-    if (parquet && !processedTable) throw new ValidationError("INGESTION_PARQUET_WITHOUT_PROCESSED_TABLE", `dataset ${dataset.name}: Parquet conversion needs its processed table, and the dataset does not live in processed`, this);
+    if (parquet && !processedTable)
+      throw new ValidationError(
+        "INGESTION_PARQUET_WITHOUT_PROCESSED_TABLE",
+        `dataset ${dataset.name}: Parquet conversion needs its processed table, and the dataset does not live in processed`,
+        this,
+      );
 
     this.stream = new KinesisStream(this, "kinesis", {
       name,
@@ -81,7 +90,10 @@ export class EventStream extends Construct {
       retentionInDays: props.logRetentionDays,
       kmsKeyId: key.arn,
     });
-    const logStream = new CloudwatchLogStream(this, "delivery-log", { name: "DestinationDelivery", logGroupName: this.logGroup.name });
+    const logStream = new CloudwatchLogStream(this, "delivery-log", {
+      name: "DestinationDelivery",
+      logGroupName: this.logGroup.name,
+    });
 
     this.role = new ServiceRole(this, "role", {
       naming,
@@ -93,29 +105,67 @@ export class EventStream extends Construct {
     });
     this.role.addToPolicy({
       sid: "ReadStream",
-      actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
+      actions: [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+        "kinesis:ListShards",
+      ],
       resources: [this.stream.arn],
-      keptBecause: { reason: "Firehose describes its Kinesis source with the role before it reads; the emulated delivery lists the shards only", actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary"], citation: FIREHOSE_ACCESS },
+      keptBecause: {
+        reason:
+          "Firehose describes its Kinesis source with the role before it reads; the emulated delivery lists the shards only",
+        actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary"],
+        citation: FIREHOSE_ACCESS,
+      },
     });
-    key.grantDecrypt(this.role, "kinesis", { reason: "Kinesis decrypts the encrypted stream's records with this key under the reader's credentials; the emulator derives no KMS call behind Kinesis", citation: "https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html" });
+    key.grantDecrypt(this.role, "kinesis", {
+      reason:
+        "Kinesis decrypts the encrypted stream's records with this key under the reader's credentials; the emulator derives no KMS call behind Kinesis",
+      citation: "https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html",
+    });
     this.errorPrefix = `${FIREHOSE_ERROR_ROOT}${dataset.prefix}`;
     // Firehose's documented destination permissions: it may read back and list what it delivered.
-    const destination = { reason: "Firehose's documented S3 destination permissions; the emulated delivery only puts objects", citation: FIREHOSE_ACCESS };
+    const destination = {
+      reason: "Firehose's documented S3 destination permissions; the emulated delivery only puts objects",
+      citation: FIREHOSE_ACCESS,
+    };
     lake.grantReadWrite(this.zone, this.role, dataset.prefix, { keptBecause: destination });
     lake.grantReadWrite(this.zone, this.role, this.errorPrefix, {
-      keptBecause: [{ reason: "written only when a record fails conversion or delivery", actions: ["s3:PutObject", "kms:GenerateDataKey"], varies: true }, destination],
+      keptBecause: [
+        {
+          reason: "written only when a record fails conversion or delivery",
+          actions: ["s3:PutObject", "kms:GenerateDataKey"],
+          varies: true,
+        },
+        destination,
+      ],
     });
     const bucket = lake.zones[this.zone].bucket;
-    this.role.addToPolicy({ sid: "MultipartUploads", actions: ["s3:ListBucketMultipartUploads"], resources: [bucket.arn], keptBecause: { ...destination, varies: true } });
+    this.role.addToPolicy({
+      sid: "MultipartUploads",
+      actions: ["s3:ListBucketMultipartUploads"],
+      resources: [bucket.arn],
+      keptBecause: { ...destination, varies: true },
+    });
     this.role.addToPolicy({
       sid: "DeliveryLogs",
       actions: ["logs:PutLogEvents"],
       resources: [`${this.logGroup.arn}:log-stream:*`],
-      keptBecause: { reason: "used only on failure: Firehose logs delivery and conversion errors to the stream's log group", citation: FIREHOSE_ACCESS, varies: true },
+      keptBecause: {
+        reason: "used only on failure: Firehose logs delivery and conversion errors to the stream's log group",
+        citation: FIREHOSE_ACCESS,
+        varies: true,
+      },
     });
     if (parquet) {
       catalog.grantReadTables(this.role, "processed");
-      this.role.addToPolicy({ sid: "TableVersions", actions: ["glue:GetTableVersion", "glue:GetTableVersions"], resources: catalog.catalogResources("processed") });
+      this.role.addToPolicy({
+        sid: "TableVersions",
+        actions: ["glue:GetTableVersion", "glue:GetTableVersions"],
+        resources: catalog.catalogResources("processed"),
+      });
       catalog.grantLakeFormation(`firehose-${dataset.name}`, "processed", this.role.arn, "read", this.role);
     }
 
@@ -124,12 +174,17 @@ export class EventStream extends Construct {
       {
         type: "MetadataExtraction",
         parameters: [
-          { parameterName: "MetadataExtractionQuery", parameterValue: dataset.layout.firehoseQuery(dataset.contract.eventTimeColumn) },
+          {
+            parameterName: "MetadataExtractionQuery",
+            parameterValue: dataset.layout.firehoseQuery(dataset.contract.eventTimeColumn),
+          },
           { parameterName: "JsonParsingEngine", parameterValue: "JQ-1.6" },
         ],
       },
       // Raw is newline-delimited JSON, what the raw → processed job and the crawler read.
-      ...(parquet ? [] : [{ type: "AppendDelimiterToRecord", parameters: [{ parameterName: "Delimiter", parameterValue: "\\n" }] }]),
+      ...(parquet
+        ? []
+        : [{ type: "AppendDelimiterToRecord", parameters: [{ parameterName: "Delimiter", parameterValue: "\\n" }] }]),
     ];
     this.firehose = new KinesisFirehoseDeliveryStream(this, "firehose", {
       name,
@@ -154,7 +209,13 @@ export class EventStream extends Construct {
               enabled: true,
               inputFormatConfiguration: { deserializer: { openXJsonSerDe: {} } },
               outputFormatConfiguration: { serializer: { parquetSerDe: { compression: "SNAPPY" } } },
-              schemaConfiguration: { databaseName: catalog.databaseName("processed"), tableName: processedTable!.name, roleArn: this.role.arn, region, catalogId: accountId },
+              schemaConfiguration: {
+                databaseName: catalog.databaseName("processed"),
+                tableName: processedTable!.name,
+                roleArn: this.role.arn,
+                region,
+                catalogId: accountId,
+              },
             }
           : undefined,
       },
@@ -165,7 +226,11 @@ export class EventStream extends Construct {
 
   /** Lets a producer put records (and encrypt them with the stream's key). */
   grantWrite(grantee: IGrantable): void {
-    grantee.addToPolicy({ sid: sidOf("write", this.node.id), actions: ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"], resources: [this.stream.arn] });
+    grantee.addToPolicy({
+      sid: sidOf("write", this.node.id),
+      actions: ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"],
+      resources: [this.stream.arn],
+    });
     this.props.key.grantEncryptDecrypt(grantee, "kinesis");
   }
 }

@@ -49,7 +49,8 @@ export class Lake extends Construct {
       accountId,
       lifecycle: { expireAfterDays: props.accessLogRetentionDays },
       noncurrentVersionExpirationDays: 1, // log objects are never rewritten
-      unusedObjectEventsReason: "log delivery writes here every few minutes; nothing reacts to a new log object, and events would only add cost",
+      unusedObjectEventsReason:
+        "log delivery writes here every few minutes; nothing reacts to a new log object, and events would only add cost",
       ...protection,
     });
 
@@ -81,10 +82,25 @@ export class Lake extends Construct {
     this.zones = zones;
 
     for (const zone of ZONES) {
-      stackOutput(this, `lake_${zone}_bucket_name`, zones[zone].bucket.bucketName, `S3 bucket of the lake's ${zone} zone`);
-      stackOutput(this, `lake_${zone}_kms_key_arn`, zones[zone].key.arn, `KMS key that encrypts the lake's ${zone} zone (only this zone: a reader of another zone cannot decrypt it)`);
+      stackOutput(
+        this,
+        `lake_${zone}_bucket_name`,
+        zones[zone].bucket.bucketName,
+        `S3 bucket of the lake's ${zone} zone`,
+      );
+      stackOutput(
+        this,
+        `lake_${zone}_kms_key_arn`,
+        zones[zone].key.arn,
+        `KMS key that encrypts the lake's ${zone} zone (only this zone: a reader of another zone cannot decrypt it)`,
+      );
     }
-    stackOutput(this, "lake_access_logs_bucket_name", this.accessLogs.bucketName, "S3 bucket receiving the server access logs of the lake zone buckets and the platform's other buckets");
+    stackOutput(
+      this,
+      "lake_access_logs_bucket_name",
+      this.accessLogs.bucketName,
+      "S3 bucket receiving the server access logs of the lake zone buckets and the platform's other buckets",
+    );
   }
 
   /** Read objects of one zone under `prefix` (e.g. a dataset's folder). */

@@ -95,7 +95,11 @@ export class Network extends Construct {
   readonly flowLog?: FlowLog;
   readonly interfaceEndpoints: Readonly<Partial<Record<InterfaceEndpointService, VpcEndpoint>>>;
 
-  constructor(scope: Construct, id: string, private readonly props: NetworkProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: NetworkProps,
+  ) {
     super(scope, id);
     const { naming, region, placement } = props;
 
@@ -109,8 +113,14 @@ export class Network extends Construct {
       });
       this.vpcId = this.vpc.id;
       // The default group allows all traffic between its members; nothing should use it, so it gets no rules.
-      new DefaultSecurityGroup(this, "default-sg-locked", { vpcId: this.vpcId, tags: { Name: naming.name("default-unused") } });
-      const routeTable = new RouteTable(this, "private-routes", { vpcId: this.vpcId, tags: { Name: naming.name("private") } });
+      new DefaultSecurityGroup(this, "default-sg-locked", {
+        vpcId: this.vpcId,
+        tags: { Name: naming.name("default-unused") },
+      });
+      const routeTable = new RouteTable(this, "private-routes", {
+        vpcId: this.vpcId,
+        tags: { Name: naming.name("private") },
+      });
       this.privateSubnets = placement.availabilityZones.map((letter, i) => {
         const availabilityZone = `${region}${letter}`;
         const subnet = new Subnet(this, `private-${letter}`, {
@@ -120,7 +130,10 @@ export class Network extends Construct {
           mapPublicIpOnLaunch: false,
           tags: { Name: naming.name("private", letter) },
         });
-        new RouteTableAssociation(this, `private-${letter}-routes`, { subnetId: subnet.id, routeTableId: routeTable.id });
+        new RouteTableAssociation(this, `private-${letter}-routes`, {
+          subnetId: subnet.id,
+          routeTableId: routeTable.id,
+        });
         return { id: subnet.id, availabilityZone };
       });
       routeTableIds = [routeTable.id];
@@ -132,18 +145,44 @@ export class Network extends Construct {
     }
     this.subnetIds = this.privateSubnets.map((s) => s.id);
 
-    this.glueSecurityGroup = this.securityGroup("glue", "Glue connections: workers to each other, HTTPS to AWS endpoints and S3");
+    this.glueSecurityGroup = this.securityGroup(
+      "glue",
+      "Glue connections: workers to each other, HTTPS to AWS endpoints and S3",
+    );
     if (props.warehouse ?? true) {
-      this.redshiftSecurityGroup = this.securityGroup("redshift", "Redshift Serverless workgroup: HTTPS to AWS endpoints and S3");
+      this.redshiftSecurityGroup = this.securityGroup(
+        "redshift",
+        "Redshift Serverless workgroup: HTTPS to AWS endpoints and S3",
+      );
     }
     const platformGroups: [string, SecurityGroup][] = [["glue", this.glueSecurityGroup]];
     if (this.redshiftSecurityGroup) platformGroups.push(["redshift", this.redshiftSecurityGroup]);
-    const selfIn = this.ingress(this.glueSecurityGroup, "glue-self-in", { ipProtocol: "tcp", fromPort: 0, toPort: 65535, referencedSecurityGroupId: this.glueSecurityGroup.id, description: "Glue workers exchange shuffle data" });
+    const selfIn = this.ingress(this.glueSecurityGroup, "glue-self-in", {
+      ipProtocol: "tcp",
+      fromPort: 0,
+      toPort: 65535,
+      referencedSecurityGroupId: this.glueSecurityGroup.id,
+      description: "Glue workers exchange shuffle data",
+    });
     // checkov reads a rule without cidr_ipv4 as open to the world: it does not know referenced_security_group_id.
-    for (const [check, port] of [["CKV_AWS_24", 22], ["CKV_AWS_25", 3389], ["CKV_AWS_260", 80]] as const) {
-      skipPolicyCheck(selfIn, check, `false positive: the rule admits only members of this Glue group (referenced_security_group_id, no CIDR at all), not 0.0.0.0/0 on port ${port}; Glue requires all TCP ports within the group`);
+    for (const [check, port] of [
+      ["CKV_AWS_24", 22],
+      ["CKV_AWS_25", 3389],
+      ["CKV_AWS_260", 80],
+    ] as const) {
+      skipPolicyCheck(
+        selfIn,
+        check,
+        `false positive: the rule admits only members of this Glue group (referenced_security_group_id, no CIDR at all), not 0.0.0.0/0 on port ${port}; Glue requires all TCP ports within the group`,
+      );
     }
-    this.egress(this.glueSecurityGroup, "glue-self-out", { ipProtocol: "tcp", fromPort: 0, toPort: 65535, referencedSecurityGroupId: this.glueSecurityGroup.id, description: "Glue workers exchange shuffle data" });
+    this.egress(this.glueSecurityGroup, "glue-self-out", {
+      ipProtocol: "tcp",
+      fromPort: 0,
+      toPort: 65535,
+      referencedSecurityGroupId: this.glueSecurityGroup.id,
+      description: "Glue workers exchange shuffle data",
+    });
 
     const createEndpoints = routeTableIds !== undefined;
     const interfaceEndpoints: Partial<Record<InterfaceEndpointService, VpcEndpoint>> = {};
@@ -157,7 +196,10 @@ export class Network extends Construct {
         tags: { Name: naming.name("s3") },
       });
       s3PrefixListId = this.s3Endpoint.prefixListId;
-      this.endpointSecurityGroup = this.securityGroup("endpoints", "Interface endpoints: HTTPS from the platform's groups only");
+      this.endpointSecurityGroup = this.securityGroup(
+        "endpoints",
+        "Interface endpoints: HTTPS from the platform's groups only",
+      );
       for (const service of INTERFACE_ENDPOINT_SERVICES) {
         interfaceEndpoints[service] = new VpcEndpoint(this, service, {
           vpcId: this.vpcId,
@@ -170,29 +212,74 @@ export class Network extends Construct {
         });
       }
       for (const [name, group] of platformGroups) {
-        this.ingress(this.endpointSecurityGroup, `endpoints-from-${name}`, { ipProtocol: "tcp", fromPort: HTTPS, toPort: HTTPS, referencedSecurityGroupId: group.id, description: `HTTPS from ${name}` });
-        this.egress(group, `${name}-to-endpoints`, { ipProtocol: "tcp", fromPort: HTTPS, toPort: HTTPS, referencedSecurityGroupId: this.endpointSecurityGroup.id, description: "HTTPS to the AWS API endpoints" });
+        this.ingress(this.endpointSecurityGroup, `endpoints-from-${name}`, {
+          ipProtocol: "tcp",
+          fromPort: HTTPS,
+          toPort: HTTPS,
+          referencedSecurityGroupId: group.id,
+          description: `HTTPS from ${name}`,
+        });
+        this.egress(group, `${name}-to-endpoints`, {
+          ipProtocol: "tcp",
+          fromPort: HTTPS,
+          toPort: HTTPS,
+          referencedSecurityGroupId: this.endpointSecurityGroup.id,
+          description: "HTTPS to the AWS API endpoints",
+        });
       }
     } else {
       // The owner's endpoints live somewhere in the VPC range; S3 is reached through its gateway endpoint.
       s3PrefixListId = new DataAwsPrefixList(this, "s3-prefix-list", { name: `com.amazonaws.${region}.s3` }).id;
       for (const [name, group] of platformGroups) {
-        this.egress(group, `${name}-to-endpoints`, { ipProtocol: "tcp", fromPort: HTTPS, toPort: HTTPS, cidrIpv4: placement.cidr, description: "HTTPS to the VPC's AWS API endpoints" });
+        this.egress(group, `${name}-to-endpoints`, {
+          ipProtocol: "tcp",
+          fromPort: HTTPS,
+          toPort: HTTPS,
+          cidrIpv4: placement.cidr,
+          description: "HTTPS to the VPC's AWS API endpoints",
+        });
       }
     }
     for (const [name, group] of platformGroups) {
-      this.egress(group, `${name}-to-s3`, { ipProtocol: "tcp", fromPort: HTTPS, toPort: HTTPS, prefixListId: s3PrefixListId, description: "HTTPS to S3 through the gateway endpoint" });
+      this.egress(group, `${name}-to-s3`, {
+        ipProtocol: "tcp",
+        fromPort: HTTPS,
+        toPort: HTTPS,
+        prefixListId: s3PrefixListId,
+        description: "HTTPS to S3 through the gateway endpoint",
+      });
     }
     this.interfaceEndpoints = interfaceEndpoints;
 
-    stackOutput(this, "network_vpc_id", this.vpcId, "VPC the warehouse and the Glue connections run in (created here, or the adopted one)");
-    stackOutput(this, "network_private_subnet_ids", this.subnetIds, "Private subnets of the platform, one per availability zone");
-    stackOutput(this, "network_glue_security_group_id", this.glueSecurityGroup.id, "Security group of the Glue connections (allowGlueTo opens it to a database)");
+    stackOutput(
+      this,
+      "network_vpc_id",
+      this.vpcId,
+      "VPC the warehouse and the Glue connections run in (created here, or the adopted one)",
+    );
+    stackOutput(
+      this,
+      "network_private_subnet_ids",
+      this.subnetIds,
+      "Private subnets of the platform, one per availability zone",
+    );
+    stackOutput(
+      this,
+      "network_glue_security_group_id",
+      this.glueSecurityGroup.id,
+      "Security group of the Glue connections (allowGlueTo opens it to a database)",
+    );
   }
 
   /** Lets Glue connections reach a database (e.g. the RDS source) on `port` in security group `securityGroupId`. */
   allowGlueTo(id: string, port: number, securityGroupId: string, description: string): void {
-    this.egress(this.glueSecurityGroup, `glue-to-${id}`, { ipProtocol: "tcp", fromPort: port, toPort: port, referencedSecurityGroupId: securityGroupId, description });
+    this.egress(this.glueSecurityGroup, `glue-to-${id}`, {
+      ipProtocol: "tcp",
+      fromPort: port,
+      toPort: port,
+      referencedSecurityGroupId: securityGroupId,
+      description,
+    });
   }
 
   /**
@@ -200,13 +287,30 @@ export class Network extends Construct {
    * its security group cannot be referenced) on `port`.
    */
   allowGlueToCidr(id: string, port: number, cidr: string, description: string): void {
-    this.egress(this.glueSecurityGroup, `glue-to-${id}`, { ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: cidr, description });
+    this.egress(this.glueSecurityGroup, `glue-to-${id}`, {
+      ipProtocol: "tcp",
+      fromPort: port,
+      toPort: port,
+      cidrIpv4: cidr,
+      description,
+    });
   }
 
   /** Lets clients in `securityGroupId` (a BI tool, a bastion) connect to the warehouse. */
   allowRedshiftFrom(id: string, securityGroupId: string, description: string): void {
-    if (!this.redshiftSecurityGroup) throw new ValidationError("NETWORK_NO_WAREHOUSE_SECURITY_GROUP", `allowRedshiftFrom("${id}") needs the warehouse security group (warehouse: true)`, this);
-    this.ingress(this.redshiftSecurityGroup, `redshift-from-${id}`, { ipProtocol: "tcp", fromPort: REDSHIFT_PORT, toPort: REDSHIFT_PORT, referencedSecurityGroupId: securityGroupId, description });
+    if (!this.redshiftSecurityGroup)
+      throw new ValidationError(
+        "NETWORK_NO_WAREHOUSE_SECURITY_GROUP",
+        `allowRedshiftFrom("${id}") needs the warehouse security group (warehouse: true)`,
+        this,
+      );
+    this.ingress(this.redshiftSecurityGroup, `redshift-from-${id}`, {
+      ipProtocol: "tcp",
+      fromPort: REDSHIFT_PORT,
+      toPort: REDSHIFT_PORT,
+      referencedSecurityGroupId: securityGroupId,
+      description,
+    });
   }
 
   /**
@@ -225,7 +329,10 @@ export class Network extends Construct {
       principals: { Service: "delivery.logs.amazonaws.com" },
       actions: ["s3:PutObject"],
       resources: [bucket.objects(`AWSLogs/${accountId}/`)],
-      conditions: { ...conditions, StringEquals: { ...conditions.StringEquals, "s3:x-amz-acl": "bucket-owner-full-control" } },
+      conditions: {
+        ...conditions,
+        StringEquals: { ...conditions.StringEquals, "s3:x-amz-acl": "bucket-owner-full-control" },
+      },
     });
     bucket.addToResourcePolicy({
       sid: "VpcFlowLogsAclCheck",
@@ -256,11 +363,19 @@ export class Network extends Construct {
     });
   }
 
-  private ingress(group: SecurityGroup, id: string, rule: Omit<ConstructorParameters<typeof VpcSecurityGroupIngressRule>[2], "securityGroupId">): VpcSecurityGroupIngressRule {
+  private ingress(
+    group: SecurityGroup,
+    id: string,
+    rule: Omit<ConstructorParameters<typeof VpcSecurityGroupIngressRule>[2], "securityGroupId">,
+  ): VpcSecurityGroupIngressRule {
     return new VpcSecurityGroupIngressRule(this, id, { securityGroupId: group.id, ...rule });
   }
 
-  private egress(group: SecurityGroup, id: string, rule: Omit<ConstructorParameters<typeof VpcSecurityGroupEgressRule>[2], "securityGroupId">): void {
+  private egress(
+    group: SecurityGroup,
+    id: string,
+    rule: Omit<ConstructorParameters<typeof VpcSecurityGroupEgressRule>[2], "securityGroupId">,
+  ): void {
     new VpcSecurityGroupEgressRule(this, id, { securityGroupId: group.id, ...rule });
   }
 }
@@ -269,8 +384,10 @@ export class Network extends Construct {
 export function subnetCidr(cidr: string, newBits: number, index: number): string {
   const [ip, bits] = cidr.split("/");
   const prefix = Number(bits) + newBits;
-  if (prefix > 28) throw new Error(`subnet of ${cidr} with ${newBits} more bits is /${prefix}; AWS subnets are at most /28`);
-  if (index >= 2 ** newBits) throw new Error(`${cidr} has room for ${2 ** newBits} /${prefix} subnets (asked for #${index + 1})`);
+  if (prefix > 28)
+    throw new Error(`subnet of ${cidr} with ${newBits} more bits is /${prefix}; AWS subnets are at most /28`);
+  if (index >= 2 ** newBits)
+    throw new Error(`${cidr} has room for ${2 ** newBits} /${prefix} subnets (asked for #${index + 1})`);
   const base = ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
   const value = base + index * 2 ** (32 - prefix);
   const octets = [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256);

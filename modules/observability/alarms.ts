@@ -151,7 +151,10 @@ export const FIREHOSE_FRESHNESS_METRICS: Readonly<Record<string, string>> = {
 
 export function firehoseAlarms(config: AlarmsConfig, streamName: string, destination: string): AlarmSpec[] {
   const metricName = FIREHOSE_FRESHNESS_METRICS[destination];
-  if (!metricName) throw new Error(`no data-freshness metric is known for Firehose destination "${destination}" (known: ${Object.keys(FIREHOSE_FRESHNESS_METRICS).join(", ")})`);
+  if (!metricName)
+    throw new Error(
+      `no data-freshness metric is known for Firehose destination "${destination}" (known: ${Object.keys(FIREHOSE_FRESHNESS_METRICS).join(", ")})`,
+    );
   return [
     {
       kind: "firehose-freshness",
@@ -185,7 +188,11 @@ export function kinesisAlarms(config: AlarmsConfig, streamName: string): AlarmSp
  * A Managed Flink application: not running, not saving state, or reading behind its stream
  * (AWS/KinesisAnalytics metrics at the APPLICATION level the application reports).
  */
-export function flinkAlarms(thresholds: StreamSqlConfig["alarms"], applicationName: string, streamName: string): AlarmSpec[] {
+export function flinkAlarms(
+  thresholds: StreamSqlConfig["alarms"],
+  applicationName: string,
+  streamName: string,
+): AlarmSpec[] {
   const dimensions = { Application: applicationName };
   return [
     {

@@ -13,11 +13,22 @@ export interface DashboardSection {
 }
 
 export type Widget =
-  | { readonly type: "metric"; readonly title: string; readonly metrics: readonly Metric[]; readonly stat?: string; readonly view?: "timeSeries" | "singleValue" }
+  | {
+      readonly type: "metric";
+      readonly title: string;
+      readonly metrics: readonly Metric[];
+      readonly stat?: string;
+      readonly view?: "timeSeries" | "singleValue";
+    }
   | { readonly type: "alarm"; readonly title: string; readonly alarms: readonly string[] };
 
 /** A metric line: [namespace, name, dimension, value, ..., { stat, label }]. */
-export function metric(namespace: string, name: string, dimensions: Readonly<Record<string, string>>, options: Readonly<Record<string, string>> = {}): Metric {
+export function metric(
+  namespace: string,
+  name: string,
+  dimensions: Readonly<Record<string, string>>,
+  options: Readonly<Record<string, string>> = {},
+): Metric {
   return [namespace, name, ...Object.entries(dimensions).flat(), ...(Object.keys(options).length > 0 ? [options] : [])];
 }
 
@@ -28,7 +39,13 @@ const HEIGHT = 6;
 const ALARMS_PER_WIDGET = 100;
 
 /** The dashboard body JSON (may hold Terraform references, resolved when the stack synthesizes). */
-export function dashboardBody(title: string, region: string, periodSeconds: number, sections: readonly DashboardSection[], alarmArns: readonly string[]): string {
+export function dashboardBody(
+  title: string,
+  region: string,
+  periodSeconds: number,
+  sections: readonly DashboardSection[],
+  alarmArns: readonly string[],
+): string {
   const widgets: Record<string, unknown>[] = [];
   let y = 0;
   const heading = (markdown: string, height = 1) => {
@@ -46,7 +63,15 @@ export function dashboardBody(title: string, region: string, periodSeconds: numb
     for (const w of section.widgets) {
       const properties =
         w.type === "metric"
-          ? { title: w.title, region, period: periodSeconds, view: w.view ?? "timeSeries", stacked: false, metrics: w.metrics, ...(w.stat ? { stat: w.stat } : {}) }
+          ? {
+              title: w.title,
+              region,
+              period: periodSeconds,
+              view: w.view ?? "timeSeries",
+              stacked: false,
+              metrics: w.metrics,
+              ...(w.stat ? { stat: w.stat } : {}),
+            }
           : { title: w.title, alarms: w.alarms };
       widgets.push({ type: w.type, x, y, width: WIDTH, height: HEIGHT, properties });
       x += WIDTH;
@@ -60,7 +85,14 @@ export function dashboardBody(title: string, region: string, periodSeconds: numb
   if (alarmArns.length > 0) {
     heading("## Alarms");
     for (let i = 0; i < alarmArns.length; i += ALARMS_PER_WIDGET) {
-      widgets.push({ type: "alarm", x: 0, y, width: GRID, height: HEIGHT, properties: { title: "Alarm state", alarms: alarmArns.slice(i, i + ALARMS_PER_WIDGET) } });
+      widgets.push({
+        type: "alarm",
+        x: 0,
+        y,
+        width: GRID,
+        height: HEIGHT,
+        properties: { title: "Alarm state", alarms: alarmArns.slice(i, i + ALARMS_PER_WIDGET) },
+      });
       y += HEIGHT;
     }
   }

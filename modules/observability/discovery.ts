@@ -78,15 +78,29 @@ export function discoverResources(stack: TerraformStack): DiscoveredResources {
 }
 
 /** Logical ids of the queues named in any resource's dead-letter settings. */
-function deadLetterQueueIds(stack: TerraformStack, all: readonly TerraformResource[], queues: readonly SqsQueue[]): Set<string> {
-  const resolve = (value: unknown) => Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) });
+function deadLetterQueueIds(
+  stack: TerraformStack,
+  all: readonly TerraformResource[],
+  queues: readonly SqsQueue[],
+): Set<string> {
+  const resolve = (value: unknown) =>
+    Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) });
   // How a dead-letter setting names each queue: its ARN attribute as cdktf resolves a reference to
   // it, and, for a queue with a literal name, a literal ARN ending in ":sqs:<region>:<account>:<name>".
-  const references = queues.map((q) => ({ id: q.friendlyUniqueId, reference: String(resolve(q.arn)), name: literal(q.nameInput) }));
-  const literalQueueName = (text: string, name: string) => text.split(/[\s"',]+/).some((part) => part.startsWith("arn:") && part.split(":")[2] === "sqs" && part.split(":")[5] === name);
+  const references = queues.map((q) => ({
+    id: q.friendlyUniqueId,
+    reference: String(resolve(q.arn)),
+    name: literal(q.nameInput),
+  }));
+  const literalQueueName = (text: string, name: string) =>
+    text
+      .split(/[\s"',]+/)
+      .some((part) => part.startsWith("arn:") && part.split(":")[2] === "sqs" && part.split(":")[5] === name);
   const found = new Set<string>();
   for (const resource of all.filter((r) => REFERRING_TYPES.has(r.terraformResourceType))) {
-    const body = resolve(resource.toTerraform()).resource?.[resource.terraformResourceType]?.[resource.friendlyUniqueId];
+    const body = resolve(resource.toTerraform()).resource?.[resource.terraformResourceType]?.[
+      resource.friendlyUniqueId
+    ];
     for (const text of deadLetterTexts(body)) {
       for (const q of references) {
         if (text.includes(q.reference) || (q.name !== undefined && literalQueueName(text, q.name))) found.add(q.id);
@@ -105,7 +119,8 @@ function deadLetterTexts(body: unknown): string[] {
     } else if (Array.isArray(node)) {
       node.forEach((n) => walk(n, inside));
     } else if (node && typeof node === "object") {
-      for (const [key, value] of Object.entries(node)) walk(value, inside || (DEAD_LETTER_FIELDS as readonly string[]).includes(key));
+      for (const [key, value] of Object.entries(node))
+        walk(value, inside || (DEAD_LETTER_FIELDS as readonly string[]).includes(key));
     }
   };
   walk(body, false);

@@ -86,7 +86,11 @@ export class Observability extends Construct {
   private discovered?: DiscoveredResources;
   private readonly encryptedLogGroups: string[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: ObservabilityProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: ObservabilityProps,
+  ) {
     super(scope, id);
     const { naming, accountId, region } = props;
     this.logsKey = new EncryptionKey(this, "logs-key", { naming, purpose: "logs", accountId, region });
@@ -97,8 +101,18 @@ export class Observability extends Construct {
     });
     Aspects.of(TerraformStack.of(this)).add(new ObservabilityAspect(this));
 
-    stackOutput(this, "observability_dashboard_name", this.dashboard.dashboardName, "CloudWatch dashboard covering the pipeline end to end");
-    stackOutput(this, "observability_logs_kms_key_arn", this.logsKey.arn, "KMS key that encrypts every log group the platform owns");
+    stackOutput(
+      this,
+      "observability_dashboard_name",
+      this.dashboard.dashboardName,
+      "CloudWatch dashboard covering the pipeline end to end",
+    );
+    stackOutput(
+      this,
+      "observability_logs_kms_key_arn",
+      this.logsKey.arn,
+      "KMS key that encrypts every log group the platform owns",
+    );
   }
 
   /**
@@ -111,7 +125,12 @@ export class Observability extends Construct {
 
   /** What the aspect found (after synth). */
   get resources(): DiscoveredResources {
-    if (!this.discovered) throw new ValidationError("OBSERVABILITY_NOT_SYNTHESIZED", "resources are discovered at synth; synthesize the stack first", this);
+    if (!this.discovered)
+      throw new ValidationError(
+        "OBSERVABILITY_NOT_SYNTHESIZED",
+        "resources are discovered at synth; synthesize the stack first",
+        this,
+      );
     return this.discovered;
   }
 
@@ -119,7 +138,11 @@ export class Observability extends Construct {
   _instrument(stack: TerraformStack): void {
     if (this.discovered) return;
     if (this.props.alarms.notify === "page" && !this.onCallTopicArn) {
-      throw new ValidationError("OBSERVABILITY_NO_ON_CALL_TOPIC", `alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))`, this);
+      throw new ValidationError(
+        "OBSERVABILITY_NO_ON_CALL_TOPIC",
+        `alarms.notify is "page" but no on-call topic was given (call notifyOnCall(topic))`,
+        this,
+      );
     }
     const found = discoverResources(stack);
     this.addLambdaLogGroups(stack, found.lambdaFunctions, found.logGroups);
@@ -129,28 +152,50 @@ export class Observability extends Construct {
     const { alarms } = this.props;
     for (const fn of this.discovered.lambdaFunctions) {
       const timeout = fn.timeoutInput ?? LAMBDA_DEFAULT_TIMEOUT_SECONDS;
-      if (Token.isUnresolved(timeout)) throw new ValidationError("OBSERVABILITY_COMPUTED_TIMEOUT", "the function's timeout is computed; the duration alarm needs a number of seconds", fn);
+      if (Token.isUnresolved(timeout))
+        throw new ValidationError(
+          "OBSERVABILITY_COMPUTED_TIMEOUT",
+          "the function's timeout is computed; the duration alarm needs a number of seconds",
+          fn,
+        );
       this.addAlarms(fn, literal(fn.functionNameInput), lambdaAlarms(alarms, fn.functionName, timeout));
     }
     for (const job of this.discovered.glueJobs) {
       const rule = this.glueFailureRule(job);
       this.addAlarms(job, literal(job.nameInput), glueJobAlarms(alarms, rule.name));
     }
-    for (const sm of this.discovered.stateMachines) this.addAlarms(sm, literal(sm.nameInput), stateMachineAlarms(alarms, sm.arn));
-    for (const q of this.discovered.deadLetterQueues) this.addAlarms(q, literal(q.nameInput), deadLetterQueueAlarms(alarms, q.name));
+    for (const sm of this.discovered.stateMachines)
+      this.addAlarms(sm, literal(sm.nameInput), stateMachineAlarms(alarms, sm.arn));
+    for (const q of this.discovered.deadLetterQueues)
+      this.addAlarms(q, literal(q.nameInput), deadLetterQueueAlarms(alarms, q.name));
     for (const s of this.discovered.firehoseStreams) {
       const destination = literal(s.destinationInput);
-      if (!destination) throw new ValidationError("OBSERVABILITY_COMPUTED_DESTINATION", "the Firehose destination is computed; the freshness alarm needs to know it", s);
+      if (!destination)
+        throw new ValidationError(
+          "OBSERVABILITY_COMPUTED_DESTINATION",
+          "the Firehose destination is computed; the freshness alarm needs to know it",
+          s,
+        );
       this.addAlarms(s, literal(s.nameInput), firehoseAlarms(alarms, s.name, destination));
     }
-    for (const s of this.discovered.kinesisStreams) this.addAlarms(s, literal(s.nameInput), kinesisAlarms(alarms, s.name));
+    for (const s of this.discovered.kinesisStreams)
+      this.addAlarms(s, literal(s.nameInput), kinesisAlarms(alarms, s.name));
     for (const app of this.discovered.flinkApplications) {
       const thresholds = this.props.streamSqlAlarms;
-      if (!thresholds) throw new Error(`${app.node.path}: a Managed Flink application needs alarm thresholds (streamSqlAlarms)`);
+      if (!thresholds)
+        throw new Error(`${app.node.path}: a Managed Flink application needs alarm thresholds (streamSqlAlarms)`);
       // The application names the stream it reads in a property group of its own (modules/streaming).
-      const groups = (app.applicationConfigurationInput?.environmentProperties?.propertyGroup ?? []) as { propertyGroupId: string; propertyMap: Record<string, string> }[];
-      const stream = Array.isArray(groups) ? groups.find((g) => g.propertyGroupId === "monitoring")?.propertyMap["input.stream.name"] : undefined;
-      if (!stream || !literal(stream)) throw new Error(`${app.node.path}: the application must name its input stream literally (property group "monitoring", "input.stream.name") for its millisBehindLatest alarm`);
+      const groups = (app.applicationConfigurationInput?.environmentProperties?.propertyGroup ?? []) as {
+        propertyGroupId: string;
+        propertyMap: Record<string, string>;
+      }[];
+      const stream = Array.isArray(groups)
+        ? groups.find((g) => g.propertyGroupId === "monitoring")?.propertyMap["input.stream.name"]
+        : undefined;
+      if (!stream || !literal(stream))
+        throw new Error(
+          `${app.node.path}: the application must name its input stream literally (property group "monitoring", "input.stream.name") for its millisBehindLatest alarm`,
+        );
       this.addAlarms(app, literal(app.nameInput), flinkAlarms(thresholds, app.name, stream));
     }
   }
@@ -160,14 +205,30 @@ export class Observability extends Construct {
    * module did. Names are compared as Terraform will see them, so a module's group named after the
    * function's `function_name` attribute counts as existing.
    */
-  private addLambdaLogGroups(stack: TerraformStack, functions: readonly LambdaFunction[], groups: readonly CloudwatchLogGroup[]): void {
-    const resolve = (value: string) => String(Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) }));
-    const existing = new Set(groups.map((g) => g.nameInput).filter((n): n is string => !!n).map(resolve));
+  private addLambdaLogGroups(
+    stack: TerraformStack,
+    functions: readonly LambdaFunction[],
+    groups: readonly CloudwatchLogGroup[],
+  ): void {
+    const resolve = (value: string) =>
+      String(Tokenization.resolve(value, { scope: stack, resolver: new DefaultTokenResolver(new StringConcat()) }));
+    const existing = new Set(
+      groups
+        .map((g) => g.nameInput)
+        .filter((n): n is string => !!n)
+        .map(resolve),
+    );
     for (const fn of functions) {
       const configured = fn.loggingConfigInput?.logGroup;
       if (configured !== undefined && (existing.has(resolve(configured)) || !literal(configured))) continue; // the module manages it
-      const name = literal(configured) ?? (literal(fn.functionNameInput) ? `/aws/lambda/${fn.functionNameInput}` : undefined);
-      if (!name) throw new ValidationError("OBSERVABILITY_COMPUTED_FUNCTION_NAME", "the function name is computed; give it a literal name so its log group can be created with retention and KMS", fn);
+      const name =
+        literal(configured) ?? (literal(fn.functionNameInput) ? `/aws/lambda/${fn.functionNameInput}` : undefined);
+      if (!name)
+        throw new ValidationError(
+          "OBSERVABILITY_COMPUTED_FUNCTION_NAME",
+          "the function name is computed; give it a literal name so its log group can be created with retention and KMS",
+          fn,
+        );
       const byAttribute = `/aws/lambda/\${${fn.terraformResourceType}.${fn.friendlyUniqueId}.function_name}`;
       if (existing.has(name) || existing.has(byAttribute)) continue;
       const group = new CloudwatchLogGroup(this, `log-group-${idFor(fn)}`, { name });
@@ -190,20 +251,33 @@ export class Observability extends Construct {
       const days = group.retentionInDaysInput;
       if (days !== undefined && days < YEAR_OF_LOGS_DAYS) {
         // Only outside prod: the config rules require a year there (environments/schema.ts).
-        skipPolicyCheck(group, "CKV_AWS_338", `kept ${days} day${days === 1 ? "" : "s"}, the environment's logs.retentionDays: logs of a non-production environment are for debugging, not audit evidence (prod keeps ≥ 365)`);
+        skipPolicyCheck(
+          group,
+          "CKV_AWS_338",
+          `kept ${days} day${days === 1 ? "" : "s"}, the environment's logs.retentionDays: logs of a non-production environment are for debugging, not audit evidence (prod keeps ≥ 365)`,
+        );
       }
       if (group.kmsKeyIdInput !== undefined) continue; // the module chose its own key
       const name = group.nameInput;
-      if (name === undefined) throw new ValidationError("OBSERVABILITY_UNNAMED_LOG_GROUP", "the log group has no name (a name prefix cannot be named in the logs key policy)", group);
+      if (name === undefined)
+        throw new ValidationError(
+          "OBSERVABILITY_UNNAMED_LOG_GROUP",
+          "the log group has no name (a name prefix cannot be named in the logs key policy)",
+          group,
+        );
       const pattern = literal(name) ?? `${literalPrefix(name)}*`;
       group.kmsKeyId = this.logsKey.arn;
-      this.encryptedLogGroups.push(this.props.naming.arn({ service: "logs", region, account: accountId, resource: `log-group:${pattern}` }));
+      this.encryptedLogGroups.push(
+        this.props.naming.arn({ service: "logs", region, account: accountId, resource: `log-group:${pattern}` }),
+      );
     }
     if (this.encryptedLogGroups.length > 0) {
       const arns = [...new Set(this.encryptedLogGroups)].sort();
       this.logsKey.allowCloudWatchLogs(
         "CloudWatchLogsForPlatformLogGroups",
-        arns.some((a) => a.includes("*")) ? { ArnLike: { "kms:EncryptionContext:aws:logs:arn": arns } } : { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": arns } },
+        arns.some((a) => a.includes("*"))
+          ? { ArnLike: { "kms:EncryptionContext:aws:logs:arn": arns } }
+          : { ArnEquals: { "kms:EncryptionContext:aws:logs:arn": arns } },
         { withoutPlaintextDataKeys: true },
       );
     }
@@ -213,7 +287,8 @@ export class Observability extends Construct {
   private glueFailureRule(job: GlueJob): CloudwatchEventRule {
     const rule = new CloudwatchEventRule(this, `glue-failed-${idFor(job)}`, {
       name: this.props.naming.bounded(`${this.baseName(job, literal(job.nameInput))}-failed`, "eventRule"),
-      description: "Counts failed, timed-out and errored runs of one Glue job (the job's failure alarm reads its TriggeredRules)",
+      description:
+        "Counts failed, timed-out and errored runs of one Glue job (the job's failure alarm reads its TriggeredRules)",
       eventPattern: JSON.stringify({
         source: ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
@@ -253,7 +328,12 @@ export class Observability extends Construct {
   private baseName(resource: IConstruct, name: string | undefined): string {
     const prefix = this.props.naming.prefix;
     if (name) return name.startsWith(`${prefix}-`) ? name : `${prefix}-${name}`;
-    return `${prefix}-${resource.node.path.split("/").slice(1).join("-").toLowerCase().replace(/[^a-z0-9-]+/g, "-")}`;
+    return `${prefix}-${resource.node.path
+      .split("/")
+      .slice(1)
+      .join("-")
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")}`;
   }
 
   private renderDashboard(): string {
@@ -272,13 +352,17 @@ export class Observability extends Construct {
                   title: "Lambda invocations, errors, throttles",
                   stat: "Sum",
                   metrics: found.lambdaFunctions.flatMap((f) =>
-                    ["Invocations", "Errors", "Throttles"].map((m) => metric("AWS/Lambda", m, { FunctionName: f.functionName }, sum)),
+                    ["Invocations", "Errors", "Throttles"].map((m) =>
+                      metric("AWS/Lambda", m, { FunctionName: f.functionName }, sum),
+                    ),
                   ),
                 },
                 {
                   type: "metric" as const,
                   title: "Lambda duration p99 (ms)",
-                  metrics: found.lambdaFunctions.map((f) => metric("AWS/Lambda", "Duration", { FunctionName: f.functionName }, { stat: "p99" })),
+                  metrics: found.lambdaFunctions.map((f) =>
+                    metric("AWS/Lambda", "Duration", { FunctionName: f.functionName }, { stat: "p99" }),
+                  ),
                 },
               ]
             : []),
@@ -289,7 +373,12 @@ export class Observability extends Construct {
                   title: "Kinesis records in, iterator age (ms)",
                   metrics: found.kinesisStreams.flatMap((s) => [
                     metric("AWS/Kinesis", "IncomingRecords", { StreamName: s.name }, sum),
-                    metric("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", { StreamName: s.name }, { stat: "Maximum", yAxis: "right" }),
+                    metric(
+                      "AWS/Kinesis",
+                      "GetRecords.IteratorAgeMilliseconds",
+                      { StreamName: s.name },
+                      { stat: "Maximum", yAxis: "right" },
+                    ),
                   ]),
                 },
               ]
@@ -301,7 +390,12 @@ export class Observability extends Construct {
                   title: "Firehose records delivered, data freshness (s)",
                   metrics: found.firehoseStreams.flatMap((s) => [
                     metric("AWS/Firehose", "DeliveryToS3.Records", { DeliveryStreamName: s.name }, sum),
-                    metric("AWS/Firehose", "DeliveryToS3.DataFreshness", { DeliveryStreamName: s.name }, { stat: "Maximum", yAxis: "right" }),
+                    metric(
+                      "AWS/Firehose",
+                      "DeliveryToS3.DataFreshness",
+                      { DeliveryStreamName: s.name },
+                      { stat: "Maximum", yAxis: "right" },
+                    ),
                   ]),
                 },
               ]
@@ -318,7 +412,12 @@ export class Observability extends Construct {
                   title: "Queues: messages waiting, age of oldest (s)",
                   metrics: found.queues.flatMap((q) => [
                     metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.name }, { stat: "Maximum" }),
-                    metric("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: q.name }, { stat: "Maximum", yAxis: "right" }),
+                    metric(
+                      "AWS/SQS",
+                      "ApproximateAgeOfOldestMessage",
+                      { QueueName: q.name },
+                      { stat: "Maximum", yAxis: "right" },
+                    ),
                   ]),
                 },
               ]
@@ -329,7 +428,9 @@ export class Observability extends Construct {
                   type: "metric" as const,
                   title: "Pipes: batches delivered, failed",
                   metrics: found.pipes.flatMap((p) =>
-                    ["Invocations", "ExecutionFailed"].map((m) => metric("AWS/EventBridge/Pipes", m, { PipeName: p.name }, sum)),
+                    ["Invocations", "ExecutionFailed"].map((m) =>
+                      metric("AWS/EventBridge/Pipes", m, { PipeName: p.name }, sum),
+                    ),
                   ),
                 },
               ]
@@ -353,7 +454,9 @@ export class Observability extends Construct {
                 {
                   type: "metric" as const,
                   title: "Execution time p90 (ms)",
-                  metrics: found.stateMachines.map((sm) => metric("AWS/States", "ExecutionTime", { StateMachineArn: sm.arn }, { stat: "p90" })),
+                  metrics: found.stateMachines.map((sm) =>
+                    metric("AWS/States", "ExecutionTime", { StateMachineArn: sm.arn }, { stat: "p90" }),
+                  ),
                 },
               ]
             : [],
@@ -366,7 +469,9 @@ export class Observability extends Construct {
                 {
                   type: "metric" as const,
                   title: "Failed runs per job",
-                  metrics: this.glueFailureRules.map((r) => metric("AWS/Events", "TriggeredRules", { RuleName: r.name }, sum)),
+                  metrics: this.glueFailureRules.map((r) =>
+                    metric("AWS/Events", "TriggeredRules", { RuleName: r.name }, sum),
+                  ),
                 },
               ]
             : [],
@@ -379,13 +484,21 @@ export class Observability extends Construct {
                 {
                   type: "metric" as const,
                   title: "Messages waiting for a redrive",
-                  metrics: found.deadLetterQueues.map((q) => metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.name }, { stat: "Maximum" })),
+                  metrics: found.deadLetterQueues.map((q) =>
+                    metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: q.name }, { stat: "Maximum" }),
+                  ),
                 },
               ]
             : [],
       },
     ];
-    return dashboardBody(`${naming.prefix} data pipeline`, region, alarms.periodSeconds, sections, this.alarms.map((a) => a.alarm.arn));
+    return dashboardBody(
+      `${naming.prefix} data pipeline`,
+      region,
+      alarms.periodSeconds,
+      sections,
+      this.alarms.map((a) => a.alarm.arn),
+    );
   }
 }
 
@@ -399,7 +512,11 @@ class ObservabilityAspect implements IAspect {
 
 /** A construct id for what the aspect adds for `resource`: its path, made id-safe. */
 function idFor(resource: IConstruct): string {
-  return resource.node.path.split("/").slice(1).join("-").replace(/[^A-Za-z0-9-]+/g, "-");
+  return resource.node.path
+    .split("/")
+    .slice(1)
+    .join("-")
+    .replace(/[^A-Za-z0-9-]+/g, "-");
 }
 
 /** The literal start of a string that holds tokens ("/aws/lambda/" of "/aws/lambda/${name}"), asked of cdktf, not read from its token text. */

@@ -140,12 +140,16 @@ export class StateMachineBuilder {
   /** Adds a state; names are unique. Returns the name, so callers can chain transitions to it. */
   add(name: string, state: State): string {
     if (this.states.has(name)) throw new Error(`${this.name}: state "${name}" is defined twice`);
-    if (name.length === 0 || name.length > 80) throw new Error(`${this.name}: state name "${name}" must be 1 to 80 characters`);
+    if (name.length === 0 || name.length > 80)
+      throw new Error(`${this.name}: state name "${name}" must be 1 to 80 characters`);
     this.states.set(name, state);
     return name;
   }
 
-  build(startAt: string, options: { readonly comment?: string; readonly timeoutSeconds?: number } = {}): StateMachineDefinition {
+  build(
+    startAt: string,
+    options: { readonly comment?: string; readonly timeoutSeconds?: number } = {},
+  ): StateMachineDefinition {
     const problems: string[] = [];
     if (!this.states.has(startAt)) problems.push(`StartAt "${startAt}" is not a state`);
     for (const [name, state] of this.states) {
@@ -187,7 +191,11 @@ export class StateMachineBuilder {
 const integration = (partition: string, resource: string) => formatArn({ partition, service: "states", resource });
 
 /** Starts a Glue job run and waits for it to finish (`.sync`): a failed run fails the task. */
-export function glueStartJobRunSync(jobName: string, args?: Readonly<Record<string, string>>, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+export function glueStartJobRunSync(
+  jobName: string,
+  args?: Readonly<Record<string, string>>,
+  partition: string = DEFAULT_PARTITION,
+): Pick<TaskState, "Resource" | "Parameters"> {
   return {
     Resource: integration(partition, "glue:startJobRun.sync"),
     Parameters: { JobName: jobName, ...(args ? { Arguments: args } : {}) },
@@ -195,17 +203,28 @@ export function glueStartJobRunSync(jobName: string, args?: Readonly<Record<stri
 }
 
 /** Calls any AWS API through the AWS SDK integration (request and response as the API defines them). */
-export function awsSdk(service: string, action: string, parameters: Payload, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+export function awsSdk(
+  service: string,
+  action: string,
+  parameters: Payload,
+  partition: string = DEFAULT_PARTITION,
+): Pick<TaskState, "Resource" | "Parameters"> {
   return { Resource: integration(partition, `aws-sdk:${service}:${action}`), Parameters: parameters };
 }
 
 /** Publishes to an SNS topic; an object `Message` is serialized to JSON by Step Functions. */
-export function snsPublish(parameters: { readonly TopicArn: string } & Payload, partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+export function snsPublish(
+  parameters: { readonly TopicArn: string } & Payload,
+  partition: string = DEFAULT_PARTITION,
+): Pick<TaskState, "Resource" | "Parameters"> {
   return { Resource: integration(partition, "sns:publish"), Parameters: parameters };
 }
 
 /** Puts events on an EventBridge bus; a failed entry fails the task ("EventBridge.FailedEntry"). */
-export function eventsPutEvents(entries: readonly Payload[], partition: string = DEFAULT_PARTITION): Pick<TaskState, "Resource" | "Parameters"> {
+export function eventsPutEvents(
+  entries: readonly Payload[],
+  partition: string = DEFAULT_PARTITION,
+): Pick<TaskState, "Resource" | "Parameters"> {
   return { Resource: integration(partition, "events:putEvents"), Parameters: { Entries: entries } };
 }
 

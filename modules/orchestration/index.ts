@@ -29,9 +29,21 @@ export { StateMachineBuilder, transitionsOf } from "./asl";
 export type { JsonPath, PassState, State, StateMachineDefinition, TaskState } from "./asl";
 export { DeadLetterQueue, QUEUE_DEFAULTS, SecureQueue, SecureTopic } from "./messaging";
 export type { QueueSubscriptionOptions } from "./messaging";
-export { batchInputBytes, DatasetPipeline, EXECUTION_INPUT_MAX_BYTES, largestBatchFor, PIPE_RECORD_TEMPLATE } from "./pipeline";
+export {
+  batchInputBytes,
+  DatasetPipeline,
+  EXECUTION_INPUT_MAX_BYTES,
+  largestBatchFor,
+  PIPE_RECORD_TEMPLATE,
+} from "./pipeline";
 export type { CrawlerRef, DatasetPipelineJobs, PipelineJob, TriggerBatching } from "./pipeline";
-export { CRAWLER_BUSY_ERRORS, JOB_BUSY_ERRORS, PIPELINE_SUCCEEDED, STEPS, TRANSIENT_ERRORS } from "./pipeline-definition";
+export {
+  CRAWLER_BUSY_ERRORS,
+  JOB_BUSY_ERRORS,
+  PIPELINE_SUCCEEDED,
+  STEPS,
+  TRANSIENT_ERRORS,
+} from "./pipeline-definition";
 
 export type TopicName = "alerts" | "pipelineEvents";
 
@@ -46,8 +58,16 @@ export interface SubscriberSpec extends QueueSubscriptionOptions {
 
 /** Subscribers every environment gets unless told otherwise. */
 export const DEFAULT_SUBSCRIBERS: readonly SubscriberSpec[] = [
-  { name: "pipeline-events", topic: "pipelineEvents", purpose: "downstream consumers: success events and Glue job state changes" },
-  { name: "alerts-log", topic: "alerts", purpose: "a durable, queryable record of every alert, including where nobody is paged" },
+  {
+    name: "pipeline-events",
+    topic: "pipelineEvents",
+    purpose: "downstream consumers: success events and Glue job state changes",
+  },
+  {
+    name: "alerts-log",
+    topic: "alerts",
+    purpose: "a durable, queryable record of every alert, including where nobody is paged",
+  },
 ];
 
 export interface OrchestrationProps {
@@ -90,7 +110,11 @@ export class Orchestration extends Construct {
   /** What EventBridge could not deliver to a topic. */
   readonly deliveryDeadLetters: DeadLetterQueue;
 
-  constructor(scope: Construct, id: string, private readonly props: OrchestrationProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: OrchestrationProps,
+  ) {
     super(scope, id);
     const { naming, accountId, region } = props;
     const prefix = naming.prefix;
@@ -103,7 +127,10 @@ export class Orchestration extends Construct {
     this.key = new EncryptionKey(this, "key", { naming, purpose: "messaging", accountId, region });
     // Services that write to our encrypted topics and queues on their own behalf, each pinned to our resources.
     const keyUse = ["kms:GenerateDataKey", "kms:Decrypt"];
-    const pinned = (arn: string) => ({ StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": arn } });
+    const pinned = (arn: string) => ({
+      StringEquals: { "aws:SourceAccount": accountId },
+      ArnLike: { "aws:SourceArn": arn },
+    });
     this.key.allowService("EventBridgeRules", "events.amazonaws.com", keyUse, pinned(ours.rules));
     this.key.allowService("CloudWatchAlarms", "cloudwatch.amazonaws.com", keyUse, pinned(ours.alarms));
     this.key.allowService("SnsToEncryptedQueues", "sns.amazonaws.com", keyUse, pinned(ours.topics));
@@ -112,33 +139,67 @@ export class Orchestration extends Construct {
     this.alerts = new SecureTopic(this, "alerts", { ...topic, name: "alerts", displayName: `${prefix} alerts` });
     this.alerts.allowServicePublish("CloudWatchAlarms", "cloudwatch.amazonaws.com", ours.alarms);
     this.alerts.allowServicePublish("EventBridgeRules", "events.amazonaws.com", ours.rules);
-    this.pipelineEvents = new SecureTopic(this, "pipeline-events", { ...topic, name: "pipeline-events", displayName: `${prefix} pipeline events` });
+    this.pipelineEvents = new SecureTopic(this, "pipeline-events", {
+      ...topic,
+      name: "pipeline-events",
+      displayName: `${prefix} pipeline events`,
+    });
     this.pipelineEvents.allowServicePublish("EventBridgeRules", "events.amazonaws.com", ours.rules);
 
     const subscribers: Record<string, SecureQueue> = {};
     for (const spec of props.subscribers ?? DEFAULT_SUBSCRIBERS) {
-      if (subscribers[spec.name]) throw new ValidationError("ORCHESTRATION_DUPLICATE_SUBSCRIBER", `subscriber "${spec.name}" is defined twice`, this);
-      const queue = new SecureQueue(this, `${spec.name}-subscriber`, { naming, name: spec.name, key: this.key, maxReceiveCount: props.maxReceiveCount });
+      if (subscribers[spec.name])
+        throw new ValidationError(
+          "ORCHESTRATION_DUPLICATE_SUBSCRIBER",
+          `subscriber "${spec.name}" is defined twice`,
+          this,
+        );
+      const queue = new SecureQueue(this, `${spec.name}-subscriber`, {
+        naming,
+        name: spec.name,
+        key: this.key,
+        maxReceiveCount: props.maxReceiveCount,
+      });
       (spec.topic === "alerts" ? this.alerts : this.pipelineEvents).subscribeQueue(spec.name, queue, spec);
       subscribers[spec.name] = queue;
     }
     this.subscribers = subscribers;
 
-    this.deliveryDeadLetters = new DeadLetterQueue(this, "event-delivery-dead-letters", { naming, name: "event-delivery", key: this.key });
-    this.eventSource = `${prefix}.pipelines`;
-    this.successRule = this.route("pipeline-succeeded", `Pipeline success events → ${this.pipelineEvents.topicName}`, this.pipelineEvents, {
-      source: [this.eventSource],
-      "detail-type": [PIPELINE_SUCCEEDED],
+    this.deliveryDeadLetters = new DeadLetterQueue(this, "event-delivery-dead-letters", {
+      naming,
+      name: "event-delivery",
+      key: this.key,
     });
+    this.eventSource = `${prefix}.pipelines`;
+    this.successRule = this.route(
+      "pipeline-succeeded",
+      `Pipeline success events → ${this.pipelineEvents.topicName}`,
+      this.pipelineEvents,
+      {
+        source: [this.eventSource],
+        "detail-type": [PIPELINE_SUCCEEDED],
+      },
+    );
 
     const rawBucketName = props.lake.zones.raw.bucket.bucket.bucketInput;
-    if (!rawBucketName || Token.isUnresolved(rawBucketName)) throw new ValidationError("ORCHESTRATION_COMPUTED_RAW_BUCKET", "the raw bucket needs a literal name for the trigger's event pattern", this);
+    if (!rawBucketName || Token.isUnresolved(rawBucketName))
+      throw new ValidationError(
+        "ORCHESTRATION_COMPUTED_RAW_BUCKET",
+        "the raw bucket needs a literal name for the trigger's event pattern",
+        this,
+      );
     const pipelines: Record<string, DatasetPipeline> = {};
     for (const jobs of props.pipelines ?? []) {
       const name = jobs.dataset.name;
-      if (pipelines[name]) throw new ValidationError("ORCHESTRATION_DUPLICATE_PIPELINE", `dataset ${name} has two pipelines`, this);
+      if (pipelines[name])
+        throw new ValidationError("ORCHESTRATION_DUPLICATE_PIPELINE", `dataset ${name} has two pipelines`, this);
       const crawler = props.catalog.crawlers[name];
-      if (!crawler) throw new ValidationError("ORCHESTRATION_NO_RAW_CRAWLER", `dataset ${name} has no raw-zone crawler: a pipeline starts from raw landings, so the dataset must live in the raw zone`, this);
+      if (!crawler)
+        throw new ValidationError(
+          "ORCHESTRATION_NO_RAW_CRAWLER",
+          `dataset ${name} has no raw-zone crawler: a pipeline starts from raw landings, so the dataset must live in the raw zone`,
+          this,
+        );
       pipelines[name] = new DatasetPipeline(this, `${name}-pipeline`, {
         naming,
         accountId,
@@ -161,26 +222,65 @@ export class Orchestration extends Construct {
 
     const jobNames = (props.pipelines ?? []).flatMap((p) => [p.rawToProcessed.name, p.processedToConsumer.name]);
     if (jobNames.length > 0) {
-      this.glueJobStateRule = this.route("glue-job-state", `Pipeline Glue job state changes → ${this.pipelineEvents.topicName}`, this.pipelineEvents, {
-        source: ["aws.glue"],
-        "detail-type": ["Glue Job State Change"],
-        detail: { jobName: jobNames },
-      });
+      this.glueJobStateRule = this.route(
+        "glue-job-state",
+        `Pipeline Glue job state changes → ${this.pipelineEvents.topicName}`,
+        this.pipelineEvents,
+        {
+          source: ["aws.glue"],
+          "detail-type": ["Glue Job State Change"],
+          detail: { jobName: jobNames },
+        },
+      );
     }
 
-    stackOutput(this, "orchestration_alerts_topic_arn", this.alerts.arn, "SNS on-call topic: pipeline failures, and alarms where the environment pages");
-    stackOutput(this, "orchestration_pipeline_events_topic_arn", this.pipelineEvents.arn, "SNS topic of pipeline success events and Glue job state changes");
-    stackOutput(this, "orchestration_subscriber_queue_urls", mapValues(subscribers, (q) => q.url), "SQS queue subscribed to a topic, by subscriber name (each with a dead-letter queue)");
-    stackOutput(this, "orchestration_state_machine_arns", mapValues(pipelines, (p) => p.stateMachine.arn), "Step Functions state machine of each dataset's pipeline, by dataset name");
+    stackOutput(
+      this,
+      "orchestration_alerts_topic_arn",
+      this.alerts.arn,
+      "SNS on-call topic: pipeline failures, and alarms where the environment pages",
+    );
+    stackOutput(
+      this,
+      "orchestration_pipeline_events_topic_arn",
+      this.pipelineEvents.arn,
+      "SNS topic of pipeline success events and Glue job state changes",
+    );
+    stackOutput(
+      this,
+      "orchestration_subscriber_queue_urls",
+      mapValues(subscribers, (q) => q.url),
+      "SQS queue subscribed to a topic, by subscriber name (each with a dead-letter queue)",
+    );
+    stackOutput(
+      this,
+      "orchestration_state_machine_arns",
+      mapValues(pipelines, (p) => p.stateMachine.arn),
+      "Step Functions state machine of each dataset's pipeline, by dataset name",
+    );
   }
 
   /** A rule on the default bus delivering matching events to a topic; what cannot be delivered goes to the delivery DLQ. */
-  private route(name: string, description: string, topic: SecureTopic, pattern: Record<string, unknown>): CloudwatchEventRule {
+  private route(
+    name: string,
+    description: string,
+    topic: SecureTopic,
+    pattern: Record<string, unknown>,
+  ): CloudwatchEventRule {
     const { naming, accountId, region } = this.props;
     const ruleName = naming.name(name);
-    const rule = new CloudwatchEventRule(this, `${name}-rule`, { name: ruleName, description, eventPattern: JSON.stringify(pattern) });
+    const rule = new CloudwatchEventRule(this, `${name}-rule`, {
+      name: ruleName,
+      description,
+      eventPattern: JSON.stringify(pattern),
+    });
     const ruleArn = naming.arn({ service: "events", region, account: accountId, resource: `rule/${ruleName}` });
-    this.deliveryDeadLetters.allowDeadLettersFrom(`Undelivered${pascalCase(name)}`, "events.amazonaws.com", ruleArn, accountId);
+    this.deliveryDeadLetters.allowDeadLettersFrom(
+      `Undelivered${pascalCase(name)}`,
+      "events.amazonaws.com",
+      ruleArn,
+      accountId,
+    );
     new CloudwatchEventTarget(this, `${name}-target`, {
       rule: rule.name,
       targetId: "topic",

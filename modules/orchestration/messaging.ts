@@ -102,16 +102,27 @@ export class SecureQueue extends Construct {
   readonly queueName: string;
   private readonly statements: PolicyStatement[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: SecureQueueProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: SecureQueueProps,
+  ) {
     super(scope, id);
     this.queueName = props.naming.name(props.name);
-    this.deadLetter = new DeadLetterQueue(this, "dead-letter", { naming: props.naming, name: props.name, key: props.key });
+    this.deadLetter = new DeadLetterQueue(this, "dead-letter", {
+      naming: props.naming,
+      name: props.name,
+      key: props.key,
+    });
     this.queue = new SqsQueue(this, "queue", {
       name: this.queueName,
       messageRetentionSeconds: props.retentionSeconds ?? QUEUE_DEFAULTS.retentionSeconds,
       visibilityTimeoutSeconds: props.visibilityTimeoutSeconds ?? QUEUE_DEFAULTS.visibilityTimeoutSeconds,
       receiveWaitTimeSeconds: QUEUE_DEFAULTS.receiveWaitTimeSeconds,
-      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.deadLetter.arn, maxReceiveCount: props.maxReceiveCount }),
+      redrivePolicy: JSON.stringify({
+        deadLetterTargetArn: this.deadLetter.arn,
+        maxReceiveCount: props.maxReceiveCount,
+      }),
       kmsMasterKeyId: props.key.arn,
       kmsDataKeyReusePeriodSeconds: QUEUE_DEFAULTS.kmsDataKeyReusePeriodSeconds,
     });
@@ -146,18 +157,29 @@ export class SecureQueue extends Construct {
       resources: [this.queue.arn],
       keptBecause: [
         {
-          reason: "a consumer reads the queue's attributes (its visibility timeout, its redrive policy) when it starts polling; the emulated poller reads them in process",
+          reason:
+            "a consumer reads the queue's attributes (its visibility timeout, its redrive policy) when it starts polling; the emulated poller reads them in process",
           actions: ["sqs:GetQueueAttributes"],
           citation: "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-sqs.html",
         },
-        { reason: "used only on failure: a message whose processing failed is made visible again for its retry", actions: ["sqs:ChangeMessageVisibility"], varies: true },
+        {
+          reason: "used only on failure: a message whose processing failed is made visible again for its retry",
+          actions: ["sqs:ChangeMessageVisibility"],
+          varies: true,
+        },
       ],
     });
     this.props.key.grantDecrypt(grantee, "sqs", QUEUE_KEY);
   }
 }
 
-function sendFrom(sid: string, service: string, queueArn: string, sourceArn: string, accountId: string): PolicyStatement {
+function sendFrom(
+  sid: string,
+  service: string,
+  queueArn: string,
+  sourceArn: string,
+  accountId: string,
+): PolicyStatement {
   return {
     sid,
     principals: { Service: service },
@@ -204,12 +226,23 @@ export class SecureTopic extends Construct {
   private readonly servicePublishers: { sid: string; service: string; sourceArn: string }[] = [];
   private readonly rolePublishers: { sid: string; roleArn: string }[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: SecureTopicProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: SecureTopicProps,
+  ) {
     super(scope, id);
     this.topicName = props.naming.name(props.name);
-    this.topic = new SnsTopic(this, "topic", { name: this.topicName, displayName: props.displayName, kmsMasterKeyId: props.key.arn });
+    this.topic = new SnsTopic(this, "topic", {
+      name: this.topicName,
+      displayName: props.displayName,
+      kmsMasterKeyId: props.key.arn,
+    });
     this.arn = this.topic.arn;
-    new SnsTopicPolicy(this, "policy", { arn: this.topic.arn, policy: Lazy.stringValue({ produce: () => this.policy() }) });
+    new SnsTopicPolicy(this, "policy", {
+      arn: this.topic.arn,
+      policy: Lazy.stringValue({ produce: () => this.policy() }),
+    });
   }
 
   /**
@@ -227,7 +260,12 @@ export class SecureTopic extends Construct {
 
   /** Identity permission to publish, including the key (through SNS). */
   grantPublish(grantee: IGrantable, keptBecause?: KeptReason): void {
-    grantee.addToPolicy({ sid: sidOf("publish", this.node.id), actions: ["sns:Publish"], resources: [this.topic.arn], ...(keptBecause ? { keptBecause } : {}) });
+    grantee.addToPolicy({
+      sid: sidOf("publish", this.node.id),
+      actions: ["sns:Publish"],
+      resources: [this.topic.arn],
+      ...(keptBecause ? { keptBecause } : {}),
+    });
     this.props.key.grantEncryptDecrypt(grantee, "sns", keptList(keptBecause).concat(TOPIC_KEY));
   }
 
@@ -236,8 +274,18 @@ export class SecureTopic extends Construct {
    * cannot deliver goes to the queue's DLQ instead of being dropped after SNS's retries.
    */
   subscribeQueue(id: string, queue: SecureQueue, options: QueueSubscriptionOptions = {}): SnsTopicSubscription {
-    queue.allowSendFrom(`From${id.replace(/[^A-Za-z0-9]/g, "")}Topic`, "sns.amazonaws.com", this.topic.arn, this.props.accountId);
-    queue.deadLetter.allowDeadLettersFrom(`Undeliverable${id.replace(/[^A-Za-z0-9]/g, "")}`, "sns.amazonaws.com", this.topic.arn, this.props.accountId);
+    queue.allowSendFrom(
+      `From${id.replace(/[^A-Za-z0-9]/g, "")}Topic`,
+      "sns.amazonaws.com",
+      this.topic.arn,
+      this.props.accountId,
+    );
+    queue.deadLetter.allowDeadLettersFrom(
+      `Undeliverable${id.replace(/[^A-Za-z0-9]/g, "")}`,
+      "sns.amazonaws.com",
+      this.topic.arn,
+      this.props.accountId,
+    );
     const subscription = new SnsTopicSubscription(this, `${id}-subscription`, {
       topicArn: this.topic.arn,
       protocol: "sqs",
@@ -256,18 +304,19 @@ export class SecureTopic extends Construct {
     const services = this.servicePublishers.map((p) => p.service);
     const roles = this.rolePublishers.map((p) => p.roleArn);
     const statements: PolicyStatement[] = [
-      ...this.servicePublishers.map(
-        (p): PolicyStatement => ({
-          sid: p.sid,
-          principals: { Service: p.service },
-          actions: ["sns:Publish"],
-          resources: [this.topic.arn],
-          conditions: { StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": p.sourceArn } },
-        }),
-      ),
-      ...this.rolePublishers.map(
-        (p): PolicyStatement => ({ sid: p.sid, principals: { AWS: p.roleArn }, actions: ["sns:Publish"], resources: [this.topic.arn] }),
-      ),
+      ...this.servicePublishers.map((p): PolicyStatement => ({
+        sid: p.sid,
+        principals: { Service: p.service },
+        actions: ["sns:Publish"],
+        resources: [this.topic.arn],
+        conditions: { StringEquals: { "aws:SourceAccount": accountId }, ArnLike: { "aws:SourceArn": p.sourceArn } },
+      })),
+      ...this.rolePublishers.map((p): PolicyStatement => ({
+        sid: p.sid,
+        principals: { AWS: p.roleArn },
+        actions: ["sns:Publish"],
+        resources: [this.topic.arn],
+      })),
       {
         // Anyone else is refused, even with an IAM policy that allows sns:Publish.
         sid: "DenyOtherPublishers",
@@ -277,7 +326,10 @@ export class SecureTopic extends Construct {
         resources: [this.topic.arn],
         conditions: {
           StringNotEqualsIfExists: { "aws:PrincipalServiceName": services.length > 0 ? services : ["none"] },
-          ArnNotEqualsIfExists: { "aws:PrincipalArn": roles.length > 0 ? roles : [naming.arn({ service: "iam", account: accountId, resource: "role/none" })] },
+          ArnNotEqualsIfExists: {
+            "aws:PrincipalArn":
+              roles.length > 0 ? roles : [naming.arn({ service: "iam", account: accountId, resource: "role/none" })],
+          },
         },
       },
       {

@@ -47,7 +47,10 @@ export const TRANSIENT_ERRORS = {
 } as const;
 
 /** Another run of the job holds its single slot, or the account's Glue capacity is used up: wait for it. */
-export const JOB_BUSY_ERRORS = ["Glue.ConcurrentRunsExceededException", "Glue.ResourceNumberLimitExceededException"] as const;
+export const JOB_BUSY_ERRORS = [
+  "Glue.ConcurrentRunsExceededException",
+  "Glue.ResourceNumberLimitExceededException",
+] as const;
 /** The crawler is already crawling (maybe from before this run's files landed): wait, then start our own crawl. */
 export const CRAWLER_BUSY_ERRORS = ["Glue.CrawlerRunningException"] as const;
 
@@ -105,9 +108,14 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   const maxPolls = Math.ceil(((props.crawlerMaxWaitMinutes ?? 60) * 60) / pollSeconds);
   const sm = new StateMachineBuilder(`${props.dataset} pipeline`);
 
-  const retry = (errors: readonly string[], policy: Omit<Retrier, "ErrorEquals">): Retrier => ({ ErrorEquals: errors, ...policy });
+  const retry = (errors: readonly string[], policy: Omit<Retrier, "ErrorEquals">): Retrier => ({
+    ErrorEquals: errors,
+    ...policy,
+  });
   /** Everything not retried lands in `$.failure` and goes to the step's failure record. */
-  const catchTo = (step: string): Catcher[] => [{ ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: `${step}Failed` }];
+  const catchTo = (step: string): Catcher[] => [
+    { ErrorEquals: ["States.ALL"], ResultPath: "$.failure", Next: `${step}Failed` },
+  ];
   /** A Pass that turns the caught { Error, Cause } into the failure record { step, error, cause }. */
   const recordFailure = (step: string) =>
     sm.add(`${step}Failed`, {
@@ -118,7 +126,13 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
       Next: STEPS.notifyFailure,
     });
   /** A Glue job run to completion (`.sync`): busy and transient errors retried, the rest caught. */
-  const glueJobStep = (step: string, jobName: string, args: Readonly<Record<string, string>>, comment: string, next: string) => {
+  const glueJobStep = (
+    step: string,
+    jobName: string,
+    args: Readonly<Record<string, string>>,
+    comment: string,
+    next: string,
+  ) => {
     sm.add(step, {
       Type: "Task",
       Comment: comment,
@@ -136,7 +150,8 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   const bucket = props.runRecordsBucket;
   const byExecution = (key: string) => executionFormat(key, "{name}");
   const uri = (key: string) => byExecution(`s3://${bucket}/${key}`);
-  const summary = (job: "raw_to_processed" | "processed_to_consumer") => uri(runLayout.summaryKey(props.datasetPrefix, job, "{name}"));
+  const summary = (job: "raw_to_processed" | "processed_to_consumer") =>
+    uri(runLayout.summaryKey(props.datasetPrefix, job, "{name}"));
   sm.add("Start", {
     Type: "Pass",
     Comment: "The run's own record and paths; the triggering events stay in the execution's input",
@@ -158,12 +173,17 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add(STEPS.writeManifest, {
     Type: "Task",
     Comment: "The run's manifest: the execution's input verbatim (landed keys, one S3 event, or a reprocess request)",
-    ...awsSdk("s3", "putObject", {
-      Bucket: bucket,
-      "Key.$": "$.run.manifestKey",
-      "Body.$": "States.JsonToString($$.Execution.Input)",
-      ContentType: "application/json",
-    }, props.partition),
+    ...awsSdk(
+      "s3",
+      "putObject",
+      {
+        Bucket: bucket,
+        "Key.$": "$.run.manifestKey",
+        "Body.$": "States.JsonToString($$.Execution.Input)",
+        ContentType: "application/json",
+      },
+      props.partition,
+    ),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.s3, RETRY.transient)],
     Catch: catchTo(STEPS.writeManifest),
@@ -174,7 +194,11 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   glueJobStep(
     STEPS.rawToProcessed,
     props.rawToProcessedJobName,
-    { "--manifest_path.$": "$.run.manifest", "--run_id.$": "$$.Execution.Name", "--summary_path.$": "$.run.rawToProcessedSummary" },
+    {
+      "--manifest_path.$": "$.run.manifest",
+      "--run_id.$": "$$.Execution.Name",
+      "--summary_path.$": "$.run.rawToProcessedSummary",
+    },
     "Raw → processed: reads what the manifest names; clean, deduplicate, quarantine rejects; its summary lists the partitions it touched",
     STEPS.startCrawler,
   );
@@ -241,7 +265,11 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   });
   sm.add("CrawlMissing", {
     Type: "Pass",
-    Parameters: { step: "UpdateCatalog", error: "CrawlNotSucceeded", cause: `crawler ${props.crawlerName} is idle and reports no last crawl` },
+    Parameters: {
+      step: "UpdateCatalog",
+      error: "CrawlNotSucceeded",
+      cause: `crawler ${props.crawlerName} is idle and reports no last crawl`,
+    },
     ResultPath: "$.failure",
     Next: STEPS.notifyFailure,
   });
@@ -259,7 +287,11 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   glueJobStep(
     STEPS.processedToConsumer,
     props.processedToConsumerJobName,
-    { "--partitions_path.$": "$.run.rawToProcessedSummary", "--run_id.$": "$$.Execution.Name", "--summary_path.$": "$.run.processedToConsumerSummary" },
+    {
+      "--partitions_path.$": "$.run.rawToProcessedSummary",
+      "--run_id.$": "$$.Execution.Name",
+      "--summary_path.$": "$.run.processedToConsumerSummary",
+    },
     "Processed → consumer: rebuilds the contract's view for exactly the partitions raw → processed touched",
     STEPS.publishSucceeded,
   );
@@ -267,24 +299,27 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add(STEPS.publishSucceeded, {
     Type: "Task",
     Comment: "Tells subscribers the consumer zone has this run's data",
-    ...eventsPutEvents([
-      {
-        Source: props.eventSource,
-        DetailType: PIPELINE_SUCCEEDED,
-        Detail: {
-          dataset: props.dataset,
-          status: "SUCCEEDED",
-          "execution.$": "$.execution",
-          "startedAt.$": "$.startedAt",
-          "rawToProcessedRunId.$": "$.rawToProcessed.jobRunId",
-          "processedToConsumerRunId.$": "$.processedToConsumer.jobRunId",
-          // What the run read, and where each job says what it wrote and set aside (quarantined rows, unreadable objects).
-          "manifest.$": "$.run.manifest",
-          "rawToProcessedSummary.$": "$.run.rawToProcessedSummary",
-          "processedToConsumerSummary.$": "$.run.processedToConsumerSummary",
+    ...eventsPutEvents(
+      [
+        {
+          Source: props.eventSource,
+          DetailType: PIPELINE_SUCCEEDED,
+          Detail: {
+            dataset: props.dataset,
+            status: "SUCCEEDED",
+            "execution.$": "$.execution",
+            "startedAt.$": "$.startedAt",
+            "rawToProcessedRunId.$": "$.rawToProcessed.jobRunId",
+            "processedToConsumerRunId.$": "$.processedToConsumer.jobRunId",
+            // What the run read, and where each job says what it wrote and set aside (quarantined rows, unreadable objects).
+            "manifest.$": "$.run.manifest",
+            "rawToProcessedSummary.$": "$.run.rawToProcessedSummary",
+            "processedToConsumerSummary.$": "$.run.processedToConsumerSummary",
+          },
         },
-      },
-    ], props.partition),
+      ],
+      props.partition,
+    ),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.events, RETRY.transient)],
     Catch: catchTo(STEPS.publishSucceeded),
@@ -297,25 +332,28 @@ export function pipelineDefinition(props: PipelineDefinitionProps): StateMachine
   sm.add(STEPS.notifyFailure, {
     Type: "Task",
     Comment: "Alerts through SNS: which dataset, step and error, and how to redrive",
-    ...snsPublish({
-      TopicArn: props.alertsTopicArn,
-      Subject: `${props.subjectPrefix} pipeline ${props.dataset} failed`.slice(0, 100),
-      Message: {
-        dataset: props.dataset,
-        "execution.$": "$.execution",
-        "step.$": failurePath("step"),
-        "error.$": failurePath("error"),
-        "cause.$": failurePath("cause"),
-        "manifest.$": "$.run.manifest",
-        // Not `aws stepfunctions redrive-execution`: a Catch handled the error, so a redrive would continue
-        // at PipelineFailed and fail again; pipeline:rerun re-runs the execution's landing instead.
-        "redrive.$": "States.Format('npm run pipeline:rerun -- --redrive {}', $.execution)",
+    ...snsPublish(
+      {
+        TopicArn: props.alertsTopicArn,
+        Subject: `${props.subjectPrefix} pipeline ${props.dataset} failed`.slice(0, 100),
+        Message: {
+          dataset: props.dataset,
+          "execution.$": "$.execution",
+          "step.$": failurePath("step"),
+          "error.$": failurePath("error"),
+          "cause.$": failurePath("cause"),
+          "manifest.$": "$.run.manifest",
+          // Not `aws stepfunctions redrive-execution`: a Catch handled the error, so a redrive would continue
+          // at PipelineFailed and fail again; pipeline:rerun re-runs the execution's landing instead.
+          "redrive.$": "States.Format('npm run pipeline:rerun -- --redrive {}', $.execution)",
+        },
+        MessageAttributes: {
+          dataset: { DataType: "String", StringValue: props.dataset },
+          step: { DataType: "String", "StringValue.$": failurePath("step") },
+        },
       },
-      MessageAttributes: {
-        dataset: { DataType: "String", StringValue: props.dataset },
-        step: { DataType: "String", "StringValue.$": failurePath("step") },
-      },
-    }, props.partition),
+      props.partition,
+    ),
     ResultPath: null,
     Retry: [retry(TRANSIENT_ERRORS.sns, RETRY.transient)],
     // The alert itself failed: the execution still fails (and the failed-executions alarm sees it).

@@ -155,17 +155,30 @@ export class DatasetPipeline extends Construct {
     const { naming, accountId, region, jobs } = props;
     const dataset = jobs.dataset;
     this.dataset = dataset;
-    for (const [step, job] of [["rawToProcessed", jobs.rawToProcessed], ["processedToConsumer", jobs.processedToConsumer]] as const) {
+    for (const [step, job] of [
+      ["rawToProcessed", jobs.rawToProcessed],
+      ["processedToConsumer", jobs.processedToConsumer],
+    ] as const) {
       assertOneRunAtATime(dataset.name, step, job);
     }
 
     const runRecordsBucket = props.lake.zones.quarantine.bucket.bucket.bucketInput;
-    if (!runRecordsBucket || Token.isUnresolved(runRecordsBucket)) throw new ValidationError("PIPELINE_COMPUTED_RUN_RECORDS_BUCKET", `pipeline ${dataset.name}: the quarantine bucket needs a literal name for the run's manifest and summary paths`, this);
+    if (!runRecordsBucket || Token.isUnresolved(runRecordsBucket))
+      throw new ValidationError(
+        "PIPELINE_COMPUTED_RUN_RECORDS_BUCKET",
+        `pipeline ${dataset.name}: the quarantine bucket needs a literal name for the run's manifest and summary paths`,
+        this,
+      );
     this.runRecordsBucket = runRecordsBucket;
     this.manifestPrefix = runLayout.manifestPrefix(dataset.prefix);
 
     this.stateMachineName = naming.name(dataset.name, "pipeline");
-    const stateMachineArn = naming.arn({ service: "states", region, account: accountId, resource: `stateMachine:${this.stateMachineName}` });
+    const stateMachineArn = naming.arn({
+      service: "states",
+      region,
+      account: accountId,
+      resource: `stateMachine:${this.stateMachineName}`,
+    });
     this.definition = pipelineDefinition({
       partition: naming.partition,
       dataset: dataset.name,
@@ -194,13 +207,27 @@ export class DatasetPipeline extends Construct {
       actions: ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
       resources: [jobs.rawToProcessed.arn, jobs.processedToConsumer.arn],
       keptBecause: [
-        { reason: "the .sync integration's poller lists the job's runs; the emulated interpreter polls GetJobRun only", actions: ["glue:GetJobRuns"], citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html" },
-        { reason: "used only when an execution is stopped or times out while a job runs: the .sync integration stops the run", actions: ["glue:BatchStopJobRun"], citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html", varies: true },
+        {
+          reason: "the .sync integration's poller lists the job's runs; the emulated interpreter polls GetJobRun only",
+          actions: ["glue:GetJobRuns"],
+          citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html",
+        },
+        {
+          reason:
+            "used only when an execution is stopped or times out while a job runs: the .sync integration stops the run",
+          actions: ["glue:BatchStopJobRun"],
+          citation: "https://docs.aws.amazon.com/step-functions/latest/dg/glue-iam.html",
+          varies: true,
+        },
       ],
     });
     // The run's manifest: written once per execution, read by the raw → processed job (ingestion grants that).
     props.lake.grantWrite("quarantine", this.role, this.manifestPrefix);
-    this.role.addToPolicy({ sid: "CrawlTheRawFolder", actions: ["glue:StartCrawler", "glue:GetCrawler"], resources: [props.crawler.arn] });
+    this.role.addToPolicy({
+      sid: "CrawlTheRawFolder",
+      actions: ["glue:StartCrawler", "glue:GetCrawler"],
+      resources: [props.crawler.arn],
+    });
     this.role.addToPolicy({
       sid: "PublishTheSuccessEvent",
       actions: ["events:PutEvents"],
@@ -211,21 +238,36 @@ export class DatasetPipeline extends Construct {
     props.alerts.allowRolePublish(`${pascalCase(dataset.name)}Pipeline`, this.role.arn);
     this.role.addToPolicy({
       sid: "XRayTracing",
-      actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+      actions: [
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+      ],
       resources: ["*"],
       wildcardResourceReason: "X-Ray's write and sampling actions support no resource-level permissions",
-      keptBecause: { ...XRAY_TRACING, citation: "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html" },
+      keptBecause: {
+        ...XRAY_TRACING,
+        citation: "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-xray-tracing.html",
+      },
     });
     this.role.addToPolicy({
       sid: "DeliverExecutionLogs",
       actions: [
-        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
       ],
       resources: ["*"],
       wildcardResourceReason: "CloudWatch Logs' vended-log delivery actions support no resource-level permissions",
       keptBecause: {
-        reason: "Step Functions sets up the execution log's vended-log delivery with the role when the state machine is created or updated; the emulator's state machines deliver no logs",
+        reason:
+          "Step Functions sets up the execution log's vended-log delivery with the role when the state machine is created or updated; the emulator's state machines deliver no logs",
         citation: "https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html",
       },
     });
@@ -237,7 +279,11 @@ export class DatasetPipeline extends Construct {
       type: "STANDARD", // redrive, exactly-once job starts and a year of runtime; Express has none of them
       roleArn: this.role.arn,
       definition: JSON.stringify(this.definition),
-      loggingConfiguration: { logDestination: `${this.logGroup.arn}:*`, includeExecutionData: props.logExecutionData, level: "ALL" },
+      loggingConfiguration: {
+        logDestination: `${this.logGroup.arn}:*`,
+        includeExecutionData: props.logExecutionData,
+        level: "ALL",
+      },
       tracingConfiguration: { enabled: true },
       // Step Functions checks the role's log-delivery permissions when it creates the machine.
       dependsOn: this.role.inlinePolicy ? [this.role.inlinePolicy] : undefined,
@@ -290,14 +336,21 @@ export class DatasetPipeline extends Construct {
         description: `Reads the ${dataset.name} landing buffer in batches and starts its pipeline`,
       });
       buffer.grantConsume(pipeRole);
-      pipeRole.addToPolicy({ sid: "StartThePipeline", actions: ["states:StartExecution"], resources: [this.stateMachine.arn] });
+      pipeRole.addToPolicy({
+        sid: "StartThePipeline",
+        actions: ["states:StartExecution"],
+        resources: [this.stateMachine.arn],
+      });
       this.pipe = new PipesPipe(this, "pipe", {
         name: pipeName,
         description: `Batches ${dataset.name} landings into one pipeline execution`,
         roleArn: pipeRole.arn,
         source: buffer.arn,
         sourceParameters: {
-          sqsQueueParameters: { batchSize: props.batching.batchSize, maximumBatchingWindowInSeconds: props.batching.windowSeconds },
+          sqsQueueParameters: {
+            batchSize: props.batching.batchSize,
+            maximumBatchingWindowInSeconds: props.batching.windowSeconds,
+          },
         },
         target: this.stateMachine.arn,
         targetParameters: {
@@ -307,7 +360,11 @@ export class DatasetPipeline extends Construct {
         dependsOn: pipeRole.inlinePolicy ? [pipeRole.inlinePolicy] : undefined, // the pipe checks its role when it starts
       });
     } else {
-      this.deadLetters = new DeadLetterQueue(this, "trigger-dead-letters", { naming, name: `${dataset.name}-trigger`, key: props.key });
+      this.deadLetters = new DeadLetterQueue(this, "trigger-dead-letters", {
+        naming,
+        name: `${dataset.name}-trigger`,
+        key: props.key,
+      });
       this.deadLetters.allowDeadLettersFrom("UndeliveredByRawCreatedRule", "events.amazonaws.com", ruleArn, accountId);
       const startRole = new ServiceRole(this, "trigger-role", {
         naming,
@@ -317,7 +374,11 @@ export class DatasetPipeline extends Construct {
         sourceArns: [ruleArn],
         description: `Lets the ${dataset.name} raw-created rule start its pipeline`,
       });
-      startRole.addToPolicy({ sid: "StartThePipeline", actions: ["states:StartExecution"], resources: [this.stateMachine.arn] });
+      startRole.addToPolicy({
+        sid: "StartThePipeline",
+        actions: ["states:StartExecution"],
+        resources: [this.stateMachine.arn],
+      });
       new CloudwatchEventTarget(this, "to-pipeline", {
         rule: this.rule.name,
         targetId: "pipeline",

@@ -22,6 +22,12 @@ export interface ArnComponents {
 }
 
 /** "arn:<partition>:<service>:<region>:<account>:<resource>". */
-export function formatArn({ partition = DEFAULT_PARTITION, service, region = "", account = "", resource }: ArnComponents): string {
+export function formatArn({
+  partition = DEFAULT_PARTITION,
+  service,
+  region = "",
+  account = "",
+  resource,
+}: ArnComponents): string {
   return `arn:${partition}:${service}:${region}:${account}:${resource}`;
 }

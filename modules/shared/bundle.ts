@@ -59,7 +59,9 @@ export const FUNCTION_BUILD_OPTIONS = {
   outExtension: { ".js": ".mjs" },
   // The CommonJS packages in the bundle (the SDK's dist-cjs) require Node built-ins; an ES module
   // has no `require` of its own, so every output file gets one.
-  banner: { js: 'import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);' },
+  banner: {
+    js: 'import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);',
+  },
   legalComments: "eof",
   // File and line mapping without a second copy of every source: a quarter of the size.
   sourcesContent: false,
@@ -76,7 +78,10 @@ const memo = new Map<string, Artifact>();
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 /** Bundles and zips `functions/<name>/index.ts`, or reuses the cached zip when nothing it read changed. */
-export function bundleFunction(name: string, options: { readonly force?: boolean; readonly buildDir?: string } = {}): Artifact {
+export function bundleFunction(
+  name: string,
+  options: { readonly force?: boolean; readonly buildDir?: string } = {},
+): Artifact {
   const outDir = join(options.buildDir ?? join(ROOT, ".build", "functions"), name);
   const key = `${outDir}`;
   if (!options.force && memo.has(key)) return { ...memo.get(key)!, cached: true };
@@ -113,8 +118,12 @@ export function bundleFunction(name: string, options: { readonly force?: boolean
     metafile: true,
     logLevel: "silent",
   });
-  if (result.errors.length) throw new Error(`function ${name}: esbuild failed:\n${result.errors.map((e) => e.text).join("\n")}`);
-  const entries: ZipEntry[] = result.outputFiles.map((f) => ({ name: f.path.slice(anchor.length + 1), data: Buffer.from(f.contents) }));
+  if (result.errors.length)
+    throw new Error(`function ${name}: esbuild failed:\n${result.errors.map((e) => e.text).join("\n")}`);
+  const entries: ZipEntry[] = result.outputFiles.map((f) => ({
+    name: f.path.slice(anchor.length + 1),
+    data: Buffer.from(f.contents),
+  }));
   const zip = deterministicZip(entries);
   const inputs = Object.keys(result.metafile!.inputs).sort();
   mkdirSync(outDir, { recursive: true });
@@ -131,10 +140,17 @@ export function bundleFunction(name: string, options: { readonly force?: boolean
 }
 
 /** Zips files of the repository (e.g. a Python package) deterministically under `.build/artifacts/`. */
-export function zipFiles(name: string, files: readonly { readonly path: string; readonly name: string }[], normalizeLineEndings = true): Artifact {
+export function zipFiles(
+  name: string,
+  files: readonly { readonly path: string; readonly name: string }[],
+  normalizeLineEndings = true,
+): Artifact {
   const entries = files.map((f) => {
     const data = readFileSync(join(ROOT, f.path));
-    return { name: f.name, data: normalizeLineEndings ? Buffer.from(data.toString("latin1").replace(/\r\n/g, "\n"), "latin1") : data };
+    return {
+      name: f.name,
+      data: normalizeLineEndings ? Buffer.from(data.toString("latin1").replace(/\r\n/g, "\n"), "latin1") : data,
+    };
   });
   const zip = deterministicZip(entries);
   const outDir = join(ROOT, ".build", "artifacts");
@@ -142,7 +158,12 @@ export function zipFiles(name: string, files: readonly { readonly path: string; 
   mkdirSync(outDir, { recursive: true });
   // Written only when changed: several stacks and test runs share the file.
   if (!existsSync(zipPath) || sha256(readFileSync(zipPath)) !== sha256(zip)) writeAtomic(zipPath, zip);
-  return describe(zipPath, zip, files.map((f) => f.path), false);
+  return describe(
+    zipPath,
+    zip,
+    files.map((f) => f.path),
+    false,
+  );
 }
 
 /** The cached zip when its manifest says nothing it read changed; undefined when stale, missing or removed while being read. */
@@ -151,7 +172,9 @@ function readCached(zipPath: string, manifestPath: string, optionsKey: string): 
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
     const fresh =
       manifest.optionsKey === optionsKey &&
-      Object.entries(manifest.inputs).every(([file, hash]) => existsSync(join(ROOT, file)) && sha256(readFileSync(join(ROOT, file))) === hash);
+      Object.entries(manifest.inputs).every(
+        ([file, hash]) => existsSync(join(ROOT, file)) && sha256(readFileSync(join(ROOT, file))) === hash,
+      );
     if (!fresh) return undefined;
     const zip = readFileSync(zipPath);
     return sha256(zip) === manifest.zipSha256 ? describe(zipPath, zip, Object.keys(manifest.inputs), true) : undefined;

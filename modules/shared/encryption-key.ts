@@ -13,13 +13,37 @@ import type { Naming } from "./naming";
 
 /** Every KMS action the account (and through it, IAM policies) may use on the key. Named, not "kms:*". */
 const ACCOUNT_KEY_ACTIONS = [
-  "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
-  "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
-  "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
-  "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations",
-  "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:RetireGrant",
-  "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
-  "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:CreateGrant",
+  "kms:Decrypt",
+  "kms:DeleteAlias",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:Encrypt",
+  "kms:GenerateDataKey",
+  "kms:GenerateDataKeyWithoutPlaintext",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListAliases",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+  "kms:RetireGrant",
+  "kms:RevokeGrant",
+  "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
 ] as const;
 
 /**
@@ -28,7 +52,11 @@ const ACCOUNT_KEY_ACTIONS = [
  */
 function logsKeyActions(withoutPlaintextDataKeys: boolean): string[] {
   return [
-    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
     ...(withoutPlaintextDataKeys ? ["kms:GenerateDataKeyWithoutPlaintext"] : []),
     "kms:DescribeKey",
   ];
@@ -54,7 +82,11 @@ export class EncryptionKey extends Construct {
   readonly arn: string;
   private readonly serviceStatements: PolicyStatement[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: EncryptionKeyProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: EncryptionKeyProps,
+  ) {
     super(scope, id);
     const accountRoot = props.naming.arn({ service: "iam", account: props.accountId, resource: "root" });
     this.key = new KmsKey(this, "key", {
@@ -93,8 +125,17 @@ export class EncryptionKey extends Construct {
    * Lets CloudWatch Logs in the key's region encrypt the log groups `logGroups` names (an
    * `ArnLike`/`ArnEquals` block on "kms:EncryptionContext:aws:logs:arn").
    */
-  allowCloudWatchLogs(sid: string, logGroups: ConditionBlock, options: { readonly withoutPlaintextDataKeys?: boolean } = {}): void {
-    this.allowService(sid, `logs.${this.props.region}.amazonaws.com`, logsKeyActions(options.withoutPlaintextDataKeys ?? false), logGroups);
+  allowCloudWatchLogs(
+    sid: string,
+    logGroups: ConditionBlock,
+    options: { readonly withoutPlaintextDataKeys?: boolean } = {},
+  ): void {
+    this.allowService(
+      sid,
+      `logs.${this.props.region}.amazonaws.com`,
+      logsKeyActions(options.withoutPlaintextDataKeys ?? false),
+      logGroups,
+    );
   }
 
   /** Decrypt through one service (e.g. S3), for readers. */
@@ -111,7 +152,12 @@ export class EncryptionKey extends Construct {
     grantee.addToPolicy(this.statement("Encrypt", ["kms:Decrypt", "kms:GenerateDataKey"], viaService, kept));
   }
 
-  private statement(what: string, actions: string[], viaService: string, keptBecause?: KeptReason | readonly KeptReason[]): PolicyStatement {
+  private statement(
+    what: string,
+    actions: string[],
+    viaService: string,
+    keptBecause?: KeptReason | readonly KeptReason[],
+  ): PolicyStatement {
     return {
       sid: sidOf(this.props.purpose, "key", what, "via", viaService),
       actions,
@@ -124,7 +170,8 @@ export class EncryptionKey extends Construct {
 
 /** A writer's kms:Decrypt through S3: S3 needs it to complete a multipart upload under SSE-KMS. */
 const MULTIPART_DECRYPT: KeptReason = {
-  reason: "S3 decrypts the upload's data key to complete a multipart upload under SSE-KMS; single-PUT writes do not need it",
+  reason:
+    "S3 decrypts the upload's data key to complete a multipart upload under SSE-KMS; single-PUT writes do not need it",
   actions: ["kms:Decrypt"],
   citation: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
   varies: true,

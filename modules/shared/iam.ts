@@ -41,7 +41,8 @@ export interface PolicyStatement {
   /** @default "Allow" */
   readonly effect?: "Allow" | "Deny";
   /** Principal for resource policies: a service, an AWS principal, or "*" (only with Deny). */
-  readonly principals?: { readonly Service?: string | readonly string[]; readonly AWS?: string | readonly string[] } | "*";
+  readonly principals?:
+    { readonly Service?: string | readonly string[]; readonly AWS?: string | readonly string[] } | "*";
   readonly actions: readonly string[];
   /** Omitted only in trust policies, where the role itself is the resource. */
   readonly resources?: readonly string[];
@@ -71,7 +72,8 @@ export function keptReasons(statement: PolicyStatement): readonly KeptReason[] {
  */
 export function sidOf(...words: readonly string[]): string {
   const text = words.join("-");
-  if (text.includes("${")) throw new Error(`IAM sid from ${JSON.stringify(text)}: a sid cannot hold a Terraform reference`);
+  if (text.includes("${"))
+    throw new Error(`IAM sid from ${JSON.stringify(text)}: a sid cannot hold a Terraform reference`);
   return pascalCase(text);
 }
 
@@ -101,7 +103,8 @@ export function assertLeastPrivilege(statements: readonly PolicyStatement[]): vo
     if (s.actions.length === 0) throw new Error(`IAM statement ${s.sid ?? ""} has no actions`);
     if ((s.effect ?? "Allow") !== "Allow") continue;
     const wildcard = s.actions.find((a) => a === "*" || /^[a-z0-9-]+:\*$/i.test(a));
-    if (wildcard) throw new Error(`IAM statement ${s.sid ?? ""} allows "${wildcard}"; grant the actions it needs instead`);
+    if (wildcard)
+      throw new Error(`IAM statement ${s.sid ?? ""} allows "${wildcard}"; grant the actions it needs instead`);
     if (s.principals === "*") throw new Error(`IAM statement ${s.sid ?? ""} allows any principal`);
     const isTrust = s.actions.every((a) => a.startsWith("sts:"));
     if (!isTrust && (!s.resources || s.resources.length === 0)) {
@@ -123,7 +126,8 @@ export function assertLeastPrivilege(statements: readonly PolicyStatement[]): vo
  */
 export const SERVICES_WITHOUT_SOURCE_CONDITIONS: Readonly<Record<string, string>> = {
   "glue.amazonaws.com": "Glue job and crawler roles: Glue's documented trust policy has no source conditions",
-  "lakeformation.amazonaws.com": "Lake Formation's data-location registration role: its documented trust policy has no source conditions",
+  "lakeformation.amazonaws.com":
+    "Lake Formation's data-location registration role: its documented trust policy has no source conditions",
   "redshift.amazonaws.com": "Redshift Spectrum/COPY roles: Redshift's documented trust policy has no source conditions",
 };
 
@@ -220,7 +224,9 @@ export class ServiceRole extends Construct implements IGrantable {
   addToPolicy(statement: PolicyStatement): void {
     assertLeastPrivilege([statement]);
     if (!statement.sid || !/^[A-Za-z0-9]+$/.test(statement.sid)) {
-      throw new Error(`${this.node.path}: IAM statement ${JSON.stringify(statement.sid ?? "")} of ${statement.actions.join(", ")} needs an alphanumeric sid`);
+      throw new Error(
+        `${this.node.path}: IAM statement ${JSON.stringify(statement.sid ?? "")} of ${statement.actions.join(", ")} needs an alphanumeric sid`,
+      );
     }
     const body = (s: PolicyStatement) => JSON.stringify([s.effect ?? "Allow", s.actions, s.resources, s.conditions]);
     const same = this.statements.findIndex((s) => body(s) === body(statement));

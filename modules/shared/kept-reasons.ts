@@ -27,13 +27,15 @@ export const EARLIER_RUN_STATE: KeptReason = {
 
 /** Secrets Manager decrypts a secret with its key under the caller's credentials. */
 export const SECRET_DECRYPT: KeptReason = {
-  reason: "Secrets Manager decrypts the secret with this key under the caller's credentials; the emulator derives no KMS call behind GetSecretValue",
+  reason:
+    "Secrets Manager decrypts the secret with this key under the caller's credentials; the emulator derives no KMS call behind GetSecretValue",
   citation: "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
 };
 
 /** SQS decrypts (and, for a sender, encrypts) messages with the queue's key under the caller's credentials. */
 export const QUEUE_KEY: KeptReason = {
-  reason: "SQS uses the queue's key under the caller's credentials to encrypt and decrypt messages; the emulator derives no KMS call behind SQS",
+  reason:
+    "SQS uses the queue's key under the caller's credentials to encrypt and decrypt messages; the emulator derives no KMS call behind SQS",
   citation: "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",
 };
 
@@ -51,6 +53,7 @@ export const XRAY_TRACING: KeptReason = {
 
 /** EventBridge Scheduler decrypts a schedule's input with the execution role. */
 export const SCHEDULE_INPUT: KeptReason = {
-    reason: "EventBridge Scheduler decrypts the schedule's input, stored under this key, with the execution role; the emulated scheduler stores it in plain text",
-    citation: "https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html",
-  };
+  reason:
+    "EventBridge Scheduler decrypts the schedule's input, stored under this key, with the execution role; the emulated scheduler stores it in plain text",
+  citation: "https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html",
+};

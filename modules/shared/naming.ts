@@ -84,7 +84,9 @@ export class Naming {
 
   private check(name: string, limit: number, what: string): string {
     if (name.length > limit) {
-      throw new Error(`${what} "${name}" is ${name.length} characters; AWS allows ${limit}. Shorten the project, environment or component name.`);
+      throw new Error(
+        `${what} "${name}" is ${name.length} characters; AWS allows ${limit}. Shorten the project, environment or component name.`,
+      );
     }
     return name;
   }

@@ -53,17 +53,24 @@ const skipsByResource = new WeakMap<TerraformResource, PolicySkip[]>();
  */
 export function skipPolicyCheck(resource: TerraformResource, check: SkippablePolicyCheck, reason: string): void {
   const text = reason.trim();
-  if (!(check in SKIPPABLE_POLICY_CHECKS)) throw new Error(`${resource.node.path}: ${check} is not a known skippable policy check`);
+  if (!(check in SKIPPABLE_POLICY_CHECKS))
+    throw new Error(`${resource.node.path}: ${check} is not a known skippable policy check`);
   if (text.length < 20 || /[\r\n]/.test(text)) {
-    throw new Error(`${resource.node.path}: skipping ${check} needs a one-line reason of at least 20 characters (got "${reason}")`);
+    throw new Error(
+      `${resource.node.path}: skipping ${check} needs a one-line reason of at least 20 characters (got "${reason}")`,
+    );
   }
   const skips = skipsByResource.get(resource) ?? [];
   const existing = skips.find((s) => s.check === check);
   if (existing?.reason === text) return; // the same decision again (e.g. an aspect visiting twice)
-  if (existing) throw new Error(`${resource.node.path}: ${check} is already skipped for another reason ("${existing.reason}")`);
+  if (existing)
+    throw new Error(`${resource.node.path}: ${check} is already skipped for another reason ("${existing.reason}")`);
   skips.push({ check, reason: text });
   skipsByResource.set(resource, skips);
-  resource.addOverride(`//.${POLICY_SKIP_KEY}`, skips.map((s) => `checkov:skip=${s.check}:${s.reason}`));
+  resource.addOverride(
+    `//.${POLICY_SKIP_KEY}`,
+    skips.map((s) => `checkov:skip=${s.check}:${s.reason}`),
+  );
 }
 
 /** The skips recorded in one synthesized resource body (`{}` of the Terraform JSON). */

@@ -25,7 +25,8 @@ export const DATA_RESOURCE_TYPES: Readonly<Record<string, string>> = {
  * nothing beyond a few minutes. They stay replaceable, so renames and upgrades still apply.
  */
 export const NOT_DATA_RESOURCE_TYPES: Readonly<Record<string, string>> = {
-  aws_glue_catalog_database: "recreated from the dataset contracts; the data lives in the protected buckets (crawled raw tables are crawled again)",
+  aws_glue_catalog_database:
+    "recreated from the dataset contracts; the data lives in the protected buckets (crawled raw tables are crawled again)",
   aws_glue_catalog_table: "generated from the dataset contracts, with partition projection: nothing to lose",
   aws_glue_job: "code and settings; a new job's first bookmarked run re-reads its source, and the jobs are idempotent",
   aws_glue_crawler: "settings",

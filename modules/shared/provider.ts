@@ -12,10 +12,35 @@ import { localEmulatorEndpoint } from "../../environments/local";
  * means a module that adds a service adds it once, for every emulator run.
  */
 export const EMULATED_SERVICES = [
-  "athena", "cloudwatch", "dynamodb", "ec2", "emrserverless", "events", "firehose", "glue", "iam",
-  "kinesis", "kms", "lakeformation", "lambda", "logs", "pipes", "quicksight", "redshiftdata",
-  "redshiftserverless", "resourcegroupstaggingapi", "s3", "s3Control", "scheduler", "secretsmanager",
-  "sfn", "sns", "sqs", "ssm", "sts", "xray",
+  "athena",
+  "cloudwatch",
+  "dynamodb",
+  "ec2",
+  "emrserverless",
+  "events",
+  "firehose",
+  "glue",
+  "iam",
+  "kinesis",
+  "kms",
+  "lakeformation",
+  "lambda",
+  "logs",
+  "pipes",
+  "quicksight",
+  "redshiftdata",
+  "redshiftserverless",
+  "resourcegroupstaggingapi",
+  "s3",
+  "s3Control",
+  "scheduler",
+  "secretsmanager",
+  "sfn",
+  "sns",
+  "sqs",
+  "ssm",
+  "sts",
+  "xray",
 ] as const satisfies readonly (keyof AwsProviderEndpoints)[];
 
 /** Terraform variable holding the emulator's URL in `local` (the port is chosen at run time). */
@@ -39,7 +64,11 @@ export function configureBackend(stack: TerraformStack, env: EnvironmentConfig):
   backend.addOverride("use_lockfile", true);
 }
 
-export function configureProvider(stack: TerraformStack, env: EnvironmentConfig, tags: Record<string, string>): AwsProvider {
+export function configureProvider(
+  stack: TerraformStack,
+  env: EnvironmentConfig,
+  tags: Record<string, string>,
+): AwsProvider {
   const common = {
     region: env.region,
     allowedAccountIds: env.accountId ? [env.accountId] : undefined,
@@ -49,7 +78,8 @@ export function configureProvider(stack: TerraformStack, env: EnvironmentConfig,
 
   const endpoint = new TerraformVariable(stack, EMULATOR_ENDPOINT_VARIABLE, {
     type: "string",
-    description: "URL of the local AWS emulator: the local cloud's (npm run local:up) by default; tests on free ports set it",
+    description:
+      "URL of the local AWS emulator: the local cloud's (npm run local:up) by default; tests on free ports set it",
     default: localEmulatorEndpoint(),
     nullable: false,
   }).stringValue;

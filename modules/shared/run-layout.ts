@@ -21,10 +21,12 @@ export type RunJob = "raw_to_processed" | "processed_to_consumer";
 export const runLayout = {
   /** Folder of one dataset's manifests: "pipeline-manifests/<name>/". */
   manifestPrefix: (datasetPrefix: string): string => `${MANIFEST_ROOT}${datasetPrefix}`,
-  manifestKey: (datasetPrefix: string, executionName: string): string => `${MANIFEST_ROOT}${datasetPrefix}${executionName}.json`,
+  manifestKey: (datasetPrefix: string, executionName: string): string =>
+    `${MANIFEST_ROOT}${datasetPrefix}${executionName}.json`,
   /** Folder of one job's run summaries: "<name>/<job>/runs/". */
   summaryPrefix: (datasetPrefix: string, job: RunJob): string => `${datasetPrefix}${job}/runs/`,
-  summaryKey: (datasetPrefix: string, job: RunJob, executionName: string): string => `${datasetPrefix}${job}/runs/${executionName}.json`,
+  summaryKey: (datasetPrefix: string, job: RunJob, executionName: string): string =>
+    `${datasetPrefix}${job}/runs/${executionName}.json`,
   /** Folder of one job's quarantined rows (the job lays them out per source object below it). */
   quarantinePrefix: (datasetPrefix: string, job: RunJob): string => `${datasetPrefix}${job}/`,
 } as const;

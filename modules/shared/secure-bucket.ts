@@ -102,12 +102,14 @@ export interface WriteOptions extends GrantOptions {
 /** Listing a prefix: kept on every read grant, for what the emulated clients do not call. */
 const LIST_REASONS: readonly KeptReason[] = [
   {
-    reason: "the SDKs, Hadoop's S3A and AWS services ask a bucket's region before using it when the client is not told; the emulator's clients are",
+    reason:
+      "the SDKs, Hadoop's S3A and AWS services ask a bucket's region before using it when the client is not told; the emulator's clients are",
     actions: ["s3:GetBucketLocation"],
     citation: "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html",
   },
   {
-    reason: "without it a key that does not exist reads as 403 AccessDenied, not 404 NoSuchKey: readers that treat a missing object as empty, and Spark listing a folder, need it; a run that reads only keys it knows lists nothing",
+    reason:
+      "without it a key that does not exist reads as 403 AccessDenied, not 404 NoSuchKey: readers that treat a missing object as empty, and Spark listing a folder, need it; a run that reads only keys it knows lists nothing",
     actions: ["s3:ListBucket"],
     citation: "https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions",
   },
@@ -115,7 +117,8 @@ const LIST_REASONS: readonly KeptReason[] = [
 
 /** Deleting under a prefix: only an overwrite deletes. */
 const DELETE_REASON: KeptReason = {
-  reason: "an overwrite (a repeated or redriven run, a partition rebuilt for a late record) deletes what it replaces; a run onto new keys deletes nothing",
+  reason:
+    "an overwrite (a repeated or redriven run, a partition rebuilt for a late record) deletes what it replaces; a run onto new keys deletes nothing",
   actions: ["s3:DeleteObject"],
   varies: true,
 };
@@ -127,7 +130,8 @@ const DELETE_REASON: KeptReason = {
  */
 const MULTIPART_REASONS: readonly KeptReason[] = [
   {
-    reason: "multipart uploads of large objects list their parts and abort on failure; small objects are written in one PUT",
+    reason:
+      "multipart uploads of large objects list their parts and abort on failure; small objects are written in one PUT",
     actions: ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
     citation: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions",
     varies: true,
@@ -142,7 +146,11 @@ export class SecureBucket extends Construct {
   readonly policy: S3BucketPolicy;
   private readonly extraStatements: PolicyStatement[] = [];
 
-  constructor(scope: Construct, id: string, private readonly props: SecureBucketProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: SecureBucketProps,
+  ) {
     super(scope, id);
     this.encryptionKey = props.encryptionKey;
     this.bucket = new S3Bucket(this, "bucket", {
@@ -152,7 +160,11 @@ export class SecureBucket extends Construct {
     skipPolicyCheck(this.bucket, "CKV_AWS_144", NO_REPLICATION_REASON);
     if (!props.encryptionKey) skipPolicyCheck(this.bucket, "CKV_AWS_145", ACCESS_LOG_ENCRYPTION_REASON);
     if (!props.eventBridgeNotifications) {
-      skipPolicyCheck(this.bucket, "CKV2_AWS_62", props.unusedObjectEventsReason ?? DEFAULT_UNUSED_OBJECT_EVENTS_REASON);
+      skipPolicyCheck(
+        this.bucket,
+        "CKV2_AWS_62",
+        props.unusedObjectEventsReason ?? DEFAULT_UNUSED_OBJECT_EVENTS_REASON,
+      );
     }
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
@@ -183,7 +195,9 @@ export class SecureBucket extends Construct {
     });
     this.policy = new S3BucketPolicy(this, "policy", {
       bucket,
-      policy: Lazy.stringValue({ produce: () => policyDocument([...this.baselineStatements(), ...this.extraStatements]) }),
+      policy: Lazy.stringValue({
+        produce: () => policyDocument([...this.baselineStatements(), ...this.extraStatements]),
+      }),
     });
     if (props.accessLogs) {
       new S3BucketLoggingA(this, "logging", {
@@ -225,7 +239,12 @@ export class SecureBucket extends Construct {
       keptBecause: [...LIST_REASONS, ...keptList(options.keptBecause)],
     });
     const folderKey = options.folderKey && prefix.endsWith("/") ? [`${this.arn}/${prefix.slice(0, -1)}`] : [];
-    grantee.addToPolicy({ sid: this.sid(options.name ?? prefix, "Read"), actions: ["s3:GetObject"], resources: [this.objects(prefix), ...folderKey], ...kept });
+    grantee.addToPolicy({
+      sid: this.sid(options.name ?? prefix, "Read"),
+      actions: ["s3:GetObject"],
+      resources: [this.objects(prefix), ...folderKey],
+      ...kept,
+    });
     this.encryptionKey?.grantDecrypt(grantee, "s3", options.keptBecause);
   }
 
@@ -243,7 +262,11 @@ export class SecureBucket extends Construct {
         ...(options.allowDelete ? ["s3:DeleteObject"] : []),
       ],
       resources: [this.objects(prefix)],
-      keptBecause: [...MULTIPART_REASONS, ...(options.allowDelete ? [DELETE_REASON] : []), ...keptList(options.keptBecause)],
+      keptBecause: [
+        ...MULTIPART_REASONS,
+        ...(options.allowDelete ? [DELETE_REASON] : []),
+        ...keptList(options.keptBecause),
+      ],
     });
     this.encryptionKey?.grantEncryptDecrypt(grantee, "s3", options.keptBecause);
   }
@@ -323,7 +346,9 @@ export class SecureBucket extends Construct {
 
 function lifecycleRules(tiering: Tiering, noncurrentDays: number): S3BucketLifecycleConfigurationRule[] {
   const transitions = [
-    ...(tiering.infrequentAccessAfterDays ? [{ days: tiering.infrequentAccessAfterDays, storageClass: "STANDARD_IA" }] : []),
+    ...(tiering.infrequentAccessAfterDays
+      ? [{ days: tiering.infrequentAccessAfterDays, storageClass: "STANDARD_IA" }]
+      : []),
     ...(tiering.archiveAfterDays ? [{ days: tiering.archiveAfterDays, storageClass: "GLACIER_IR" }] : []),
   ];
   return [

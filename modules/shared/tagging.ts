@@ -8,7 +8,9 @@ import { IConstruct } from "constructs";
 import type { EnvironmentConfig } from "../../environments";
 
 /** The tags every taggable resource carries. Keys are reserved (environment config cannot set them). */
-export function requiredTags(env: Pick<EnvironmentConfig, "name" | "project" | "owner" | "costCentre">): Record<string, string> {
+export function requiredTags(
+  env: Pick<EnvironmentConfig, "name" | "project" | "owner" | "costCentre">,
+): Record<string, string> {
   return {
     environment: env.name,
     project: env.project,

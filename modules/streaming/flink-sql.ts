@@ -13,7 +13,13 @@
  * The connector options (Kinesis and S3 in AWS, files in the tests) are inputs: the SQL is the same.
  */
 import type { PartitionedDataset } from "../../datasets";
-import { resolveStreamQueries, type ResolvedStreamQueries, type StreamMeasure, type StreamQuery, type StreamWindow } from "../../datasets/stream-queries";
+import {
+  resolveStreamQueries,
+  type ResolvedStreamQueries,
+  type StreamMeasure,
+  type StreamQuery,
+  type StreamWindow,
+} from "../../datasets/stream-queries";
 import type { PartitionKey } from "../../environments";
 
 /** Name of the source table and of the accepted-events view in every job. */
@@ -125,13 +131,21 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
   conditions.push(`${quote(eventTime)} >= TO_TIMESTAMP_LTZ(${Date.parse(`${dateKey.rangeStart}T00:00:00Z`)}, 3)`);
   for (const c of columns) if (c.required && c.name !== eventTime) conditions.push(`${quote(c.name)} IS NOT NULL`);
   for (const key of layout.enumKeys) {
-    if (columns.some((c) => c.name === key.name)) conditions.push(`${quote(key.name)} IN (${key.values.map(literal).join(", ")})`);
+    if (columns.some((c) => c.name === key.name))
+      conditions.push(`${quote(key.name)} IN (${key.values.map(literal).join(", ")})`);
   }
-  const acceptedView = [`CREATE TEMPORARY VIEW ${quote(ACCEPTED_VIEW)} AS`, `SELECT * FROM ${quote(SOURCE_TABLE)}`, `WHERE ${conditions.join("\n  AND ")}`].join("\n");
+  const acceptedView = [
+    `CREATE TEMPORARY VIEW ${quote(ACCEPTED_VIEW)} AS`,
+    `SELECT * FROM ${quote(SOURCE_TABLE)}`,
+    `WHERE ${conditions.join("\n  AND ")}`,
+  ].join("\n");
 
   const queries = resolved.queries.map((query): StreamQuerySql => {
     const table = `${dataset.name}_${query.name}`;
-    const measureColumns = query.measures.map((m) => ({ name: m.name, ...measureType(m, m.column ? typeOf(m.column) : undefined) }));
+    const measureColumns = query.measures.map((m) => ({
+      name: m.name,
+      ...measureType(m, m.column ? typeOf(m.column) : undefined),
+    }));
     const resultColumns: ResultColumn[] = [
       { name: "window_start", flinkType: "TIMESTAMP(3)", glueType: "timestamp" },
       { name: "window_end", flinkType: "TIMESTAMP(3)", glueType: "timestamp" },
@@ -144,12 +158,18 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
     const groups = ["window_start", "window_end", ...query.groupBy.map(quote)];
     const select = [
       `SELECT`,
-      [...groups, ...query.measures.map((m) => `${aggregate(m, contract.primaryKey)} AS ${quote(m.name)}`)].map((s) => `  ${s}`).join(",\n"),
+      [...groups, ...query.measures.map((m) => `${aggregate(m, contract.primaryKey)} AS ${quote(m.name)}`)]
+        .map((s) => `  ${s}`)
+        .join(",\n"),
       `FROM TABLE(${windowCall(query.window)})`,
       `GROUP BY ${groups.join(", ")}`,
     ].join("\n");
     const partitionValues = partitionKeys.map((k) =>
-      k.type === "date" ? `DATE_FORMAT(window_start, 'yyyy-MM-dd') AS ${quote(k.name)}` : k.type === "hour" ? `DATE_FORMAT(window_start, 'HH') AS ${quote(k.name)}` : quote(k.name),
+      k.type === "date"
+        ? `DATE_FORMAT(window_start, 'yyyy-MM-dd') AS ${quote(k.name)}`
+        : k.type === "hour"
+          ? `DATE_FORMAT(window_start, 'HH') AS ${quote(k.name)}`
+          : quote(k.name),
     );
     const insert = [
       `INSERT INTO ${quote(table)}`,
@@ -161,9 +181,15 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
     const sinkDdl = (options: TableOptions) =>
       [
         `CREATE TABLE ${quote(table)} (`,
-        [...dataColumns.map((c) => `  ${quote(c.name)} ${c.flinkType}`), ...partitionKeys.map((k) => `  ${quote(k.name)} STRING`)].join(",\n"),
+        [
+          ...dataColumns.map((c) => `  ${quote(c.name)} ${c.flinkType}`),
+          ...partitionKeys.map((k) => `  ${quote(k.name)} STRING`),
+        ].join(",\n"),
         `) PARTITIONED BY (${partitionKeys.map((k) => quote(k.name)).join(", ")}) WITH (`,
-        renderOptions(options, { ...JSON_SINK_FORMAT, "partition.time-extractor.timestamp-pattern": timestampPattern(partitionKeys) }),
+        renderOptions(options, {
+          ...JSON_SINK_FORMAT,
+          "partition.time-extractor.timestamp-pattern": timestampPattern(partitionKeys),
+        }),
         `)`,
       ].join("\n");
     return { query, table, select, columns: dataColumns, partitionKeys, sinkDdl, insert };
@@ -192,7 +218,10 @@ const KEY_SEPARATOR = "\u001f";
 function aggregate(m: StreamMeasure, primaryKey: readonly string[]): string {
   // Kinesis delivers at least once: an event counts once however often it arrives (same key, same window).
   if (m.fn === "count") {
-    const key = primaryKey.length === 1 ? quote(primaryKey[0]) : `CONCAT_WS(${literal(KEY_SEPARATOR)}, ${primaryKey.map((k) => `CAST(${quote(k)} AS STRING)`).join(", ")})`;
+    const key =
+      primaryKey.length === 1
+        ? quote(primaryKey[0])
+        : `CONCAT_WS(${literal(KEY_SEPARATOR)}, ${primaryKey.map((k) => `CAST(${quote(k)} AS STRING)`).join(", ")})`;
     return `COUNT(DISTINCT ${key})`;
   }
   const column = quote(m.column!);
@@ -209,7 +238,15 @@ function measureType(m: StreamMeasure, columnType: string | undefined): { flinkT
 export function flinkType(type: string): string {
   const decimal = /^decimal\((\d+),(\d+)\)$/.exec(type);
   if (decimal) return `DECIMAL(${decimal[1]}, ${decimal[2]})`;
-  const types: Record<string, string> = { string: "STRING", int: "INT", bigint: "BIGINT", double: "DOUBLE", boolean: "BOOLEAN", date: "DATE", timestamp: "TIMESTAMP_LTZ(3)" };
+  const types: Record<string, string> = {
+    string: "STRING",
+    int: "INT",
+    bigint: "BIGINT",
+    double: "DOUBLE",
+    boolean: "BOOLEAN",
+    date: "DATE",
+    timestamp: "TIMESTAMP_LTZ(3)",
+  };
   const flink = types[type];
   if (!flink) throw new Error(`no Flink SQL type for column type "${type}"`);
   return flink;
@@ -220,7 +257,8 @@ export function flinkType(type: string): string {
  * (Calcite's default precision), so larger values are written as HOUR TO SECOND.
  */
 export function interval(seconds: number): string {
-  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`interval must be a whole number of seconds (got ${seconds})`);
+  if (!Number.isInteger(seconds) || seconds < 0)
+    throw new Error(`interval must be a whole number of seconds (got ${seconds})`);
   if (seconds % 3600 === 0 && seconds / 3600 <= 99) return `INTERVAL '${seconds / 3600}' HOUR`;
   if (seconds % 60 === 0 && seconds / 60 <= 99) return `INTERVAL '${seconds / 60}' MINUTE`;
   if (seconds <= 99) return `INTERVAL '${seconds}' SECOND`;

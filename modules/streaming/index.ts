@@ -72,11 +72,21 @@ export class StreamSqlApplication extends Construct {
     const { naming, accountId, region, dataset, events, streamKey, lake, catalog, artifacts, settings } = props;
     const job = streamSqlJob(dataset);
     const pkg = streamPackage(dataset);
-    if (!job || !pkg) throw new ValidationError("STREAM_SQL_NO_QUERIES", `dataset ${dataset.name} declares no stream queries, so it has no stream-SQL application`, this);
+    if (!job || !pkg)
+      throw new ValidationError(
+        "STREAM_SQL_NO_QUERIES",
+        `dataset ${dataset.name} declares no stream queries, so it has no stream-SQL application`,
+        this,
+      );
     this.package = pkg;
     const name = naming.name(dataset.name, "sql");
     const streamName = events.stream.nameInput;
-    if (!streamName) throw new ValidationError("STREAM_SQL_COMPUTED_STREAM_NAME", `dataset ${dataset.name}: its stream's name is computed; the application's alarms need it literally`, this);
+    if (!streamName)
+      throw new ValidationError(
+        "STREAM_SQL_COMPUTED_STREAM_NAME",
+        `dataset ${dataset.name}: its stream's name is computed; the application's alarms need it literally`,
+        this,
+      );
 
     // The package is built next to the synthesized stack by `npm run stream-sql:package` (it needs the
     // jar); terraform reads it at apply, so validate and plan work without it and apply names the missing file.
@@ -93,25 +103,44 @@ export class StreamSqlApplication extends Construct {
 
     // Retention and the logs key come from the observability module, which finds every log group.
     this.logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/kinesis-analytics/${name}` });
-    const logStream = new CloudwatchLogStream(this, "log-stream", { name: "application", logGroupName: this.logGroup.name });
+    const logStream = new CloudwatchLogStream(this, "log-stream", {
+      name: "application",
+      logGroupName: this.logGroup.name,
+    });
 
     this.role = new ServiceRole(this, "role", {
       naming,
       name: `flink-${dataset.name}`,
       service: "kinesisanalytics.amazonaws.com",
       accountId,
-      sourceArns: [naming.arn({ service: "kinesisanalytics", region, account: accountId, resource: `application/${name}` })],
+      sourceArns: [
+        naming.arn({ service: "kinesisanalytics", region, account: accountId, resource: `application/${name}` }),
+      ],
       description: `Managed Flink ${name}: reads the ${dataset.name} stream, writes its stream-query results to the consumer zone`,
     });
     this.role.addToPolicy({
       sid: "ReadStream",
-      actions: ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"],
+      actions: [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+        "kinesis:ListShards",
+      ],
       resources: [events.stream.arn],
     });
     streamKey.grantDecrypt(this.role, "kinesis");
-    this.role.addToPolicy({ sid: "ReadPackage", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [`${artifacts.bucket.arn}/flink/packages/${pkg.contentHash}/*`] });
+    this.role.addToPolicy({
+      sid: "ReadPackage",
+      actions: ["s3:GetObject", "s3:GetObjectVersion"],
+      resources: [`${artifacts.bucket.arn}/flink/packages/${pkg.contentHash}/*`],
+    });
     artifacts.encryptionKey!.grantDecrypt(this.role, "s3");
-    this.role.addToPolicy({ sid: "ApplicationLogs", actions: ["logs:DescribeLogStreams", "logs:PutLogEvents"], resources: [this.logGroup.arn, `${this.logGroup.arn}:log-stream:${logStream.name}`] });
+    this.role.addToPolicy({
+      sid: "ApplicationLogs",
+      actions: ["logs:DescribeLogStreams", "logs:PutLogEvents"],
+      resources: [this.logGroup.arn, `${this.logGroup.arn}:log-stream:${logStream.name}`],
+    });
 
     const tables: Record<string, GlueCatalogTable> = {};
     for (const query of job.queries) {
@@ -123,7 +152,10 @@ export class StreamSqlApplication extends Construct {
       tables[query.query.name] = new GlueCatalogTable(this, `table-${query.query.name}`, {
         name: query.table,
         databaseName: catalog.databaseName("consumer"),
-        description: `${query.query.description} (${dataset.name}, real-time: computed on the stream by ${name})`.slice(0, 2048),
+        description: `${query.query.description} (${dataset.name}, real-time: computed on the stream by ${name})`.slice(
+          0,
+          2048,
+        ),
         tableType: "EXTERNAL_TABLE",
         parameters: { EXTERNAL: "TRUE", classification: "json", ...layout.projectionParameters(location) },
         partitionKeys: layout.glueColumns(),
@@ -154,8 +186,18 @@ export class StreamSqlApplication extends Construct {
         applicationSnapshotConfiguration: { snapshotsEnabled: settings.snapshots },
         environmentProperties: {
           propertyGroup: [
-            { propertyGroupId: "kinesis.analytics.flink.run.options", propertyMap: { python: "main.py", jarfile: `lib/${pkg.jarName}` } },
-            { propertyGroupId: "source", propertyMap: { "stream.arn": events.stream.arn, "aws.region": region, "source.init.position": INITIAL_POSITION } },
+            {
+              propertyGroupId: "kinesis.analytics.flink.run.options",
+              propertyMap: { python: "main.py", jarfile: `lib/${pkg.jarName}` },
+            },
+            {
+              propertyGroupId: "source",
+              propertyMap: {
+                "stream.arn": events.stream.arn,
+                "aws.region": region,
+                "source.init.position": INITIAL_POSITION,
+              },
+            },
             { propertyGroupId: "sink", propertyMap: { "results.uri": lake.uri("consumer") } },
             { propertyGroupId: MONITORING_GROUP, propertyMap: { [MONITORED_STREAM]: streamName } },
           ],
@@ -177,7 +219,11 @@ export class StreamSqlApplication extends Construct {
           },
         },
         // A restart resumes from the latest snapshot when snapshots are on; otherwise from the stream's tip.
-        runConfiguration: { applicationRestoreConfiguration: { applicationRestoreType: settings.snapshots ? "RESTORE_FROM_LATEST_SNAPSHOT" : "SKIP_RESTORE_FROM_SNAPSHOT" } },
+        runConfiguration: {
+          applicationRestoreConfiguration: {
+            applicationRestoreType: settings.snapshots ? "RESTORE_FROM_LATEST_SNAPSHOT" : "SKIP_RESTORE_FROM_SNAPSHOT",
+          },
+        },
       },
       cloudwatchLoggingOptions: { logStreamArn: `${this.logGroup.arn}:log-stream:${logStream.name}` },
       // The role's policy must allow reading the package and the stream before the application is created.

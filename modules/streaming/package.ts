@@ -104,10 +104,18 @@ export function streamPackage(dataset: PartitionedDataset): StreamPackage | unde
   const jobJson = `${JSON.stringify(spec, null, 2)}\n`;
   const jarName = connectorJarName(pin);
   const hash = createHash("sha256");
-  const part = (name: string, data: Buffer | string) => hash.update(`${name}\0${Buffer.byteLength(data)}\0`).update(data);
+  const part = (name: string, data: Buffer | string) =>
+    hash.update(`${name}\0${Buffer.byteLength(data)}\0`).update(data);
   part("main.py", readFileSync(join(ROOT, APP_ENTRY)));
   part("job.json", jobJson);
   part(`lib/${jarName}`, `${pin.groupId}:${pin.artifactId}:${pin.version} sha256=${pin.sha256 ?? "unpinned"}`);
   const contentHash = hash.digest("hex");
-  return { dataset: dataset.name, contentHash, jobJson, jarName, pin, relativePath: `${PACKAGE_DIR}/${contentHash}/${dataset.name}.zip` };
+  return {
+    dataset: dataset.name,
+    contentHash,
+    jobJson,
+    jarName,
+    pin,
+    relativePath: `${PACKAGE_DIR}/${contentHash}/${dataset.name}.zip`,
+  };
 }

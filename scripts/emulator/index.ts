@@ -69,7 +69,14 @@ export interface IamDecisionSummary {
   readonly log: string;
   readonly counts: Readonly<Record<string, IamPhaseCounts>>;
   /** The last denials: principal, action, resource, reason. */
-  readonly denials: readonly { phase: string; principal: string; role: string; action: string; resource: string; reason: string }[];
+  readonly denials: readonly {
+    phase: string;
+    principal: string;
+    role: string;
+    action: string;
+    resource: string;
+    reason: string;
+  }[];
   /** Per role ARN: "<action> <policy>/<sid>" → how often that grant allowed a request. */
   readonly exercised: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
@@ -96,7 +103,12 @@ export class Emulator {
   private stopped = false;
   private readonly onExit = () => this.kill();
 
-  private constructor(private readonly child: ChildProcess | undefined, ready: ReadyLine, logFile: string, ownsExit = true) {
+  private constructor(
+    private readonly child: ChildProcess | undefined,
+    ready: ReadyLine,
+    logFile: string,
+    ownsExit = true,
+  ) {
     this.endpoint = ready.endpoint;
     this.caBundle = ready.caBundle;
     this.insecureEndpoint = ready.insecureEndpoint;
@@ -112,13 +124,21 @@ export class Emulator {
 
   /** What `connect` needs, for a state file. */
   connection(): EmulatorConnection {
-    return { endpoint: this.endpoint, caBundle: this.caBundle, insecureEndpoint: this.insecureEndpoint, logFile: this.logFile, pid: this.pid };
+    return {
+      endpoint: this.endpoint,
+      caBundle: this.caBundle,
+      insecureEndpoint: this.insecureEndpoint,
+      logFile: this.logFile,
+      pid: this.pid,
+    };
   }
 
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
     const python = join(ROOT, ".venv", "bin", "python");
     if (!existsSync(python)) {
-      throw new Error("The emulator needs the project's Python environment: run `npm run setup:py` (npm test and npm start do it).");
+      throw new Error(
+        "The emulator needs the project's Python environment: run `npm run setup:py` (npm test and npm start do it).",
+      );
     }
     const stateDir = options.stateDir ?? join(ROOT, ".emulator");
     mkdirSync(stateDir, { recursive: true });
@@ -127,7 +147,14 @@ export class Emulator {
     // emulator whenever this process blocks (e.g. in spawnSync("terraform", ...)).
     const log = openSync(logFile, "a");
     if (options.port !== undefined) await requireFreePort(options.port);
-    const args = [join(__dirname, "launcher.py"), "--state-dir", stateDir, "--port", String(options.port ?? 0), ...(options.detached ? ["--detached"] : [])];
+    const args = [
+      join(__dirname, "launcher.py"),
+      "--state-dir",
+      stateDir,
+      "--port",
+      String(options.port ?? 0),
+      ...(options.detached ? ["--detached"] : []),
+    ];
     const child = spawn(python, args, {
       cwd: ROOT,
       stdio: [options.detached ? "ignore" : "pipe", "pipe", log],
@@ -138,7 +165,9 @@ export class Emulator {
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new Error(`emulator did not start within ${(options.startTimeoutMs ?? 60_000) / 1000} s; see ${logFile}`));
+        reject(
+          new Error(`emulator did not start within ${(options.startTimeoutMs ?? 60_000) / 1000} s; see ${logFile}`),
+        );
       }, options.startTimeoutMs ?? 60_000);
       const lines = createInterface({ input: child.stdout! });
       lines.once("line", (line) => {
@@ -255,7 +284,11 @@ export class Emulator {
         (res) => {
           let data = "";
           res.on("data", (chunk) => (data += chunk));
-          res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve(data) : reject(new Error(`${method} ${path}: HTTP ${res.statusCode} ${data}`))));
+          res.on("end", () =>
+            res.statusCode && res.statusCode < 300
+              ? resolve(data)
+              : reject(new Error(`${method} ${path}: HTTP ${res.statusCode} ${data}`)),
+          );
         },
       );
       req.on("error", reject);
@@ -297,7 +330,13 @@ export async function requireFreePort(port: number, variable = "DATAPLAT_LOCAL_E
   await new Promise<void>((resolve, reject) => {
     const server = createServer();
     server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === "EADDRINUSE" ? `port ${port} on 127.0.0.1 is taken: stop what listens there or set ${variable} to another port` : `port ${port}: ${e.message}`)),
+      reject(
+        new Error(
+          e.code === "EADDRINUSE"
+            ? `port ${port} on 127.0.0.1 is taken: stop what listens there or set ${variable} to another port`
+            : `port ${port}: ${e.message}`,
+        ),
+      ),
     );
     server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
   });

@@ -74,6 +74,7 @@ Gaps filled:
 
 Services moto only stores are executed by the modules under services/ (each docstring says how).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,7 +116,12 @@ def _ensure_tls_locked(tls: Path) -> tuple[Path, Path, Path]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    ca_file, cert_file, key_file, bundle = tls / "ca.pem", tls / "server.pem", tls / "server-key.pem", tls / "ca-bundle.pem"
+    ca_file, cert_file, key_file, bundle = (
+        tls / "ca.pem",
+        tls / "server.pem",
+        tls / "server-key.pem",
+        tls / "ca-bundle.pem",
+    )
     now = dt.datetime.now(dt.timezone.utc)
     if cert_file.exists() and key_file.exists() and ca_file.exists() and bundle.exists():
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
@@ -146,9 +152,7 @@ def _ensure_tls_locked(tls: Path) -> tuple[Path, Path, Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -158,9 +162,7 @@ def _ensure_tls_locked(tls: Path) -> tuple[Path, Path, Path]:
     pem = serialization.Encoding.PEM
     ca_file.write_bytes(ca.public_bytes(pem))
     cert_file.write_bytes(cert.public_bytes(pem))
-    key_file.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     key_file.chmod(0o600)
     # Clients get the system CAs plus ours, so the same bundle works for real endpoints too.
     system = ""
@@ -206,7 +208,9 @@ def _definition_diagnostics(definition: str) -> list[dict]:
             continue
         for target in targets(state):
             if target is not None and target not in states:
-                problems.append(diag("MISSING_TRANSITION_TARGET", f"state {name!r} goes to undefined {target!r}", f"/States/{name}"))
+                problems.append(
+                    diag("MISSING_TRANSITION_TARGET", f"state {name!r} goes to undefined {target!r}", f"/States/{name}")
+                )
     return problems
 
 
@@ -246,7 +250,17 @@ def fill_gaps() -> None:
     _fix_last_crawl_status()
 
     # Services moto only stores, executed (scripts/emulator/services/: one module, one call each).
-    from services import athena, awslambda, crawlers, events_targets, firehose, pipes, s3_listing, scheduler, stepfunctions_redrive
+    from services import (
+        athena,
+        awslambda,
+        crawlers,
+        events_targets,
+        firehose,
+        pipes,
+        s3_listing,
+        scheduler,
+        stepfunctions_redrive,
+    )
 
     s3_listing.register()
     events_targets.register()
@@ -359,17 +373,27 @@ def _fix_message_move_tasks() -> None:
         for queue in backend.queues.values():
             if queue.queue_arn == arn:
                 return queue
-        raise JsonRESTError("ResourceNotFoundException", f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}")
+        raise JsonRESTError(
+            "ResourceNotFoundException",
+            f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}",
+        )
 
     def start_message_move_task(self):  # noqa: ANN001
         backend = self.sqs_backend
         source = queue_by_arn(backend, self._get_param("SourceArn"))
-        sources = [q for q in backend.queues.values() if q.redrive_policy and q.redrive_policy.get("deadLetterTargetArn") == source.queue_arn]
+        sources = [
+            q
+            for q in backend.queues.values()
+            if q.redrive_policy and q.redrive_policy.get("deadLetterTargetArn") == source.queue_arn
+        ]
         if not sources:
             raise JsonRESTError("InvalidParameterValue", "Source queue must be configured as a Dead Letter Queue.")
         destination_arn = self._get_param("DestinationArn")
         if destination_arn is None and len(sources) != 1:
-            raise JsonRESTError("InvalidParameterValue", "DestinationArn is required when the dead-letter queue has more than one source queue.")
+            raise JsonRESTError(
+                "InvalidParameterValue",
+                "DestinationArn is required when the dead-letter queue has more than one source queue.",
+            )
         destination = queue_by_arn(backend, destination_arn) if destination_arn else sources[0]
         with source._messages_lock:
             messages = list(source._messages)
@@ -378,15 +402,18 @@ def _fix_message_move_tasks() -> None:
         for message in messages:
             backend.send_message(destination.name, message.body, message_attributes=message.message_attributes)
         handle = str(uuid.uuid4())
-        tasks.setdefault(source.queue_arn, []).insert(0, {
-            "TaskHandle": handle,
-            "Status": "COMPLETED",
-            "SourceArn": source.queue_arn,
-            "DestinationArn": destination.queue_arn,
-            "ApproximateNumberOfMessagesMoved": len(messages),
-            "ApproximateNumberOfMessagesToMove": len(messages),
-            "StartedTimestamp": int(time.time() * 1000),
-        })
+        tasks.setdefault(source.queue_arn, []).insert(
+            0,
+            {
+                "TaskHandle": handle,
+                "Status": "COMPLETED",
+                "SourceArn": source.queue_arn,
+                "DestinationArn": destination.queue_arn,
+                "ApproximateNumberOfMessagesMoved": len(messages),
+                "ApproximateNumberOfMessagesToMove": len(messages),
+                "StartedTimestamp": int(time.time() * 1000),
+            },
+        )
         return ActionResult({"TaskHandle": handle})
 
     def list_message_move_tasks(self):  # noqa: ANN001
@@ -404,7 +431,13 @@ def _fix_list_state_machine_versions() -> None:
     def list_state_machine_versions(self):  # noqa: ANN001
         machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
         versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
-        return ActionResult({"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions]})
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions
+                ]
+            }
+        )
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
@@ -556,7 +589,10 @@ def _matches(pattern: str, value: str) -> bool:
 
 
 def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:  # noqa: ANN001
-    expected_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in (expected if isinstance(expected, list) else [expected])]
+    expected_values = [
+        str(v).lower() if isinstance(v, bool) else str(v)
+        for v in (expected if isinstance(expected, list) else [expected])
+    ]
     actual = context.get(key.lower()) if key.lower() in context else context.get(key)
     if operator == "Null":
         return (actual is None) == (expected_values[0].lower() == "true")
@@ -636,7 +672,9 @@ def _fix_security_group_rule_description() -> None:
 
     def __init__(self, *args, **kwargs):  # noqa: ANN001, N807
         original_init(self, *args, **kwargs)
-        prefix_list = kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (args[7] if len(args) > 7 else None)
+        prefix_list = (
+            kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (args[7] if len(args) > 7 else None)
+        )
         self._prefix_list_description = (prefix_list or {}).get("Description")
 
     def description(self):  # noqa: ANN001, ANN202
@@ -676,7 +714,11 @@ def _fix_dropped_attributes() -> None:
         if getattr(self, "_kms_key_arn", None):
             config["KMSKeyArn"] = self._kms_key_arn
         # AWS always reports a logging config: Text format and /aws/lambda/<name> unless set.
-        config["LoggingConfig"] = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}", **(getattr(self, "_logging_config", None) or {})}
+        config["LoggingConfig"] = {
+            "LogFormat": "Text",
+            "LogGroup": f"/aws/lambda/{self.function_name}",
+            **(getattr(self, "_logging_config", None) or {}),
+        }
         return config
 
     original_update = LambdaFunction.update_configuration
@@ -698,7 +740,9 @@ def _fix_dropped_attributes() -> None:
         result = original_create_stream(self)
         tags = self._get_param("Tags")
         if tags:
-            self.kinesis_backend.add_tags_to_stream(stream_arn=None, stream_name=self._get_param("StreamName"), tags=tags)
+            self.kinesis_backend.add_tags_to_stream(
+                stream_arn=None, stream_name=self._get_param("StreamName"), tags=tags
+            )
         return result
 
     KinesisResponse.create_stream = create_stream
@@ -738,8 +782,11 @@ def _fix_eventbridge_notification() -> None:
         if config is None or config.event_bridge is None:
             return original(self)
         result = {"EventBridgeConfiguration": {}}
-        for attr, key, arn in (("topic", "TopicConfigurations", "TopicArn"), ("queue", "QueueConfigurations", "QueueArn"),
-                               ("cloud_function", "LambdaFunctionConfigurations", "LambdaFunctionArn")):
+        for attr, key, arn in (
+            ("topic", "TopicConfigurations", "TopicArn"),
+            ("queue", "QueueConfigurations", "QueueArn"),
+            ("cloud_function", "LambdaFunctionConfigurations", "LambdaFunctionArn"),
+        ):
             result[key] = [{"Id": i.id, arn: i.arn, "Events": i.events} for i in getattr(config, attr)]
         self.data["Action"] = "GetBucketNotificationConfiguration"
         return self.serialized(ActionResult(result))
@@ -788,7 +835,9 @@ class _ExactLength:
         self._stream, self._left, self._length = stream, length, length
 
     def _short(self) -> ConnectionError:
-        return ConnectionError(f"the request body ended after {self._length - self._left} of {self._length} bytes (Content-Length)")
+        return ConnectionError(
+            f"the request body ended after {self._length - self._left} of {self._length} bytes (Content-Length)"
+        )
 
     def read(self, size: int | None = -1) -> bytes:
         want = self._left if size is None or size < 0 else min(size, self._left)
@@ -892,7 +941,11 @@ def main() -> None:
     from services import iam_enforce
 
     # Decides every request of the components' assumed-role sessions (EMULATOR_IAM; services/iam_enforce.py).
-    app = _request_bodies(iam_enforce.register(services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir))
+    app = _request_bodies(
+        iam_enforce.register(
+            services.with_routes(_capture_request_context(DomainDispatcherApplication(create_backend_app))), state_dir
+        )
+    )
     servers = [_server(port, app, (cert, key)), _server(internal_port, app)]
     threads = [threading.Thread(target=s.serve, daemon=True) for s in servers]
     for thread in threads:

@@ -64,7 +64,8 @@ export function compareAssets(stacks: readonly SynthesizedStack[]): AssetCompari
   const problems: string[] = [];
   for (const stack of stacks) {
     for (const ref of assetReferences(stack)) {
-      if (ref.sha256 === undefined) problems.push(`${stack.name}: ${ref.reference} references ${ref.path}, which is not in the synth output`);
+      if (ref.sha256 === undefined)
+        problems.push(`${stack.name}: ${ref.reference} references ${ref.path}, which is not in the synth output`);
       const entry = byReference.get(ref.reference) ?? { paths: new Map<string, string>(), sha256: {} };
       entry.paths.set(stack.name, ref.path);
       entry.sha256[stack.name] = ref.sha256;
@@ -75,11 +76,15 @@ export function compareAssets(stacks: readonly SynthesizedStack[]): AssetCompari
     const paths = new Set(e.paths.values());
     const hashes = new Set(Object.values(e.sha256).filter((h): h is string => h !== undefined));
     if (paths.size > 1) {
-      problems.push(`${reference}: the asset path differs between environments (${[...e.paths].map(([env, p]) => `${env}: ${p}`).join("; ")})`);
+      problems.push(
+        `${reference}: the asset path differs between environments (${[...e.paths].map(([env, p]) => `${env}: ${p}`).join("; ")})`,
+      );
     }
     if (hashes.size > 1) {
       problems.push(
-        `${reference}: the asset bytes differ between environments (${Object.entries(e.sha256).map(([env, h]) => `${env}: ${h?.slice(0, 12) ?? "missing"}`).join("; ")})`,
+        `${reference}: the asset bytes differ between environments (${Object.entries(e.sha256)
+          .map(([env, h]) => `${env}: ${h?.slice(0, 12) ?? "missing"}`)
+          .join("; ")})`,
       );
     }
     return { reference, path: [...paths][0], sha256: e.sha256 };

@@ -20,7 +20,10 @@ export const GLUE_BLOCK = "bad-inputs-glue";
 
 /** Every invalid environment config and dataset contract tried, and the error that stopped synth. */
 export function renderConfigCorpus(): string {
-  const cases = [...BAD_CONFIGS.map(([title, , error]) => [title, error]), ...BAD_CONTRACTS.map(([title, , error]) => [`contract: ${title}`, error])];
+  const cases = [
+    ...BAD_CONFIGS.map(([title, , error]) => [title, error]),
+    ...BAD_CONTRACTS.map(([title, , error]) => [`contract: ${title}`, error]),
+  ];
   const rows = cases.map(([title, error], i) => `| ${i + 1} | ${cell(title)} | \`${cell(error)}\` |`);
   return [
     `${BAD_CONFIGS.length} invalid environment configurations and ${BAD_CONTRACTS.length} invalid dataset contracts, each rejected before anything is synthesized with exactly one problem line:`,
@@ -49,8 +52,15 @@ export function renderConfigCorpus(): string {
 export function renderApiCorpus(): string {
   const rows = CORPUS.map((c) => {
     const r = c.expected.records;
-    const reasons = Object.entries(c.expected.reasons).map(([reason, n]) => `\`${reason}\` ×${n}`).join(", ") || "—";
-    const pages = [`${c.expected.pages.fetched} fetched`, c.expected.pages.empty ? `${c.expected.pages.empty} empty` : "", c.expected.pages.quarantined ? `${c.expected.pages.quarantined} quarantined` : ""]
+    const reasons =
+      Object.entries(c.expected.reasons)
+        .map(([reason, n]) => `\`${reason}\` ×${n}`)
+        .join(", ") || "—";
+    const pages = [
+      `${c.expected.pages.fetched} fetched`,
+      c.expected.pages.empty ? `${c.expected.pages.empty} empty` : "",
+      c.expected.pages.quarantined ? `${c.expected.pages.quarantined} quarantined` : "",
+    ]
       .filter(Boolean)
       .join(", ");
     return `| \`${c.id}\` | ${cell(c.input)} | ${c.expected.status} | ${pages} | ${r.received} / ${r.written} / ${r.quarantined} / ${r.duplicates} | ${reasons} |`;

@@ -133,8 +133,14 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   const access = roleAccess(resources, inStack);
 
   // Zones: buckets the catalog points at.
-  const zones = new Set(resources.filter((r) => CATALOG_POINTERS.has(r.type)).flatMap((r) => refs.get(r.address)!.filter((a) => a.startsWith("aws_s3_bucket."))));
-  const accessLogTargets = new Set(resources.filter((r) => r.type === "aws_s3_bucket_logging").flatMap((r) => references(r.body.target_bucket)));
+  const zones = new Set(
+    resources
+      .filter((r) => CATALOG_POINTERS.has(r.type))
+      .flatMap((r) => refs.get(r.address)!.filter((a) => a.startsWith("aws_s3_bucket."))),
+  );
+  const accessLogTargets = new Set(
+    resources.filter((r) => r.type === "aws_s3_bucket_logging").flatMap((r) => references(r.body.target_bucket)),
+  );
 
   const nodes = new Map<string, FlowNode>();
   const nodeOf = new Map<string, string>(); // resource address → node id
@@ -155,16 +161,34 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     for (const a of members) {
       // Settings of the box's own component (a bucket's encryption configuration, a job's log group).
       const self = byAddress.get(a)!;
-      for (const r of referrers.get(a) ?? []) if (r.module === self.module && r.component === self.component && !ALARM_TYPES.has(r.type) && !(r.type in ENGINES)) near.add(r.address);
-      for (const b of refs.get(a)!) if (!zones.has(b) && !(byAddress.get(b)!.type in ENGINES) && !b.startsWith("aws_iam_role.")) near.add(b);
+      for (const r of referrers.get(a) ?? [])
+        if (
+          r.module === self.module &&
+          r.component === self.component &&
+          !ALARM_TYPES.has(r.type) &&
+          !(r.type in ENGINES)
+        )
+          near.add(r.address);
+      for (const b of refs.get(a)!)
+        if (!zones.has(b) && !(byAddress.get(b)!.type in ENGINES) && !b.startsWith("aws_iam_role.")) near.add(b);
     }
     const keys = new Set([...near].flatMap((a) => [a, ...refs.get(a)!]).filter((a) => a.startsWith("aws_kms_key.")));
     // An alarm watches a box directly, or through the event rule that counts its failures.
     const alarms = resources.filter(
-      (r) => ALARM_TYPES.has(r.type) && refs.get(r.address)!.some((a) => own.has(a) || (byAddress.get(a)!.type === "aws_cloudwatch_event_rule" && refs.get(a)!.some((b) => own.has(b)))),
+      (r) =>
+        ALARM_TYPES.has(r.type) &&
+        refs
+          .get(r.address)!
+          .some(
+            (a) =>
+              own.has(a) ||
+              (byAddress.get(a)!.type === "aws_cloudwatch_event_rule" && refs.get(a)!.some((b) => own.has(b))),
+          ),
     ).length;
     const starters = new Map<string, number>();
-    for (const a of members) for (const r of referrers.get(a) ?? []) if (r.type in STARTERS) starters.set(STARTERS[r.type], (starters.get(STARTERS[r.type]) ?? 0) + 1);
+    for (const a of members)
+      for (const r of referrers.get(a) ?? [])
+        if (r.type in STARTERS) starters.set(STARTERS[r.type], (starters.get(STARTERS[r.type]) ?? 0) + 1);
     const lines: string[] = [];
     const facts = [keys.size ? `KMS ×${keys.size}` : "", alarms ? plural(alarms, "alarm") : ""].filter(Boolean);
     if (facts.length) lines.push(facts.join(" · "));
@@ -180,20 +204,43 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     const traits = [
       around.some((r) => r.type === "aws_s3_bucket_logging") ? "access-logged" : "",
       around.some((r) => r.type === "aws_s3_bucket_versioning") ? "versioned" : "",
-      around.some((r) => r.type === "aws_s3_bucket_notification" && r.body.eventbridge === true) ? "object events → EventBridge" : "",
+      around.some((r) => r.type === "aws_s3_bucket_notification" && r.body.eventbridge === true)
+        ? "object events → EventBridge"
+        : "",
       bucket.body.lifecycle?.prevent_destroy === true ? "prevent_destroy" : "",
       bucket.body.force_destroy === true ? "force_destroy" : "",
     ].filter(Boolean);
     if (traits.length) lines.push(traits.join(" · "));
-    add({ id: `z_${sanitize(bucket.component)}`, stage: "zone", title: `${bucket.component} zone`, lines, resources: [address] });
+    add({
+      id: `z_${sanitize(bucket.component)}`,
+      stage: "zone",
+      title: `${bucket.component} zone`,
+      lines,
+      resources: [address],
+    });
   }
 
   // Engines, grouped by kind, inputs and outputs.
-  const groups = new Map<string, { title: string; script?: string; members: StackResource[]; reads: string[]; writes: string[]; sources: string[]; support: string[]; secrets: number }>();
+  const groups = new Map<
+    string,
+    {
+      title: string;
+      script?: string;
+      members: StackResource[];
+      reads: string[];
+      writes: string[];
+      sources: string[];
+      support: string[];
+      secrets: number;
+    }
+  >();
   for (const r of resources.filter((x) => x.type in ENGINES)) {
     // The engine's roles: those it references, else those of its component (EMR names its runtime role per job run).
     let roles = refs.get(r.address)!.filter((a) => a.startsWith("aws_iam_role."));
-    if (roles.length === 0) roles = resources.filter((x) => x.type === "aws_iam_role" && x.module === r.module && x.component === r.component).map((x) => x.address);
+    if (roles.length === 0)
+      roles = resources
+        .filter((x) => x.type === "aws_iam_role" && x.module === r.module && x.component === r.component)
+        .map((x) => x.address);
     const reads = new Set<string>();
     const writes = new Set<string>();
     const secrets = new Set<string>(refs.get(r.address)!.filter((a) => a.startsWith("aws_secretsmanager_secret.")));
@@ -216,7 +263,9 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     writes.forEach((b) => reads.delete(b));
     const zoneReads = [...reads].filter((b) => zones.has(b) || b.startsWith("aws_glue_catalog_database.")).sort();
     const zoneWrites = [...writes].filter((b) => zones.has(b) || b.startsWith("aws_glue_catalog_database.")).sort();
-    const support = [...new Set([...reads, ...writes])].filter((b) => b.startsWith("aws_s3_bucket.") && !zones.has(b) && !accessLogTargets.has(b));
+    const support = [...new Set([...reads, ...writes])].filter(
+      (b) => b.startsWith("aws_s3_bucket.") && !zones.has(b) && !accessLogTargets.has(b),
+    );
     const sourceKinds = [...sources].map((s) => (s.startsWith("outside:") ? s : byAddress.get(s)!.type)).sort();
     // The script a job runs (the file name of the object its command points at) tells jobs apart.
     const script: string | undefined = references(r.body.command ?? {})
@@ -224,8 +273,19 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
       .find((o) => o?.type === "aws_s3_object" && typeof o.body.key === "string")
       ?.body.key.split("/")
       .pop();
-    const key = [ENGINES[r.type], script ?? "", zoneReads.join(","), zoneWrites.join(","), sourceKinds.join(",")].join("|");
-    const g = groups.get(key) ?? { title: ENGINES[r.type], script, members: [], reads: zoneReads, writes: zoneWrites, sources: [], support: [], secrets: 0 };
+    const key = [ENGINES[r.type], script ?? "", zoneReads.join(","), zoneWrites.join(","), sourceKinds.join(",")].join(
+      "|",
+    );
+    const g = groups.get(key) ?? {
+      title: ENGINES[r.type],
+      script,
+      members: [],
+      reads: zoneReads,
+      writes: zoneWrites,
+      sources: [],
+      support: [],
+      secrets: 0,
+    };
     g.members.push(r);
     g.sources = [...new Set([...g.sources, ...sources])].sort();
     g.support = [...new Set([...g.support, ...support])].sort();
@@ -242,22 +302,45 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     const tableLine = tables.length ? plural(tables.length, "table") : crawled ? "tables from the crawlers" : "";
     const lines = [[tableLine, governed ? "Lake Formation grants" : ""].filter(Boolean).join(" · ")].filter(Boolean);
     const id = `c_${sanitize(db.path[db.path.length - 1])}`;
-    add({ id, stage: "catalog", title: `${zone ? byAddress.get(zone)!.component : db.path[db.path.length - 1]} database`, lines, resources: [db.address, ...tables.map((t) => t.address)] });
+    add({
+      id,
+      stage: "catalog",
+      title: `${zone ? byAddress.get(zone)!.component : db.path[db.path.length - 1]} database`,
+      lines,
+      resources: [db.address, ...tables.map((t) => t.address)],
+    });
     if (zone) edge(nodeOf.get(zone)!, id);
   }
 
   let i = 0;
-  for (const g of [...groups.values()].sort((a, b) => a.title.localeCompare(b.title) || a.reads.join().localeCompare(b.reads.join()))) {
+  for (const g of [...groups.values()].sort(
+    (a, b) => a.title.localeCompare(b.title) || a.reads.join().localeCompare(b.reads.join()),
+  )) {
     const id = `e_${sanitize(g.title)}_${i++}`;
     const lines = [...(g.script ? [g.script] : []), ...summarize(g.members.map((m) => m.address))];
-    const uses = [g.secrets ? plural(g.secrets, "secret") : "", g.support.length ? `S3 ${g.support.map((b) => byAddress.get(b)!.component).join(", ")}` : ""].filter(Boolean);
+    const uses = [
+      g.secrets ? plural(g.secrets, "secret") : "",
+      g.support.length ? `S3 ${g.support.map((b) => byAddress.get(b)!.component).join(", ")}` : "",
+    ].filter(Boolean);
     if (uses.length) lines.push(`uses ${uses.join(" · ")}`);
-    add({ id, stage: "engine", title: count(g.title, g.members.length), lines, resources: g.members.map((m) => m.address) });
+    add({
+      id,
+      stage: "engine",
+      title: count(g.title, g.members.length),
+      lines,
+      resources: g.members.map((m) => m.address),
+    });
     for (const s of g.sources) {
       const sid = `s_${sanitize(s.startsWith("outside:") ? s : byAddress.get(s)!.type)}`;
       if (!nodes.has(sid)) {
         const inside = !s.startsWith("outside:");
-        add({ id: sid, stage: "source", title: inside ? SOURCES[byAddress.get(s)!.type] : s.slice("outside:".length), lines: inside ? [] : ["outside the stack"], resources: [] });
+        add({
+          id: sid,
+          stage: "source",
+          title: inside ? SOURCES[byAddress.get(s)!.type] : s.slice("outside:".length),
+          lines: inside ? [] : ["outside the stack"],
+          resources: [],
+        });
       }
       if (!s.startsWith("outside:")) {
         const node = nodes.get(sid)!;
@@ -278,32 +361,51 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
 
   // Queries: one box per service, fed by the databases (or other query services) they reference.
   const queryGroups = new Map<string, StackResource[]>();
-  for (const r of resources.filter((x) => x.type in QUERIES)) queryGroups.set(QUERIES[r.type], [...(queryGroups.get(QUERIES[r.type]) ?? []), r]);
+  for (const r of resources.filter((x) => x.type in QUERIES))
+    queryGroups.set(QUERIES[r.type], [...(queryGroups.get(QUERIES[r.type]) ?? []), r]);
   for (const [title, members] of queryGroups) {
     const id = `q_${sanitize(title)}`;
     const kinds = new Map<string, number>();
     for (const m of members) kinds.set(m.type, (kinds.get(m.type) ?? 0) + 1);
     const detail =
       title === "Athena"
-        ? [plural(kinds.get("aws_athena_workgroup") ?? 0, "workgroup"), plural(kinds.get("aws_athena_named_query") ?? 0, "named query", "named queries")].join(" · ")
+        ? [
+            plural(kinds.get("aws_athena_workgroup") ?? 0, "workgroup"),
+            plural(kinds.get("aws_athena_named_query") ?? 0, "named query", "named queries"),
+          ].join(" · ")
         : title === "QuickSight"
           ? plural(kinds.get("aws_quicksight_data_set") ?? 0, "data set")
           : "";
-    add({ id, stage: "query", title, lines: [detail, ...summarize(members.map((m) => m.address))].filter(Boolean), resources: members.map((m) => m.address) });
+    add({
+      id,
+      stage: "query",
+      title,
+      lines: [detail, ...summarize(members.map((m) => m.address))].filter(Boolean),
+      resources: members.map((m) => m.address),
+    });
   }
   for (const [title, members] of queryGroups) {
     const id = `q_${sanitize(title)}`;
     for (const m of members) {
       for (const a of refs.get(m.address)!) {
         const from = nodeOf.get(a);
-        if (from && from !== id && (nodes.get(from)!.stage === "catalog" || nodes.get(from)!.stage === "zone" || nodes.get(from)!.stage === "query")) edge(from, id);
+        if (
+          from &&
+          from !== id &&
+          (nodes.get(from)!.stage === "catalog" ||
+            nodes.get(from)!.stage === "zone" ||
+            nodes.get(from)!.stage === "query")
+        )
+          edge(from, id);
       }
     }
   }
 
   const order: Stage[] = ["source", "engine", "zone", "catalog", "query"];
   return {
-    nodes: [...nodes.values()].sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.id.localeCompare(b.id)),
+    nodes: [...nodes.values()].sort(
+      (a, b) => order.indexOf(a.stage) - order.indexOf(b.stage) || a.id.localeCompare(b.id),
+    ),
     edges: [...edges.values()].sort((a, b) => `${a.from}>${a.to}`.localeCompare(`${b.from}>${b.to}`)),
   };
 }

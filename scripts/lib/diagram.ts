@@ -14,7 +14,8 @@ import type { EnvironmentConfig } from "../../environments";
 import { buildDataFlow, renderDataFlow } from "./data-flow";
 import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
-export type Layer = "sources" | "ingestion" | "zones" | "catalog" | "analytics" | "orchestration" | "alarms" | "network" | "other";
+export type Layer =
+  "sources" | "ingestion" | "zones" | "catalog" | "analytics" | "orchestration" | "alarms" | "network" | "other";
 
 interface LayerInfo {
   readonly title: string;
@@ -103,7 +104,13 @@ export const SERVICES: Record<string, Service> = {
 };
 
 /** The optional (opt-in) services, by label. */
-export const OPTIONAL_SERVICES: string[] = [...new Set(Object.values(SERVICES).filter((s) => s.optional).map((s) => s.label))].sort();
+export const OPTIONAL_SERVICES: string[] = [
+  ...new Set(
+    Object.values(SERVICES)
+      .filter((s) => s.optional)
+      .map((s) => s.label),
+  ),
+].sort();
 
 export interface DiagramNode {
   readonly id: string;
@@ -144,7 +151,9 @@ function moduleLayers(resources: readonly StackResource[]): Map<string, Layer> {
   }
   const out = new Map<string, Layer>();
   for (const [module, t] of tally) {
-    const best = [...t.entries()].sort((a, b) => b[1] - a[1] || LAYER_ORDER.indexOf(a[0]) - LAYER_ORDER.indexOf(b[0]))[0];
+    const best = [...t.entries()].sort(
+      (a, b) => b[1] - a[1] || LAYER_ORDER.indexOf(a[0]) - LAYER_ORDER.indexOf(b[0]),
+    )[0];
     out.set(module, best[0]);
   }
   return out;
@@ -168,20 +177,32 @@ export function buildDiagram(json: TerraformJson): Diagram {
     const service = SERVICES[r.type];
     if (!service) continue;
     const layer = service.layer === "module" ? (primary.get(r.module) ?? service.fallback ?? "other") : service.layer;
-    const key = service.perInstance ? `${r.module}/${r.component}/${service.label}` : `${r.module}/${layer}/${service.label}`;
+    const key = service.perInstance
+      ? `${r.module}/${r.component}/${service.label}`
+      : `${r.module}/${layer}/${service.label}`;
     const id = `n_${sanitize(key)}`;
     let entry = nodes.get(id);
     if (!entry) {
       entry = {
         service,
-        node: { id, module: r.module, layer, label: service.label, instance: service.perInstance ? r.component : undefined, components: [], resources: [], annotations: [] },
+        node: {
+          id,
+          module: r.module,
+          layer,
+          label: service.label,
+          instance: service.perInstance ? r.component : undefined,
+          components: [],
+          resources: [],
+          annotations: [],
+        },
       };
       nodes.set(id, entry);
     }
     const n = entry.node;
     if (!n.components.includes(r.component)) n.components.push(r.component);
     n.resources.push(r.address);
-    if (r.body.lifecycle?.prevent_destroy === true && !n.annotations.includes("prevent_destroy")) n.annotations.push("prevent_destroy");
+    if (r.body.lifecycle?.prevent_destroy === true && !n.annotations.includes("prevent_destroy"))
+      n.annotations.push("prevent_destroy");
     if (r.body.force_destroy === true && !n.annotations.includes("force_destroy")) n.annotations.push("force_destroy");
     nodeOf.set(r.address, id);
     serviceResources.push(r);
@@ -252,13 +273,23 @@ export function buildDiagram(json: TerraformJson): Diagram {
   const sortedNodes = [...nodes.values()]
     .map((e) => e.node)
     .sort((x, y) => LAYER_ORDER.indexOf(x.layer) - LAYER_ORDER.indexOf(y.layer) || x.id.localeCompare(y.id));
-  return { nodes: sortedNodes, edges: [...edges.values()].sort((x, y) => `${x.from}>${x.to}`.localeCompare(`${y.from}>${y.to}`)), modules };
+  return {
+    nodes: sortedNodes,
+    edges: [...edges.values()].sort((x, y) => `${x.from}>${x.to}`.localeCompare(`${y.from}>${y.to}`)),
+    modules,
+  };
 }
 
 /** "dt (day) / region (eu, us, apac)": the partition keys in path order. */
 export function describePartitioning(config: EnvironmentConfig): string {
   return config.partitioning.keys
-    .map((k) => (k.type === "date" ? `${k.name} (day)` : k.type === "hour" ? `${k.name} (hour)` : `${k.name} (${k.values.join(", ")})`))
+    .map((k) =>
+      k.type === "date"
+        ? `${k.name} (day)`
+        : k.type === "hour"
+          ? `${k.name} (hour)`
+          : `${k.name} (${k.values.join(", ")})`,
+    )
     .join(" / ");
 }
 
@@ -270,7 +301,10 @@ function layerSummary(diagram: Diagram, layer: Layer): string {
     const label = layer === "other" ? `${n.module} (${n.label})` : n.label;
     counts.set(label, (counts.get(label) ?? 0) + (layer === "other" ? 1 : n.resources.length));
   }
-  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, n]) => (layer === "other" ? label : `${label} ×${n}`)).join(" · ");
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([label, n]) => (layer === "other" ? label : `${label} ×${n}`))
+    .join(" · ");
 }
 
 /** Facts listed under each diagram: what the picture summarizes, and where environments differ. */
@@ -285,17 +319,32 @@ export function environmentFacts(json: TerraformJson, config: EnvironmentConfig)
   const keys = resources.filter((r) => r.type === "aws_kms_key");
   const facts: [string, string][] = [
     ["account · region", `${config.accountId ?? "(caller's account)"} · ${config.region}`],
-    ["modules", [...perModule].sort().map(([m, n]) => `${m} (${n})`).join(", ") + ` — ${resources.length} resources`],
+    [
+      "modules",
+      [...perModule]
+        .sort()
+        .map(([m, n]) => `${m} (${n})`)
+        .join(", ") + ` — ${resources.length} resources`,
+    ],
     ["partitioning", describePartitioning(config)],
     ["protection", `\`prevent_destroy\` on ${protectedCount} resources; \`force_destroy\` on ${forceDestroy}`],
-    ["encryption", `${keys.length} KMS keys, rotation on for ${keys.filter((k) => k.body.enable_key_rotation === true).length}`],
-    ["alarms", `${layerSummary(diagram, "alarms") || "none"}; notify: ${config.alarms.notify === "page" ? "page on-call" : "record only"}`],
+    [
+      "encryption",
+      `${keys.length} KMS keys, rotation on for ${keys.filter((k) => k.body.enable_key_rotation === true).length}`,
+    ],
+    [
+      "alarms",
+      `${layerSummary(diagram, "alarms") || "none"}; notify: ${config.alarms.notify === "page" ? "page on-call" : "record only"}`,
+    ],
   ];
   for (const layer of ["orchestration", "network", "other"] as const) {
     const summary = layerSummary(diagram, layer);
     if (summary) facts.push([LAYERS[layer].title.toLowerCase(), summary]);
   }
-  facts.push(["optional services", OPTIONAL_SERVICES.map((s) => `${s}: ${present.has(s) ? "**on**" : "off"}`).join(" · ")]);
+  facts.push([
+    "optional services",
+    OPTIONAL_SERVICES.map((s) => `${s}: ${present.has(s) ? "**on**" : "off"}`).join(" · "),
+  ]);
   return facts;
 }
 
@@ -306,14 +355,16 @@ export function inventory(json: TerraformJson): [string, string][] {
   for (const r of stackResources(json)) total.set(r.module, (total.get(r.module) ?? 0) + 1);
   return diagram.modules.map((module) => {
     const counts = new Map<string, number>();
-    for (const n of diagram.nodes.filter((x) => x.module === module && x.layer !== "other")) counts.set(n.label, (counts.get(n.label) ?? 0) + n.resources.length);
+    for (const n of diagram.nodes.filter((x) => x.module === module && x.layer !== "other"))
+      counts.set(n.label, (counts.get(n.label) ?? 0) + n.resources.length);
     const services = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([label, n]) => `${label} ×${n}`);
     const n = total.get(module) ?? 0;
     return [module, `${services.length ? `${services.join(" · ")} — ` : ""}${n} resource${n === 1 ? "" : "s"}`];
   });
 }
 
-export const GENERATED_NOTE = "Generated by `npm run docs:diagrams` from the synthesized stacks; do not edit by hand (`npm test` fails when it is stale).";
+export const GENERATED_NOTE =
+  "Generated by `npm run docs:diagrams` from the synthesized stacks; do not edit by hand (`npm test` fails when it is stale).";
 
 export function renderArchitectureDoc(json: TerraformJson, config: EnvironmentConfig): string {
   return [

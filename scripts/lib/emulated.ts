@@ -21,7 +21,9 @@ import { EMULATOR_PARALLELISM, ROOT, TerraformResult, terraform, terraformAsync 
 export const WORK_DIR = join(ROOT, ".emulator", "work");
 
 /** Provider attribute names for the endpoints block (the binding's camelCase → Terraform's). */
-const ENDPOINT_KEYS = EMULATED_SERVICES.map((s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/^s3_control$/, "s3control"));
+const ENDPOINT_KEYS = EMULATED_SERVICES.map((s) =>
+  s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/^s3_control$/, "s3control"),
+);
 
 export interface EmulatedStack {
   readonly environment: string;
@@ -35,13 +37,22 @@ export interface EmulatedStack {
  * emulator starts empty: old state would describe resources that no longer exist. A test running
  * beside others passes its own `workDir` so no two share a working copy.
  */
-export function prepareStack(synthDir: string, config: EnvironmentConfig, emulator: Emulator, workDir = WORK_DIR): EmulatedStack {
+export function prepareStack(
+  synthDir: string,
+  config: EnvironmentConfig,
+  emulator: Emulator,
+  workDir = WORK_DIR,
+): EmulatedStack {
   const source = join(synthDir, "stacks", config.name);
-  if (!existsSync(join(source, "cdk.tf.json"))) throw new Error(`no synthesized stack for ${config.name} in ${synthDir}; run synth first`);
+  if (!existsSync(join(source, "cdk.tf.json")))
+    throw new Error(`no synthesized stack for ${config.name} in ${synthDir}; run synth first`);
   const dir = join(workDir, config.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  cpSync(source, dir, { recursive: true, filter: (path) => !path.includes(`${join(source, ".terraform")}`) && !/\.tfstate/.test(path) });
+  cpSync(source, dir, {
+    recursive: true,
+    filter: (path) => !path.includes(`${join(source, ".terraform")}`) && !/\.tfstate/.test(path),
+  });
   if (config.tier !== "local") {
     const endpoints = Object.fromEntries(ENDPOINT_KEYS.map((key) => [key, emulator.endpoint]));
     writeFileSync(
@@ -83,7 +94,9 @@ export function plan(stack: EmulatedStack, out?: string): TerraformResult {
 }
 
 /** `init` then `plan`, as a child process the caller can overlap with other work. */
-export async function initAndPlanAsync(stack: EmulatedStack): Promise<{ init: TerraformResult; plan?: TerraformResult }> {
+export async function initAndPlanAsync(
+  stack: EmulatedStack,
+): Promise<{ init: TerraformResult; plan?: TerraformResult }> {
   const init = await terraformAsync(INIT, stack.dir, stack.env);
   if (!init.ok) return { init };
   return { init, plan: await terraformAsync(PLAN, stack.dir, stack.env) };
@@ -94,8 +107,12 @@ export function stateResources(stack: EmulatedStack): { address: string; type: s
   const file = join(stack.dir, "terraform.tfstate");
   const localPath = JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")).terraform?.backend?.local?.path;
   const stateFile = existsSync(file) ? file : join(stack.dir, localPath ?? "terraform.tfstate");
-  const state = JSON.parse(readFileSync(stateFile, "utf8")) as { resources: { mode: string; type: string; name: string }[] };
-  return state.resources.filter((r) => r.mode === "managed").map((r) => ({ address: `${r.type}.${r.name}`, type: r.type }));
+  const state = JSON.parse(readFileSync(stateFile, "utf8")) as {
+    resources: { mode: string; type: string; name: string }[];
+  };
+  return state.resources
+    .filter((r) => r.mode === "managed")
+    .map((r) => ({ address: `${r.type}.${r.name}`, type: r.type }));
 }
 
 /** The "Plan: X to add, Y to change, Z to destroy." line, or the error's last lines. */

@@ -66,7 +66,10 @@ export function diffEnvironments(
     resourceTypes: diffCounts(ta, tb),
     modules: diffCounts(countByModule(a.stack.json), countByModule(b.stack.json)),
     totals: { a: Object.values(ta).reduce((x, y) => x + y, 0), b: Object.values(tb).reduce((x, y) => x + y, 0) },
-    bundles: { shared: assets.assets.filter((x) => Object.keys(x.sha256).length === 2).length, problems: assets.problems },
+    bundles: {
+      shared: assets.assets.filter((x) => Object.keys(x.sha256).length === 2).length,
+      problems: assets.problems,
+    },
   };
 }
 
@@ -85,7 +88,8 @@ export function renderDiff(d: EnvironmentDiff): string {
   if (d.resourceTypes.length === 0) lines.push("The same number of resources of every type.", "");
   else {
     lines.push(`| resource type | ${d.a} | ${d.b} | change |`, "| --- | ---: | ---: | ---: |");
-    for (const c of d.resourceTypes) lines.push(`| \`${c.key}\` | ${c.a} | ${c.b} | ${c.b - c.a > 0 ? "+" : ""}${c.b - c.a} |`);
+    for (const c of d.resourceTypes)
+      lines.push(`| \`${c.key}\` | ${c.a} | ${c.b} | ${c.b - c.a > 0 ? "+" : ""}${c.b - c.a} |`);
     lines.push("");
   }
   if (d.modules.length > 0) {

@@ -68,7 +68,9 @@ export function buildManifest(dir: string): ArtifactManifest {
   const stacks = readStacks(dir);
   const comparison = compareAssets(stacks);
   if (comparison.problems.length > 0) {
-    throw new Error(`the bundles are not identical across environments; one artifact cannot be promoted:\n  - ${comparison.problems.join("\n  - ")}`);
+    throw new Error(
+      `the bundles are not identical across environments; one artifact cannot be promoted:\n  - ${comparison.problems.join("\n  - ")}`,
+    );
   }
   return {
     version: 1,
@@ -105,11 +107,13 @@ export interface Verification {
  */
 export function verifyManifest(dir: string, expectedDigest?: string): Verification {
   const manifestPath = join(dir, MANIFEST_FILE);
-  if (!existsSync(manifestPath)) return { ok: false, problems: [`${manifestPath} is missing: this is not a built artifact`] };
+  if (!existsSync(manifestPath))
+    return { ok: false, problems: [`${manifestPath} is missing: this is not a built artifact`] };
   const manifest: ArtifactManifest = JSON.parse(readFileSync(manifestPath, "utf8"));
   const problems: string[] = [];
   const recomputed = digestOf(manifest.files);
-  if (recomputed !== manifest.digest) problems.push(`the manifest was edited: its file list hashes to ${recomputed}, not its digest ${manifest.digest}`);
+  if (recomputed !== manifest.digest)
+    problems.push(`the manifest was edited: its file list hashes to ${recomputed}, not its digest ${manifest.digest}`);
   if (expectedDigest !== undefined && manifest.digest !== expectedDigest) {
     problems.push(`digest ${manifest.digest} is not the digest the build published (${expectedDigest})`);
   }

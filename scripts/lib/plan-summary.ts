@@ -69,11 +69,20 @@ export function classify(actions: readonly string[]): Action | "no-op" | "read" 
   }
 }
 
-const zero = (): { -readonly [K in keyof TypeSummary]: number } => ({ create: 0, update: 0, replace: 0, delete: 0, before: 0, after: 0 });
+const zero = (): { -readonly [K in keyof TypeSummary]: number } => ({
+  create: 0,
+  update: 0,
+  replace: 0,
+  delete: 0,
+  before: 0,
+  after: 0,
+});
 
 export function summarizePlan(plan: PlanJson, environment: string): PlanSummary {
   if (typeof plan?.format_version !== "string" || !plan.format_version.startsWith("1.")) {
-    throw new Error(`${environment}: not a Terraform JSON plan (format_version ${JSON.stringify(plan?.format_version)}); use \`terraform show -json <planfile>\``);
+    throw new Error(
+      `${environment}: not a Terraform JSON plan (format_version ${JSON.stringify(plan?.format_version)}); use \`terraform show -json <planfile>\``,
+    );
   }
   const byType: Record<string, ReturnType<typeof zero>> = {};
   const totals = zero();
@@ -91,7 +100,10 @@ export function summarizePlan(plan: PlanJson, environment: string): PlanSummary 
     }
     if (action === "delete" || action === "replace") destructive.push(`${action}: ${rc.address}`);
   }
-  const drifted = (plan.resource_drift ?? []).filter((d) => d.mode === "managed").map((d) => d.address).sort();
+  const drifted = (plan.resource_drift ?? [])
+    .filter((d) => d.mode === "managed")
+    .map((d) => d.address)
+    .sort();
   return {
     environment,
     terraformVersion: plan.terraform_version,
@@ -141,12 +153,18 @@ export interface RenderOptions {
  * the detail by type plus any destroyed, replaced or drifted addresses.
  */
 export function renderSummaries(summaries: readonly PlanSummary[], options: RenderOptions = {}): string {
-  const order = [...(options.expected ?? []), ...summaries.map((s) => s.environment).filter((e) => !options.expected?.includes(e))];
+  const order = [
+    ...(options.expected ?? []),
+    ...summaries.map((s) => s.environment).filter((e) => !options.expected?.includes(e)),
+  ];
   const byEnv = new Map(summaries.map((s) => [s.environment, s]));
   const lines: string[] = [COMMENT_MARKER, `### ${options.title ?? "Terraform plan"}`, ""];
   if (options.subtitle) lines.push(options.subtitle, "");
 
-  lines.push("| environment | resources before → after | create | update | replace | delete | |", "| --- | --- | ---: | ---: | ---: | ---: | --- |");
+  lines.push(
+    "| environment | resources before → after | create | update | replace | delete | |",
+    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+  );
   for (const env of order) {
     const s = byEnv.get(env);
     if (!s) {
@@ -155,12 +173,22 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
     }
     const t = s.totals;
     const note = !hasChanges(s) ? "no changes" : t.delete + t.replace > 0 ? "⚠️ destroys or replaces resources" : "";
-    lines.push(`| ${env} | ${countCell(t.before, t.after)} | ${t.create} | ${t.update} | ${t.replace} | ${t.delete} | ${note} |`);
+    lines.push(
+      `| ${env} | ${countCell(t.before, t.after)} | ${t.create} | ${t.update} | ${t.replace} | ${t.delete} | ${note} |`,
+    );
   }
   lines.push("");
 
   const present = order.filter((e) => byEnv.has(e));
-  const changedTypes = [...new Set(present.flatMap((e) => Object.entries(byEnv.get(e)!.byType).filter(([, t]) => ACTIONS.some((a) => t[a] > 0)).map(([type]) => type)))].sort();
+  const changedTypes = [
+    ...new Set(
+      present.flatMap((e) =>
+        Object.entries(byEnv.get(e)!.byType)
+          .filter(([, t]) => ACTIONS.some((a) => t[a] > 0))
+          .map(([type]) => type),
+      ),
+    ),
+  ].sort();
   if (changedTypes.length > 0) {
     lines.push("**Change in resource count by type** (`+create ~update ±replace −delete`)", "");
     lines.push(`| resource type | ${present.join(" | ")} |`, `| --- | ${present.map(() => "---").join(" | ")} |`);
@@ -168,7 +196,12 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
       const cells = present.map((env) => {
         const t = byEnv.get(env)!.byType[type];
         if (!t || !ACTIONS.some((a) => t[a] > 0)) return "·";
-        const parts = [t.create && `+${t.create}`, t.update && `~${t.update}`, t.replace && `±${t.replace}`, t.delete && `−${t.delete}`].filter(Boolean);
+        const parts = [
+          t.create && `+${t.create}`,
+          t.update && `~${t.update}`,
+          t.replace && `±${t.replace}`,
+          t.delete && `−${t.delete}`,
+        ].filter(Boolean);
         return `${parts.join(" ")} (${t.before} → ${t.after})`;
       });
       lines.push(`| \`${type}\` | ${cells.join(" | ")} |`);
@@ -178,7 +211,10 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
 
   for (const env of present) {
     const s = byEnv.get(env)!;
-    const detail = [...listAddresses("Destroyed or replaced", s.destructive), ...listAddresses("Changed outside Terraform (drift)", s.drifted)];
+    const detail = [
+      ...listAddresses("Destroyed or replaced", s.destructive),
+      ...listAddresses("Changed outside Terraform (drift)", s.drifted),
+    ];
     if (detail.length === 0) continue;
     lines.push(`<details><summary>${env}: addresses to review</summary>`, "", ...detail, "</details>", "");
   }

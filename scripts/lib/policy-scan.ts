@@ -80,21 +80,39 @@ export function runCheckov(stackDir: string): { version: string; passed: number;
   if (result.status !== 0 && result.status !== 1) {
     throw new Error(`checkov exited with ${result.status} on ${stackDir}:\n${result.stderr}`);
   }
-  let report: { summary?: { passed: number; parsing_errors: number; checkov_version: string }; results?: { failed_checks: CheckovRecord[] } };
+  let report: {
+    summary?: { passed: number; parsing_errors: number; checkov_version: string };
+    results?: { failed_checks: CheckovRecord[] };
+  };
   try {
     report = JSON.parse(result.stdout);
   } catch {
-    throw new Error(`checkov printed no JSON report for ${stackDir}:\n${result.stdout.slice(0, 2000)}\n${result.stderr}`);
+    throw new Error(
+      `checkov printed no JSON report for ${stackDir}:\n${result.stdout.slice(0, 2000)}\n${result.stderr}`,
+    );
   }
-  if (Array.isArray(report)) throw new Error(`checkov ran more than one framework on ${stackDir}; expected terraform_json only`);
+  if (Array.isArray(report))
+    throw new Error(`checkov ran more than one framework on ${stackDir}; expected terraform_json only`);
   if (!report.results || !report.summary) throw new Error(`checkov found no Terraform JSON to scan in ${stackDir}`);
-  if (report.summary.parsing_errors > 0) throw new Error(`checkov could not parse ${report.summary.parsing_errors} file(s) in ${stackDir}`);
-  return { version: report.summary.checkov_version, passed: report.summary.passed, failed: report.results.failed_checks };
+  if (report.summary.parsing_errors > 0)
+    throw new Error(`checkov could not parse ${report.summary.parsing_errors} file(s) in ${stackDir}`);
+  return {
+    version: report.summary.checkov_version,
+    passed: report.summary.passed,
+    failed: report.results.failed_checks,
+  };
 }
 
 /** Every skip recorded in a stack, with the resource it sits on. */
 export function recordedSkips(json: TerraformJson): StaleSkip[] {
-  return stackResources(json).flatMap((r) => policySkipsOf(r.body).map((s) => ({ check: s.check, reason: s.reason, address: r.address, path: r.path.join("/") })));
+  return stackResources(json).flatMap((r) =>
+    policySkipsOf(r.body).map((s) => ({
+      check: s.check,
+      reason: s.reason,
+      address: r.address,
+      path: r.path.join("/"),
+    })),
+  );
 }
 
 /**
@@ -102,7 +120,10 @@ export function recordedSkips(json: TerraformJson): StaleSkip[] {
  * graph checks but "resource.<name>" for Python checks in Terraform JSON; names are unique in a
  * stack (cdktf adds a hash of the construct path), so the name finds the resource.
  */
-export function judge(json: TerraformJson, report: { version: string; passed: number; failed: CheckovRecord[] }): PolicyScanResult {
+export function judge(
+  json: TerraformJson,
+  report: { version: string; passed: number; failed: CheckovRecord[] },
+): PolicyScanResult {
   const resources = stackResources(json);
   const byName = new Map(resources.map((r) => [r.name, r]));
   const findings: PolicyFinding[] = [];
@@ -111,8 +132,16 @@ export function judge(json: TerraformJson, report: { version: string; passed: nu
   for (const record of report.failed) {
     const name = record.resource.slice(record.resource.indexOf(".") + 1);
     const resource = byName.get(name);
-    if (!resource) throw new Error(`checkov reported ${record.check_id} on ${record.resource}, which is not a resource of the stack`);
-    const finding = { check: record.check_id, title: record.check_name, address: resource.address, path: resource.path.join("/") };
+    if (!resource)
+      throw new Error(
+        `checkov reported ${record.check_id} on ${record.resource}, which is not a resource of the stack`,
+      );
+    const finding = {
+      check: record.check_id,
+      title: record.check_name,
+      address: resource.address,
+      path: resource.path.join("/"),
+    };
     const skip = policySkipsOf(resource.body).find((s) => s.check === record.check_id);
     if (skip) {
       accepted.push({ ...finding, reason: skip.reason });
@@ -124,7 +153,13 @@ export function judge(json: TerraformJson, report: { version: string; passed: nu
   const staleSkips = recordedSkips(json).filter((s) => !used.has(`${s.address} ${s.check}`));
   const order = <T extends { address: string; check: string }>(list: T[]) =>
     list.sort((a, b) => a.address.localeCompare(b.address) || a.check.localeCompare(b.check));
-  return { checkovVersion: report.version, passed: report.passed, findings: order(findings), accepted: order(accepted), staleSkips: order(staleSkips) };
+  return {
+    checkovVersion: report.version,
+    passed: report.passed,
+    findings: order(findings),
+    accepted: order(accepted),
+    staleSkips: order(staleSkips),
+  };
 }
 
 /** checkov over one synthesized stack directory, judged against that stack's skips. */
@@ -158,7 +193,9 @@ export function skipTable(stacks: readonly { name: string; json: TerraformJson }
       check: r.check,
       asks: SKIPPABLE_POLICY_CHECKS[r.check as keyof typeof SKIPPABLE_POLICY_CHECKS] ?? "(not a listed check)",
       reason: r.reason,
-      resources: [...r.resources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, environments]) => ({ path, environments })),
+      resources: [...r.resources.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([path, environments]) => ({ path, environments })),
     }))
     .sort((a, b) => a.check.localeCompare(b.check, "en", { numeric: true }) || a.reason.localeCompare(b.reason));
 }
@@ -169,7 +206,10 @@ export function renderSkipTable(rows: readonly SkipRow[], environments: readonly
   const lines = ["| check | asks for | resources | why it is skipped |", "| --- | --- | --- | --- |"];
   for (const row of rows) {
     const resources = row.resources
-      .map((r) => `\`${r.path}\`${r.environments.length === environments.length ? "" : ` (${environments.filter((e) => r.environments.includes(e)).join(", ")})`}`)
+      .map(
+        (r) =>
+          `\`${r.path}\`${r.environments.length === environments.length ? "" : ` (${environments.filter((e) => r.environments.includes(e)).join(", ")})`}`,
+      )
       .join("<br>");
     lines.push(`| \`${row.check}\` | ${cell(row.asks)} | ${resources} | ${cell(row.reason)} |`);
   }

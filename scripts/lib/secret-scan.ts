@@ -28,9 +28,11 @@ const PATTERNS: readonly [string, RegExp][] = [
 ];
 
 /** Attribute names that hold secrets. */
-const SECRET_NAME = /(?:^|_)(?:password|passwd|passphrase|secret|token|private_?key|access_?key|api_?key|credentials?)(?:$|_)/i;
+const SECRET_NAME =
+  /(?:^|_)(?:password|passwd|passphrase|secret|token|private_?key|access_?key|api_?key|credentials?)(?:$|_)/i;
 /** …unless the name says it is about a secret rather than the secret itself. */
-const ABOUT_A_SECRET = /(?:_arn|_id|_name|_kms_key_id|_key_id|_wo_version|_version|_length|_rotation\w*|_enabled|_encrypted|_source|_prefix|_url)$|^(?:manage_|return_)/i;
+const ABOUT_A_SECRET =
+  /(?:_arn|_id|_name|_kms_key_id|_key_id|_wo_version|_version|_length|_rotation\w*|_enabled|_encrypted|_source|_prefix|_url)$|^(?:manage_|return_)/i;
 
 /** A value that is not a secret even under a secret's name: a reference, a flag, a number, nothing. */
 function harmless(value: unknown): boolean {
@@ -47,7 +49,8 @@ export function findSecrets(json: Record<string, any>): SecretFinding[] {
     if (typeof value === "string") {
       for (const [what, pattern] of PATTERNS) if (pattern.test(value)) out.push({ where: path.join("."), what });
       const name = path[path.length - 1] ?? "";
-      if (SECRET_NAME.test(name) && !ABOUT_A_SECRET.test(name) && !harmless(value)) out.push({ where: path.join("."), what: `a literal value for "${name}"` });
+      if (SECRET_NAME.test(name) && !ABOUT_A_SECRET.test(name) && !harmless(value))
+        out.push({ where: path.join("."), what: `a literal value for "${name}"` });
     } else if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...path, String(i)]));
     else if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) if (k !== "//") visit(v, [...path, k]);
@@ -56,7 +59,11 @@ export function findSecrets(json: Record<string, any>): SecretFinding[] {
   visit(json, []);
   // A secret version with a literal value puts the secret in state and in the JSON, whatever its name.
   for (const [name, body] of Object.entries(json.resource?.aws_secretsmanager_secret_version ?? {})) {
-    if (!harmless((body as { secret_string?: unknown }).secret_string)) out.push({ where: `resource.aws_secretsmanager_secret_version.${name}`, what: "a secret value in a secret version" });
+    if (!harmless((body as { secret_string?: unknown }).secret_string))
+      out.push({
+        where: `resource.aws_secretsmanager_secret_version.${name}`,
+        what: "a secret value in a secret version",
+      });
   }
   return dedupe(out);
 }

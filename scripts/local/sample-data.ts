@@ -18,7 +18,13 @@ import type { Column, DatasetContract } from "../../datasets";
 import type { PartitionSpec } from "../../environments";
 import { sampleRows, type Row } from "./postgres";
 
-export type BadReason = "missing_required" | "partition_value_not_allowed" | "before_partition_range" | "event_in_future" | "wrong_type" | "invalid_timestamp";
+export type BadReason =
+  | "missing_required"
+  | "partition_value_not_allowed"
+  | "before_partition_range"
+  | "event_in_future"
+  | "wrong_type"
+  | "invalid_timestamp";
 
 export interface SampleSet {
   readonly good: readonly Row[];
@@ -30,9 +36,22 @@ export interface SampleSet {
 const TYPED_SOURCES = new Set(["rds"]);
 const NUMERIC = /^(int|bigint|double|decimal\(\d+,\d+\))$/;
 
-export function sampleSet(contract: DatasetContract, spec: PartitionSpec, options: { count?: number; seed?: number; days?: number } = {}): SampleSet {
-  const good = sampleRows(contract, { partitioning: spec, count: options.count ?? 60, seed: options.seed ?? 20240101, days: options.days });
-  const keyed = (i: number, reason: BadReason, change: (row: Record<string, Row[string]>) => void): { reason: BadReason; row: Row } => {
+export function sampleSet(
+  contract: DatasetContract,
+  spec: PartitionSpec,
+  options: { count?: number; seed?: number; days?: number } = {},
+): SampleSet {
+  const good = sampleRows(contract, {
+    partitioning: spec,
+    count: options.count ?? 60,
+    seed: options.seed ?? 20240101,
+    days: options.days,
+  });
+  const keyed = (
+    i: number,
+    reason: BadReason,
+    change: (row: Record<string, Row[string]>) => void,
+  ): { reason: BadReason; row: Row } => {
     const row: Record<string, Row[string]> = { ...good[i % good.length] };
     for (const key of contract.primaryKey) {
       const column = contract.columns.find((c) => c.name === key)!;
@@ -46,16 +65,22 @@ export function sampleSet(contract: DatasetContract, spec: PartitionSpec, option
   const event = contract.eventTimeColumn;
   const version = contract.versionColumn ?? event;
   const partitionColumns = new Set(enums.map((k) => k.name));
-  const plain = (c: Column) => !contract.primaryKey.includes(c.name) && c.name !== event && c.name !== version && !partitionColumns.has(c.name);
+  const plain = (c: Column) =>
+    !contract.primaryKey.includes(c.name) && c.name !== event && c.name !== version && !partitionColumns.has(c.name);
   const bad: { reason: BadReason; row: Row }[] = [];
   const requiredColumn = contract.columns.find((c) => c.required && plain(c));
   if (requiredColumn) bad.push(keyed(1, "missing_required", (r) => (r[requiredColumn.name] = null)));
-  if (enums.length) bad.push(keyed(2, "partition_value_not_allowed", (r) => (r[enums[0].name] = `not-${enums[0].values[0]}`)));
+  if (enums.length)
+    bad.push(keyed(2, "partition_value_not_allowed", (r) => (r[enums[0].name] = `not-${enums[0].values[0]}`)));
   if (dateKey && dateKey.type === "date") {
-    const before = new Date(Date.parse(`${dateKey.rangeStart}T12:00:00Z`) - 86_400_000).toISOString().replace(".000Z", "Z");
+    const before = new Date(Date.parse(`${dateKey.rangeStart}T12:00:00Z`) - 86_400_000)
+      .toISOString()
+      .replace(".000Z", "Z");
     bad.push(keyed(3, "before_partition_range", (r) => ((r[event] = before), (r[version] = before))));
   }
-  bad.push(keyed(4, "event_in_future", (r) => ((r[event] = "2099-01-01T00:00:00Z"), (r[version] = "2099-01-01T00:00:00Z"))));
+  bad.push(
+    keyed(4, "event_in_future", (r) => ((r[event] = "2099-01-01T00:00:00Z"), (r[version] = "2099-01-01T00:00:00Z"))),
+  );
   if (!TYPED_SOURCES.has(contract.source.kind)) {
     const typed = contract.columns.find((c) => plain(c) && (NUMERIC.test(c.type) || c.type === "boolean"));
     if (typed) bad.push(keyed(5, "wrong_type", (r) => (r[typed.name] = "not-a-value")));

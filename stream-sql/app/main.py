@@ -12,6 +12,7 @@ properties say where to read and write:
 The statements themselves are never edited here: the only thing this file adds to them is the
 connector options of the place they run. The stream-SQL tests run the same functions over files.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,9 @@ def configure(table_env) -> None:
     table_env.get_config().set("table.local-time-zone", "UTC")
 
 
-def create_tables(table_env, spec: dict, source_options: Mapping[str, str], sink_options: Callable[[dict], Mapping[str, str]]) -> None:
+def create_tables(
+    table_env, spec: dict, source_options: Mapping[str, str], sink_options: Callable[[dict], Mapping[str, str]]
+) -> None:
     table_env.execute_sql(with_options(spec["source"], source_options))
     table_env.execute_sql(spec["acceptedView"])
     for query in spec["queries"]:

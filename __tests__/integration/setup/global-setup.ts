@@ -17,7 +17,10 @@ declare global {
   var __dataplatLocalCloud: LocalCloud | undefined;
 }
 
-export default async function globalSetup(globalConfig: Config.GlobalConfig, project: Config.ProjectConfig): Promise<void> {
+export default async function globalSetup(
+  globalConfig: Config.GlobalConfig,
+  project: Config.ProjectConfig,
+): Promise<void> {
   const dir = join(project.rootDir, "__tests__", "integration");
   const matches = globalConfig.testPathPatterns.toExecutor({ rootDir: project.rootDir });
   const users = readdirSync(dir)
@@ -41,5 +44,7 @@ export default async function globalSetup(globalConfig: Config.GlobalConfig, pro
   globalThis.__dataplatLocalCloud = cloud;
   process.env[SHARED_CLOUD_VARIABLE] = stateFileOf(stateDir);
   writeFileSync(join(stateDir, "setup-seconds"), String(Math.round((Date.now() - started) / 1000)));
-  process.stderr.write(`\nshared local cloud: ${cloud.resources} resources at ${cloud.emulator.endpoint} in ${Math.round((Date.now() - started) / 1000)} s (for ${users.length} file(s))\n`);
+  process.stderr.write(
+    `\nshared local cloud: ${cloud.resources} resources at ${cloud.emulator.endpoint} in ${Math.round((Date.now() - started) / 1000)} s (for ${users.length} file(s))\n`,
+  );
 }

@@ -6,6 +6,7 @@ Compiled against the Hadoop client API PySpark ships, and rebuilt only when a so
 jar's name carries the sources' hash). The emulator calls `ensure_jar()` before a job run's Spark
 starts; without a JDK it fails with how to install one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,20 +42,29 @@ def ensure_jar() -> Path:
         return jar
     javac, jar_tool = shutil.which("javac"), shutil.which("jar")
     if not javac or not jar_tool:
-        raise BuildError("javac/jar not found: the emulator's s3:// file system for local Spark is built with a JDK 17 "
-                         "(Debian/Ubuntu: apt-get install openjdk-17-jdk-headless)")
+        raise BuildError(
+            "javac/jar not found: the emulator's s3:// file system for local Spark is built with a JDK 17 "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jdk-headless)"
+        )
     classpath = ":".join(str(p) for p in sorted(_pyspark_jars().glob("hadoop-client-api-*.jar")))
     if not classpath:
-        raise BuildError(f"no hadoop-client-api jar in {_pyspark_jars()}: is PySpark installed in .venv (npm run setup:py)?")
+        raise BuildError(
+            f"no hadoop-client-api jar in {_pyspark_jars()}: is PySpark installed in .venv (npm run setup:py)?"
+        )
     BUILD.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
         classes = Path(tmp) / "classes"
-        done = subprocess.run([javac, "--release", "17", "-nowarn", "-cp", classpath, "-d", str(classes), *map(str, sources)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [javac, "--release", "17", "-nowarn", "-cp", classpath, "-d", str(classes), *map(str, sources)],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise BuildError(f"javac failed building {SOURCES}:\n{done.stderr[-4000:]}")
         staged = Path(tmp) / jar.name
-        done = subprocess.run([jar_tool, "--create", "--file", str(staged), "-C", str(classes), "."], capture_output=True, text=True)
+        done = subprocess.run(
+            [jar_tool, "--create", "--file", str(staged), "-C", str(classes), "."], capture_output=True, text=True
+        )
         if done.returncode != 0:
             raise BuildError(f"jar failed: {done.stderr[-2000:]}")
         staged.replace(jar)  # atomic: a concurrent build never sees half a jar

@@ -8,6 +8,7 @@ the job's script as `__main__` with Glue's argv. The exception that ends a faile
 as one line, to the run file's `resultOut`; the storage figures of the run go to stdout (the run's
 output log) as a last line starting `dataplat-glue-storage `.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,7 +82,10 @@ def _session(run: dict):  # noqa: ANN202
         # no whole-stage code generation cost less CPU than they lose on a few thousand rows
         # (measured: a third less CPU for the same job tests). Glue's own runtime is untouched.
         .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.driver.extraJavaOptions", f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={os.path.join(os.path.dirname(os.path.abspath(__file__)), 'log4j2.properties')}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={os.path.join(os.path.dirname(os.path.abspath(__file__)), 'log4j2.properties')}",
+        )
         # Outputs hold data only (no _SUCCESS markers firing Object Created events in the lake).
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     )

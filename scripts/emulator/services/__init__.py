@@ -5,6 +5,7 @@ Each module's docstring says what moto lacks, what the module does, and the moto
 written against; its `register()` (called once from launcher.py) checks that version first and
 stops the launcher with a clear message on any other, since every module leans on moto internals.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,9 @@ def internal_endpoint() -> str:
     """The plain-HTTP loopback listener (launcher.py sets MOTO_PORT before registering services)."""
     port = os.environ.get("MOTO_PORT")
     if not port:
-        raise SystemExit("emulator: MOTO_PORT is unset; services must be registered by launcher.py after it picks the internal port")
+        raise SystemExit(
+            "emulator: MOTO_PORT is unset; services must be registered by launcher.py after it picks the internal port"
+        )
     return f"http://127.0.0.1:{port}"
 
 
@@ -44,7 +47,9 @@ def emulator_endpoint() -> tuple[str, str]:
     """The TLS endpoint clients use and its CA bundle (launcher.py sets both before registering services)."""
     endpoint, bundle = os.environ.get("EMULATOR_ENDPOINT"), os.environ.get("EMULATOR_CA_BUNDLE")
     if not endpoint or not bundle:
-        raise SystemExit("emulator: EMULATOR_ENDPOINT/EMULATOR_CA_BUNDLE unset; services must be registered by launcher.py")
+        raise SystemExit(
+            "emulator: EMULATOR_ENDPOINT/EMULATOR_CA_BUNDLE unset; services must be registered by launcher.py"
+        )
     return endpoint, bundle
 
 

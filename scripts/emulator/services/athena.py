@@ -33,6 +33,7 @@ ones), scanning 0 bytes; it also lacks UpdateWorkGroup. Here:
     enforcement, engine version, metrics), Description and State.
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,14 +72,21 @@ def register() -> None:
         wg_config = (workgroup.configuration if workgroup else {}) or {}
         wanted = self._get_param("ResultConfiguration") or {}
         base = wg_config.get("ResultConfiguration") or {}
-        effective = dict(base) if wg_config.get("EnforceWorkGroupConfiguration", True) and workgroup else {**base, **wanted}
+        effective = (
+            dict(base) if wg_config.get("EnforceWorkGroupConfiguration", True) and workgroup else {**base, **wanted}
+        )
         if not effective.get("OutputLocation"):
-            return self.error("No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.", 400)
+            return self.error(
+                "No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.",
+                400,
+            )
         answer = original_start(self) if workgroup_name in backend.work_groups else None
         if answer is None:
             from moto.athena.models import Execution
 
-            execution = Execution(self._get_param("QueryString"), self._get_param("QueryExecutionContext"), dict(effective), None, None)
+            execution = Execution(
+                self._get_param("QueryString"), self._get_param("QueryExecutionContext"), dict(effective), None, None
+            )
             backend.executions[execution.id] = execution
             execution_id = execution.id
         else:
@@ -88,18 +96,33 @@ def register() -> None:
             execution = backend.executions[execution_id]
             execution.config = dict(effective)
             location = effective["OutputLocation"]
-            execution.config["OutputLocation"] = (location if location.endswith("/") else location + "/") + f"{execution_id}.csv"
+            execution.config["OutputLocation"] = (
+                location if location.endswith("/") else location + "/"
+            ) + f"{execution_id}.csv"
         if answer is None:
             location = effective["OutputLocation"]
-            execution.config["OutputLocation"] = (location if location.endswith("/") else location + "/") + f"{execution_id}.csv"
+            execution.config["OutputLocation"] = (
+                location if location.endswith("/") else location + "/"
+            ) + f"{execution_id}.csv"
         record = {
-            "state": "QUEUED", "reason": None, "error": None, "scanned": 0, "columns": [], "rows": [],
-            "submitted": time.time(), "completed": None, "engine_ms": 0, "workgroup": workgroup_name,
-            "cutoff": wg_config.get("BytesScannedCutoffPerQuery"), "engine": (wg_config.get("EngineVersion") or {}).get("SelectedEngineVersion", "AUTO"),
+            "state": "QUEUED",
+            "reason": None,
+            "error": None,
+            "scanned": 0,
+            "columns": [],
+            "rows": [],
+            "submitted": time.time(),
+            "completed": None,
+            "engine_ms": 0,
+            "workgroup": workgroup_name,
+            "cutoff": wg_config.get("BytesScannedCutoffPerQuery"),
+            "engine": (wg_config.get("EngineVersion") or {}).get("SelectedEngineVersion", "AUTO"),
         }
         _executions[execution_id] = record
         execution.status = "QUEUED"
-        threading.Thread(target=_run, args=(backend, execution, record), name=f"athena-{execution_id[:8]}", daemon=True).start()
+        threading.Thread(
+            target=_run, args=(backend, execution, record), name=f"athena-{execution_id[:8]}", daemon=True
+        ).start()
         return json.dumps({"QueryExecutionId": execution_id})
 
     def get_query_execution_backend(self, exec_id):  # noqa: ANN001, ANN202
@@ -122,17 +145,30 @@ def register() -> None:
             status["AthenaError"] = record["error"]
         total = int(((record["completed"] or time.time()) - record["submitted"]) * 1000)
         query = execution.query.lstrip().upper()
-        return json.dumps({"QueryExecution": {
-            "QueryExecutionId": exec_id,
-            "Query": execution.query,
-            "StatementType": "DDL" if query.startswith(("ALTER", "CREATE", "DESCRIBE", "DROP", "MSCK", "SHOW")) else "DML",
-            "ResultConfiguration": execution.config,
-            "QueryExecutionContext": execution.context or {},
-            "Status": status,
-            "Statistics": {"EngineExecutionTimeInMillis": record["engine_ms"], "DataScannedInBytes": record["scanned"], "TotalExecutionTimeInMillis": total},
-            "WorkGroup": record["workgroup"],
-            "EngineVersion": {"SelectedEngineVersion": record["engine"], "EffectiveEngineVersion": "Athena engine version 3"},
-        }})
+        return json.dumps(
+            {
+                "QueryExecution": {
+                    "QueryExecutionId": exec_id,
+                    "Query": execution.query,
+                    "StatementType": "DDL"
+                    if query.startswith(("ALTER", "CREATE", "DESCRIBE", "DROP", "MSCK", "SHOW"))
+                    else "DML",
+                    "ResultConfiguration": execution.config,
+                    "QueryExecutionContext": execution.context or {},
+                    "Status": status,
+                    "Statistics": {
+                        "EngineExecutionTimeInMillis": record["engine_ms"],
+                        "DataScannedInBytes": record["scanned"],
+                        "TotalExecutionTimeInMillis": total,
+                    },
+                    "WorkGroup": record["workgroup"],
+                    "EngineVersion": {
+                        "SelectedEngineVersion": record["engine"],
+                        "EffectiveEngineVersion": "Athena engine version 3",
+                    },
+                }
+            }
+        )
 
     def get_query_results(self):  # noqa: ANN001, ANN202
         exec_id = self._get_param("QueryExecutionId")
@@ -144,10 +180,12 @@ def register() -> None:
         if record["state"] != "SUCCEEDED":
             return self.error(f"Query did not finish successfully. Final query state: {record['state']}", 400)
         header = {"Data": [{"VarCharValue": c["Name"]} for c in record["columns"]]}
-        rows = ([header] if record["columns"] else []) + [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in record["rows"]]
+        rows = ([header] if record["columns"] else []) + [
+            {"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in record["rows"]
+        ]
         start = int(self._get_param("NextToken") or 0)
         size = int(self._get_param("MaxResults") or 1000)
-        page = rows[start:start + size]
+        page = rows[start : start + size]
         result = {"ResultSet": {"Rows": page, "ResultSetMetadata": {"ColumnInfo": record["columns"]}}, "UpdateCount": 0}
         if start + size < len(rows):
             result["NextToken"] = str(start + size)
@@ -181,14 +219,25 @@ def _update_work_group(self):  # noqa: ANN001, ANN202 - AthenaResponse.update_wo
         workgroup.state = self._get_param("State")
     updates = self._get_param("ConfigurationUpdates") or {}
     config = workgroup.configuration
-    for key in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "BytesScannedCutoffPerQuery", "RequesterPaysEnabled",
-                "EnableMinimumEncryptionConfiguration", "AdditionalConfiguration", "ExecutionRole", "CustomerContentEncryptionConfiguration"):
+    for key in (
+        "EnforceWorkGroupConfiguration",
+        "PublishCloudWatchMetricsEnabled",
+        "BytesScannedCutoffPerQuery",
+        "RequesterPaysEnabled",
+        "EnableMinimumEncryptionConfiguration",
+        "AdditionalConfiguration",
+        "ExecutionRole",
+        "CustomerContentEncryptionConfiguration",
+    ):
         if key in updates:
             config[key] = updates[key]
     if updates.get("RemoveBytesScannedCutoffPerQuery"):
         config.pop("BytesScannedCutoffPerQuery", None)
     if "EngineVersion" in updates:
-        config["EngineVersion"] = {"SelectedEngineVersion": updates["EngineVersion"].get("SelectedEngineVersion", "AUTO"), "EffectiveEngineVersion": "Athena engine version 3"}
+        config["EngineVersion"] = {
+            "SelectedEngineVersion": updates["EngineVersion"].get("SelectedEngineVersion", "AUTO"),
+            "EffectiveEngineVersion": "Athena engine version 3",
+        }
     result_updates = updates.get("ResultConfigurationUpdates") or {}
     result = config.setdefault("ResultConfiguration", {})
     for key in ("OutputLocation", "ExpectedBucketOwner", "EncryptionConfiguration", "AclConfiguration"):
@@ -218,7 +267,12 @@ def _run(backend, execution, record: dict) -> None:  # noqa: ANN001
     except QueryError as error:
         final = "FAILED"
         record["reason"] = error.message
-        record["error"] = {"ErrorCategory": 2, "ErrorType": error.error_type, "Retryable": False, "ErrorMessage": error.message}
+        record["error"] = {
+            "ErrorCategory": 2,
+            "ErrorType": error.error_type,
+            "Retryable": False,
+            "ErrorMessage": error.message,
+        }
     except Exception as error:  # noqa: BLE001 - an emulator fault fails the query as a system error
         LOG.exception("athena %s: query failed in the emulator", execution.id)
         final = "FAILED"
@@ -229,7 +283,13 @@ def _run(backend, execution, record: dict) -> None:  # noqa: ANN001
         return
     record.update(state=final, completed=time.time())
     execution.status = final
-    LOG.info("athena %s: %s, %d bytes scanned%s", execution.id, final, record["scanned"], f" ({record['reason']})" if record["reason"] else "")
+    LOG.info(
+        "athena %s: %s, %d bytes scanned%s",
+        execution.id,
+        final,
+        record["scanned"],
+        f" ({record['reason']})" if record["reason"] else "",
+    )
 
 
 def _strip_strings(sql: str) -> str:
@@ -246,7 +306,9 @@ def _execute(backend, execution, record: dict) -> None:  # noqa: ANN001
     if head in ("CREATE", "DROP") and re.match(r"^\s*(CREATE|DROP)\s+(DATABASE|SCHEMA)\b", sql, re.I):
         return  # moto keeps these (its _process_ddl); nothing to return
     if head not in ("SELECT", "WITH", "VALUES", "SHOW", "DESCRIBE"):
-        raise QueryError(f"NOT_SUPPORTED: the emulator runs queries, not {head} statements (DuckDB stands in for Athena's engine)")
+        raise QueryError(
+            f"NOT_SUPPORTED: the emulator runs queries, not {head} statements (DuckDB stands in for Athena's engine)"
+        )
     account, region = backend.account_id, backend.region_name
     context = execution.context or {}
     default_db = (context.get("Database") or DEFAULT_DATABASE).lower()
@@ -277,25 +339,44 @@ def _execute(backend, execution, record: dict) -> None:  # noqa: ANN001
             record["scanned"] += sum(size for _, _, size in files)
             plans.append((db, table, glue_table, files))
         if cutoff and record["scanned"] > int(cutoff):
-            raise QueryError(f"Query cancelled! : Bytes scanned limit was exceeded (the workgroup's BytesScannedCutoffPerQuery is {int(cutoff)} bytes; this query reads {record['scanned']})", 1000)
+            raise QueryError(
+                f"Query cancelled! : Bytes scanned limit was exceeded (the workgroup's BytesScannedCutoffPerQuery is {int(cutoff)} bytes; this query reads {record['scanned']})",
+                1000,
+            )
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
         for db, table, glue_table, files in plans:
             _register(con, s3, Path(scratch), db, table, glue_table, files)
         if any(db == default_db for db, _ in tables) or tables:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{default_db}"')
-            con.execute(f'SET schema = \'{default_db}\'')
+            con.execute(f"SET schema = '{default_db}'")
         try:
             cursor = con.execute(sql)
             rows = cursor.fetchall()
             description = cursor.description or []
         except duckdb.CatalogException as error:
-            raise QueryError(f"TABLE_NOT_FOUND: {_first_line(error)}" if "Table with name" in str(error) else _unsupported(error)) from None
+            raise QueryError(
+                f"TABLE_NOT_FOUND: {_first_line(error)}" if "Table with name" in str(error) else _unsupported(error)
+            ) from None
         except duckdb.ParserException as error:
             raise QueryError(f"SYNTAX_ERROR: {_first_line(error)}") from None
         except duckdb.Error as error:
             raise QueryError(_unsupported(error)) from None
-    record["columns"] = [{"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": d[0], "Label": d[0], "Type": _athena_type(str(d[1])), "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": _athena_type(str(d[1])) == "varchar"} for d in description]
+    record["columns"] = [
+        {
+            "CatalogName": "hive",
+            "SchemaName": "",
+            "TableName": "",
+            "Name": d[0],
+            "Label": d[0],
+            "Type": _athena_type(str(d[1])),
+            "Precision": 0,
+            "Scale": 0,
+            "Nullable": "UNKNOWN",
+            "CaseSensitive": _athena_type(str(d[1])) == "varchar",
+        }
+        for d in description
+    ]
     record["rows"] = [[_text(v) for v in row] for row in rows]
     _write_results(s3, execution, record)
 
@@ -349,7 +430,10 @@ def _keep(value: str, tests: list) -> bool:
             return False
         if op == "IN" and value not in operand or op == "BETWEEN" and not (operand[0] <= value <= operand[1]):
             return False
-        if op in (">", ">=", "<", "<=") and not {">": value > operand, ">=": value >= operand, "<": value < operand, "<=": value <= operand}[op]:
+        if (
+            op in (">", ">=", "<", "<=")
+            and not {">": value > operand, ">=": value >= operand, "<": value < operand, "<=": value <= operand}[op]
+        ):
             return False
     return True
 
@@ -398,7 +482,9 @@ def _files(s3, glue, db: str, table, predicates: dict) -> list[tuple[str, dict, 
     keys = [k["Name"].lower() for k in meta.get("PartitionKeys") or []]
     roots: list[tuple[str, dict]] = []
     if keys and params.get("projection.enabled", "").lower() == "true":
-        template = params.get("storage.location.template") or (location.rstrip("/") + "/" + "".join(f"{k}=${{{k}}}/" for k in keys))
+        template = params.get("storage.location.template") or (
+            location.rstrip("/") + "/" + "".join(f"{k}=${{{k}}}/" for k in keys)
+        )
         pattern = re.escape(template)
         for k in keys:
             pattern = pattern.replace(re.escape(f"${{{k}}}"), f"(?P<{k}>[^/]+)")
@@ -428,7 +514,7 @@ def _files(s3, glue, db: str, table, predicates: dict) -> list[tuple[str, dict, 
 
 
 def _list(s3, uri: str) -> list[tuple[str, int]]:  # noqa: ANN001
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -440,9 +526,22 @@ def _list(s3, uri: str) -> list[tuple[str, int]]:  # noqa: ANN001
     return out
 
 
-_TYPES = {"string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT",
-          "smallint": "SMALLINT", "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN", "date": "DATE",
-          "timestamp": "TIMESTAMP", "binary": "BLOB"}
+_TYPES = {
+    "string": "VARCHAR",
+    "varchar": "VARCHAR",
+    "char": "VARCHAR",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "binary": "BLOB",
+}
 
 
 def _duck_type(glue_type: str) -> str:
@@ -467,7 +566,7 @@ def _register(con, s3, scratch: Path, db: str, table: str, glue_table, files: li
     con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db}"')
     selects = []
     for i, (uri, values, _size) in enumerate(files):
-        bucket, _, key = uri[len("s3://"):].partition("/")
+        bucket, _, key = uri[len("s3://") :].partition("/")
         local = scratch / f"{db}.{table}.{i}{''.join(Path(key).suffixes[-2:])}"
         local.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         path = str(local).replace("'", "''")
@@ -475,14 +574,27 @@ def _register(con, s3, scratch: Path, db: str, table: str, glue_table, files: li
             source = f"read_parquet('{path}', union_by_name = true)"
         elif "json" in serde:
             spec = ", ".join(f"'{n}': '{_duck_type(t) if _duck_type(t) != 'JSON' else 'JSON'}'" for n, t in columns)
-            source = f"read_json('{path}', format = 'newline_delimited', columns = {{{spec}}}, ignore_errors = true)" if columns else f"read_json_auto('{path}', format = 'newline_delimited')"
+            source = (
+                f"read_json('{path}', format = 'newline_delimited', columns = {{{spec}}}, ignore_errors = true)"
+                if columns
+                else f"read_json_auto('{path}', format = 'newline_delimited')"
+            )
         else:
             delim = serde_params.get("field.delim") or serde_params.get("separatorChar") or ","
-            skip = int((meta.get("Parameters") or {}).get("skip.header.line.count") or serde_params.get("skip.header.line.count") or 0)
+            skip = int(
+                (meta.get("Parameters") or {}).get("skip.header.line.count")
+                or serde_params.get("skip.header.line.count")
+                or 0
+            )
             names = ", ".join(f"'{n}': 'VARCHAR'" for n, _ in columns)
             source = f"read_csv('{path}', delim = '{delim}', header = false, skip = {skip}, columns = {{{names}}})"
         described = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        parts = [f'TRY_CAST("{n}" AS {_duck_type(t)}) AS "{n}"' if n in described else f'CAST(NULL AS {_duck_type(t)}) AS "{n}"' for n, t in columns]
+        parts = [
+            f'TRY_CAST("{n}" AS {_duck_type(t)}) AS "{n}"'
+            if n in described
+            else f'CAST(NULL AS {_duck_type(t)}) AS "{n}"'
+            for n, t in columns
+        ]
         parts += [f"TRY_CAST('{values.get(n, '')}' AS {_duck_type(t)}) AS \"{n}\"" for n, t in keys]
         selects.append(f"SELECT {', '.join(parts)} FROM {source}")
     if not selects:
@@ -493,9 +605,24 @@ def _register(con, s3, scratch: Path, db: str, table: str, glue_table, files: li
 
 def _athena_type(duck: str) -> str:
     d = duck.upper()
-    for prefix, name in (("VARCHAR", "varchar"), ("BIGINT", "bigint"), ("INTEGER", "integer"), ("SMALLINT", "smallint"), ("TINYINT", "tinyint"),
-                         ("DOUBLE", "double"), ("FLOAT", "real"), ("BOOLEAN", "boolean"), ("DATE", "date"), ("TIMESTAMP", "timestamp"),
-                         ("DECIMAL", "decimal"), ("HUGEINT", "decimal"), ("BLOB", "varbinary"), ("STRUCT", "row"), ("MAP", "map"), ("JSON", "json")):
+    for prefix, name in (
+        ("VARCHAR", "varchar"),
+        ("BIGINT", "bigint"),
+        ("INTEGER", "integer"),
+        ("SMALLINT", "smallint"),
+        ("TINYINT", "tinyint"),
+        ("DOUBLE", "double"),
+        ("FLOAT", "real"),
+        ("BOOLEAN", "boolean"),
+        ("DATE", "date"),
+        ("TIMESTAMP", "timestamp"),
+        ("DECIMAL", "decimal"),
+        ("HUGEINT", "decimal"),
+        ("BLOB", "varbinary"),
+        ("STRUCT", "row"),
+        ("MAP", "map"),
+        ("JSON", "json"),
+    ):
         if d.startswith(prefix):
             return name
     return "array" if d.endswith("[]") else "varchar"
@@ -515,7 +642,7 @@ def _text(value) -> str | None:  # noqa: ANN001
 
 def _write_results(s3, execution, record: dict) -> None:  # noqa: ANN001
     config = execution.config or {}
-    bucket, _, key = config["OutputLocation"][len("s3://"):].partition("/")
+    bucket, _, key = config["OutputLocation"][len("s3://") :].partition("/")
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
     if record["columns"]:
@@ -528,11 +655,21 @@ def _write_results(s3, execution, record: dict) -> None:  # noqa: ANN001
     if option == "SSE_S3":
         extra = {"ServerSideEncryption": "AES256"}
     elif option == "SSE_KMS":
-        extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": encryption["KmsKey"]} if encryption.get("KmsKey") else {})}
+        extra = {
+            "ServerSideEncryption": "aws:kms",
+            **({"SSEKMSKeyId": encryption["KmsKey"]} if encryption.get("KmsKey") else {}),
+        }
     elif option:
         raise QueryError(f"the emulator writes query results with SSE_S3 or SSE_KMS, not {option}")
     owner = config.get("ExpectedBucketOwner")
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode(), ContentType="text/csv", **extra, **({"ExpectedBucketOwner": owner} if owner else {}))
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=buffer.getvalue().encode(),
+            ContentType="text/csv",
+            **extra,
+            **({"ExpectedBucketOwner": owner} if owner else {}),
+        )
     except Exception as error:  # noqa: BLE001 - Athena fails a query whose results it cannot write
         raise QueryError(f"Unable to write query results to {config['OutputLocation']}: {error}", 1000) from None

@@ -26,6 +26,7 @@ a canned payload. Here Invoke runs the function's stored zip as Lambda's Node.js
 Only nodejs* runtimes run; another fails the invocation with Runtime.InvalidRuntime.
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import base64
@@ -117,16 +118,23 @@ def run(fn, event: str) -> Outcome:  # noqa: ANN001
     stream = f"{dt.datetime.now(dt.timezone.utc):%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
     try:
         if not str(fn.run_time).startswith("nodejs"):
-            raise _Failure("Runtime.InvalidRuntime", f"the emulator runs nodejs runtimes only (function runtime {fn.run_time})")
+            raise _Failure(
+                "Runtime.InvalidRuntime", f"the emulator runs nodejs runtimes only (function runtime {fn.run_time})"
+            )
         node = shutil.which("node")
         if node is None:
-            raise _Failure("Runtime.InvalidEntrypoint", "the emulator needs Node.js (`node` on PATH) to run Lambda functions")
+            raise _Failure(
+                "Runtime.InvalidEntrypoint", "the emulator needs Node.js (`node` on PATH) to run Lambda functions"
+            )
         root = _task_root(fn)
         module, _, export = fn.handler.rpartition(".")
         candidates = [root / f"{module}{ext}" for ext in (".mjs", ".js", ".cjs")]
         module_file = next((c for c in candidates if c.exists()), None)
         if not module or module_file is None:
-            raise _Failure("Runtime.ImportModuleError", f"Error: Cannot find module '{module}' (handler {fn.handler}) in the deployed code")
+            raise _Failure(
+                "Runtime.ImportModuleError",
+                f"Error: Cannot find module '{module}' (handler {fn.handler}) in the deployed code",
+            )
         credentials = assume_role(fn.role, fn.function_name)
         endpoint, ca_bundle = emulator_endpoint()
         env = {
@@ -157,16 +165,33 @@ def run(fn, event: str) -> Outcome:  # noqa: ANN001
         with tempfile.TemporaryDirectory(prefix="invoke-") as scratch:
             result_file = Path(scratch) / "result.json"
             process = subprocess.Popen(
-                [node, f"--max-old-space-size={int(fn.memory_size)}", str(BOOTSTRAP), str(module_file), export, str(result_file)],
-                cwd=root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    node,
+                    f"--max-old-space-size={int(fn.memory_size)}",
+                    str(BOOTSTRAP),
+                    str(module_file),
+                    export,
+                    str(result_file),
+                ],
+                cwd=root,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             try:
-                out, _ = process.communicate(event.encode() if isinstance(event, str) else event, timeout=int(fn.timeout))
+                out, _ = process.communicate(
+                    event.encode() if isinstance(event, str) else event, timeout=int(fn.timeout)
+                )
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 out, _ = process.communicate()
                 output = out.decode(errors="replace")
-                raise _Failure("Sandbox.Timedout", f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ} {request_id} Task timed out after {int(fn.timeout):.2f} seconds") from None
+                raise _Failure(
+                    "Sandbox.Timedout",
+                    f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ} {request_id} Task timed out after {int(fn.timeout):.2f} seconds",
+                ) from None
             output = out.decode(errors="replace")
             if result_file.exists():
                 result = json.loads(result_file.read_text())
@@ -177,18 +202,38 @@ def run(fn, event: str) -> Outcome:  # noqa: ANN001
             elif process.returncode == 0:
                 payload = None  # the event loop emptied without an answer: Lambda returns null
             else:
-                raise _Failure("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited with error: exit status {process.returncode}")
+                raise _Failure(
+                    "Runtime.ExitError",
+                    f"RequestId: {request_id} Error: Runtime exited with error: exit status {process.returncode}",
+                )
     except _Failure as failure:
         error = {"errorType": failure.error_type, "errorMessage": failure.message}
     duration = (time.monotonic() - started) * 1000
     lines = [f"START RequestId: {request_id} Version: {fn.version}", *output.splitlines()]
-    if error and error["errorType"] in ("Sandbox.Timedout", "Runtime.ExitError", "Runtime.InvalidRuntime", "Runtime.InvalidEntrypoint"):
+    if error and error["errorType"] in (
+        "Sandbox.Timedout",
+        "Runtime.ExitError",
+        "Runtime.InvalidRuntime",
+        "Runtime.InvalidEntrypoint",
+    ):
         lines.append(error["errorMessage"])
     elif error:  # what Lambda's Node runtime logs for an error the handler raised
-        lines.append(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}")
-    lines += [f"END RequestId: {request_id}", f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, round(duration))} ms\tMemory Size: {fn.memory_size} MB"]
+        lines.append(
+            f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S.%f}"[:-3]
+            + f"Z\t{request_id}\tERROR\tInvoke Error \t{json.dumps(error)}"
+        )
+    lines += [
+        f"END RequestId: {request_id}",
+        f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {max(1, round(duration))} ms\tMemory Size: {fn.memory_size} MB",
+    ]
     _save_logs(fn, stream, lines)
-    LOG.info("lambda %s: request %s %s in %.0f ms", fn.function_name, request_id, f"failed ({error['errorType']})" if error else "succeeded", duration)
+    LOG.info(
+        "lambda %s: request %s %s in %.0f ms",
+        fn.function_name,
+        request_id,
+        f"failed ({error['errorType']})" if error else "succeeded",
+        duration,
+    )
     return Outcome(payload, error, "\n".join(lines) + "\n", request_id)
 
 
@@ -240,7 +285,13 @@ def _run_async(fn, event: str, received: float) -> None:  # noqa: ANN001
             _send_record(fn, target, event, outcome, attempts, "Success")
         return
     target = (destinations.get("OnFailure") or {}).get("Destination")
-    LOG.warning("lambda %s: async invocation failed after %d attempt(s) (%s)%s", fn.function_name, attempts, condition, f"; sent to {target}" if target else "; no on-failure destination")
+    LOG.warning(
+        "lambda %s: async invocation failed after %d attempt(s) (%s)%s",
+        fn.function_name,
+        attempts,
+        condition,
+        f"; sent to {target}" if target else "; no on-failure destination",
+    )
     if target:
         _send_record(fn, target, event, outcome, attempts, condition)
 
@@ -263,11 +314,19 @@ def _send_record(fn, destination: str, event: str, outcome: Outcome | None, atte
         "requestPayload": request_payload,
     }
     if outcome is not None:
-        record["responseContext"] = {"statusCode": 200, "executedVersion": fn.version, **({"functionError": "Unhandled"} if outcome.error else {})}
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": fn.version,
+            **({"functionError": "Unhandled"} if outcome.error else {}),
+        }
         record["responsePayload"] = outcome.error if outcome.error else outcome.payload
     service, region, account = destination.split(":")[2], destination.split(":")[3], destination.split(":")[4]
     if service != "sqs":
-        LOG.error("lambda %s: destination %s is not an SQS queue; the emulator sends only to SQS destinations", fn.function_name, destination)
+        LOG.error(
+            "lambda %s: destination %s is not an SQS queue; the emulator sends only to SQS destinations",
+            fn.function_name,
+            destination,
+        )
         return
     try:
         sqs = client("sqs", account, region, assume_role(fn.role, fn.function_name))

@@ -23,6 +23,7 @@ partition. It also lacks UpdateCrawler (terraform calls it for every changed cra
   * A crawler with a cron Schedule starts on it (the scheduler module's cron evaluation).
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,8 +38,14 @@ from . import LOG, assume_role, backends, client, every, require_moto
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 CSV_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-TEXT_IN, HIVE_OUT = "org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-PARQUET_IN, PARQUET_OUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat", "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+TEXT_IN, HIVE_OUT = (
+    "org.apache.hadoop.mapred.TextInputFormat",
+    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+)
+PARQUET_IN, PARQUET_OUT = (
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+)
 SAMPLE_BYTES = 1 << 20  # what a schema is inferred from: the first MiB of the first file
 
 
@@ -50,7 +57,11 @@ def register() -> None:
     if hasattr(GlueResponse, "update_crawler"):
         raise SystemExit("emulator: this moto has UpdateCrawler; revisit services/crawlers.py")
 
-    original_start, original_advance, original_as_dict = FakeCrawler.start_crawler, FakeCrawl.advance, FakeCrawler.as_dict
+    original_start, original_advance, original_as_dict = (
+        FakeCrawler.start_crawler,
+        FakeCrawl.advance,
+        FakeCrawler.as_dict,
+    )
 
     def start_crawler(self):  # noqa: ANN001, ANN202
         original_start(self)
@@ -80,10 +91,18 @@ def register() -> None:
 # UpdateCrawler
 # --------------------------------------------------------------------------------------------
 _UPDATABLE = {
-    "Role": "role", "DatabaseName": "database_name", "Description": "description", "Targets": "targets",
-    "Classifiers": "classifiers", "TablePrefix": "table_prefix", "SchemaChangePolicy": "schema_change_policy",
-    "RecrawlPolicy": "recrawl_policy", "LineageConfiguration": "lineage_configuration", "Configuration": "configuration",
-    "CrawlerSecurityConfiguration": "crawler_security_configuration", "Schedule": "schedule",
+    "Role": "role",
+    "DatabaseName": "database_name",
+    "Description": "description",
+    "Targets": "targets",
+    "Classifiers": "classifiers",
+    "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy",
+    "RecrawlPolicy": "recrawl_policy",
+    "LineageConfiguration": "lineage_configuration",
+    "Configuration": "configuration",
+    "CrawlerSecurityConfiguration": "crawler_security_configuration",
+    "Schedule": "schedule",
 }
 
 
@@ -173,10 +192,12 @@ def _crawl(crawler, crawl) -> None:  # noqa: ANN001
         credentials = assume_role(crawler.role, f"crawler-{crawler.name}")
         s3, glue = client("s3", account, region, credentials), client("glue", account, region, credentials)
         config = json.loads(crawler.configuration) if crawler.configuration else {}
-        level = ((config.get("Grouping") or {}).get("TableLevelConfiguration"))
+        level = (config.get("Grouping") or {}).get("TableLevelConfiguration")
         policy = (crawler.schema_change_policy or {}).get("UpdateBehavior", "UPDATE_IN_DATABASE")
         if policy != "LOG":
-            say(f"SchemaChangePolicy UpdateBehavior {policy} is treated as LOG by the emulator: existing tables keep their schema")
+            say(
+                f"SchemaChangePolicy UpdateBehavior {policy} is treated as LOG by the emulator: existing tables keep their schema"
+            )
         for target in (crawler.targets or {}).get("S3Targets", []):
             _crawl_target(crawler, target, level, s3, glue, say)
         say("BENCHMARK : Crawler has finished running and is in state READY")
@@ -200,14 +221,14 @@ def _crawl_target(crawler, target: dict, level, s3, glue, say) -> None:  # noqa:
     path = target["Path"]
     if not path.startswith("s3://"):
         raise CrawlError(f"S3 target {path!r} is not an s3:// path")
-    bucket, _, prefix = path[len("s3://"):].partition("/")
+    bucket, _, prefix = path[len("s3://") :].partition("/")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     exclusions = [_glob(p) for p in target.get("Exclusions") or []]
     keys = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            relative = item["Key"][len(prefix):]
+            relative = item["Key"][len(prefix) :]
             if item["Key"].endswith("/") or any(e.match(relative) for e in exclusions):
                 continue
             keys.append(item["Key"])
@@ -231,15 +252,19 @@ def _crawl_target(crawler, target: dict, level, s3, glue, say) -> None:  # noqa:
 
 
 def _partition_of(root: str, key: str) -> list[tuple[str, str]]:
-    folders = key[len(root):].split("/")[:-1]
-    return [(f.split("=", 1)[0], f.split("=", 1)[1]) if "=" in f else (f"partition_{i}", f) for i, f in enumerate(folders)]
+    folders = key[len(root) :].split("/")[:-1]
+    return [
+        (f.split("=", 1)[0], f.split("=", 1)[1]) if "=" in f else (f"partition_{i}", f) for i, f in enumerate(folders)
+    ]
 
 
 def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str], say) -> None:  # noqa: ANN001
     database = crawler.database_name
     layout = {tuple(k for k, _ in _partition_of(root, f)) for f in files}
     if len(layout) > 1:
-        raise CrawlError(f"s3://{bucket}/{root}: files sit at different partition depths {sorted(layout)}; the emulator builds one table per root")
+        raise CrawlError(
+            f"s3://{bucket}/{root}: files sit at different partition depths {sorted(layout)}; the emulator builds one table per root"
+        )
     keys = list(next(iter(layout)))
     try:
         table = glue.get_table(DatabaseName=database, Name=name)["Table"]
@@ -253,7 +278,11 @@ def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str
             "StorageDescriptor": storage,
             "PartitionKeys": [{"Name": k, "Type": "string"} for k in keys],
             "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": storage.pop("_classification"), "UPDATED_BY_CRAWLER": crawler.name, "CrawlerSchemaSerializerVersion": "1.0"},
+            "Parameters": {
+                "classification": storage.pop("_classification"),
+                "UPDATED_BY_CRAWLER": crawler.name,
+                "CrawlerSchemaSerializerVersion": "1.0",
+            },
         }
         glue.create_table(DatabaseName=database, TableInput=table_input)
         say(f"Created table {name} in database {database}")
@@ -262,8 +291,10 @@ def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str
     if not table_keys:
         return
     if table_keys != keys:
-        raise CrawlError(f"table {database}.{name} is partitioned by {table_keys}, the files under s3://{bucket}/{root} by {keys}")
-    folders = {tuple(v for _, v in _partition_of(root, f)): f[len(root):].rsplit("/", 1)[0] + "/" for f in files}
+        raise CrawlError(
+            f"table {database}.{name} is partitioned by {table_keys}, the files under s3://{bucket}/{root} by {keys}"
+        )
+    folders = {tuple(v for _, v in _partition_of(root, f)): f[len(root) :].rsplit("/", 1)[0] + "/" for f in files}
     found = set(folders)
     existing = set()
     for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=name):
@@ -272,9 +303,14 @@ def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str
     sd = table["StorageDescriptor"]
     for start in range(0, len(missing), 100):
         inputs = []
-        for values in missing[start:start + 100]:
+        for values in missing[start : start + 100]:
             location = f"s3://{bucket}/{root}{folders[values]}"
-            inputs.append({"Values": list(values), "StorageDescriptor": {**{k: v for k, v in sd.items() if k != "Location"}, "Location": location}})
+            inputs.append(
+                {
+                    "Values": list(values),
+                    "StorageDescriptor": {**{k: v for k, v in sd.items() if k != "Location"}, "Location": location},
+                }
+            )
         answer = glue.batch_create_partition(DatabaseName=database, TableName=name, PartitionInputList=inputs)
         if answer.get("Errors"):
             raise CrawlError(f"table {database}.{name}: partitions refused: {answer['Errors'][:3]}")
@@ -304,7 +340,12 @@ def _infer(s3, bucket: str, key: str) -> tuple[list[dict], dict]:  # noqa: ANN00
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         schema = pq.read_schema(io.BytesIO(body))
         columns = [{"Name": f.name, "Type": _arrow_type(f.type)} for f in schema]
-        return columns, {"InputFormat": PARQUET_IN, "OutputFormat": PARQUET_OUT, "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE}, "_classification": "parquet"}
+        return columns, {
+            "InputFormat": PARQUET_IN,
+            "OutputFormat": PARQUET_OUT,
+            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE},
+            "_classification": "parquet",
+        }
     body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SAMPLE_BYTES - 1}")["Body"].read()
     if key.endswith(".gz"):
         body = _gunzip_prefix(body)
@@ -312,7 +353,15 @@ def _infer(s3, bucket: str, key: str) -> tuple[list[dict], dict]:  # noqa: ANN00
     if base.endswith(".csv"):
         header = text.splitlines()[0] if text else ""
         columns = [{"Name": c.strip().strip('"').lower(), "Type": "string"} for c in header.split(",") if c.strip()]
-        return columns, {"InputFormat": TEXT_IN, "OutputFormat": HIVE_OUT, "SerdeInfo": {"SerializationLibrary": CSV_SERDE, "Parameters": {"field.delim": ",", "skip.header.line.count": "1"}}, "_classification": "csv"}
+        return columns, {
+            "InputFormat": TEXT_IN,
+            "OutputFormat": HIVE_OUT,
+            "SerdeInfo": {
+                "SerializationLibrary": CSV_SERDE,
+                "Parameters": {"field.delim": ",", "skip.header.line.count": "1"},
+            },
+            "_classification": "csv",
+        }
     columns: dict[str, str] = {}
     lines = text.splitlines()
     if len(body) >= SAMPLE_BYTES:
@@ -329,8 +378,15 @@ def _infer(s3, bucket: str, key: str) -> tuple[list[dict], dict]:  # noqa: ANN00
                 if value is not None:
                     columns.setdefault(field.lower(), _glue_type(value))
     if not objects:
-        raise CrawlError(f"s3://{bucket}/{key}: no JSON object found to infer a schema from (the emulator classifies JSON lines, CSV and Parquet)")
-    return [{"Name": n, "Type": t} for n, t in columns.items()], {"InputFormat": TEXT_IN, "OutputFormat": HIVE_OUT, "SerdeInfo": {"SerializationLibrary": JSON_SERDE}, "_classification": "json"}
+        raise CrawlError(
+            f"s3://{bucket}/{key}: no JSON object found to infer a schema from (the emulator classifies JSON lines, CSV and Parquet)"
+        )
+    return [{"Name": n, "Type": t} for n, t in columns.items()], {
+        "InputFormat": TEXT_IN,
+        "OutputFormat": HIVE_OUT,
+        "SerdeInfo": {"SerializationLibrary": JSON_SERDE},
+        "_classification": "json",
+    }
 
 
 def _gunzip_prefix(data: bytes) -> bytes:

@@ -33,6 +33,7 @@ What this does:
 
 Exports complete within the request (AWS takes minutes); callers poll DescribeExport either way.
 """
+
 from __future__ import annotations
 
 import copy
@@ -91,7 +92,9 @@ def _current(backend: Any, table: Any, keys: dict) -> Optional[dict]:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     hash_value = DynamoType(keys[table.hash_key_attr])
-    range_value = DynamoType(keys[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in keys else None
+    range_value = (
+        DynamoType(keys[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in keys else None
+    )
     try:
         return _image(table.get_item(hash_value, range_value))
     except Exception:  # noqa: BLE001 - an invalid key: the write itself will fail and be reported
@@ -113,7 +116,9 @@ def _record_writes() -> None:
             if before != after:
                 key = json.dumps(keys, sort_keys=True)
                 with _lock:
-                    _changes.setdefault(_table_id(table), []).append((_now_micros(), key, keys, copy.deepcopy(before), copy.deepcopy(after)))
+                    _changes.setdefault(_table_id(table), []).append(
+                        (_now_micros(), key, keys, copy.deepcopy(before), copy.deepcopy(after))
+                    )
             return result
 
         setattr(DynamoDBBackend, name, method)
@@ -139,7 +144,7 @@ def _record_writes() -> None:
             except Exception:
                 # The transaction was rolled back: so are the changes it recorded.
                 for k in list(_changes):
-                    del _changes[k][marks.get(k, 0):]
+                    del _changes[k][marks.get(k, 0) :]
                 raise
 
     DynamoDBBackend.transact_write_items = transact_write_items
@@ -195,13 +200,21 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
     export_type = body.get("ExportType", "FULL_EXPORT")
     export_format = body.get("ExportFormat", "DYNAMODB_JSON")
     if export_format != "DYNAMODB_JSON":
-        raise MockValidationException(f"ExportFormat {export_format} is not served by the emulator (DYNAMODB_JSON only)")
+        raise MockValidationException(
+            f"ExportFormat {export_format} is not served by the emulator (DYNAMODB_JSON only)"
+        )
     now = dt.datetime.now(UTC)
     with _lock:
         changes = list(_changes.get(_table_id(table), []))
     # Items that existed before the emulator recorded anything (none, unless imported) count as initial state.
     recorded = {key for _, key, *_ in changes}
-    initial = {k: v for k, v in ((json.dumps(_keys_of(table, img), sort_keys=True), img) for img in (_image(i) for i in table.all_items())) if k not in recorded}
+    initial = {
+        k: v
+        for k, v in (
+            (json.dumps(_keys_of(table, img), sort_keys=True), img) for img in (_image(i) for i in table.all_items())
+        )
+        if k not in recorded
+    }
     lines: list[dict] = []
     description: dict[str, Any] = {"ExportType": export_type, "ExportFormat": export_format}
     if export_type == "FULL_EXPORT":
@@ -211,15 +224,21 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
         if at > now:
             raise MockValidationException("ExportTime must not be in the future")
         # "Now" includes every write already answered (their stamps may run a few µs ahead of the clock).
-        state = _state_at(changes, _micros(at) if body.get("ExportTime") is not None else max(_micros(at), _last_micros + 1), initial)
+        state = _state_at(
+            changes, _micros(at) if body.get("ExportTime") is not None else max(_micros(at), _last_micros + 1), initial
+        )
         lines = [{"Item": image} for _, (_keys, image) in sorted(state.items())]
         description["ExportTime"] = at
     elif export_type == "INCREMENTAL_EXPORT":
         spec = body.get("IncrementalExportSpecification") or {}
         if body.get("ExportTime") is not None:
-            raise MockValidationException("ExportTime is only for ExportType FULL_EXPORT; an incremental export takes IncrementalExportSpecification")
+            raise MockValidationException(
+                "ExportTime is only for ExportType FULL_EXPORT; an incremental export takes IncrementalExportSpecification"
+            )
         if spec.get("ExportFromTime") is None:
-            raise MockValidationException("IncrementalExportSpecification.ExportFromTime is required for an incremental export")
+            raise MockValidationException(
+                "IncrementalExportSpecification.ExportFromTime is required for an incremental export"
+            )
         start = _to_datetime(spec["ExportFromTime"], "ExportFromTime")
         end = _to_datetime(spec["ExportToTime"], "ExportToTime") if spec.get("ExportToTime") is not None else now
         view = spec.get("ExportViewType", "NEW_AND_OLD_IMAGES")
@@ -231,8 +250,10 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
             raise MockValidationException("ExportFromTime must be before ExportToTime")
         if (end - start).total_seconds() < _min_window_seconds():
             floor = _min_window_seconds()
-            raise MockValidationException(f"the export period must be at least {f'{floor // 60} minutes' if floor % 60 == 0 else f'{floor} seconds'} "
-                                          f"(got {(end - start).total_seconds():.0f} s)")
+            raise MockValidationException(
+                f"the export period must be at least {f'{floor // 60} minutes' if floor % 60 == 0 else f'{floor} seconds'} "
+                f"(got {(end - start).total_seconds():.0f} s)"
+            )
         if end - start > MAX_WINDOW:
             raise MockValidationException("the export period must be at most 24 hours")
         lo, hi = _micros(start), _micros(end)
@@ -247,13 +268,20 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
             new = after.get(key, (None, None))[1]
             if old is None and new is None:
                 continue  # created and deleted within the window: no net change
-            line: dict[str, Any] = {"Metadata": {"WriteTimestampMicros": {"N": str(last[key])}}, "Keys": _keys_from_key(key)}
+            line: dict[str, Any] = {
+                "Metadata": {"WriteTimestampMicros": {"N": str(last[key])}},
+                "Keys": _keys_from_key(key),
+            }
             if old is not None and view == "NEW_AND_OLD_IMAGES":
                 line["OldImage"] = old
             if new is not None:
                 line["NewImage"] = new
             lines.append(line)
-        description["IncrementalExportSpecification"] = {"ExportFromTime": start, "ExportToTime": end, "ExportViewType": view}
+        description["IncrementalExportSpecification"] = {
+            "ExportFromTime": start,
+            "ExportToTime": end,
+            "ExportViewType": view,
+        }
     else:
         raise MockValidationException(f"ExportType must be FULL_EXPORT or INCREMENTAL_EXPORT (got {export_type})")
 
@@ -265,7 +293,10 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
     export_id = f"{int(now.timestamp() * 1000):014d}-{uuid.uuid4().hex[:8]}"
     prefix = (body.get("S3Prefix") or "").rstrip("/")
     root = f"{prefix}/AWSDynamoDB/{export_id}" if prefix else f"AWSDynamoDB/{export_id}"
-    sse = {"encryption": body.get("S3SseAlgorithm") == "KMS" and "aws:kms" or None, "kms_key_id": body.get("S3SseKmsKeyId")}
+    sse = {
+        "encryption": body.get("S3SseAlgorithm") == "KMS" and "aws:kms" or None,
+        "kms_key_id": body.get("S3SseKmsKeyId"),
+    }
 
     def put(key: str, data: bytes) -> Any:
         return s3.put_object(bucket, key, data, **{k: v for k, v in sse.items() if v})
@@ -274,7 +305,12 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
     data_key = f"{root}/data/{uuid.uuid4().hex[:26]}.json.gz"
     content = gzip.compress("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode("utf-8"))
     stored = put(data_key, content)
-    files_line = {"itemCount": len(lines), "md5Checksum": hashlib.md5(content).hexdigest(), "etag": getattr(stored, "etag", "").strip('"'), "dataFileS3Key": data_key}
+    files_line = {
+        "itemCount": len(lines),
+        "md5Checksum": hashlib.md5(content).hexdigest(),
+        "etag": getattr(stored, "etag", "").strip('"'),
+        "dataFileS3Key": data_key,
+    }
     manifest_files = (json.dumps(files_line) + "\n").encode("utf-8")
     put(f"{root}/manifest-files.json", manifest_files)
     put(f"{root}/manifest-files.checksum", hashlib.md5(manifest_files).hexdigest().encode())
@@ -301,27 +337,34 @@ def _export(backend: Any, body: dict) -> dict[str, Any]:
         summary["exportTime"] = description["ExportTime"].isoformat().replace("+00:00", "Z")
     else:
         spec_out = description["IncrementalExportSpecification"]
-        summary.update({"exportFromTime": spec_out["ExportFromTime"].isoformat().replace("+00:00", "Z"),
-                        "exportToTime": spec_out["ExportToTime"].isoformat().replace("+00:00", "Z"), "outputView": spec_out["ExportViewType"]})
+        summary.update(
+            {
+                "exportFromTime": spec_out["ExportFromTime"].isoformat().replace("+00:00", "Z"),
+                "exportToTime": spec_out["ExportToTime"].isoformat().replace("+00:00", "Z"),
+                "outputView": spec_out["ExportViewType"],
+            }
+        )
     summary_bytes = json.dumps(summary).encode("utf-8")
     put(f"{root}/manifest-summary.json", summary_bytes)
     put(f"{root}/manifest-summary.checksum", hashlib.md5(summary_bytes).hexdigest().encode())
-    description.update({
-        "ExportArn": arn,
-        "ExportStatus": "COMPLETED",
-        "StartTime": now,
-        "EndTime": end_time,
-        "ExportManifest": f"{root}/manifest-summary.json",
-        "TableArn": table_arn,
-        "TableId": getattr(table, "table_id", None),
-        "S3Bucket": bucket,
-        "S3BucketOwner": account,
-        "S3Prefix": body.get("S3Prefix"),
-        "S3SseAlgorithm": body.get("S3SseAlgorithm", "AES256"),
-        "ItemCount": len(lines),
-        "BilledSizeBytes": len(content),
-        "ClientToken": body.get("ClientToken") or uuid.uuid4().hex,
-    })
+    description.update(
+        {
+            "ExportArn": arn,
+            "ExportStatus": "COMPLETED",
+            "StartTime": now,
+            "EndTime": end_time,
+            "ExportManifest": f"{root}/manifest-summary.json",
+            "TableArn": table_arn,
+            "TableId": getattr(table, "table_id", None),
+            "S3Bucket": bucket,
+            "S3BucketOwner": account,
+            "S3Prefix": body.get("S3Prefix"),
+            "S3SseAlgorithm": body.get("S3SseAlgorithm", "AES256"),
+            "ItemCount": len(lines),
+            "BilledSizeBytes": len(content),
+            "ClientToken": body.get("ClientToken") or uuid.uuid4().hex,
+        }
+    )
     if body.get("S3SseKmsKeyId"):
         description["S3SseKmsKeyId"] = body["S3SseKmsKeyId"]
     with _lock:
@@ -336,8 +379,10 @@ def install() -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     if moto.__version__ != MOTO_VERSION:
-        raise RuntimeError(f"scripts/emulator/services/dynamodb_exports.py was written for moto {MOTO_VERSION}; this is moto {moto.__version__}: "
-                           "check that moto still lacks incremental exports and that the patched methods keep their signatures, then update MOTO_VERSION")
+        raise RuntimeError(
+            f"scripts/emulator/services/dynamodb_exports.py was written for moto {MOTO_VERSION}; this is moto {moto.__version__}: "
+            "check that moto still lacks incremental exports and that the patched methods keep their signatures, then update MOTO_VERSION"
+        )
     _record_writes()
 
     def export_table_to_point_in_time(self):  # noqa: ANN001, ANN202
@@ -360,7 +405,14 @@ def install() -> None:
         table_arn = self.body.get("TableArn")
         with _lock:
             found = [e for e in _exports.values() if table_arn in (None, e["TableArn"])]
-        return ActionResult({"ExportSummaries": [{"ExportArn": e["ExportArn"], "ExportStatus": e["ExportStatus"], "ExportType": e["ExportType"]} for e in found]})
+        return ActionResult(
+            {
+                "ExportSummaries": [
+                    {"ExportArn": e["ExportArn"], "ExportStatus": e["ExportStatus"], "ExportType": e["ExportType"]}
+                    for e in found
+                ]
+            }
+        )
 
     DynamoHandler.export_table_to_point_in_time = export_table_to_point_in_time
     DynamoHandler.describe_export = describe_export

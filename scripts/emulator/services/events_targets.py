@@ -16,6 +16,7 @@ logged as not delivered instead of failing the sender's PutEvents.
 Written for moto 5.2.1: `register` refuses another version (it wraps `Rule.send_to_targets` and
 reads `moto.sns`'s backends).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,11 @@ def register() -> None:
         try:
             return previous(self, original_event, transform_input)
         except NotImplementedError:
-            LOG.warning("events: rule %s has a target kind the emulator does not deliver to: %s", self.name, [t["Arn"] for t in others])
+            LOG.warning(
+                "events: rule %s has a target kind the emulator does not deliver to: %s",
+                self.name,
+                [t["Arn"] for t in others],
+            )
             return None
         finally:
             self.targets = saved
@@ -58,6 +63,10 @@ def _message(target: dict, event: dict, parser, transform_input: bool) -> str:  
         return target["Input"]
     if transform_input and target.get("InputTransformer"):
         transformer = target["InputTransformer"]
-        parsed = parser.parse(input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event)
+        parsed = parser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=event,
+        )
         return parsed if isinstance(parsed, str) else json.dumps(parsed)
     return json.dumps(event, default=str)

@@ -31,6 +31,7 @@ stream runs as Firehose runs it:
   * A delivery S3 refuses is retried every interval (Firehose retries for a day), in the log.
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import base64
@@ -67,14 +68,22 @@ def register() -> None:
         if stream is None or not _extended_s3(stream):
             return original(self, delivery_stream_name, records)
         if stream.delivery_stream_type == "KinesisStreamAsSource":
-            raise InvalidArgumentException("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+            raise InvalidArgumentException(
+                "This operation is not permitted on KinesisStreamAsSource delivery stream type."
+            )
         now = time.time()
         _buffer(stream).add([(r["Data"], now) for r in records])
-        return {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": uuid.uuid4().hex} for _ in records]}
+        return {
+            "FailedPutCount": 0,
+            "Encrypted": False,
+            "RequestResponses": [{"RecordId": uuid.uuid4().hex} for _ in records],
+        }
 
     FirehoseBackend.put_record_batch = put_record_batch
     if shutil.which("jq") is None:
-        LOG.warning("firehose: jq is not installed (Debian: apt-get install jq); records of streams with a MetadataExtraction query will go to their error prefix")
+        LOG.warning(
+            "firehose: jq is not installed (Debian: apt-get install jq); records of streams with a MetadataExtraction query will go to their error prefix"
+        )
     every(POLL_SECONDS / 2, "firehose", _supervise)
 
 
@@ -133,7 +142,12 @@ def _supervise() -> None:
             key = f"{stream.delivery_stream_arn}@{stream.create_timestamp.isoformat()}"
             live.add(key)
             if key not in _workers or not _workers[key].is_alive():
-                worker = threading.Thread(target=_run, args=(backend, stream, key), name=f"firehose-{stream.delivery_stream_name}", daemon=True)
+                worker = threading.Thread(
+                    target=_run,
+                    args=(backend, stream, key),
+                    name=f"firehose-{stream.delivery_stream_name}",
+                    daemon=True,
+                )
                 _workers[key] = worker
                 worker.start()
     with _buffers_lock:
@@ -154,13 +168,23 @@ def _run(backend, stream, key: str) -> None:  # noqa: ANN001
                 try:
                     buffer.add(reader.poll())
                 except Exception as error:  # noqa: BLE001 - the source is retried on the next poll
-                    LOG.error("firehose %s: reading %s failed: %s", stream.delivery_stream_name, stream.source.get("KinesisStreamARN"), error)
+                    LOG.error(
+                        "firehose %s: reading %s failed: %s",
+                        stream.delivery_stream_name,
+                        stream.source.get("KinesisStreamARN"),
+                        error,
+                    )
             records = buffer.take_if_due()
             if records:
                 try:
                     deliver(stream, records)
                 except Exception as error:  # noqa: BLE001 - Firehose keeps the records and retries
-                    LOG.error("firehose %s: delivery of %d record(s) failed, retried next interval: %s", stream.delivery_stream_name, len(records), error)
+                    LOG.error(
+                        "firehose %s: delivery of %d record(s) failed, retried next interval: %s",
+                        stream.delivery_stream_name,
+                        len(records),
+                        error,
+                    )
                     buffer.add(records)
             time.sleep(POLL_SECONDS)
     finally:
@@ -180,7 +204,12 @@ class _KinesisReader:
 
     def _kinesis(self):  # noqa: ANN202
         if self.client is None or time.monotonic() - self.credentials_at > 900:
-            self.client = client("kinesis", self.account, self.region, assume_role(self.role, f"firehose-{self.stream.delivery_stream_name}"))
+            self.client = client(
+                "kinesis",
+                self.account,
+                self.region,
+                assume_role(self.role, f"firehose-{self.stream.delivery_stream_name}"),
+            )
             self.credentials_at = time.monotonic()
         return self.client
 
@@ -238,7 +267,10 @@ def render_prefix(template: str, keys: dict, oldest: dt.datetime, error_type: st
         namespace, name = match.group(1), match.group(2)
         if namespace == "partitionKeyFromQuery":
             if name not in keys or keys[name] is None:
-                raise RecordError("DynamicPartitioning.MetadataExtractionFailed", f"the query gave no value for partition key {name!r}")
+                raise RecordError(
+                    "DynamicPartitioning.MetadataExtractionFailed",
+                    f"the query gave no value for partition key {name!r}",
+                )
             return str(keys[name])
         if namespace == "timestamp":
             return _java_date(name, oldest)
@@ -246,7 +278,11 @@ def render_prefix(template: str, keys: dict, oldest: dt.datetime, error_type: st
             return uuid.uuid4().hex[:11]
         if namespace == "firehose" and name == "error-output-type" and error_type:
             return error_type
-        raise RecordError("S3.InvalidPrefix", f"prefix expression !{{{namespace}:{name}}} is not evaluated by the emulator", "processing-failed")
+        raise RecordError(
+            "S3.InvalidPrefix",
+            f"prefix expression !{{{namespace}:{name}}} is not evaluated by the emulator",
+            "processing-failed",
+        )
 
     return _EXPRESSION.sub(value, template)
 
@@ -255,26 +291,40 @@ def _processors(config: dict) -> list[dict]:
     processing = config.get("ProcessingConfiguration") or {}
     if not processing.get("Enabled"):
         return []
-    return [{"Type": p["Type"], **{q["ParameterName"]: q["ParameterValue"] for q in p.get("Parameters", [])}} for p in processing.get("Processors", [])]
+    return [
+        {"Type": p["Type"], **{q["ParameterName"]: q["ParameterValue"] for q in p.get("Parameters", [])}}
+        for p in processing.get("Processors", [])
+    ]
 
 
 def run_jq(query: str, documents: list) -> list:  # noqa: ANN001
     """`query` over each document: one result each, or a RecordError for that document."""
     jq = shutil.which("jq")
     if jq is None:
-        raise RecordError("DynamicPartitioning.MetadataExtractionFailed", "the emulator evaluates MetadataExtractionQuery with jq, which is not installed (Debian: apt-get install jq)")
+        raise RecordError(
+            "DynamicPartitioning.MetadataExtractionFailed",
+            "the emulator evaluates MetadataExtractionQuery with jq, which is not installed (Debian: apt-get install jq)",
+        )
     program = f"try ([{query}] | {{ok: .}}) catch {{error: (. | tostring)}}"
     feed = "".join(json.dumps(d) + "\n" for d in documents).encode()
     result = subprocess.run([jq, "-c", program], input=feed, capture_output=True, timeout=60)
     if result.returncode != 0:
-        raise RecordError("DynamicPartitioning.MetadataExtractionFailed", f"MetadataExtractionQuery {query!r} does not compile: {result.stderr.decode().strip()}")
+        raise RecordError(
+            "DynamicPartitioning.MetadataExtractionFailed",
+            f"MetadataExtractionQuery {query!r} does not compile: {result.stderr.decode().strip()}",
+        )
     out = []
     for line in result.stdout.decode().splitlines():
         answer = json.loads(line)
         if "error" in answer:
             out.append(RecordError("DynamicPartitioning.MetadataExtractionFailed", f"jq: {answer['error']}"))
         elif len(answer["ok"]) != 1 or not isinstance(answer["ok"][0], dict):
-            out.append(RecordError("DynamicPartitioning.MetadataExtractionFailed", f"the query must give one JSON object per record (got {json.dumps(answer['ok'])[:200]})"))
+            out.append(
+                RecordError(
+                    "DynamicPartitioning.MetadataExtractionFailed",
+                    f"the query must give one JSON object per record (got {json.dumps(answer['ok'])[:200]})",
+                )
+            )
         else:
             out.append(answer["ok"][0])
     return out
@@ -307,15 +357,36 @@ def deliver(stream, records: list[tuple[bytes, float]]) -> list[str]:  # noqa: A
     conversion = (config.get("DataFormatConversionConfiguration") or {}).get("Enabled")
     unsupported = [p["Type"] for p in processors if p["Type"] not in ("MetadataExtraction", "AppendDelimiterToRecord")]
     query = next((p.get("MetadataExtractionQuery") for p in processors if p["Type"] == "MetadataExtraction"), None)
-    delimiter = next((codecs.decode(p.get("Delimiter", ""), "unicode_escape").encode() for p in processors if p["Type"] == "AppendDelimiterToRecord"), b"")
+    delimiter = next(
+        (
+            codecs.decode(p.get("Delimiter", ""), "unicode_escape").encode()
+            for p in processors
+            if p["Type"] == "AppendDelimiterToRecord"
+        ),
+        b"",
+    )
     pending = list(records)
     if conversion:
         for data, arrival in pending:
-            fail(data, arrival, RecordError("DataFormatConversion.NotExecuted", "the emulator does not convert to Parquet/ORC (DataFormatConversionConfiguration)", "format-conversion-failed"))
+            fail(
+                data,
+                arrival,
+                RecordError(
+                    "DataFormatConversion.NotExecuted",
+                    "the emulator does not convert to Parquet/ORC (DataFormatConversionConfiguration)",
+                    "format-conversion-failed",
+                ),
+            )
         pending = []
     if unsupported:
         for data, arrival in pending:
-            fail(data, arrival, RecordError("Processor.NotExecuted", f"the emulator does not run processors {unsupported}", "processing-failed"))
+            fail(
+                data,
+                arrival,
+                RecordError(
+                    "Processor.NotExecuted", f"the emulator does not run processors {unsupported}", "processing-failed"
+                ),
+            )
         pending = []
     keyed: list[tuple[bytes, float, dict]] = []
     if query and pending:
@@ -325,7 +396,11 @@ def deliver(stream, records: list[tuple[bytes, float]]) -> list[str]:  # noqa: A
                 parsed.append(json.loads(data))
                 valid.append((data, arrival))
             except ValueError as error:
-                fail(data, arrival, RecordError("DynamicPartitioning.MetadataExtractionFailed", f"the record is not JSON: {error}"))
+                fail(
+                    data,
+                    arrival,
+                    RecordError("DynamicPartitioning.MetadataExtractionFailed", f"the record is not JSON: {error}"),
+                )
         try:
             results = run_jq(query, parsed) if parsed else []
         except RecordError as error:
@@ -357,16 +432,31 @@ def deliver(stream, records: list[tuple[bytes, float]]) -> list[str]:  # noqa: A
     for output_type, items in failures.items():
         now_ms = int(time.time() * 1000)
         lines = [
-            json.dumps({
-                "attemptsMade": 1, "arrivalTimestamp": int(a * 1000), "errorCode": e.code, "errorMessage": e.message,
-                "attemptEndingTimestamp": now_ms, "rawData": base64.b64encode(d).decode(),
-            }).encode() + b"\n"
+            json.dumps(
+                {
+                    "attemptsMade": 1,
+                    "arrivalTimestamp": int(a * 1000),
+                    "errorCode": e.code,
+                    "errorMessage": e.message,
+                    "attemptEndingTimestamp": now_ms,
+                    "rawData": base64.b64encode(d).decode(),
+                }
+            ).encode()
+            + b"\n"
             for d, a, e in items
         ]
         prefix = render_prefix(error_template, {}, oldest, output_type)
         written.append(_put(stream, config, prefix, b"".join(lines)))
-        LOG.warning("firehose %s: %d record(s) to the error prefix (%s): %s", stream.delivery_stream_name, len(items), output_type, items[0][2].message)
-    LOG.info("firehose %s: %d record(s) delivered in %d object(s)", stream.delivery_stream_name, len(records), len(written))
+        LOG.warning(
+            "firehose %s: %d record(s) to the error prefix (%s): %s",
+            stream.delivery_stream_name,
+            len(items),
+            output_type,
+            items[0][2].message,
+        )
+    LOG.info(
+        "firehose %s: %d record(s) delivered in %d object(s)", stream.delivery_stream_name, len(records), len(written)
+    )
     return written
 
 

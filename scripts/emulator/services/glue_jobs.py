@@ -29,6 +29,7 @@ What this does, for StartJobRun from the API and from Step Functions' `glue:star
   * UpdateJob replaces the job's definition with the JobUpdate (Glue overwrites the whole
     definition), so an edited script location runs from the next run on.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -72,8 +73,10 @@ def register(endpoint: str, ca_bundle: str) -> None:
     import moto
 
     if moto.__version__ != MOTO_VERSION:
-        raise SystemExit(f"emulator: services/glue_jobs.py was written for moto {MOTO_VERSION} (found {moto.__version__}); "
-                         "check FakeJob.start_job_run, FakeJobRun and GlueResponse against the new version and update it")
+        raise SystemExit(
+            f"emulator: services/glue_jobs.py was written for moto {MOTO_VERSION} (found {moto.__version__}); "
+            "check FakeJob.start_job_run, FakeJobRun and GlueResponse against the new version and update it"
+        )
     _CONFIG.update(endpoint=endpoint, caBundle=ca_bundle)
     atexit.register(_end_live_runs)
     _patch_runs()
@@ -94,8 +97,13 @@ def _patch_runs() -> None:
             run = next(r for r in self.job_runs if r.job_run_id == run_id)
             run._transitions = [("RUNNING", "RUNNING")]  # the state is the process's, not moto's ticks
             run.status = "RUNNING"
-            run.emulated = {"startedOn": dt.datetime.now(dt.timezone.utc), "completedOn": None, "error": None,
-                            "logGroupName": _log_group_prefix(self), "glueVersion": self.glue_version}
+            run.emulated = {
+                "startedOn": dt.datetime.now(dt.timezone.utc),
+                "completedOn": None,
+                "error": None,
+                "logGroupName": _log_group_prefix(self),
+                "glueVersion": self.glue_version,
+            }
         threading.Thread(target=_execute, args=(self, run), name=f"glue-run-{run_id}", daemon=True).start()
         return run_id
 
@@ -109,9 +117,13 @@ def _patch_runs() -> None:
         if state is None:
             return data
         end = state["completedOn"]
-        data.update(StartedOn=state["startedOn"], LastModifiedOn=end or state["startedOn"],
-                    ExecutionTime=int(((end or dt.datetime.now(dt.timezone.utc)) - state["startedOn"]).total_seconds()),
-                    LogGroupName=state["logGroupName"], GlueVersion=state.get("glueVersion") or data.get("GlueVersion"))
+        data.update(
+            StartedOn=state["startedOn"],
+            LastModifiedOn=end or state["startedOn"],
+            ExecutionTime=int(((end or dt.datetime.now(dt.timezone.utc)) - state["startedOn"]).total_seconds()),
+            LogGroupName=state["logGroupName"],
+            GlueVersion=state.get("glueVersion") or data.get("GlueVersion"),
+        )
         if end is None:
             data.pop("CompletedOn", None)
         else:
@@ -142,8 +154,11 @@ def _log_group_prefix(job) -> str:  # noqa: ANN001
 def _admin_session(job):  # noqa: ANN001, ANN202
     import boto3
 
-    return boto3.Session(aws_access_key_id=f"AKIA{job.backend.account_id}EMUL", aws_secret_access_key="emulator",
-                         region_name=job.backend.region_name)
+    return boto3.Session(
+        aws_access_key_id=f"AKIA{job.backend.account_id}EMUL",
+        aws_secret_access_key="emulator",
+        region_name=job.backend.region_name,
+    )
 
 
 def _client(session, service: str):  # noqa: ANN001, ANN202
@@ -154,18 +169,26 @@ def _assume_role(job, run_id: str) -> dict:  # noqa: ANN001
     import boto3
 
     role = job.role if job.role.startswith("arn:") else f"arn:aws:iam::{job.backend.account_id}:role/{job.role}"
-    creds = _client(_admin_session(job), "sts").assume_role(RoleArn=role, RoleSessionName=f"GlueJobRunnerSession-{run_id[-16:]}",
-                                                            DurationSeconds=43200)["Credentials"]
-    return {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": creds["SessionToken"], "_session": boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"], region_name=job.backend.region_name)}
+    creds = _client(_admin_session(job), "sts").assume_role(
+        RoleArn=role, RoleSessionName=f"GlueJobRunnerSession-{run_id[-16:]}", DurationSeconds=43200
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+        "_session": boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=job.backend.region_name,
+        ),
+    }
 
 
 def _download(s3, uri: str, target: Path) -> Path:  # noqa: ANN001
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// location: {uri!r}")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     target.parent.mkdir(parents=True, exist_ok=True)
     s3.download_file(bucket, key, str(target))
     return target
@@ -187,7 +210,9 @@ def _execute(job, run) -> None:  # noqa: ANN001
         jar = ensure_jar()
         creds = _assume_role(job, run.job_run_id)
         session = creds.pop("_session")
-        logs = _RunLogs(_client(session, "logs"), run.emulated["logGroupName"], run.job_run_id, _security_configuration(job))
+        logs = _RunLogs(
+            _client(session, "logs"), run.emulated["logGroupName"], run.job_run_id, _security_configuration(job)
+        )
         s3 = _client(session, "s3")
         script_location = (job.command or {}).get("ScriptLocation")
         if not script_location:
@@ -204,26 +229,58 @@ def _execute(job, run) -> None:  # noqa: ANN001
             if name in ("--JOB_ID", "--JOB_RUN_ID", "--JOB_NAME"):
                 continue
             argv += [name, value]
-        jdbc = [p for p in (os.environ.get("DATAPLAT_JDBC_JARS", "").split(":") if os.environ.get("DATAPLAT_JDBC_JARS") else JDBC_JARS)
-                if p and Path(p).exists()]
+        jdbc = [
+            p
+            for p in (
+                os.environ.get("DATAPLAT_JDBC_JARS", "").split(":")
+                if os.environ.get("DATAPLAT_JDBC_JARS")
+                else JDBC_JARS
+            )
+            if p and Path(p).exists()
+        ]
         spec = {
-            "jobName": job.name, "runId": run.job_run_id, "script": str(script), "argv": argv, "pythonPath": python_path,
-            "jars": [str(jar), *jdbc], "jdbcJars": jdbc, "endpoint": _CONFIG["endpoint"], "caBundle": _CONFIG["caBundle"],
-            "region": job.backend.region_name, "bookmarkOption": option,
+            "jobName": job.name,
+            "runId": run.job_run_id,
+            "script": str(script),
+            "argv": argv,
+            "pythonPath": python_path,
+            "jars": [str(jar), *jdbc],
+            "jdbcJars": jdbc,
+            "endpoint": _CONFIG["endpoint"],
+            "caBundle": _CONFIG["caBundle"],
+            "region": job.backend.region_name,
+            "bookmarkOption": option,
             "bookmark": bookmark["states"] if option in ("job-bookmark-enable", "job-bookmark-pause") else {},
-            "bookmarkOut": str(work / "bookmark-out.json"), "resultOut": str(work / "result.json"),
+            "bookmarkOut": str(work / "bookmark-out.json"),
+            "resultOut": str(work / "result.json"),
         }
         (work / "run.json").write_text(json.dumps(spec))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYSPARK_", "SPARK_"))}
-        env.update({k: v for k, v in creds.items()}, AWS_ENDPOINT_URL=_CONFIG["endpoint"], AWS_CA_BUNDLE=_CONFIG["caBundle"],
-                   AWS_REGION=job.backend.region_name, AWS_DEFAULT_REGION=job.backend.region_name, PYTHONUNBUFFERED="1",
-                   PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+        env.update(
+            {k: v for k, v in creds.items()},
+            AWS_ENDPOINT_URL=_CONFIG["endpoint"],
+            AWS_CA_BUNDLE=_CONFIG["caBundle"],
+            AWS_REGION=job.backend.region_name,
+            AWS_DEFAULT_REGION=job.backend.region_name,
+            PYTHONUNBUFFERED="1",
+            PYSPARK_PYTHON=sys.executable,
+            SPARK_LOCAL_IP="127.0.0.1",
+        )
         timeout_minutes = run.timeout or job.timeout or 2880
-        child = subprocess.Popen([sys.executable, str(RUNTIME / "run_job.py"), str(work / "run.json")], cwd=work, env=env,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, str(RUNTIME / "run_job.py"), str(work / "run.json")],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         _LIVE.add(child.pid)
-        readers = [threading.Thread(target=logs.pump, args=(child.stdout, "output"), daemon=True),
-                   threading.Thread(target=logs.pump, args=(child.stderr, "error"), daemon=True)]
+        readers = [
+            threading.Thread(target=logs.pump, args=(child.stdout, "output"), daemon=True),
+            threading.Thread(target=logs.pump, args=(child.stderr, "error"), daemon=True),
+        ]
         for reader in readers:
             reader.start()
         try:
@@ -247,8 +304,13 @@ def _execute(job, run) -> None:  # noqa: ANN001
         if option == "job-bookmark-enable" and committed.exists():
             out = json.loads(committed.read_text())
             bookmark["history"].append({"runId": run.job_run_id, "before": bookmark["states"]})
-            bookmark.update(states=out["states"], version=bookmark["version"] + 1, run=bookmark["run"] + 1,
-                            previousRunId=bookmark["runId"], runId=run.job_run_id)
+            bookmark.update(
+                states=out["states"],
+                version=bookmark["version"] + 1,
+                run=bookmark["run"] + 1,
+                previousRunId=bookmark["runId"],
+                runId=run.job_run_id,
+            )
         _finish(run, "SUCCEEDED")
     except BaseException as error:  # noqa: BLE001 - the run fails with the reason, the emulator carries on
         LOG.exception("glue job run %s of %s could not run", run.job_run_id, job.name)
@@ -265,7 +327,11 @@ class _RunLogs:
 
     def __init__(self, client, prefix: str, stream: str, security_configuration: Optional[dict]):  # noqa: ANN001
         self.client, self.prefix, self.stream = client, prefix, stream
-        self.kms = ((security_configuration or {}).get("CloudWatchEncryption") or {}).get("KmsKeyArn") if prefix != "/aws-glue/jobs/" else None
+        self.kms = (
+            ((security_configuration or {}).get("CloudWatchEncryption") or {}).get("KmsKeyArn")
+            if prefix != "/aws-glue/jobs/"
+            else None
+        )
         self.pending: dict[str, list[dict]] = {"output": [], "error": []}
         self.lock = threading.Lock()
         self.ready: set[str] = set()
@@ -287,7 +353,12 @@ class _RunLogs:
         last = time.monotonic()
         for raw in iter(pipe.readline, b""):
             with self.lock:
-                self.pending[kind].append({"timestamp": int(time.time() * 1000), "message": raw.decode("utf-8", "replace").rstrip("\n") or " "})
+                self.pending[kind].append(
+                    {
+                        "timestamp": int(time.time() * 1000),
+                        "message": raw.decode("utf-8", "replace").rstrip("\n") or " ",
+                    }
+                )
             if time.monotonic() - last > 2 or len(self.pending[kind]) >= 500:
                 self.flush()
                 last = time.monotonic()
@@ -302,7 +373,9 @@ class _RunLogs:
                 try:
                     self._ensure(group)
                     for i in range(0, len(events), 1000):
-                        self.client.put_log_events(logGroupName=group, logStreamName=self.stream, logEvents=events[i:i + 1000])
+                        self.client.put_log_events(
+                            logGroupName=group, logStreamName=self.stream, logEvents=events[i : i + 1000]
+                        )
                 except Exception:  # noqa: BLE001 - a log that cannot be written must not change the run's outcome
                     LOG.exception("could not write %d log events to %s", len(events), group)
 
@@ -312,25 +385,52 @@ class _RunLogs:
 # ---------------------------------------------------------------------------------------------------------
 def _bookmark(job) -> dict:  # noqa: ANN001
     if not hasattr(job, "emulated_bookmark"):
-        job.emulated_bookmark = {"states": {}, "version": 0, "run": 0, "runId": None, "previousRunId": None, "history": []}
+        job.emulated_bookmark = {
+            "states": {},
+            "version": 0,
+            "run": 0,
+            "runId": None,
+            "previousRunId": None,
+            "history": [],
+        }
     return job.emulated_bookmark
 
 
 def _bookmark_entry(job) -> dict:  # noqa: ANN001
     b = _bookmark(job)
-    return {"JobName": job.name, "Version": b["version"], "Run": b["run"], "Attempt": 0, "RunId": b["runId"] or "",
-            "PreviousRunId": b["previousRunId"] or "", "JobBookmark": json.dumps(b["states"], sort_keys=True)}
+    return {
+        "JobName": job.name,
+        "Version": b["version"],
+        "Run": b["run"],
+        "Attempt": 0,
+        "RunId": b["runId"] or "",
+        "PreviousRunId": b["previousRunId"] or "",
+        "JobBookmark": json.dumps(b["states"], sort_keys=True),
+    }
 
 
 #: JobUpdate fields → FakeJob attributes (UpdateJob replaces the definition: absent fields are reset).
 _JOB_FIELDS = {
-    "Description": "description", "LogUri": "log_uri", "Role": "role", "ExecutionProperty": "execution_property",
-    "Command": "command", "DefaultArguments": "default_arguments", "NonOverridableArguments": "non_overridable_arguments",
-    "Connections": "connections", "MaxRetries": "max_retries", "AllocatedCapacity": "allocated_capacity", "Timeout": "timeout",
-    "MaxCapacity": "max_capacity", "WorkerType": "worker_type", "NumberOfWorkers": "number_of_workers",
-    "SecurityConfiguration": "security_configuration", "NotificationProperty": "notification_property",
-    "GlueVersion": "glue_version", "CodeGenConfigurationNodes": "code_gen_configuration_nodes",
-    "ExecutionClass": "execution_class", "SourceControlDetails": "source_control_details",
+    "Description": "description",
+    "LogUri": "log_uri",
+    "Role": "role",
+    "ExecutionProperty": "execution_property",
+    "Command": "command",
+    "DefaultArguments": "default_arguments",
+    "NonOverridableArguments": "non_overridable_arguments",
+    "Connections": "connections",
+    "MaxRetries": "max_retries",
+    "AllocatedCapacity": "allocated_capacity",
+    "Timeout": "timeout",
+    "MaxCapacity": "max_capacity",
+    "WorkerType": "worker_type",
+    "NumberOfWorkers": "number_of_workers",
+    "SecurityConfiguration": "security_configuration",
+    "NotificationProperty": "notification_property",
+    "GlueVersion": "glue_version",
+    "CodeGenConfigurationNodes": "code_gen_configuration_nodes",
+    "ExecutionClass": "execution_class",
+    "SourceControlDetails": "source_control_details",
 }
 
 

@@ -37,6 +37,7 @@ decided: they are the account, as a deploy needs.
 Written for moto 5.2.1 (register refuses another version): it reads moto's STS, IAM, S3, KMS,
 SQS, SNS, Secrets Manager, Athena backends and the Step Functions interpreter's worker.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -87,7 +88,22 @@ class _Log:
     def record(self, entry: dict) -> None:
         with self.lock:
             entry = {"time": dt.datetime.now(dt.timezone.utc).isoformat(), "phase": self.phase, **entry}
-            counts = self.counts.setdefault(self.phase, {k: 0 for k in ("requests", "decided", "allowed", "denied", "terraformSigned", "serviceAssumeRole", "unsigned", "other")})
+            counts = self.counts.setdefault(
+                self.phase,
+                {
+                    k: 0
+                    for k in (
+                        "requests",
+                        "decided",
+                        "allowed",
+                        "denied",
+                        "terraformSigned",
+                        "serviceAssumeRole",
+                        "unsigned",
+                        "other",
+                    )
+                },
+            )
             kind = entry["kind"]
             if kind == "decision":
                 counts["decided"] += 1
@@ -111,8 +127,13 @@ class _Log:
 
     def summary(self) -> dict:
         with self.lock:
-            return {"phase": self.phase, "log": str(self.path), "counts": json.loads(json.dumps(self.counts)),
-                    "denials": list(self.denials), "exercised": json.loads(json.dumps(self.exercised))}
+            return {
+                "phase": self.phase,
+                "log": str(self.path),
+                "counts": json.loads(json.dumps(self.counts)),
+                "denials": list(self.denials),
+                "exercised": json.loads(json.dumps(self.exercised)),
+            }
 
 
 _STATE: dict[str, Any] = {"mode": "observe", "log": None}
@@ -156,7 +177,9 @@ def _middleware(app):  # noqa: ANN001, ANN202
         if path.startswith("/_emulator/") or path.startswith("/moto-api"):
             return app(environ, start_response)
         auth = environ.get("HTTP_AUTHORIZATION", "")
-        match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(unquote(environ.get("QUERY_STRING", "")).replace("X-Amz-Credential=", "Credential="))
+        match = _CREDENTIAL.search(auth) or _CREDENTIAL.search(
+            unquote(environ.get("QUERY_STRING", "")).replace("X-Amz-Credential=", "Credential=")
+        )
         log: _Log = _STATE["log"]
         if not match:
             log.record({"kind": "request", "signer": "unsigned", "method": environ.get("REQUEST_METHOD"), "path": path})
@@ -167,10 +190,26 @@ def _middleware(app):  # noqa: ANN001, ANN202
                 denied, assuming = _check_trust(environ, _body(environ), region)
                 if assuming:
                     # A service assuming a component's role (trust-checked): the service's principal, not terraform's.
-                    log.record({"kind": "request", "signer": "service", "principal": assuming, "service": service, "path": path})
+                    log.record(
+                        {
+                            "kind": "request",
+                            "signer": "service",
+                            "principal": assuming,
+                            "service": service,
+                            "path": path,
+                        }
+                    )
                     return denied(start_response) if denied else app(environ, start_response)
-            log.record({"kind": "request", "signer": "terraform", "service": service, "method": environ.get("REQUEST_METHOD"), "path": path,
-                        "target": environ.get("HTTP_X_AMZ_TARGET")})
+            log.record(
+                {
+                    "kind": "request",
+                    "signer": "terraform",
+                    "service": service,
+                    "method": environ.get("REQUEST_METHOD"),
+                    "path": path,
+                    "target": environ.get("HTTP_X_AMZ_TARGET"),
+                }
+            )
             return app(environ, start_response)
         session = _session(key)
         if session is None:
@@ -181,18 +220,41 @@ def _middleware(app):  # noqa: ANN001, ANN202
             authorizations = _authorizations(environ, service, region, session["account"])
         except Exception as error:  # noqa: BLE001 - a request we cannot map is denied, never waved through
             LOG.exception("emulator iam: cannot map %s %s", service, path)
-            authorizations = [(f"{PREFIX.get(service, service)}:Unmapped", "*", {}, None, False, f"cannot map request: {error}")]
+            authorizations = [
+                (f"{PREFIX.get(service, service)}:Unmapped", "*", {}, None, False, f"cannot map request: {error}")
+            ]
         for action, resource, extra, policy, is_key, note in authorizations:
-            if (action, session["principal"].split("/")[-1].startswith("GlueJobRunnerSession-")) == ("s3:GetBucketEncryption", True):
+            if (action, session["principal"].split("/")[-1].startswith("GlueJobRunnerSession-")) == (
+                "s3:GetBucketEncryption",
+                True,
+            ):
                 # The emulator's Glue runtime asks each bucket which key to write with; Glue itself takes
                 # it from the job's security configuration: the Glue service's work, not the role's.
-                log.record({"kind": "request", "signer": "service", "principal": "service glue.amazonaws.com", "service": service,
-                            "path": path, "note": "Glue runtime: the bucket's default encryption"})
+                log.record(
+                    {
+                        "kind": "request",
+                        "signer": "service",
+                        "principal": "service glue.amazonaws.com",
+                        "service": service,
+                        "path": path,
+                        "note": "Glue runtime: the bucket's default encryption",
+                    }
+                )
                 continue
             decision = _decide(session, action, resource, extra, policy, is_key)
-            log.record({"kind": "decision", "principal": session["principal"], "role": session["role"], "action": action,
-                        "resource": resource, "allowed": decision.allowed, "reason": note or decision.reason,
-                        "matched": decision.matched, "unsupported": decision.unsupported})
+            log.record(
+                {
+                    "kind": "decision",
+                    "principal": session["principal"],
+                    "role": session["role"],
+                    "action": action,
+                    "resource": resource,
+                    "allowed": decision.allowed,
+                    "reason": note or decision.reason,
+                    "matched": decision.matched,
+                    "unsupported": decision.unsupported,
+                }
+            )
             if not decision.allowed and _STATE["mode"] == "enforce":
                 return _denied(environ, service, session["principal"], action, resource, decision)(start_response)
         return app(environ, start_response)
@@ -220,8 +282,12 @@ def _session(access_key: str) -> Optional[dict]:
             for assumed in list(sts_backends[account][partition].assumed_roles):
                 if assumed.access_key_id == access_key:
                     role_name = assumed.role_arn.split("/")[-1]
-                    session = {"account": account, "role": assumed.role_arn, "roleName": role_name,
-                               "principal": f"arn:aws:sts::{account}:assumed-role/{role_name}/{assumed.session_name}"}
+                    session = {
+                        "account": account,
+                        "role": assumed.role_arn,
+                        "roleName": role_name,
+                        "principal": f"arn:aws:sts::{account}:assumed-role/{role_name}/{assumed.session_name}",
+                    }
                     _sessions[access_key] = session
                     return session
     return None
@@ -233,8 +299,14 @@ def _decide(session: dict, action: str, resource: str, extra: dict, policy: Any,
     backend = iam_backends[session["account"]]["global"]
     role_name = session["roleName"]
     try:
-        inline = [(f"{role_name}:{name}", backend.get_role_policy(role_name, name)[1]) for name in backend.list_role_policies(role_name)]
-        attached = [(p.name, next(v.document for v in p.versions if v.is_default)) for p in backend.list_attached_role_policies(role_name)[0]]
+        inline = [
+            (f"{role_name}:{name}", backend.get_role_policy(role_name, name)[1])
+            for name in backend.list_role_policies(role_name)
+        ]
+        attached = [
+            (p.name, next(v.document for v in p.versions if v.is_default))
+            for p in backend.list_attached_role_policies(role_name)[0]
+        ]
     except Exception:  # noqa: BLE001 - the role is gone: nothing allows it
         inline, attached = [], []
     context = {
@@ -245,8 +317,17 @@ def _decide(session: dict, action: str, resource: str, extra: dict, policy: Any,
         "kms:CallerAccount": session["account"],
         **{k: v for k, v in extra.items() if v is not None},
     }
-    return decide(principal_arn=session["principal"], role_arn=session["role"], account=session["account"], action=action,
-                  resource=resource, context=context, identity_policies=inline + attached, resource_policy=policy, key_policy=is_key)
+    return decide(
+        principal_arn=session["principal"],
+        role_arn=session["role"],
+        account=session["account"],
+        action=action,
+        resource=resource,
+        context=context,
+        identity_policies=inline + attached,
+        resource_policy=policy,
+        key_policy=is_key,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +369,9 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
         fake, policy = None, None
     headers = {
         "s3:x-amz-server-side-encryption": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION"),
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID"),
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": environ.get(
+            "HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION_AWS_KMS_KEY_ID"
+        ),
         "s3:x-amz-acl": environ.get("HTTP_X_AMZ_ACL"),
     }
     bucket_arn, object_arn = f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{key}"
@@ -298,7 +381,20 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
         out.append((action, resource, {**(extra or {})}, policy, False, None))
 
     if not key:
-        if method in ("GET", "HEAD") and not (set(query) - {"list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "marker", "encoding-type", "fetch-owner"}):
+        if method in ("GET", "HEAD") and not (
+            set(query)
+            - {
+                "list-type",
+                "prefix",
+                "delimiter",
+                "max-keys",
+                "continuation-token",
+                "start-after",
+                "marker",
+                "encoding-type",
+                "fetch-owner",
+            }
+        ):
             add("s3:ListBucket", bucket_arn, {"s3:prefix": query.get("prefix", [""])[0]})
         elif "location" in query:
             add("s3:GetBucketLocation", bucket_arn)
@@ -316,7 +412,9 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
             add(f"s3:{verb}Bucket{sub[:1].upper()}{sub[1:]}" if sub else f"s3:{verb}Bucket", bucket_arn)
         return out
     copy_source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
-    writes_object = (method == "PUT" and "partNumber" not in query and "tagging" not in query and "acl" not in query) or (method == "POST" and "uploads" in query)
+    writes_object = (
+        method == "PUT" and "partNumber" not in query and "tagging" not in query and "acl" not in query
+    ) or (method == "POST" and "uploads" in query)
     if method in ("GET", "HEAD"):
         if "tagging" in query:
             add("s3:GetObjectTagging", object_arn)
@@ -340,7 +438,9 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
                 src_policy = backend.get_bucket(src_bucket).policy
             except Exception:  # noqa: BLE001
                 src_policy = None
-            out.append(("s3:GetObject", f"arn:aws:s3:::{src}", {}, src_policy.decode() if src_policy else None, False, None))
+            out.append(
+                ("s3:GetObject", f"arn:aws:s3:::{src}", {}, src_policy.decode() if src_policy else None, False, None)
+            )
             out.extend(_kms_for_object(backend, src_bucket, src_key, "kms:Decrypt", region))
     elif method == "DELETE":
         add("s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject", object_arn)
@@ -363,13 +463,21 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
 
 
 def _xml_unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
 
 
 def _upload_key(backend, bucket: str, upload_id: str) -> Optional[str]:  # noqa: ANN001
     try:
         upload = backend.get_bucket(bucket).multiparts.get(upload_id)
-        return getattr(upload, "kms_key_id", None) or ("" if getattr(upload, "sse_encryption", None) == "aws:kms" else None)
+        return getattr(upload, "kms_key_id", None) or (
+            "" if getattr(upload, "sse_encryption", None) == "aws:kms" else None
+        )
     except Exception:  # noqa: BLE001
         return None
 
@@ -430,7 +538,11 @@ def _rest_operation(service: str, environ, body: bytes) -> tuple[str, dict]:  # 
         match = re.match(r"^/[\d-]+/functions/([^/]+)(/.*)?$", unquote(path))
         if match:
             name, rest = match.group(1), match.group(2) or ""
-            operation = {"/invocations": "InvokeFunction", "/configuration": "GetFunctionConfiguration", "": "GetFunction" if method == "GET" else "UpdateFunction"}.get(rest, "Function" + rest.strip("/").title())
+            operation = {
+                "/invocations": "InvokeFunction",
+                "/configuration": "GetFunctionConfiguration",
+                "": "GetFunction" if method == "GET" else "UpdateFunction",
+            }.get(rest, "Function" + rest.strip("/").title())
             return operation, {"FunctionName": name}
     params = json.loads(body) if body[:1] == b"{" else {}
     return f"{method} {path}", params
@@ -449,7 +561,9 @@ def _service_resources(prefix: str, operation: str, p: dict, region: str, accoun
         key_arn, policy = _key(p["KeyId"], region, account)
         return one(key_arn, {}, policy, True)
     if prefix == "sqs":
-        url = p.get("QueueUrl") or (f"/{p.get('QueueOwnerAWSAccountId') or account}/{p['QueueName']}" if p.get("QueueName") else None)
+        url = p.get("QueueUrl") or (
+            f"/{p.get('QueueOwnerAWSAccountId') or account}/{p['QueueName']}" if p.get("QueueName") else None
+        )
         if not url:
             return one("*")
         name = url.rstrip("/").split("/")[-1]
@@ -470,16 +584,24 @@ def _service_resources(prefix: str, operation: str, p: dict, region: str, accoun
     if prefix == "glue":
         return _glue(action, operation, p, arn)
     if prefix == "kinesis":
-        stream = p.get("StreamARN") or (f"arn:aws:kinesis{arn}stream/{p['StreamName']}" if p.get("StreamName") else None)
+        stream = p.get("StreamARN") or (
+            f"arn:aws:kinesis{arn}stream/{p['StreamName']}" if p.get("StreamName") else None
+        )
         if not stream and p.get("ShardIterator"):
             from moto.kinesis.utils import decompose_shard_iterator
 
             stream = f"arn:aws:kinesis{arn}stream/{decompose_shard_iterator(p['ShardIterator'])[0]}"
         return one(stream or "*")
     if prefix == "firehose":
-        return one(f"arn:aws:firehose{arn}deliverystream/{p['DeliveryStreamName']}" if p.get("DeliveryStreamName") else "*")
+        return one(
+            f"arn:aws:firehose{arn}deliverystream/{p['DeliveryStreamName']}" if p.get("DeliveryStreamName") else "*"
+        )
     if prefix == "dynamodb":
-        table = p.get("TableArn") or p.get("ExportArn") or (f"arn:aws:dynamodb{arn}table/{p['TableName']}" if p.get("TableName") else "*")
+        table = (
+            p.get("TableArn")
+            or p.get("ExportArn")
+            or (f"arn:aws:dynamodb{arn}table/{p['TableName']}" if p.get("TableName") else "*")
+        )
         return one(table)
     if prefix == "athena":
         return one(f"arn:aws:athena{arn}workgroup/{_workgroup(p, region, account)}")
@@ -489,7 +611,16 @@ def _service_resources(prefix: str, operation: str, p: dict, region: str, accoun
         out = []
         for entry in p.get("Entries", []) or [{}]:
             bus = entry.get("EventBusName") or "default"
-            out.append((action, bus if bus.startswith("arn:") else f"arn:aws:events{arn}event-bus/{bus}", {"events:source": entry.get("Source")}, None, False, None))
+            out.append(
+                (
+                    action,
+                    bus if bus.startswith("arn:") else f"arn:aws:events{arn}event-bus/{bus}",
+                    {"events:source": entry.get("Source")},
+                    None,
+                    False,
+                    None,
+                )
+            )
         return out
     if prefix == "cloudwatch":
         return one("*", {"cloudwatch:namespace": p.get("Namespace")})
@@ -523,15 +654,23 @@ def _glue(action: str, operation: str, p: dict, arn: str) -> list[tuple]:
         database, table = p.get("Name") or (p.get("DatabaseInput") or {}).get("Name"), None
     if operation in ("CreateTable", "UpdateTable"):
         table = (p.get("TableInput") or {}).get("Name")
-    if operation.startswith(("StartJobRun", "GetJobRun", "GetJob", "BatchStopJobRun", "ResetJobBookmark", "GetJobBookmark", "UpdateJob")):
+    if operation.startswith(
+        ("StartJobRun", "GetJobRun", "GetJob", "BatchStopJobRun", "ResetJobBookmark", "GetJobBookmark", "UpdateJob")
+    ):
         return [(action, f"arn:aws:glue{arn}job/{p.get('JobName') or p.get('Name')}", {}, None, False, None)]
     if "Crawler" in operation or operation.startswith("GetCrawl"):
         return [(action, f"arn:aws:glue{arn}crawler/{p.get('Name') or p.get('CrawlerName')}", {}, None, False, None)]
     if "Connection" in operation and p.get("Name"):
-        return [(action, catalog, {}, None, False, None), (action, f"arn:aws:glue{arn}connection/{p['Name']}", {}, None, False, None)]
+        return [
+            (action, catalog, {}, None, False, None),
+            (action, f"arn:aws:glue{arn}connection/{p['Name']}", {}, None, False, None),
+        ]
     if not database:
         return [(action, catalog, {}, None, False, None)]
-    out = [(action, catalog, {}, None, False, None), (action, f"arn:aws:glue{arn}database/{database}", {}, None, False, None)]
+    out = [
+        (action, catalog, {}, None, False, None),
+        (action, f"arn:aws:glue{arn}database/{database}", {}, None, False, None),
+    ]
     if table:
         out.append((action, f"arn:aws:glue{arn}table/{database}/{table}", {}, None, False, None))
     return out
@@ -566,7 +705,18 @@ def _secret(action: str, secret_id: Optional[str], region: str, account: str) ->
         secret = backend.secrets[secret_id]
         return [(action, secret.arn, {}, getattr(secret, "policy", None), False, None)]
     except Exception:  # noqa: BLE001
-        return [(action, secret_id if secret_id.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}", {}, None, False, None)]
+        return [
+            (
+                action,
+                secret_id
+                if secret_id.startswith("arn:")
+                else f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}",
+                {},
+                None,
+                False,
+                None,
+            )
+        ]
 
 
 def _workgroup(p: dict, region: str, account: str) -> str:
@@ -591,8 +741,10 @@ def _denied(environ, service: str, principal: str, action: str, resource: str, d
     request_id = str(uuid.uuid4())
     LOG.info("emulator iam: DENIED %s", message)
     if service == "s3":
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>{_xml(message)}</Message>'
-                f"<RequestId>{request_id}</RequestId></Error>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>{_xml(message)}</Message>'
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
         return _respond("403 Forbidden", "application/xml", body, {"x-amz-request-id": request_id})
     if environ.get("HTTP_X_AMZ_TARGET") or service in ("lambda", "pipes", "scheduler"):
         body = json.dumps({"__type": "AccessDeniedException", "message": message, "Message": message}).encode()
@@ -601,8 +753,10 @@ def _denied(environ, service: str, principal: str, action: str, resource: str, d
             headers["x-amzn-query-error"] = "AccessDenied;Sender"
         status = "403 Forbidden" if service in ("lambda", "pipes", "scheduler") else "400 Bad Request"
         return _respond(status, "application/x-amz-json-1.0", body, headers)
-    body = (f'<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{_xml(message)}</Message></Error>'
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{_xml(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    ).encode()
     return _respond("403 Forbidden", "text/xml", body, {"x-amzn-RequestId": request_id})
 
 
@@ -638,17 +792,33 @@ def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
         trust = iam_backends[account]["global"].get_role(role_arn.split("/")[-1]).assume_role_policy_document
     except Exception:  # noqa: BLE001 - STS answers NoSuchEntity itself
         return None, service
-    context = {"aws:SourceAccount": account, "aws:SourceArn": _source_arn(session_name, service, region, account), "aws:SecureTransport": "true"}
+    context = {
+        "aws:SourceAccount": account,
+        "aws:SourceArn": _source_arn(session_name, service, region, account),
+        "aws:SecureTransport": "true",
+    }
     decision = trust_allows(trust, service, context)
     principal = f"service {service}"
-    _STATE["log"].record({"kind": "decision", "principal": principal, "role": role_arn, "action": "sts:AssumeRole", "resource": role_arn,
-                          "allowed": decision.allowed, "reason": decision.reason, "matched": [f"trust/{m}" for m in decision.matched],
-                          "unsupported": decision.unsupported})
+    _STATE["log"].record(
+        {
+            "kind": "decision",
+            "principal": principal,
+            "role": role_arn,
+            "action": "sts:AssumeRole",
+            "resource": role_arn,
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+            "matched": [f"trust/{m}" for m in decision.matched],
+            "unsupported": decision.unsupported,
+        }
+    )
     if decision.allowed or _STATE["mode"] != "enforce":
         return None, service
     message = f"User: {principal} is not authorized to perform: sts:AssumeRole on resource: {role_arn} because {decision.reason}"
-    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{_xml(message)}</Message></Error>"
-            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>").encode()
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{_xml(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    ).encode()
     return _respond("403 Forbidden", "text/xml", body, {}), service
 
 
@@ -733,8 +903,11 @@ def _sign_state_machine_tasks_with_their_role() -> None:
         if acting and kwargs.get("aws_access_key_id") == "ak":
             role_arn, machine = acting
             creds = _state_machine_credentials(role_arn, machine)
-            kwargs.update(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                          aws_session_token=creds["SessionToken"])
+            kwargs.update(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
         return original(*args, **kwargs)
 
     clients.client = client

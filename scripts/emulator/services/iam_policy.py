@@ -21,6 +21,7 @@ and deny nothing; the decision names it, so a policy needing it shows up as a de
 
 Pure functions, no moto import: tested directly (tests/test_iam_policy.py).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -29,8 +30,17 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 OPERATORS = {
-    "Bool", "Null", "StringEquals", "StringNotEquals", "StringLike", "StringNotLike",
-    "StringEqualsIgnoreCase", "ArnEquals", "ArnNotEquals", "ArnLike", "ArnNotLike",
+    "Bool",
+    "Null",
+    "StringEquals",
+    "StringNotEquals",
+    "StringLike",
+    "StringNotLike",
+    "StringEqualsIgnoreCase",
+    "ArnEquals",
+    "ArnNotEquals",
+    "ArnLike",
+    "ArnNotLike",
 }
 _NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
@@ -133,7 +143,7 @@ def _statement_applies(stmt: dict, action: str, resource: str, context: dict, un
         base = operator[: -len("IfExists")] if operator.endswith("IfExists") else operator
         for prefix in ("ForAnyValue:", "ForAllValues:"):
             if base.startswith(prefix):
-                base = base[len(prefix):]
+                base = base[len(prefix) :]
         if base not in OPERATORS:
             unsupported.append(operator)
             return False
@@ -197,8 +207,14 @@ def decide(
         if resource_allow:
             return Decision(True, "allowed by the key policy", resource_allow, unsupported)
         if root_delegation and identity_allow:
-            return Decision(True, "allowed by identity policy (key policy delegates to IAM)", identity_allow, unsupported)
-        why = "the key policy does not delegate to IAM" if identity_allow else "no identity policy allows it and the key policy does not name the principal"
+            return Decision(
+                True, "allowed by identity policy (key policy delegates to IAM)", identity_allow, unsupported
+            )
+        why = (
+            "the key policy does not delegate to IAM"
+            if identity_allow
+            else "no identity policy allows it and the key policy does not name the principal"
+        )
         return Decision(False, f"implicit deny: {why}", [], unsupported)
     if identity_allow or resource_allow:
         return Decision(True, "allowed", identity_allow + resource_allow, unsupported)

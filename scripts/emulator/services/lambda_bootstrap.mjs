@@ -17,7 +17,13 @@ const fail = (error) =>
     ok: false,
     errorType: (error && error.name) || "Error",
     errorMessage: (error && error.message) || String(error),
-    stackTrace: error && error.stack ? String(error.stack).split("\n").map((l) => l.trim()).filter((l) => l.startsWith("at ")) : [],
+    stackTrace:
+      error && error.stack
+        ? String(error.stack)
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => l.startsWith("at "))
+        : [],
   });
 
 process.on("uncaughtException", fail);
@@ -52,11 +58,18 @@ try {
   fail(Object.assign(error instanceof Error ? error : new Error(String(error)), { name: "Runtime.ImportModuleError" }));
 }
 if (typeof handler !== "function") {
-  fail(Object.assign(new Error(`${moduleFile} does not export a function named ${exportName}`), { name: "Runtime.HandlerNotFound" }));
+  fail(
+    Object.assign(new Error(`${moduleFile} does not export a function named ${exportName}`), {
+      name: "Runtime.HandlerNotFound",
+    }),
+  );
 } else {
   try {
-    const answer = handler(event, context, (error, result) => (error ? fail(error) : write({ ok: true, payload: result ?? null })));
-    if (answer && typeof answer.then === "function") answer.then((result) => write({ ok: true, payload: result ?? null }), fail);
+    const answer = handler(event, context, (error, result) =>
+      error ? fail(error) : write({ ok: true, payload: result ?? null }),
+    );
+    if (answer && typeof answer.then === "function")
+      answer.then((result) => write({ ok: true, payload: result ?? null }), fail);
   } catch (error) {
     fail(error);
   }

@@ -23,6 +23,7 @@ and the batch is treated as failed, so it ends in the dead-letter queue): other 
 targets, enrichment, and REQUEST_RESPONSE invocations.
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,7 +62,7 @@ def json_path(document, path: str):  # noqa: ANN001, ANN201
         if not part:
             raise ValueError(f"unsupported JSONPath {path!r}: only .name, [index] and ['name'] steps are evaluated")
         name, index, quoted = part.groups()
-        rest = rest[part.end():]
+        rest = rest[part.end() :]
         if index is not None:
             if not isinstance(value, list) or int(index) >= len(value):
                 return _MISSING
@@ -105,7 +106,7 @@ def render_template(template: str, record: dict, variables: dict) -> object:
     out, pos, in_string = [], 0, False
     for match in _PLACEHOLDER.finditer(template):
         # Quote state up to the placeholder decides how its value is written.
-        segment = template[pos:match.start()]
+        segment = template[pos : match.start()]
         in_string = _quote_state(segment, in_string)
         out.append(segment)
         value = value_of(match.group(1))
@@ -166,7 +167,12 @@ def _run(backend, pipe, key: str) -> None:  # noqa: ANN001
     try:
         source, target = pipe.source.split(":"), pipe.target.split(":")
         if source[2] != "sqs" or target[2] != "states":
-            LOG.error("pipe %s: only SQS sources and Step Functions targets are executed (source %s, target %s); it does not run", pipe.name, pipe.source, pipe.target)
+            LOG.error(
+                "pipe %s: only SQS sources and Step Functions targets are executed (source %s, target %s); it does not run",
+                pipe.name,
+                pipe.source,
+                pipe.target,
+            )
             while _still_running(backend, pipe):
                 time.sleep(POLL_SECONDS)
             return
@@ -231,13 +237,19 @@ def _poll_once(backend, pipe, session: _Session) -> None:  # noqa: ANN001
         return
     delivered = _deliver(pipe, region, session.sfn, batch, queue_name)
     for start in range(0, len(batch), 10):
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch[start:start + 10])]
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch[start : start + 10])]
         if delivered:
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
         else:
-            timeout = int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"])
+            timeout = int(
+                sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                    "VisibilityTimeout"
+                ]
+            )
             back = math.ceil(timeout * scale())
-            sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=[{**e, "VisibilityTimeout": back} for e in entries])
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue_url, Entries=[{**e, "VisibilityTimeout": back} for e in entries]
+            )
 
 
 def _record(message: dict, pipe, region: str) -> dict:  # noqa: ANN001
@@ -275,12 +287,22 @@ def _deliver(pipe, region: str, sfn, batch: list[dict], queue_name: str) -> bool
     if not records:
         return True
     if pipe.enrichment:
-        LOG.error("pipe %s: enrichment (%s) is not executed by the emulator; the batch is not delivered", pipe.name, pipe.enrichment)
+        LOG.error(
+            "pipe %s: enrichment (%s) is not executed by the emulator; the batch is not delivered",
+            pipe.name,
+            pipe.enrichment,
+        )
         return False
     target_params = pipe.target_parameters or {}
-    invocation = (target_params.get("StepFunctionStateMachineParameters") or {}).get("InvocationType", "REQUEST_RESPONSE")
+    invocation = (target_params.get("StepFunctionStateMachineParameters") or {}).get(
+        "InvocationType", "REQUEST_RESPONSE"
+    )
     if invocation != "FIRE_AND_FORGET":
-        LOG.error("pipe %s: invocation type %s is not executed by the emulator (only FIRE_AND_FORGET); the batch is not delivered", pipe.name, invocation)
+        LOG.error(
+            "pipe %s: invocation type %s is not executed by the emulator (only FIRE_AND_FORGET); the batch is not delivered",
+            pipe.name,
+            invocation,
+        )
         return False
     template = target_params.get("InputTemplate")
     ingestion = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -302,7 +324,14 @@ def _deliver(pipe, region: str, sfn, batch: list[dict], queue_name: str) -> bool
     try:
         execution = sfn.start_execution(stateMachineArn=pipe.target, name=str(uuid.uuid4()), input=json.dumps(payload))
     except Exception as error:  # noqa: BLE001 - the pipe's failure path: the messages return and redrive
-        LOG.error("pipe %s: %d record(s) from %s not delivered to %s: %s", pipe.name, len(records), queue_name, pipe.target, error)
+        LOG.error(
+            "pipe %s: %d record(s) from %s not delivered to %s: %s",
+            pipe.name,
+            len(records),
+            queue_name,
+            pipe.target,
+            error,
+        )
         return False
     LOG.info("pipe %s: %d record(s) started %s", pipe.name, len(records), execution["executionArn"])
     return True

@@ -16,6 +16,7 @@ objects only, as on AWS. Pagination, markers and max keys are unchanged.
 Written for moto 5.2.1: `register` refuses another version (it replaces `list_objects` with a copy of
 that version's code).
 """
+
 from __future__ import annotations
 
 from . import require_moto
@@ -37,7 +38,7 @@ def register() -> None:
                 continue
             if prefix and not key_name.startswith(prefix):
                 continue
-            rest = key_name[len(prefix):] if prefix else key_name
+            rest = key_name[len(prefix) :] if prefix else key_name
             if delimiter and delimiter in rest:
                 folder_results.add(f"{prefix or ''}{rest.split(delimiter)[0]}{delimiter}")
             else:

@@ -23,6 +23,7 @@ Operators and tests fire a schedule now with POST /_emulator/scheduler/fire
 what was invoked.
 Written for moto 5.2.1.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -90,7 +91,9 @@ def _value(text: str, names: dict[str, int] | None) -> int:
     return names[text.upper()] if names and text.upper() in names else int(text)
 
 
-def next_fire(expression: str, after: dt.datetime, timezone: str = "UTC", anchor: dt.datetime | None = None) -> dt.datetime | None:
+def next_fire(
+    expression: str, after: dt.datetime, timezone: str = "UTC", anchor: dt.datetime | None = None
+) -> dt.datetime | None:
     """The first time after `after` the expression fires (UTC), or None when it never fires again."""
     match = re.fullmatch(r"rate\((\d+)\s+(\w+)\)", expression.strip())
     if match:
@@ -109,7 +112,9 @@ def next_fire(expression: str, after: dt.datetime, timezone: str = "UTC", anchor
         raise ValueError(f"unknown schedule expression {expression!r}")
     fields = match.group(1).split()
     if len(fields) != 6:
-        raise ValueError(f"cron expression {expression!r} needs 6 fields (minutes hours day-of-month month day-of-week year)")
+        raise ValueError(
+            f"cron expression {expression!r} needs 6 fields (minutes hours day-of-month month day-of-week year)"
+        )
     minutes, hours = sorted(_field(fields[0], 0, 59)), sorted(_field(fields[1], 0, 23))
     dom, months = _field(fields[2], 1, 31), _field(fields[3], 1, 12, _MONTHS)
     dow, years = _field(fields[4], 1, 7, _DAYS), _field(fields[5], 1970, 2199)
@@ -121,7 +126,9 @@ def next_fire(expression: str, after: dt.datetime, timezone: str = "UTC", anchor
         if day.year in years and day.month in months and day.day in dom and (day.isoweekday() % 7) + 1 in dow:
             for hour in hours:
                 for minute in minutes:
-                    candidate = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(dt.timezone.utc)
+                    candidate = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(
+                        dt.timezone.utc
+                    )
                     if candidate > after:
                         return candidate
         day += dt.timedelta(days=1)
@@ -147,7 +154,12 @@ def _tick() -> None:
         seen.add(schedule.arn)
         if schedule.state != "ENABLED":
             continue
-        version = (schedule.schedule_expression, schedule.schedule_expression_timezone, schedule.start_date, schedule.last_modified_date)
+        version = (
+            schedule.schedule_expression,
+            schedule.schedule_expression_timezone,
+            schedule.start_date,
+            schedule.last_modified_date,
+        )
         with _lock:
             known = _next.get(schedule.arn)
             if known is None or known[0] != version:
@@ -156,7 +168,9 @@ def _tick() -> None:
                 # tick saw it still fires once.
                 after = anchor - dt.timedelta(seconds=1) if schedule.schedule_expression.startswith("at(") else now
                 try:
-                    due = next_fire(schedule.schedule_expression, after, schedule.schedule_expression_timezone or "UTC", anchor)
+                    due = next_fire(
+                        schedule.schedule_expression, after, schedule.schedule_expression_timezone or "UTC", anchor
+                    )
                 except (ValueError, KeyError) as error:
                     LOG.error("schedule %s never fires: %s", schedule.arn, error)
                     due = None
@@ -180,7 +194,12 @@ def _tick() -> None:
 
 def _safe_next(schedule, after: dt.datetime) -> dt.datetime | None:  # noqa: ANN001
     try:
-        return next_fire(schedule.schedule_expression, after, schedule.schedule_expression_timezone or "UTC", _parse_time(schedule.start_date) or _parse_time(schedule.last_modified_date))
+        return next_fire(
+            schedule.schedule_expression,
+            after,
+            schedule.schedule_expression_timezone or "UTC",
+            _parse_time(schedule.start_date) or _parse_time(schedule.last_modified_date),
+        )
     except (ValueError, KeyError):
         return None
 
@@ -193,8 +212,17 @@ def fire(schedule) -> dict:  # noqa: ANN001
         return _fire_universal(schedule, UNIVERSAL_TARGETS[arn])
     _, _, service, region, account, *_ = arn.split(":")
     if service != "lambda":
-        LOG.error("schedule %s: target %s is not a Lambda function; the emulator invokes only Lambda targets", schedule.arn, arn)
-        return {"ScheduleArn": schedule.arn, "Target": arn, "Status": "NOT_RUN", "Reason": "only Lambda targets are invoked by the emulator"}
+        LOG.error(
+            "schedule %s: target %s is not a Lambda function; the emulator invokes only Lambda targets",
+            schedule.arn,
+            arn,
+        )
+        return {
+            "ScheduleArn": schedule.arn,
+            "Target": arn,
+            "Status": "NOT_RUN",
+            "Reason": "only Lambda targets are invoked by the emulator",
+        }
     policy = target.get("RetryPolicy") or {}
     tries = 1 + min(int(policy.get("MaximumRetryAttempts", 185)), MAX_TRIES - 1)
     last_error = None
@@ -214,7 +242,13 @@ def fire(schedule) -> dict:  # noqa: ANN001
     dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
     if dlq:
         _dead_letter(schedule, dlq, last_error, tries)
-    return {"ScheduleArn": schedule.arn, "Target": arn, "Status": "FAILED", "Error": str(last_error), "DeadLetterQueue": dlq}
+    return {
+        "ScheduleArn": schedule.arn,
+        "Target": arn,
+        "Status": "FAILED",
+        "Error": str(last_error),
+        "DeadLetterQueue": dlq,
+    }
 
 
 #: Universal targets the emulator runs: Scheduler's SDK-call ARN → (boto3 service, method).
@@ -240,14 +274,26 @@ def _fire_universal(schedule, call: tuple[str, str]) -> dict:  # noqa: ANN001
             answer = getattr(client(service, account, region, credentials), method)(**request)
             answer.pop("ResponseMetadata", None)
             LOG.info("schedule %s: %s.%s answered %s", schedule.arn, service, method, answer)
-            return {"ScheduleArn": schedule.arn, "Target": target["Arn"], "Status": "INVOKED", "Attempts": attempt + 1, "Response": answer}
+            return {
+                "ScheduleArn": schedule.arn,
+                "Target": target["Arn"],
+                "Status": "INVOKED",
+                "Attempts": attempt + 1,
+                "Response": answer,
+            }
         except Exception as error:  # noqa: BLE001 - Scheduler's failure path: retry, then dead-letter
             last_error = error
     LOG.error("schedule %s: %s.%s failed after %d tries: %s", schedule.arn, service, method, tries, last_error)
     dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
     if dlq:
         _dead_letter(schedule, dlq, last_error, tries)
-    return {"ScheduleArn": schedule.arn, "Target": target["Arn"], "Status": "FAILED", "Error": str(last_error), "DeadLetterQueue": dlq}
+    return {
+        "ScheduleArn": schedule.arn,
+        "Target": target["Arn"],
+        "Status": "FAILED",
+        "Error": str(last_error),
+        "DeadLetterQueue": dlq,
+    }
 
 
 def _dead_letter(schedule, dlq: str, error: Exception | None, tries: int) -> None:  # noqa: ANN001
@@ -276,7 +322,9 @@ def _dead_letter(schedule, dlq: str, error: Exception | None, tries: int) -> Non
 def _fire_now(request: dict) -> dict:
     arn = request.get("ScheduleArn")
     if not arn:
-        raise ValueError('POST /_emulator/scheduler/fire needs {"ScheduleArn": "arn:aws:scheduler:<region>:<account>:schedule/<group>/<name>"}')
+        raise ValueError(
+            'POST /_emulator/scheduler/fire needs {"ScheduleArn": "arn:aws:scheduler:<region>:<account>:schedule/<group>/<name>"}'
+        )
     for _backend, _group, schedule in _schedules():
         if schedule.arn == arn:
             return fire(schedule)

@@ -33,6 +33,7 @@ the call says so.
 Written for moto 5.2.1: `register` refuses another version (it reads the parser backend's
 Execution, ExecutionWorker, Environment and EventManager internals).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -170,7 +171,9 @@ def _continue(execution) -> None:  # noqa: ANN001
         env = worker._get_evaluation_environment()
         env.event_manager = previous.event_manager  # one history: ids go on after the last attempt's
         env.event_history_context = EventHistoryContext(previous_event_id=len(history))
-        env.states.context_object.context_object_data["Execution"].update(RedriveCount=count, RedriveTime=date.isoformat())
+        env.states.context_object.context_object_data["Execution"].update(
+            RedriveCount=count, RedriveTime=date.isoformat()
+        )
         env.states.reset(state_input)
         worker.env = env
         env.event_manager.add_event(

@@ -17,6 +17,7 @@ service model and opening a TLS connection.
 Written for moto 5.2.1: `register` refuses another version, and fails if the interpreter no longer
 builds its clients with `boto3.client(..., endpoint_url=...)` in `boto_client_for`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -43,7 +44,10 @@ class _TlsClients:
         kwargs["endpoint_url"] = self._endpoint
         kwargs["verify"] = self._ca_bundle
         # Every other argument moto passes is the same on each call (its Config's values included).
-        key = tuple(kwargs.get(k) for k in ("service_name", "region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token"))
+        key = tuple(
+            kwargs.get(k)
+            for k in ("service_name", "region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+        )
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -64,8 +68,16 @@ def register(endpoint: str, ca_bundle: str) -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     if moto.__version__ != MOTO_VERSION:
-        raise SystemExit(f"emulator: services/stepfunctions_tls.py was written for moto {MOTO_VERSION}, found {moto.__version__}; revisit it")
+        raise SystemExit(
+            f"emulator: services/stepfunctions_tls.py was written for moto {MOTO_VERSION}, found {moto.__version__}; revisit it"
+        )
     source = inspect.getsource(boto_client.boto_client_for)
-    if getattr(boto_client, "boto3", None) is not boto3 or "boto3.client(" not in source or "endpoint_url" not in source:
-        raise SystemExit("emulator: moto's Step Functions boto_client_for changed; revisit services/stepfunctions_tls.py")
+    if (
+        getattr(boto_client, "boto3", None) is not boto3
+        or "boto3.client(" not in source
+        or "endpoint_url" not in source
+    ):
+        raise SystemExit(
+            "emulator: moto's Step Functions boto_client_for changed; revisit services/stepfunctions_tls.py"
+        )
     boto_client.boto3 = _TlsClients(boto3, f"http://localhost:{moto_server_port()}", endpoint, ca_bundle)

@@ -1,4 +1,5 @@
 """A started emulator (launcher.py, as scripts/emulator/index.ts starts it) shared by the tests."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,10 @@ def emulator(tmp_path_factory):  # noqa: ANN001, ANN201
     with log.open("w") as err:
         process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), "--state-dir", str(state)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
             # Every service test runs with IAM enforced: its roles' policies must suffice.
             env={**os.environ, "EMULATOR_IAM": os.environ.get("EMULATOR_IAM", "enforce")},
         )

@@ -1,4 +1,5 @@
 """Firehose executed by the emulator: a Kinesis source delivered to S3 with dynamic partitioning."""
+
 from __future__ import annotations
 
 import base64
@@ -24,28 +25,81 @@ QUERY = "{dt: .event_time[0:10], region: .region}"
 @pytest.fixture()
 def setup(emulator):  # noqa: ANN001, ANN201
     if shutil.which("jq") is None:
-        pytest.fail("the emulator's Firehose runs dynamic-partitioning queries with jq, which is not installed: apt-get install jq (Debian's jq 1.6)")
+        pytest.fail(
+            "the emulator's Firehose runs dynamic-partitioning queries with jq, which is not installed: apt-get install jq (Debian's jq 1.6)"
+        )
     suffix = uuid.uuid4().hex[:8]
-    s3, iam, kinesis, kms = emulator.client("s3"), emulator.client("iam"), emulator.client("kinesis"), emulator.client("kms")
+    s3, iam, kinesis, kms = (
+        emulator.client("s3"),
+        emulator.client("iam"),
+        emulator.client("kinesis"),
+        emulator.client("kms"),
+    )
     bucket = f"raw-{suffix}"
     s3.create_bucket(Bucket=bucket)
     key = kms.create_key()["KeyMetadata"]["Arn"]
     role = iam.create_role(
         RoleName=f"firehose-{suffix}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
     )["Role"]["Arn"]
     kinesis.create_stream(StreamName=f"events-{suffix}", ShardCount=2)
     stream_arn = kinesis.describe_stream_summary(StreamName=f"events-{suffix}")["StreamDescriptionSummary"]["StreamARN"]
     # What a delivery role needs (IAM is enforced): read the stream, write the bucket, encrypt through S3.
-    iam.put_role_policy(RoleName=f"firehose-{suffix}", PolicyName="deliver", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetShardIterator", "kinesis:GetRecords",
-                                       "kinesis:ListShards"], "Resource": stream_arn},
-        {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
-                                       "s3:ListBucketMultipartUploads", "s3:PutObject"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
-        {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": key,
-         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}},
-    ]}))
-    return {"suffix": suffix, "bucket": bucket, "key": key, "role": role, "stream": f"events-{suffix}", "stream_arn": stream_arn}
+    iam.put_role_policy(
+        RoleName=f"firehose-{suffix}",
+        PolicyName="deliver",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "kinesis:DescribeStream",
+                            "kinesis:DescribeStreamSummary",
+                            "kinesis:GetShardIterator",
+                            "kinesis:GetRecords",
+                            "kinesis:ListShards",
+                        ],
+                        "Resource": stream_arn,
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "s3:AbortMultipartUpload",
+                            "s3:GetBucketLocation",
+                            "s3:GetObject",
+                            "s3:ListBucket",
+                            "s3:ListBucketMultipartUploads",
+                            "s3:PutObject",
+                        ],
+                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                        "Resource": key,
+                        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+                    },
+                ],
+            }
+        ),
+    )
+    return {
+        "suffix": suffix,
+        "bucket": bucket,
+        "key": key,
+        "role": role,
+        "stream": f"events-{suffix}",
+        "stream_arn": stream_arn,
+    }
 
 
 def delivery_stream(emulator, setup, *, interval: int = 60, size: int = 64, **overrides) -> str:  # noqa: ANN001, ANN003
@@ -60,14 +114,27 @@ def delivery_stream(emulator, setup, *, interval: int = 60, size: int = 64, **ov
         "FileExtension": ".json.gz",
         "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": setup["key"]}},
         "DynamicPartitioningConfiguration": {"Enabled": True, "RetryOptions": {"DurationInSeconds": 300}},
-        "ProcessingConfiguration": {"Enabled": True, "Processors": [
-            {"Type": "MetadataExtraction", "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": QUERY}, {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
-            {"Type": "AppendDelimiterToRecord", "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "\\n"}]},
-        ]},
+        "ProcessingConfiguration": {
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "MetadataExtraction",
+                    "Parameters": [
+                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": QUERY},
+                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+                    ],
+                },
+                {
+                    "Type": "AppendDelimiterToRecord",
+                    "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "\\n"}],
+                },
+            ],
+        },
         **overrides,
     }
     emulator.client("firehose").create_delivery_stream(
-        DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+        DeliveryStreamName=name,
+        DeliveryStreamType="KinesisStreamAsSource",
         KinesisStreamSourceConfiguration={"KinesisStreamARN": setup["stream_arn"], "RoleARN": setup["role"]},
         ExtendedS3DestinationConfiguration=config,
     )
@@ -81,10 +148,15 @@ def objects(emulator, bucket: str, count: int, timeout: float = 90) -> dict[str,
         found = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
         return found if len(found) >= count else None
 
-    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"]) for o in wait_for(listed, timeout=timeout, what=f"{count} object(s) in {bucket}")}
+    return {
+        o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])
+        for o in wait_for(listed, timeout=timeout, what=f"{count} object(s) in {bucket}")
+    }
 
 
-def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_bad_ones_under_the_error_prefix(emulator, setup):  # noqa: ANN001
+def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_bad_ones_under_the_error_prefix(
+    emulator, setup
+):  # noqa: ANN001
     name = delivery_stream(emulator, setup)
     kinesis = emulator.client("kinesis")
     good = [
@@ -93,20 +165,32 @@ def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_b
         {"id": "c", "event_time": "2024-05-02T09:00:00Z", "region": "us"},
     ]
     entries = [{"Data": json.dumps(r).encode(), "PartitionKey": r["id"]} for r in good]
-    entries += [{"Data": b"not json", "PartitionKey": "x"}, {"Data": json.dumps({"id": "d", "region": "eu"}).encode(), "PartitionKey": "y"}]
+    entries += [
+        {"Data": b"not json", "PartitionKey": "x"},
+        {"Data": json.dumps({"id": "d", "region": "eu"}).encode(), "PartitionKey": "y"},
+    ]
     kinesis.put_records(StreamName=setup["stream"], Records=entries)
 
     found = objects(emulator, setup["bucket"], 3)
     by_prefix = {k.rsplit("/", 1)[0] + "/": v for k, v in found.items()}
-    assert set(by_prefix) == {"events/dt=2024-05-01/region=eu/", "events/dt=2024-05-02/region=us/", f"_firehose-errors/events/partitioning-failed/dt={time.strftime('%Y-%m-%d', time.gmtime())}/"}
+    assert set(by_prefix) == {
+        "events/dt=2024-05-01/region=eu/",
+        "events/dt=2024-05-02/region=us/",
+        f"_firehose-errors/events/partitioning-failed/dt={time.strftime('%Y-%m-%d', time.gmtime())}/",
+    }
     for key, answer in found.items():
         assert key.rsplit("/", 1)[1].startswith(f"{name}-1-") and key.endswith(".json.gz")
         assert answer["ServerSideEncryption"] == "aws:kms" and answer["SSEKMSKeyId"] == setup["key"]
-    lines = lambda prefix: [json.loads(l) for l in gzip.decompress(by_prefix[prefix]["Body"].read()).decode().splitlines()]  # noqa: E731, E741
+    lines = lambda prefix: [
+        json.loads(l) for l in gzip.decompress(by_prefix[prefix]["Body"].read()).decode().splitlines()
+    ]  # noqa: E731, E741
     assert sorted(r["id"] for r in lines("events/dt=2024-05-01/region=eu/")) == ["a", "b"]
     assert [r["id"] for r in lines("events/dt=2024-05-02/region=us/")] == ["c"]
     errors = lines(next(p for p in by_prefix if p.startswith("_firehose-errors/")))
-    assert sorted(base64.b64decode(e["rawData"]) for e in errors) == [b"not json", json.dumps({"id": "d", "region": "eu"}).encode()]
+    assert sorted(base64.b64decode(e["rawData"]) for e in errors) == [
+        b"not json",
+        json.dumps({"id": "d", "region": "eu"}).encode(),
+    ]
     assert {e["errorCode"] for e in errors} == {"DynamicPartitioning.MetadataExtractionFailed"}
 
 
@@ -144,10 +228,19 @@ def test_the_buffer_is_due_at_its_scaled_size_or_interval():
 def test_a_direct_put_stream_without_partitioning_gets_the_default_time_prefix(emulator, setup):  # noqa: ANN001
     name = f"direct-{setup['suffix']}"
     emulator.client("firehose").create_delivery_stream(
-        DeliveryStreamName=name, DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={"RoleARN": setup["role"], "BucketARN": f"arn:aws:s3:::{setup['bucket']}", "Prefix": "plain/", "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60}, "CompressionFormat": "UNCOMPRESSED"},
+        DeliveryStreamName=name,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": setup["role"],
+            "BucketARN": f"arn:aws:s3:::{setup['bucket']}",
+            "Prefix": "plain/",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "CompressionFormat": "UNCOMPRESSED",
+        },
     )
-    emulator.client("firehose").put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"one\n"}, {"Data": b"two\n"}])
+    emulator.client("firehose").put_record_batch(
+        DeliveryStreamName=name, Records=[{"Data": b"one\n"}, {"Data": b"two\n"}]
+    )
     [(key, answer)] = objects(emulator, setup["bucket"], 1).items()
     assert key.startswith(f"plain/{time.strftime('%Y/%m/%d/', time.gmtime())}") and f"/{name}-1-" in key
     assert answer["Body"].read() == b"one\ntwo\n"

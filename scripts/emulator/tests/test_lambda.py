@@ -1,4 +1,5 @@
 """Lambda invocations and EventBridge Scheduler schedules, executed by the emulator in Node."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,20 +59,56 @@ def function(emulator):  # noqa: ANN001, ANN201
     role = iam.create_role(
         RoleName=f"fn-{suffix}",
         # The schedule tests use it as the schedules' target role too, so Scheduler may assume it as well.
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "scheduler.amazonaws.com"]},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
     )["Role"]["Arn"]
     name = f"fn-{suffix}"
     # What the function's role needs (IAM is enforced): its log group, its destination queues.
-    iam.put_role_policy(RoleName=name, PolicyName="run", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{name}:*"},
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:*-{suffix}"},
-        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:*"},
-    ]}))
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="run",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{name}:*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "sqs:SendMessage",
+                        "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:*-{suffix}",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "lambda:InvokeFunction",
+                        "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:*",
+                    },
+                ],
+            }
+        ),
+    )
     awslambda.create_function(
-        FunctionName=name, Runtime="nodejs22.x", Role=role, Handler="index.handler", Timeout=3, MemorySize=256,
-        Code={"ZipFile": zipped({"index.mjs": HANDLER})}, Environment={"Variables": {"GREETING": "hello"}},
+        FunctionName=name,
+        Runtime="nodejs22.x",
+        Role=role,
+        Handler="index.handler",
+        Timeout=3,
+        MemorySize=256,
+        Code={"ZipFile": zipped({"index.mjs": HANDLER})},
+        Environment={"Variables": {"GREETING": "hello"}},
     )
     return {"name": name, "role": role, "suffix": suffix}
 
@@ -89,7 +126,11 @@ def queue(emulator, name: str) -> tuple[str, str]:  # noqa: ANN001
 
 def receive(emulator, url: str, timeout: float = 90) -> dict:  # noqa: ANN001
     sqs = emulator.client("sqs")
-    [message] = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages"), timeout=timeout, what=f"a message on {url}")
+    [message] = wait_for(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages"),
+        timeout=timeout,
+        what=f"a message on {url}",
+    )
     return message
 
 
@@ -117,7 +158,13 @@ def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_lo
     assert result["stackTrace"]
     logs = emulator.client("logs")
     streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{function['name']}")["logStreams"]
-    messages = [e["message"] for s in streams for e in logs.get_log_events(logGroupName=f"/aws/lambda/{function['name']}", logStreamName=s["logStreamName"])["events"]]
+    messages = [
+        e["message"]
+        for s in streams
+        for e in logs.get_log_events(logGroupName=f"/aws/lambda/{function['name']}", logStreamName=s["logStreamName"])[
+            "events"
+        ]
+    ]
     assert any("asked to fail: bad input" in m for m in messages)
 
 
@@ -134,10 +181,14 @@ def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_dest
     url, arn = queue(emulator, f"failures-{function['suffix']}")
     awslambda = emulator.client("lambda")
     awslambda.put_function_event_invoke_config(
-        FunctionName=function["name"], MaximumRetryAttempts=1, MaximumEventAgeInSeconds=3600,
+        FunctionName=function["name"],
+        MaximumRetryAttempts=1,
+        MaximumEventAgeInSeconds=3600,
         DestinationConfig={"OnFailure": {"Destination": arn}},
     )
-    answer = awslambda.invoke(FunctionName=function["name"], InvocationType="Event", Payload=json.dumps({"fail": "always"}).encode())
+    answer = awslambda.invoke(
+        FunctionName=function["name"], InvocationType="Event", Payload=json.dumps({"fail": "always"}).encode()
+    )
     assert answer["StatusCode"] == 202
     record = json.loads(receive(emulator, url)["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
@@ -149,13 +200,21 @@ def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_dest
 
 def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emulator, function):  # noqa: ANN001
     url, arn = queue(emulator, f"successes-{function['suffix']}")
-    emulator.client("lambda").put_function_event_invoke_config(FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}})
+    emulator.client("lambda").put_function_event_invoke_config(
+        FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
     fn_arn = emulator.client("lambda").get_function(FunctionName=function["name"])["Configuration"]["FunctionArn"]
     schedule = emulator.client("scheduler").create_schedule(
-        Name=f"hourly-{function['suffix']}", ScheduleExpression="rate(1 hour)", FlexibleTimeWindow={"Mode": "OFF"},
+        Name=f"hourly-{function['suffix']}",
+        ScheduleExpression="rate(1 hour)",
+        FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": fn_arn, "RoleArn": function["role"], "Input": '{"from": "schedule"}'},
     )["ScheduleArn"]
-    request = urllib.request.Request(f"{emulator.endpoint}/_emulator/scheduler/fire", data=json.dumps({"ScheduleArn": schedule}).encode(), method="POST")
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/_emulator/scheduler/fire",
+        data=json.dumps({"ScheduleArn": schedule}).encode(),
+        method="POST",
+    )
     import ssl
 
     with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=emulator.ca_bundle)) as response:
@@ -167,11 +226,15 @@ def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emula
 
 def test_a_schedule_fires_on_its_own_when_due(emulator, function):  # noqa: ANN001
     url, arn = queue(emulator, f"due-{function['suffix']}")
-    emulator.client("lambda").put_function_event_invoke_config(FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}})
+    emulator.client("lambda").put_function_event_invoke_config(
+        FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
     fn_arn = emulator.client("lambda").get_function(FunctionName=function["name"])["Configuration"]["FunctionArn"]
     when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S")
     emulator.client("scheduler").create_schedule(
-        Name=f"once-{function['suffix']}", ScheduleExpression=f"at({when})", FlexibleTimeWindow={"Mode": "OFF"},
+        Name=f"once-{function['suffix']}",
+        ScheduleExpression=f"at({when})",
+        FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": fn_arn, "RoleArn": function["role"], "Input": '{"at": true}'},
     )
     record = json.loads(receive(emulator, url)["Body"])
@@ -182,10 +245,22 @@ def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(emulat
     url, arn = queue(emulator, f"sched-dlq-{function['suffix']}")
     missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:no-such-function"
     schedule = emulator.client("scheduler").create_schedule(
-        Name=f"broken-{function['suffix']}", ScheduleExpression="rate(1 hour)", FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": missing, "RoleArn": function["role"], "Input": '{"lost": 1}', "RetryPolicy": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}, "DeadLetterConfig": {"Arn": arn}},
+        Name=f"broken-{function['suffix']}",
+        ScheduleExpression="rate(1 hour)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": missing,
+            "RoleArn": function["role"],
+            "Input": '{"lost": 1}',
+            "RetryPolicy": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60},
+            "DeadLetterConfig": {"Arn": arn},
+        },
     )["ScheduleArn"]
-    request = urllib.request.Request(f"{emulator.endpoint}/_emulator/scheduler/fire", data=json.dumps({"ScheduleArn": schedule}).encode(), method="POST")
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/_emulator/scheduler/fire",
+        data=json.dumps({"ScheduleArn": schedule}).encode(),
+        method="POST",
+    )
     import ssl
 
     with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=emulator.ca_bundle)) as response:

@@ -1,4 +1,5 @@
 """EventBridge Pipes executed by the emulator: SQS source → Step Functions target, as deployed."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,13 @@ TEMPLATE = '{"key": "<$.body.detail.object.key>"}'
 
 
 def object_created(key: str) -> str:
-    return json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "raw"}, "object": {"key": key, "size": 3}}})
+    return json.dumps(
+        {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": "raw"}, "object": {"key": key, "size": 3}},
+        }
+    )
 
 
 @pytest.fixture()
@@ -31,21 +38,53 @@ def setup(emulator):  # noqa: ANN001, ANN201
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue = sqs.create_queue(
         QueueName=f"landed-{suffix}",
-        Attributes={"VisibilityTimeout": "1", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})},
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
+        },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     role = iam.create_role(
         RoleName=f"pipe-{suffix}",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "pipes.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
     )["Role"]["Arn"]
     # What a pipe role needs (IAM is enforced): consume its queue, start its account's pipeline machines.
-    iam.put_role_policy(RoleName=f"pipe-{suffix}", PolicyName="pipe", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-         "Resource": queue_arn},
-        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": f"arn:aws:states:us-east-1:{queue_arn.split(':')[4]}:stateMachine:*"},
-    ]}))
+    iam.put_role_policy(
+        RoleName=f"pipe-{suffix}",
+        PolicyName="pipe",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:GetQueueAttributes",
+                            "sqs:ChangeMessageVisibility",
+                        ],
+                        "Resource": queue_arn,
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "states:StartExecution",
+                        "Resource": f"arn:aws:states:us-east-1:{queue_arn.split(':')[4]}:stateMachine:*",
+                    },
+                ],
+            }
+        ),
+    )
     machine = sfn.create_state_machine(
-        name=f"pipeline-{suffix}", roleArn=role,
+        name=f"pipeline-{suffix}",
+        roleArn=role,
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
     )["stateMachineArn"]
     return {"suffix": suffix, "queue": queue, "queue_arn": queue_arn, "dlq": dlq, "role": role, "machine": machine}
@@ -54,9 +93,15 @@ def setup(emulator):  # noqa: ANN001, ANN201
 def create_pipe(emulator, setup, *, batch_size: int, window: int, target: str | None = None, **extra):  # noqa: ANN001, ANN003, ANN201
     name = f"pipe-{setup['suffix']}"
     emulator.client("pipes").create_pipe(
-        Name=name, RoleArn=setup["role"], Source=setup["queue_arn"], Target=target or setup["machine"],
+        Name=name,
+        RoleArn=setup["role"],
+        Source=setup["queue_arn"],
+        Target=target or setup["machine"],
         SourceParameters={"SqsQueueParameters": {"BatchSize": batch_size, "MaximumBatchingWindowInSeconds": window}},
-        TargetParameters={"InputTemplate": TEMPLATE, "StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"}},
+        TargetParameters={
+            "InputTemplate": TEMPLATE,
+            "StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"},
+        },
         **extra,
     )
     return name
@@ -74,16 +119,25 @@ def execution_inputs(emulator, machine: str, count: int) -> list[list]:
 
 
 def visible(emulator, queue: str) -> int:
-    attrs = emulator.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = emulator.client("sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_a_full_batch_starts_one_execution_with_the_templated_records_and_empties_the_queue(emulator, setup):  # noqa: ANN001
     sqs = emulator.client("sqs")
-    sqs.send_message_batch(QueueUrl=setup["queue"], Entries=[{"Id": str(i), "MessageBody": object_created(f"raw/a/{i}.json")} for i in range(3)])
+    sqs.send_message_batch(
+        QueueUrl=setup["queue"],
+        Entries=[{"Id": str(i), "MessageBody": object_created(f"raw/a/{i}.json")} for i in range(3)],
+    )
     create_pipe(emulator, setup, batch_size=3, window=30)  # a full batch goes at once, long before its window ends
     [first] = execution_inputs(emulator, setup["machine"], 1)
-    assert sorted(first, key=lambda r: r["key"]) == [{"key": "raw/a/0.json"}, {"key": "raw/a/1.json"}, {"key": "raw/a/2.json"}]
+    assert sorted(first, key=lambda r: r["key"]) == [
+        {"key": "raw/a/0.json"},
+        {"key": "raw/a/1.json"},
+        {"key": "raw/a/2.json"},
+    ]
     wait_for(lambda: visible(emulator, setup["queue"]) == 0, what="the delivered messages to be deleted")
 
 
@@ -104,7 +158,11 @@ def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(em
     create_pipe(emulator, setup, batch_size=1, window=0, target=missing)
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/c/lost.json"))
     sqs = emulator.client("sqs")
-    dead = wait_for(lambda: sqs.receive_message(QueueUrl=setup["dlq"], WaitTimeSeconds=1).get("Messages"), timeout=30, what="the message in the DLQ")
+    dead = wait_for(
+        lambda: sqs.receive_message(QueueUrl=setup["dlq"], WaitTimeSeconds=1).get("Messages"),
+        timeout=30,
+        what="the message in the DLQ",
+    )
     assert json.loads(dead[0]["Body"])["detail"]["object"]["key"] == "raw/c/lost.json"
     assert visible(emulator, setup["queue"]) == 0
     assert "not delivered to " + missing in emulator.log_text()
@@ -118,8 +176,11 @@ def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emul
     create_pipe(emulator, setup, batch_size=1, window=0, target=missing)
     sqs.send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/e/late.json"))
     # Within a minute: the message came back after 302 s × EMULATOR_SCALE (0.01) each time, not 302 s.
-    dead = wait_for(lambda: sqs.receive_message(QueueUrl=setup["dlq"], WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages"),
-                    timeout=60, what="the message in the DLQ")
+    dead = wait_for(
+        lambda: sqs.receive_message(QueueUrl=setup["dlq"], WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages"),
+        timeout=60,
+        what="the message in the DLQ",
+    )
     assert json.loads(dead[0]["Body"])["detail"]["object"]["key"] == "raw/e/late.json"
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 2  # refused at least maxReceiveCount times first
 
@@ -136,9 +197,17 @@ def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup):  # noqa: A
 
 def test_templates_follow_pipes_placeholder_rules():
     record = {"messageId": "m1", "body": json.dumps({"n": 3, "o": {"a": [1, "x"]}, "s": 'q"uote'})}
-    assert render_template('{"n": <$.body.n>, "o": <$.body.o>, "s": "<$.body.s>"}', record, {}) == {"n": 3, "o": {"a": [1, "x"]}, "s": 'q"uote'}
+    assert render_template('{"n": <$.body.n>, "o": <$.body.o>, "s": "<$.body.s>"}', record, {}) == {
+        "n": 3,
+        "o": {"a": [1, "x"]},
+        "s": 'q"uote',
+    }
     # Inside a string a non-string value is written as its JSON text; an absent path is null / empty.
-    assert render_template('{"o": "o=<$.body.o>", "gone": <$.body.none>, "g": "<$.body.none>"}', record, {}) == {"o": 'o={"a": [1, "x"]}', "gone": None, "g": ""}
+    assert render_template('{"o": "o=<$.body.o>", "gone": <$.body.none>, "g": "<$.body.none>"}', record, {}) == {
+        "o": 'o={"a": [1, "x"]}',
+        "gone": None,
+        "g": "",
+    }
     assert render_template('{"first": <$.body.o.a[0]>, "id": "<$.messageId>"}', record, {}) == {"first": 1, "id": "m1"}
     # A body that is not JSON stays text; a template that is not JSON yields text.
     assert render_template("id <$.messageId>: <$.body>", {"messageId": "m2", "body": "plain"}, {}) == "id m2: plain"
@@ -152,7 +221,11 @@ def test_an_object_put_into_s3_reaches_the_pipeline_as_its_key_through_the_rule_
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
     rule = f"raw-created-{setup['suffix']}"
-    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "events/"}]}}}
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "events/"}]}},
+    }
     events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
     events.put_targets(Rule=rule, Targets=[{"Id": "buffer", "Arn": setup["queue_arn"]}])
     sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "10"})
@@ -160,4 +233,7 @@ def test_an_object_put_into_s3_reaches_the_pipeline_as_its_key_through_the_rule_
     for key in ("events/dt=2024-05-01/a.json", "events/dt=2024-05-01/b.json", "elsewhere/c.json"):
         s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
     [batch] = execution_inputs(emulator, setup["machine"], 1)
-    assert sorted(batch, key=lambda r: r["key"]) == [{"key": "events/dt=2024-05-01/a.json"}, {"key": "events/dt=2024-05-01/b.json"}]
+    assert sorted(batch, key=lambda r: r["key"]) == [
+        {"key": "events/dt=2024-05-01/a.json"},
+        {"key": "events/dt=2024-05-01/b.json"},
+    ]

@@ -1,4 +1,5 @@
 """Delimiter listings of a versioned bucket show a folder only while a current object is in it."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,7 +24,11 @@ def _listing(s3, bucket: str, prefix: str) -> tuple[list[str], list[str]]:  # no
 def test_a_folder_whose_objects_were_deleted_is_not_listed(emulator) -> None:  # noqa: ANN001
     s3 = emulator.client("s3")
     bucket = _bucket(s3, versioned=True)
-    for key in ("run/_temporary/attempt_1/dt=2024-01-01/part-0.gz", "run/_temporary/attempt_2/dt=2024-01-01/part-0.gz", "run/kept.json"):
+    for key in (
+        "run/_temporary/attempt_1/dt=2024-01-01/part-0.gz",
+        "run/_temporary/attempt_2/dt=2024-01-01/part-0.gz",
+        "run/kept.json",
+    ):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     s3.delete_object(Bucket=bucket, Key="run/_temporary/attempt_1/dt=2024-01-01/part-0.gz")
 

@@ -1,5 +1,6 @@
 """The emulator's HTTP server: connections are kept alive, and a kept-alive connection stays sound
 whatever a request's body did — cut short, or never read by the response."""
+
 from __future__ import annotations
 
 import http.client
@@ -12,7 +13,9 @@ from urllib.parse import urlparse
 
 def _connection(emulator) -> http.client.HTTPSConnection:  # noqa: ANN001
     url = urlparse(emulator.endpoint)
-    return http.client.HTTPSConnection(url.hostname, url.port, context=ssl.create_default_context(cafile=emulator.ca_bundle), timeout=30)
+    return http.client.HTTPSConnection(
+        url.hostname, url.port, context=ssl.create_default_context(cafile=emulator.ca_bundle), timeout=30
+    )
 
 
 def _bucket(emulator) -> str:  # noqa: ANN001
@@ -38,7 +41,9 @@ def test_an_upload_cut_short_stores_nothing(emulator) -> None:  # noqa: ANN001
     url = urlparse(emulator.endpoint)
     raw = socket.create_connection((url.hostname, url.port))
     tls = ssl.create_default_context(cafile=emulator.ca_bundle).wrap_socket(raw, server_hostname=url.hostname)
-    tls.sendall(f"PUT /{bucket}/cut HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Length: 1000\r\n\r\n".encode() + b"x" * 500)
+    tls.sendall(
+        f"PUT /{bucket}/cut HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Length: 1000\r\n\r\n".encode() + b"x" * 500
+    )
     time.sleep(0.5)
     tls.close()  # the client goes away with half the body sent
     time.sleep(1)
@@ -49,8 +54,13 @@ def test_an_upload_cut_short_stores_nothing(emulator) -> None:  # noqa: ANN001
 def test_a_chunked_body_the_response_did_not_read_is_not_parsed_as_the_next_request(emulator) -> None:  # noqa: ANN001
     conn = _connection(emulator)
     # S3 refuses it before reading the body: the bucket does not exist.
-    conn.request("PUT", f"/no-such-bucket-{uuid.uuid4().hex[:8]}/k", body=iter([b"hello", b"world"]), encode_chunked=True,
-                 headers={"Host": urlparse(emulator.endpoint).hostname})
+    conn.request(
+        "PUT",
+        f"/no-such-bucket-{uuid.uuid4().hex[:8]}/k",
+        body=iter([b"hello", b"world"]),
+        encode_chunked=True,
+        headers={"Host": urlparse(emulator.endpoint).hostname},
+    )
     refused = conn.getresponse()
     refused.read()
     assert refused.status == 404

@@ -1,4 +1,5 @@
 """Step Functions RedriveExecution in the emulator: which executions are redrivable, and where a redrive continues."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from conftest import wait_for
 def sfn(emulator):  # noqa: ANN001, ANN201
     # Redrive continues a run, so moto must run the executions (the platform's tests and local cloud do).
     request = urllib.request.Request(
-        f"{emulator.endpoint}/moto-api/config", data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(), method="POST"
+        f"{emulator.endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        method="POST",
     )
     urllib.request.urlopen(request, context=ssl.create_default_context(cafile=emulator.ca_bundle)).read()
     return emulator.client("stepfunctions")
@@ -24,12 +27,16 @@ def sfn(emulator):  # noqa: ANN001, ANN201
 
 def machine(sfn, states: dict, start: str) -> str:  # noqa: ANN001
     return sfn.create_state_machine(
-        name=f"redrive-{uuid.uuid4().hex[:8]}", roleArn="arn:aws:iam::123456789012:role/sfn", definition=json.dumps({"StartAt": start, "States": states})
+        name=f"redrive-{uuid.uuid4().hex[:8]}",
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+        definition=json.dumps({"StartAt": start, "States": states}),
     )["stateMachineArn"]
 
 
 def finished(sfn, arn: str) -> dict:  # noqa: ANN001
-    return wait_for(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, what=f"{arn} to finish")
+    return wait_for(
+        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, what=f"{arn} to finish"
+    )
 
 
 def entered(sfn, arn: str) -> list[str]:  # noqa: ANN001
@@ -38,17 +45,28 @@ def entered(sfn, arn: str) -> list[str]:  # noqa: ANN001
 
 
 def read_task(bucket: str, **extra) -> dict:  # noqa: ANN003
-    return {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject", "Parameters": {"Bucket": bucket, "Key": "in.json"}, "ResultSelector": {"read.$": "$.ContentLength"}, **extra}
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+        "Parameters": {"Bucket": bucket, "Key": "in.json"},
+        "ResultSelector": {"read.$": "$.ContentLength"},
+        **extra,
+    }
 
 
 def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keeps_its_arn(emulator, sfn):  # noqa: ANN001
     bucket = f"redrive-{uuid.uuid4().hex[:8]}"
     arn = machine(
         sfn,
-        {"Before": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.before", "Next": "Read"}, "Read": read_task(bucket, ResultPath="$.read", End=True)},
+        {
+            "Before": {"Type": "Pass", "Result": {"step": 1}, "ResultPath": "$.before", "Next": "Read"},
+            "Read": read_task(bucket, ResultPath="$.read", End=True),
+        },
         "Before",
     )
-    execution = sfn.start_execution(stateMachineArn=arn, name="landing-1", input=json.dumps({"key": "a"}))["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="landing-1", input=json.dumps({"key": "a"}))[
+        "executionArn"
+    ]
     failed = finished(sfn, execution)
     assert failed["status"] == "FAILED", failed
     assert failed["redriveCount"] == 0 and failed["redriveStatus"] == "REDRIVABLE" and "redriveDate" not in failed
@@ -65,7 +83,10 @@ def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keep
     assert json.loads(done["output"]) == {"key": "a", "before": {"step": 1}, "read": {"read": 2}}
     assert entered(sfn, execution) == ["Before", "Read", "Read"]
     assert done["redriveCount"] == 1 and done["redriveDate"] == answer["redriveDate"]
-    assert done["redriveStatus"] == "NOT_REDRIVABLE" and done["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven."
+    assert (
+        done["redriveStatus"] == "NOT_REDRIVABLE"
+        and done["redriveStatusReason"] == "Execution is SUCCEEDED and cannot be redriven."
+    )
     types = [e["type"] for e in sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]]
     assert types.index("ExecutionFailed") < types.index("ExecutionRedriven") < types.index("ExecutionSucceeded")
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["landing-1"]
@@ -76,7 +97,9 @@ def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it
     arn = machine(
         sfn,
         {
-            "Read": read_task(bucket, Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failed"}], End=True),
+            "Read": read_task(
+                bucket, Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failed"}], End=True
+            ),
             "Failed": {"Type": "Fail", "Error": "PipelineFailed"},
         },
         "Read",
@@ -103,7 +126,11 @@ def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn):  # no
 
 
 def test_the_same_client_token_answers_the_same_redrive(sfn):  # noqa: ANN001
-    arn = machine(sfn, {"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Failed"}, "Failed": {"Type": "Fail", "Error": "Boom"}}, "Wait")
+    arn = machine(
+        sfn,
+        {"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Failed"}, "Failed": {"Type": "Fail", "Error": "Boom"}},
+        "Wait",
+    )
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     assert finished(sfn, execution)["status"] == "FAILED"
     first = sfn.redrive_execution(executionArn=execution, clientToken="operator-1")["redriveDate"]

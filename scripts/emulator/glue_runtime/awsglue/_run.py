@@ -4,6 +4,7 @@ Environment, set by the emulator for the run's process:
   DATAPLAT_GLUE_RUN  path of a JSON file {"jobName", "runId", "bookmarkOption", "bookmark": {ctx: state},
                      "bookmarkOut": path, "endpoint", "caBundle", "region"}
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ def run() -> dict:
     if _RUN is None:
         path = os.environ.get("DATAPLAT_GLUE_RUN")
         if not path:
-            raise RuntimeError("awsglue (local runtime): this process was not started by the emulator's Glue job runner "
-                               "(DATAPLAT_GLUE_RUN is not set); run the job with `glue start-job-run` against the emulator")
+            raise RuntimeError(
+                "awsglue (local runtime): this process was not started by the emulator's Glue job runner "
+                "(DATAPLAT_GLUE_RUN is not set); run the job with `glue start-job-run` against the emulator"
+            )
         with open(path, encoding="utf-8") as fh:
             _RUN = json.load(fh)
     return _RUN

@@ -1,5 +1,6 @@
 """awsglue.context, as far as the jobs use it: GlueContext.spark_session and create_dynamic_frame.from_options
 for the JDBC connectors (through a Glue connection, with job bookmarks) and the DynamoDB export connector."""
+
 from __future__ import annotations
 
 import gzip
@@ -25,7 +26,9 @@ class GlueContext:
         from pyspark.sql import SparkSession
 
         self._sc = spark_context
-        self.spark_session = SparkSession(spark_context) if SparkSession.getActiveSession() is None else SparkSession.getActiveSession()
+        self.spark_session = (
+            SparkSession(spark_context) if SparkSession.getActiveSession() is None else SparkSession.getActiveSession()
+        )
         self.create_dynamic_frame = _DynamicFrameReader(self)
 
 
@@ -33,8 +36,15 @@ class _DynamicFrameReader:
     def __init__(self, glue_context: GlueContext):
         self._ctx = glue_context
 
-    def from_options(self, connection_type: str, connection_options: Optional[dict] = None, format: Optional[str] = None,  # noqa: A002
-                     format_options: Optional[dict] = None, transformation_ctx: str = "", **kwargs: Any) -> DynamicFrame:
+    def from_options(
+        self,
+        connection_type: str,
+        connection_options: Optional[dict] = None,
+        format: Optional[str] = None,  # noqa: A002
+        format_options: Optional[dict] = None,
+        transformation_ctx: str = "",
+        **kwargs: Any,
+    ) -> DynamicFrame:
         options = dict(connection_options or {})
         spark = self._ctx.spark_session
         if connection_type in JDBC_DRIVERS:
@@ -42,8 +52,10 @@ class _DynamicFrameReader:
         elif connection_type == "dynamodb":
             df = _dynamodb_export_read(spark, options)
         else:
-            raise NotImplementedError(f"awsglue (local runtime): connection_type {connection_type!r} is not emulated "
-                                      f"(implemented: {', '.join(sorted([*JDBC_DRIVERS, 'dynamodb']))})")
+            raise NotImplementedError(
+                f"awsglue (local runtime): connection_type {connection_type!r} is not emulated "
+                f"(implemented: {', '.join(sorted([*JDBC_DRIVERS, 'dynamodb']))})"
+            )
         return DynamicFrame(df, self._ctx, transformation_ctx)
 
 
@@ -63,10 +75,15 @@ def _connection(name: str) -> tuple[str, str, str, dict]:
     else:
         user, password = props.get("USERNAME"), props.get("PASSWORD")
     if not user:
-        raise ValueError(f"Glue connection {name!r}: no username (in its secret {props.get('SECRET_ID')!r} or USERNAME)")
+        raise ValueError(
+            f"Glue connection {name!r}: no username (in its secret {props.get('SECRET_ID')!r} or USERNAME)"
+        )
     extra = {}
     if str(props.get("JDBC_ENFORCE_SSL", "false")).lower() == "true":
-        extra["ssl"], extra["sslmode"] = "true", "require"  # Glue refuses a non-TLS session when the connection enforces SSL
+        extra["ssl"], extra["sslmode"] = (
+            "true",
+            "require",
+        )  # Glue refuses a non-TLS session when the connection enforces SSL
     return url, user, password or "", extra
 
 
@@ -85,14 +102,18 @@ def _beyond(keys: list[str], values: list[str], op: str) -> str:
 
 def _jdbc_read(spark: Any, connection_type: str, options: dict, ctx: str) -> Any:
     if str(options.get("useConnectionProperties", "false")).lower() != "true" or not options.get("connectionName"):
-        raise NotImplementedError("awsglue (local runtime): JDBC reads are emulated through a Glue connection only "
-                                  "(useConnectionProperties: 'true' and connectionName)")
+        raise NotImplementedError(
+            "awsglue (local runtime): JDBC reads are emulated through a Glue connection only "
+            "(useConnectionProperties: 'true' and connectionName)"
+        )
     table = options.get("dbtable")
     if not table:
         raise ValueError("JDBC connection_options need dbtable")
     if not _run.run().get("jdbcJars"):
-        raise FileNotFoundError("no JDBC driver jar for the emulator's Glue runs: apt-get install libpostgresql-jdbc-java "
-                                "(/usr/share/java/postgresql.jar), or set DATAPLAT_JDBC_JARS to the driver jars (colon-separated)")
+        raise FileNotFoundError(
+            "no JDBC driver jar for the emulator's Glue runs: apt-get install libpostgresql-jdbc-java "
+            "(/usr/share/java/postgresql.jar), or set DATAPLAT_JDBC_JARS to the driver jars (colon-separated)"
+        )
     url, user, password, extra = _connection(options["connectionName"])
     keys = list(options.get("jobBookmarkKeys") or [])
     order = str(options.get("jobBookmarkKeysSortOrder", "asc")).lower()
@@ -102,11 +123,19 @@ def _jdbc_read(spark: Any, connection_type: str, options: dict, ctx: str) -> Any
     tracked = bool(keys) and bool(ctx) and _run.bookmarks_enabled()
     state = _run.bookmark_state(ctx) if tracked else None
     if state and state.get("jobBookmarkKeys") != keys:
-        raise ValueError(f"job bookmark of {ctx!r} was kept for keys {state.get('jobBookmarkKeys')} but the read now uses {keys}: "
-                         "reset the job's bookmark (aws glue reset-job-bookmark)")
+        raise ValueError(
+            f"job bookmark of {ctx!r} was kept for keys {state.get('jobBookmarkKeys')} but the read now uses {keys}: "
+            "reset the job's bookmark (aws glue reset-job-bookmark)"
+        )
 
     def reader(query: str) -> Any:
-        r = spark.read.format("jdbc").option("url", url).option("dbtable", query).option("user", user).option("password", password)
+        r = (
+            spark.read.format("jdbc")
+            .option("url", url)
+            .option("dbtable", query)
+            .option("user", user)
+            .option("password", password)
+        )
         r = r.option("driver", JDBC_DRIVERS[connection_type])
         for k, v in extra.items():
             r = r.option(k, v)
@@ -120,7 +149,11 @@ def _jdbc_read(spark: Any, connection_type: str, options: dict, ctx: str) -> Any
         casts = ", ".join(f"CAST({k} AS VARCHAR(200)) AS k{i}" for i, k in enumerate(keys))
         order_by = ", ".join(f"{k} {'DESC' if op == '>' else 'ASC'}" for k in keys)
         cond = f" WHERE {' AND '.join(where)}" if where else ""
-        top = reader(f"(SELECT {casts} FROM {table}{cond} ORDER BY {order_by} LIMIT 1) AS glue_bookmark_bound").load().collect()
+        top = (
+            reader(f"(SELECT {casts} FROM {table}{cond} ORDER BY {order_by} LIMIT 1) AS glue_bookmark_bound")
+            .load()
+            .collect()
+        )
         if not top:
             if state:
                 _run.staged[ctx] = state  # nothing new: the bookmark stays where it was
@@ -142,12 +175,16 @@ def _jdbc_read(spark: Any, connection_type: str, options: dict, ctx: str) -> Any
 # ---------------------------------------------------------------------------------------------------------
 def _plain(value: dict) -> Any:
     """One DynamoDB-JSON attribute value as plain JSON (what dynamodb.unnestDDBJson gives)."""
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind == "S" or kind == "B":
         return v
     if kind == "N":
         number = Decimal(v)
-        return int(number) if number == number.to_integral_value() and "." not in v and "e" not in v.lower() else float(number)
+        return (
+            int(number)
+            if number == number.to_integral_value() and "." not in v and "e" not in v.lower()
+            else float(number)
+        )
     if kind == "BOOL":
         return bool(v)
     if kind == "NULL":
@@ -165,12 +202,16 @@ def _plain(value: dict) -> Any:
 
 def _dynamodb_export_read(spark: Any, options: dict) -> Any:
     if str(options.get("dynamodb.export", "")).lower() != "ddb":
-        raise NotImplementedError("awsglue (local runtime): only the export-based DynamoDB connector (dynamodb.export: ddb) is emulated")
+        raise NotImplementedError(
+            "awsglue (local runtime): only the export-based DynamoDB connector (dynamodb.export: ddb) is emulated"
+        )
     for required in ("dynamodb.tableArn", "dynamodb.s3.bucket"):
         if not options.get(required):
             raise ValueError(f"DynamoDB export connector: {required} is required")
     if str(options.get("dynamodb.unnestDDBJson", "false")).lower() != "true":
-        raise NotImplementedError("awsglue (local runtime): the DynamoDB export connector is emulated with dynamodb.unnestDDBJson: true only")
+        raise NotImplementedError(
+            "awsglue (local runtime): the DynamoDB export connector is emulated with dynamodb.unnestDDBJson: true only"
+        )
     bucket, prefix = options["dynamodb.s3.bucket"], options.get("dynamodb.s3.prefix", "")
     ddb, s3 = _run.client("dynamodb"), _run.client("s3")
 
@@ -178,13 +219,20 @@ def _dynamodb_export_read(spark: Any, options: dict) -> Any:
         keys, token = set(), None
         while True:
             page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {}))
-            keys.update(o["Key"] for o in page.get("Contents", []) if "/AWSDynamoDB/" in o["Key"] and "/data/" in o["Key"])
+            keys.update(
+                o["Key"] for o in page.get("Contents", []) if "/AWSDynamoDB/" in o["Key"] and "/data/" in o["Key"]
+            )
             token = page.get("NextContinuationToken")
             if not token:
                 return keys
 
     before = data_keys()
-    request = {"TableArn": options["dynamodb.tableArn"], "S3Bucket": bucket, "S3Prefix": prefix, "ExportFormat": "DYNAMODB_JSON"}
+    request = {
+        "TableArn": options["dynamodb.tableArn"],
+        "S3Bucket": bucket,
+        "S3Prefix": prefix,
+        "ExportFormat": "DYNAMODB_JSON",
+    }
     if options.get("dynamodb.s3.bucketOwner"):
         request["S3BucketOwner"] = options["dynamodb.s3.bucketOwner"]
     export = ddb.export_table_to_point_in_time(**request)["ExportDescription"]
@@ -195,8 +243,10 @@ def _dynamodb_export_read(spark: Any, options: dict) -> Any:
         time.sleep(0.5)
         export = ddb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]
     if export["ExportStatus"] != "COMPLETED":
-        raise RuntimeError(f"DynamoDB export {export['ExportArn']} {export['ExportStatus']}: "
-                           f"{export.get('FailureCode')} {export.get('FailureMessage')}")
+        raise RuntimeError(
+            f"DynamoDB export {export['ExportArn']} {export['ExportStatus']}: "
+            f"{export.get('FailureCode')} {export.get('FailureMessage')}"
+        )
     export_id = export["ExportArn"].rsplit("/", 1)[-1]
     new = sorted(data_keys() - before)
     # AWS puts the files under AWSDynamoDB/<export id>/data/; moto 5.2.1 names that folder at random,

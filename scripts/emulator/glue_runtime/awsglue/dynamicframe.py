@@ -1,4 +1,5 @@
 """awsglue.dynamicframe, as far as the jobs use it: a DynamicFrame is read and turned into a DataFrame."""
+
 from __future__ import annotations
 
 from typing import Any

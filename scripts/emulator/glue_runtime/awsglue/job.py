@@ -1,4 +1,5 @@
 """awsglue.job, as far as the jobs use it: Job.init / Job.commit (commit persists the bookmarks)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """awsglue.utils, as far as the jobs use it: getResolvedOptions."""
+
 from __future__ import annotations
 
 import argparse
