@@ -75,6 +75,12 @@ export const FUNCTION_BUILD_OPTIONS = {
 const CACHE_VERSION = 1;
 const memo = new Map<string, Artifact>();
 
+/**
+ * Where synth keeps its function bundles and zipped artifacts: `.build/`, or `SYNTH_BUILD_DIR` for a
+ * run that must build from scratch without touching the cache other processes read (a test, a CI job).
+ */
+const buildRoot = () => process.env.SYNTH_BUILD_DIR ?? join(ROOT, ".build");
+
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 /** Bundles and zips `functions/<name>/index.ts`, or reuses the cached zip when nothing it read changed. */
@@ -82,14 +88,14 @@ export function bundleFunction(
   name: string,
   options: { readonly force?: boolean; readonly buildDir?: string } = {},
 ): Artifact {
-  const outDir = join(options.buildDir ?? join(ROOT, ".build", "functions"), name);
+  const outDir = join(options.buildDir ?? join(buildRoot(), "functions"), name);
   const key = `${outDir}`;
-  if (!options.force && memo.has(key)) return { ...memo.get(key)!, cached: true };
+  const memoized = options.force ? undefined : memo.get(key);
+  if (memoized) return { ...memoized, cached: true };
 
   const entry = join("functions", name, "index.ts");
   if (!existsSync(join(ROOT, entry))) throw new Error(`function ${name}: ${entry} does not exist`);
   // Loaded lazily: only synth needs esbuild, and only when a cached zip is stale.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuildVersion: string = require("esbuild/package.json").version;
   const optionsKey = sha256(JSON.stringify({ CACHE_VERSION, esbuildVersion, FUNCTION_BUILD_OPTIONS, entry }));
   const zipPath = join(outDir, `${name}.zip`);
@@ -103,7 +109,6 @@ export function bundleFunction(
     }
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   // Nothing is written by esbuild; the output path only anchors the sourcemap's relative paths, so
   // it is the same wherever the zip goes (and the bytes never depend on the build directory).
@@ -125,7 +130,7 @@ export function bundleFunction(
     data: Buffer.from(f.contents),
   }));
   const zip = deterministicZip(entries);
-  const inputs = Object.keys(result.metafile!.inputs).sort();
+  const inputs = Object.keys(result.metafile.inputs).sort();
   mkdirSync(outDir, { recursive: true });
   writeAtomic(zipPath, zip);
   const manifest: Manifest = {
@@ -153,7 +158,7 @@ export function zipFiles(
     };
   });
   const zip = deterministicZip(entries);
-  const outDir = join(ROOT, ".build", "artifacts");
+  const outDir = join(buildRoot(), "artifacts");
   const zipPath = join(outDir, name);
   mkdirSync(outDir, { recursive: true });
   // Written only when changed: several stacks and test runs share the file.
