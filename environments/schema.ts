@@ -897,7 +897,7 @@ export const EnvironmentSchema = z
  * Rules that relate fields to the tier. Kept together so the production policy reads in one place.
  * The input may be partly invalid (see `when` above), hence the defensive reads.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see above)
 function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   if (env.tier !== "local") {
@@ -942,7 +942,7 @@ function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void 
 }
 
 /** Rules between the analytics features and the network and account they live in. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see environmentRules)
 function analyticsRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
   const network = env.network;
   if (env.redshift?.enabled === true && network) {
@@ -1008,7 +1008,7 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
 }
 
 /** Rules between the ingestion settings and the tier. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see environmentRules)
 function ingestionRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
   const ingestion = env.ingestion;
   if (!ingestion) return;

@@ -55,6 +55,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { DATASETS, PartitionedDataset, type Dataset } from "../datasets";
 import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
 import { LOCAL_API_PORT_VARIABLE, LOCAL_RDS_PORT_VARIABLE } from "../environments/local";
+import { defined } from "../modules/shared/defined";
 import { runLayout } from "../modules/shared/run-layout";
 import { Emulator, type IamDecisionSummary, type IamPhaseCounts } from "./emulator";
 import * as emulated from "./lib/emulated";
@@ -127,6 +128,31 @@ export interface MainJobReport {
   ok: boolean;
 }
 
+/** The part of Smithy's handler context the recording step reads. */
+type CallContext = { readonly clientName?: string; readonly commandName?: string };
+
+/**
+ * An initialize step for any client: generic in the client's input and output types, so it fits
+ * each client's own middleware stack.
+ */
+type AnyClientStep = <I extends object, O>(
+  next: (args: { input: I }) => Promise<O>,
+  context: CallContext,
+) => (args: { input: I }) => Promise<O>;
+
+/** What `Clients.make` needs of an SDK client: adding an initialize step to its middleware stack. */
+interface RecordableClient {
+  readonly middlewareStack: { add(step: AnyClientStep, options: { step: "initialize"; name: string }): void };
+}
+
+/** The configuration every client gets (plus each client's extra). */
+interface ClientOptions {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly requestHandler: NodeHttpHandler;
+}
+
 /** Every AWS client the main job uses comes from here: one place that records each call it makes. */
 class Clients {
   readonly calls: AwsCall[] = [];
@@ -135,10 +161,7 @@ class Clients {
     private readonly config: EnvironmentConfig,
   ) {}
 
-  make<C extends { middlewareStack: { add: (...a: any[]) => void } }>(
-    Client: new (options: any) => C,
-    extra: object = {},
-  ): C {
+  make<C extends RecordableClient>(Client: new (options: ClientOptions) => C, extra: object = {}): C {
     const client = new Client({
       endpoint: this.emulator.endpoint,
       region: this.config.region,
@@ -151,15 +174,16 @@ class Clients {
       ...extra,
     });
     client.middlewareStack.add(
-      (next: (args: any) => Promise<unknown>, context: { clientName?: string; commandName?: string }) =>
-        async (args: { input?: { Bucket?: string } }) => {
-          this.calls.push({
-            service: (context.clientName ?? "").replace(/Client$/, ""),
-            command: (context.commandName ?? "").replace(/Command$/, ""),
-            ...(args.input?.Bucket ? { bucket: args.input.Bucket } : {}),
-          });
-          return next(args);
-        },
+      (next, context) => async (args) => {
+        const input: object | undefined = args.input; // as the SDK passes it: a command made without input has none
+        const bucket = input && "Bucket" in input ? input.Bucket : undefined;
+        this.calls.push({
+          service: (context.clientName ?? "").replace(/Client$/, ""),
+          command: (context.commandName ?? "").replace(/Command$/, ""),
+          ...(typeof bucket === "string" && bucket ? { bucket } : {}),
+        });
+        return next(args);
+      },
       { step: "initialize", name: "recordMainJobCall" },
     );
     return client;
@@ -197,7 +221,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type StateResource = {
   type: string;
   name: string;
-  instances: { index_key?: string | number; attributes: Record<string, any> }[];
+  /** The attributes read here (of schedules and Glue connections). */
+  instances: {
+    index_key?: string | number;
+    attributes: { arn: string; name: string; connection_properties?: Record<string, string> };
+  }[];
 };
 
 function stateOf(stack: emulated.EmulatedStack): StateResource[] {
@@ -284,11 +312,12 @@ async function main(): Promise<void> {
     const iamMode = process.env.EMULATOR_IAM ?? "enforce";
     if (iamMode !== "enforce" && iamMode !== "observe")
       throw new Error(`EMULATOR_IAM must be enforce or observe for the main job (got ${JSON.stringify(iamMode)})`);
-    emulator = await progress.run(
+    const started = await progress.run(
       `Starting the emulator (moto over TLS, state machines executed, IAM: ${iamMode})`,
       () => Emulator.start({ executeStateMachines: true, startTimeoutMs: 180_000, iam: iamMode }), // a busy machine can take minutes to import moto
       (e) => e.endpoint,
     );
+    emulator = started;
     const synthDir = join(ROOT, "cdktf.out");
     const local = loadEnvironment("local");
     const stack = emulated.prepareStack(synthDir, local, emulator);
@@ -301,13 +330,13 @@ async function main(): Promise<void> {
       ? undefined
       : (async () => {
           for (const env of loadEnvironments().filter((e) => e.tier !== "local")) {
-            const planned = emulated.prepareStack(synthDir, env, emulator!);
+            const planned = emulated.prepareStack(synthDir, env, started);
             const result = await emulated.initAndPlanAsync(planned);
             processes.push("terraform");
             checkOk(result.init, `terraform init (${env.name}) failed`);
-            if (result.plan!.status !== 0 && result.plan!.status !== 2)
-              checkOk(result.plan!, `terraform plan (${env.name}) failed`);
-            plans.push(`${env.name}: ${emulated.planLine(result.plan!)}`);
+            const plan = defined(result.plan, `the plan of ${env.name}`);
+            if (plan.status !== 0 && plan.status !== 2) checkOk(plan, `terraform plan (${env.name}) failed`);
+            plans.push(`${env.name}: ${emulated.planLine(plan)}`);
           }
           return (Date.now() - planStarted) / 1000;
         })();
@@ -333,10 +362,10 @@ async function main(): Promise<void> {
     }
 
     const outputs = Object.fromEntries(
-      Object.entries(JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: any }>).map(
+      Object.entries(JSON.parse(emulated.terraformOutputJson(stack)) as Record<string, { value: unknown }>).map(
         ([k, v]) => [k, v.value],
       ),
-    );
+    ) as StackOutputs;
     writeFileSync(join(WORK, "outputs.json"), `${JSON.stringify(outputs, null, 2)}\n`);
     const state = stateOf(stack);
     const clients = new Clients(emulator, local);
@@ -407,7 +436,7 @@ async function main(): Promise<void> {
         for (const schedule of state.filter((r) => r.type === "aws_scheduler_schedule")) {
           for (const instance of schedule.instances) {
             const answer = JSON.parse(
-              await emulatorPost(emulator!, "/_emulator/scheduler/fire", { ScheduleArn: instance.attributes.arn }),
+              await emulatorPost(started, "/_emulator/scheduler/fire", { ScheduleArn: instance.attributes.arn }),
             );
             processes.push("scheduler fire");
             if (answer.Status !== "INVOKED")
@@ -441,7 +470,7 @@ async function main(): Promise<void> {
           datasets[contract.name] = await reportDataset(
             contract,
             local,
-            samples.get(contract.name)!,
+            defined(samples.get(contract.name), `the sample set of ${contract.name}`),
             aws,
             outputs,
             since,
@@ -541,6 +570,29 @@ function accountSigned(log: string, phase: string): Record<string, number> {
   return counts;
 }
 
+/** The stack outputs the main job reads (`terraform output -json`, each output's value). */
+type StackOutputs = {
+  ingestion_api_credentials_secret_arn: string;
+  ingestion_kinesis_stream_names: Record<string, string>;
+  ingestion_glue_job_names: Record<string, Record<string, string>>;
+  orchestration_state_machine_arns: Record<string, string>;
+  catalog_crawler_names: Record<string, string>;
+  catalog_consumer_database_name: string;
+  lake_quarantine_bucket_name: string;
+  athena_analysts_workgroup_name: string;
+  athena_named_query_ids?: Record<string, string>;
+};
+
+/** Whether an optional SDK state is one of these. */
+function isOneOf(state: string | undefined, states: readonly string[]): boolean {
+  return state !== undefined && states.includes(state);
+}
+
+/** Whether an optional SDK date is set and not before `since`. */
+function onOrAfter(date: Date | undefined, since: Date): boolean {
+  return date !== undefined && date >= since;
+}
+
 type Aws = {
   s3: S3Client;
   secrets: SecretsManagerClient;
@@ -577,15 +629,16 @@ async function emulatorPost(emulator: Emulator, path: string, body: unknown): Pr
 async function feed(
   contract: Dataset,
   rows: Row[],
-  ctx: { pg?: PostgresServer; apiSources: Map<string, RecordsApi>; aws: Aws; outputs: Record<string, any> },
+  ctx: { pg?: PostgresServer; apiSources: Map<string, RecordsApi>; aws: Aws; outputs: StackOutputs },
 ): Promise<void> {
   const source = contract.source;
   switch (source.kind) {
     case "rds":
-      await seedTable(ctx.pg!, contract, rows);
+      await seedTable(defined(ctx.pg, "the PostgreSQL server"), contract, rows);
       return;
     case "api": {
-      const records = ctx.apiSources.get(new URL(source.path, "http://sample").pathname)!;
+      const path = new URL(source.path, "http://sample").pathname;
+      const records = defined(ctx.apiSources.get(path), `the sample API source of ${path}`);
       for (const row of rows)
         records.upsert(Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)), contract.primaryKey);
       return;
@@ -610,7 +663,12 @@ async function feed(
     }
     case "dynamodb": {
       const numeric = (t: string) => /^(int|bigint|double|decimal)/.test(t);
-      const keyType = (name: string) => (numeric(contract.columns.find((c) => c.name === name)!.type) ? "N" : "S");
+      const keyColumn = (name: string) =>
+        defined(
+          contract.columns.find((c) => c.name === name),
+          `key column ${name}`,
+        );
+      const keyType = (name: string) => (numeric(keyColumn(name).type) ? "N" : "S");
       await ctx.aws.ddb.send(
         new CreateTableCommand({
           TableName: source.table,
@@ -656,16 +714,15 @@ async function feed(
 /** Waits until every extract run ended, every pipeline execution ended with no new one for a while, and no crawler runs. */
 async function settle(
   aws: Aws,
-  outputs: Record<string, any>,
+  outputs: StackOutputs,
   since: Date,
 ): Promise<{ executions: number; extractRuns: number }> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   const machines: Record<string, string> = outputs.orchestration_state_machine_arns;
-  const extractJobs = Object.values(outputs.ingestion_glue_job_names as Record<string, Record<string, string>>).flatMap(
-    (jobs) =>
-      Object.entries(jobs)
-        .filter(([step]) => step === "extract")
-        .map(([, j]) => j),
+  const extractJobs = Object.values(outputs.ingestion_glue_job_names).flatMap((jobs) =>
+    Object.entries(jobs)
+      .filter(([step]) => step === "extract")
+      .map(([, j]) => j),
   );
   let lastCount = -1;
   let quietSince = Date.now();
@@ -677,7 +734,7 @@ async function settle(
     ).flat();
     // A failed extract starts no execution: waiting out the timeout for it would only hide its error.
     const failed = runs.filter(
-      (r) => ["FAILED", "ERROR", "TIMEOUT"].includes(r.JobRunState!) && (r.StartedOn ?? since) >= since,
+      (r) => isOneOf(r.JobRunState, ["FAILED", "ERROR", "TIMEOUT"]) && (r.StartedOn ?? since) >= since,
     );
     if (failed.length) {
       throw new Error(
@@ -698,19 +755,19 @@ async function settle(
       )
     )
       .flat()
-      .filter((e) => e.startDate! >= since);
+      .filter((e) => onOrAfter(e.startDate, since));
     const datasetsWithRuns = Object.keys(machines).filter((name) =>
       executions.some((e) => e.stateMachineArn === machines[name]),
     ).length;
     const running =
-      runs.some((r) => ["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(r.JobRunState!)) ||
+      runs.some((r) => isOneOf(r.JobRunState, ["STARTING", "RUNNING", "STOPPING", "WAITING"])) ||
       executions.some((e) => e.status === "RUNNING");
     if (executions.length !== lastCount || running) {
       lastCount = executions.length;
       quietSince = Date.now();
     }
     if (!running && datasetsWithRuns === Object.keys(machines).length && Date.now() - quietSince >= QUIET_MS) {
-      const crawlers = Object.values(outputs.catalog_crawler_names as Record<string, string>);
+      const crawlers = Object.values(outputs.catalog_crawler_names);
       const busy = (
         await Promise.all(
           crawlers.map(async (name) => (await aws.glue.send(new GetCrawlerCommand({ Name: name }))).Crawler?.State),
@@ -732,9 +789,8 @@ async function settle(
 }
 
 async function readText(aws: Aws, bucket: string, key: string): Promise<string> {
-  const body = Buffer.from(
-    await (await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray(),
-  );
+  const object = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const body = Buffer.from(await defined(object.Body, `the body of s3://${bucket}/${key}`).transformToByteArray());
   return (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
 }
 
@@ -745,7 +801,7 @@ async function listKeys(aws: Aws, bucket: string, prefix: string): Promise<strin
     const page = await aws.s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+    keys.push(...(page.Contents ?? []).map((o) => defined(o.Key, `a key listed under s3://${bucket}/${prefix}`)));
     token = page.NextContinuationToken;
   } while (token);
   return keys;
@@ -755,16 +811,17 @@ async function athena(
   aws: Aws,
   request: { sql: string; database: string; workgroup: string },
 ): Promise<{ id: string; state: string; bytes: number; rows: Record<string, string>[]; error?: string }> {
-  const { QueryExecutionId: id } = await aws.athena.send(
+  const { QueryExecutionId } = await aws.athena.send(
     new StartQueryExecutionCommand({
       QueryString: request.sql,
       QueryExecutionContext: { Database: request.database },
       WorkGroup: request.workgroup,
     }),
   );
+  const id = defined(QueryExecutionId, "the started Athena query's id");
   for (;;) {
     const { QueryExecution: q } = await aws.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
-    const state = q!.Status!.State!;
+    const state = defined(q?.Status?.State, `the state of Athena query ${id}`);
     if (state === "SUCCEEDED") {
       const rows: Record<string, string>[] = [];
       let token: string | undefined;
@@ -778,15 +835,15 @@ async function athena(
         }
         token = page.NextToken;
       } while (token);
-      return { id: id!, state, bytes: q!.Statistics?.DataScannedInBytes ?? 0, rows };
+      return { id, state, bytes: q?.Statistics?.DataScannedInBytes ?? 0, rows };
     }
     if (state === "FAILED" || state === "CANCELLED")
       return {
-        id: id!,
+        id,
         state,
-        bytes: q!.Statistics?.DataScannedInBytes ?? 0,
+        bytes: q?.Statistics?.DataScannedInBytes ?? 0,
         rows: [],
-        error: q!.Status!.StateChangeReason,
+        error: q?.Status?.StateChangeReason,
       };
     await sleep(300);
   }
@@ -819,7 +876,7 @@ async function reportDataset(
   config: EnvironmentConfig,
   sample: SampleSet,
   aws: Aws,
-  outputs: Record<string, any>,
+  outputs: StackOutputs,
   since: Date,
 ): Promise<DatasetReport> {
   const dataset = new PartitionedDataset(contract, config.partitioning, config.name);
@@ -827,20 +884,21 @@ async function reportDataset(
   const machine = outputs.orchestration_state_machine_arns[contract.name];
   const listed = (
     (await aws.sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []
-  ).filter((e) => e.startDate! >= since);
+  ).flatMap((e) => (e.startDate && e.startDate >= since ? [{ ...e, startDate: e.startDate }] : []));
   const executions: DatasetReport["executions"] = [];
-  for (const e of listed.sort((a, b) => a.startDate!.getTime() - b.startDate!.getTime())) {
+  for (const e of listed.sort((a, b) => a.startDate.getTime() - b.startDate.getTime())) {
     const described = await aws.sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }));
     const history = await aws.sfn.send(
       new GetExecutionHistoryCommand({ executionArn: e.executionArn, maxResults: 1000 }),
     );
     const { steps, failedStep, error, cause } = stepsOf(history.events ?? []);
-    const seconds = ((described.stopDate ?? new Date()).getTime() - described.startDate!.getTime()) / 1000;
+    const startDate = defined(described.startDate, `the start date of execution ${e.name}`);
+    const seconds = ((described.stopDate ?? new Date()).getTime() - startDate.getTime()) / 1000;
     const failed = described.status !== "SUCCEEDED";
     executions.push({
-      name: e.name!,
-      arn: e.executionArn!,
-      status: described.status!,
+      name: defined(e.name, "a listed execution's name"),
+      arn: defined(e.executionArn, `the ARN of execution ${e.name}`),
+      status: defined(described.status, `the status of execution ${e.name}`),
       seconds,
       steps,
       ...(failed
@@ -860,13 +918,13 @@ async function reportDataset(
   if (!executions.length) problems.push("no pipeline execution started (nothing landed in raw?)");
 
   const glueRuns: DatasetReport["glueRuns"] = [];
-  for (const job of Object.values(outputs.ingestion_glue_job_names[contract.name] ?? {}) as string[]) {
+  for (const job of Object.values(outputs.ingestion_glue_job_names[contract.name] ?? {})) {
     const runs: JobRun[] = (await aws.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? [];
-    for (const r of runs.filter((run) => run.StartedOn! >= since)) {
+    for (const r of runs.filter((run) => onOrAfter(run.StartedOn, since))) {
       glueRuns.push({
         job,
-        id: r.Id!,
-        state: r.JobRunState!,
+        id: defined(r.Id, `the id of a run of ${job}`),
+        state: defined(r.JobRunState, `the state of run ${r.Id} of ${job}`),
         seconds: r.ExecutionTime ?? 0,
         ...(r.ErrorMessage ? { error: r.ErrorMessage.split("\n")[0] } : {}),
       });
@@ -941,14 +999,16 @@ async function reportDataset(
   let namedQuery: DatasetReport["namedQuery"];
   const namedId = outputs.athena_named_query_ids?.[contract.name];
   if (namedId) {
-    const { NamedQuery: named } = await aws.athena.send(new GetNamedQueryCommand({ NamedQueryId: namedId }));
+    const { NamedQuery } = await aws.athena.send(new GetNamedQueryCommand({ NamedQueryId: namedId }));
+    const named = defined(NamedQuery, `named query ${namedId}`);
+    const name = defined(named.Name, `the name of named query ${namedId}`);
     const n = await athena(aws, {
-      sql: named!.QueryString!,
-      database: named!.Database!,
-      workgroup: named!.WorkGroup ?? outputs.athena_analysts_workgroup_name,
+      sql: defined(named.QueryString, `the SQL of named query ${name}`),
+      database: defined(named.Database, `the database of named query ${name}`),
+      workgroup: named.WorkGroup ?? outputs.athena_analysts_workgroup_name,
     });
-    namedQuery = { name: named!.Name!, queryId: n.id, bytesScanned: n.bytes, rows: n.rows.length, state: n.state };
-    if (n.state !== "SUCCEEDED") problems.push(`named query ${named!.Name} ${n.state}: ${n.error}`);
+    namedQuery = { name, queryId: n.id, bytesScanned: n.bytes, rows: n.rows.length, state: n.state };
+    if (n.state !== "SUCCEEDED") problems.push(`named query ${name} ${n.state}: ${n.error}`);
   }
 
   return {

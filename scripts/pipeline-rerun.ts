@@ -33,6 +33,7 @@ import {
 import { DATASETS } from "../datasets";
 import { ConfigError, loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../environments";
 import { STEPS } from "../modules/orchestration/pipeline-definition";
+import { defined } from "../modules/shared/defined";
 import { Naming } from "../modules/shared/naming";
 import { runLayout } from "../modules/shared/run-layout";
 
@@ -226,21 +227,27 @@ export async function rerun(request: RerunRequest, sfn: SFNClient, now = new Dat
     `s3://${quarantine}/${runLayout.manifestKey(`${dataset}/`, executionName)}`;
   if (request.kind === "redrive") return redrive(request.executionArn, machine, sfn, now, manifestOf);
   const name = rerunExecutionName(request, now);
-  const { executionArn } = await sfn.send(
+  const started = await sfn.send(
     new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(reprocessInput(request)) }),
   );
+  const executionArn = defined(started.executionArn, "the started execution's ARN");
   const what =
     request.kind === "all"
       ? "all of its raw history (a full rebuild)"
       : `raw objects of ${request.from} to ${request.to}`;
   return {
-    executionArn: executionArn!,
+    executionArn,
     manifest: manifestOf(name),
     message: `started ${executionArn}: ${dataset} in ${config.name}, reprocessing ${what}`,
   };
 }
 
 const UNSUCCESSFUL = ["FAILED", "TIMED_OUT", "ABORTED"];
+
+/** The last segment of an execution ARN: the execution's name. */
+function executionNameOf(executionArn: string): string {
+  return executionArn.slice(executionArn.lastIndexOf(":") + 1);
+}
 
 async function redrive(
   executionArn: string,
@@ -269,22 +276,23 @@ async function redrive(
     } catch {
       // an input that is not JSON still names no step; the re-run does not need it
     }
-    const name = redriveRerunName(execution.name ?? executionArn.split(":").pop()!, now);
+    const name = redriveRerunName(execution.name ?? executionNameOf(executionArn), now);
     const started = await sfn.send(
       new StartExecutionCommand({ stateMachineArn: machine, name, input: execution.input }),
     );
+    const startedArn = defined(started.executionArn, "the started execution's ARN");
     return {
-      executionArn: started.executionArn!,
+      executionArn: startedArn,
       manifest: manifestOf(name),
       message:
         `${executionArn} failed in ${step}, and the pipeline caught it (alert, then ${STEPS.failed}): a Step Functions redrive would only enter ${STEPS.failed} again. ` +
-        `started ${started.executionArn} with the same input (its landing), which the jobs process again exactly once`,
+        `started ${startedArn} with the same input (its landing), which the jobs process again exactly once`,
     };
   }
   await sfn.send(new RedriveExecutionCommand({ executionArn }));
   return {
     executionArn,
-    manifest: manifestOf(executionArn.split(":").pop()!),
+    manifest: manifestOf(executionNameOf(executionArn)),
     message: `redriving ${executionArn}: it continues at ${last?.name ?? "its first state"}, where it stopped (${execution.status}), with the same input and manifest`,
   };
 }

@@ -16,7 +16,7 @@ import {
   EXERCISED_SNAPSHOT,
   UNUSED_ACCESS_PAGE,
   renderUnusedAccess,
-  rolesOf,
+  rolesByEnvironment,
   snapshotOf,
   unusedAccess,
   type ExercisedSnapshot,
@@ -33,11 +33,7 @@ const from =
       ? args[fromAt + 1]
       : join(ROOT, ".emulator", "e2e", "report.json");
 
-const environments = loadEnvironments();
-const localConfig = environments.find((e) => e.name === "local");
-if (!localConfig) throw new Error("no local environment: the unused-access report judges the local run");
-const local = { config: localConfig, roles: rolesOf(localConfig) };
-const others = environments.filter((e) => e.name !== "local").map((e) => ({ name: e.name, roles: rolesOf(e) }));
+const { local, others } = rolesByEnvironment(loadEnvironments());
 
 let snapshot: ExercisedSnapshot;
 if (from) {

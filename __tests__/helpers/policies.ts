@@ -1,7 +1,7 @@
 /** Every IAM policy document in a synthesized stack, found by content rather than by attribute name. */
 import type { TerraformJson } from "./synth";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any -- policy documents parsed from synthesized JSON */
 export interface Statement {
   Sid?: string;
   Effect: "Allow" | "Deny";

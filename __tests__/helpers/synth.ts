@@ -4,8 +4,9 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { EnvironmentConfig, loadEnvironments } from "../../environments";
 import { PlatformStack, type PlatformStackOptions } from "../../modules/platform-stack";
+import { defined } from "../../modules/shared/defined";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any -- synthesized Terraform JSON: the tests index any resource's attributes */
 export type TerraformJson = {
   terraform: any;
   provider: any;
@@ -32,7 +33,7 @@ const cache = new Map<string, TerraformJson>();
 export function synthAll(): { config: EnvironmentConfig; json: TerraformJson }[] {
   return loadEnvironments().map((config) => {
     if (!cache.has(config.name)) cache.set(config.name, synthEnvironment(config));
-    return { config, json: cache.get(config.name)! };
+    return { config, json: defined(cache.get(config.name), `the synthesized ${config.name} stack`) };
   });
 }
 
@@ -63,7 +64,7 @@ const fullCache = new Map<string, TerraformJson>();
 export function synthAllWithMetadata(): { config: EnvironmentConfig; json: TerraformJson }[] {
   return loadEnvironments().map((config) => {
     if (!fullCache.has(config.name)) fullCache.set(config.name, synthWithMetadata(config));
-    return { config, json: fullCache.get(config.name)! };
+    return { config, json: defined(fullCache.get(config.name), `the fully synthesized ${config.name} stack`) };
   });
 }
 

@@ -25,6 +25,7 @@ import { createHandler, type RunSummary } from "../../functions/api-ingest";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { RecordsApi, SampleApi } from "../../scripts/local/sample-api";
 import { byPath, synthNamed } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 jest.setTimeout(60_000);
@@ -76,7 +77,10 @@ beforeAll(async () => {
   clients = { s3, sqs: new SQSClient(config()), secrets: new SecretsManagerClient(config()) };
   const kms = new KMSClient(config());
   for (const k of ["raw", "quarantine", "state"] as const)
-    keys[k] = (await kms.send(new CreateKeyCommand({ Description: `inc ${k}` }))).KeyMetadata!.Arn!;
+    keys[k] = defined(
+      (await kms.send(new CreateKeyCommand({ Description: `inc ${k}` }))).KeyMetadata?.Arn,
+      `the ${k} key's ARN`,
+    );
   const policies = {
     raw: policyOf("lake/raw", "lake/raw-key", buckets.raw, keys.raw),
     quarantine: policyOf("lake/quarantine", "lake/quarantine-key", buckets.quarantine, keys.quarantine),
@@ -101,7 +105,10 @@ beforeAll(async () => {
     );
     await s3.send(new PutBucketPolicyCommand({ Bucket, Policy: policies[zone] }));
   }
-  queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: "inc-ingest-dlq" }))).QueueUrl!;
+  queueUrl = defined(
+    (await clients.sqs.send(new CreateQueueCommand({ QueueName: "inc-ingest-dlq" }))).QueueUrl,
+    "the dead-letter queue's URL",
+  );
 }, 120_000);
 
 afterAll(() => emulator?.stop());
@@ -137,7 +144,8 @@ function recordFor(
                   ? eventTime.slice(0, 10)
                   : `${c.name}-${variant}`;
   }
-  for (const key of contract.partitioning.keys) if (key.type === "enum") record[key.column] = key.values![0];
+  for (const key of contract.partitioning.keys)
+    if (key.type === "enum") record[key.column] = defined(key.values, `the ${key.column} enum values`)[0];
   for (const k of contract.primaryKey) record[k] = id;
   record[contract.versionColumn] = version;
   return record;
@@ -185,7 +193,7 @@ describe.each(incremental.map((i) => [i.dataset.name, i] as const))(
       for (const key of summary.objects.raw) {
         const object = await s3.send(new GetObjectCommand({ Bucket: buckets.raw, Key: key }));
         out.push(
-          ...gunzipSync(Buffer.from(await object.Body!.transformToByteArray()))
+          ...gunzipSync(Buffer.from(await defined(object.Body, `the raw object ${key}'s body`).transformToByteArray()))
             .toString("utf8")
             .trim()
             .split("\n")
@@ -216,7 +224,7 @@ describe.each(incremental.map((i) => [i.dataset.name, i] as const))(
         records: { received: 3, written: 3, quarantined: 0, duplicates: 0 },
         incremental: { advanced: true, markAfter: iso(t0, 600) },
       });
-      expect(api!.requests[0].path).toBe(path); // no mark yet: a full first read
+      expect(defined(api, "the sample API").requests[0].path).toBe(path); // no mark yet: a full first read
       const stored = await s3.send(new HeadObjectCommand({ Bucket: buckets.state, Key: markKey }));
       expect({ sse: stored.ServerSideEncryption, key: stored.SSEKMSKeyId }).toEqual({
         sse: "aws:kms",
@@ -230,14 +238,22 @@ describe.each(incremental.map((i) => [i.dataset.name, i] as const))(
         recordFor(contract, `${dataset.name}-E`, iso(t0, 0), iso(t0, 600 - Math.floor(overlapSeconds / 2)), "v1"),
         contract.primaryKey,
       );
-      api!.requests.length = 0;
-      const rawBefore = (await s3.send(new ListObjectsV2Command({ Bucket: buckets.raw, Prefix: dataset.prefix })))
-        .KeyCount!;
+      defined(api, "the sample API").requests.length = 0;
+      const rawBefore = defined(
+        (await s3.send(new ListObjectsV2Command({ Bucket: buckets.raw, Prefix: dataset.prefix }))).KeyCount,
+        "the raw zone's key count",
+      );
 
       const second = await run(source);
       const since = iso(t0, 600 - overlapSeconds);
-      expect(new URL(api!.requests[0].path, "http://x").searchParams.get(parameter)).toBe(since);
-      expect(api!.requests.every((r) => new URL(r.path, "http://x").searchParams.get(parameter) === since)).toBe(true);
+      expect(new URL(defined(api, "the sample API").requests[0].path, "http://x").searchParams.get(parameter)).toBe(
+        since,
+      );
+      expect(
+        defined(api, "the sample API").requests.every(
+          (r) => new URL(r.path, "http://x").searchParams.get(parameter) === since,
+        ),
+      ).toBe(true);
       // Served: E and C (the overlap), D, B. C was written by the first run.
       expect(second).toMatchObject({
         status: "complete",
@@ -272,7 +288,10 @@ describe.each(incremental.map((i) => [i.dataset.name, i] as const))(
       const source = new RecordsApi({ parameter, versionColumn: contract.versionColumn, pageSize: 1 });
       const before = await markVersions();
       const marked = JSON.parse(
-        await (await s3.send(new GetObjectCommand({ Bucket: buckets.state, Key: markKey }))).Body!.transformToString(),
+        await defined(
+          (await s3.send(new GetObjectCommand({ Bucket: buckets.state, Key: markKey }))).Body,
+          "the mark object's body",
+        ).transformToString(),
       ) as { mark: string };
       const since = new Date(Date.parse(marked.mark) - overlapSeconds * 1000).toISOString();
       for (const [n, at] of [
@@ -292,10 +311,13 @@ describe.each(incremental.map((i) => [i.dataset.name, i] as const))(
       });
       expect(await markVersions()).toBe(before);
 
-      await api!.stop();
+      await defined(api, "the sample API").stop();
       api = undefined;
       const next = await run(source);
-      expect(new URL(api!.requests[0].path, "http://x").searchParams.get(parameter)).toBe(since);
+      // run() started a new sample API: the assignment above narrowed api to undefined.
+      expect(
+        new URL(defined<SampleApi>(api, "the sample API").requests[0].path, "http://x").searchParams.get(parameter),
+      ).toBe(since);
       expect(next).toMatchObject({ status: "complete", incremental: { advanced: true, markAfter: iso(t0, 60) } });
       expect(
         (await rawRecords(failed))

@@ -36,6 +36,7 @@ import { byPath, synthNamed } from "../helpers/synth";
 import { ROOT } from "../../scripts/lib/terraform";
 import { bundleFunction } from "../../modules/shared/bundle";
 import { readZip } from "../helpers/zip";
+import { defined } from "../../modules/shared/defined";
 
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
@@ -46,7 +47,10 @@ const keys = { raw: "", quarantine: "", other: "" };
 let queueUrl = "";
 let secretArn = "";
 const contract = new PartitionedDataset(
-  DATASETS.find((d) => d.name === "shipments")!,
+  defined(
+    DATASETS.find((d) => d.name === "shipments"),
+    "the shipments dataset",
+  ),
   loadEnvironment("local").partitioning,
   "local",
 ).jobContract();
@@ -77,7 +81,10 @@ beforeAll(async () => {
   clients = { s3: new S3Client(config()), sqs: new SQSClient(config()), secrets: new SecretsManagerClient(config()) };
   const kms = new KMSClient(config());
   for (const k of ["raw", "quarantine", "other"] as const)
-    keys[k] = (await kms.send(new CreateKeyCommand({ Description: `it ${k}` }))).KeyMetadata!.Arn!;
+    keys[k] = defined(
+      (await kms.send(new CreateKeyCommand({ Description: `it ${k}` }))).KeyMetadata?.Arn,
+      `the ${k} key's ARN`,
+    );
   for (const zone of ["raw", "quarantine"] as const) {
     const Bucket = names[zone];
     await clients.s3.send(new CreateBucketCommand({ Bucket }));
@@ -97,12 +104,18 @@ beforeAll(async () => {
     );
     await clients.s3.send(new PutBucketPolicyCommand({ Bucket, Policy: zonePolicy(zone, Bucket, keys[zone]) }));
   }
-  queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: "it-ingest-dlq" }))).QueueUrl!;
-  secretArn = (
-    await clients.secrets.send(
-      new CreateSecretCommand({ Name: "it-api-credentials", SecretString: JSON.stringify({ token: "it-token" }) }),
-    )
-  ).ARN!;
+  queueUrl = defined(
+    (await clients.sqs.send(new CreateQueueCommand({ QueueName: "it-ingest-dlq" }))).QueueUrl,
+    "the dead-letter queue's URL",
+  );
+  secretArn = defined(
+    (
+      await clients.secrets.send(
+        new CreateSecretCommand({ Name: "it-api-credentials", SecretString: JSON.stringify({ token: "it-token" }) }),
+      )
+    ).ARN,
+    "the API credentials secret's ARN",
+  );
 }, 120_000);
 
 afterAll(() => emulator?.stop());
@@ -164,7 +177,7 @@ async function run(
 
 async function lines(bucket: string, key: string): Promise<unknown[]> {
   const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return gunzipSync(Buffer.from(await object.Body!.transformToByteArray()))
+  return gunzipSync(Buffer.from(await defined(object.Body, `the object ${key}'s body`).transformToByteArray()))
     .toString("utf8")
     .trim()
     .split("\n")
@@ -237,7 +250,7 @@ async function deadLetters(): Promise<DeadLetter[]> {
   const out = await clients.sqs.send(
     new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
   );
-  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
+  return (out.Messages ?? []).map((m) => JSON.parse(defined(m.Body, "the dead-letter message body")));
 }
 
 describe("against the emulator's S3 and SQS", () => {
@@ -256,8 +269,11 @@ describe("against the emulator's S3 and SQS", () => {
     const summary = await run(pages);
     expect(summary.status).toBe("complete");
     expect(summary.records).toEqual({ received: 4, written: 3, quarantined: 1, duplicates: 0 });
-    const listed = (await clients.s3.send(new ListObjectsV2Command({ Bucket: names.raw, Prefix: "shipments/" })))
-      .Contents!.map((o) => o.Key!)
+    const listed = defined(
+      (await clients.s3.send(new ListObjectsV2Command({ Bucket: names.raw, Prefix: "shipments/" }))).Contents,
+      "the listed raw objects",
+    )
+      .map((o) => defined(o.Key, "a listed object's key"))
       .sort();
     expect(listed).toEqual([...summary.objects.raw].sort());
     expect(listed.map((k) => k.replace(/api-[0-9a-f]{40}\.json\.gz$/, "…"))).toEqual([
@@ -280,7 +296,7 @@ describe("against the emulator's S3 and SQS", () => {
         record: shipment("I4", { weight_kg: "heavy" }),
       }),
     ]);
-    expect(api!.requests[0].headers.authorization).toBe("Bearer it-token");
+    expect(defined(api, "the sample API").requests[0].headers.authorization).toBe("Bearer it-token");
 
     // A retried run (same API, same pages) writes nothing twice: no new object, no new version.
     const [rawBefore, quarantineBefore] = [await versions(names.raw), await versions(names.quarantine)];
@@ -300,7 +316,7 @@ describe("against the emulator's S3 and SQS", () => {
     expect(letter).toMatchObject({
       dataset: "shipments",
       failure: { kind: "write_failed" },
-      redrive: { startUrl: api!.url(FIRST) },
+      redrive: { startUrl: defined(api, "the sample API").url(FIRST) },
     });
   });
 
@@ -361,7 +377,7 @@ describe("against the emulator's S3 and SQS", () => {
     };
     const summary = await run(scripts);
     expect(summary.status).toBe("dead-lettered");
-    expect(api!.count(`${FIRST}?page=2`)).toBe(2);
+    expect(defined(api, "the sample API").count(`${FIRST}?page=2`)).toBe(2);
     const [letter] = await deadLetters();
     expect(letter).toMatchObject({
       failure: { kind: "http_status", status: 503, attempts: 2 },
@@ -371,7 +387,12 @@ describe("against the emulator's S3 and SQS", () => {
     const redriven = await run(scripts, {}, letter.redrive);
     expect(redriven.status).toBe("complete");
     expect(redriven.records.written).toBe(1);
-    expect(api!.requests.map((r) => r.path)).toEqual([FIRST, `${FIRST}?page=2`, `${FIRST}?page=2`, `${FIRST}?page=2`]);
+    expect(defined(api, "the sample API").requests.map((r) => r.path)).toEqual([
+      FIRST,
+      `${FIRST}?page=2`,
+      `${FIRST}?page=2`,
+      `${FIRST}?page=2`,
+    ]);
   });
 
   it("the local runner (functions/api-ingest/local.ts) runs the real handler from environment variables alone, as the end-to-end run does", async () => {
@@ -394,7 +415,7 @@ describe("against the emulator's S3 and SQS", () => {
         ROOT,
       );
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
-      const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
+      const summary: RunSummary = JSON.parse(defined(stdout.trim().split("\n").pop(), "the summary line of stdout"));
       expect(JSON.parse(readFileSync(summaryFile, "utf8"))).toEqual(summary);
       expect(summary).toMatchObject({
         status: "complete",
@@ -427,7 +448,7 @@ describe("against the emulator's S3 and SQS", () => {
         process.stdout.write(JSON.stringify(await handler({}, { awsRequestId: "zip" })) + "\\n");`;
       const { code, stdout, stderr } = await runNode(["--input-type=module", "-e", invoke], env, dir);
       expect({ code, stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error/) });
-      const summary: RunSummary = JSON.parse(stdout.trim().split("\n").pop()!);
+      const summary: RunSummary = JSON.parse(defined(stdout.trim().split("\n").pop(), "the summary line of stdout"));
       expect(summary).toMatchObject({
         status: "complete",
         records: { received: 2, written: 2, quarantined: 0, duplicates: 0 },

@@ -14,6 +14,7 @@ import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
+import { defined } from "../../modules/shared/defined";
 
 let emulator: Emulator;
 // The emulator's own start limit (60 s) decides; jest's 5 s default is too short on a loaded machine.
@@ -148,7 +149,10 @@ it("runs a state machine more than once on one server (moto 5.2.1 failed the sec
     let status = "RUNNING";
     for (let i = 0; i < 50 && status === "RUNNING"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status!;
+      status = defined(
+        (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status,
+        "the execution's status",
+      );
     }
     expect(status).toBe("SUCCEEDED");
   }
@@ -165,7 +169,9 @@ it("dies with the process that started it, even when that process is killed", as
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
-  const endpoint = await new Promise<string>((resolve) => child.stdout!.once("data", (d) => resolve(String(d).trim())));
+  const endpoint = await new Promise<string>((resolve) =>
+    defined(child.stdout, "the emulator process's stdout").once("data", (d) => resolve(String(d).trim())),
+  );
   const port = Number(new URL(endpoint).port);
   await new Promise((r) => child.once("exit", r));
   let open = true;

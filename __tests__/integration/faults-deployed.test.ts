@@ -36,6 +36,7 @@ import { emulatorAccessKey } from "../../scripts/emulator";
 import { planLine } from "../../scripts/lib/emulated";
 import { terraform } from "../../scripts/lib/terraform";
 import { sharedLocalCloud } from "../helpers/local-cloud";
+import { defined } from "../../modules/shared/defined";
 
 const config = loadEnvironment("local");
 const prefix = `${config.project}-${config.name}`;
@@ -75,7 +76,17 @@ let pipelineDataset: string;
 let apiFunction: string;
 
 async function queueUrl(name: string): Promise<string> {
-  return (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+  return defined(
+    (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl,
+    `the URL of queue ${name}`,
+  );
+}
+
+/** A queue message's parsed body: the fields the tests' matchers read (alerts, S3 events, Lambda failures). */
+interface QueueMessageBody {
+  execution?: string;
+  detail?: { object?: { key?: string } };
+  requestPayload?: unknown;
 }
 
 /**
@@ -85,7 +96,7 @@ async function queueUrl(name: string): Promise<string> {
 async function receive(
   url: string,
   seconds: number,
-  match: (body: any) => boolean,
+  match: (body: QueueMessageBody) => boolean,
 ): Promise<{ Body?: string; Attributes?: Record<string, string> }[]> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
@@ -97,7 +108,7 @@ async function receive(
         AttributeNames: ["All"],
       }),
     );
-    const matching = (Messages ?? []).filter((m) => match(JSON.parse(m.Body!)));
+    const matching = (Messages ?? []).filter((m) => match(JSON.parse(defined(m.Body, "the message body"))));
     if (matching.length) return matching;
     if (Date.now() > deadline) return [];
   }
@@ -117,12 +128,16 @@ beforeAll(async () => {
 
   // What the three chains need, found in the synthesized stack (all of it deployed).
   const pipe = Object.values(json.resource.aws_pipes_pipe ?? {}).map((b) => b.name as string);
-  pipelineDataset = DATASETS.map((d) => d.name).find((name) => pipe.includes(`${prefix}-${name}-pipeline`))!;
-  if (!pipelineDataset) throw new Error(`${config.name} deploys no batched pipeline`);
+  const pipelined = DATASETS.map((d) => d.name).find((name) => pipe.includes(`${prefix}-${name}-pipeline`));
+  if (!pipelined) throw new Error(`${config.name} deploys no batched pipeline`);
+  pipelineDataset = pipelined;
   const invokeConfig = find("aws_lambda_function_event_invoke_config", () => true);
-  const fn = Object.entries(json.resource.aws_lambda_function).find(([name]) =>
-    refersTo(invokeConfig.body.function_name, `aws_lambda_function.${name}`),
-  )!;
+  const fn = defined(
+    Object.entries(json.resource.aws_lambda_function).find(([name]) =>
+      refersTo(invokeConfig.body.function_name, `aws_lambda_function.${name}`),
+    ),
+    "the API function with the event invoke config",
+  );
   apiFunction = fn[1].function_name as string;
 }, 60_000);
 
@@ -140,7 +155,7 @@ it("a Glue job that raises: the state machine's Catch alerts on SNS, and the dep
     await new Promise((r) => setTimeout(r, 1000));
   }
   expect(execution).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
-  expect(execution!.cause).toContain("reprocess.from 2024-05-31 is after reprocess.to 2024-05-01");
+  expect(execution?.cause).toContain("reprocess.from 2024-05-31 is after reprocess.to 2024-05-01");
 
   const [alert, ...more] = await receive(
     await queueUrl(`${prefix}-alerts-log`),
@@ -148,7 +163,7 @@ it("a Glue job that raises: the state machine's Catch alerts on SNS, and the dep
     (body) => body.execution === executionArn,
   );
   expect(more).toEqual([]);
-  expect(JSON.parse(alert.Body!)).toMatchObject({
+  expect(JSON.parse(defined(alert.Body, "the alert's body"))).toMatchObject({
     dataset: pipelineDataset,
     step: STEPS.rawToProcessed,
     error: "States.TaskFailed",
@@ -160,9 +175,12 @@ it("a batch the Pipe cannot deliver (its target state machine is gone) ends in t
   const name = `${prefix}-${pipelineDataset}-pipeline`;
   const stateMachineArn = `arn:aws:states:${config.region}:${config.accountId}:stateMachine:${name}`;
   const machine = await clients.sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
-  const raw = Object.values(json.resource.aws_s3_bucket)
-    .map((b) => b.bucket as string)
-    .find((b) => b.startsWith(`${prefix}-raw-`))!;
+  const raw = defined(
+    Object.values(json.resource.aws_s3_bucket)
+      .map((b) => b.bucket as string)
+      .find((b) => b.startsWith(`${prefix}-raw-`)),
+    "the raw bucket",
+  );
   const key = `${pipelineDataset}/dt=2024-05-01/undeliverable.json`;
   const { tags } = await clients.sfn.send(new ListTagsForResourceCommand({ resourceArn: stateMachineArn }));
   await clients.sfn.send(new DeleteStateMachineCommand({ stateMachineArn }));
@@ -179,15 +197,15 @@ it("a batch the Pipe cannot deliver (its target state machine is gone) ends in t
     );
     if (!dead) throw new Error(`nothing reached ${prefix}-${pipelineDataset}-landed-dlq in ${wait} s (${tries} tries)`);
     expect(more).toEqual([]);
-    const event = JSON.parse(dead.Body!);
+    const event = JSON.parse(defined(dead.Body, "the dead-lettered message's body"));
     expect(event).toMatchObject({
       source: "aws.s3",
       "detail-type": "Object Created",
       detail: { bucket: { name: raw }, object: { key } },
     });
-    expect(Number(dead.Attributes!.ApproximateReceiveCount)).toBeGreaterThanOrEqual(
-      config.orchestration.maxReceiveCount,
-    );
+    expect(
+      Number(defined(dead.Attributes, "the dead-lettered message's attributes").ApproximateReceiveCount),
+    ).toBeGreaterThanOrEqual(config.orchestration.maxReceiveCount);
   } finally {
     // Back as terraform deployed it, for the test files that run after this one: the object is not
     // at the dataset's partition depth, and the raw crawler of later runs would refuse the mix.
@@ -224,7 +242,7 @@ it("an async Lambda invocation that fails goes, after Lambda's retries, to the f
     isDeepStrictEqual(body.requestPayload, payload),
   );
   expect(more).toEqual([]);
-  const body = JSON.parse(record.Body!);
+  const body = JSON.parse(defined(record.Body, "the dead-lettered record's body"));
   expect(body).toMatchObject({
     requestContext: { condition: "RetriesExhausted", functionArn: expect.stringContaining(`:function:${apiFunction}`) },
     requestPayload: payload,

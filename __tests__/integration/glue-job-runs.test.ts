@@ -43,6 +43,7 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { Emulator, EMULATOR_ACCOUNT, emulatorAccessKey } from "../../scripts/emulator";
+import { defined } from "../../modules/shared/defined";
 
 const ROOT = join(__dirname, "..", "..");
 const PYTHON = join(ROOT, ".venv", "bin", "python");
@@ -117,7 +118,7 @@ beforeAll(async () => {
   s3 = new S3Client({ ...common, forcePathStyle: true });
   glue = new GlueClient(common);
   sfn = new SFNClient(common);
-  keyArn = (await new KMSClient(common).send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  keyArn = defined((await new KMSClient(common).send(new CreateKeyCommand({}))).KeyMetadata?.Arn, "the lake key's ARN");
   for (const bucket of [ARTIFACTS, LAKE]) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.send(
@@ -189,12 +190,15 @@ async function put(bucket: string, key: string, body: string): Promise<string> {
 }
 
 async function text(bucket: string, key: string): Promise<string> {
-  return (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+  return defined(
+    (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body,
+    `the object s3://${bucket}/${key}'s body`,
+  ).transformToString();
 }
 
 async function keys(bucket: string, prefix: string): Promise<string[]> {
   return ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? [])
-    .map((o) => o.Key!)
+    .map((o) => defined(o.Key, "a listed object's key"))
     .sort();
 }
 
@@ -220,8 +224,12 @@ async function createJob(
 
 async function finished(jobName: string, runId: string): Promise<JobRun> {
   for (;;) {
-    const run = (await glue.send(new GetJobRunCommand({ JobName: jobName, RunId: runId }))).JobRun!;
-    if (!["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(run.JobRunState!)) return run;
+    const run = defined(
+      (await glue.send(new GetJobRunCommand({ JobName: jobName, RunId: runId }))).JobRun,
+      `the run ${runId} of ${jobName}`,
+    );
+    if (!["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(defined(run.JobRunState, `the state of run ${runId}`)))
+      return run;
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -251,7 +259,10 @@ test("a run executes the deployed script in Spark, writes through s3:// with the
   await createJob("copy", script, { "--input_path": `s3://${LAKE}/input/`, "--output_path": `s3://${LAKE}/output/` });
   const started = Date.now();
   const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "copy" }));
-  const polled = (await glue.send(new GetJobRunCommand({ JobName: "copy", RunId: JobRunId }))).JobRun!;
+  const polled = defined(
+    (await glue.send(new GetJobRunCommand({ JobName: "copy", RunId: JobRunId }))).JobRun,
+    "the polled copy run",
+  );
   expect(polled.JobRunState).toBe("RUNNING");
   expect(polled.CompletedOn).toBeUndefined();
   // MaxConcurrentRuns 1: a second start while the first runs is refused, as Glue refuses it.
@@ -259,12 +270,20 @@ test("a run executes the deployed script in Spark, writes through s3:// with the
     /ConcurrentRunsExceeded|already running/,
   );
 
-  const run = await finished("copy", JobRunId!);
+  const run = await finished("copy", defined(JobRunId, "the copy run's id"));
   expect(run.JobRunState).toBe("SUCCEEDED");
   expect(run.ErrorMessage).toBeUndefined();
-  expect(run.StartedOn!.getTime()).toBeGreaterThanOrEqual(started - 2000);
-  expect(run.CompletedOn!.getTime()).toBeGreaterThan(run.StartedOn!.getTime());
-  expect(run.ExecutionTime).toBe(Math.floor((run.CompletedOn!.getTime() - run.StartedOn!.getTime()) / 1000));
+  expect(defined(run.StartedOn, "the run's start time").getTime()).toBeGreaterThanOrEqual(started - 2000);
+  expect(defined(run.CompletedOn, "the run's completion time").getTime()).toBeGreaterThan(
+    defined(run.StartedOn, "the run's start time").getTime(),
+  );
+  expect(run.ExecutionTime).toBe(
+    Math.floor(
+      (defined(run.CompletedOn, "the run's completion time").getTime() -
+        defined(run.StartedOn, "the run's start time").getTime()) /
+        1000,
+    ),
+  );
   expect(run.LogGroupName).toBe("/aws-glue/jobs/");
   expect(run.GlueVersion).toBe("5.0");
 
@@ -281,10 +300,13 @@ test("a run executes the deployed script in Spark, writes through s3:// with the
   expect(head.ServerSideEncryption).toBe("aws:kms");
   expect(head.SSEKMSKeyId).toBe(keyArn);
 
-  const output = logEvents("/aws-glue/jobs/output", JobRunId!);
+  const output = logEvents("/aws-glue/jobs/output", defined(JobRunId, "the copy run's id"));
   expect(output).toContain("copied 3 rows");
   const storage = JSON.parse(
-    output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length),
+    defined(
+      output.find((l) => l.startsWith("dataplat-glue-storage ")),
+      "the dataplat-glue-storage output line",
+    ).slice("dataplat-glue-storage ".length),
   );
   expect(storage.distinctObjectsOpened).toBe(2); // the two input objects, nothing else of the lake
   expect(storage.bytesRead).toBeGreaterThanOrEqual(2 * 59); // each object read whole at least once
@@ -310,12 +332,14 @@ test("a run whose script raises fails with the exception's one-line message; its
     { SecurityConfiguration: "test-glue" },
   );
   const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "fails" }));
-  const run = await finished("fails", JobRunId!);
+  const run = await finished("fails", defined(JobRunId, "the failing run's id"));
   expect(run.JobRunState).toBe("FAILED");
   expect(run.ErrorMessage).toBe("ValueError: refusing to run: the input is empty");
   const group = "/aws-glue/jobs-glue-runtime-test-job-test-glue/";
   expect(run.LogGroupName).toBe(group);
-  expect(logEvents(`${group}error`, JobRunId!).join("\n")).toMatch(/Traceback[\s\S]*ValueError: refusing to run/);
+  expect(logEvents(`${group}error`, defined(JobRunId, "the failing run's id")).join("\n")).toMatch(
+    /Traceback[\s\S]*ValueError: refusing to run/,
+  );
   expect(
     boto3(
       `print(client("logs").describe_log_groups(logGroupNamePrefix="${group}error")["logGroups"][0].get("kmsKeyId"))`,
@@ -325,7 +349,7 @@ test("a run whose script raises fails with the exception's one-line message; its
 
 test("UpdateJob changes the script that runs, and a state machine's glue:startJobRun.sync waits for the real run", async () => {
   const v2 = await put(ARTIFACTS, "glue/scripts/copy-v2.py", copyScript("v2"));
-  const job = (await glue.send(new GetJobCommand({ JobName: "copy" }))).Job!;
+  const job = defined((await glue.send(new GetJobCommand({ JobName: "copy" }))).Job, "the copy job");
   await glue.send(
     new UpdateJobCommand({
       JobName: "copy",
@@ -339,7 +363,10 @@ test("UpdateJob changes the script that runs, and a state machine's glue:startJo
       },
     }),
   );
-  expect((await glue.send(new GetJobCommand({ JobName: "copy" }))).Job!.Command!.ScriptLocation).toBe(v2);
+  expect(
+    defined((await glue.send(new GetJobCommand({ JobName: "copy" }))).Job?.Command, "the copy job's command")
+      .ScriptLocation,
+  ).toBe(v2);
 
   const definition = {
     StartAt: "Copy",
@@ -367,11 +394,13 @@ test("UpdateJob changes the script that runs, and a state machine's glue:startJo
     await new Promise((r) => setTimeout(r, 1000));
   }
   expect(execution.status).toBe("SUCCEEDED");
-  const output = JSON.parse(execution.output!);
+  const output = JSON.parse(defined(execution.output, "the execution's output"));
   expect(output.JobRunState).toBe("SUCCEEDED");
   const run = await finished("copy", output.Id);
-  expect(run.Arguments!["--output_path"]).toBe(`s3://${LAKE}/by-sfn/`); // the run's argument over the default
-  expect(execution.stopDate!.getTime()).toBeGreaterThanOrEqual(run.CompletedOn!.getTime());
+  expect(defined(run.Arguments, "the run's arguments")["--output_path"]).toBe(`s3://${LAKE}/by-sfn/`); // the run's argument over the default
+  expect(defined(execution.stopDate, "the execution's stop date").getTime()).toBeGreaterThanOrEqual(
+    defined(run.CompletedOn, "the run's completion time").getTime(),
+  );
   const written = await keys(LAKE, "by-sfn/");
   expect(written.length).toBe(2);
   expect(JSON.parse((await text(LAKE, written[0])).split("\n")[0]).version).toBe("v2");
@@ -437,10 +466,10 @@ for i, ts in (("i-1", "2024-05-01T10:00:00.000000Z"), ("i-2", "2024-05-02T11:00:
     "--state_path": `s3://${LAKE}/state/items/dynamodb-extract/exports.json`,
   });
   const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "items-extract" }));
-  const run = await finished("items-extract", JobRunId!);
+  const run = await finished("items-extract", defined(JobRunId, "the items-extract run's id"));
   expect(run.ErrorMessage).toBeUndefined();
   expect(run.JobRunState).toBe("SUCCEEDED");
-  const safeId = JobRunId!.replace(/[^A-Za-z0-9_.-]/g, "_");
+  const safeId = defined(JobRunId, "the items-extract run's id").replace(/[^A-Za-z0-9_.-]/g, "_");
   // Staged, then committed by rename (copy + delete) through the file system: only the final files remain.
   expect(await keys(LAKE, "raw/items/")).toEqual([
     `raw/items/dt=2024-05-01/part-${safeId}-00000.json.gz`,
@@ -449,7 +478,7 @@ for i, ts in (("i-1", "2024-05-01T10:00:00.000000Z"), ("i-2", "2024-05-02T11:00:
   const body = await s3.send(
     new GetObjectCommand({ Bucket: LAKE, Key: `raw/items/dt=2024-05-01/part-${safeId}-00000.json.gz` }),
   );
-  const lines = gunzipSync(Buffer.from(await body.Body!.transformToByteArray()))
+  const lines = gunzipSync(Buffer.from(await defined(body.Body, "the raw object's body").transformToByteArray()))
     .toString("utf8")
     .trim()
     .split("\n")
@@ -457,11 +486,16 @@ for i, ts in (("i-1", "2024-05-01T10:00:00.000000Z"), ("i-2", "2024-05-02T11:00:
   expect(lines).toEqual([{ item_id: "i-1", updated_at: "2024-05-01T10:00:00.000000Z", qty: 3 }]);
   // The run recorded its full export as the history the next run's incremental export starts from.
   const state = await s3.send(new GetObjectCommand({ Bucket: LAKE, Key: "state/items/dynamodb-extract/exports.json" }));
-  expect(JSON.parse(await state.Body!.transformToString()).exportedTo).toEqual(expect.any(String));
+  expect(JSON.parse(await defined(state.Body, "the state object's body").transformToString()).exportedTo).toEqual(
+    expect.any(String),
+  );
   // The export's data files were read through the s3:// file system, as the job's own storage figures say.
-  const output = logEvents("/aws-glue/jobs/output", JobRunId!);
+  const output = logEvents("/aws-glue/jobs/output", defined(JobRunId, "the items-extract run's id"));
   const storage = JSON.parse(
-    output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length),
+    defined(
+      output.find((l) => l.startsWith("dataplat-glue-storage ")),
+      "the dataplat-glue-storage output line",
+    ).slice("dataplat-glue-storage ".length),
   );
   expect(storage.distinctObjectsOpened).toBeGreaterThanOrEqual(1);
 }, 300_000);
@@ -491,7 +525,7 @@ describe("JDBC reads through a Glue connection, with bookmarks", () => {
           ConnectionType: "JDBC",
           ConnectionProperties: {
             JDBC_CONNECTION_URL: `jdbc:postgresql://127.0.0.1:${pg.port}/postgres`,
-            SECRET_ID: secret.Name!,
+            SECRET_ID: defined(secret.Name, "the secret's name"),
             JDBC_ENFORCE_SSL: "true",
           },
         },
@@ -507,7 +541,7 @@ describe("JDBC reads through a Glue connection, with bookmarks", () => {
 
   async function extract(): Promise<number[]> {
     const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: "extract" }));
-    const run = await finished("extract", JobRunId!);
+    const run = await finished("extract", defined(JobRunId, "the extract run's id"));
     expect(run.ErrorMessage).toBeUndefined();
     expect(run.JobRunState).toBe("SUCCEEDED");
     const [file] = (await keys(LAKE, `extract/${JobRunId}/`)).filter((k) => k.includes("part-"));
@@ -517,21 +551,32 @@ describe("JDBC reads through a Glue connection, with bookmarks", () => {
   test("a second run reads only new and changed rows; the bookmark persists per job and resets", async () => {
     await expect(glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).rejects.toThrow(/not found/);
     expect(await extract()).toEqual([1, 2]);
-    const first = (await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry!;
-    expect(JSON.parse(first.JobBookmark!).items_source.jobBookmarkKeys).toEqual(["updated_at"]);
+    const first = defined(
+      (await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry,
+      "the extract job's bookmark after the first run",
+    );
+    expect(JSON.parse(defined(first.JobBookmark, "the first bookmark")).items_source.jobBookmarkKeys).toEqual([
+      "updated_at",
+    ]);
 
     pg.sql(
       "INSERT INTO items VALUES (3, '2024-05-02T09:00:00Z'); UPDATE items SET updated_at = '2024-05-02T10:00:00Z' WHERE id = 1",
     );
     expect(await extract()).toEqual([1, 3]);
-    const second = (await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry!;
-    expect(second.Run).toBe(first.Run! + 1);
+    const second = defined(
+      (await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry,
+      "the extract job's bookmark after the second run",
+    );
+    expect(second.Run).toBe(defined(first.Run, "the first bookmark's run number") + 1);
     expect(second.PreviousRunId).toBe(first.RunId);
 
     await glue.send(new ResetJobBookmarkCommand({ JobName: "extract" }));
-    expect((await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry!.JobBookmark).toBe(
-      "{}",
-    );
+    expect(
+      defined(
+        (await glue.send(new GetJobBookmarkCommand({ JobName: "extract" }))).JobBookmarkEntry,
+        "the extract job's bookmark after the reset",
+      ).JobBookmark,
+    ).toBe("{}");
     expect(await extract()).toEqual([1, 2, 3]);
   }, 600_000);
 });

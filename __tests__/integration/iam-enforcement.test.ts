@@ -18,6 +18,7 @@ import { loadEnvironment } from "../../environments";
 import { emulatorAccessKey, type IamDecisionSummary } from "../../scripts/emulator";
 import { sampleSet } from "../../scripts/local/sample-data";
 import { sharedLocalCloud } from "../helpers/local-cloud";
+import { defined } from "../../modules/shared/defined";
 
 const ROOT = join(__dirname, "..", "..");
 const config = loadEnvironment("local");
@@ -41,7 +42,7 @@ function boto<T>(code: string): T {
     encoding: "utf8",
   });
   if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
-  return JSON.parse(done.stdout.trim().split("\n").pop()!);
+  return JSON.parse(defined(done.stdout.trim().split("\n").pop(), "the last line of stdout"));
 }
 
 /**
@@ -49,7 +50,7 @@ function boto<T>(code: string): T {
  * that grants it loses that action, or the pattern that matched it), then restores them.
  */
 async function withoutGrant<T>(roleArn: string, action: string, resource: string, body: () => Promise<T>): Promise<T> {
-  const role = roleArn.split("/").pop()!;
+  const role = defined(roleArn.split("/").pop(), "the role's name");
   const saved = boto<Record<string, unknown>>(`
 iam = boto3.client("iam")
 print(json.dumps({n: iam.get_role_policy(RoleName=${JSON.stringify(role)}, PolicyName=n)["PolicyDocument"] for n in iam.list_role_policies(RoleName=${JSON.stringify(role)})["PolicyNames"]}))`);

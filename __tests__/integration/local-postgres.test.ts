@@ -21,6 +21,7 @@ import {
   type PostgresServer,
   type Row,
 } from "../../scripts/local/postgres";
+import { defined } from "../../modules/shared/defined";
 
 // A contract of the test's own, with every column type the platform supports, in a non-public schema.
 const ledger = defineDataset({
@@ -146,7 +147,7 @@ describe("the local PostgreSQL source", () => {
       },
     );
     if (result.status !== 0) throw new Error(`Spark failed (${result.status}):\n${result.stderr.slice(-4000)}`);
-    const read = JSON.parse(result.stdout.trim().split("\n").pop()!);
+    const read = JSON.parse(defined(result.stdout.trim().split("\n").pop(), "the last line of stdout"));
     expect(read.columns).toEqual(ledger.columns.map((c) => c.name));
     expect(read.types).toEqual([
       "string",
@@ -165,7 +166,7 @@ describe("the local PostgreSQL source", () => {
     );
     expect(byId.size).toBe(rows.length);
     for (const row of rows) {
-      const got = byId.get(String(row.entry_id))!;
+      const got = defined(byId.get(String(row.entry_id)), `the read row ${row.entry_id}`);
       expect(got).toBeDefined();
       expect(got.region).toBe(row.region);
       expect(got.line).toBe(String(row.line));
@@ -175,8 +176,12 @@ describe("the local PostgreSQL source", () => {
       expect(got.value_date).toBe(row.value_date);
       expect(got.amount).toBe(row.amount);
       // Spark and Python run in UTC here: the instant must be the seeded one.
-      expect(Date.parse(`${got.booked_at!.replace(" ", "T")}Z`)).toBe(Date.parse(String(row.booked_at)));
-      expect(Date.parse(`${got.changed_at!.replace(" ", "T")}Z`)).toBe(Date.parse(String(row.changed_at)));
+      expect(Date.parse(`${defined(got.booked_at, "the read row's booked_at").replace(" ", "T")}Z`)).toBe(
+        Date.parse(String(row.booked_at)),
+      );
+      expect(Date.parse(`${defined(got.changed_at, "the read row's changed_at").replace(" ", "T")}Z`)).toBe(
+        Date.parse(String(row.changed_at)),
+      );
     }
   }, 300_000);
 

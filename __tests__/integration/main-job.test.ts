@@ -26,6 +26,8 @@ import { DATASETS } from "../../datasets";
 import { loadEnvironments } from "../../environments";
 import { ROOT } from "../../scripts/lib/terraform";
 import { EXERCISED_SNAPSHOT, rolesOf, snapshotOf, stableExercised } from "../../scripts/lib/unused-access";
+import type { MainJobReport } from "../../scripts/main-job";
+import { defined } from "../../modules/shared/defined";
 
 const GENERATED = "generated_parcels";
 /** What a producer or an operator calls; anything else fails the test. */
@@ -63,7 +65,7 @@ export const ${GENERATED} = defineDataset({
 
 let copy: string;
 let result: { status: number | null; stdout: string; stderr: string };
-let report: any;
+let report: MainJobReport;
 
 beforeAll(() => {
   copy = mkdtempSync(join(tmpdir(), "main-job-"));
@@ -127,7 +129,7 @@ it("exits 0 and prints the report", () => {
 
 it("reports every dataset, the generated one included, with every pipeline execution SUCCEEDED", () => {
   expect(Object.keys(report.datasets).sort()).toEqual(expected);
-  for (const [name, d] of Object.entries<any>(report.datasets)) {
+  for (const [name, d] of Object.entries(report.datasets)) {
     expect({ name, problems: d.problems }).toEqual({ name, problems: [] });
     expect(d.executions.length).toBeGreaterThan(0);
     for (const e of d.executions) {
@@ -144,9 +146,9 @@ it("reports every dataset, the generated one included, with every pipeline execu
 });
 
 it("has records in every zone and reconciles them: fed = raw (+ quarantined at ingest), raw = processed + quarantined, consumer = processed", () => {
-  for (const [name, d] of Object.entries<any>(report.datasets)) {
+  for (const [name, d] of Object.entries(report.datasets)) {
     const r = d.records;
-    for (const zone of ["raw", "processed", "consumer"])
+    for (const zone of ["raw", "processed", "consumer"] as const)
       expect({ name, zone, positive: r[zone] > 0 }).toEqual({ name, zone, positive: true });
     expect({ name, fed: d.fed.good + d.fed.bad }).toEqual({ name, fed: r.raw + r.quarantinedAtIngest });
     expect({ name, raw: r.raw }).toEqual({ name, raw: r.processed + r.quarantined });
@@ -163,7 +165,7 @@ it("has records in every zone and reconciles them: fed = raw (+ quarantined at i
 });
 
 it("queried every consumer table through the Athena API, with query ids and bytes scanned", () => {
-  for (const [name, d] of Object.entries<any>(report.datasets)) {
+  for (const [name, d] of Object.entries(report.datasets)) {
     expect({ name, id: /^[0-9a-f-]{36}$/.test(d.consumer.queryId) }).toEqual({ name, id: true });
     expect(d.consumer.bytesScanned).toBeGreaterThan(0);
     expect(d.consumer.reconciled).toBe(true);
@@ -214,7 +216,10 @@ it("ran every component under its own role with IAM enforced: every request deci
 });
 
 it("exercised the same grants as the committed unused-access snapshot, both ways (except those marked varies)", () => {
-  const localConfig = loadEnvironments().find((e) => e.name === "local")!;
+  const localConfig = defined(
+    loadEnvironments().find((e) => e.name === "local"),
+    "the local environment",
+  );
   const roles = rolesOf(localConfig);
   const committed = stableExercised(JSON.parse(readFileSync(join(ROOT, EXERCISED_SNAPSHOT), "utf8")), roles);
   const ran = stableExercised(snapshotOf(report.iam.exercised, roles), roles);

@@ -98,6 +98,7 @@ import { Emulator, emulatorAccessKey } from "../../scripts/emulator";
 import { sampleRows } from "../../scripts/local/postgres";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { byPath, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 // `local` batches landings through a Pipe (emulator-pipes tests); this file keeps the unbatched
 // trigger under test: the raw-created rule starting the state machine itself.
@@ -117,10 +118,14 @@ const byName = (type: string, name: string): SynthesizedResource => {
   if (!found) throw new Error(`no ${type} named ${name}`);
   return found;
 };
-const rawBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`))!.body
-  .bucket as string;
-const processedBucket = resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`))!
-  .body.bucket as string;
+const rawBucket = defined(
+  resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-raw-`)),
+  "the raw bucket",
+).body.bucket as string;
+const processedBucket = defined(
+  resources(json, "aws_s3_bucket").find((b) => b.body.bucket.startsWith(`${prefix}-processed-`)),
+  "the processed bucket",
+).body.bucket as string;
 const quarantineBucket = byPath(json, "aws_s3_bucket", "lake/quarantine/bucket").body.bucket as string;
 const ordersRule = byName("aws_cloudwatch_event_rule", `${prefix}-orders-raw-created`);
 const ordersPattern: string = ordersRule.body.event_pattern;
@@ -173,7 +178,10 @@ beforeAll(async () => {
       ServerSideEncryptionConfiguration: {
         Rules: [
           {
-            ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: KeyMetadata!.Arn },
+            ApplyServerSideEncryptionByDefault: {
+              SSEAlgorithm: "aws:kms",
+              KMSMasterKeyID: defined(KeyMetadata, "the quarantine key's metadata").Arn,
+            },
             BucketKeyEnabled: true,
           },
         ],
@@ -181,7 +189,10 @@ beforeAll(async () => {
     }),
   );
   await clients.s3.send(
-    new PutBucketPolicyCommand({ Bucket: quarantineBucket, Policy: quarantinePolicy(KeyMetadata!.Arn!) }),
+    new PutBucketPolicyCommand({
+      Bucket: quarantineBucket,
+      Policy: quarantinePolicy(defined(KeyMetadata?.Arn, "the quarantine key's ARN")),
+    }),
   );
   // The emulator runs a job's script for real: these jobs' scripts do nothing but succeed.
   await clients.s3.send(new CreateBucketCommand({ Bucket: "scripts" }));
@@ -205,7 +216,10 @@ async function queue(name: string): Promise<{ url: string; arn: string }> {
   const { Attributes } = await clients.sqs.send(
     new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
   );
-  return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+  return {
+    url: defined(QueueUrl, `the URL of queue ${name}`),
+    arn: defined(Attributes?.QueueArn, `the ARN of queue ${name}`),
+  };
 }
 
 /** Every message a queue holds now (the emulator delivers synchronously). */
@@ -304,7 +318,7 @@ describe("the raw-zone trigger pattern", () => {
     await clients.s3.send(
       new PutObjectCommand({ Bucket: rawBucket, Key: "orders/dt=2024-05-01/region=eu/a.json", Body: "{}" }),
     );
-    const delivered = (await drain(target.url)).map((m) => JSON.parse(m.Body!));
+    const delivered = (await drain(target.url)).map((m) => JSON.parse(defined(m.Body, "the delivered message's body")));
     expect(delivered.map((e) => [e.source, e["detail-type"], e.detail.bucket.name, e.detail.object.key])).toEqual([
       ["aws.s3", "Object Created", rawBucket, "orders/dt=2024-05-01/region=eu/a.json"],
     ]);
@@ -330,7 +344,8 @@ describe("the orders pipeline, run in the emulator", () => {
         // Names, bucket names and object keys are literal in the JSON.
         if ((attr === "name" || attr === "bucket" || attr === "key") && typeof body[attr] === "string")
           return body[attr];
-        if (attr === "arn" && arns.has(`${type}.${name}`)) return arns.get(`${type}.${name}`)!;
+        if (attr === "arn" && arns.has(`${type}.${name}`))
+          return defined(arns.get(`${type}.${name}`), `the ARN of ${type}.${name}`);
         throw new Error(`the test does not create ${whole}`);
       },
     );
@@ -361,7 +376,7 @@ describe("the orders pipeline, run in the emulator", () => {
     // The alerts topic, with a queue subscribed the way the alerts-log subscriber is (raw delivery).
     const alertsTopic = byName("aws_sns_topic", `${prefix}-alerts`);
     const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: alertsTopic.body.name }));
-    arns.set(`aws_sns_topic.${alertsTopic.name}`, TopicArn!);
+    arns.set(`aws_sns_topic.${alertsTopic.name}`, defined(TopicArn, "the alerts topic's ARN"));
     alerts = await queue(`${prefix}-alerts-log`);
     await clients.sns.send(
       new SubscribeCommand({
@@ -421,7 +436,12 @@ describe("the orders pipeline, run in the emulator", () => {
       if (started.length > 1) throw new Error(`one object started ${started.length} executions`);
       if (started.length === 1 && started[0].status !== "RUNNING") {
         const d = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: started[0].executionArn }));
-        return { status: d.status!, error: d.error, cause: d.cause, executionArn: d.executionArn! };
+        return {
+          status: defined(d.status, "the execution's status"),
+          error: d.error,
+          cause: d.cause,
+          executionArn: defined(d.executionArn, "the execution's ARN"),
+        };
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -449,7 +469,7 @@ describe("the orders pipeline, run in the emulator", () => {
 
     const [alert, ...more] = await drain(alerts.url);
     expect(more).toEqual([]);
-    const message = JSON.parse(alert.Body!);
+    const message = JSON.parse(defined(alert.Body, "the alert's body"));
     expect(message).toMatchObject({
       dataset: "orders",
       step: STEPS.processedToConsumer,
@@ -494,7 +514,9 @@ describe("the orders pipeline, run in the emulator", () => {
     );
     const run = await landAndRun("orders/dt=2024-05-02/region=us/part-00000.json");
     expect(run.status).toBe("SUCCEEDED");
-    const [event, ...more] = (await drain(successes.url)).map((m) => JSON.parse(m.Body!));
+    const [event, ...more] = (await drain(successes.url)).map((m) =>
+      JSON.parse(defined(m.Body, "the success event's body")),
+    );
     expect(more).toEqual([]);
     expect(event).toMatchObject({
       source: `${prefix}.pipelines`,
@@ -513,19 +535,19 @@ describe("the orders pipeline, run in the emulator", () => {
     rawToProcessed?: JobRun;
     processedToConsumer?: JobRun;
   }> {
-    const name = executionArn.split(":").pop()!;
+    const name = defined(executionArn.split(":").pop(), "the execution's name");
     const { input } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
     const object = await clients.s3.send(
       new GetObjectCommand({ Bucket: quarantineBucket, Key: runLayout.manifestKey("orders/", name) }),
     );
-    const manifest = JSON.parse(await object.Body!.transformToString());
+    const manifest = JSON.parse(await defined(object.Body, "the run manifest's body").transformToString());
     const runOf = async (job: string) =>
       ((await clients.glue.send(new GetJobRunsCommand({ JobName: job }))).JobRuns ?? []).find(
         (r) => r.Arguments?.["--run_id"] === name,
       );
     return {
       name,
-      input: JSON.parse(input!),
+      input: JSON.parse(defined(input, "the execution's input")),
       manifest,
       rawToProcessed: await runOf(rawToProcessed),
       processedToConsumer: await runOf(processedToConsumer),
@@ -538,7 +560,8 @@ describe("the orders pipeline, run in the emulator", () => {
     packageObject: { Bucket: string; Key: string };
   }> {
     const deployed = byName("aws_glue_job", rawToProcessed).body;
-    const s3Uri = (uri: string) => /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!.slice(1) as [string, string];
+    const s3Uri = (uri: string) =>
+      defined(/^s3:\/\/([^/]+)\/(.+)$/.exec(uri), `the bucket and key of ${uri}`).slice(1) as [string, string];
     const scriptLocation = resolve(deployed.command.script_location, json);
     const defaults: Record<string, string> = Object.fromEntries(
       Object.entries(deployed.default_arguments as Record<string, string>).map(([k, v]) => [k, resolve(v, json)]),
@@ -547,14 +570,19 @@ describe("the orders pipeline, run in the emulator", () => {
     const [, packageKey] = s3Uri(defaults["--extra-py-files"]);
     await clients.s3.send(new CreateBucketCommand({ Bucket: artifacts }));
     await clients.s3.send(new CreateBucketCommand({ Bucket: s3Uri(defaults["--TempDir"])[0] }));
-    const script = readFileSync(join(__dirname, "..", "..", "glue-jobs", "jobs", scriptKey.split("/").pop()!));
+    const script = readFileSync(
+      join(__dirname, "..", "..", "glue-jobs", "jobs", defined(scriptKey.split("/").pop(), "the script's file name")),
+    );
     // The synthesized key names the script's sha256: these are the bytes terraform would upload.
     expect(scriptKey).toContain(`/${createHash("sha256").update(script).digest("hex")}/`);
     await clients.s3.send(new PutObjectCommand({ Bucket: artifacts, Key: scriptKey, Body: script }));
     const pkg = gluePackage();
     expect(packageKey).toContain(`/${pkg.sha256}/`);
     await clients.s3.send(new PutObjectCommand({ Bucket: artifacts, Key: packageKey, Body: readFileSync(pkg.path) }));
-    const before = (await clients.glue.send(new GetJobCommand({ JobName: rawToProcessed }))).Job!;
+    const before = defined(
+      (await clients.glue.send(new GetJobCommand({ JobName: rawToProcessed }))).Job,
+      "the raw-to-processed job",
+    );
     await clients.glue.send(
       new UpdateJobCommand({
         JobName: rawToProcessed,
@@ -596,7 +624,10 @@ describe("the orders pipeline, run in the emulator", () => {
 
   /** Valid NDJSON for the dataset's contract: generated rows, keyed apart per landing and dated on the landing's day. */
   function landingRows(index: number, day: string): Record<string, unknown>[] {
-    const contract = DATASETS.find((d) => d.name === "orders")!;
+    const contract = defined(
+      DATASETS.find((d) => d.name === "orders"),
+      "the orders dataset",
+    );
     return sampleRows(contract, { count: 3, seed: index + 1, partitioning: config.partitioning }).map((row, n) => {
       const at = `${day}T10:0${n}:00Z`;
       const keyed = Object.fromEntries(contract.primaryKey.map((k) => [k, `${row[k]}-${index}`]));
@@ -616,7 +647,7 @@ describe("the orders pipeline, run in the emulator", () => {
         "orders/dt=2024-05-03/region=eu/part-00000.json",
         "orders/dt=2024-05-04/region=apac/part-00000.json",
       ];
-      const days = landed.map((key) => /dt=(\d{4}-\d{2}-\d{2})/.exec(key)![1]);
+      const days = landed.map((key) => defined(/dt=(\d{4}-\d{2}-\d{2})/.exec(key), `the day of ${key}`)[1]);
       const rows = landed.map((_, i) => landingRows(i, days[i]));
       const bodies = rows.map((lines) => lines.map((r) => JSON.stringify(r)).join("\n") + "\n");
       const runs = [];
@@ -654,9 +685,10 @@ describe("the orders pipeline, run in the emulator", () => {
         // The job's own record: it ran, and its summary names exactly this execution's landing.
         expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
         const summary = JSON.parse(
-          await (
-            await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))
-          ).Body!.transformToString(),
+          await defined(
+            (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body,
+            "the run summary's body",
+          ).transformToString(),
         );
         expect(summary).toMatchObject({
           runId: run.name,
@@ -675,15 +707,26 @@ describe("the orders pipeline, run in the emulator", () => {
         // Enum keys take the row's same-named column; the date key the event's day.
         const expected = rows[i].map((r) =>
           partition((k) =>
-            config.partitioning.keys.find((p) => p.name === k)!.type === "enum" ? String(r[k]) : days[i],
+            defined(
+              config.partitioning.keys.find((p) => p.name === k),
+              `the partition key ${k}`,
+            ).type === "enum"
+              ? String(r[k])
+              : days[i],
           ),
         );
         expect([...touched].sort()).toEqual([...new Set(expected)].sort());
 
         // The storage layer: what the run opened.
-        const output = logEvents(run.rawToProcessed!.LogGroupName! + "output", run.rawToProcessed!.Id!);
+        const output = logEvents(
+          defined(run.rawToProcessed?.LogGroupName, "the raw-to-processed run's log group") + "output",
+          defined(run.rawToProcessed?.Id, "the raw-to-processed run's id"),
+        );
         const storage = JSON.parse(
-          output.find((l) => l.startsWith("dataplat-glue-storage "))!.slice("dataplat-glue-storage ".length),
+          defined(
+            output.find((l) => l.startsWith("dataplat-glue-storage ")),
+            "the dataplat-glue-storage output line",
+          ).slice("dataplat-glue-storage ".length),
         );
         // Distinct objects opened: the manifest, the one landed object, and the Parquet files the run committed
         // (read back to count their rows). One more would be another raw object, e.g. the first landing.
@@ -713,7 +756,7 @@ describe("the orders pipeline, run in the emulator", () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect((await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe("SUCCEEDED");
-    const run = await runRecords(executionArn!);
+    const run = await runRecords(defined(executionArn, "the started execution's ARN"));
     expect(run.manifest).toEqual([{ key: keys[0] }, { key: keys[1] }]);
     expect(run.rawToProcessed?.Arguments?.["--manifest_path"]).toBe(
       `s3://${quarantineBucket}/pipeline-manifests/orders/pipe-batch-1.json`,
@@ -725,7 +768,7 @@ describe("the orders pipeline, run in the emulator", () => {
   async function finished(executionArn: string): Promise<string> {
     for (let i = 0; i < 300; i++) {
       const { status } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
-      if (status !== "RUNNING") return status!;
+      if (status !== "RUNNING") return defined(status, "the execution's status");
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`${executionArn} is still running`);
@@ -761,8 +804,8 @@ describe("the orders pipeline, run in the emulator", () => {
       expect(result.code).toBe(0);
       const executionArn = /^started (arn:aws:states:\S+):/m.exec(result.stdout)?.[1];
       expect(executionArn).toMatch(new RegExp(`^${stateMachineArn.replace(":stateMachine:", ":execution:")}:rerun-`));
-      expect(await finished(executionArn!)).toBe("SUCCEEDED");
-      const run = await runRecords(executionArn!);
+      expect(await finished(defined(executionArn, "the rerun execution's ARN"))).toBe("SUCCEEDED");
+      const run = await runRecords(defined(executionArn, "the rerun execution's ARN"));
       expect(run.manifest).toEqual({ reprocess: request });
       const manifestUri = `s3://${quarantineBucket}/${runLayout.manifestKey("orders/", run.name)}`;
       expect(result.stdout).toContain(`manifest: ${manifestUri}`);
@@ -810,7 +853,10 @@ describe("the orders pipeline, run in the emulator", () => {
     const { restore, packageObject } = await deployRawToProcessed();
     try {
       // The cause: the deployed job's package (--extra-py-files) is missing, so its import fails and the Glue run FAILS.
-      const pkg = await (await clients.s3.send(new GetObjectCommand(packageObject))).Body!.transformToByteArray();
+      const pkg = await defined(
+        (await clients.s3.send(new GetObjectCommand(packageObject))).Body,
+        "the package object's body",
+      ).transformToByteArray();
       await clients.s3.send(new DeleteObjectCommand(packageObject));
       const key = "orders/dt=2024-05-06/region=eu/part-00000.json";
       const body =
@@ -821,7 +867,7 @@ describe("the orders pipeline, run in the emulator", () => {
       expect(failed).toMatchObject({ status: "FAILED", error: "PipelineFailed" });
       const [alert, ...more] = await drain(alerts.url);
       expect(more).toEqual([]);
-      const message = JSON.parse(alert.Body!);
+      const message = JSON.parse(defined(alert.Body, "the alert's body"));
       expect(message).toMatchObject({
         step: STEPS.rawToProcessed,
         error: "States.TaskFailed",
@@ -858,24 +904,30 @@ describe("the orders pipeline, run in the emulator", () => {
       expect(result.stdout).toContain(`${failed.executionArn} failed in ${STEPS.rawToProcessed}`);
       const executionArn = /started (arn:aws:states:\S+) with the same input/.exec(result.stdout)?.[1];
       expect(executionArn).toMatch(new RegExp(`^${failed.executionArn}-rerun-\\d{8}T\\d{6}Z$`));
-      const status = await finished(executionArn!);
-      const { error, cause } = await clients.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn! }));
+      const status = await finished(defined(executionArn, "the rerun execution's ARN"));
+      const { error, cause } = await clients.sfn.send(
+        new DescribeExecutionCommand({ executionArn: defined(executionArn, "the rerun execution's ARN") }),
+      );
       expect({ status, error, cause }).toEqual({ status: "SUCCEEDED", error: undefined, cause: undefined });
 
       // It processed the failed execution's landing: same input as manifest, and the job's summary reads that object.
-      const run = await runRecords(executionArn!);
+      const run = await runRecords(defined(executionArn, "the rerun execution's ARN"));
       expect(run.input).toEqual(
         JSON.parse(
-          (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }))).input!,
+          defined(
+            (await clients.sfn.send(new DescribeExecutionCommand({ executionArn: failed.executionArn }))).input,
+            "the failed execution's input",
+          ),
         ),
       );
       expect(run.manifest).toEqual(run.input);
       expect(run.rawToProcessed).toMatchObject({ JobRunState: "SUCCEEDED" });
       const summaryKey = runLayout.summaryKey("orders/", "raw_to_processed", run.name);
       const summary = JSON.parse(
-        await (
-          await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))
-        ).Body!.transformToString(),
+        await defined(
+          (await clients.s3.send(new GetObjectCommand({ Bucket: quarantineBucket, Key: summaryKey }))).Body,
+          "the run summary's body",
+        ).transformToString(),
       );
       expect(summary.objects.byObject).toEqual([
         { key, size: Buffer.byteLength(body), status: "read", records: 3, quarantined: 0 },
@@ -911,7 +963,7 @@ describe("a subscriber's dead letters and the documented redrive", () => {
       new SubscribeCommand({
         TopicArn,
         Protocol: "sqs",
-        Endpoint: Attributes!.QueueArn,
+        Endpoint: defined(Attributes, "the queue's attributes").QueueArn,
         Attributes: { RawMessageDelivery: "true", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn }) },
       }),
     );
@@ -929,7 +981,7 @@ describe("a subscriber's dead letters and the documented redrive", () => {
       await clients.sqs.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl,
-          ReceiptHandle: Messages![0].ReceiptHandle,
+          ReceiptHandle: defined(Messages, "the received messages")[0].ReceiptHandle,
           VisibilityTimeout: 0,
         }),
       );
@@ -938,16 +990,22 @@ describe("a subscriber's dead letters and the documented redrive", () => {
     const waiting = await clients.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: dlq.url, AttributeNames: ["ApproximateNumberOfMessages"] }),
     );
-    expect(waiting.Attributes!.ApproximateNumberOfMessages).toBe("1");
+    expect(defined(waiting.Attributes, "the dead-letter queue's attributes").ApproximateNumberOfMessages).toBe("1");
 
     // docs/operator-guide.md, "Redrive a dead-letter queue", step 2.
     await clients.sqs.send(
-      new StartMessageMoveTaskCommand({ SourceArn: dlq.arn, DestinationArn: Attributes!.QueueArn }),
+      new StartMessageMoveTaskCommand({
+        SourceArn: dlq.arn,
+        DestinationArn: defined(Attributes, "the queue's attributes").QueueArn,
+      }),
     );
     const [task] = (await clients.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlq.arn }))).Results ?? [];
     expect(task).toMatchObject({ Status: "COMPLETED", ApproximateNumberOfMessagesMoved: 1 });
     const [back] = (await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? [];
-    expect(JSON.parse(back.Body!)).toEqual({ "detail-type": PIPELINE_SUCCEEDED, detail: { dataset: "orders" } });
+    expect(JSON.parse(defined(back.Body, "the redriven message's body"))).toEqual({
+      "detail-type": PIPELINE_SUCCEEDED,
+      detail: { dataset: "orders" },
+    });
   }, 30_000);
 
   it("a DLQ whose source is not a queue cannot be redriven with start-message-move-task (the guide's step 3 applies)", async () => {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { PlanJson, renderSummaries, summarizePlan } from "../../scripts/lib/plan-summary";
 import { countByType, readStacks } from "../../scripts/lib/stacks";
 import { requireTerraform, ROOT, synth, terraform } from "../../scripts/lib/terraform";
+import { defined } from "../../modules/shared/defined";
 
 const work = mkdtempSync(join(tmpdir(), "plan-summary-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -71,7 +72,10 @@ it("summarizes create, update, replace, delete and no-op from a real plan; -deta
 it("the dev stack's first plan creates exactly the resources the stack declares, by type", () => {
   const outdir = join(work, "synth");
   synth(outdir);
-  const dev = readStacks(outdir).find((s) => s.name === "dev")!;
+  const dev = defined(
+    readStacks(outdir).find((s) => s.name === "dev"),
+    "the dev stack",
+  );
   const json = JSON.parse(readFileSync(join(dev.dir, "cdk.tf.json"), "utf8"));
   // Plan without an account: no backend, fake keys, and every provider call that needs AWS skipped.
   // Data sources would call AWS; plan the `local` stack against the emulator instead if dev gets one.

@@ -17,6 +17,7 @@ import {
 } from "../../scripts/lib/policy-scan";
 import { readStacks, type SynthesizedStack } from "../../scripts/lib/stacks";
 import { ROOT, synth } from "../../scripts/lib/terraform";
+import { defined } from "../../modules/shared/defined";
 
 // Fails the whole file, with how to install it, when checkov is missing.
 requireCheckov();
@@ -34,7 +35,10 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const names = loadEnvironments().map((e) => e.name);
 /** The version requirements/policy.in pins (the hashed lock installs exactly it). */
-const pinned = /^checkov==(\S+)$/m.exec(readFileSync(join(ROOT, "requirements", "policy.in"), "utf8"))![1];
+const pinned = defined(
+  /^checkov==(\S+)$/m.exec(readFileSync(join(ROOT, "requirements", "policy.in"), "utf8")),
+  "the pinned checkov version in requirements/policy.in",
+)[1];
 
 it("scans every environment", () => {
   expect(stacks.map((s) => s.name).sort()).toEqual([...names].sort());
@@ -43,28 +47,33 @@ it("scans every environment", () => {
 
 describe.each(names)("%s", (name) => {
   it(`checkov ${pinned} (the pinned version) ran its checks over the stack`, () => {
-    const result = results.get(name)!;
+    const result = defined(results.get(name), `the ${name} scan result`);
     expect(result.checkovVersion).toBe(pinned);
     expect(result.passed).toBeGreaterThan(400);
   });
 
   it("has zero findings", () => {
-    expect(results.get(name)!.findings).toEqual([]);
+    expect(defined(results.get(name), `the ${name} scan result`).findings).toEqual([]);
   });
 
   it("has no stale skip: every skip accepts a finding on its own resource", () => {
-    expect(results.get(name)!.staleSkips).toEqual([]);
+    expect(defined(results.get(name), `the ${name} scan result`).staleSkips).toEqual([]);
   });
 
   it("accepts only listed checks, each for a stated reason", () => {
-    const { accepted } = results.get(name)!;
+    const { accepted } = defined(results.get(name), `the ${name} scan result`);
     expect(accepted.length).toBeGreaterThan(0);
     for (const a of accepted) {
       expect(Object.keys(SKIPPABLE_POLICY_CHECKS)).toContain(a.check);
       expect(a.reason.length).toBeGreaterThanOrEqual(20);
     }
     // Every recorded skip was used, so the accepted findings are exactly the skips.
-    const skips = recordedSkips(stacks.find((s) => s.name === name)!.json);
+    const skips = recordedSkips(
+      defined(
+        stacks.find((s) => s.name === name),
+        `the ${name} stack`,
+      ).json,
+    );
     expect(accepted.map((a) => `${a.address} ${a.check}`).sort()).toEqual(
       skips.map((s) => `${s.address} ${s.check}`).sort(),
     );
@@ -72,11 +81,20 @@ describe.each(names)("%s", (name) => {
 });
 
 it("fails on a finding whose resource has no skip, and on a skip that accepts nothing", () => {
-  const dev = stacks.find((s) => s.name === "dev")!;
+  const dev = defined(
+    stacks.find((s) => s.name === "dev"),
+    "the dev stack",
+  );
   const json = structuredClone(dev.json);
-  const buckets = json.resource!.aws_s3_bucket;
-  const raw = Object.keys(buckets).find((n) => n.startsWith("lake_raw_bucket_"))!;
-  const consumer = Object.keys(buckets).find((n) => n.startsWith("lake_consumer_bucket_"))!;
+  const buckets = defined(json.resource, "the dev stack's resources").aws_s3_bucket;
+  const raw = defined(
+    Object.keys(buckets).find((n) => n.startsWith("lake_raw_bucket_")),
+    "the raw bucket",
+  );
+  const consumer = defined(
+    Object.keys(buckets).find((n) => n.startsWith("lake_consumer_bucket_")),
+    "the consumer bucket",
+  );
   // The raw bucket loses its replication skip; the consumer bucket (which has a KMS key) gains a
   // skip for "encrypted with KMS", which does not fail there.
   buckets[raw]["//"].checkov = buckets[raw]["//"].checkov.filter(

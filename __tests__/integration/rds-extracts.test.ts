@@ -32,6 +32,7 @@ import {
   type Row,
 } from "../../scripts/local/postgres";
 import { sharedLocalCloud } from "../helpers/local-cloud";
+import { defined } from "../../modules/shared/defined";
 
 const config = loadEnvironment("local");
 const cloud = sharedLocalCloud();
@@ -56,10 +57,10 @@ const version = contract.versionColumn ?? contract.eventTimeColumn;
 
 /** The table's rows as PostgreSQL has them, each as its primary key → version column (ISO text). */
 function table(): Map<string, string> {
-  const { schema, table: name } = sourceTable(contract!);
-  const cols = [...contract!.primaryKey, version].map((c) => `"${c}"`);
+  const { schema, table: name } = sourceTable(defined(contract, "the RDS dataset"));
+  const cols = [...defined(contract, "the RDS dataset").primaryKey, version].map((c) => `"${c}"`);
   const done = spawnSync(
-    join(postgresBinDir()!, "psql"),
+    join(defined(postgresBinDir(), "the PostgreSQL bin directory"), "psql"),
     [
       "-X",
       "-At",
@@ -95,8 +96,13 @@ function table(): Map<string, string> {
 async function extract(job: string): Promise<JobRun> {
   const { JobRunId } = await glue.send(new StartJobRunCommand({ JobName: job }));
   for (;;) {
-    const { JobRun: run } = await glue.send(new GetJobRunCommand({ JobName: job, RunId: JobRunId! }));
-    if (!["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(run!.JobRunState!)) return run!;
+    const { JobRun: run } = await glue.send(
+      new GetJobRunCommand({ JobName: job, RunId: defined(JobRunId, `the started ${job} run's id`) }),
+    );
+    if (
+      !["STARTING", "RUNNING", "STOPPING", "WAITING"].includes(defined(run?.JobRunState, `the state of the ${job} run`))
+    )
+      return defined(run, `the ${job} run`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -109,13 +115,20 @@ async function landed(bucket: string, runId: string): Promise<Record<string, unk
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: `${dataset}/`, ContinuationToken: token }),
     );
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!).filter((k) => k.includes(`/part-${runId}-`)));
+    keys.push(
+      ...(page.Contents ?? [])
+        .map((o) => defined(o.Key, "a listed object's key"))
+        .filter((k) => k.includes(`/part-${runId}-`)),
+    );
     token = page.NextContinuationToken;
   } while (token);
   const records: Record<string, unknown>[] = [];
   for (const k of keys) {
     const body = Buffer.from(
-      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body!.transformToByteArray(),
+      await defined(
+        (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body,
+        `the object ${k}'s body`,
+      ).transformToByteArray(),
     );
     const text = (body[0] === 0x1f && body[1] === 0x8b ? gunzipSync(body) : body).toString("utf8");
     records.push(
@@ -148,7 +161,7 @@ it("the second run of the deployed extract lands only the rows added and changed
   await seedTable(pg, contract, rows.slice(0, 20));
   const first = await extract(job);
   expect({ state: first.JobRunState, error: first.ErrorMessage }).toEqual({ state: "SUCCEEDED", error: undefined });
-  const firstRecords = await landed(raw, first.Id!);
+  const firstRecords = await landed(raw, defined(first.Id, "the first run's id"));
   expect(firstRecords.map(key).sort()).toEqual([...table().keys()].sort());
   expect(firstRecords.length).toBeGreaterThanOrEqual(20);
 
@@ -160,7 +173,7 @@ it("the second run of the deployed extract lands only the rows added and changed
   await seedTable(pg, contract, [...changed, ...added]);
   const second = await extract(job);
   expect({ state: second.JobRunState, error: second.ErrorMessage }).toEqual({ state: "SUCCEEDED", error: undefined });
-  const secondRecords = await landed(raw, second.Id!);
+  const secondRecords = await landed(raw, defined(second.Id, "the second run's id"));
   expect(secondRecords.map(key).sort()).toEqual([...changed, ...added].map(key).sort());
   for (const record of secondRecords) expect(instant(String(record[version]))).toBeGreaterThan(latest);
 
@@ -168,13 +181,15 @@ it("the second run of the deployed extract lands only the rows added and changed
   // executions whose input names this test's landings are its own: other tests on the shared cloud
   // leave batches that start executions of their own.
   const deadline = Date.now() + 15 * 60_000;
-  const ids = [first.Id!, second.Id!];
+  const ids = [defined(first.Id, "the first run's id"), defined(second.Id, "the second run's id")];
   for (;;) {
     const executions = (
       (await sfn.send(new ListExecutionsCommand({ stateMachineArn: machine }))).executions ?? []
-    ).filter((e) => e.startDate! >= since);
+    ).filter((e) => defined(e.startDate, "the execution's start date") >= since);
     const described = await Promise.all(
-      executions.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }))),
+      executions.map((e) =>
+        sfn.send(new DescribeExecutionCommand({ executionArn: defined(e.executionArn, "the execution's ARN") })),
+      ),
     );
     const ours = described.filter((d) => ids.some((id) => (d.input ?? "").includes(`part-${id}-`)));
     if (

@@ -1,6 +1,7 @@
 import { DATASETS, PartitionedDataset } from "../../datasets";
 import { WORKGROUPS, oneDayQuery, quickSightType } from "../../modules/analytics";
 import { asArray, byPath, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const ref = (json: TerraformJson, type: string, path: string, attr: string) =>
   `${refOf(byPath(json, type, path))}.${attr}}`;
@@ -31,14 +32,18 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: Athena", 
 
   it("keeps results in their own bucket, encrypted with their own key, expiring after the configured days", () => {
     const bucket = refOf(byPath(json, "aws_s3_bucket", "analytics/athena/results/bucket"));
-    const lifecycle = resources(json, "aws_s3_bucket_lifecycle_configuration").find(
-      (r) => r.body.bucket === `${bucket}.id}`,
-    )!;
+    const lifecycle = defined(
+      resources(json, "aws_s3_bucket_lifecycle_configuration").find((r) => r.body.bucket === `${bucket}.id}`),
+      "the Athena results bucket's lifecycle configuration",
+    );
     const current = lifecycle.body.rule.find((r: { id: string }) => r.id === "current-versions");
     expect(current.expiration).toEqual([{ days: config.athena.resultsRetentionDays }]);
-    const sse = resources(json, "aws_s3_bucket_server_side_encryption_configuration").find(
-      (r) => r.body.bucket === `${bucket}.id}`,
-    )!;
+    const sse = defined(
+      resources(json, "aws_s3_bucket_server_side_encryption_configuration").find(
+        (r) => r.body.bucket === `${bucket}.id}`,
+      ),
+      "the Athena results bucket's encryption configuration",
+    );
     expect(sse.body.rule[0].apply_server_side_encryption_by_default).toEqual({
       sse_algorithm: "aws:kms",
       kms_master_key_id: ref(json, "aws_kms_key", "analytics/athena/results-key", "arn"),
@@ -157,7 +162,9 @@ describe("Redshift Serverless", () => {
         `dataplat-${config.name}-redshift-spectrum`,
       );
       expect(Object.keys(json.output ?? {}).filter((o) => o.startsWith("redshift_"))).toEqual([]);
-      expect(json.output!.platform_disabled_features.value.redshift).toBe(config.redshift.disabledReason);
+      expect(defined(json.output, "the stack outputs").platform_disabled_features.value.redshift).toBe(
+        config.redshift.disabledReason,
+      );
       expect(config.redshift.disabledReason).toMatch(/Redshift Serverless/);
     },
   );
@@ -178,7 +185,7 @@ describe("QuickSight", () => {
 
   it("local says why it has no QuickSight", () => {
     const { config, json } = synthNamed("local");
-    expect(json.output!.platform_disabled_features.value).toEqual({
+    expect(defined(json.output, "the stack outputs").platform_disabled_features.value).toEqual({
       redshift: config.redshift.disabledReason,
       quicksight: config.quicksight.disabledReason,
       emrServerless: config.ingestion.emrServerless.disabledReason,
@@ -189,7 +196,7 @@ describe("QuickSight", () => {
 
   describe("prod", () => {
     const { config, json } = synthNamed("prod");
-    const principal = config.quicksight.principalArn!;
+    const principal = defined(config.quicksight.principalArn, "prod's QuickSight principal ARN");
 
     it("an Athena data source through the analysts workgroup, usable (not editable) by the configured principal", () => {
       const source = byPath(json, "aws_quicksight_data_source", "analytics/quicksight/athena").body;

@@ -26,6 +26,7 @@ import {
   type MarkStore,
 } from "../../functions/api-ingest";
 import { RecordsApi, SampleApi } from "../../scripts/local/sample-api";
+import { defined } from "../../modules/shared/defined";
 
 /** A contract of this test's own: an API source with a change filter on `changed_at`. */
 const base: DatasetContract = {
@@ -248,8 +249,7 @@ describe("two runs against an API that changed in between", () => {
   });
   const rawLines = (keys: readonly string[]) =>
     keys.flatMap((k) =>
-      objects
-        .get(`raw/${k}`)!
+      defined(objects.get(`raw/${k}`), `the raw object raw/${k}`)
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as { id: string; state: string }),
@@ -279,8 +279,11 @@ describe("two runs against an API that changed in between", () => {
       markAfter: "2024-05-01T10:10:00.000Z",
       alreadyWritten: 0,
     });
-    expect(mark!.mark).toMatchObject({ mark: "2024-05-01T10:10:00.000Z", edge: expect.any(Array) });
-    expect(mark!.mark.edge).toHaveLength(1); // only p3 is within 60 s of the mark
+    expect(defined(mark, "the written mark").mark).toMatchObject({
+      mark: "2024-05-01T10:10:00.000Z",
+      edge: expect.any(Array),
+    });
+    expect(defined(mark, "the written mark").mark.edge).toHaveLength(1); // only p3 is within 60 s of the mark
 
     // Between the runs: p2 changes, p4 is new, and p5 arrives late, stamped inside the overlap.
     source.upsert(record("p2", "delivered", "2024-05-01T10:20:00Z"), ["id"]);

@@ -16,12 +16,16 @@ import { loadEnvironment } from "../../environments";
 import { ConfigurationError, createHandler, type DeadLetter, type RunSummary } from "../../functions/api-ingest";
 import { CORPUS, FIRST, shipment } from "../fixtures/api-ingest-corpus";
 import { SampleApi, type ScriptedResponse } from "../../scripts/local/sample-api";
+import { defined } from "../../modules/shared/defined";
 
 // Powertools reads these from the process environment: no EMF output in tests.
 process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
 const contract = new PartitionedDataset(
-  DATASETS.find((d) => d.name === "shipments")!,
+  defined(
+    DATASETS.find((d) => d.name === "shipments"),
+    "the shipments dataset",
+  ),
   loadEnvironment("local").partitioning,
   "local",
 ).jobContract();
@@ -68,7 +72,7 @@ beforeEach(() => {
     return {};
   });
   sqs.on(SendMessageCommand).callsFake((input) => {
-    dead.push(JSON.parse(input.MessageBody!));
+    dead.push(JSON.parse(defined(input.MessageBody, "the dead-letter message body")));
     return { MessageId: String(dead.length) };
   });
   secrets
@@ -146,7 +150,10 @@ describe("a good run", () => {
       "raw-bucket/shipments/dt=2024-05-01/region=us/api-<sha>.json.gz",
       "raw-bucket/shipments/dt=2024-05-02/region=eu/api-<sha>.json.gz",
     ]);
-    const eu = rawObjects().find(([id]) => id.includes("dt=2024-05-01/region=eu"))![1];
+    const eu = defined(
+      rawObjects().find(([id]) => id.includes("dt=2024-05-01/region=eu")),
+      "the raw object for dt=2024-05-01/region=eu",
+    )[1];
     expect(lines(eu.body)).toEqual([shipment("S1")]);
     expect(quarantined()).toEqual([]);
   });
@@ -169,7 +176,7 @@ describe("a good run", () => {
   it("names each object by its content, so a retried run writes nothing twice", async () => {
     const first = await run(pages);
     const keysAfterFirst = [...stored.keys()].sort();
-    await api!.stop();
+    await defined(api, "the sample API").stop();
     api = undefined;
     const second = await run(pages);
     expect([...stored.keys()].sort()).toEqual(keysAfterFirst);
@@ -186,7 +193,10 @@ describe("a good run", () => {
     } finally {
       spy.mockRestore();
     }
-    expect(api!.requests.map((r) => r.headers.authorization)).toEqual(["Bearer s3cr3t-token", "Bearer s3cr3t-token"]);
+    expect(defined(api, "the sample API").requests.map((r) => r.headers.authorization)).toEqual([
+      "Bearer s3cr3t-token",
+      "Bearer s3cr3t-token",
+    ]);
     expect(logs.join("")).toContain("run finished");
     expect(logs.join("")).not.toContain("s3cr3t-token");
   });
@@ -201,7 +211,7 @@ describe("retries", () => {
         { json: { items: [shipment("S1")] } },
       ],
     });
-    expect(api!.count(FIRST)).toBe(3);
+    expect(defined(api, "the sample API").count(FIRST)).toBe(3);
     expect(summary.status).toBe("complete");
     expect(summary.records.written).toBe(1);
     expect(dead).toEqual([]);
@@ -210,7 +220,7 @@ describe("retries", () => {
   it("retries a connection dropped mid-body", async () => {
     const body = JSON.stringify({ items: [shipment("S1")] });
     const summary = await run({ [FIRST]: [{ body, dropAfterBytes: 10 }, { body }] });
-    expect(api!.count(FIRST)).toBe(2);
+    expect(defined(api, "the sample API").count(FIRST)).toBe(2);
     expect(summary.records.written).toBe(1);
   });
 
@@ -219,7 +229,7 @@ describe("retries", () => {
       { [FIRST]: [{ json: { items: [] }, delayMs: 1500 }, { json: { items: [shipment("S1")] } }] },
       { REQUEST_TIMEOUT_MS: "300" },
     );
-    expect(api!.count(FIRST)).toBe(2);
+    expect(defined(api, "the sample API").count(FIRST)).toBe(2);
     expect(summary.records.written).toBe(1);
   });
 });
@@ -230,7 +240,7 @@ describe("the dead-letter queue", () => {
       [FIRST]: [{ json: { items: [shipment("S1")], next: `${FIRST}?page=2` } }],
       [`${FIRST}?page=2`]: [{ status: 503 }],
     });
-    expect(api!.count(`${FIRST}?page=2`)).toBe(3); // MAX_ATTEMPTS
+    expect(defined(api, "the sample API").count(`${FIRST}?page=2`)).toBe(3); // MAX_ATTEMPTS
     expect(summary.status).toBe("dead-lettered");
     expect(rawObjects()).toHaveLength(1);
     expect(dead).toHaveLength(1);
@@ -238,8 +248,8 @@ describe("the dead-letter queue", () => {
       source: "api-ingest",
       dataset: "shipments",
       failure: { kind: "http_status", status: 503, attempts: 3, message: "HTTP 503" },
-      url: api!.url(`${FIRST}?page=2`),
-      redrive: { startUrl: api!.url(`${FIRST}?page=2`) },
+      url: defined(api, "the sample API").url(`${FIRST}?page=2`),
+      redrive: { startUrl: defined(api, "the sample API").url(`${FIRST}?page=2`) },
       progress: { fetched: 1, empty: 0, quarantined: 0, recordsWritten: 1 },
     });
     expect(sqs.commandCalls(SendMessageCommand)[0].args[0].input.QueueUrl).toBe(DLQ);
@@ -253,7 +263,7 @@ describe("the dead-letter queue", () => {
 
   it("receives a client error at once: 401 is not retried", async () => {
     const summary = await run({ [FIRST]: [{ status: 401, body: '{"error":"bad token"}' }] });
-    expect(api!.count(FIRST)).toBe(1);
+    expect(defined(api, "the sample API").count(FIRST)).toBe(1);
     expect(summary.status).toBe("dead-lettered");
     expect(dead[0].failure).toEqual({
       kind: "http_status",
@@ -277,14 +287,14 @@ describe("the dead-letter queue", () => {
     expect(summary.records).toEqual({ received: 0, written: 0, quarantined: 0, duplicates: 0 });
     expect(stored.size).toBe(0);
     expect(dead[0].failure).toEqual({ kind: "write_failed", message: "We encountered an internal error" });
-    expect(dead[0].redrive).toEqual({ startUrl: api!.url(FIRST) });
+    expect(dead[0].redrive).toEqual({ startUrl: defined(api, "the sample API").url(FIRST) });
   });
 
   it("receives a run whose credentials cannot be read", async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: "not json" });
     const summary = await run({ [FIRST]: [{ json: { items: [shipment("S1")] } }] });
     expect(summary.status).toBe("dead-lettered");
-    expect(api!.requests).toEqual([]);
+    expect(defined(api, "the sample API").requests).toEqual([]);
     expect(dead[0].failure.kind).toBe("credentials");
     expect(dead[0].failure.message).not.toContain("not json");
   });
@@ -297,8 +307,11 @@ describe("the dead-letter queue", () => {
       { getRemainingTimeInMillis: () => 3000 },
     );
     expect(summary.status).toBe("dead-lettered");
-    expect(api!.requests).toEqual([]);
-    expect(dead[0]).toMatchObject({ failure: { kind: "time_budget" }, redrive: { startUrl: api!.url(FIRST) } });
+    expect(defined(api, "the sample API").requests).toEqual([]);
+    expect(dead[0]).toMatchObject({
+      failure: { kind: "time_budget" },
+      redrive: { startUrl: defined(api, "the sample API").url(FIRST) },
+    });
   });
 
   it("fails the invocation when the dead-letter queue itself refuses, so Lambda's retries and on-failure destination take over", async () => {
@@ -389,13 +402,19 @@ describe("the bad-input corpus", () => {
   });
 
   it("keeps the last value of a key repeated in one object, as the Glue job reads it", async () => {
-    const c = CORPUS.find((x) => x.id === "duplicate-json-keys")!;
+    const c = defined(
+      CORPUS.find((x) => x.id === "duplicate-json-keys"),
+      "the duplicate-json-keys corpus case",
+    );
     await run(c.api);
     expect(lines(rawObjects()[0][1].body)[0].carrier).toBe("ups");
   });
 
   it("passes emoji, right-to-left text and escapes through unchanged", async () => {
-    const c = CORPUS.find((x) => x.id === "bom-emoji-rtl")!;
+    const c = defined(
+      CORPUS.find((x) => x.id === "bom-emoji-rtl"),
+      "the bom-emoji-rtl corpus case",
+    );
     await run(c.api);
     expect(lines(rawObjects()[0][1].body)[0].carrier).toBe("📦 ديإتش\u0000إل");
   });

@@ -2,6 +2,7 @@ import { Testing } from "cdktf";
 import { loadEnvironment } from "../../environments";
 import { StateBootstrapStack } from "../../modules/bootstrap";
 import { attachedTo, parsePolicy, resources, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 function synthBootstrap(name: string): TerraformJson {
   return JSON.parse(Testing.synth(new StateBootstrapStack(Testing.app(), loadEnvironment(name))));
@@ -10,9 +11,10 @@ function synthBootstrap(name: string): TerraformJson {
 describe.each(["dev", "staging", "prod"])("%s state bootstrap", (name) => {
   const config = loadEnvironment(name);
   const json = synthBootstrap(name);
-  const state = resources(json, "aws_s3_bucket").find(
-    (b) => b.body.bucket === (config.state as { bucket: string }).bucket,
-  )!;
+  const state = defined(
+    resources(json, "aws_s3_bucket").find((b) => b.body.bucket === (config.state as { bucket: string }).bucket),
+    "the state bucket",
+  );
   const ref = `aws_s3_bucket.${state.name}`;
 
   it("creates exactly the bucket the environment's backend names, protected and versioned", () => {

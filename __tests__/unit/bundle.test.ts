@@ -11,6 +11,7 @@ import { gluePackage } from "../../modules/ingestion";
 import { bundleFunction } from "../../modules/shared/bundle";
 import { crc32, deterministicZip } from "../../modules/shared/zip";
 import { readZip } from "../helpers/zip";
+import { defined } from "../../modules/shared/defined";
 
 describe("deterministicZip", () => {
   it("gives the same bytes for the same entries in any order, with fixed times, modes and no compression", () => {
@@ -72,12 +73,20 @@ describe("the api-ingest bundle", () => {
     // Every code file has its map, and nothing else is in the zip.
     expect(names).toEqual([...code, ...code.map((n) => `${n}.map`)].sort());
     for (const name of code) {
-      const text = entries.find((e) => e.name === name)!.data.toString("utf8");
+      const text = defined(
+        entries.find((e) => e.name === name),
+        `the bundle entry ${name}`,
+      ).data.toString("utf8");
       expect(text).toMatch(new RegExp(`//# sourceMappingURL=${name.replace(/\./g, "\\.")}\\.map\\s*$`));
       expect(text.split("\n").length).toBeLessThan(200); // minified: a few long lines (plus legal comments)
       expect(text).not.toContain(process.cwd());
     }
-    const map = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8"));
+    const map = JSON.parse(
+      defined(
+        entries.find((e) => e.name === "index.mjs.map"),
+        "the bundle entry index.mjs.map",
+      ).data.toString("utf8"),
+    );
     expect(map.sources).toContain("../../../functions/api-ingest/ingest.ts");
     // Relative paths only: the bytes do not depend on where the repository is checked out.
     expect(JSON.stringify(map.sources)).not.toContain(process.cwd());
@@ -85,15 +94,28 @@ describe("the api-ingest bundle", () => {
 
   it("keeps the AWS SDK and Powertools out of the entry: they are chunks the handler imports at its first invocation", () => {
     const entries = readZip(readFileSync(first.path));
-    const index = entries.find((e) => e.name === "index.mjs")!.data.toString("utf8");
-    const indexMap = JSON.parse(entries.find((e) => e.name === "index.mjs.map")!.data.toString("utf8")) as {
+    const index = defined(
+      entries.find((e) => e.name === "index.mjs"),
+      "the bundle entry index.mjs",
+    ).data.toString("utf8");
+    const indexMap = JSON.parse(
+      defined(
+        entries.find((e) => e.name === "index.mjs.map"),
+        "the bundle entry index.mjs.map",
+      ).data.toString("utf8"),
+    ) as {
       sources: string[];
     };
     expect(indexMap.sources.filter((s) => s.includes("node_modules"))).toEqual([]);
     // What index.mjs loads at init (static imports) holds no SDK or Powertools code either.
     const staticChunks = [...index.matchAll(/import(?:[^"'()]*?from)?"\.\/([^"]+\.mjs)"/g)].map((m) => m[1]);
     for (const chunk of staticChunks) {
-      const map = JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as {
+      const map = JSON.parse(
+        defined(
+          entries.find((e) => e.name === `${chunk}.map`),
+          `the bundle entry ${chunk}.map`,
+        ).data.toString("utf8"),
+      ) as {
         sources: string[];
       };
       expect({ chunk, sources: map.sources.filter((s) => /@aws-sdk|@smithy|@aws-lambda-powertools/.test(s)) }).toEqual({
@@ -103,8 +125,14 @@ describe("the api-ingest bundle", () => {
     }
     const dynamic = [...index.matchAll(/import\("\.\/([^"]+\.mjs)"\)/g)].map((m) => m[1]);
     const sourcesOf = (chunk: string) =>
-      (JSON.parse(entries.find((e) => e.name === `${chunk}.map`)!.data.toString("utf8")) as { sources: string[] })
-        .sources;
+      (
+        JSON.parse(
+          defined(
+            entries.find((e) => e.name === `${chunk}.map`),
+            `the bundle entry ${chunk}.map`,
+          ).data.toString("utf8"),
+        ) as { sources: string[] }
+      ).sources;
     expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-sdk/client-s3/")))).toBe(true);
     expect(dynamic.some((c) => sourcesOf(c).some((s) => s.includes("@aws-lambda-powertools/logger/")))).toBe(true);
   });

@@ -2,6 +2,7 @@ import { DATASETS, PartitionedDataset } from "../../datasets";
 import { ZONES } from "../../datasets";
 import { CRAWLER_CONFIGURATION } from "../../modules/catalog";
 import { asArray, byPath, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const zoneBucket = (json: TerraformJson, zone: string) => byPath(json, "aws_s3_bucket", `lake/${zone}/bucket`);
 const database = (json: TerraformJson, zone: string) =>
@@ -106,9 +107,12 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s: catalog",
       s3_encryption: { s3_encryption_mode: "DISABLED" },
     });
     for (const zone of ZONES) {
-      const sse = resources(json, "aws_s3_bucket_server_side_encryption_configuration").find(
-        (r) => r.body.bucket === `${refOf(zoneBucket(json, zone))}.id}`,
-      )!;
+      const sse = defined(
+        resources(json, "aws_s3_bucket_server_side_encryption_configuration").find(
+          (r) => r.body.bucket === `${refOf(zoneBucket(json, zone))}.id}`,
+        ),
+        `the ${zone} bucket's encryption configuration`,
+      );
       expect(sse.body.rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("aws:kms");
     }
   });

@@ -1,9 +1,13 @@
 import { DATASETS, PartitionedDataset, defineDataset } from "../../datasets";
 import { loadEnvironment } from "../../environments";
+import { defined } from "../../modules/shared/defined";
 
 const dev = loadEnvironment("dev");
 const prod = loadEnvironment("prod");
-const orders = DATASETS.find((d) => d.name === "orders")!;
+const orders = defined(
+  DATASETS.find((d) => d.name === "orders"),
+  "the orders dataset",
+);
 
 describe("consumer views", () => {
   it("an aggregate's table groups by the partition keys plus groupBy, and types its measures", () => {
@@ -25,7 +29,10 @@ describe("consumer views", () => {
 
   it("a curated view keeps the processed columns", () => {
     const clickstream = new PartitionedDataset(
-      DATASETS.find((d) => d.name === "clickstream")!,
+      defined(
+        DATASETS.find((d) => d.name === "clickstream"),
+        "the clickstream dataset",
+      ),
       dev.partitioning,
       "dev",
     );
@@ -73,7 +80,10 @@ describe("what processed holds", () => {
     expect(new PartitionedDataset(orders, dev.partitioning, "dev").jobContract().processed).toBe("current-state");
     const { versionColumn: _v, processed: _p, ...events } = orders;
     expect(defineDataset({ ...events, name: "events" }).processed).toBe("event-log");
-    const clickstream = DATASETS.find((d) => d.name === "clickstream")!;
+    const clickstream = defined(
+      DATASETS.find((d) => d.name === "clickstream"),
+      "the clickstream dataset",
+    );
     expect(new PartitionedDataset(clickstream, dev.partitioning, "dev").jobContract().processed).toBe("event-log");
   });
 

@@ -25,6 +25,7 @@ import { buildDataFlow, renderDataFlow, type DataFlow } from "../../scripts/lib/
 import { buildDiagram, OPTIONAL_SERVICES, renderArchitectureDoc, SERVICES } from "../../scripts/lib/diagram";
 import { ROOT } from "../../scripts/lib/terraform";
 import { synthAllWithMetadata as synthAll, synthWithMetadata, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 /** Modules of a stack, read straight from the construct paths (independently of the generator). */
 function modulesIn(json: TerraformJson): string[] {
@@ -49,7 +50,7 @@ function reachable(flow: DataFlow, from: string): Set<string> {
   const seen = new Set([from]);
   const queue = [from];
   while (queue.length) {
-    const id = queue.shift()!;
+    const id = defined(queue.shift(), "the next queued node");
     for (const e of flow.edges.filter((x) => x.from === id && !seen.has(x.to))) {
       seen.add(e.to);
       queue.push(e.to);
@@ -80,7 +81,9 @@ describe("architecture pages", () => {
       const sources = flow.nodes.filter((n) => n.stage === "source");
       expect(sources.length).toBeGreaterThan(0);
       for (const s of sources) {
-        const stages = new Set([...reachable(flow, s.id)].map((id) => byId.get(id)!.stage));
+        const stages = new Set(
+          [...reachable(flow, s.id)].map((id) => defined(byId.get(id), `the diagram node ${id}`).stage),
+        );
         expect({ source: s.title, stages: [...stages].sort() }).toEqual({
           source: s.title,
           stages: ["catalog", "engine", "query", "source", "zone"],
@@ -90,7 +93,9 @@ describe("architecture pages", () => {
       for (const z of flow.nodes.filter((n) => n.stage === "zone"))
         expect({
           zone: z.title,
-          written: flow.edges.some((e) => e.to === z.id && byId.get(e.from)!.stage === "engine"),
+          written: flow.edges.some(
+            (e) => e.to === z.id && defined(byId.get(e.from), `the diagram node ${e.from}`).stage === "engine",
+          ),
         }).toEqual({ zone: z.title, written: true });
       const drawnTypes = new Set(flow.nodes.flatMap((n) => n.resources.map((a) => a.split(".")[0])));
       for (const type of [
@@ -107,7 +112,10 @@ describe("architecture pages", () => {
   );
 
   it("control, alarms and encryption are summarized on the boxes they concern", () => {
-    const { json } = synthAll().find((e) => e.config.name === "prod")!;
+    const { json } = defined(
+      synthAll().find((e) => e.config.name === "prod"),
+      "the prod stack",
+    );
     const flow = buildDataFlow(json);
     const jobs = json.resource.aws_glue_job as Record<string, unknown>;
     const engines = flow.nodes.filter((n) => n.stage === "engine");
@@ -125,7 +133,10 @@ describe("architecture pages", () => {
     const alarms = Object.values(json.resource.aws_cloudwatch_metric_alarm as Record<string, unknown>).map((a) =>
       JSON.stringify(a),
     );
-    const lambda = engines.find((n) => n.resources.some((a) => a.startsWith("aws_lambda_function.")))!;
+    const lambda = defined(
+      engines.find((n) => n.resources.some((a) => a.startsWith("aws_lambda_function."))),
+      "the Lambda engine node",
+    );
     const direct = alarms.filter((a) => lambda.resources.some((r) => a.includes(`\${${r}.`))).length;
     expect(direct).toBeGreaterThan(0);
     expect(lambda.lines.join(" ")).toContain(`${direct} alarm`);
@@ -133,7 +144,10 @@ describe("architecture pages", () => {
   });
 
   it("a new module appears with no edit to the generator: known services in their layer and in the flow, unknown types in the inventory", () => {
-    const config = synthAll().find((e) => e.config.name === "dev")!.config;
+    const config = defined(
+      synthAll().find((e) => e.config.name === "dev"),
+      "the dev stack",
+    ).config;
     const json = synthWithMetadata(config, (stack: PlatformStack) => {
       // Module names no real module uses, so the fixture never collides with one that lands later.
       const analytics = new Construct(stack, "fixture-analytics");
@@ -158,7 +172,14 @@ describe("architecture pages", () => {
     // The workgroup writes results to the consumer zone: the flow gains that edge, which dev alone does not have.
     const edgesOf = (j: TerraformJson) => buildDataFlow(j).edges.map((e) => `${e.from}>${e.to}`);
     expect(edgesOf(json)).toContain("z_consumer>q_Athena");
-    expect(edgesOf(synthAll().find((e) => e.config.name === "dev")!.json)).not.toContain("z_consumer>q_Athena");
+    expect(
+      edgesOf(
+        defined(
+          synthAll().find((e) => e.config.name === "dev"),
+          "the dev stack",
+        ).json,
+      ),
+    ).not.toContain("z_consumer>q_Athena");
 
     const rows = inventoryRows(renderArchitectureDoc(json, config));
     expect(rows.get("fixture-analytics")).toMatch(/^Athena workgroups ×1 · Redshift Serverless ×1 — 2 resources$/);

@@ -16,7 +16,7 @@ import {
   type TerraformJson,
 } from "../helpers/synth";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any -- resources of the synthesized Terraform JSON */
 type Check = (r: SynthesizedResource, json: TerraformJson) => string | undefined;
 
 /** A customer-managed key of this stack: a reference to one of its aws_kms_key resources. */

@@ -9,6 +9,7 @@ import { EnvironmentConfig, loadEnvironment } from "../../environments";
 import { PlatformStack } from "../../modules/platform-stack";
 import { diffEnvironments, flatten, renderDiff } from "../../scripts/lib/env-diff";
 import { readStacks } from "../../scripts/lib/stacks";
+import { defined } from "../../modules/shared/defined";
 
 const outdir = mkdtempSync(join(tmpdir(), "env-diff-"));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -26,7 +27,11 @@ const prodStack = new PlatformStack(extended, prod);
 // A resource type the platform never creates, so the count goes 0 → 1 whatever modules exist.
 new IotThing(new Construct(prodStack, "fixture-module"), "thing", { name: "fixture" });
 extended.synth();
-const stack = (dir: string, name: string) => readStacks(join(outdir, dir)).find((s) => s.name === name)!;
+const stack = (dir: string, name: string) =>
+  defined(
+    readStacks(join(outdir, dir)).find((s) => s.name === name),
+    `the ${name} stack in ${dir}`,
+  );
 const diff = diffEnvironments(
   { config: dev, stack: stack("plain", "dev") },
   { config: prod, stack: stack("plain", "prod") },

@@ -17,6 +17,7 @@ import {
   type SynthesizedResource,
   type TerraformJson,
 } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const ref = (r: SynthesizedResource, attr: string) => `${refOf(r)}.${attr}}`;
 const byName = (json: TerraformJson, type: string, name: string) => {
@@ -26,10 +27,16 @@ const byName = (json: TerraformJson, type: string, name: string) => {
 };
 /** The role a schedule assumes and its inline policy's statements. */
 function roleOf(json: TerraformJson, schedule: SynthesizedResource) {
-  const role = resources(json, "aws_iam_role").find((r) => ref(r, "arn") === schedule.body.target.role_arn)!;
-  const policy = resources(json, "aws_iam_role_policy").find(
-    (p) => p.body.role === ref(role, "id") || p.body.role === ref(role, "name"),
-  )!;
+  const role = defined(
+    resources(json, "aws_iam_role").find((r) => ref(r, "arn") === schedule.body.target.role_arn),
+    "the schedule's role",
+  );
+  const policy = defined(
+    resources(json, "aws_iam_role_policy").find(
+      (p) => p.body.role === ref(role, "id") || p.body.role === ref(role, "name"),
+    ),
+    "the schedule role's inline policy",
+  );
   return {
     role,
     trust: parsePolicy(role.body.assume_role_policy).Statement,
@@ -52,7 +59,7 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
       );
       expect(glueTargets.length).toBe(extracts.length);
       for (const [dataset, jobs] of extracts) {
-        const job = jobs.extract!;
+        const job = defined(jobs.extract, `the ${dataset} extract job`);
         const mine = glueTargets.filter((s) => JSON.parse(s.body.target.input).JobName === job.name);
         expect(mine).toHaveLength(1);
         expect(mine[0].body).toMatchObject({
@@ -90,7 +97,11 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
             },
           },
         ]);
-        const job = byName(json, "aws_glue_job", stack.ingestion.glue.jobs[dataset].extract!.name);
+        const job = byName(
+          json,
+          "aws_glue_job",
+          defined(stack.ingestion.glue.jobs[dataset].extract, `the ${dataset} extract job`).name,
+        );
         const queue = byName(json, "aws_sqs_queue", `${prefix}-${dataset}-extract-dlq`);
         const actions = statements.flatMap((s) => asArray(s.Action).map((a) => [a, asArray(s.Resource)]));
         expect(actions.filter(([a]) => String(a).startsWith("glue:"))).toEqual([
@@ -116,7 +127,10 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
           kms_master_key_id: ref(ingestionKey, "arn"),
           message_retention_seconds: 14 * 24 * 3600,
         });
-        const policy = resources(json, "aws_sqs_queue_policy").find((p) => p.body.queue_url === ref(queue, "url"))!;
+        const policy = defined(
+          resources(json, "aws_sqs_queue_policy").find((p) => p.body.queue_url === ref(queue, "url")),
+          "the queue's policy",
+        );
         expect(parsePolicy(policy.body.policy).Statement).toContainEqual(
           expect.objectContaining({
             Sid: "DenyInsecureTransport",
@@ -134,7 +148,7 @@ describe.each(loadEnvironments().map((config) => [config.name, config] as const)
     });
 
     it("the stack outputs each dataset's schedule and dead-letter queue", () => {
-      const output = json.output!.ingestion_extract_schedule_names.value;
+      const output = defined(json.output, "the stack outputs").ingestion_extract_schedule_names.value;
       expect(Object.keys(output).sort()).toEqual(extracts.map(([d]) => d).sort());
       for (const [dataset] of extracts) expect(output[dataset].schedule).toBe(`${prefix}-${dataset}-extract`);
     });
@@ -160,7 +174,7 @@ describe("a new extracted contract", () => {
     const { stack, json } = synthWithIngestion(loadEnvironment("prod"), { datasets: [...DATASETS, invoices] });
     const schedule = byName(json, "aws_scheduler_schedule", "dataplat-prod-invoices-extract");
     expect(JSON.parse(schedule.body.target.input)).toEqual({
-      JobName: stack.ingestion.glue.jobs.invoices.extract!.name,
+      JobName: defined(stack.ingestion.glue.jobs.invoices.extract, "the invoices extract job").name,
     });
     expect(schedule.body.target.dead_letter_config.arn).toBe(
       ref(byName(json, "aws_sqs_queue", "dataplat-prod-invoices-extract-dlq"), "arn"),

@@ -12,6 +12,7 @@ import {
 } from "../../modules/shared/iam";
 import { Naming } from "../../modules/shared/naming";
 import { parsePolicy, resources, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({
   actions: ["s3:GetObject"],
@@ -48,9 +49,19 @@ function stackWith(grant: (lake: Lake, role: ServiceRole) => void): TerraformJso
 }
 
 const bucketRef = (json: TerraformJson, zone: string) =>
-  `aws_s3_bucket.${resources(json, "aws_s3_bucket").find((b) => b.name.startsWith(`lake_${zone}_`))!.name}`;
+  `aws_s3_bucket.${
+    defined(
+      resources(json, "aws_s3_bucket").find((b) => b.name.startsWith(`lake_${zone}_`)),
+      `the ${zone} bucket`,
+    ).name
+  }`;
 const keyRef = (json: TerraformJson, zone: string) =>
-  `aws_kms_key.${resources(json, "aws_kms_key").find((k) => k.name.startsWith(`lake_${zone}-key_`))!.name}`;
+  `aws_kms_key.${
+    defined(
+      resources(json, "aws_kms_key").find((k) => k.name.startsWith(`lake_${zone}-key_`)),
+      `the ${zone} key`,
+    ).name
+  }`;
 const rolePolicy = (json: TerraformJson) => {
   const policies = resources(json, "aws_iam_role_policy");
   expect(policies).toHaveLength(1);

@@ -4,6 +4,7 @@
  * zones its step reads and writes, and nothing with a wildcard action.
  */
 import { asArray, byPath, parsePolicy, refOf, resources, synthAll, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 interface Statement {
   Sid?: string;
@@ -111,12 +112,12 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     // KMS: the zone keys through S3, the ingestion key through SQS, Secrets Manager, Lambda and S3 (the state bucket) only.
     const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith("kms:")));
     const via = kms
-      .map(
-        (s) =>
-          `${asArray(s.Resource)[0]
-            .split(".")[1]
-            .replace(/_[0-9A-F]{8}$/, "")} via ${s.Condition!.StringEquals["kms:ViaService"]}`,
-      )
+      .map((s) => {
+        const service = defined(s.Condition, "the KMS statement's condition").StringEquals["kms:ViaService"];
+        return `${asArray(s.Resource)[0]
+          .split(".")[1]
+          .replace(/_[0-9A-F]{8}$/, "")} via ${service}`;
+      })
       .sort();
     expect(via).toEqual(
       [
@@ -186,7 +187,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
       "artifacts:glue/*": READ,
       [`scratch:glue-temp/${prefix}-orders-rds-extract/*`]: READ_WRITE_DELETE,
     });
-    const sid = (id: string) => statements.find((s) => s.Sid === id)!;
+    const sid = (id: string) =>
+      defined(
+        statements.find((s) => s.Sid === id),
+        `the statement ${id}`,
+      );
     expect(asArray(sid("Connection").Resource)).toEqual([
       `arn:aws:glue:${region}:${accountId}:catalog`,
       `arn:aws:glue:${region}:${accountId}:connection/${prefix}-rds-source`,
@@ -226,7 +231,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   it("Firehose reads its stream and writes its dataset's raw folder and error folder only", () => {
     const { trust, statements } = roleAt(json, "ingestion/events-clickstream/role");
     expect(trust[0].Principal).toEqual({ Service: "firehose.amazonaws.com" });
-    expect(trust[0].Condition!.ArnLike).toEqual({
+    expect(defined(trust[0].Condition, "the trust statement's condition").ArnLike).toEqual({
       "aws:SourceArn": [`arn:aws:firehose:${region}:${accountId}:deliverystream/${prefix}-clickstream`],
     });
     expect(objectAccess(json, statements)).toEqual({
@@ -247,7 +252,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     }
     const { trust, statements } = roleAt(json, "ingestion/emr/runtime-role");
     expect(trust[0].Principal).toEqual({ Service: "emr-serverless.amazonaws.com" });
-    expect(trust[0].Condition!.ArnLike).toEqual({
+    expect(defined(trust[0].Condition, "the trust statement's condition").ArnLike).toEqual({
       "aws:SourceArn": [`arn:aws:emr-serverless:${region}:${accountId}:/applications/*`],
     });
     const zones = new Set(Object.keys(objectAccess(json, statements)).map((k) => k.split(":")[0]));

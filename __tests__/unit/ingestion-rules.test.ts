@@ -17,6 +17,7 @@ import {
   type IngestionProfile,
 } from "../../datasets";
 import { loadEnvironment } from "../../environments";
+import { defined } from "../../modules/shared/defined";
 
 describe("the rule table", () => {
   // [volume MB, duration min, latency, complex dependencies, engine, rule]
@@ -65,8 +66,14 @@ describe("the shipped datasets", () => {
 });
 
 describe("a declaration that breaks a rule", () => {
-  const shipments = DATASETS.find((d) => d.name === "shipments")!;
-  const orders = DATASETS.find((d) => d.name === "orders")!;
+  const shipments = defined(
+    DATASETS.find((d) => d.name === "shipments"),
+    "the shipments dataset",
+  );
+  const orders = defined(
+    DATASETS.find((d) => d.name === "orders"),
+    "the orders dataset",
+  );
   const redeclare = (base: DatasetContract, ingestion: unknown): DatasetContract =>
     ({ ...base, name: `bad_${base.name}`, ingestion }) as DatasetContract;
 

@@ -23,6 +23,7 @@ import {
   type SynthesizedResource,
   type TerraformJson,
 } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const ref = (r: SynthesizedResource, attr: string) => `${refOf(r)}.${attr}}`;
 const zoneBucket = (json: TerraformJson, zone: string) => byPath(json, "aws_s3_bucket", `lake/${zone}/bucket`);
@@ -57,7 +58,10 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
     });
 
     it("is configured through environment variables naming the zone buckets and keys, the queue and the secret, encrypted with the ingestion key", () => {
-      const shipments = datasets.find((d) => d.name === "shipments")!;
+      const shipments = defined(
+        datasets.find((d) => d.name === "shipments"),
+        "the shipments dataset",
+      );
       expect(fn.kms_key_arn).toBe(ref(ingestionKey(json), "arn"));
       expect(fn.environment.variables).toMatchObject({
         DATASET: "shipments",
@@ -385,7 +389,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, {
   });
 
   it("outputs what orchestration and operators need, named <resource>_<attribute>", () => {
-    const outputs = json.output!;
+    const outputs = defined(json.output, "the stack outputs");
     expect(outputs.ingestion_api_function_names.value).toEqual({
       shipments: ref(byPath(json, "aws_lambda_function", "ingestion/api-shipments/function"), "function_name"),
     });
@@ -442,7 +446,7 @@ describe("environments differ as configured", () => {
 describe("the emulator", () => {
   it("local turns EMR Serverless off with the reason moto gives, shown in platform_disabled_features; no AWS environment turns anything of ingestion off", () => {
     for (const { config, json } of synthAll()) {
-      const disabled = json.output!.platform_disabled_features.value;
+      const disabled = defined(json.output, "the stack outputs").platform_disabled_features.value;
       if (config.name === "local") expect(disabled.emrServerless).toMatch(/moto 5\.2\.1.*"spark"/);
       else expect(disabled.emrServerless).toBeUndefined();
     }
@@ -489,13 +493,13 @@ describe("the Lambda budget", () => {
   });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a partial environment section, merged into the typed one
 function withIngestion(definition: typeof prod | typeof local, ingestion: Record<string, any>): EnvironmentConfig {
   const [config] = loadEnvironments([{ ...definition, ingestion: mergeDeep(definition.ingestion ?? {}, ingestion) }]);
   return config;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a partial environment section, merged into the typed one
 function mergeDeep(a: any, b: any): any {
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null || Array.isArray(b)) return b;
   const out = { ...a };

@@ -1,10 +1,20 @@
 import { ZONES } from "../../datasets";
 import { asArray, attachedTo, parsePolicy, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const ref = (type: string, name: string) => `${type}.${name}`;
 
 function buckets(json: TerraformJson) {
   return resources(json, "aws_s3_bucket").map((b) => ({ ...b, ref: ref("aws_s3_bucket", b.name) }));
+}
+
+/** A bucket lifecycle rule as synthesized: the fields these tests read. */
+interface LifecycleRule {
+  id: string;
+  transition?: { storage_class: string; days: number }[];
+  expiration?: { days: number }[];
+  abort_incomplete_multipart_upload?: unknown;
+  noncurrent_version_expiration?: unknown;
 }
 
 /** The single resource of `type` attached to a bucket. */
@@ -79,7 +89,10 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
         return;
       }
       expect(logging).toHaveLength(1);
-      const logBucket = all.find((b) => (b.body.bucket as string).includes("-access-logs-"))!;
+      const logBucket = defined(
+        all.find((b) => (b.body.bucket as string).includes("-access-logs-")),
+        "the access-logs bucket",
+      );
       expect(logging[0].body.target_bucket).toBe(`\${${logBucket.ref}.id}`);
     },
   );
@@ -101,7 +114,10 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
   });
 
   it("lets S3 log delivery write access logs only for our own buckets and account", () => {
-    const logBucket = all.find((b) => (b.body.bucket as string).includes("-access-logs-"))!;
+    const logBucket = defined(
+      all.find((b) => (b.body.bucket as string).includes("-access-logs-")),
+      "the access-logs bucket",
+    );
     const statements = parsePolicy(one(json, "aws_s3_bucket_policy", logBucket.ref).policy).Statement.filter(
       (s) => s.Principal?.Service === "logging.s3.amazonaws.com",
     );
@@ -118,7 +134,10 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
     const notifications = resources(json, "aws_s3_bucket_notification");
     expect(notifications).toHaveLength(1);
     expect(notifications[0].body.eventbridge).toBe(true);
-    const raw = all.find((b) => (b.body.bucket as string).includes("-raw-"))!;
+    const raw = defined(
+      all.find((b) => (b.body.bucket as string).includes("-raw-")),
+      "the raw bucket",
+    );
     expect(notifications[0].body.bucket).toBe(`\${${raw.ref}.id}`);
   });
 });
@@ -126,20 +145,29 @@ describe.each(synthAll().map((e) => [e.config.name, e.json] as const))("%s: ever
 describe("lifecycle tiers come from the environment config", () => {
   it.each(synthAll().map((e) => [e.config.name, e] as const))("%s", (_env, { config, json }) => {
     for (const zone of ZONES) {
-      const bucket = buckets(json).find((b) => (b.body.bucket as string).includes(`-${zone}-`))!;
-      const rules = one(json, "aws_s3_bucket_lifecycle_configuration", bucket.ref).rule as any[];
-      const current = rules.find((r) => r.id === "current-versions");
+      const bucket = defined(
+        buckets(json).find((b) => (b.body.bucket as string).includes(`-${zone}-`)),
+        `the ${zone} bucket`,
+      );
+      const rules = one(json, "aws_s3_bucket_lifecycle_configuration", bucket.ref).rule as LifecycleRule[];
+      const current = defined(
+        rules.find((r) => r.id === "current-versions"),
+        `the ${zone} bucket's current-versions rule`,
+      );
       const tiering = config.lake.lifecycle[zone];
-      const transitions = asArray(current.transition).map((t: any) => [t.storage_class, t.days]);
+      const transitions = asArray(current.transition).map((t) => [t.storage_class, t.days]);
       expect(transitions).toEqual([
         ...(tiering.infrequentAccessAfterDays ? [["STANDARD_IA", tiering.infrequentAccessAfterDays]] : []),
         ...(tiering.archiveAfterDays ? [["GLACIER_IR", tiering.archiveAfterDays]] : []),
       ]);
-      expect(asArray(current.expiration).map((e: any) => e.days)).toEqual(
+      expect(asArray(current.expiration).map((e) => e.days)).toEqual(
         tiering.expireAfterDays ? [tiering.expireAfterDays] : [],
       );
       expect(current.abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 7 }]);
-      const noncurrent = rules.find((r) => r.id === "noncurrent-versions");
+      const noncurrent = defined(
+        rules.find((r) => r.id === "noncurrent-versions"),
+        `the ${zone} bucket's noncurrent-versions rule`,
+      );
       expect(noncurrent.noncurrent_version_expiration).toEqual([
         { noncurrent_days: config.lake.noncurrentVersionExpirationDays },
       ]);
@@ -149,9 +177,16 @@ describe("lifecycle tiers come from the environment config", () => {
   it("prod keeps raw data seven years, dev one", () => {
     const days = (env: string) => {
       const { json } = synthNamed(env);
-      const raw = buckets(json).find((b) => (b.body.bucket as string).includes("-raw-"))!;
-      const rules = one(json, "aws_s3_bucket_lifecycle_configuration", raw.ref).rule as any[];
-      return rules.find((r) => r.id === "current-versions").expiration[0].days;
+      const raw = defined(
+        buckets(json).find((b) => (b.body.bucket as string).includes("-raw-")),
+        "the raw bucket",
+      );
+      const rules = one(json, "aws_s3_bucket_lifecycle_configuration", raw.ref).rule as LifecycleRule[];
+      const current = defined(
+        rules.find((r) => r.id === "current-versions"),
+        "the raw bucket's current-versions rule",
+      );
+      return defined(current.expiration, "the raw bucket's expiration")[0].days;
     };
     expect([days("dev"), days("prod")]).toEqual([365, 2555]);
   });

@@ -10,6 +10,7 @@ import {
   LOCAL_RDS_PORT_VARIABLE,
   localPort,
 } from "../../environments/local";
+import { defined } from "../../modules/shared/defined";
 
 /** The environments as loaded with `env` as the process environment (a fresh module registry). */
 function loadWith(env: Record<string, string>) {
@@ -28,9 +29,10 @@ function loadWith(env: Record<string, string>) {
 
 describe("local ports", () => {
   it("default to PostgreSQL's and the sample API's usual ports when unset", () => {
-    const local = loadWith({ [LOCAL_RDS_PORT_VARIABLE]: "", [LOCAL_API_PORT_VARIABLE]: "" }).find(
-      (c) => c.name === "local",
-    )!;
+    const local = defined(
+      loadWith({ [LOCAL_RDS_PORT_VARIABLE]: "", [LOCAL_API_PORT_VARIABLE]: "" }).find((c) => c.name === "local"),
+      "the local environment",
+    );
     expect(local.ingestion.rds.jdbcUrl).toBe(`jdbc:postgresql://127.0.0.1:5432/${LOCAL_RDS_DATABASE}`);
     expect(local.ingestion.api.baseUrl).toBe("http://127.0.0.1:8080");
   });
@@ -38,7 +40,10 @@ describe("local ports", () => {
   it("take the variables' values, and leave every other environment exactly as it was", () => {
     const before = loadWith({ [LOCAL_RDS_PORT_VARIABLE]: "", [LOCAL_API_PORT_VARIABLE]: "" });
     const after = loadWith({ [LOCAL_RDS_PORT_VARIABLE]: "54329", [LOCAL_API_PORT_VARIABLE]: "18080" });
-    const local = after.find((c) => c.name === "local")!;
+    const local = defined(
+      after.find((c) => c.name === "local"),
+      "the local environment",
+    );
     expect(local.ingestion.rds.jdbcUrl).toBe(`jdbc:postgresql://127.0.0.1:54329/${LOCAL_RDS_DATABASE}`);
     expect(local.ingestion.api.baseUrl).toBe("http://127.0.0.1:18080");
     expect(after.filter((c) => c.name !== "local")).toEqual(before.filter((c) => c.name !== "local"));

@@ -1,6 +1,7 @@
 import { INTERFACE_ENDPOINT_SERVICES, subnetCidr } from "../../modules/network";
 import { jdbcPort } from "../../modules/ingestion";
 import { byPath, parsePolicy, refOf, resources, synthAll, synthNamed, TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const sgRef = (json: TerraformJson, name: string) =>
   `${refOf(byPath(json, "aws_security_group", `network/${name}-sg`))}.id}`;
@@ -137,7 +138,10 @@ describe.each(
       log_destination_type: "s3",
       log_destination: `${logBucket}.arn}`,
     });
-    const policy = resources(json, "aws_s3_bucket_policy").find((p) => p.body.bucket === `${logBucket}.id}`)!;
+    const policy = defined(
+      resources(json, "aws_s3_bucket_policy").find((p) => p.body.bucket === `${logBucket}.id}`),
+      "the access-logs bucket's policy",
+    );
     const delivery = parsePolicy(policy.body.policy).Statement.filter(
       (s) => s.Principal?.Service === "delivery.logs.amazonaws.com",
     );
@@ -181,14 +185,18 @@ describe("staging adopts the shared VPC", () => {
     const egress = rulesOf(json, "aws_vpc_security_group_egress_rule", "redshift");
     expect(egress.map((r) => r.cidr_ipv4 ?? r.prefix_list_id)).toEqual([
       network.cidr,
-      `\${data.aws_prefix_list.${Object.keys(json.data!.aws_prefix_list)[0]}.id}`,
+      `\${data.aws_prefix_list.${Object.keys(defined(json.data, "the stack's data sources").aws_prefix_list)[0]}.id}`,
     ]);
-    expect(Object.values(json.data!.aws_prefix_list)[0]).toMatchObject({ name: `com.amazonaws.${config.region}.s3` });
+    expect(Object.values(defined(json.data, "the stack's data sources").aws_prefix_list)[0]).toMatchObject({
+      name: `com.amazonaws.${config.region}.s3`,
+    });
   });
 
   it("exposes the configured subnets", () => {
-    expect(json.output!.network_private_subnet_ids.value).toEqual(network.subnets.map((s) => s.id));
-    expect(json.output!.network_vpc_id.value).toBe(network.vpcId);
+    expect(defined(json.output, "the stack outputs").network_private_subnet_ids.value).toEqual(
+      network.subnets.map((s) => s.id),
+    );
+    expect(defined(json.output, "the stack outputs").network_vpc_id.value).toBe(network.vpcId);
   });
 });
 

@@ -17,9 +17,14 @@ import { PlatformStack } from "../../modules/platform-stack";
 import { Naming } from "../../modules/shared/naming";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { asArray, parsePolicy, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const environments = loadEnvironments().map((config) => ({ config, ...synthWithIngestion(config) }));
-const byName = (name: string) => environments.find((e) => e.config.name === name)!;
+const byName = (name: string) =>
+  defined(
+    environments.find((e) => e.config.name === name),
+    `the ${name} stack`,
+  );
 
 /** Alarms whose dimension `key` is a reference to `attr` of resource `r`. */
 function alarmsOn(json: TerraformJson, r: SynthesizedResource, key: string, attr: string): SynthesizedResource[] {
@@ -78,7 +83,12 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: alarms"
         Throttles: a.lambdaThrottles,
         Duration: (timeoutMs * a.lambdaDurationPercentOfTimeout) / 100,
       });
-      expect(own.find((x) => x.body.metric_name === "Duration")!.body.extended_statistic).toBe("p99");
+      expect(
+        defined(
+          own.find((x) => x.body.metric_name === "Duration"),
+          "the function's Duration alarm",
+        ).body.extended_statistic,
+      ).toBe("p99");
       expect(own.filter((x) => x.body.metric_name !== "Duration").every((x) => x.body.statistic === "Sum")).toBe(true);
     }
     // (That each function's duration threshold follows its own timeout: see "per-function thresholds" below.)
@@ -178,9 +188,12 @@ describe("prod and dev differ as configured", () => {
   const dev = byName("dev");
   const prod = byName("prod");
   const alarmNamed = (e: typeof dev, suffix: string) =>
-    resources(e.json, "aws_cloudwatch_metric_alarm").find(
-      (x) => x.body.alarm_name === `dataplat-${e.config.name}-${suffix}`,
-    )!.body;
+    defined(
+      resources(e.json, "aws_cloudwatch_metric_alarm").find(
+        (x) => x.body.alarm_name === `dataplat-${e.config.name}-${suffix}`,
+      ),
+      `the alarm dataplat-${e.config.name}-${suffix}`,
+    ).body;
 
   it("the configs differ in notify, period, evaluation, duration share, freshness and iterator age", () => {
     for (const field of [
@@ -226,7 +239,10 @@ describe("prod and dev differ as configured", () => {
 });
 
 describe.each(environments.map((e) => [e.config.name, e] as const))("%s: logs", (_env, { config, json }) => {
-  const key = resources(json, "aws_kms_key").find((k) => k.name.startsWith("observability_logs-key"))!;
+  const key = defined(
+    resources(json, "aws_kms_key").find((k) => k.name.startsWith("observability_logs-key")),
+    "the observability logs key",
+  );
 
   const groups = resources(json, "aws_cloudwatch_log_group");
   /** Log groups whose module brought no key of its own: observability encrypts them with the logs key. */
@@ -244,7 +260,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: logs", 
 
   it("a module's own log-group key lets CloudWatch Logs use it for its groups", () => {
     for (const g of groups.filter((x) => !withLogsKey.includes(x))) {
-      const own = resources(json, "aws_kms_key").find((k) => `${refOf(k)}.arn}` === g.body.kms_key_id)!;
+      const own = defined(
+        resources(json, "aws_kms_key").find((k) => `${refOf(k)}.arn}` === g.body.kms_key_id),
+        "the log group's key",
+      );
       const logs = parsePolicy(own.body.policy).Statement.find(
         (s) => s.Principal?.Service === `logs.${config.region}.amazonaws.com`,
       );
@@ -256,7 +275,9 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: logs", 
     for (const fn of resources(json, "aws_lambda_function")) {
       const group = groups.find((g) => g.body.name === `/aws/lambda/${fn.body.function_name}`);
       expect(group).toBeDefined();
-      expect(fn.body.depends_on).toContain(`aws_cloudwatch_log_group.${group!.name}`);
+      expect(fn.body.depends_on).toContain(
+        `aws_cloudwatch_log_group.${defined(group, `the log group /aws/lambda/${fn.body.function_name}`).name}`,
+      );
     }
   });
 
@@ -322,7 +343,7 @@ describe("discovery", () => {
     });
     const observability = new Observability(stack, "observability", {
       naming,
-      accountId: config.accountId!,
+      accountId: defined(config.accountId, "the environment's account id"),
       region: config.region,
       alarms: config.alarms,
       logRetentionDays: config.logs.retentionDays,
@@ -457,7 +478,10 @@ describe("discovery", () => {
 
 describe("per-function thresholds", () => {
   it("each Lambda's duration alarm follows its own timeout (3 s default included)", () => {
-    const config = loadEnvironments().find((e) => e.name === "dev")!;
+    const config = defined(
+      loadEnvironments().find((e) => e.name === "dev"),
+      "the dev environment",
+    );
     const stack = new PlatformStack(Testing.app(), config);
     const scope = new Construct(stack, "extra-functions");
     for (const [name, timeout] of [
@@ -478,8 +502,10 @@ describe("per-function thresholds", () => {
     const durations = Object.fromEntries(
       resources(json, "aws_lambda_function").map((fn) => [
         fn.body.function_name,
-        alarmsOn(json, fn, "FunctionName", "function_name").find((a) => a.body.metric_name === "Duration")!.body
-          .threshold,
+        defined(
+          alarmsOn(json, fn, "FunctionName", "function_name").find((a) => a.body.metric_name === "Duration"),
+          "the function's Duration alarm",
+        ).body.threshold,
       ]),
     );
     const pct = config.alarms.lambdaDurationPercentOfTimeout / 100;

@@ -22,6 +22,7 @@ import { Naming } from "../../modules/shared/naming";
 import { MANIFEST_ROOT, runLayout } from "../../modules/shared/run-layout";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { asArray, byPath, parsePolicy, refOf, resources, type SynthesizedResource } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const environments = loadEnvironments().map((config) => ({ config, ...synthWithIngestion(config) }));
 const definitionOf = (sm: SynthesizedResource): StateMachineDefinition => JSON.parse(sm.body.definition);
@@ -58,7 +59,8 @@ describe.each(environments.map((e) => [e.config.name, e] as const))(
       expect(machines.length).toBeGreaterThan(0);
       for (const m of machines) {
         const dataset = datasetOf(m);
-        const run = ((definitionOf(m).States.Start as PassState).Parameters!.run ?? {}) as Record<string, string>;
+        const run = (defined((definitionOf(m).States.Start as PassState).Parameters, "the Start state's parameters")
+          .run ?? {}) as Record<string, string>;
         const paths = Object.fromEntries(Object.entries(run).map(([k, v]) => [k, evalFormat(v, "exec-7f3a")]));
         expect(paths).toEqual({
           "manifestKey.$": `pipeline-manifests/${dataset}/exec-7f3a.json`,
@@ -104,12 +106,20 @@ describe.each(environments.map((e) => [e.config.name, e] as const))(
     it("raw → processed gets the manifest, the execution as run id and its own summary path; processed → consumer rebuilds what that summary lists", () => {
       for (const m of machines) {
         const d = definitionOf(m);
-        expect((d.States[STEPS.rawToProcessed] as TaskState).Parameters!.Arguments).toEqual({
+        expect(
+          defined((d.States[STEPS.rawToProcessed] as TaskState).Parameters, "the raw-to-processed task's parameters")
+            .Arguments,
+        ).toEqual({
           "--manifest_path.$": "$.run.manifest",
           "--run_id.$": "$$.Execution.Name",
           "--summary_path.$": "$.run.rawToProcessedSummary",
         });
-        expect((d.States[STEPS.processedToConsumer] as TaskState).Parameters!.Arguments).toEqual({
+        expect(
+          defined(
+            (d.States[STEPS.processedToConsumer] as TaskState).Parameters,
+            "the processed-to-consumer task's parameters",
+          ).Arguments,
+        ).toEqual({
           "--partitions_path.$": "$.run.rawToProcessedSummary",
           "--run_id.$": "$$.Execution.Name",
           "--summary_path.$": "$.run.processedToConsumerSummary",
@@ -121,14 +131,18 @@ describe.each(environments.map((e) => [e.config.name, e] as const))(
       for (const m of machines) {
         const d = definitionOf(m);
         const detail = (
-          (d.States[STEPS.publishSucceeded] as TaskState).Parameters!.Entries as { Detail: Record<string, string> }[]
+          defined((d.States[STEPS.publishSucceeded] as TaskState).Parameters, "the publish-succeeded task's parameters")
+            .Entries as { Detail: Record<string, string> }[]
         )[0].Detail;
         expect(detail).toMatchObject({
           "manifest.$": "$.run.manifest",
           "rawToProcessedSummary.$": "$.run.rawToProcessedSummary",
           "processedToConsumerSummary.$": "$.run.processedToConsumerSummary",
         });
-        const message = (d.States[STEPS.notifyFailure] as TaskState).Parameters!.Message as Record<string, string>;
+        const message = defined(
+          (d.States[STEPS.notifyFailure] as TaskState).Parameters,
+          "the notify-failure task's parameters",
+        ).Message as Record<string, string>;
         expect(message["manifest.$"]).toBe("$.run.manifest");
       }
     });
@@ -140,8 +154,14 @@ describe.each(environments.map((e) => [e.config.name, e] as const))(
       );
       for (const m of machines) {
         const dataset = datasetOf(m);
-        const role = resources(json, "aws_iam_role").find((r) => m.body.role_arn === `${refOf(r)}.arn}`)!;
-        const policy = resources(json, "aws_iam_role_policy").find((p) => p.body.role === `${refOf(role)}.id}`)!;
+        const role = defined(
+          resources(json, "aws_iam_role").find((r) => m.body.role_arn === `${refOf(r)}.arn}`),
+          "the state machine's role",
+        );
+        const policy = defined(
+          resources(json, "aws_iam_role_policy").find((p) => p.body.role === `${refOf(role)}.id}`),
+          "the state machine role's inline policy",
+        );
         const statements = parsePolicy(policy.body.policy).Statement;
         const onLake = statements.filter((s) =>
           asArray(s.Resource).some((r: string) => lakeArns.some((a) => r.startsWith(a))),
@@ -166,7 +186,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))(
 );
 
 describe("the batched trigger's execution input bound", () => {
-  const base = loadEnvironments().find((e) => e.name === "dev")!;
+  const base = defined(
+    loadEnvironments().find((e) => e.name === "dev"),
+    "the dev environment",
+  );
 
   it("counts what the pipe renders: a JSON array of PIPE_RECORD_TEMPLATE records, at least as large as the real thing", () => {
     for (const [count, keyLength] of [
@@ -237,7 +260,10 @@ describe("the batched trigger's execution input bound", () => {
       region: config.region,
     });
     const clickstream = new PartitionedDataset(
-      DATASETS.find((d) => d.source.kind === "kinesis")!,
+      defined(
+        DATASETS.find((d) => d.source.kind === "kinesis"),
+        "a streaming dataset",
+      ),
       config.partitioning,
       config.name,
     );

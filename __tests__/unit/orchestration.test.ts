@@ -22,6 +22,7 @@ import { Orchestration } from "../../modules/orchestration";
 import { PlatformStack } from "../../modules/platform-stack";
 import { synthWithIngestion } from "../helpers/pipelines";
 import { asArray, parsePolicy, refOf, resources, type SynthesizedResource, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 const environments = loadEnvironments().map((config) => ({ config, ...synthWithIngestion(config) }));
 
@@ -29,14 +30,17 @@ const definitionOf = (sm: SynthesizedResource): StateMachineDefinition => JSON.p
 const tasks = (d: StateMachineDefinition) =>
   Object.entries(d.States).filter((e): e is [string, TaskState] => e[1].Type === "Task");
 const byName = (json: TerraformJson, type: string, name: string) =>
-  resources(json, type).find((r) => r.body.name === name)!;
+  defined(
+    resources(json, type).find((r) => r.body.name === name),
+    `the ${type} named ${name}`,
+  );
 
 /** States reachable from `from` (following Next, Default, Choices and Catch). */
 function reachable(d: StateMachineDefinition, from: string): Set<string> {
   const seen = new Set<string>();
   const queue = [from];
   while (queue.length) {
-    const s = queue.shift()!;
+    const s = defined(queue.shift(), "the next queued state");
     if (seen.has(s)) continue;
     seen.add(s);
     queue.push(...transitionsOf(d.States[s]));
@@ -167,7 +171,7 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
       }
       const notify = d.States[STEPS.notifyFailure] as TaskState;
       expect(notify).toMatchObject({ Resource: "arn:aws:states:::sns:publish", Next: STEPS.failed });
-      expect(notify.Parameters!.TopicArn).toBe(`${refOf(alerts)}.arn}`);
+      expect(defined(notify.Parameters, "the notify-failure task's parameters").TopicArn).toBe(`${refOf(alerts)}.arn}`);
       expect(d.States[STEPS.failed]).toMatchObject({ Type: "Fail", Error: "PipelineFailed" });
     }
   });
@@ -178,7 +182,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
       for (const step of [STEPS.rawToProcessed, STEPS.processedToConsumer]) {
         const busy = (d.States[step] as TaskState).Retry[0];
         expect(busy.ErrorEquals).toEqual([...JOB_BUSY_ERRORS]);
-        expect(busy.MaxAttempts! * busy.MaxDelaySeconds!).toBeGreaterThanOrEqual(3600); // long enough for a running job to finish
+        expect(
+          defined(busy.MaxAttempts, "the busy retry's MaxAttempts") *
+            defined(busy.MaxDelaySeconds, "the busy retry's MaxDelaySeconds"),
+        ).toBeGreaterThanOrEqual(3600); // long enough for a running job to finish
       }
     }
     for (const job of resources(json, "aws_glue_job"))
@@ -231,7 +238,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
   it("each role runs only its own dataset's jobs and crawler, publishes only its success event, and is trusted for its own state machine", () => {
     for (const m of machines) {
       const dataset = m.body.name.replace(`dataplat-${config.name}-`, "").replace("-pipeline", "");
-      const role = resources(json, "aws_iam_role").find((r) => m.body.role_arn === `${refOf(r)}.arn}`)!;
+      const role = defined(
+        resources(json, "aws_iam_role").find((r) => m.body.role_arn === `${refOf(r)}.arn}`),
+        "the state machine's role",
+      );
       const trust = parsePolicy(role.body.assume_role_policy).Statement[0];
       expect(trust.Principal).toEqual({ Service: "states.amazonaws.com" });
       expect(trust.Condition).toEqual({
@@ -240,7 +250,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
           "aws:SourceArn": [`arn:aws:states:${config.region}:${config.accountId}:stateMachine:${m.body.name}`],
         },
       });
-      const policy = resources(json, "aws_iam_role_policy").find((p) => p.body.role === `${refOf(role)}.id}`)!;
+      const policy = defined(
+        resources(json, "aws_iam_role_policy").find((p) => p.body.role === `${refOf(role)}.id}`),
+        "the state machine role's inline policy",
+      );
       const statements = parsePolicy(policy.body.policy).Statement;
       const sid = (s: string) => statements.find((x) => x.Sid === s);
       const jobArn = (step: string) =>
@@ -262,9 +275,12 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: pipelin
 });
 
 describe.each(environments.map((e) => [e.config.name, e] as const))("%s: triggers", (_env, { config, json }) => {
-  const raw = resources(json, "aws_s3_bucket").find(
-    (b) => b.body.bucket === `dataplat-${config.name}-raw-${config.accountId}-${config.region}`,
-  )!;
+  const raw = defined(
+    resources(json, "aws_s3_bucket").find(
+      (b) => b.body.bucket === `dataplat-${config.name}-raw-${config.accountId}-${config.region}`,
+    ),
+    "the raw bucket",
+  );
   const rules = resources(json, "aws_cloudwatch_event_rule").filter((r) => r.body.name.endsWith("-raw-created"));
   const { batching } = config.orchestration;
 
@@ -278,8 +294,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: trigger
     );
     // The lake sends the raw zone's object events to EventBridge.
     expect(
-      resources(json, "aws_s3_bucket_notification").find((n) => n.body.bucket === `${refOf(raw)}.id}`)!.body
-        .eventbridge,
+      defined(
+        resources(json, "aws_s3_bucket_notification").find((n) => n.body.bucket === `${refOf(raw)}.id}`),
+        "the raw bucket's notification",
+      ).body.eventbridge,
     ).toBe(true);
   });
 
@@ -297,7 +315,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: trigger
         expect(targets.map((t) => [t.body.arn, t.body.dead_letter_config])).toEqual([
           [`${refOf(buffer)}.arn}`, { arn: `${refOf(dlq)}.arn}` }],
         ]);
-        const pipe = pipes.find((p) => p.body.source === `${refOf(buffer)}.arn}`)!;
+        const pipe = defined(
+          pipes.find((p) => p.body.source === `${refOf(buffer)}.arn}`),
+          "the buffer queue's pipe",
+        );
         const machine = byName(json, "aws_sfn_state_machine", `dataplat-${config.name}-${dataset}-pipeline`);
         expect(pipe.body).toMatchObject({
           target: `${refOf(machine)}.arn}`,
@@ -333,7 +354,9 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: trigger
         });
         expect(target.body.role_arn).toBeDefined();
       }
-      expect(json.output!.platform_disabled_features.value.pipelineBatching).toBe(batching.disabledReason);
+      expect(defined(json.output, "the stack outputs").platform_disabled_features.value.pipelineBatching).toBe(
+        batching.disabledReason,
+      );
     });
   }
 
@@ -361,7 +384,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: trigger
 });
 
 describe.each(environments.map((e) => [e.config.name, e] as const))("%s: messaging", (_env, { config, json }) => {
-  const key = resources(json, "aws_kms_key").find((k) => k.name.startsWith("orchestration_key"))!;
+  const key = defined(
+    resources(json, "aws_kms_key").find((k) => k.name.startsWith("orchestration_key")),
+    "the orchestration key",
+  );
   const prefix = `dataplat-${config.name}`;
 
   it("topics and queues are encrypted with the messaging key", () => {
@@ -377,7 +403,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: messagi
   it("only our EventBridge rules, our CloudWatch alarms and the pipeline roles may publish; everyone else is denied", () => {
     const topic = byName(json, "aws_sns_topic", `${prefix}-alerts`);
     const policy = parsePolicy(
-      resources(json, "aws_sns_topic_policy").find((p) => p.body.arn === `${refOf(topic)}.arn}`)!.body.policy,
+      defined(
+        resources(json, "aws_sns_topic_policy").find((p) => p.body.arn === `${refOf(topic)}.arn}`),
+        "the topic's policy",
+      ).body.policy,
     );
     const allow = policy.Statement.filter((s) => s.Effect === "Allow");
     const services = allow.filter((s) => s.Principal.Service).map((s) => [s.Principal.Service, s.Condition]);
@@ -441,9 +470,10 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: messagi
       const topic = byName(json, "aws_sns_topic", `${prefix}-${topicName}`);
       const queue = byName(json, "aws_sqs_queue", `${prefix}-${name}`);
       const dlq = byName(json, "aws_sqs_queue", `${prefix}-${name}-dlq`);
-      const subscription = resources(json, "aws_sns_topic_subscription").find(
-        (s) => s.body.endpoint === `${refOf(queue)}.arn}`,
-      )!;
+      const subscription = defined(
+        resources(json, "aws_sns_topic_subscription").find((s) => s.body.endpoint === `${refOf(queue)}.arn}`),
+        "the queue's topic subscription",
+      );
       expect(subscription.body).toMatchObject({
         topic_arn: `${refOf(topic)}.arn}`,
         protocol: "sqs",
@@ -456,15 +486,19 @@ describe.each(environments.map((e) => [e.config.name, e] as const))("%s: messagi
       });
       // A DLQ outlives its source (SQS ages messages from their first enqueue), and redrives back only to it.
       expect(dlq.body.message_retention_seconds).toBeGreaterThan(queue.body.message_retention_seconds);
-      const allow = resources(json, "aws_sqs_queue_redrive_allow_policy").find(
-        (p) => p.body.queue_url === `${refOf(dlq)}.url}`,
-      )!;
+      const allow = defined(
+        resources(json, "aws_sqs_queue_redrive_allow_policy").find((p) => p.body.queue_url === `${refOf(dlq)}.url}`),
+        "the DLQ's redrive allow policy",
+      );
       expect(JSON.parse(allow.body.redrive_allow_policy)).toEqual({
         redrivePermission: "byQueue",
         sourceQueueArns: [`${refOf(queue)}.arn}`],
       });
       const queuePolicy = parsePolicy(
-        resources(json, "aws_sqs_queue_policy").find((p) => p.body.queue_url === `${refOf(queue)}.url}`)!.body.policy,
+        defined(
+          resources(json, "aws_sqs_queue_policy").find((p) => p.body.queue_url === `${refOf(queue)}.url}`),
+          "the queue's policy",
+        ).body.policy,
       );
       expect(queuePolicy.Statement.filter((s) => s.Effect === "Allow")).toEqual([
         expect.objectContaining({

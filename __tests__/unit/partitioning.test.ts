@@ -1,6 +1,7 @@
 import { DATASETS, PartitionedDataset, defineDataset } from "../../datasets";
 import { loadEnvironments } from "../../environments";
 import { PartitionLayout } from "../../datasets";
+import { defined } from "../../modules/shared/defined";
 
 /** Evaluates the tiny JQ subset Firehose queries use here: `{k: .field[a:b], k2: .field}`. */
 function evalFirehoseQuery(query: string, record: Record<string, string>): Record<string, string> {
@@ -8,7 +9,7 @@ function evalFirehoseQuery(query: string, record: Record<string, string>): Recor
   return Object.fromEntries(
     body.split(", ").map((part) => {
       const [key, expr] = part.split(": ");
-      const m = /^\.(\w+)(?:\[(\d+):(\d+)\])?$/.exec(expr)!;
+      const m = defined(/^\.(\w+)(?:\[(\d+):(\d+)\])?$/.exec(expr), `a match of the partition expression ${expr}`);
       const value = record[m[1]];
       return [key, m[2] ? value.slice(Number(m[2]), Number(m[3])) : value];
     }),
@@ -135,7 +136,10 @@ describe("dataset contracts", () => {
       eventTimeColumn: "ts",
       columns: [column, ts],
     });
-    const prod = loadEnvironments().find((e) => e.name === "prod")!;
+    const prod = defined(
+      loadEnvironments().find((e) => e.name === "prod"),
+      "the prod environment",
+    );
     expect(() => new PartitionedDataset(contract, prod.partitioning, "prod")).toThrow(
       'events: columns: has no column "region", which prod\'s partition key "region" reads',
     );
@@ -151,7 +155,10 @@ describe("dataset contracts", () => {
       eventTimeColumn: "ts",
       columns: [column, ts, { name: "dt", type: "string", description: "clash" }],
     });
-    const dev = loadEnvironments().find((e) => e.name === "dev")!;
+    const dev = defined(
+      loadEnvironments().find((e) => e.name === "dev"),
+      "the dev environment",
+    );
     expect(() => new PartitionedDataset(contract, dev.partitioning, "dev")).toThrow(
       `events: columns[2].name: "dt" clashes with dev's derived partition key "dt"`,
     );

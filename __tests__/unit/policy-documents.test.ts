@@ -15,6 +15,7 @@ import { SsmDocument } from "@cdktf/provider-aws/lib/ssm-document";
 import { SERVICES_WITHOUT_SOURCE_CONDITIONS } from "../../modules/shared/iam";
 import { list, policyDocuments, UNSCOPED_ACTIONS, type PolicyDocument, type Statement } from "../helpers/policies";
 import { synthAll, synthWithMetadata, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 /** What kind of policy each policy-bearing attribute holds. A new kind must be classified here. */
 const KINDS: Record<string, "trust" | "identity" | "key" | "resource"> = {
@@ -123,7 +124,7 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))(
   "%s: every policy document",
   (_env, { config, json }) => {
     const docs = policyDocuments(json);
-    const found = audit(json, config.accountId!, config.region);
+    const found = audit(json, defined(config.accountId, "the environment's account id"), config.region);
 
     it("is found by the walk, and every kind of document is one the walk classifies", () => {
       const kinds = new Set(docs.map((d) => `${d.type}.${d.attribute}`));
@@ -170,8 +171,11 @@ describe.each(synthAll().map((e) => [e.config.name, e] as const))(
 );
 
 it("the walk catches each kind of violation wherever a module puts it", () => {
-  const { config } = synthAll().find((e) => e.config.name === "dev")!;
-  const account = config.accountId!;
+  const { config } = defined(
+    synthAll().find((e) => e.config.name === "dev"),
+    "the dev stack",
+  );
+  const account = defined(config.accountId, "the dev account id");
   const json = synthWithMetadata(config, (stack) => {
     const scope = new Construct(stack, "fixture-bad");
     const doc = (statements: object[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });

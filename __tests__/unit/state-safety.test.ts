@@ -13,6 +13,7 @@ import { PlatformStack } from "../../modules/platform-stack";
 import { DATA_RESOURCE_TYPES, NOT_DATA_RESOURCE_TYPES } from "../../modules/shared/protection";
 import { findSecrets, findSecretsInText } from "../../scripts/lib/secret-scan";
 import { resources, synthAll, synthNamed, type TerraformJson } from "../helpers/synth";
+import { defined } from "../../modules/shared/defined";
 
 describe("remote state", () => {
   it.each(synthAll().map((e) => [e.config.name, e] as const))(
@@ -156,7 +157,10 @@ describe("no secrets in the synthesized output", () => {
   );
 
   it("finds an access key, a private key, a password in a URL or a secret value wherever a module would put them", () => {
-    const dev = synthAll().find((e) => e.config.name === "dev")!.config;
+    const dev = defined(
+      synthAll().find((e) => e.config.name === "dev"),
+      "the dev stack",
+    ).config;
     const output = synthOutput(dev, (stack) => {
       const fn = stack.ingestion.apiFunctions.shipments.function;
       fn.addOverride("environment.variables.LEAKED_KEY", "AKIAIOSFODNN7EXAMPLE");

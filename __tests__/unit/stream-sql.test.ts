@@ -11,6 +11,7 @@ import { loadEnvironment } from "../../environments";
 import { interval, RUNTIME_OPTIONS, streamSqlJob } from "../../modules/streaming/flink-sql";
 import { connectorUrl, jobSpec, streamPackage } from "../../modules/streaming/package";
 import { BAD_STREAM_QUERIES } from "../fixtures/bad-stream-queries";
+import { defined } from "../../modules/shared/defined";
 
 /** The problems a contract is refused with, each as "<dataset>: <field>: <rule>". */
 function problemsOf(contract: DatasetContract): string[] {
@@ -68,7 +69,9 @@ const dev = loadEnvironment("dev");
 
 describe("stream query declarations", () => {
   it("apply the documented default lateness", () => {
-    expect(resolveStreamQueries(taps)!.allowedLatenessSeconds).toBe(DEFAULT_ALLOWED_LATENESS_SECONDS);
+    expect(defined(resolveStreamQueries(taps), "the resolved stream queries").allowedLatenessSeconds).toBe(
+      DEFAULT_ALLOWED_LATENESS_SECONDS,
+    );
     expect(DEFAULT_ALLOWED_LATENESS_SECONDS).toBe(30);
   });
 
@@ -76,7 +79,9 @@ describe("stream query declarations", () => {
     const declared = DATASETS.filter((d) => d.streamQueries);
     expect(declared.length).toBeGreaterThan(0);
     for (const d of declared) expect(d.source.kind).toBe("kinesis");
-    const kinds = declared.flatMap((d) => d.streamQueries!.queries.map((q) => q.window.kind));
+    const kinds = declared.flatMap((d) =>
+      defined(d.streamQueries, `${d.name}'s stream queries`).queries.map((q) => q.window.kind),
+    );
     expect(kinds).toEqual(expect.arrayContaining(["tumbling", "hopping"]));
   });
 
@@ -97,7 +102,9 @@ describe("stream query declarations", () => {
     const bad = {
       ...taps,
       name: "taps_bad",
-      streamQueries: { queries: [{ ...taps.streamQueries!.queries[0], groupBy: ["x", "y"] }] },
+      streamQueries: {
+        queries: [{ ...defined(taps.streamQueries, "the taps stream queries").queries[0], groupBy: ["x", "y"] }],
+      },
     } as DatasetContract;
     expect(problemsOf(bad)).toEqual([
       'taps_bad: streamQueries: stream query "per_kiosk_10s": groupBy column "x" is not a column of the contract',
@@ -107,7 +114,7 @@ describe("stream query declarations", () => {
 });
 
 describe("the Flink SQL generator", () => {
-  const job = streamSqlJob(new PartitionedDataset(taps, prod.partitioning, "prod"))!;
+  const job = defined(streamSqlJob(new PartitionedDataset(taps, prod.partitioning, "prod")), "the taps stream SQL job");
 
   it("declares the source with a watermark the lateness behind the event time", () => {
     expect(job.sourceDdl({ connector: "kinesis", "stream.arn": "arn:x" })).toBe(
@@ -186,7 +193,10 @@ describe("the Flink SQL generator", () => {
   });
 
   it("follows the environment's partition spec (dev: days only, no enum filter)", () => {
-    const devJob = streamSqlJob(new PartitionedDataset(taps, dev.partitioning, "dev"))!;
+    const devJob = defined(
+      streamSqlJob(new PartitionedDataset(taps, dev.partitioning, "dev")),
+      "the taps stream SQL job (dev)",
+    );
     expect(devJob.queries[1].partitionKeys.map((k) => k.name)).toEqual(["dt"]);
     expect(devJob.acceptedView).not.toContain(" IN (");
   });
@@ -201,12 +211,18 @@ describe("the Flink SQL generator", () => {
   });
 
   it("is deterministic, and gives nothing for a contract without stream queries", () => {
-    const again = streamSqlJob(new PartitionedDataset(taps, prod.partitioning, "prod"))!;
+    const again = defined(
+      streamSqlJob(new PartitionedDataset(taps, prod.partitioning, "prod")),
+      "the taps stream SQL job",
+    );
     expect(JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod")))).toBe(
       JSON.stringify(jobSpec(new PartitionedDataset(taps, prod.partitioning, "prod"))),
     );
     expect(again.queries.map((q) => q.insert)).toEqual(job.queries.map((q) => q.insert));
-    const batch = DATASETS.find((d) => !d.streamQueries)!;
+    const batch = defined(
+      DATASETS.find((d) => !d.streamQueries),
+      "a batch dataset",
+    );
     expect(streamSqlJob(new PartitionedDataset(batch, prod.partitioning, "prod"))).toBeUndefined();
   });
 });
@@ -215,7 +231,7 @@ describe("the application package", () => {
   const dataset = new PartitionedDataset(taps, prod.partitioning, "prod");
 
   it("is addressed by a content hash of its code, its job and the connector's pin, without the jar", () => {
-    const pkg = streamPackage(dataset)!;
+    const pkg = defined(streamPackage(dataset), "the dataset's stream package");
     expect(pkg.contentHash).toMatch(/^[0-9a-f]{64}$/);
     expect(pkg.relativePath).toBe(`stream-sql-packages/${pkg.contentHash}/taps.zip`);
     expect(pkg.jarName).toBe("flink-sql-connector-kinesis-5.0.0-1.20.jar");
@@ -225,10 +241,14 @@ describe("the application package", () => {
     // Another job gives another hash: a changed declaration ships a new package.
     const other = defineDataset({
       ...taps,
-      streamQueries: { allowedLatenessSeconds: 5, queries: taps.streamQueries!.queries },
+      streamQueries: {
+        allowedLatenessSeconds: 5,
+        queries: defined(taps.streamQueries, "the taps stream queries").queries,
+      },
     });
-    expect(streamPackage(new PartitionedDataset(other, prod.partitioning, "prod"))!.contentHash).not.toBe(
-      pkg.contentHash,
-    );
+    expect(
+      defined(streamPackage(new PartitionedDataset(other, prod.partitioning, "prod")), "the other stream package")
+        .contentHash,
+    ).not.toBe(pkg.contentHash);
   });
 });

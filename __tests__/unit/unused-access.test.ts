@@ -11,16 +11,13 @@ import {
   EXERCISED_SNAPSHOT,
   UNUSED_ACCESS_PAGE,
   renderUnusedAccess,
-  rolesOf,
+  rolesByEnvironment,
   snapshotOf,
   unusedAccess,
   type RoleGrants,
 } from "../../scripts/lib/unused-access";
 
-const environments = loadEnvironments();
-const localConfig = environments.find((e) => e.name === "local")!;
-const local = { config: localConfig, roles: rolesOf(localConfig) };
-const others = environments.filter((e) => e.name !== "local").map((e) => ({ name: e.name, roles: rolesOf(e) }));
+const { local, others } = rolesByEnvironment(loadEnvironments());
 const snapshot = JSON.parse(readFileSync(join(ROOT, EXERCISED_SNAPSHOT), "utf8"));
 const report = unusedAccess(local, others, snapshot);
 
@@ -54,11 +51,11 @@ describe("judging a run", () => {
   const read = { sid: "RawRead", actions: ["s3:GetObject"], resources: ["arn:aws:s3:::b/*"] };
 
   it("reports an unused grant that has no reason, and accepts it once it has one", () => {
-    const bare = unusedAccess({ config: localConfig, roles: new Map([["job", role([read])]]) }, [], {});
+    const bare = unusedAccess({ config: local.config, roles: new Map([["job", role([read])]]) }, [], {});
     expect(bare.problems).toEqual(["job: s3:GetObject (RawRead) was never exercised and has no kept reason"]);
     const kept = unusedAccess(
       {
-        config: localConfig,
+        config: local.config,
         roles: new Map([["job", role([{ ...read, keptBecause: { reason: "used only on backfill" } }])]]),
       },
       [],
@@ -72,7 +69,7 @@ describe("judging a run", () => {
 
   it("reports a snapshot entry no grant has, and a cloud-only role whose feature is not known to be off", () => {
     const withExtra = unusedAccess(
-      { config: localConfig, roles: new Map([["job", role([read])]]) },
+      { config: local.config, roles: new Map([["job", role([read])]]) },
       [
         {
           name: "dev",

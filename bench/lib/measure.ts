@@ -56,7 +56,10 @@ export async function run(command: string, args: readonly string[], options: Run
   let sampledKb = 0;
   const sampler = useTime
     ? undefined
-    : setInterval(() => (sampledKb = Math.max(sampledKb, largestRssKb(child.pid!))), 10);
+    : setInterval(() => {
+        // No pid: the child was never spawned, and its "error" event rejects the run.
+        if (child.pid !== undefined) sampledKb = Math.max(sampledKb, largestRssKb(child.pid));
+      }, 10);
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30 * 60_000);
   const status = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);

@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { dirname, join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { FUNCTION_BUILD_OPTIONS } from "../../modules/shared/bundle";
+import { defined } from "../../modules/shared/defined";
 import { deterministicZip } from "../../modules/shared/zip";
 import { synth } from "../../scripts/lib/terraform";
 import { type Context, FIXTURES, ROOT, type Section, WORK_DIR } from "../lib/context";
@@ -30,22 +31,32 @@ export interface DeployedFunction {
   readonly bytes: number;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The attributes of a synthesized aws_lambda_function that the bench reads. */
+interface SynthesizedFunction {
+  readonly runtime?: string;
+  readonly filename?: unknown;
+  readonly handler: string;
+  readonly function_name?: string;
+  readonly environment?: { readonly variables?: Readonly<Record<string, string | undefined>> };
+}
+
 /** Every Node.js function in a synth output, one entry per distinct zip. */
 export function deployedFunctions(out: string): DeployedFunction[] {
   const byZip = new Map<string, DeployedFunction>();
   for (const stack of readdirSync(join(out, "stacks")).sort()) {
     const dir = join(out, "stacks", stack);
-    const json = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8"));
-    for (const [name, fn] of Object.entries<any>(json.resource?.aws_lambda_function ?? {})) {
+    const json = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")) as {
+      readonly resource?: { readonly aws_lambda_function?: Readonly<Record<string, SynthesizedFunction>> };
+    };
+    for (const [name, fn] of Object.entries(json.resource?.aws_lambda_function ?? {})) {
       if (!String(fn.runtime ?? "").startsWith("nodejs") || typeof fn.filename !== "string") continue;
       const data = readFileSync(join(dir, fn.filename));
       const sha256 = createHash("sha256").update(data).digest("hex");
       const entry = byZip.get(sha256) ?? {
         deployments: [],
         zip: join(dir, fn.filename),
-        handler: fn.handler as string,
-        nodeOptions: fn.environment?.variables?.NODE_OPTIONS as string | undefined,
+        handler: fn.handler,
+        nodeOptions: fn.environment?.variables?.NODE_OPTIONS,
         sha256,
         bytes: data.length,
       };
@@ -91,7 +102,6 @@ function unpack(zip: Buffer, dir: string): void {
 
 /** The empty handler, bundled with the functions' esbuild options and zipped the same way. */
 function emptyHandlerZip(): Buffer {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   const anchor = join(WORK_DIR, "lambda", "empty-build");
   const result = esbuild.buildSync({
@@ -132,7 +142,7 @@ async function coldInit(
     [join(FIXTURES, "cold-init.mjs"), dir, handler, ...(thenLazy ? ["--then-lazy"] : [])],
     { env },
   );
-  return JSON.parse(m.stdout.trim().split("\n").pop()!);
+  return JSON.parse(defined(m.stdout.trim().split("\n").pop(), "cold-init's output line"));
 }
 
 export const lambdaSection: Section = {

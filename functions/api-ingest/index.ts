@@ -93,7 +93,7 @@ export function createHandler(
         error: (m, e) => logger.error(m, e ?? {}),
       },
       metrics: { count },
-      remainingMs: context.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis!() : undefined,
+      remainingMs: context.getRemainingTimeInMillis?.bind(context),
       ...options.overrides,
     };
     try {

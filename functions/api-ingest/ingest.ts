@@ -382,8 +382,10 @@ async function advanceMark(
   if (redrive) return stay("a redrive does not move the mark: the next scheduled run reads from the same mark");
   const next = nextMark(stored?.mark, versions, overlapSeconds, deps.now?.() ?? new Date());
   if (!next) return stay("no record has been read yet");
+  const marks = deps.marks;
+  if (!marks) throw new Error("an incremental source needs a mark store (STATE_BUCKET)");
   try {
-    await deps.marks!.write(next, stored?.token);
+    await marks.write(next, stored?.token);
   } catch (error) {
     throw new MarkError(
       `the run's records are written, but the high-water mark could not be stored (the next run re-reads them): ${(error as Error).message ?? String(error)}`,
@@ -454,8 +456,7 @@ async function writeRecords(
   });
   // Sorted, so the same page content always produces the same objects in the same order.
   let written = 0;
-  for (const partition of [...partitions.keys()].sort()) {
-    const lines = partitions.get(partition)!;
+  for (const [partition, lines] of [...partitions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const content = `${lines.join("\n")}\n`;
     await put("raw", `${config.dataset}/${partition}api-${sha256(content).slice(0, 40)}.json.gz`, content, {
       records: String(lines.length),

@@ -213,11 +213,12 @@ export class Catalog extends Construct {
     }
     this.crawlers = crawlers;
 
-    if (this.lakeFormation) {
-      this.lakeFormation.grantZone("crawlers", "raw", this.crawlerRole.arn, "write");
-      this.lakeFormation.grantDataAccess(this.crawlerRole);
-      props.lakeFormation!.consumers.forEach((principal, i) =>
-        this.lakeFormation!.grantZone(`consumer-${i}`, "consumer", principal, "read"),
+    const lakeFormation = this.lakeFormation;
+    if (lakeFormation && props.lakeFormation) {
+      lakeFormation.grantZone("crawlers", "raw", this.crawlerRole.arn, "write");
+      lakeFormation.grantDataAccess(this.crawlerRole);
+      props.lakeFormation.consumers.forEach((principal, i) =>
+        lakeFormation.grantZone(`consumer-${i}`, "consumer", principal, "read"),
       );
     }
 

@@ -15,6 +15,7 @@ import { resolvedApiIncremental, type PartitionedDataset } from "../../datasets"
 import type { Lake } from "../lake";
 import { ValidationError } from "../shared/errors";
 import type { Artifact } from "../shared/bundle";
+import { defined } from "../shared/defined";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole } from "../shared/iam";
 import { DEAD_LETTER_ONLY, EARLIER_RUN_STATE, SECRET_DECRYPT, XRAY_TRACING } from "../shared/kept-reasons";
@@ -194,7 +195,10 @@ export class ApiIngestFunction extends Construct {
           MAX_RECORD_BYTES: String(settings.maxRecordBytes),
           INCREMENTAL: JSON.stringify(incremental),
           ...(incremental.kind === "since" && props.state
-            ? { STATE_BUCKET: props.state.bucketName, STATE_KMS_KEY_ARN: props.state.encryptionKey!.arn }
+            ? {
+                STATE_BUCKET: props.state.bucketName,
+                STATE_KMS_KEY_ARN: defined(props.state.encryptionKey, "the ingestion state bucket's KMS key").arn,
+              }
             : {}),
           POWERTOOLS_SERVICE_NAME: "api-ingest",
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

@@ -25,6 +25,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { livesIn, type PartitionedDataset } from "../../datasets";
 import { ROOT, zipFiles, type Artifact } from "../shared/bundle";
+import { defined } from "../shared/defined";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ServiceRole, type KeptReason } from "../shared/iam";
 import { EARLIER_RUN_STATE, SECRET_DECRYPT } from "../shared/kept-reasons";
@@ -279,7 +280,7 @@ export class GlueJobs extends Construct {
 
   private upload(id: string, key: string, path: string, sha256: string, contentType: string): S3Object {
     const asset = new TerraformAsset(this, `${id}-asset`, { path, type: AssetType.FILE, assetHash: sha256 });
-    const encryptionKey = this.props.artifacts.encryptionKey!;
+    const encryptionKey = defined(this.props.artifacts.encryptionKey, "the artifacts bucket's KMS key");
     return new S3Object(this, id, {
       bucket: this.props.artifacts.bucket.id,
       key,
@@ -463,7 +464,7 @@ export function gluePackage(): Artifact {
 }
 
 function jdbcEngine(url: string): string {
-  return /^jdbc:([a-z]+):/.exec(url)![1];
+  return defined(/^jdbc:([a-z]+):/.exec(url)?.[1], `the engine of JDBC URL "${url}"`);
 }
 
 /** The port of a JDBC URL, or the engine's default. */

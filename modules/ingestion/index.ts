@@ -237,32 +237,32 @@ export class Ingestion extends Construct {
     });
 
     const apiDatasets = datasets.filter((d) => d.engine === "lambda");
-    const bundle = apiDatasets.length ? (props.apiBundle ?? bundleFunction("api-ingest")) : undefined;
-    const asset = bundle
-      ? new TerraformAsset(this, "api-ingest-bundle", {
-          path: bundle.path,
-          type: AssetType.FILE,
-          assetHash: bundle.sha256,
-        })
-      : undefined;
     const apiFunctions: Record<string, ApiIngestFunction> = {};
-    for (const dataset of apiDatasets) {
-      apiFunctions[dataset.name] = new ApiIngestFunction(this, `api-${dataset.name}`, {
-        naming,
-        accountId,
-        region,
-        dataset,
-        lake,
-        settings: props.api,
-        bundle: bundle!,
-        asset: asset!,
-        key: this.key,
-        deadLetterQueue: this.deadLetterQueue,
-        credentials: this.apiCredentials,
-        schedulerRole: this.schedulerRole,
-        logRetentionDays: props.logRetentionDays,
-        state: this.state,
+    if (apiDatasets.length) {
+      const bundle = props.apiBundle ?? bundleFunction("api-ingest");
+      const asset = new TerraformAsset(this, "api-ingest-bundle", {
+        path: bundle.path,
+        type: AssetType.FILE,
+        assetHash: bundle.sha256,
       });
+      for (const dataset of apiDatasets) {
+        apiFunctions[dataset.name] = new ApiIngestFunction(this, `api-${dataset.name}`, {
+          naming,
+          accountId,
+          region,
+          dataset,
+          lake,
+          settings: props.api,
+          bundle,
+          asset,
+          key: this.key,
+          deadLetterQueue: this.deadLetterQueue,
+          credentials: this.apiCredentials,
+          schedulerRole: this.schedulerRole,
+          logRetentionDays: props.logRetentionDays,
+          state: this.state,
+        });
+      }
     }
     this.apiFunctions = apiFunctions;
 
@@ -356,9 +356,7 @@ export class Ingestion extends Construct {
       "ingestion_glue_job_names",
       mapValues(this.glue.jobs, (jobs) =>
         Object.fromEntries(
-          Object.entries(jobs)
-            .filter(([, j]) => j)
-            .map(([step, j]) => [step, j!.job.name]),
+          Object.entries(jobs).flatMap(([step, j]): [string, string][] => (j ? [[step, j.job.name]] : [])),
         ),
       ),
       "Glue jobs of each dataset, by dataset name and step (extract, rawToProcessed, processedToConsumer)",

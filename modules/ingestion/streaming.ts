@@ -15,6 +15,7 @@ import { Construct } from "constructs";
 import type { PartitionedDataset, Zone } from "../../datasets";
 import type { Catalog } from "../catalog";
 import type { Lake } from "../lake";
+import { defined } from "../shared/defined";
 import { ValidationError } from "../shared/errors";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { IGrantable, ServiceRole, sidOf } from "../shared/iam";
@@ -211,7 +212,7 @@ export class EventStream extends Construct {
               outputFormatConfiguration: { serializer: { parquetSerDe: { compression: "SNAPPY" } } },
               schemaConfiguration: {
                 databaseName: catalog.databaseName("processed"),
-                tableName: processedTable!.name,
+                tableName: defined(processedTable, `the processed table of dataset ${dataset.name}`).name,
                 roleArn: this.role.arn,
                 region,
                 catalogId: accountId,
@@ -220,7 +221,7 @@ export class EventStream extends Construct {
           : undefined,
       },
       // The role's policy must exist before Firehose checks it can read the stream.
-      dependsOn: [this.role.inlinePolicy!],
+      dependsOn: [defined(this.role.inlinePolicy, "the Firehose role's inline policy")],
     });
   }
 

@@ -184,15 +184,14 @@ export class Network extends Construct {
       description: "Glue workers exchange shuffle data",
     });
 
-    const createEndpoints = routeTableIds !== undefined;
     const interfaceEndpoints: Partial<Record<InterfaceEndpointService, VpcEndpoint>> = {};
     let s3PrefixListId: string;
-    if (createEndpoints) {
+    if (routeTableIds !== undefined) {
       this.s3Endpoint = new VpcEndpoint(this, "s3", {
         vpcId: this.vpcId,
         serviceName: `com.amazonaws.${region}.s3`,
         vpcEndpointType: "Gateway",
-        routeTableIds: [...routeTableIds!],
+        routeTableIds: [...routeTableIds],
         tags: { Name: naming.name("s3") },
       });
       s3PrefixListId = this.s3Endpoint.prefixListId;

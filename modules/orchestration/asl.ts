@@ -164,8 +164,7 @@ export class StateMachineBuilder {
     }
     const reachable = new Set<string>();
     const queue = this.states.has(startAt) ? [startAt] : [];
-    while (queue.length > 0) {
-      const current = queue.shift()!;
+    for (let current = queue.shift(); current !== undefined; current = queue.shift()) {
       if (reachable.has(current)) continue;
       reachable.add(current);
       const state = this.states.get(current);

@@ -74,9 +74,10 @@ export function skipPolicyCheck(resource: TerraformResource, check: SkippablePol
 }
 
 /** The skips recorded in one synthesized resource body (`{}` of the Terraform JSON). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function policySkipsOf(body: Record<string, any>): PolicySkip[] {
-  const comments: unknown = body?.["//"]?.[POLICY_SKIP_KEY];
+export function policySkipsOf(body: Record<string, unknown>): PolicySkip[] {
+  const notes = body?.["//"];
+  const comments: unknown =
+    notes && typeof notes === "object" && POLICY_SKIP_KEY in notes ? notes[POLICY_SKIP_KEY] : undefined;
   if (comments === undefined) return [];
   if (!Array.isArray(comments)) throw new Error(`"//".${POLICY_SKIP_KEY} must be a list of checkov:skip comments`);
   return comments.map((comment) => {

@@ -45,7 +45,6 @@ export function deterministicZip(entries: readonly ZipEntry[]): Buffer {
     if (names.has(entry.name)) throw new Error(`zip entry "${entry.name}" is listed twice`);
     names.add(entry.name);
     const name = Buffer.from(entry.name, "utf8");
-    // eslint-disable-next-line no-control-regex
     const flags = /^[\x00-\x7f]*$/.test(entry.name) ? 0 : UTF8_NAMES;
     const crc = crc32(entry.data);
     const size = entry.data.length;

@@ -21,6 +21,7 @@ import {
   type StreamWindow,
 } from "../../datasets/stream-queries";
 import type { PartitionKey } from "../../environments";
+import { defined } from "../shared/defined";
 
 /** Name of the source table and of the accepted-events view in every job. */
 export const SOURCE_TABLE = "stream_events";
@@ -109,7 +110,11 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
   const contract = dataset.contract;
   const eventTime = contract.eventTimeColumn;
   const columns = contract.columns;
-  const typeOf = (name: string) => columns.find((c) => c.name === name)!.type;
+  const typeOf = (name: string) =>
+    defined(
+      columns.find((c) => c.name === name),
+      `column ${name} of dataset ${dataset.name}`,
+    ).type;
   const layout = dataset.layout;
 
   const sourceColumns = columns.map((c) => `  ${quote(c.name)} ${flinkType(c.type)}`);
@@ -200,7 +205,10 @@ export function streamSqlJob(dataset: PartitionedDataset): StreamSqlJob | undefi
 
 /** The partition-time pattern the commit trigger reads: the window's day (and hour). */
 function timestampPattern(keys: readonly PartitionKey[]): string {
-  const date = keys.find((k) => k.type === "date")!;
+  const date = defined(
+    keys.find((k) => k.type === "date"),
+    "the date partition key",
+  );
   const hour = keys.find((k) => k.type === "hour");
   return hour ? `$${date.name} $${hour.name}:00:00` : `$${date.name} 00:00:00`;
 }
@@ -224,14 +232,15 @@ function aggregate(m: StreamMeasure, primaryKey: readonly string[]): string {
         : `CONCAT_WS(${literal(KEY_SEPARATOR)}, ${primaryKey.map((k) => `CAST(${quote(k)} AS STRING)`).join(", ")})`;
     return `COUNT(DISTINCT ${key})`;
   }
-  const column = quote(m.column!);
+  const column = quote(defined(m.column, `the column of measure ${m.name}`));
   if (m.fn === "count_distinct") return `COUNT(DISTINCT ${column})`;
   return `${m.fn.toUpperCase()}(${column})`;
 }
 
 function measureType(m: StreamMeasure, columnType: string | undefined): { flinkType: string; glueType: string } {
   if (m.fn === "count" || m.fn === "count_distinct") return { flinkType: "BIGINT", glueType: "bigint" };
-  return { flinkType: flinkType(columnType!), glueType: columnType! };
+  const type = defined(columnType, `the column type of measure ${m.name}`);
+  return { flinkType: flinkType(type), glueType: type };
 }
 
 /** Flink SQL type of a contract column type. Timestamps carry a zone (the events' are UTC instants). */

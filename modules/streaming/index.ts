@@ -23,6 +23,7 @@ import type { StreamSqlConfig } from "../../environments/schema";
 import type { Catalog } from "../catalog";
 import type { EventStream } from "../ingestion/streaming";
 import type { Lake } from "../lake";
+import { defined } from "../shared/defined";
 import type { EncryptionKey } from "../shared/encryption-key";
 import { ValidationError } from "../shared/errors";
 import { ServiceRole } from "../shared/iam";
@@ -87,6 +88,7 @@ export class StreamSqlApplication extends Construct {
         `dataset ${dataset.name}: its stream's name is computed; the application's alarms need it literally`,
         this,
       );
+    const artifactsKey = defined(artifacts.encryptionKey, "the artifacts bucket's KMS key");
 
     // The package is built next to the synthesized stack by `npm run stream-sql:package` (it needs the
     // jar); terraform reads it at apply, so validate and plan work without it and apply names the missing file.
@@ -97,7 +99,7 @@ export class StreamSqlApplication extends Construct {
       sourceHash: pkg.contentHash,
       contentType: "application/zip",
       serverSideEncryption: "aws:kms",
-      kmsKeyId: artifacts.encryptionKey!.arn,
+      kmsKeyId: artifactsKey.arn,
       bucketKeyEnabled: true,
     });
 
@@ -135,7 +137,7 @@ export class StreamSqlApplication extends Construct {
       actions: ["s3:GetObject", "s3:GetObjectVersion"],
       resources: [`${artifacts.bucket.arn}/flink/packages/${pkg.contentHash}/*`],
     });
-    artifacts.encryptionKey!.grantDecrypt(this.role, "s3");
+    artifactsKey.grantDecrypt(this.role, "s3");
     this.role.addToPolicy({
       sid: "ApplicationLogs",
       actions: ["logs:DescribeLogStreams", "logs:PutLogEvents"],
@@ -227,7 +229,7 @@ export class StreamSqlApplication extends Construct {
       },
       cloudwatchLoggingOptions: { logStreamArn: `${this.logGroup.arn}:log-stream:${logStream.name}` },
       // The role's policy must allow reading the package and the stream before the application is created.
-      dependsOn: [this.role.inlinePolicy!, this.packageObject],
+      dependsOn: [defined(this.role.inlinePolicy, "the Flink application role's inline policy"), this.packageObject],
     });
   }
 }

@@ -162,6 +162,8 @@ export class Emulator {
       detached: options.detached,
     });
     closeSync(log);
+    const stdout = child.stdout;
+    if (!stdout) throw new Error("the emulator's stdout is not a pipe");
     const ready = await new Promise<ReadyLine>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
@@ -169,7 +171,7 @@ export class Emulator {
           new Error(`emulator did not start within ${(options.startTimeoutMs ?? 60_000) / 1000} s; see ${logFile}`),
         );
       }, options.startTimeoutMs ?? 60_000);
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: stdout });
       lines.once("line", (line) => {
         clearTimeout(timer);
         try {
@@ -186,7 +188,7 @@ export class Emulator {
     let emulator: Emulator;
     if (options.detached) {
       // Nothing more is read from it; let this process exit while it runs on.
-      child.stdout!.destroy();
+      stdout.destroy();
       child.removeAllListeners("exit");
       child.unref();
       emulator = new Emulator(undefined, ready, logFile, false);

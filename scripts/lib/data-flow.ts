@@ -14,6 +14,7 @@
  *    their roles reach (DynamoDB) or their configuration calls (HTTP APIs);
  *  - queries are the Athena, Redshift and QuickSight resources that reference the catalog.
  */
+import { defined } from "../../modules/shared/defined";
 import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
 export type Stage = "source" | "engine" | "zone" | "catalog" | "query";
@@ -128,15 +129,18 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   const byAddress = new Map(resources.map((r) => [r.address, r]));
   const inStack = new Set(byAddress.keys());
   const refs = new Map(resources.map((r) => [r.address, references(r.body).filter((a) => inStack.has(a))]));
+  // Every address looked up here is in the stack: one missing is a bug in this file, not in the stack.
+  const refsOf = (address: string) => defined(refs.get(address), `the references of ${address}`);
+  const resourceAt = (address: string) => defined(byAddress.get(address), `resource ${address}`);
   const referrers = new Map<string, StackResource[]>();
-  for (const r of resources) for (const a of refs.get(r.address)!) referrers.set(a, [...(referrers.get(a) ?? []), r]);
+  for (const r of resources) for (const a of refsOf(r.address)) referrers.set(a, [...(referrers.get(a) ?? []), r]);
   const access = roleAccess(resources, inStack);
 
   // Zones: buckets the catalog points at.
   const zones = new Set(
     resources
       .filter((r) => CATALOG_POINTERS.has(r.type))
-      .flatMap((r) => refs.get(r.address)!.filter((a) => a.startsWith("aws_s3_bucket."))),
+      .flatMap((r) => refsOf(r.address).filter((a) => a.startsWith("aws_s3_bucket."))),
   );
   const accessLogTargets = new Set(
     resources.filter((r) => r.type === "aws_s3_bucket_logging").flatMap((r) => references(r.body.target_bucket)),
@@ -148,6 +152,8 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   const edge = (from: string, to: string) => {
     if (from !== to) edges.set(`${from}>${to}`, { from, to });
   };
+  const nodeAt = (id: string) => defined(nodes.get(id), `flow node ${id}`);
+  const nodeIdOf = (address: string) => defined(nodeOf.get(address), `the flow node of ${address}`);
   const add = (node: FlowNode) => {
     nodes.set(node.id, node);
     node.resources.forEach((a) => nodeOf.set(a, node.id));
@@ -160,7 +166,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     const near = new Set(members);
     for (const a of members) {
       // Settings of the box's own component (a bucket's encryption configuration, a job's log group).
-      const self = byAddress.get(a)!;
+      const self = resourceAt(a);
       for (const r of referrers.get(a) ?? [])
         if (
           r.module === self.module &&
@@ -169,21 +175,18 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
           !(r.type in ENGINES)
         )
           near.add(r.address);
-      for (const b of refs.get(a)!)
-        if (!zones.has(b) && !(byAddress.get(b)!.type in ENGINES) && !b.startsWith("aws_iam_role.")) near.add(b);
+      for (const b of refsOf(a))
+        if (!zones.has(b) && !(resourceAt(b).type in ENGINES) && !b.startsWith("aws_iam_role.")) near.add(b);
     }
-    const keys = new Set([...near].flatMap((a) => [a, ...refs.get(a)!]).filter((a) => a.startsWith("aws_kms_key.")));
+    const keys = new Set([...near].flatMap((a) => [a, ...refsOf(a)]).filter((a) => a.startsWith("aws_kms_key.")));
     // An alarm watches a box directly, or through the event rule that counts its failures.
     const alarms = resources.filter(
       (r) =>
         ALARM_TYPES.has(r.type) &&
-        refs
-          .get(r.address)!
-          .some(
-            (a) =>
-              own.has(a) ||
-              (byAddress.get(a)!.type === "aws_cloudwatch_event_rule" && refs.get(a)!.some((b) => own.has(b))),
-          ),
+        refsOf(r.address).some(
+          (a) =>
+            own.has(a) || (resourceAt(a).type === "aws_cloudwatch_event_rule" && refsOf(a).some((b) => own.has(b))),
+        ),
     ).length;
     const starters = new Map<string, number>();
     for (const a of members)
@@ -198,7 +201,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
 
   // Zones, each with what the bucket itself carries.
   for (const address of [...zones].sort()) {
-    const bucket = byAddress.get(address)!;
+    const bucket = resourceAt(address);
     const around = referrers.get(address) ?? [];
     const lines = summarize([address]);
     const traits = [
@@ -236,14 +239,14 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   >();
   for (const r of resources.filter((x) => x.type in ENGINES)) {
     // The engine's roles: those it references, else those of its component (EMR names its runtime role per job run).
-    let roles = refs.get(r.address)!.filter((a) => a.startsWith("aws_iam_role."));
+    let roles = refsOf(r.address).filter((a) => a.startsWith("aws_iam_role."));
     if (roles.length === 0)
       roles = resources
         .filter((x) => x.type === "aws_iam_role" && x.module === r.module && x.component === r.component)
         .map((x) => x.address);
     const reads = new Set<string>();
     const writes = new Set<string>();
-    const secrets = new Set<string>(refs.get(r.address)!.filter((a) => a.startsWith("aws_secretsmanager_secret.")));
+    const secrets = new Set<string>(refsOf(r.address).filter((a) => a.startsWith("aws_secretsmanager_secret.")));
     const sources = new Set<string>();
     for (const role of roles) {
       const a = access.get(role);
@@ -253,8 +256,8 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
       a.secrets.forEach((s) => secrets.add(s));
       a.outside.forEach((s) => sources.add(`outside:${s}`));
     }
-    for (const b of refs.get(r.address)!) {
-      const type = byAddress.get(b)!.type;
+    for (const b of refsOf(r.address)) {
+      const type = resourceAt(b).type;
       if (type in SOURCES) sources.add(b);
       if (type === "aws_s3_bucket" && r.type === "aws_glue_crawler") reads.add(b);
       if (type === "aws_glue_catalog_database") writes.add(b);
@@ -266,7 +269,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     const support = [...new Set([...reads, ...writes])].filter(
       (b) => b.startsWith("aws_s3_bucket.") && !zones.has(b) && !accessLogTargets.has(b),
     );
-    const sourceKinds = [...sources].map((s) => (s.startsWith("outside:") ? s : byAddress.get(s)!.type)).sort();
+    const sourceKinds = [...sources].map((s) => (s.startsWith("outside:") ? s : resourceAt(s).type)).sort();
     // The script a job runs (the file name of the object its command points at) tells jobs apart.
     const script: string | undefined = references(r.body.command ?? {})
       .map((a) => byAddress.get(a))
@@ -297,7 +300,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   for (const db of resources.filter((r) => r.type === "aws_glue_catalog_database")) {
     const tables = (referrers.get(db.address) ?? []).filter((r) => r.type === "aws_glue_catalog_table");
     const governed = (referrers.get(db.address) ?? []).some((r) => r.type.startsWith("aws_lakeformation_"));
-    const zone = refs.get(db.address)!.find((a) => zones.has(a));
+    const zone = refsOf(db.address).find((a) => zones.has(a));
     const crawled = (referrers.get(db.address) ?? []).some((r) => r.type === "aws_glue_crawler");
     const tableLine = tables.length ? plural(tables.length, "table") : crawled ? "tables from the crawlers" : "";
     const lines = [[tableLine, governed ? "Lake Formation grants" : ""].filter(Boolean).join(" · ")].filter(Boolean);
@@ -305,11 +308,11 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     add({
       id,
       stage: "catalog",
-      title: `${zone ? byAddress.get(zone)!.component : db.path[db.path.length - 1]} database`,
+      title: `${zone ? resourceAt(zone).component : db.path[db.path.length - 1]} database`,
       lines,
       resources: [db.address, ...tables.map((t) => t.address)],
     });
-    if (zone) edge(nodeOf.get(zone)!, id);
+    if (zone) edge(nodeIdOf(zone), id);
   }
 
   let i = 0;
@@ -320,7 +323,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     const lines = [...(g.script ? [g.script] : []), ...summarize(g.members.map((m) => m.address))];
     const uses = [
       g.secrets ? plural(g.secrets, "secret") : "",
-      g.support.length ? `S3 ${g.support.map((b) => byAddress.get(b)!.component).join(", ")}` : "",
+      g.support.length ? `S3 ${g.support.map((b) => resourceAt(b).component).join(", ")}` : "",
     ].filter(Boolean);
     if (uses.length) lines.push(`uses ${uses.join(" · ")}`);
     add({
@@ -331,26 +334,26 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
       resources: g.members.map((m) => m.address),
     });
     for (const s of g.sources) {
-      const sid = `s_${sanitize(s.startsWith("outside:") ? s : byAddress.get(s)!.type)}`;
+      const sid = `s_${sanitize(s.startsWith("outside:") ? s : resourceAt(s).type)}`;
       if (!nodes.has(sid)) {
         const inside = !s.startsWith("outside:");
         add({
           id: sid,
           stage: "source",
-          title: inside ? SOURCES[byAddress.get(s)!.type] : s.slice("outside:".length),
+          title: inside ? SOURCES[resourceAt(s).type] : s.slice("outside:".length),
           lines: inside ? [] : ["outside the stack"],
           resources: [],
         });
       }
       if (!s.startsWith("outside:")) {
-        const node = nodes.get(sid)!;
+        const node = nodeAt(sid);
         if (!node.resources.includes(s)) node.resources.push(s);
         nodeOf.set(s, sid);
       }
       edge(sid, id);
     }
-    for (const b of g.reads) edge(nodeOf.get(b)!, id);
-    for (const b of g.writes) edge(id, nodeOf.get(b)!);
+    for (const b of g.reads) edge(nodeIdOf(b), id);
+    for (const b of g.writes) edge(id, nodeIdOf(b));
   }
   // In-stack sources: their count and summaries, once all their engines are known.
   for (const node of nodes.values()) {
@@ -387,14 +390,12 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
   for (const [title, members] of queryGroups) {
     const id = `q_${sanitize(title)}`;
     for (const m of members) {
-      for (const a of refs.get(m.address)!) {
+      for (const a of refsOf(m.address)) {
         const from = nodeOf.get(a);
         if (
           from &&
           from !== id &&
-          (nodes.get(from)!.stage === "catalog" ||
-            nodes.get(from)!.stage === "zone" ||
-            nodes.get(from)!.stage === "query")
+          (nodeAt(from).stage === "catalog" || nodeAt(from).stage === "zone" || nodeAt(from).stage === "query")
         )
           edge(from, id);
       }

@@ -11,6 +11,7 @@
  * module whose types are all unknown still gets a node (under "Other"), so it is listed.
  */
 import type { EnvironmentConfig } from "../../environments";
+import { defined } from "../../modules/shared/defined";
 import { buildDataFlow, renderDataFlow } from "./data-flow";
 import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
@@ -215,11 +216,12 @@ export function buildDiagram(json: TerraformJson): Diagram {
     let candidates = new Set<string>();
     for (const s of serviceResources) {
       if (s.module !== r.module) continue;
+      const node = defined(nodeOf.get(s.address), `the node of ${s.address}`);
       const len = commonPrefix(r.path, s.path);
       if (len > best) {
         best = len;
-        candidates = new Set([nodeOf.get(s.address)!]);
-      } else if (len === best && len > 1) candidates.add(nodeOf.get(s.address)!);
+        candidates = new Set([node]);
+      } else if (len === best && len > 1) candidates.add(node);
     }
     if (candidates.size === 1) nodeOf.set(r.address, [...candidates][0]);
   }
@@ -252,7 +254,7 @@ export function buildDiagram(json: TerraformJson): Diagram {
     for (const ref of references(r.body)) {
       const b = byAddress.has(ref) ? nodeOf.get(ref) : undefined;
       if (!b || a === b) continue;
-      const [ea, eb] = [nodes.get(a)!, nodes.get(b)!];
+      const [ea, eb] = [defined(nodes.get(a), `diagram node ${a}`), defined(nodes.get(b), `diagram node ${b}`)];
       if (ea.service?.noEdges || eb.service?.noEdges) continue;
       const [la, lb] = [LAYERS[ea.node.layer], LAYERS[eb.node.layer]];
       if (ea.node.layer === "network" || eb.node.layer === "network") continue;

@@ -179,11 +179,11 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
   }
   lines.push("");
 
-  const present = order.filter((e) => byEnv.has(e));
+  const present = order.flatMap((e) => byEnv.get(e) ?? []);
   const changedTypes = [
     ...new Set(
-      present.flatMap((e) =>
-        Object.entries(byEnv.get(e)!.byType)
+      present.flatMap((s) =>
+        Object.entries(s.byType)
           .filter(([, t]) => ACTIONS.some((a) => t[a] > 0))
           .map(([type]) => type),
       ),
@@ -191,10 +191,13 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
   ].sort();
   if (changedTypes.length > 0) {
     lines.push("**Change in resource count by type** (`+create ~update ±replace −delete`)", "");
-    lines.push(`| resource type | ${present.join(" | ")} |`, `| --- | ${present.map(() => "---").join(" | ")} |`);
+    lines.push(
+      `| resource type | ${present.map((s) => s.environment).join(" | ")} |`,
+      `| --- | ${present.map(() => "---").join(" | ")} |`,
+    );
     for (const type of changedTypes) {
-      const cells = present.map((env) => {
-        const t = byEnv.get(env)!.byType[type];
+      const cells = present.map((s) => {
+        const t = s.byType[type];
         if (!t || !ACTIONS.some((a) => t[a] > 0)) return "·";
         const parts = [
           t.create && `+${t.create}`,
@@ -209,14 +212,13 @@ export function renderSummaries(summaries: readonly PlanSummary[], options: Rend
     lines.push("");
   }
 
-  for (const env of present) {
-    const s = byEnv.get(env)!;
+  for (const s of present) {
     const detail = [
       ...listAddresses("Destroyed or replaced", s.destructive),
       ...listAddresses("Changed outside Terraform (drift)", s.drifted),
     ];
     if (detail.length === 0) continue;
-    lines.push(`<details><summary>${env}: addresses to review</summary>`, "", ...detail, "</details>", "");
+    lines.push(`<details><summary>${s.environment}: addresses to review</summary>`, "", ...detail, "</details>", "");
   }
   return `${lines.join("\n").trimEnd()}\n`;
 }

@@ -63,7 +63,6 @@ export function requireCheckov(): string {
   return CHECKOV;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type CheckovRecord = { check_id: string; check_name: string; resource: string; file_line_range: [number, number] };
 
 /** Runs checkov over one stack directory (its `cdk.tf.json`) and returns its raw report. */

@@ -10,6 +10,7 @@
  *  - attributes whose name says secret (password, secret, token, private key, …) holding a literal
  *    string instead of a reference.
  */
+import type { TerraformJson } from "./stacks";
 
 export interface SecretFinding {
   /** Where: "<type>.<name>.<attribute path>" in the JSON, or the file. */
@@ -42,8 +43,7 @@ function harmless(value: unknown): boolean {
 }
 
 /** Findings in one synthesized stack's JSON. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function findSecrets(json: Record<string, any>): SecretFinding[] {
+export function findSecrets(json: TerraformJson): SecretFinding[] {
   const out: SecretFinding[] = [];
   const visit = (value: unknown, path: string[]): void => {
     if (typeof value === "string") {

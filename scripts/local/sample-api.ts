@@ -49,9 +49,9 @@ export class SampleApi {
     routes: Record<string, (url: URL) => ScriptedResponse> = {},
     port = 0,
   ): Promise<SampleApi> {
-    let api: SampleApi | undefined;
-    const server = createServer((req, res) => api!.answer(req, res));
-    api = new SampleApi(server, scripts, routes);
+    const server = createServer();
+    const api = new SampleApi(server, scripts, routes);
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => api.answer(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, "127.0.0.1", resolve);

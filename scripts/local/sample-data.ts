@@ -16,6 +16,7 @@
  */
 import type { Column, DatasetContract } from "../../datasets";
 import type { PartitionSpec } from "../../environments";
+import { defined } from "../../modules/shared/defined";
 import { sampleRows, type Row } from "./postgres";
 
 export type BadReason =
@@ -54,7 +55,10 @@ export function sampleSet(
   ): { reason: BadReason; row: Row } => {
     const row: Record<string, Row[string]> = { ...good[i % good.length] };
     for (const key of contract.primaryKey) {
-      const column = contract.columns.find((c) => c.name === key)!;
+      const column = defined(
+        contract.columns.find((c) => c.name === key),
+        `primary key column ${key}`,
+      );
       row[key] = column.type === "int" || column.type === "bigint" ? 900_000 + i : `${String(row[key])}-bad-${reason}`;
     }
     change(row);

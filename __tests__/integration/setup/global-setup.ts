@@ -13,7 +13,6 @@ import { startLocalCloud, stateFileOf, type LocalCloud } from "../../../scripts/
 import { SHARED_CLOUD_MARKER, SHARED_CLOUD_VARIABLE } from "../../helpers/local-cloud";
 
 declare global {
-  // eslint-disable-next-line no-var
   var __dataplatLocalCloud: LocalCloud | undefined;
 }
 
