@@ -25,13 +25,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from dataplat_glue import processed_to_consumer, raw_to_processed  # noqa: E402
-from dataplat_glue.spark import configure  # noqa: E402
+from dataplat_glue import processed_to_consumer, raw_to_processed  # noqa: E402 - sys.path is set up first
+from dataplat_glue.spark import configure  # noqa: E402 - sys.path is set up first
 
 START = datetime.date(2024, 1, 1)
 DATASET = "orders"
@@ -65,7 +69,7 @@ def build_jar(work: Path) -> Path:
     return jar
 
 
-def session(jar: Path):
+def session(jar: Path) -> SparkSession:
     from pyspark.sql import SparkSession
 
     cores = os.cpu_count() or 2
@@ -141,7 +145,7 @@ def main() -> None:
     for n in range(max(histories) + 1):
         (pool / f"{day(n)}.json.gz").write_bytes(landing(n, ns.records_per_day))
 
-    def measured(fn) -> dict:
+    def measured(fn: Callable[[], int]) -> dict:
         hadoop_fs.clearStatistics()
         counting.reset()
         t = time.perf_counter()

@@ -46,10 +46,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_raw_to_processed import contract_for, generate  # noqa: E402
-from dataplat_glue import processed_to_consumer, raw_to_processed, rds_extract  # noqa: E402
-from dataplat_glue.contract import JobContract  # noqa: E402
-from dataplat_glue.spark import local_session  # noqa: E402
+from bench_raw_to_processed import contract_for, generate  # noqa: E402 - sys.path is set up first
+from dataplat_glue import processed_to_consumer, raw_to_processed, rds_extract  # noqa: E402 - sys.path is set up first
+from dataplat_glue.contract import JobContract  # noqa: E402 - sys.path is set up first
+from dataplat_glue.spark import local_session  # noqa: E402 - sys.path is set up first
 
 START = "2024-03-01"
 AS_OF = "2024-06-30T00:00:00Z"

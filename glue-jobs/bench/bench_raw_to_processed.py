@@ -34,14 +34,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from dataplat_glue import raw_to_processed  # noqa: E402
-from dataplat_glue.contract import JobContract  # noqa: E402
-from dataplat_glue.spark import local_session, struct_of  # noqa: E402
+from dataplat_glue import raw_to_processed  # noqa: E402 - sys.path is set up first
+from dataplat_glue.contract import JobContract  # noqa: E402 - sys.path is set up first
+from dataplat_glue.spark import local_session, struct_of  # noqa: E402 - sys.path is set up first
 
 
 def contract_for(env: str, dataset: str) -> dict:
@@ -73,7 +74,7 @@ def time_phases() -> dict[str, float]:
         target = owners[owner]
         original = getattr(target, attr)
 
-        def timed(*args, __original=original, __label=label, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def timed(*args: Any, __original: Callable[..., Any] = original, __label: str = label, **kwargs: Any) -> Any:
             t = time.perf_counter()
             try:
                 return __original(*args, **kwargs)
@@ -174,7 +175,7 @@ def main() -> None:
         fields = Path(f"/proc/{jvm_pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
-    def measured(fn) -> tuple[float, float]:
+    def measured(fn: Callable[[], None]) -> tuple[float, float]:
         t, c = time.perf_counter(), cpu()
         fn()
         return time.perf_counter() - t, cpu() - c
@@ -222,7 +223,9 @@ def main() -> None:
         for fn, acc in ((floor, floors), (job, jobs)) if i % 2 == 0 else ((job, jobs), (floor, floors)):
             acc.append(measured(fn))
     spark.stop()
-    med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+
+    def med(xs: list[tuple[float, float]], i: int) -> float:
+        return statistics.median(x[i] for x in xs)
 
     files = sum(len(p["files"]) for p in summary["processed"]["partitions"])
     figures = {

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from pyspark.sql import SparkSession
 
 from .manifest import hidden
+
+if TYPE_CHECKING:
+    from py4j.java_gateway import JavaObject
 
 
 def join(base: str, *parts: str) -> str:
@@ -48,10 +51,10 @@ class Storage:
         self._jvm = spark._jvm
         self._conf = spark._jsc.hadoopConfiguration()
 
-    def _path(self, uri: str):
+    def _path(self, uri: str) -> JavaObject:
         return self._jvm.org.apache.hadoop.fs.Path(uri)
 
-    def _fs(self, path):
+    def _fs(self, path: JavaObject) -> JavaObject:
         return path.getFileSystem(self._conf)
 
     def exists(self, uri: str) -> bool:

@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from support import ROOT
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def _export(env: str) -> dict:
@@ -36,7 +40,7 @@ def every_contract() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark() -> Iterator[SparkSession]:
     if shutil.which("java") is None:
         pytest.fail(
             "java is not on the PATH: install a JDK 17 (Glue 5.0's Java), e.g. `apt-get install openjdk-17-jre-headless`"

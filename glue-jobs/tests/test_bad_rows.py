@@ -4,15 +4,25 @@ case ends processed or in quarantine with its reason, and nothing is lost."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
+from pyspark.sql import SparkSession
 
-from bad_rows import CASES, MAX_RECORD_BYTES, corpus_files, markdown_table
+from bad_rows import CASES, Case, MAX_RECORD_BYTES, corpus_files, markdown_table
 from support import GLUE, quarantine_records, raw_to_processed, read_partitioned, write_lines
+
+#: One environment's corpus run: (env, run summary, quarantine records, processed rows by order_id).
+Corpus = tuple[str, dict, list[dict[str, Any]], dict[str, dict[str, Any]]]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def corpus(request, spark, contracts, tmp_path_factory):
+def corpus(
+    request: pytest.FixtureRequest,
+    spark: SparkSession,
+    contracts: dict[str, dict],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Corpus:
     env = request.param
     work = tmp_path_factory.mktemp(f"corpus-{env}")
     for name, lines in corpus_files().items():
@@ -24,7 +34,7 @@ def corpus(request, spark, contracts, tmp_path_factory):
     return env, summary, quarantine_records(work / "out" / "quarantine"), processed
 
 
-def test_corpus_is_big_enough():
+def test_corpus_is_big_enough() -> None:
     reasons = {c.outcome(env) for c in CASES for env in ("dev", "prod")} - {None}
     assert len([c for c in CASES if c.reason or c.prod_reason]) >= 12
     # every line-level reason code is exercised (unreadable_object is a whole object's: test_incremental.py)
@@ -34,7 +44,7 @@ def test_corpus_is_big_enough():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_case_outcome(corpus, case):
+def test_case_outcome(corpus: Corpus, case: Case) -> None:
     env, _, quarantined, processed = corpus
     reason = case.outcome(env)
     mine = [q for q in quarantined if q["record"] == case.line]
@@ -58,7 +68,7 @@ def test_case_outcome(corpus, case):
             assert case.order_id not in processed
 
 
-def test_counts_reconcile(corpus):
+def test_counts_reconcile(corpus: Corpus) -> None:
     env, summary, quarantined, processed = corpus
     lines = sum(len(v) for v in corpus_files().values())
     expected = Counter(c.outcome(env) for c in CASES if c.outcome(env))
@@ -70,7 +80,7 @@ def test_counts_reconcile(corpus):
     assert summary["unexpectedColumns"]["columns"] == {"Order_ID": 1, "coupon": 1}
 
 
-def test_messages_name_the_problem(corpus):
+def test_messages_name_the_problem(corpus: Corpus) -> None:
     env, _, quarantined, _ = corpus
     by_record = {q["record"]: q["message"] for q in quarantined}
     case = {c.id: c for c in CASES}
@@ -99,14 +109,14 @@ def test_messages_name_the_problem(corpus):
         )
 
 
-def test_readme_documents_the_corpus():
+def test_readme_documents_the_corpus() -> None:
     readme = (GLUE / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme, (
         "glue-jobs/README.md is out of date: paste `python glue-jobs/tests/bad_rows.py` into it"
     )
 
 
-def test_bad_inputs_page_table_is_the_corpus():
+def test_bad_inputs_page_table_is_the_corpus() -> None:
     page = (GLUE.parent / "docs" / "bad-inputs.md").read_text(encoding="utf-8")
     start, end = "<!-- generated:bad-inputs-glue:start -->", "<!-- generated:bad-inputs-glue:end -->"
     assert start in page and end in page, "docs/bad-inputs.md lost its bad-inputs-glue block"

@@ -4,22 +4,24 @@ handling — the pure parts, without Spark jobs."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from dataplat_glue.args import Arg, parse_as_of, resolve
 from dataplat_glue.contract import ConsumerView, ContractError, JobContract, json_name
 
 
 class TestContract:
-    def test_every_exported_contract_parses(self, contracts):
+    def test_every_exported_contract_parses(self, contracts: dict[str, dict]) -> None:
         for env, by_name in contracts.items():
             for name, data in by_name.items():
                 contract = JobContract.from_dict(data)
                 assert contract.name == name
                 assert contract.partition_names == (["dt", "region"] if env == "prod" else ["dt"])
 
-    def test_prod_orders(self, contracts):
+    def test_prod_orders(self, contracts: dict[str, dict]) -> None:
         c = JobContract.from_dict(contracts["prod"]["orders"])
         assert [(k.name, k.type, k.column, k.values, k.range_start) for k in c.partition_keys] == [
             ("dt", "date", "order_ts", None, "2024-01-01"),
@@ -38,7 +40,7 @@ class TestContract:
         assert (c.version_column, c.consumer.kind, c.consumer_table) == ("updated_at", "aggregate", "orders_daily")
         assert c.partition_path({"dt": "2024-05-01", "region": "eu"}) == "dt=2024-05-01/region=eu/"
 
-    def test_a_broken_contract_lists_every_problem(self, contracts):
+    def test_a_broken_contract_lists_every_problem(self, contracts: dict[str, dict]) -> None:
         data = copy.deepcopy(contracts["prod"]["orders"])
         data["primaryKey"] = ["nope"]
         data["versionColumn"] = "status"
@@ -57,12 +59,12 @@ class TestTheTwoViewsAgree:
     """The TypeScript export and the Python dataclasses name the same fields: a field added or renamed
     on one side only fails here, before a job drops or misreads it."""
 
-    def test_every_exported_contract_reads_back_to_the_same_json(self, every_contract):
+    def test_every_exported_contract_reads_back_to_the_same_json(self, every_contract: dict[str, dict]) -> None:
         for env, by_name in every_contract.items():
             for name, data in by_name.items():
                 assert JobContract.from_dict(data).to_dict() == data, f"{env}/{name}"
 
-    def test_a_field_only_one_side_knows_fails_the_comparison(self, every_contract):
+    def test_a_field_only_one_side_knows_fails_the_comparison(self, every_contract: dict[str, dict]) -> None:
         data = copy.deepcopy(next(iter(every_contract["dev"].values())))
         data["retentionDays"] = 7
         assert JobContract.from_dict(data).to_dict() != data
@@ -70,7 +72,7 @@ class TestTheTwoViewsAgree:
         data["columns"][0]["nullable"] = True
         assert JobContract.from_dict(data).to_dict() != data
 
-    def test_field_names_are_the_json_names_in_snake_case(self):
+    def test_field_names_are_the_json_names_in_snake_case(self) -> None:
         assert [
             json_name(f)
             for f in ("name", "primary_key", "event_time_column", "consumer_columns", "range_start", "group_by")
@@ -86,12 +88,14 @@ SPEC = [
 
 
 class TestArguments:
-    def test_local_mode_parses_the_same_names(self):
+    def test_local_mode_parses_the_same_names(self) -> None:
         args = resolve(["job.py", "--local", "--input_path", "/tmp/raw"], SPEC)
         assert args.local and args["input_path"] == "/tmp/raw" and args.flag("rebuild") is False
         assert args.run_id().startswith("local-")
 
-    def test_glue_mode_resolves_optional_arguments_only_when_given(self, monkeypatch, spark):
+    def test_glue_mode_resolves_optional_arguments_only_when_given(
+        self, monkeypatch: pytest.MonkeyPatch, spark: SparkSession
+    ) -> None:
         from glue_stub import GlueRecorder
 
         glue = GlueRecorder(spark)
@@ -122,7 +126,7 @@ class TestArguments:
         )
         assert (args.flag("rebuild"), args.run_id()) == (True, "sfn-1")
 
-    def test_a_folder_valued_summary_path_gives_each_run_its_own_file(self):
+    def test_a_folder_valued_summary_path_gives_each_run_its_own_file(self) -> None:
         spec = SPEC + [Arg("summary_path", "s", "x", required=False)]
         folder = resolve(
             ["job.py", "--local", "--input_path", "i", "--summary_path", "s3://q/ds/raw_to_processed/runs/"], spec
@@ -133,7 +137,7 @@ class TestArguments:
         assert given.run_file("summary_path", "exec-1") == "s3://q/ds/s.json"
         assert resolve(["job.py", "--local", "--input_path", "i"], spec).run_file("summary_path", "exec-1") is None
 
-    def test_as_of(self):
+    def test_as_of(self) -> None:
         assert parse_as_of("2024-06-01T00:00:00Z").isoformat() == "2024-06-01T00:00:00+00:00"
         assert parse_as_of("2024-06-01T02:00:00+02:00").utcoffset().total_seconds() == 7200
         with pytest.raises(ValueError, match="argument --as_of must be an ISO-8601 timestamp"):
@@ -141,7 +145,9 @@ class TestArguments:
 
 
 class TestCommit:
-    def test_partitions_are_replaced_with_stable_names_and_others_left_alone(self, spark, tmp_path):
+    def test_partitions_are_replaced_with_stable_names_and_others_left_alone(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
         from dataplat_glue.storage import Storage, commit_partitions
 
         staging, target = tmp_path / "staging", tmp_path / "target"
@@ -179,7 +185,7 @@ class TestCommit:
 
 
 @pytest.mark.parametrize("job", ["raw_to_processed", "processed_to_consumer", "rds_extract", "dynamodb_extract"])
-def test_the_readme_documents_every_argument(job):
+def test_the_readme_documents_every_argument(job: str) -> None:
     import importlib
     import re
 

@@ -8,8 +8,10 @@ import datetime as dt
 import gzip
 import json
 import time
+from typing import Any, Callable, Iterator
 
 import pytest
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 import emulator_support
@@ -18,13 +20,13 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_support.Emulator]:
     # AWS's 15-minute floor of a window, lowered to 2 s so the test need not wait; every other rule is AWS's.
     yield from emulator_support.running(tmp_path_factory, {"DATAPLAT_EMULATOR_MIN_INCREMENTAL_EXPORT_SECONDS": "2"})
 
 
 @pytest.fixture(scope="module")
-def table(emulator):
+def table(emulator: emulator_support.Emulator) -> dict[str, Any]:
     ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
     s3.create_bucket(Bucket="exports")
     arn = ddb.create_table(
@@ -39,7 +41,10 @@ def table(emulator):
     ddb.update_continuous_backups(
         TableName="things", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    item = lambda n, v: {"pk": {"S": f"p{n}"}, "sk": {"N": str(n)}, "v": {"S": v}}  # noqa: E731
+
+    def item(n: int, v: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"p{n}"}, "sk": {"N": str(n)}, "v": {"S": v}}
+
     for n in (1, 2, 3, 4):
         ddb.put_item(TableName="things", Item=item(n, "a"))
     time.sleep(0.1)
@@ -83,11 +88,11 @@ def table(emulator):
     return {"arn": arn, "start": start, "end": end}
 
 
-def read(s3, key):
+def read(s3: BaseClient, key: str) -> bytes:
     return s3.get_object(Bucket="exports", Key=key)["Body"].read()
 
 
-def export(ddb, **request):
+def export(ddb: BaseClient, **request: Any) -> dict[str, Any]:
     started = ddb.export_table_to_point_in_time(S3Bucket="exports", ExportFormat="DYNAMODB_JSON", **request)[
         "ExportDescription"
     ]
@@ -97,7 +102,7 @@ def export(ddb, **request):
     return described
 
 
-def data_lines(s3, described):
+def data_lines(s3: BaseClient, described: dict[str, Any]) -> tuple[dict, list[dict], list[dict]]:
     summary = json.loads(read(s3, described["ExportManifest"]))
     files = [json.loads(line) for line in read(s3, summary["manifestFilesS3Key"]).decode().splitlines()]
     lines = [json.loads(x) for f in files for x in gzip.decompress(read(s3, f["dataFileS3Key"])).decode().splitlines()]
@@ -105,7 +110,9 @@ def data_lines(s3, described):
     return summary, files, lines
 
 
-def test_a_full_export_at_a_past_time_holds_the_table_as_it_was_then(emulator, table):
+def test_a_full_export_at_a_past_time_holds_the_table_as_it_was_then(
+    emulator: emulator_support.Emulator, table: dict[str, Any]
+) -> None:
     ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
     described = export(ddb, TableArn=table["arn"], S3Prefix="full", ExportTime=table["start"])
     assert described["ExportArn"].startswith(f"{table['arn']}/export/") and described["ExportType"] == "FULL_EXPORT"
@@ -126,7 +133,9 @@ def test_a_full_export_at_a_past_time_holds_the_table_as_it_was_then(emulator, t
         read(s3, f"{root}/{name}")
 
 
-def test_an_incremental_export_holds_each_changed_item_once_with_its_images(emulator, table):
+def test_an_incremental_export_holds_each_changed_item_once_with_its_images(
+    emulator: emulator_support.Emulator, table: dict[str, Any]
+) -> None:
     ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
     described = export(
         ddb,
@@ -157,7 +166,7 @@ def test_an_incremental_export_holds_each_changed_item_once_with_its_images(emul
     assert all(table["start"].timestamp() * 1e6 <= m < table["end"].timestamp() * 1e6 for m in micros)
 
 
-def test_new_images_only_leaves_old_images_out(emulator, table):
+def test_new_images_only_leaves_old_images_out(emulator: emulator_support.Emulator, table: dict[str, Any]) -> None:
     ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
     described = export(
         ddb,
@@ -212,7 +221,12 @@ def test_new_images_only_leaves_old_images_out(emulator, table):
         (lambda t: {}, "ExportFromTime is required"),
     ],
 )
-def test_an_incremental_export_keeps_aws_rules(emulator, table, request_, message):
+def test_an_incremental_export_keeps_aws_rules(
+    emulator: emulator_support.Emulator,
+    table: dict[str, Any],
+    request_: Callable[[dict[str, Any]], dict[str, Any]],
+    message: str,
+) -> None:
     with pytest.raises(ClientError, match=message):
         emulator.client("dynamodb").export_table_to_point_in_time(
             TableArn=table["arn"],
@@ -223,7 +237,7 @@ def test_an_incremental_export_keeps_aws_rules(emulator, table, request_, messag
         )
 
 
-def test_a_table_without_point_in_time_recovery_cannot_be_exported(emulator):
+def test_a_table_without_point_in_time_recovery_cannot_be_exported(emulator: emulator_support.Emulator) -> None:
     ddb = emulator.client("dynamodb")
     arn = ddb.create_table(
         TableName="no-pitr",
@@ -235,7 +249,7 @@ def test_a_table_without_point_in_time_recovery_cannot_be_exported(emulator):
         ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports", S3Prefix="x")
 
 
-def test_the_module_refuses_another_moto_version(monkeypatch):
+def test_the_module_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     import moto

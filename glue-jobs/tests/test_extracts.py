@@ -10,13 +10,17 @@ import shutil
 import time
 from pathlib import Path
 from decimal import Decimal
+from typing import Any, Iterator
 
 import pytest
+from botocore.client import BaseClient
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dataplat_glue import dynamodb_extract, rds_extract
 from dataplat_glue.contract import JobContract
 from dataplat_glue.ddb_json import DynamoJsonError, export_line_to_json, number, parse_export_line, unmarshal_value
+from dataplat_glue.storage import CommittedPartition, Storage
 import emulator_support
 from glue_stub import GlueRecorder
 from support import GLUE, files, raw_to_processed, read_partitioned, run_job, write_lines
@@ -27,7 +31,7 @@ UTC = dt.timezone.utc
 
 
 class TestDynamoJson:
-    def test_a_sample_export_unmarshals_to_plain_json(self):
+    def test_a_sample_export_unmarshals_to_plain_json(self) -> None:
         lines = [json.loads(export_line_to_json(x)) for x in SAMPLE.read_text().splitlines()]
         assert lines[0] == {
             "address": {"city": "London", "zip": None},
@@ -62,7 +66,7 @@ class TestDynamoJson:
             ("3.14159265358979323846", "3.14159265358979323846"),
         ],
     )
-    def test_numbers(self, text, value):
+    def test_numbers(self, text: str, value: int | float | str) -> None:
         assert number(text) == value and type(number(text)) is type(value)
 
     @pytest.mark.parametrize(
@@ -74,11 +78,11 @@ class TestDynamoJson:
             ({"S": "a", "N": "1"}, "balance: expected one type descriptor"),
         ],
     )
-    def test_bad_values_name_the_attribute(self, value, message):
+    def test_bad_values_name_the_attribute(self, value: dict[str, str], message: str) -> None:
         with pytest.raises(DynamoJsonError, match=message.replace("(", r"\(")):
             unmarshal_value(value, "balance")
 
-    def test_incremental_lines_carry_new_versions_and_deletions(self):
+    def test_incremental_lines_carry_new_versions_and_deletions(self) -> None:
         meta = {"Metadata": {"WriteTimestampMicros": {"N": "1714564800000000"}}, "Keys": {"customer_id": {"S": "c-1"}}}
         old = {"customer_id": {"S": "c-1"}, "tier": {"S": "silver"}}
         new = {"customer_id": {"S": "c-1"}, "tier": {"S": "gold"}}
@@ -114,20 +118,20 @@ class TestDynamoJson:
 class TestExportPlan:
     NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
-    def test_the_first_run_exports_the_whole_table_now(self):
+    def test_the_first_run_exports_the_whole_table_now(self) -> None:
         assert dynamodb_extract.plan_exports(None, self.NOW, 7) == [{"type": "FULL_EXPORT", "exportTime": self.NOW}]
 
-    def test_later_runs_export_from_the_last_end_to_now(self):
+    def test_later_runs_export_from_the_last_end_to_now(self) -> None:
         history = {"exportedTo": "2024-05-10T11:00:00Z"}
         assert dynamodb_extract.plan_exports(history, self.NOW, 7) == [
             {"type": "INCREMENTAL_EXPORT", "from": dt.datetime(2024, 5, 10, 11, 0, tzinfo=UTC), "to": self.NOW}
         ]
 
-    def test_less_than_fifteen_minutes_after_the_last_export_there_is_nothing_to_export(self):
+    def test_less_than_fifteen_minutes_after_the_last_export_there_is_nothing_to_export(self) -> None:
         assert dynamodb_extract.plan_exports({"exportedTo": "2024-05-10T11:45:01Z"}, self.NOW, 7) == []
         assert len(dynamodb_extract.plan_exports({"exportedTo": "2024-05-10T11:45:00Z"}, self.NOW, 7)) == 1
 
-    def test_a_long_gap_is_caught_up_in_windows_of_at_most_a_day(self):
+    def test_a_long_gap_is_caught_up_in_windows_of_at_most_a_day(self) -> None:
         windows = dynamodb_extract.plan_exports({"exportedTo": "2024-05-07T00:00:00Z"}, self.NOW, 7)
         assert [(w["from"].isoformat(), w["to"].isoformat()) for w in windows] == [
             ("2024-05-07T00:00:00+00:00", "2024-05-08T00:00:00+00:00"),
@@ -140,7 +144,7 @@ class TestExportPlan:
         )  # the next run goes on
 
 
-def gzipped_export(tmp_path):
+def gzipped_export(tmp_path: Path) -> Path:
     target = tmp_path / "export"
     shutil.copytree(EXPORT, target)
     data = next(target.rglob("sample.json"))
@@ -149,7 +153,9 @@ def gzipped_export(tmp_path):
     return target
 
 
-def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
+def test_dynamodb_extract_lands_raw_then_processes(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     contract = contracts["prod"]["customers"]
     summary = run_job(
         dynamodb_extract,
@@ -199,7 +205,9 @@ def test_dynamodb_extract_lands_raw_then_processes(spark, contracts, tmp_path):
     }
 
 
-def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark, contracts, tmp_path):
+def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     contract = contracts["dev"]["customers"]
     export = gzipped_export(tmp_path)
     for run_id in ("run-1", "run-2", "run-2"):
@@ -214,7 +222,9 @@ def test_raw_files_of_one_run_are_replaced_by_its_rerun_and_kept_by_others(spark
     ]
 
 
-def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(spark, contracts, tmp_path):
+def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     from dataplat_glue.extract import default_staging
 
     assert default_staging("s3://dataplat-dev-raw/customers/") == "s3://dataplat-dev-raw/_staging/customers/"
@@ -228,7 +238,7 @@ def test_an_extract_stages_beside_the_dataset_folder_and_leaves_nothing_in_it(sp
 
     real = extract.commit_partitions
 
-    def spy(storage, staging, target, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def spy(storage: Storage, staging: str, target: str, *args: Any, **kwargs: Any) -> list[CommittedPartition]:
         seen.append(staging)
         return real(storage, staging, target, *args, **kwargs)
 
@@ -282,13 +292,13 @@ class TestRds:
         ),
     ]
 
-    def table(self, spark, contract):
+    def table(self, spark: SparkSession, contract: dict) -> DataFrame:
         from dataplat_glue.spark import struct_of
 
         schema = struct_of(JobContract.from_dict(contract).columns)
         return spark.createDataFrame(self.ROWS, schema).withColumn("internal_note", F.lit("x"))
 
-    def test_jdbc_options_read_incrementally_by_the_version_column(self, contracts):
+    def test_jdbc_options_read_incrementally_by_the_version_column(self, contracts: dict[str, dict]) -> None:
         contract = JobContract.from_dict(contracts["prod"]["orders"])
         assert rds_extract.jdbc_options(contract, "dataplat-prod-orders-db", "public.orders", hash_partitions="8") == {
             "useConnectionProperties": "true",
@@ -300,7 +310,7 @@ class TestRds:
             "hashpartitions": "8",
         }
 
-    def test_rows_are_shaped_as_raw_json(self, spark, contracts):
+    def test_rows_are_shaped_as_raw_json(self, spark: SparkSession, contracts: dict[str, dict]) -> None:
         contract = JobContract.from_dict(contracts["prod"]["orders"])
         shaped = [
             json.loads(r["value"])
@@ -319,7 +329,9 @@ class TestRds:
         }
         assert shaped[2]["customer_id"] is None  # nulls are kept, so raw → processed can reject them
 
-    def test_glue_path_uses_the_connection_and_commits_the_bookmark(self, spark, contracts, tmp_path, monkeypatch):
+    def test_glue_path_uses_the_connection_and_commits_the_bookmark(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         glue = GlueRecorder(spark, self.table(spark, contracts["prod"]["orders"]))
         glue.install(monkeypatch)
         contract = contracts["prod"]["orders"]
@@ -354,7 +366,9 @@ class TestRds:
         assert sorted(r["order_id"] for r in read_partitioned(tmp_path / "out" / "processed")) == ["o-1", "o-2"]
         assert out["quarantined"]["byReason"] == {"missing_required": 1}
 
-    def test_glue_path_without_a_connection_fails_clearly(self, spark, contracts, tmp_path, monkeypatch):
+    def test_glue_path_without_a_connection_fails_clearly(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         GlueRecorder(spark, None).install(monkeypatch)
         with pytest.raises(ValueError, match="rds_extract: --connection_name is required in Glue"):
             rds_extract.main(
@@ -369,7 +383,9 @@ class TestRds:
                 ]
             )
 
-    def test_local_run_reads_a_table_dump(self, spark, contracts, tmp_path):
+    def test_local_run_reads_a_table_dump(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         dump = [
             {
                 "order_id": "o-9",
@@ -397,7 +413,7 @@ class TestRds:
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator_support.Emulator]:
     # The emulator enforces AWS's export rules; only the 15-minute floor of a window is lowered, so
     # a test need not wait a quarter of an hour between two exports.
     yield from emulator_support.running(tmp_path_factory, {"DATAPLAT_EMULATOR_MIN_INCREMENTAL_EXPORT_SECONDS": "1"})
@@ -417,7 +433,7 @@ class TestDynamoExportsAgainstTheEmulator:
             "updated_at": {"S": updated_at},
         }
 
-    def setup(self, emulator, name: str):
+    def setup(self, emulator: emulator_support.Emulator, name: str) -> tuple[BaseClient, BaseClient, str]:
         ddb, s3 = emulator.client("dynamodb"), emulator.client("s3")
         table = ddb.create_table(
             TableName=name,
@@ -432,7 +448,9 @@ class TestDynamoExportsAgainstTheEmulator:
             s3.create_bucket(Bucket=bucket)
         return ddb, s3, table["TableDescription"]["TableArn"]
 
-    def run(self, spark, contract, arn, name, tmp_path, run_id, **extra):
+    def run(
+        self, spark: SparkSession, contract: dict, arn: str, name: str, tmp_path: Path, run_id: str, **extra: Any
+    ) -> dict:
         return run_job(
             dynamodb_extract,
             spark,
@@ -447,7 +465,7 @@ class TestDynamoExportsAgainstTheEmulator:
             **extra,
         )
 
-    def raw_records(self, root, run_id):
+    def raw_records(self, root: Path, run_id: str) -> list[dict]:
         return sorted(
             (
                 json.loads(line)
@@ -459,8 +477,13 @@ class TestDynamoExportsAgainstTheEmulator:
         )
 
     def test_a_full_export_then_an_incremental_one_lands_only_what_changed(
-        self, spark, contracts, tmp_path, emulator, monkeypatch
-    ):
+        self,
+        spark: SparkSession,
+        contracts: dict[str, dict],
+        tmp_path: Path,
+        emulator: emulator_support.Emulator,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         for key, value in emulator.env().items():
             monkeypatch.setenv(key, value)
         ddb, s3, arn = self.setup(emulator, "profiles-a")
@@ -521,7 +544,14 @@ class TestDynamoExportsAgainstTheEmulator:
             == export["to"]
         )
 
-    def test_a_run_that_fails_exports_the_same_window_again(self, spark, contracts, tmp_path, emulator, monkeypatch):
+    def test_a_run_that_fails_exports_the_same_window_again(
+        self,
+        spark: SparkSession,
+        contracts: dict[str, dict],
+        tmp_path: Path,
+        emulator: emulator_support.Emulator,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         for key, value in emulator.env().items():
             monkeypatch.setenv(key, value)
         ddb, s3, arn = self.setup(emulator, "profiles-b")
@@ -540,7 +570,9 @@ class TestDynamoExportsAgainstTheEmulator:
         retried = self.run(spark, contract, arn, "profiles-b", tmp_path, "r3", deletions_path=tmp_path / "deletions")
         assert retried["exports"][0]["from"] == first["exportedTo"] and retried["deleted"] == 1
 
-    def test_without_history_or_input_the_job_says_what_it_needs(self, spark, contracts, tmp_path):
+    def test_without_history_or_input_the_job_says_what_it_needs(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         with pytest.raises(ValueError, match="--state_path is required"):
             run_job(
                 dynamodb_extract,

@@ -13,6 +13,9 @@ import importlib
 import importlib.util
 import json
 import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Iterator
 
 import duckdb
 import pytest
@@ -24,7 +27,7 @@ PACKAGE = "emulator_awsglue_under_test"
 
 
 @pytest.fixture(scope="module")
-def runtime():
+def runtime() -> Iterator[dict[str, ModuleType]]:
     spec = importlib.util.spec_from_file_location(
         PACKAGE, RUNTIME / "__init__.py", submodule_search_locations=[str(RUNTIME)]
     )
@@ -37,7 +40,7 @@ def runtime():
         del sys.modules[name]
 
 
-def test_get_resolved_options_returns_the_asked_arguments_and_ignores_the_rest(runtime):
+def test_get_resolved_options_returns_the_asked_arguments_and_ignores_the_rest(runtime: dict[str, ModuleType]) -> None:
     argv = [
         "script.py",
         "--JOB_ID",
@@ -59,7 +62,9 @@ def test_get_resolved_options_returns_the_asked_arguments_and_ignores_the_rest(r
     }
 
 
-def test_get_resolved_options_exits_on_a_missing_argument(runtime, capsys):
+def test_get_resolved_options_exits_on_a_missing_argument(
+    runtime: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         runtime["utils"].getResolvedOptions(["script.py", "--JOB_NAME", "x"], ["JOB_NAME", "connection_name"])
     assert "--connection_name" in capsys.readouterr().err
@@ -74,8 +79,8 @@ def test_get_resolved_options_exits_on_a_missing_argument(runtime, capsys):
     ],
 )
 def test_bookmark_predicate_selects_rows_past_the_committed_keys_in_lexicographic_order(
-    runtime, op, committed, expected
-):
+    runtime: dict[str, ModuleType], op: str, committed: list[str], expected: list[str]
+) -> None:
     db = duckdb.connect()
     db.execute("CREATE TABLE t (day varchar, tie varchar)")
     db.execute(
@@ -86,7 +91,7 @@ def test_bookmark_predicate_selects_rows_past_the_committed_keys_in_lexicographi
     assert [r[0] for r in rows] == expected
 
 
-def test_bookmark_predicate_quotes_values(runtime):
+def test_bookmark_predicate_quotes_values(runtime: dict[str, ModuleType]) -> None:
     db = duckdb.connect()
     db.execute("CREATE TABLE t (k varchar)")
     db.execute("INSERT INTO t VALUES ('a''b'), ('a''c')")
@@ -95,7 +100,7 @@ def test_bookmark_predicate_quotes_values(runtime):
     ).fetchall() == [("a'c",)]
 
 
-def test_dynamodb_json_is_unnested_into_plain_values(runtime):
+def test_dynamodb_json_is_unnested_into_plain_values(runtime: dict[str, ModuleType]) -> None:
     plain = runtime["context"]._plain
     item = {
         "M": {
@@ -125,7 +130,9 @@ def test_dynamodb_json_is_unnested_into_plain_values(runtime):
         plain({"X": 1})
 
 
-def test_job_commit_hands_the_read_states_to_the_emulator(runtime, tmp_path, monkeypatch):
+def test_job_commit_hands_the_read_states_to_the_emulator(
+    runtime: dict[str, ModuleType], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_file, out = tmp_path / "run.json", tmp_path / "bookmark-out.json"
     run_file.write_text(
         json.dumps(
@@ -155,7 +162,9 @@ def test_job_commit_hands_the_read_states_to_the_emulator(runtime, tmp_path, mon
     }
 
 
-def test_bookmarks_off_give_no_state(runtime, tmp_path, monkeypatch):
+def test_bookmarks_off_give_no_state(
+    runtime: dict[str, ModuleType], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_file = tmp_path / "run.json"
     run_file.write_text(
         json.dumps({"jobName": "x", "bookmarkOption": "job-bookmark-disable", "bookmark": {"src": {"values": ["1"]}}})
@@ -165,7 +174,9 @@ def test_bookmarks_off_give_no_state(runtime, tmp_path, monkeypatch):
     assert runtime["_run"].bookmark_state("src") is None
 
 
-def test_outside_an_emulated_run_the_runtime_says_how_to_run_a_job(runtime, monkeypatch):
+def test_outside_an_emulated_run_the_runtime_says_how_to_run_a_job(
+    runtime: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DATAPLAT_GLUE_RUN", raising=False)
     monkeypatch.setattr(runtime["_run"], "_RUN", None)
     with pytest.raises(RuntimeError, match="start-job-run"):

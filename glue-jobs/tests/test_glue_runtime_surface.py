@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 from support import ROOT
@@ -84,13 +83,13 @@ class UsageScanner(ast.NodeVisitor):
         self.used: set[str] = set()
         self.missing: set[str] = set()
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802 - ast.NodeVisitor's method name
         if node.module and (node.module == "awsglue" or node.module.startswith("awsglue.")):
             for alias in node.names:
                 self.bindings[alias.asname or alias.name] = (node.module, alias.name)
                 self.used.add(f"{node.module}.{alias.name}")
 
-    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802
+    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802 - ast.NodeVisitor's method name
         for alias in node.names:
             if alias.name == "awsglue" or alias.name.startswith("awsglue."):
                 self.missing.add(f"import {alias.name} (import names from awsglue modules, which this scan follows)")
@@ -122,14 +121,14 @@ class UsageScanner(ast.NodeVisitor):
             return members[node.attr]
         return None
 
-    def visit_Assign(self, node: ast.Assign) -> None:  # noqa: N802
+    def visit_Assign(self, node: ast.Assign) -> None:  # noqa: N802 - ast.NodeVisitor's method name
         self.generic_visit(node)
         kind = self.type_of(node.value)
         for target in node.targets:
             if isinstance(target, ast.Name) and kind:
                 self.types[target.id] = kind
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:  # noqa: N802
+    def visit_Attribute(self, node: ast.Attribute) -> None:  # noqa: N802 - ast.NodeVisitor's method name
         self.type_of(node)
         self.generic_visit(node)
 
@@ -169,7 +168,7 @@ def job_sources() -> dict[str, str]:
     return {str(p.relative_to(ROOT)): p.read_text() for p in sorted(files)}
 
 
-def test_every_awsglue_call_of_the_jobs_is_implemented_by_the_local_runtime():
+def test_every_awsglue_call_of_the_jobs_is_implemented_by_the_local_runtime() -> None:
     used, missing = scan(job_sources())
     assert not missing, "the jobs use awsglue names the emulator's runtime does not implement:\n" + "\n".join(
         sorted(missing)
@@ -188,7 +187,7 @@ def test_every_awsglue_call_of_the_jobs_is_implemented_by_the_local_runtime():
     } <= used
 
 
-def test_a_call_the_runtime_lacks_is_reported():
+def test_a_call_the_runtime_lacks_is_reported() -> None:
     source = (
         "from awsglue.context import GlueContext\n"
         "from awsglue.transforms import ApplyMapping\n"

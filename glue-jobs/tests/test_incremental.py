@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from dataplat_glue import manifest
 from support import (
@@ -36,7 +37,12 @@ def land(root: Path, dataset: str, day: str, name: str, lines: list[str]) -> str
 
 
 def pipeline(
-    spark, contract: dict, work: Path, run_id: str, keys: list[str] | None = None, reprocess: dict | None = None
+    spark: SparkSession,
+    contract: dict,
+    work: Path,
+    run_id: str,
+    keys: list[str] | None = None,
+    reprocess: dict | None = None,
 ) -> tuple[dict, dict]:
     """One execution: manifest → raw_to_processed → processed_to_consumer over the touched partitions."""
     from dataplat_glue import processed_to_consumer
@@ -83,7 +89,7 @@ class TestExactlyOnce:
     run does not touch keep their files (same inode and mtime: not rewritten)."""
 
     @pytest.fixture
-    def batches(self, tmp_path):
+    def batches(self, tmp_path: Path) -> tuple[Path, list[str], list[str]]:
         raw = tmp_path / "raw"
         a = [
             land(raw, "orders", DAY1, "a.json.gz", orders_day(DAY1, range(1, 6))),
@@ -100,14 +106,20 @@ class TestExactlyOnce:
         ]
         return raw, a, b
 
-    def copy(self, tmp_path, raw, name) -> Path:
+    def copy(self, tmp_path: Path, raw: Path, name: str) -> Path:
         import shutil
 
         work = tmp_path / name
         shutil.copytree(raw, work / "raw")
         return work
 
-    def test_redelivery_order_and_overlap_converge(self, spark, contracts, tmp_path, batches):
+    def test_redelivery_order_and_overlap_converge(
+        self,
+        spark: SparkSession,
+        contracts: dict[str, dict],
+        tmp_path: Path,
+        batches: tuple[Path, list[str], list[str]],
+    ) -> None:
         contract = contracts["prod"]["orders"]
         raw, a, b = batches
         once = self.copy(tmp_path, raw, "once")
@@ -147,7 +159,9 @@ class TestExactlyOnce:
         ]
         assert before and stamps_before_overlap
 
-    def test_a_late_version_of_a_day_1_record_lands_on_day_30(self, spark, contracts, tmp_path):
+    def test_a_late_version_of_a_day_1_record_lands_on_day_30(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         contract = contracts["prod"]["orders"]
         raw = tmp_path / "raw"
         day1 = land(raw, "orders", DAY1, "a.json.gz", orders_day(DAY1, range(1, 5)))
@@ -177,7 +191,9 @@ class TestExactlyOnce:
         pipeline(spark, contract, tmp_path / "once", "all", [day1, day2, late])
         assert state(tmp_path) == state(tmp_path / "once")
 
-    def test_current_state_supersedes_a_stored_version_of_a_profile(self, spark, contracts, tmp_path):
+    def test_current_state_supersedes_a_stored_version_of_a_profile(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         # A profile is partitioned by its sign-up time, which changes never: the day-30 version
         # replaces the day-1 one in place, and processed holds one row per customer.
         contract = contracts["prod"]["customers"]
@@ -221,7 +237,9 @@ class TestExactlyOnce:
         assert state(tmp_path) == before
         assert summary["quarantined"]["byReason"] == {"duplicate_superseded": 1}
 
-    def test_an_event_log_keeps_every_version(self, spark, contracts, tmp_path):
+    def test_an_event_log_keeps_every_version(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         contract = {**contracts["dev"]["orders"], "processed": "event-log"}
         raw = tmp_path / "raw"
         v1 = line(order(1))
@@ -236,7 +254,9 @@ class TestExactlyOnce:
 
 
 class TestWhatARunReads:
-    def test_the_manifest_bounds_what_is_read(self, spark, contracts, tmp_path):
+    def test_the_manifest_bounds_what_is_read(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         raw = tmp_path / "raw"
         key = land(raw, "orders", DAY1, "a.json.gz", orders_day(DAY1, range(1, 3)))
         # A broken object beside it, not in the manifest: never opened, so never quarantined.
@@ -251,7 +271,9 @@ class TestWhatARunReads:
             "records": 2,
         }
 
-    def test_a_reprocess_range_lists_only_its_days(self, spark, contracts, tmp_path):
+    def test_a_reprocess_range_lists_only_its_days(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         raw = tmp_path / "raw"
         keys = [land(raw, "orders", d, "a.json.gz", orders_day(d, range(1, 3))) for d in (DAY1, DAY2, "2024-05-03")]
         (raw / "orders" / "dt=2024-05-04").mkdir()
@@ -266,14 +288,16 @@ class TestWhatARunReads:
         assert [o["key"] for o in everything["objects"]["byObject"]] == keys + ["orders/dt=2024-05-04/broken.json.gz"]
         assert everything["objects"]["unreadable"] == 1
 
-    def test_an_empty_touched_list_rebuilds_nothing(self, spark, contracts, tmp_path):
+    def test_an_empty_touched_list_rebuilds_nothing(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         key = land(tmp_path / "raw", "orders", DAY1, "empty.json.gz", [])
         summary, consumer = pipeline(spark, contracts["dev"]["orders"], tmp_path, "r1", [key])
         assert summary["touched"] == [] and summary["objects"]["empty"] == 1
         assert consumer["consumer"]["partitions"] == [] and consumer["input"]["partitions"] == []
         assert not (tmp_path / "out" / "consumer").exists()
 
-    def test_argument_errors(self, spark, contracts, tmp_path):
+    def test_argument_errors(self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
         contract = contracts["dev"]["orders"]
         with pytest.raises(ValueError, match=r"give exactly one of --manifest_path .* \(neither was given\)"):
             raw_to_processed(spark, contract, None, tmp_path / "out")
@@ -293,7 +317,7 @@ class TestWhatARunReads:
 
 
 class TestManifestShapes:
-    def test_a_batch_an_event_and_reprocess_requests(self):
+    def test_a_batch_an_event_and_reprocess_requests(self) -> None:
         assert manifest.parse('[{"key": "d/b"}, {"key": "d/a"}, {"key": "d/b"}]') == manifest.Request(
             kind="batch", keys=("d/b", "d/a")
         )
@@ -321,13 +345,15 @@ class TestManifestShapes:
             ('{"detail": {}}', "without detail.object.key or reprocess"),
         ],
     )
-    def test_errors_name_the_problem(self, text, message):
+    def test_errors_name_the_problem(self, text: str, message: str) -> None:
         with pytest.raises(manifest.ManifestError, match=message):
             manifest.parse(text, "manifest m.json")
 
 
 class TestUnreadableObjects:
-    def test_an_unreadable_object_is_set_aside_and_its_siblings_processed(self, spark, contracts, tmp_path):
+    def test_an_unreadable_object_is_set_aside_and_its_siblings_processed(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         raw = tmp_path / "raw"
         good = land(raw, "orders", DAY1, "good.json.gz", orders_day(DAY1, range(1, 4)))
         whole = gzip.compress(("\n".join(orders_day(DAY1, range(10, 200))) + "\n").encode(), mtime=0)
@@ -379,7 +405,9 @@ class TestUnreadableObjects:
             "not json",
         )
 
-    def test_a_redelivered_batch_records_each_rejected_line_once(self, spark, contracts, tmp_path):
+    def test_a_redelivered_batch_records_each_rejected_line_once(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         raw = tmp_path / "raw"
         a = land(raw, "orders", DAY1, "a.json", [line(order(1)), "oops", line(order(2, amount="x"))])
         b = land(raw, "orders", DAY2, "b.json", ["{]"])

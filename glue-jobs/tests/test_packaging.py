@@ -8,19 +8,20 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import build_package  # glue-jobs/build_package.py
 from support import GLUE, ROOT, files, line, order, write_lines
 
 
-def test_the_package_zip_is_byte_identical_across_builds(tmp_path):
+def test_the_package_zip_is_byte_identical_across_builds(tmp_path: Path) -> None:
     first, second = build_package.build_bytes(), build_package.build_bytes()
     assert first == second
     sha = build_package.build(tmp_path / "a.zip")
     assert sha == hashlib.sha256(first).hexdigest() == hashlib.sha256((tmp_path / "a.zip").read_bytes()).hexdigest()
 
 
-def test_the_zip_holds_the_package_at_its_root_with_fixed_metadata(tmp_path):
+def test_the_zip_holds_the_package_at_its_root_with_fixed_metadata(tmp_path: Path) -> None:
     build_package.build(tmp_path / "p.zip")
     with zipfile.ZipFile(tmp_path / "p.zip") as zf:
         infos = zf.infolist()
@@ -31,7 +32,7 @@ def test_the_zip_holds_the_package_at_its_root_with_fixed_metadata(tmp_path):
     }
 
 
-def test_the_zip_imports_without_awsglue(tmp_path):
+def test_the_zip_imports_without_awsglue(tmp_path: Path) -> None:
     build_package.build(tmp_path / "p.zip")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -45,7 +46,7 @@ def test_the_zip_imports_without_awsglue(tmp_path):
     assert done.stdout.split() == [str(tmp_path / "p.zip" / "dataplat_glue" / "raw_to_processed.py"), "False"]
 
 
-def test_the_build_command_prints_hash_and_path(tmp_path):
+def test_the_build_command_prints_hash_and_path(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(GLUE / "build_package.py"), "--out", str(tmp_path / "x.zip")],
         capture_output=True,
@@ -55,7 +56,7 @@ def test_the_build_command_prints_hash_and_path(tmp_path):
     assert done.stdout == f"{hashlib.sha256((tmp_path / 'x.zip').read_bytes()).hexdigest()}  {tmp_path / 'x.zip'}\n"
 
 
-def test_an_entry_script_runs_end_to_end_as_a_process(contracts, tmp_path):
+def test_an_entry_script_runs_end_to_end_as_a_process(contracts: dict[str, dict], tmp_path: Path) -> None:
     write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1)), line(order(2, amount="?"))])
     out = tmp_path / "out"
     done = subprocess.run(
@@ -94,7 +95,7 @@ def test_an_entry_script_runs_end_to_end_as_a_process(contracts, tmp_path):
     assert files(out) == ["processed/dt=2024-05-01/part-00000.snappy.parquet", f"q/objects/{key}.json", "summary.json"]
 
 
-def test_an_entry_script_rejects_a_missing_argument_before_starting_spark(tmp_path):
+def test_an_entry_script_rejects_a_missing_argument_before_starting_spark(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(GLUE / "jobs" / "processed_to_consumer.py"), "--local", "--dataset_contract", "{}"],
         capture_output=True,
@@ -107,7 +108,7 @@ def test_an_entry_script_rejects_a_missing_argument_before_starting_spark(tmp_pa
     assert "SparkContext" not in done.stderr
 
 
-def test_every_module_is_shipped():
+def test_every_module_is_shipped() -> None:
     # a new module must land in the zip (and the zip must not pick up tests or scripts)
     names = sorted(p.name for p in (GLUE / "dataplat_glue").glob("*.py"))
     assert names == sorted(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from pyspark.sql import DataFrame, SparkSession
 
 from dataplat_glue import processed_to_consumer, raw_to_processed
 from dataplat_glue.args import resolve
@@ -19,12 +21,14 @@ PYTHON_NODES = re.compile(
 )
 
 
-def executed_plan(df) -> str:
+def executed_plan(df: DataFrame) -> str:
     return df._jdf.queryExecution().executedPlan().toString()
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_raw_to_processed_runs_on_spark_builtins_with_one_parse_and_one_shuffle(spark, contracts, tmp_path, env):
+def test_raw_to_processed_runs_on_spark_builtins_with_one_parse_and_one_shuffle(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path, env: str
+) -> None:
     write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1))])
     args = resolve(
         [
@@ -56,7 +60,9 @@ def test_raw_to_processed_runs_on_spark_builtins_with_one_parse_and_one_shuffle(
     assert plan.count("from_json(") == 1, plan
 
 
-def test_the_consumer_aggregate_runs_on_spark_builtins_with_one_shuffle(spark, contracts):
+def test_the_consumer_aggregate_runs_on_spark_builtins_with_one_shuffle(
+    spark: SparkSession, contracts: dict[str, dict]
+) -> None:
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     try:
         contract = JobContract.from_dict(contracts["prod"]["orders"])

@@ -4,9 +4,12 @@ partition specs), the curated copy, reruns, and rebuilding selected dates only."
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import SparkSession
 
 from dataplat_glue import processed_to_consumer
 from support import contents, files, hashes, line, order, raw_to_processed, read_partitioned, run_job, write_lines
@@ -23,18 +26,20 @@ ORDERS = [
 ]
 
 
-def seed(spark, contract, tmp_path, records=ORDERS):
+def seed(spark: SparkSession, contract: dict, tmp_path: Path, records: list[dict[str, Any]] = ORDERS) -> Path:
     write_lines(tmp_path / "raw" / "orders.jsonl", [line(r) for r in records])
     raw_to_processed(spark, contract, tmp_path / "raw", tmp_path / "out")
     return tmp_path / "out" / "processed"
 
 
-def to_consumer(spark, contract, processed, out, **args):
+def to_consumer(spark: SparkSession, contract: dict, processed: Path, out: Path, **args: Any) -> dict:
     return run_job(processed_to_consumer, spark, contract, input_path=processed, output_path=out, run_id="c-1", **args)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_orders_daily_aggregates_each_partition(spark, contracts, tmp_path, env):
+def test_orders_daily_aggregates_each_partition(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path, env: str
+) -> None:
     contract = contracts[env]["orders"]
     summary = to_consumer(spark, contract, seed(spark, contract, tmp_path), tmp_path / "consumer")
     rows = sorted(read_partitioned(tmp_path / "consumer"), key=lambda r: (r["dt"], r["region"], r["status"]))
@@ -65,7 +70,7 @@ def test_orders_daily_aggregates_each_partition(spark, contracts, tmp_path, env)
     assert summary["consumer"]["rows"] == 4 and summary["consumer"]["table"] == "orders_daily"
 
 
-def test_a_curated_view_copies_processed_rows(spark, contracts, tmp_path):
+def test_a_curated_view_copies_processed_rows(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     contract = contracts["prod"]["clickstream"]
     events = [
         {
@@ -87,7 +92,7 @@ def test_a_curated_view_copies_processed_rows(spark, contracts, tmp_path):
     assert summary["consumer"]["kind"] == "curated" and summary["consumer"]["rows"] == 3
 
 
-def test_a_rerun_gives_identical_files(spark, contracts, tmp_path):
+def test_a_rerun_gives_identical_files(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     contract = contracts["prod"]["orders"]
     processed = seed(spark, contract, tmp_path)
     to_consumer(spark, contract, processed, tmp_path / "consumer")
@@ -96,7 +101,7 @@ def test_a_rerun_gives_identical_files(spark, contracts, tmp_path):
     assert contents(tmp_path / "consumer") == before and len(before) == 3
 
 
-def test_dates_limit_the_rebuild(spark, contracts, tmp_path):
+def test_dates_limit_the_rebuild(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     contract = contracts["dev"]["orders"]
     processed = seed(spark, contract, tmp_path)
     to_consumer(spark, contract, processed, tmp_path / "consumer")
@@ -117,7 +122,9 @@ def test_dates_limit_the_rebuild(spark, contracts, tmp_path):
     assert summary["input"] == {"path": str(processed), "dates": ["2024-05-02"], "rows": 2}
 
 
-def test_an_empty_processed_zone_writes_nothing(spark, contracts, tmp_path):
+def test_an_empty_processed_zone_writes_nothing(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     summary = to_consumer(spark, contracts["dev"]["orders"], tmp_path / "nothing-here", tmp_path / "consumer")
     assert summary["input"]["rows"] == 0 and summary["consumer"]["partitions"] == []
     assert not (tmp_path / "consumer").exists()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import SparkSession
 
 from support import (
     DROP,
@@ -52,7 +54,9 @@ def day_orders() -> list[str]:
         ),
     ],
 )
-def test_partition_layout_follows_the_environment(spark, contracts, tmp_path, env, expected):
+def test_partition_layout_follows_the_environment(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path, env: str, expected: list[str]
+) -> None:
     write_lines(tmp_path / "raw" / "a.jsonl", day_orders())
     summary = raw_to_processed(spark, contracts[env]["orders"], tmp_path / "raw", tmp_path / "out")
     assert files(tmp_path / "out" / "processed") == expected
@@ -64,7 +68,10 @@ def test_partition_layout_follows_the_environment(spark, contracts, tmp_path, en
         r["order_id"]: "/".join(f"{k}={r[k]}" for k in (["dt", "region"] if env == "prod" else ["dt"]))
         for r in read_partitioned(tmp_path / "out" / "processed")
     }
-    region = lambda r: f"/region={r}" if env == "prod" else ""  # noqa: E731
+
+    def region(r: str) -> str:
+        return f"/region={r}" if env == "prod" else ""
+
     assert placed == {
         "o-001": f"dt=2024-05-01{region('eu')}",
         "o-002": f"dt=2024-05-01{region('us')}",
@@ -84,7 +91,9 @@ def test_partition_layout_follows_the_environment(spark, contracts, tmp_path, en
     assert str(schema.field("order_ts").type) == "timestamp[us, tz=UTC]"
 
 
-def test_output_is_readable_by_duckdb_as_athena_would_query_it(spark, contracts, tmp_path):
+def test_output_is_readable_by_duckdb_as_athena_would_query_it(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     write_lines(tmp_path / "raw" / "a.jsonl", day_orders())
     raw_to_processed(spark, contracts["prod"]["orders"], tmp_path / "raw", tmp_path / "out")
     got = duckdb.sql(
@@ -94,7 +103,9 @@ def test_output_is_readable_by_duckdb_as_athena_would_query_it(spark, contracts,
     assert got == [("eu", 2, Decimal("20.00")), ("us", 1, Decimal("5.50"))]
 
 
-def test_deduplication_keeps_the_latest_version_and_quarantines_the_rest(spark, contracts, tmp_path):
+def test_deduplication_keeps_the_latest_version_and_quarantines_the_rest(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     versions = [
         line(order(1, status="paid", updated_at="2024-05-01T11:00:00Z")),
         line(order(1, status="placed", updated_at="2024-05-01T10:00:00Z")),
@@ -123,7 +134,9 @@ def test_deduplication_keeps_the_latest_version_and_quarantines_the_rest(spark, 
     assert summary["quarantined"]["byReason"] == {"duplicate_superseded": 3}
 
 
-def test_a_version_in_another_partition_is_a_separate_row(spark, contracts, tmp_path):
+def test_a_version_in_another_partition_is_a_separate_row(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     # Deduplication is per partition: an order whose event time moved to another day is kept in both.
     write_lines(
         tmp_path / "raw" / "a.jsonl",
@@ -137,7 +150,9 @@ def test_a_version_in_another_partition_is_a_separate_row(spark, contracts, tmp_
 
 
 class TestSchemaDrift:
-    def test_a_new_column_is_ignored_and_reported(self, spark, contracts, tmp_path):
+    def test_a_new_column_is_ignored_and_reported(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         write_lines(
             tmp_path / "raw" / "a.jsonl",
             [line({**order(1), "coupon": "X", "channel": "web"}), line({**order(2), "coupon": "Y"})],
@@ -150,7 +165,9 @@ class TestSchemaDrift:
             not in pq.read_schema(tmp_path / "out" / "processed" / "dt=2024-05-01" / "part-00000.snappy.parquet").names
         )
 
-    def test_a_missing_optional_column_is_null(self, spark, contracts, tmp_path):
+    def test_a_missing_optional_column_is_null(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         shipment = {
             "shipment_id": "s-1",
             "order_id": "o-1",
@@ -170,7 +187,9 @@ class TestSchemaDrift:
             ("s-2", 1.25),
         ]
 
-    def test_a_missing_required_column_is_quarantined(self, spark, contracts, tmp_path):
+    def test_a_missing_required_column_is_quarantined(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1, currency=DROP)), line(order(2))])
         summary = raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
         [q] = quarantine_records(tmp_path / "out" / "quarantine")
@@ -183,7 +202,9 @@ class TestSchemaDrift:
         assert summary["quarantined"]["byReason"] == {"missing_required": 1}
 
 
-def test_reads_gzip_and_plain_files_in_nested_folders(spark, contracts, tmp_path):
+def test_reads_gzip_and_plain_files_in_nested_folders(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     write_lines(tmp_path / "raw" / "dt=2024-05-01" / "a.jsonl.gz", [line(order(1)), line(order(2))])
     write_lines(tmp_path / "raw" / "dt=2024-05-01" / "late" / "b.json", [line(order(3))])
     write_lines(tmp_path / "other" / "c.jsonl", [line(order(4))])
@@ -200,7 +221,9 @@ def test_reads_gzip_and_plain_files_in_nested_folders(spark, contracts, tmp_path
 
 
 class TestReruns:
-    def test_a_rerun_gives_identical_output(self, spark, contracts, tmp_path):
+    def test_a_rerun_gives_identical_output(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         lines = day_orders() + [
             line(order(1, status="paid", updated_at="2024-05-01T12:00:00Z")),
             '{"order_id": "broken"',
@@ -218,10 +241,15 @@ class TestReruns:
         # Quarantine: the rerun rewrote the object's file with the same rows (not a second copy).
         q_after = quarantine_records(tmp_path / "out" / "quarantine")
         assert q_after == q_before and len(q_after) == 3
-        strip = lambda s: {k: v for k, v in s.items() if k != "runId"}  # noqa: E731
+
+        def strip(s: dict) -> dict:
+            return {k: v for k, v in s.items() if k != "runId"}
+
         assert strip(second) == strip(first)
 
-    def test_batches_converge_on_the_same_files_as_one_run(self, spark, contracts, tmp_path):
+    def test_batches_converge_on_the_same_files_as_one_run(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         early = [line(order(1)), line(order(2)), line(order(3, status="paid", updated_at="2024-05-01T12:00:00Z"))]
         late = [line(order(1, status="paid", updated_at="2024-05-01T11:00:00Z")), line(order(3)), line(order(4))]
         write_lines(tmp_path / "raw" / "early.jsonl", early)
@@ -242,7 +270,9 @@ class TestReruns:
             {"path": "dt=2024-05-01/", "rows": 4, "files": ["part-00000.snappy.parquet"]}
         ]
 
-    def test_rebuild_replaces_touched_partitions_with_this_runs_rows(self, spark, contracts, tmp_path):
+    def test_rebuild_replaces_touched_partitions_with_this_runs_rows(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         write_lines(
             tmp_path / "raw" / "one.jsonl",
             [line(order(1)), line(order(2, order_ts="2024-05-02T10:00:00Z", updated_at="2024-05-02T10:00:00Z"))],
@@ -256,7 +286,9 @@ class TestReruns:
             ("2024-05-02", "o-002"),
         ]  # dt=2024-05-02 was not touched
 
-    def test_a_clean_rerun_clears_the_previous_quarantine(self, spark, contracts, tmp_path):
+    def test_a_clean_rerun_clears_the_previous_quarantine(
+        self, spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+    ) -> None:
         write_lines(tmp_path / "raw" / "a.jsonl", [line(order(1)), "not json"])
         raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
         key = f"{str(tmp_path).lstrip('/')}/raw/a.jsonl"
@@ -275,14 +307,14 @@ class TestReruns:
         }
 
 
-def test_empty_input_writes_nothing(spark, contracts, tmp_path):
+def test_empty_input_writes_nothing(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     summary = raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
     assert summary["input"]["records"] == 0 and summary["processed"]["partitions"] == [] and summary["touched"] == []
     assert files(tmp_path / "out") == ["quarantine/runs/run-1.json"]
 
 
-def test_the_run_summary_file(spark, contracts, tmp_path):
+def test_the_run_summary_file(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     write_lines(
         tmp_path / "raw" / "a.jsonl", [line(order(1)), line(order(2, region="mars")), line(order(3, amount="?"))]
     )
@@ -322,7 +354,9 @@ def test_the_run_summary_file(spark, contracts, tmp_path):
     }
 
 
-def test_quarantine_records_keep_the_original_text(spark, contracts, tmp_path):
+def test_quarantine_records_keep_the_original_text(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     odd = '{"order_id": "o-001",   "amount": "x"}  '
     write_lines(tmp_path / "raw" / "a.jsonl", [odd])
     raw_to_processed(spark, contracts["dev"]["orders"], tmp_path / "raw", tmp_path / "out")
@@ -343,7 +377,9 @@ def test_quarantine_records_keep_the_original_text(spark, contracts, tmp_path):
     ]
 
 
-def test_bad_arguments_fail_with_the_argument_named(spark, contracts, tmp_path):
+def test_bad_arguments_fail_with_the_argument_named(
+    spark: SparkSession, contracts: dict[str, dict], tmp_path: Path
+) -> None:
     from dataplat_glue.contract import ContractError
 
     with pytest.raises(
@@ -356,7 +392,7 @@ def test_bad_arguments_fail_with_the_argument_named(spark, contracts, tmp_path):
         raw_to_processed(spark, contracts["dev"]["orders"], tmp_path, tmp_path / "out", rebuild="yes")
 
 
-def test_an_input_where_every_line_is_rejected(spark, contracts, tmp_path):
+def test_an_input_where_every_line_is_rejected(spark: SparkSession, contracts: dict[str, dict], tmp_path: Path) -> None:
     write_lines(tmp_path / "raw" / "a.jsonl", ["garbage", "[1]", line(order(1, amount="?"))])
     summary = raw_to_processed(spark, contracts["prod"]["orders"], tmp_path / "raw", tmp_path / "out")
     assert (summary["input"]["records"], summary["processed"]["records"], summary["quarantined"]["records"]) == (

@@ -89,9 +89,14 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from services import glue_jobs
+
+# A WSGI application: (environ, start_response) → the response body's chunks.
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 # Access keys of the form AKIA<12-digit account>EMUL act as that account (20 characters, as moto expects).
 ACCOUNT_KEY = re.compile(r"^AKIA(\d{12})EMUL$")
@@ -194,7 +199,7 @@ def _definition_diagnostics(definition: str) -> list[dict]:
     if doc.get("StartAt") not in states:
         problems.append(diag("MISSING_TRANSITION_TARGET", f"StartAt {doc.get('StartAt')!r} is not a state", "/StartAt"))
 
-    def targets(state: dict):
+    def targets(state: dict) -> Iterator[str | None]:
         yield state.get("Next")
         yield state.get("Default")
         for choice in state.get("Choices", []) or []:
@@ -219,7 +224,7 @@ def fill_gaps() -> None:
     from moto.iam import models as iam_models
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def validate_state_machine_definition(self):  # noqa: ANN001
+    def validate_state_machine_definition(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
         problems = _definition_diagnostics(self._get_param("definition"))
         return ActionResult({"result": "FAIL" if problems else "OK", "diagnostics": problems, "truncated": False})
 
@@ -283,7 +288,7 @@ def _fix_repeated_executions() -> None:
     from moto.stepfunctions.models import StateMachineInstance
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    def __deepcopy__(self, memo):  # noqa: ANN001, N807
+    def __deepcopy__(self, memo: dict[int, object]) -> object:  # noqa: ANN001, N807 - self is moto's backend, patched; deepcopy's hook name
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
@@ -295,7 +300,7 @@ def _fix_repeated_executions() -> None:
 
     original_start = StepFunctionsParserBackend.start_execution
 
-    def start_execution(self, state_machine_arn, name=None, *args, **kwargs):  # noqa: ANN001
+    def start_execution(self, state_machine_arn, name=None, *args, **kwargs) -> object:  # noqa: ANN001 - moto's untyped signature, passed through
         return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution
@@ -378,7 +383,7 @@ def _fix_message_move_tasks() -> None:
             f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}",
         )
 
-    def start_message_move_task(self):  # noqa: ANN001
+    def start_message_move_task(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
         backend = self.sqs_backend
         source = queue_by_arn(backend, self._get_param("SourceArn"))
         sources = [
@@ -416,7 +421,7 @@ def _fix_message_move_tasks() -> None:
         )
         return ActionResult({"TaskHandle": handle})
 
-    def list_message_move_tasks(self):  # noqa: ANN001
+    def list_message_move_tasks(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
         source = queue_by_arn(self.sqs_backend, self._get_param("SourceArn"))
         return ActionResult({"Results": tasks.get(source.queue_arn, [])[: int(self._get_param("MaxResults") or 1)]})
 
@@ -428,7 +433,7 @@ def _fix_list_state_machine_versions() -> None:
     from moto.core.responses import ActionResult
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def list_state_machine_versions(self):  # noqa: ANN001
+    def list_state_machine_versions(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
         machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
         versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
         return ActionResult(
@@ -452,7 +457,7 @@ def _fix_execution_output_timestamps() -> None:
 
     original = BaseExecutionWorkerCommunication._reflect_execution_status
 
-    def reflect_execution_status(self):  # noqa: ANN001
+    def reflect_execution_status(self) -> None:  # noqa: ANN001
         original(self)
         output = self.execution.output
         if output is not None and not isinstance(output, str):
@@ -470,7 +475,7 @@ def _fix_test_event_pattern() -> None:
     from moto.events.models import EventPattern
     from moto.events.responses import EventsHandler
 
-    def test_event_pattern(self):  # noqa: ANN001
+    def test_event_pattern(self) -> str:  # noqa: ANN001 - self is moto's response handler, patched
         try:
             event = json.loads(self._get_param("Event"))
         except (TypeError, ValueError):
@@ -492,7 +497,7 @@ def _fix_state_machine_targets() -> None:
 
     original = Rule.send_to_targets
 
-    def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001
+    def send_to_targets(self, original_event, transform_input=True) -> None:  # noqa: ANN001 - moto's untyped signature, passed through
         machines = [t for t in self.targets if t["Arn"].split(":")[2] == "states"]
         if not machines:
             return original(self, original_event, transform_input)
@@ -525,7 +530,7 @@ def _fix_last_crawl_status() -> None:
 
     original = FakeCrawler.as_dict
 
-    def as_dict(self):  # noqa: ANN001
+    def as_dict(self) -> dict:  # noqa: ANN001 - self is moto's model, patched
         if self.crawls:
             self.crawls[-1].advance()
         data = original(self)
@@ -566,7 +571,7 @@ def _fix_logging_policy_check() -> None:
 REQUEST = threading.local()
 
 
-def _capture_request_context(app):  # noqa: ANN001, ANN201
+def _capture_request_context(app: WsgiApp) -> WsgiApp:
     """WSGI middleware: remember what bucket policies may test about the current request."""
 
     def wrapped(environ, start_response):  # noqa: ANN001, ANN202
@@ -583,7 +588,6 @@ def _capture_request_context(app):  # noqa: ANN001, ANN201
 
 
 def _matches(pattern: str, value: str) -> bool:
-    import fnmatch
 
     return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
 
@@ -670,7 +674,7 @@ def _fix_security_group_rule_description() -> None:
 
     original_init = SecurityGroupRule.__init__
 
-    def __init__(self, *args, **kwargs):  # noqa: ANN001, N807
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN001, N807
         original_init(self, *args, **kwargs)
         prefix_list = (
             kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (args[7] if len(args) > 7 else None)
@@ -695,14 +699,14 @@ def _fix_dropped_attributes() -> None:
 
     connection_as_dict = FakeConnection.as_dict
 
-    def as_dict(self):  # noqa: ANN001, ANN202
+    def as_dict(self) -> dict:  # noqa: ANN001 - self is moto's model, patched, ANN202
         return {**connection_as_dict(self), "ConnectionType": self.connection_input.get("ConnectionType")}
 
     FakeConnection.as_dict = as_dict
 
     lambda_init = LambdaFunction.__init__
 
-    def lambda_init_(self, account_id, spec, *args, **kwargs):  # noqa: ANN001
+    def lambda_init_(self, account_id, spec, *args, **kwargs) -> None:  # noqa: ANN001
         lambda_init(self, account_id, spec, *args, **kwargs)
         self._kms_key_arn = spec.get("KMSKeyArn")
         self._logging_config = spec.get("LoggingConfig")
@@ -777,7 +781,7 @@ def _fix_eventbridge_notification() -> None:
 
     original = S3Response.get_bucket_notification
 
-    def get_bucket_notification(self):  # noqa: ANN001
+    def get_bucket_notification(self) -> object:  # noqa: ANN001 - self is moto's response handler, patched
         config = self.backend.get_bucket_notification_configuration(self.bucket_name)
         if config is None or config.event_bridge is None:
             return original(self)
@@ -867,7 +871,7 @@ class _ExactLength:
         return iter(self.readline, b"")
 
 
-def _request_bodies(app):  # noqa: ANN001, ANN201
+def _request_bodies(app: WsgiApp) -> WsgiApp:
     """
     WSGI middleware for the bodies of kept-alive requests:
       * a body shorter than its Content-Length is an error, never a shorter body (_ExactLength);

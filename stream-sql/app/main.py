@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from pyflink.table import StatementSet, TableEnvironment
 
 HERE = Path(__file__).resolve().parent
 PROPERTIES = Path("/etc/flink/application_properties.json")
@@ -41,13 +44,16 @@ def with_options(ddl: str, options: Mapping[str, str]) -> str:
     return ddl.replace(MARKER + "\n  ", lines).replace(MARKER, lines.rstrip())
 
 
-def configure(table_env) -> None:
+def configure(table_env: TableEnvironment) -> None:
     """Session settings the generated statements assume (window bounds are UTC wall-clock times)."""
     table_env.get_config().set("table.local-time-zone", "UTC")
 
 
 def create_tables(
-    table_env, spec: dict, source_options: Mapping[str, str], sink_options: Callable[[dict], Mapping[str, str]]
+    table_env: TableEnvironment,
+    spec: dict,
+    source_options: Mapping[str, str],
+    sink_options: Callable[[dict], Mapping[str, str]],
 ) -> None:
     table_env.execute_sql(with_options(spec["source"], source_options))
     table_env.execute_sql(spec["acceptedView"])
@@ -55,7 +61,7 @@ def create_tables(
         table_env.execute_sql(with_options(query["sink"], sink_options(query)))
 
 
-def statement_set(table_env, spec: dict):
+def statement_set(table_env: TableEnvironment, spec: dict) -> StatementSet:
     """Every query's INSERT in one job: the stream is read once."""
     statements = table_env.create_statement_set()
     for query in spec["queries"]:

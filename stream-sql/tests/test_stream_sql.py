@@ -20,14 +20,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import shutil
 import subprocess
-import sys
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pyflink.table import TableEnvironment
 
 ROOT = Path(__file__).resolve().parents[2]
 # prod's partition spec (date and an enum key) is the richest: a query grouped by the enum key is partitioned by it too.
@@ -37,7 +40,7 @@ DELAYS = [5, 20, 45, 120, 900, 4 * 3600]
 MS = 1000
 
 
-def _load(path: Path, name: str):
+def _load(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -78,7 +81,7 @@ def contracts() -> dict:
 
 
 @pytest.fixture(scope="session")
-def samples(tmp_path_factory) -> Path:
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The records npm start feeds the sources, made from each contract (scripts/export-samples.ts).
     out = tmp_path_factory.mktemp("samples")
     tsx = ROOT / "node_modules" / ".bin" / "tsx"
@@ -92,7 +95,7 @@ def samples(tmp_path_factory) -> Path:
     return out
 
 
-def new_table_env(checkpoints: bool = False):
+def new_table_env(checkpoints: bool = False) -> TableEnvironment:
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
@@ -105,7 +108,7 @@ def new_table_env(checkpoints: bool = False):
 
 
 @pytest.fixture(scope="session")
-def table_env():
+def table_env() -> TableEnvironment:
     return new_table_env()
 
 
@@ -114,7 +117,7 @@ def table_env():
 # ---------------------------------------------------------------------------------------------
 
 
-def parse_time(value) -> int | None:
+def parse_time(value: object) -> int | None:
     """Epoch milliseconds of an ISO-8601 UTC event time, or None where Flink's JSON reader would read NULL."""
     if not isinstance(value, str):
         return None
@@ -164,7 +167,7 @@ def windows_of(t: int, window: dict) -> list[tuple[int, int]]:
     return [(start, start + size) for start in range(last, t - size, -slide)]
 
 
-def reference(spec: dict, contract: dict, delivered: list[dict], query: dict):
+def reference(spec: dict, contract: dict, delivered: list[dict], query: dict) -> tuple[set[tuple], dict[str, int]]:
     """
     The query's rows computed in plain Python, and what happened to each delivered record:
     "on time" (no window of it had fired), "admitted late" (behind the largest event time, its
@@ -220,7 +223,7 @@ def utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / MS, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def as_text(value) -> object:
+def as_text(value: object) -> object:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else value
 
 
@@ -229,7 +232,7 @@ def as_text(value) -> object:
 # ---------------------------------------------------------------------------------------------
 
 
-def create(table_env, dataset: str, d: dict) -> None:
+def create(table_env: TableEnvironment, dataset: str, d: dict) -> None:
     # One table namespace per dataset: the generated names are the same in every job.
     table_env.execute_sql(f"CREATE DATABASE IF NOT EXISTS `{dataset}`")
     table_env.use_database(dataset)
@@ -242,7 +245,13 @@ def create(table_env, dataset: str, d: dict) -> None:
 
 
 @pytest.fixture(scope="session")
-def deployed(jobs, contracts, samples, table_env, tmp_path_factory):
+def deployed(
+    jobs: dict,
+    contracts: dict[str, dict],
+    samples: Path,
+    table_env: TableEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, dict]:
     """Per dataset: its source file in delivery order and the tables created from the generated DDL."""
     work = tmp_path_factory.mktemp("stream-sql")
     out = {}
@@ -267,11 +276,11 @@ def deployed(jobs, contracts, samples, table_env, tmp_path_factory):
     return out
 
 
-def query_cases(jobs):
+def query_cases(jobs: dict) -> list[tuple[str, str]]:
     return [(d, q["name"]) for d, spec in jobs.items() for q in spec["queries"]]
 
 
-def test_every_generated_statement_explains(deployed, table_env):
+def test_every_generated_statement_explains(deployed: dict[str, dict], table_env: TableEnvironment) -> None:
     """EXPLAIN every query and every INSERT (the whole job's plan) in PyFlink: the generated SQL is valid Flink 1.20 SQL."""
     from pyflink.table import ExplainDetail
 
@@ -291,7 +300,7 @@ def test_every_generated_statement_explains(deployed, table_env):
 
 
 @pytest.fixture(scope="session")
-def flink_rows(deployed, table_env):
+def flink_rows(deployed: dict[str, dict], table_env: TableEnvironment) -> dict[tuple[str, str], list[tuple]]:
     """Each query's SELECT, collected (the job ends with the file: the final watermark closes every window)."""
     rows = {}
     for dataset, d in deployed.items():
@@ -303,8 +312,8 @@ def flink_rows(deployed, table_env):
 
 
 def test_each_query_matches_an_independent_computation_with_late_and_out_of_order_events(
-    jobs, contracts, deployed, flink_rows
-):
+    jobs: dict, contracts: dict[str, dict], deployed: dict[str, dict], flink_rows: dict[tuple[str, str], list[tuple]]
+) -> None:
     checked = 0
     for dataset, query_name in query_cases(jobs):
         d = deployed[dataset]
@@ -325,7 +334,9 @@ def test_each_query_matches_an_independent_computation_with_late_and_out_of_orde
     assert checked == len(query_cases(jobs))
 
 
-def test_a_late_event_is_dropped_or_admitted_as_the_watermark_says(jobs, contracts, deployed, table_env, tmp_path):
+def test_a_late_event_is_dropped_or_admitted_as_the_watermark_says(
+    jobs: dict, contracts: dict[str, dict], deployed: dict[str, dict], table_env: TableEnvironment, tmp_path: Path
+) -> None:
     """Two stragglers for one window: one while the watermark is still inside it (counted), one after the watermark passed its end (dropped)."""
     for dataset, spec in jobs.items():
         contract = contracts[dataset]
@@ -372,7 +383,9 @@ def test_a_late_event_is_dropped_or_admitted_as_the_watermark_says(jobs, contrac
         )
 
 
-def test_the_inserts_write_partitioned_results_a_glue_table_can_read(jobs, contracts, deployed, flink_rows):
+def test_the_inserts_write_partitioned_results_a_glue_table_can_read(
+    jobs: dict, contracts: dict[str, dict], deployed: dict[str, dict], flink_rows: dict[tuple[str, str], list[tuple]]
+) -> None:
     """Run the job as deployed (every INSERT in one statement set, checkpointed) into Hive-partitioned JSON files: the same rows, committed partitions."""
     table_env = new_table_env(checkpoints=True)
     for dataset, d in deployed.items():

@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 MOTO_VERSION = "5.2.1"
 HERE = Path(__file__).resolve().parent

@@ -877,7 +877,7 @@ def _sign_state_machine_tasks_with_their_role() -> None:
     # Threads the interpreter starts (Map, Parallel, task waits) inherit the execution's role.
     init = threading.Thread.__init__
 
-    def thread_init(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def thread_init(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
         init(self, *args, **kwargs)
         inherited = getattr(threading.current_thread(), _ROLE, None)
         if inherited is not None:

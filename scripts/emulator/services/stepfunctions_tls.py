@@ -38,7 +38,7 @@ class _TlsClients:
         self._clients: dict[tuple, object] = {}
         self._lock = threading.Lock()
 
-    def client(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def client(self, *args: object, **kwargs: object) -> object:
         if args or kwargs.get("endpoint_url") != self._plain:
             return self._boto3.client(*args, **kwargs)
         kwargs["endpoint_url"] = self._endpoint

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.config import Config
 
-from conftest import wait_for
+from conftest import Emulator, wait_for
 
 COLUMNS = [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"}, {"Name": "name", "Type": "string"}]
 
@@ -133,7 +133,7 @@ def rows(emulator, qid: str) -> tuple[list[list], list[str]]:  # noqa: ANN001
     return values, [c["Type"] for c in answer["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
 
 
-def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_results(emulator, lake):  # noqa: ANN001
+def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_results(emulator, lake) -> None:  # noqa: ANN001
     q = run(
         emulator,
         lake,
@@ -161,7 +161,7 @@ def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_res
     ]
 
 
-def test_a_full_scan_sees_only_what_the_projection_allows(emulator, lake):  # noqa: ANN001
+def test_a_full_scan_sees_only_what_the_projection_allows(emulator, lake) -> None:  # noqa: ANN001
     q = run(emulator, lake, f'SELECT count(*) AS n, sum(id) AS ids FROM "{lake["db"]}"."facts"')
     assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
     assert rows(emulator, q["QueryExecutionId"])[0][1] == ["3", "6"]
@@ -169,7 +169,9 @@ def test_a_full_scan_sees_only_what_the_projection_allows(emulator, lake):  # no
     assert q["Statistics"]["DataScannedInBytes"] == sum(lake["sizes"][k] for k in visible)
 
 
-def test_the_workgroup_cutoff_fails_a_query_that_would_scan_more_and_update_work_group_changes_it(emulator, lake):  # noqa: ANN001
+def test_the_workgroup_cutoff_fails_a_query_that_would_scan_more_and_update_work_group_changes_it(
+    emulator: Emulator, lake: dict
+) -> None:
     client = athena(emulator)
     one_file = lake["sizes"]["facts/dt=2024-05-01/region=eu/part-0.parquet"]
     client.update_work_group(
@@ -198,7 +200,7 @@ def test_the_workgroup_cutoff_fails_a_query_that_would_scan_more_and_update_work
     assert run(emulator, lake, f'SELECT * FROM "{lake["db"]}"."facts"')["Status"]["State"] == "SUCCEEDED"
 
 
-def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator, lake):  # noqa: ANN001
+def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator, lake) -> None:  # noqa: ANN001
     q = run(emulator, lake, f'SELECT approx_set(id) FROM "{lake["db"]}".facts')
     assert q["Status"]["State"] == "FAILED"
     assert q["Status"]["StateChangeReason"].startswith(
@@ -212,7 +214,7 @@ def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator, lake
     )
 
 
-def test_a_json_table_with_catalog_partitions_and_a_bare_table_name(emulator, lake):  # noqa: ANN001
+def test_a_json_table_with_catalog_partitions_and_a_bare_table_name(emulator, lake) -> None:  # noqa: ANN001
     s3, glue = emulator.client("s3"), emulator.client("glue")
     s3.put_object(
         Bucket=lake["data"],

@@ -112,7 +112,7 @@ def partitions(emulator, lake, table: str) -> list[list[str]]:  # noqa: ANN001
     return sorted(p["Values"] for p in found)
 
 
-def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new_ones(emulator, lake):  # noqa: ANN001
+def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new_ones(emulator, lake) -> None:  # noqa: ANN001
     s3 = emulator.client("s3")
     put = lambda key, body: s3.put_object(Bucket=lake["bucket"], Key=key, Body=body)  # noqa: E731
     put(
@@ -159,7 +159,7 @@ def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new
     assert any("1 partition(s) added, 2 already present" in e["message"] for e in logs)
 
 
-def test_parquet_files_and_unnamed_folders(emulator, lake):  # noqa: ANN001
+def test_parquet_files_and_unnamed_folders(emulator, lake) -> None:  # noqa: ANN001
     buffer = io.BytesIO()
     pq.write_table(pa.table({"id": pa.array([1], pa.int64()), "amount": pa.array([2.5]), "label": ["x"]}), buffer)
     emulator.client("s3").put_object(
@@ -177,7 +177,7 @@ def test_parquet_files_and_unnamed_folders(emulator, lake):  # noqa: ANN001
     assert partitions(emulator, lake, "metrics") == [["2024", "05"]]
 
 
-def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator, lake):  # noqa: ANN001
+def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator, lake) -> None:  # noqa: ANN001
     emulator.client("s3").put_object(
         Bucket=lake["bucket"], Key="broken/dt=2024-05-01/x.json", Body=b"this is not json\n"
     )
@@ -186,7 +186,7 @@ def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator, l
     assert "no JSON object found" in done["LastCrawl"]["ErrorMessage"]
 
 
-def test_update_crawler_changes_only_the_named_fields(emulator, lake):  # noqa: ANN001
+def test_update_crawler_changes_only_the_named_fields(emulator, lake) -> None:  # noqa: ANN001
     name = crawler(emulator, lake, "events", Description="before")
     glue = emulator.client("glue")
     glue.update_crawler(

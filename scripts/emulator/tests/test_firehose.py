@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import Emulator, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.firehose import Buffer  # noqa: E402
@@ -155,8 +155,8 @@ def objects(emulator, bucket: str, count: int, timeout: float = 90) -> dict[str,
 
 
 def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_bad_ones_under_the_error_prefix(
-    emulator, setup
-):  # noqa: ANN001
+    emulator: Emulator, setup: dict
+) -> None:
     name = delivery_stream(emulator, setup)
     kinesis = emulator.client("kinesis")
     good = [
@@ -181,9 +181,10 @@ def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_b
     for key, answer in found.items():
         assert key.rsplit("/", 1)[1].startswith(f"{name}-1-") and key.endswith(".json.gz")
         assert answer["ServerSideEncryption"] == "aws:kms" and answer["SSEKMSKeyId"] == setup["key"]
-    lines = lambda prefix: [
-        json.loads(l) for l in gzip.decompress(by_prefix[prefix]["Body"].read()).decode().splitlines()
-    ]  # noqa: E731, E741
+
+    def lines(prefix: str) -> list[dict]:
+        return [json.loads(line) for line in gzip.decompress(by_prefix[prefix]["Body"].read()).decode().splitlines()]
+
     assert sorted(r["id"] for r in lines("events/dt=2024-05-01/region=eu/")) == ["a", "b"]
     assert [r["id"] for r in lines("events/dt=2024-05-02/region=us/")] == ["c"]
     errors = lines(next(p for p in by_prefix if p.startswith("_firehose-errors/")))
@@ -194,13 +195,13 @@ def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_b
     assert {e["errorCode"] for e in errors} == {"DynamicPartitioning.MetadataExtractionFailed"}
 
 
-def test_put_record_to_a_kinesis_sourced_stream_is_refused(emulator, setup):  # noqa: ANN001
+def test_put_record_to_a_kinesis_sourced_stream_is_refused(emulator, setup) -> None:  # noqa: ANN001
     name = delivery_stream(emulator, setup)
     with pytest.raises(emulator.client("firehose").exceptions.InvalidArgumentException):
         emulator.client("firehose").put_record(DeliveryStreamName=name, Record={"Data": b"{}"})
 
 
-def test_the_buffer_delivers_after_its_scaled_interval(emulator, setup):  # noqa: ANN001
+def test_the_buffer_delivers_after_its_scaled_interval(emulator, setup) -> None:  # noqa: ANN001
     # 900 s → 9 s at the default EMULATOR_SCALE of 0.01; one small record never fills 1 MB → 10 KB.
     delivery_stream(emulator, setup, interval=900, size=1)
     record = json.dumps({"id": "0", "event_time": "2024-05-01T00:00:00Z", "region": "eu"}).encode()
@@ -211,7 +212,7 @@ def test_the_buffer_delivers_after_its_scaled_interval(emulator, setup):  # noqa
     assert [json.loads(line)["id"] for line in gzip.decompress(answer["Body"].read()).splitlines()] == ["0"]
 
 
-def test_the_buffer_is_due_at_its_scaled_size_or_interval():
+def test_the_buffer_is_due_at_its_scaled_size_or_interval() -> None:
     class Stream:  # what Buffer reads of a delivery stream
         destinations = [{"ExtendedS3": {"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}}}]
 
@@ -225,7 +226,7 @@ def test_the_buffer_is_due_at_its_scaled_size_or_interval():
     assert [d for d, _ in buffer.take_if_due()] == [b"z"]
 
 
-def test_a_direct_put_stream_without_partitioning_gets_the_default_time_prefix(emulator, setup):  # noqa: ANN001
+def test_a_direct_put_stream_without_partitioning_gets_the_default_time_prefix(emulator, setup) -> None:  # noqa: ANN001
     name = f"direct-{setup['suffix']}"
     emulator.client("firehose").create_delivery_stream(
         DeliveryStreamName=name,

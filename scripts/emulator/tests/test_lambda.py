@@ -134,7 +134,7 @@ def receive(emulator, url: str, timeout: float = 90) -> dict:  # noqa: ANN001
     return message
 
 
-def test_request_response_runs_the_handler_with_its_environment_role_and_context(emulator, function):  # noqa: ANN001
+def test_request_response_runs_the_handler_with_its_environment_role_and_context(emulator, function) -> None:  # noqa: ANN001
     answer, result = invoke(emulator, function["name"], {"n": 1})
     assert "FunctionError" not in answer
     assert result["event"] == {"n": 1}
@@ -151,7 +151,7 @@ def test_request_response_runs_the_handler_with_its_environment_role_and_context
     assert f"START RequestId: {result['requestId']}" in tail and 'got {"n":1}' in tail and "REPORT RequestId" in tail
 
 
-def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_log_group(emulator, function):  # noqa: ANN001
+def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_log_group(emulator, function) -> None:  # noqa: ANN001
     answer, result = invoke(emulator, function["name"], {"fail": "bad input"})
     assert answer["FunctionError"] == "Unhandled"
     assert result["errorType"] == "TypeError" and result["errorMessage"] == "asked to fail: bad input"
@@ -168,7 +168,7 @@ def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_lo
     assert any("asked to fail: bad input" in m for m in messages)
 
 
-def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator, function):  # noqa: ANN001
+def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator, function) -> None:  # noqa: ANN001
     emulator.client("lambda").update_function_configuration(FunctionName=function["name"], Timeout=1)
     # A handler left to finish would answer after 20 s with its result; it is killed instead.
     answer, result = invoke(emulator, function["name"], {"sleep": 20})
@@ -177,7 +177,7 @@ def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator, funct
     assert result["errorMessage"].endswith("Task timed out after 1.00 seconds")
 
 
-def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_destination(emulator, function):  # noqa: ANN001
+def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_destination(emulator, function) -> None:  # noqa: ANN001
     url, arn = queue(emulator, f"failures-{function['suffix']}")
     awslambda = emulator.client("lambda")
     awslambda.put_function_event_invoke_config(
@@ -198,7 +198,7 @@ def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_dest
     assert record["responsePayload"]["errorMessage"] == "asked to fail: always"
 
 
-def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emulator, function):  # noqa: ANN001
+def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emulator, function) -> None:  # noqa: ANN001
     url, arn = queue(emulator, f"successes-{function['suffix']}")
     emulator.client("lambda").put_function_event_invoke_config(
         FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -224,7 +224,7 @@ def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emula
     assert record["responsePayload"]["event"] == {"from": "schedule"}
 
 
-def test_a_schedule_fires_on_its_own_when_due(emulator, function):  # noqa: ANN001
+def test_a_schedule_fires_on_its_own_when_due(emulator, function) -> None:  # noqa: ANN001
     url, arn = queue(emulator, f"due-{function['suffix']}")
     emulator.client("lambda").put_function_event_invoke_config(
         FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -241,7 +241,7 @@ def test_a_schedule_fires_on_its_own_when_due(emulator, function):  # noqa: ANN0
     assert record["requestPayload"] == {"at": True}
 
 
-def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(emulator, function):  # noqa: ANN001
+def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(emulator, function) -> None:  # noqa: ANN001
     url, arn = queue(emulator, f"sched-dlq-{function['suffix']}")
     missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:no-such-function"
     schedule = emulator.client("scheduler").create_schedule(
@@ -271,7 +271,7 @@ def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(emulat
     assert message["MessageAttributes"]["RETRY_ATTEMPTS"]["StringValue"] == "1"
 
 
-def test_schedule_expressions():
+def test_schedule_expressions() -> None:
     utc = dt.timezone.utc
     t = dt.datetime(2024, 5, 1, 10, 15, 30, tzinfo=utc)
     anchor = dt.datetime(2024, 5, 1, 10, 0, tzinfo=utc)

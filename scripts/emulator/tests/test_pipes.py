@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import Emulator, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.pipes import render_template  # noqa: E402
@@ -107,7 +107,7 @@ def create_pipe(emulator, setup, *, batch_size: int, window: int, target: str | 
     return name
 
 
-def execution_inputs(emulator, machine: str, count: int) -> list[list]:
+def execution_inputs(emulator: Emulator, machine: str, count: int) -> list[list]:
     sfn = emulator.client("stepfunctions")
 
     def done():  # noqa: ANN202
@@ -118,14 +118,14 @@ def execution_inputs(emulator, machine: str, count: int) -> list[list]:
     return [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
 
 
-def visible(emulator, queue: str) -> int:
+def visible(emulator: Emulator, queue: str) -> int:
     attrs = emulator.client("sqs").get_queue_attributes(
         QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_a_full_batch_starts_one_execution_with_the_templated_records_and_empties_the_queue(emulator, setup):  # noqa: ANN001
+def test_a_full_batch_starts_one_execution_with_the_templated_records_and_empties_the_queue(emulator, setup) -> None:  # noqa: ANN001
     sqs = emulator.client("sqs")
     sqs.send_message_batch(
         QueueUrl=setup["queue"],
@@ -141,7 +141,7 @@ def test_a_full_batch_starts_one_execution_with_the_templated_records_and_emptie
     wait_for(lambda: visible(emulator, setup["queue"]) == 0, what="the delivered messages to be deleted")
 
 
-def test_the_batching_window_gathers_records_that_arrive_apart(emulator, setup):  # noqa: ANN001
+def test_the_batching_window_gathers_records_that_arrive_apart(emulator, setup) -> None:  # noqa: ANN001
     sqs = emulator.client("sqs")
     # As deployed: the buffer's visibility timeout outlasts the window.
     sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "10"})
@@ -153,7 +153,7 @@ def test_the_batching_window_gathers_records_that_arrive_apart(emulator, setup):
     assert batch == [{"key": "raw/b/first.json"}, {"key": "raw/b/second.json"}]
 
 
-def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(emulator, setup):  # noqa: ANN001
+def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(emulator, setup) -> None:  # noqa: ANN001
     missing = setup["machine"].rsplit(":", 1)[0] + ":no-such-machine"
     create_pipe(emulator, setup, batch_size=1, window=0, target=missing)
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/c/lost.json"))
@@ -168,7 +168,7 @@ def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(em
     assert "not delivered to " + missing in emulator.log_text()
 
 
-def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emulator, setup):  # noqa: ANN001
+def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emulator, setup) -> None:  # noqa: ANN001
     # As deployed (window + 300 s grace): unscaled, maxReceiveCount 2 would take ten minutes to dead-letter.
     sqs = emulator.client("sqs")
     sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "302"})
@@ -185,7 +185,7 @@ def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emul
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 2  # refused at least maxReceiveCount times first
 
 
-def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup):  # noqa: ANN001
+def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup) -> None:  # noqa: ANN001
     name = create_pipe(emulator, setup, batch_size=1, window=0, DesiredState="STOPPED")
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/d/waiting.json"))
     time.sleep(3)  # six supervision ticks: a polling pipe would have delivered it
@@ -195,7 +195,7 @@ def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup):  # noqa: A
     assert execution_inputs(emulator, setup["machine"], 1) == [[{"key": "raw/d/waiting.json"}]]
 
 
-def test_templates_follow_pipes_placeholder_rules():
+def test_templates_follow_pipes_placeholder_rules() -> None:
     record = {"messageId": "m1", "body": json.dumps({"n": 3, "o": {"a": [1, "x"]}, "s": 'q"uote'})}
     assert render_template('{"n": <$.body.n>, "o": <$.body.o>, "s": "<$.body.s>"}', record, {}) == {
         "n": 3,
@@ -214,7 +214,9 @@ def test_templates_follow_pipes_placeholder_rules():
     assert render_template('{"pipe": "<aws.pipes.pipe-name>"}', record, {"aws.pipes.pipe-name": "p"}) == {"pipe": "p"}
 
 
-def test_an_object_put_into_s3_reaches_the_pipeline_as_its_key_through_the_rule_buffer_and_pipe(emulator, setup):  # noqa: ANN001
+def test_an_object_put_into_s3_reaches_the_pipeline_as_its_key_through_the_rule_buffer_and_pipe(
+    emulator: Emulator, setup: dict
+) -> None:
     """The deployed chain: S3 → EventBridge rule → SQS buffer → Pipe → state machine input."""
     s3, events, sqs = emulator.client("s3"), emulator.client("events"), emulator.client("sqs")
     bucket = f"raw-{setup['suffix']}"

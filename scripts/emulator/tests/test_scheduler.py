@@ -74,7 +74,7 @@ def queue(emulator, name: str) -> tuple[str, str]:  # noqa: ANN001
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_input(emulator):  # noqa: ANN001
+def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_input(emulator) -> None:  # noqa: ANN001
     job, role = setup(emulator)
     schedule = emulator.client("scheduler").create_schedule(
         Name=f"{job}-schedule",
@@ -103,7 +103,7 @@ def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_inpu
     assert run["Arguments"]["--from_schedule"] == "yes"
 
 
-def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator):  # noqa: ANN001
+def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator) -> None:  # noqa: ANN001
     for group, invoked in (("default", True), ("another-group", False)):
         job, role = setup(emulator, source_group=group)
         schedule = emulator.client("scheduler").create_schedule(
@@ -124,7 +124,7 @@ def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator):  
             assert answer["Status"] == "FAILED" and "AccessDenied" in answer["Error"], answer
 
 
-def test_a_glue_start_that_fails_is_dead_lettered(emulator):  # noqa: ANN001
+def test_a_glue_start_that_fails_is_dead_lettered(emulator) -> None:  # noqa: ANN001
     _job, role = setup(emulator)
     url, arn = queue(emulator, f"extract-dlq-{uuid.uuid4().hex[:8]}")
     schedule = emulator.client("scheduler").create_schedule(

@@ -54,7 +54,7 @@ def read_task(bucket: str, **extra) -> dict:  # noqa: ANN003
     }
 
 
-def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keeps_its_arn(emulator, sfn):  # noqa: ANN001
+def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keeps_its_arn(emulator, sfn) -> None:  # noqa: ANN001
     bucket = f"redrive-{uuid.uuid4().hex[:8]}"
     arn = machine(
         sfn,
@@ -92,7 +92,7 @@ def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keep
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["landing-1"]
 
 
-def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it_led_to_is(sfn):  # noqa: ANN001
+def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it_led_to_is(sfn) -> None:  # noqa: ANN001
     bucket = f"redrive-{uuid.uuid4().hex[:8]}"
     arn = machine(
         sfn,
@@ -112,7 +112,7 @@ def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it
     assert entered(sfn, execution) == ["Read", "Failed", "Failed"]
 
 
-def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn):  # noqa: ANN001
+def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn) -> None:  # noqa: ANN001
     arn = machine(sfn, {"Done": {"Type": "Succeed"}}, "Done")
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     assert finished(sfn, execution)["status"] == "SUCCEEDED"
@@ -125,7 +125,7 @@ def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn):  # no
     assert missing.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
 
 
-def test_the_same_client_token_answers_the_same_redrive(sfn):  # noqa: ANN001
+def test_the_same_client_token_answers_the_same_redrive(sfn) -> None:  # noqa: ANN001
     arn = machine(
         sfn,
         {"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Failed"}, "Failed": {"Type": "Fail", "Error": "Boom"}},

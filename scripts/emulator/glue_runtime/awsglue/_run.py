@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 _RUN: Optional[dict] = None
 #: States read in this run, by transformation_ctx; Job.commit writes them for the emulator.
@@ -41,7 +44,7 @@ def bookmark_state(ctx: str) -> Optional[dict]:
     return (run().get("bookmark") or {}).get(ctx)
 
 
-def client(service: str):  # noqa: ANN201
+def client(service: str) -> BaseClient:
     """A boto3 client of the emulator with the run's credentials (the job role's, from the environment)."""
     import boto3
 
