@@ -89,11 +89,22 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services import glue_jobs
+
+if TYPE_CHECKING:
+    from wsgiref.types import InputStream
+
+    from cheroot.wsgi import Server
+    from moto.core.common_types import TYPE_RESPONSE
+    from moto.core.responses import ActionResult
+    from moto.events.utils import EventMessageType
+    from moto.s3.models import FakeKey, S3Backend
+    from moto.sqs.models import Queue, SQSBackend
+    from moto.stepfunctions.parser.backend.execution import Execution
 
 # A WSGI application: (environ, start_response) → the response body's chunks.
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -224,7 +235,7 @@ def fill_gaps() -> None:
     from moto.iam import models as iam_models
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def validate_state_machine_definition(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
+    def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
         problems = _definition_diagnostics(self._get_param("definition"))
         return ActionResult({"result": "FAIL" if problems else "OK", "diagnostics": problems, "truncated": False})
 
@@ -288,7 +299,7 @@ def _fix_repeated_executions() -> None:
     from moto.stepfunctions.models import StateMachineInstance
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    def __deepcopy__(self, memo: dict[int, object]) -> object:  # noqa: ANN001, N807 - self is moto's backend, patched; deepcopy's hook name
+    def __deepcopy__(self: StateMachineInstance, memo: dict[int, object]) -> StateMachineInstance:
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
@@ -300,7 +311,9 @@ def _fix_repeated_executions() -> None:
 
     original_start = StepFunctionsParserBackend.start_execution
 
-    def start_execution(self, state_machine_arn, name=None, *args, **kwargs) -> object:  # noqa: ANN001 - moto's untyped signature, passed through
+    def start_execution(
+        self: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+    ) -> Execution:
         return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_execution
@@ -321,7 +334,7 @@ def _fix_sync_without_callback() -> None:
         raise SystemExit("emulator: moto's Step Functions .sync code changed; revisit _fix_sync_without_callback")
     fixed = source.replace(broken, "if callback_endpoint is not None: callback_endpoint.interrupt_all()")
     namespace: dict = {}
-    exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own method, one line changed
+    exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # moto's own method, one line changed
     cls._eval_integration_pattern = namespace["_eval_integration_pattern"]
 
 
@@ -331,7 +344,7 @@ def _fix_redrive_allow_policy() -> None:
     Queue.redrive_allow_policy = None  # set by _set_attributes("RedriveAllowPolicy"), never read back by moto
     set_attributes = Queue._set_attributes
 
-    def _set_attributes(self, attributes, now=None):  # noqa: ANN001, ANN202
+    def _set_attributes(self: Queue, attributes: dict[str, Any], now: float | None = None) -> None:
         policy = getattr(self, "policy", None)
         set_attributes(self, attributes, now)
         if "Policy" not in attributes:
@@ -340,7 +353,7 @@ def _fix_redrive_allow_policy() -> None:
     Queue._set_attributes = _set_attributes
     base = Queue.attributes.fget
 
-    def attributes(self):  # noqa: ANN001, ANN202
+    def attributes(self: Queue) -> dict[str, Any]:
         result = base(self)
         if self.redrive_policy:
             # SQS answers with compact JSON; moto's spaced JSON made every plan rewrite redrive_policy.
@@ -352,7 +365,7 @@ def _fix_redrive_allow_policy() -> None:
     Queue.attributes = property(attributes)
     original = SQSBackend.get_queue_attributes
 
-    def get_queue_attributes(self, queue_name, attribute_names):  # noqa: ANN001, ANN202
+    def get_queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
         names = list(attribute_names or [])
         others = [n for n in names if n != "RedriveAllowPolicy"]
         result = original(self, queue_name, others) if others else {}
@@ -374,7 +387,7 @@ def _fix_message_move_tasks() -> None:
 
     tasks: dict[str, list[dict]] = {}
 
-    def queue_by_arn(backend, arn):  # noqa: ANN001, ANN202
+    def queue_by_arn(backend: SQSBackend, arn: str) -> Queue:
         for queue in backend.queues.values():
             if queue.queue_arn == arn:
                 return queue
@@ -383,7 +396,7 @@ def _fix_message_move_tasks() -> None:
             f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}",
         )
 
-    def start_message_move_task(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
+    def start_message_move_task(self: SQSResponse) -> ActionResult:
         backend = self.sqs_backend
         source = queue_by_arn(backend, self._get_param("SourceArn"))
         sources = [
@@ -421,7 +434,7 @@ def _fix_message_move_tasks() -> None:
         )
         return ActionResult({"TaskHandle": handle})
 
-    def list_message_move_tasks(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
+    def list_message_move_tasks(self: SQSResponse) -> ActionResult:
         source = queue_by_arn(self.sqs_backend, self._get_param("SourceArn"))
         return ActionResult({"Results": tasks.get(source.queue_arn, [])[: int(self._get_param("MaxResults") or 1)]})
 
@@ -433,7 +446,7 @@ def _fix_list_state_machine_versions() -> None:
     from moto.core.responses import ActionResult
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def list_state_machine_versions(self) -> ActionResult:  # noqa: ANN001 - self is moto's response handler, patched
+    def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
         machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
         versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
         return ActionResult(
@@ -450,14 +463,14 @@ def _fix_list_state_machine_versions() -> None:
 def _fix_execution_output_timestamps() -> None:
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    def iso(value):  # noqa: ANN001, ANN202
+    def iso(value: object) -> str:
         if isinstance(value, (dt.datetime, dt.date)):
             return value.isoformat()
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
     original = BaseExecutionWorkerCommunication._reflect_execution_status
 
-    def reflect_execution_status(self) -> None:  # noqa: ANN001
+    def reflect_execution_status(self: BaseExecutionWorkerCommunication) -> None:
         original(self)
         output = self.execution.output
         if output is not None and not isinstance(output, str):
@@ -475,7 +488,7 @@ def _fix_test_event_pattern() -> None:
     from moto.events.models import EventPattern
     from moto.events.responses import EventsHandler
 
-    def test_event_pattern(self) -> str:  # noqa: ANN001 - self is moto's response handler, patched
+    def test_event_pattern(self: EventsHandler) -> str:
         try:
             event = json.loads(self._get_param("Event"))
         except (TypeError, ValueError):
@@ -497,7 +510,7 @@ def _fix_state_machine_targets() -> None:
 
     original = Rule.send_to_targets
 
-    def send_to_targets(self, original_event, transform_input=True) -> None:  # noqa: ANN001 - moto's untyped signature, passed through
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
         machines = [t for t in self.targets if t["Arn"].split(":")[2] == "states"]
         if not machines:
             return original(self, original_event, transform_input)
@@ -510,7 +523,7 @@ def _fix_state_machine_targets() -> None:
             _, _, _, region, account, *_ = target["Arn"].split(":")
             try:
                 get_backend(account, region).start_execution(target["Arn"], str(uuid.uuid4()), json.dumps(event))
-            except Exception:  # noqa: BLE001 - delivery is asynchronous in AWS: a failed start never fails the sender
+            except Exception:  # delivery is asynchronous in AWS: a failed start never fails the sender (logged)
                 logging.getLogger("emulator").exception("rule %s could not start %s", self.name, target["Arn"])
         others = [t for t in self.targets if t not in machines]
         if others:
@@ -530,7 +543,7 @@ def _fix_last_crawl_status() -> None:
 
     original = FakeCrawler.as_dict
 
-    def as_dict(self) -> dict:  # noqa: ANN001 - self is moto's model, patched
+    def as_dict(self: FakeCrawler) -> dict:
         if self.crawls:
             self.crawls[-1].advance()
         data = original(self)
@@ -545,10 +558,10 @@ def _fix_last_crawl_status() -> None:
 def _fix_logging_policy_check() -> None:
     from moto.s3.models import FakeBucket
 
-    def as_list(value):  # noqa: ANN001, ANN202
+    def as_list(value: Any) -> list[Any]:
         return value if isinstance(value, list) else [value]
 
-    def _log_permissions_enabled_policy(target_bucket, target_prefix):  # noqa: ANN001, ANN202
+    def _log_permissions_enabled_policy(target_bucket: FakeBucket, target_prefix: str | None) -> bool:
         if not target_bucket.policy:
             return False
         arn = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
@@ -574,7 +587,7 @@ REQUEST = threading.local()
 def _capture_request_context(app: WsgiApp) -> WsgiApp:
     """WSGI middleware: remember what bucket policies may test about the current request."""
 
-    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         REQUEST.context = {
             "aws:SecureTransport": "true" if environ.get("wsgi.url_scheme") == "https" else "false",
             "s3:x-amz-server-side-encryption": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION"),
@@ -592,7 +605,7 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
-def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:  # noqa: ANN001
+def _condition_holds(operator: str, key: str, expected: Any, context: dict) -> bool:
     expected_values = [
         str(v).lower() if isinstance(v, bool) else str(v)
         for v in (expected if isinstance(expected, list) else [expected])
@@ -623,7 +636,7 @@ def _condition_holds(operator: str, key: str, expected, context: dict) -> bool: 
 def evaluate_bucket_policy(policy: dict, action: str, resource: str, context: dict) -> str:
     """'DENIED', 'PERMITTED' or 'NEUTRAL' for an anonymous-or-any caller, as S3 decides."""
 
-    def as_list(value):  # noqa: ANN001, ANN202
+    def as_list(value: Any) -> list[Any]:
         return value if isinstance(value, list) else [value]
 
     verdict = "NEUTRAL"
@@ -659,7 +672,7 @@ def _fix_bucket_policy_evaluation() -> None:
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 
-    def get_permission(self, action, resource):  # noqa: ANN001, ANN202
+    def get_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
         if self.policy is None:
             return PermissionResult.NEUTRAL
         context = getattr(REQUEST, "context", {"aws:SecureTransport": "true"})
@@ -674,14 +687,14 @@ def _fix_security_group_rule_description() -> None:
 
     original_init = SecurityGroupRule.__init__
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN001, N807
+    def __init__(self: SecurityGroupRule, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         prefix_list = (
             kwargs.get("prefix_list_id") if "prefix_list_id" in kwargs else (args[7] if len(args) > 7 else None)
         )
         self._prefix_list_description = (prefix_list or {}).get("Description")
 
-    def description(self):  # noqa: ANN001, ANN202
+    def description(self: SecurityGroupRule) -> str | None:
         return (
             self.ip_range.get("Description")
             or self.source_group.get("Description")
@@ -699,21 +712,21 @@ def _fix_dropped_attributes() -> None:
 
     connection_as_dict = FakeConnection.as_dict
 
-    def as_dict(self) -> dict:  # noqa: ANN001 - self is moto's model, patched, ANN202
+    def as_dict(self: FakeConnection) -> dict:
         return {**connection_as_dict(self), "ConnectionType": self.connection_input.get("ConnectionType")}
 
     FakeConnection.as_dict = as_dict
 
     lambda_init = LambdaFunction.__init__
 
-    def lambda_init_(self, account_id, spec, *args, **kwargs) -> None:  # noqa: ANN001
+    def lambda_init_(self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         lambda_init(self, account_id, spec, *args, **kwargs)
         self._kms_key_arn = spec.get("KMSKeyArn")
         self._logging_config = spec.get("LoggingConfig")
 
     original_get_configuration = LambdaFunction.get_configuration
 
-    def get_configuration(self, *args, **kwargs):  # noqa: ANN001, ANN202
+    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
         config = original_get_configuration(self, *args, **kwargs)
         if getattr(self, "_kms_key_arn", None):
             config["KMSKeyArn"] = self._kms_key_arn
@@ -727,7 +740,7 @@ def _fix_dropped_attributes() -> None:
 
     original_update = LambdaFunction.update_configuration
 
-    def update_configuration(self, config_updates):  # noqa: ANN001, ANN202
+    def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "KMSKeyArn" in config_updates:
             self._kms_key_arn = config_updates["KMSKeyArn"] or None
         if "LoggingConfig" in config_updates:
@@ -740,7 +753,7 @@ def _fix_dropped_attributes() -> None:
 
     original_create_stream = KinesisResponse.create_stream
 
-    def create_stream(self):  # noqa: ANN001, ANN202
+    def create_stream(self: KinesisResponse) -> ActionResult:
         result = original_create_stream(self)
         tags = self._get_param("Tags")
         if tags:
@@ -757,11 +770,11 @@ def _fix_dynamodb_export_names() -> None:
 
     original = TableExport._backup_to_s3_file
 
-    def _backup_to_s3_file(self, s3_backend):  # noqa: ANN001, ANN202
+    def _backup_to_s3_file(self: TableExport, s3_backend: S3Backend) -> None:
         put = s3_backend.put_object
         export_root = f"{self.s3_prefix}/AWSDynamoDB/"
 
-        def put_object(bucket_name, key_name, *args, **kwargs):  # noqa: ANN001, ANN202
+        def put_object(bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> FakeKey:
             if key_name.startswith(export_root) and "/data/" in key_name and not key_name.endswith(".json.gz"):
                 key_name = key_name[: -len(".gz")] + ".json.gz"
             return put(bucket_name, key_name, *args, **kwargs)
@@ -781,7 +794,7 @@ def _fix_eventbridge_notification() -> None:
 
     original = S3Response.get_bucket_notification
 
-    def get_bucket_notification(self) -> object:  # noqa: ANN001 - self is moto's response handler, patched
+    def get_bucket_notification(self: S3Response) -> TYPE_RESPONSE:
         config = self.backend.get_bucket_notification_configuration(self.bucket_name)
         if config is None or config.event_bridge is None:
             return original(self)
@@ -810,10 +823,10 @@ def free_port() -> int:
 class _Drained:
     """A response that, once sent, reads what is left of its request's body (see _request_bodies)."""
 
-    def __init__(self, result, body) -> None:  # noqa: ANN001
+    def __init__(self, result: Iterable[bytes], body: InputStream | None) -> None:
         self._result, self._body = result, body
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self._result)
 
     def close(self) -> None:
@@ -835,7 +848,7 @@ class _ExactLength:
     application the bytes that came, and moto stored the truncated object.
     """
 
-    def __init__(self, stream, length: int) -> None:  # noqa: ANN001
+    def __init__(self, stream: InputStream, length: int) -> None:
         self._stream, self._left, self._length = stream, length, length
 
     def _short(self) -> ConnectionError:
@@ -867,7 +880,7 @@ class _ExactLength:
     def readlines(self, hint: int = -1) -> list[bytes]:
         return list(iter(self.readline, b""))
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
 
@@ -881,7 +894,7 @@ def _request_bodies(app: WsgiApp) -> WsgiApp:
         chunked (aws-chunked with trailing checksums).
     """
 
-    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> _Drained:
         length = environ.get("CONTENT_LENGTH")
         if length and not environ.get("wsgi.input_terminated") and length.isdigit():
             environ["wsgi.input"] = _ExactLength(environ["wsgi.input"], int(length))
@@ -898,7 +911,7 @@ SERVER_THREADS = 64
 KEEP_ALIVE_CONNECTIONS = 512
 
 
-def _server(port: int, app, tls: tuple[Path, Path] | None = None):  # noqa: ANN001, ANN202
+def _server(port: int, app: WsgiApp, tls: tuple[Path, Path] | None = None) -> Server:
     """
     A listener for the WSGI app, bound before it returns. cheroot, not werkzeug's development
     server: werkzeug 3 sends `Connection: close` on every response and waits 10 ms after each for
