@@ -19,6 +19,10 @@ import sys
 import threading
 import time
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def _die_with_the_emulator() -> None:
@@ -66,7 +70,7 @@ def main(run_file: str) -> int:
     return 1 if "error" in result else 0
 
 
-def _session(run: dict):  # noqa: ANN202
+def _session(run: dict) -> SparkSession:
     from pyspark.sql import SparkSession
 
     fs = "dataplat.emulator.EmulatorS3FileSystem"
@@ -106,7 +110,7 @@ def _session(run: dict):  # noqa: ANN202
     return spark
 
 
-def _storage(spark) -> dict:  # noqa: ANN001
+def _storage(spark: SparkSession) -> dict:
     from awsglue.context import EXPORT_READS
 
     try:

@@ -13,7 +13,14 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from botocore.client import BaseClient
+    from moto.core.base_backend import BackendDict
 
 LOG = logging.getLogger("emulator")
 if not LOG.handlers:  # what the services do goes to the server log (the launcher's stderr)
@@ -78,11 +85,11 @@ def route(path: str, handler: Callable[[dict], dict]) -> None:
     _routes[path] = handler
 
 
-def with_routes(app):  # noqa: ANN001, ANN201
+def with_routes(app: WSGIApplication) -> WSGIApplication:
     """WSGI middleware serving the services' routes (under /_emulator/) before moto."""
     import json
 
-    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         handler = _routes.get(environ.get("PATH_INFO", ""))
         if handler is None or environ.get("REQUEST_METHOD") != "POST":
             return app(environ, start_response)
@@ -105,7 +112,7 @@ def emulator_key(account_id: str) -> str:
     return f"AKIA{account_id}EMUL"
 
 
-def client(service: str, account_id: str, region: str, credentials: dict | None = None):  # noqa: ANN201
+def client(service: str, account_id: str, region: str, credentials: dict | None = None) -> BaseClient:
     """
     A boto3 client on the emulator acting as `account_id`, or with the given (assumed-role)
     credentials. It uses the TLS endpoint clients use, so bucket policies see a secure request.
@@ -126,7 +133,7 @@ def client(service: str, account_id: str, region: str, credentials: dict | None 
 _client_lock = threading.Lock()
 
 
-def _create(service: str, endpoint: str, bundle: str, region: str, keys: dict):  # noqa: ANN202
+def _create(service: str, endpoint: str, bundle: str, region: str, keys: dict) -> BaseClient:
     import boto3
     from botocore.config import Config
 
@@ -157,7 +164,7 @@ def every(seconds: float, name: str, tick: Callable[[], None]) -> threading.Thre
             time.sleep(seconds)
             try:
                 tick()
-            except Exception:  # noqa: BLE001 - a background service never takes the server down
+            except Exception:  # a background service never takes the server down (logged)
                 LOG.exception("emulator %s: tick failed", name)
 
     thread = threading.Thread(target=loop, name=f"emulator-{name}", daemon=True)
@@ -165,7 +172,7 @@ def every(seconds: float, name: str, tick: Callable[[], None]) -> threading.Thre
     return thread
 
 
-def backends(backend_dict) -> list:  # noqa: ANN001
+def backends(backend_dict: BackendDict[Any]) -> list[tuple[str, str, Any]]:
     """Every (account, region, backend) moto has created so far, copied so other threads may add more."""
     out = []
     for account_id in list(backend_dict.keys()):

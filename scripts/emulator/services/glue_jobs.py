@@ -45,7 +45,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import IO, TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from botocore.client import BaseClient
+    from moto.glue.models import FakeJob, FakeJobRun
 
 MOTO_VERSION = "5.2.1"
 HERE = Path(__file__).resolve().parent
@@ -91,7 +96,7 @@ def _patch_runs() -> None:
 
     start = FakeJob.start_job_run
 
-    def start_job_run(self, *args, **kwargs):  # noqa: ANN001, ANN202
+    def start_job_run(self: FakeJob, *args: Any, **kwargs: Any) -> str:
         with _START_LOCK:  # moto's MaxConcurrentRuns check and the new run's RUNNING state, atomically
             run_id = start(self, *args, **kwargs)
             run = next(r for r in self.job_runs if r.job_run_id == run_id)
@@ -111,7 +116,7 @@ def _patch_runs() -> None:
 
     as_dict = FakeJobRun.as_dict
 
-    def run_as_dict(self):  # noqa: ANN001, ANN202
+    def run_as_dict(self: FakeJobRun) -> dict[str, Any]:
         data = as_dict(self)
         state = getattr(self, "emulated", None)
         if state is None:
@@ -135,7 +140,7 @@ def _patch_runs() -> None:
     FakeJobRun.as_dict = run_as_dict
 
 
-def _security_configuration(job) -> Optional[dict]:  # noqa: ANN001
+def _security_configuration(job: FakeJob) -> Optional[dict]:
     name = job.security_configuration
     if not name:
         return None
@@ -143,7 +148,7 @@ def _security_configuration(job) -> Optional[dict]:  # noqa: ANN001
     return found.configuration if found else None
 
 
-def _log_group_prefix(job) -> str:  # noqa: ANN001
+def _log_group_prefix(job: FakeJob) -> str:
     config = _security_configuration(job) or {}
     cloudwatch = config.get("CloudWatchEncryption") or {}
     if cloudwatch.get("CloudWatchEncryptionMode") == "SSE-KMS":
@@ -151,7 +156,7 @@ def _log_group_prefix(job) -> str:  # noqa: ANN001
     return "/aws-glue/jobs/"
 
 
-def _admin_session(job):  # noqa: ANN001, ANN202
+def _admin_session(job: FakeJob) -> Session:
     import boto3
 
     return boto3.Session(
@@ -161,11 +166,11 @@ def _admin_session(job):  # noqa: ANN001, ANN202
     )
 
 
-def _client(session, service: str):  # noqa: ANN001, ANN202
+def _client(session: Session, service: str) -> BaseClient:
     return session.client(service, endpoint_url=_CONFIG["endpoint"], verify=_CONFIG["caBundle"])
 
 
-def _assume_role(job, run_id: str) -> dict:  # noqa: ANN001
+def _assume_role(job: FakeJob, run_id: str) -> dict:
     import boto3
 
     role = job.role if job.role.startswith("arn:") else f"arn:aws:iam::{job.backend.account_id}:role/{job.role}"
@@ -185,7 +190,7 @@ def _assume_role(job, run_id: str) -> dict:  # noqa: ANN001
     }
 
 
-def _download(s3, uri: str, target: Path) -> Path:  # noqa: ANN001
+def _download(s3: BaseClient, uri: str, target: Path) -> Path:
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// location: {uri!r}")
     bucket, _, key = uri[len("s3://") :].partition("/")
@@ -194,13 +199,13 @@ def _download(s3, uri: str, target: Path) -> Path:  # noqa: ANN001
     return target
 
 
-def _finish(run, state: str, error: Optional[str] = None) -> None:  # noqa: ANN001
+def _finish(run: FakeJobRun, state: str, error: Optional[str] = None) -> None:
     run.emulated["error"] = error
     run.emulated["completedOn"] = dt.datetime.now(dt.timezone.utc)
     run.status = state
 
 
-def _execute(job, run) -> None:  # noqa: ANN001
+def _execute(job: FakeJob, run: FakeJobRun) -> None:
     """The run, start to end, on its own thread; every failure ends the run FAILED with its reason."""
     work = Path(tempfile.mkdtemp(prefix=f"glue-{run.job_run_id[:12]}-"))
     logs = None
@@ -312,7 +317,7 @@ def _execute(job, run) -> None:  # noqa: ANN001
                 runId=run.job_run_id,
             )
         _finish(run, "SUCCEEDED")
-    except BaseException as error:  # noqa: BLE001 - the run fails with the reason, the emulator carries on
+    except BaseException as error:  # the run fails with the reason (logged), the emulator carries on
         LOG.exception("glue job run %s of %s could not run", run.job_run_id, job.name)
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         _finish(run, "FAILED", f"{type(error).__name__}: {message}")
@@ -325,7 +330,7 @@ def _execute(job, run) -> None:  # noqa: ANN001
 class _RunLogs:
     """A run's stdout/stderr as CloudWatch log events, in batches, in the run's log groups."""
 
-    def __init__(self, client, prefix: str, stream: str, security_configuration: Optional[dict]):  # noqa: ANN001
+    def __init__(self, client: BaseClient, prefix: str, stream: str, security_configuration: Optional[dict]):
         self.client, self.prefix, self.stream = client, prefix, stream
         self.kms = (
             ((security_configuration or {}).get("CloudWatchEncryption") or {}).get("KmsKeyArn")
@@ -349,7 +354,7 @@ class _RunLogs:
             pass
         self.ready.add(group)
 
-    def pump(self, pipe, kind: str) -> None:  # noqa: ANN001
+    def pump(self, pipe: IO[bytes], kind: str) -> None:
         last = time.monotonic()
         for raw in iter(pipe.readline, b""):
             with self.lock:
@@ -376,14 +381,14 @@ class _RunLogs:
                         self.client.put_log_events(
                             logGroupName=group, logStreamName=self.stream, logEvents=events[i : i + 1000]
                         )
-                except Exception:  # noqa: BLE001 - a log that cannot be written must not change the run's outcome
+                except Exception:  # a log that cannot be written must not change the run's outcome (logged)
                     LOG.exception("could not write %d log events to %s", len(events), group)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Bookmarks and UpdateJob
 # ---------------------------------------------------------------------------------------------------------
-def _bookmark(job) -> dict:  # noqa: ANN001
+def _bookmark(job: FakeJob) -> dict:
     if not hasattr(job, "emulated_bookmark"):
         job.emulated_bookmark = {
             "states": {},
@@ -396,7 +401,7 @@ def _bookmark(job) -> dict:  # noqa: ANN001
     return job.emulated_bookmark
 
 
-def _bookmark_entry(job) -> dict:  # noqa: ANN001
+def _bookmark_entry(job: FakeJob) -> dict:
     b = _bookmark(job)
     return {
         "JobName": job.name,
@@ -440,7 +445,7 @@ def _patch_responses() -> None:
     from moto.glue.exceptions import EntityNotFoundException, InvalidInputException
     from moto.glue.responses import GlueResponse
 
-    def update_job(self):  # noqa: ANN001, ANN202
+    def update_job(self: GlueResponse) -> ActionResult:
         job = self.glue_backend.get_job(self._get_param("JobName"))
         update = self._get_param("JobUpdate") or {}
         if not update.get("Role") or not update.get("Command"):
@@ -457,13 +462,13 @@ def _patch_responses() -> None:
         job.last_modified_on = utcnow()
         return ActionResult({"JobName": job.name})
 
-    def get_job_bookmark(self):  # noqa: ANN001, ANN202
+    def get_job_bookmark(self: GlueResponse) -> ActionResult:
         job = self.glue_backend.get_job(self._get_param("JobName"))
         if _bookmark(job)["runId"] is None:
             raise EntityNotFoundException(f"Continuation for job {job.name} not found")
         return ActionResult({"JobBookmarkEntry": _bookmark_entry(job)})
 
-    def reset_job_bookmark(self):  # noqa: ANN001, ANN202
+    def reset_job_bookmark(self: GlueResponse) -> ActionResult:
         job = self.glue_backend.get_job(self._get_param("JobName"))
         b = _bookmark(job)
         run_id = self._get_param("RunId")

@@ -40,7 +40,7 @@ class _DynamicFrameReader:
         self,
         connection_type: str,
         connection_options: Optional[dict] = None,
-        format: Optional[str] = None,  # noqa: A002
+        format: Optional[str] = None,  # Glue's parameter name
         format_options: Optional[dict] = None,
         transformation_ctx: str = "",
         **kwargs: Any,
