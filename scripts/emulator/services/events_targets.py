@@ -20,8 +20,12 @@ reads `moto.sns`'s backends).
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from . import LOG, require_moto
+
+if TYPE_CHECKING:
+    from moto.events.utils import EventMessageType, EventTemplateParser
 
 
 def register() -> None:
@@ -31,7 +35,7 @@ def register() -> None:
 
     previous = Rule.send_to_targets
 
-    def send_to_targets(self, original_event, transform_input=True):  # noqa: ANN001, ANN202
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
         topics = [t for t in self.targets if t["Arn"].split(":")[2] == "sns"]
         others = [t for t in self.targets if t not in topics]
         if topics and self.event_pattern.matches_event(original_event):
@@ -58,7 +62,7 @@ def register() -> None:
     Rule.send_to_targets = send_to_targets
 
 
-def _message(target: dict, event: dict, parser, transform_input: bool) -> str:  # noqa: ANN001
+def _message(target: dict, event: dict, parser: type[EventTemplateParser], transform_input: bool) -> str:
     if "Input" in target:
         return target["Input"]
     if transform_input and target.get("InputTransformer"):

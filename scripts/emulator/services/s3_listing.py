@@ -19,7 +19,12 @@ that version's code).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import require_moto
+
+if TYPE_CHECKING:
+    from moto.s3.models import FakeBucket, FakeKey
 
 
 def register() -> None:
@@ -27,7 +32,14 @@ def register() -> None:
     from moto.s3.exceptions import MethodNotAllowed
     from moto.s3.models import FakeDeleteMarker, FakeTableStorageBucket, S3Backend
 
-    def list_objects(self, bucket, prefix, delimiter, marker, max_keys):  # noqa: ANN001, ANN202
+    def list_objects(
+        self: S3Backend,
+        bucket: FakeBucket,
+        prefix: str | None,
+        delimiter: str | None,
+        marker: str | None,
+        max_keys: int | None,
+    ) -> tuple[list[FakeKey], list[str], bool, str | None]:
         # moto 5.2.1's own list_objects, with deleted keys skipped before prefixes are formed.
         if isinstance(bucket, FakeTableStorageBucket):
             raise MethodNotAllowed()

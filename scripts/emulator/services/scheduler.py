@@ -30,9 +30,15 @@ import datetime as dt
 import re
 import threading
 import time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import LOG, assume_role, backends, client, every, require_moto, route, scale
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from moto.scheduler.models import EventBridgeSchedulerBackend, Schedule, ScheduleGroup
 
 TICK_SECONDS = 1.0
 MAX_TRIES = 5  # Scheduler allows 185 retries over a day; a local run needs to see the DLQ sooner
@@ -53,7 +59,7 @@ def register() -> None:
 # --------------------------------------------------------------------------------------------
 # Expressions
 # --------------------------------------------------------------------------------------------
-def _parse_time(value) -> dt.datetime | None:  # noqa: ANN001
+def _parse_time(value: str | float | dt.datetime | None) -> dt.datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)):
@@ -138,7 +144,7 @@ def next_fire(
 # --------------------------------------------------------------------------------------------
 # Firing
 # --------------------------------------------------------------------------------------------
-def _schedules():  # noqa: ANN202
+def _schedules() -> Iterator[tuple[EventBridgeSchedulerBackend, ScheduleGroup, Schedule]]:
     from moto.scheduler.models import scheduler_backends
 
     for _account, _region, backend in backends(scheduler_backends):
@@ -192,7 +198,7 @@ def _tick() -> None:
             del _next[arn]
 
 
-def _safe_next(schedule, after: dt.datetime) -> dt.datetime | None:  # noqa: ANN001
+def _safe_next(schedule: Schedule, after: dt.datetime) -> dt.datetime | None:
     try:
         return next_fire(
             schedule.schedule_expression,
@@ -204,7 +210,7 @@ def _safe_next(schedule, after: dt.datetime) -> dt.datetime | None:  # noqa: ANN
         return None
 
 
-def fire(schedule) -> dict:  # noqa: ANN001
+def fire(schedule: Schedule) -> dict:
     """Invoke the schedule's target once (with its retry policy and dead-letter queue)."""
     target = schedule.target
     arn = target["Arn"]
@@ -255,7 +261,7 @@ def fire(schedule) -> dict:  # noqa: ANN001
 UNIVERSAL_TARGETS = {"arn:aws:scheduler:::aws-sdk:glue:startJobRun": ("glue", "start_job_run")}
 
 
-def _fire_universal(schedule, call: tuple[str, str]) -> dict:  # noqa: ANN001
+def _fire_universal(schedule: Schedule, call: tuple[str, str]) -> dict:
     """A universal target: the SDK call with the target's Input as its request, in the schedule's account and region, as the target's role."""
     import json
 
@@ -296,7 +302,7 @@ def _fire_universal(schedule, call: tuple[str, str]) -> dict:  # noqa: ANN001
     }
 
 
-def _dead_letter(schedule, dlq: str, error: Exception | None, tries: int) -> None:  # noqa: ANN001
+def _dead_letter(schedule: Schedule, dlq: str, error: Exception | None, tries: int) -> None:
     _, _, _, region, account, name = dlq.split(":")
     code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__) if error else "Unknown"
     attrs = {
@@ -315,7 +321,7 @@ def _dead_letter(schedule, dlq: str, error: Exception | None, tries: int) -> Non
             MessageBody=schedule.target.get("Input") or "{}",
             MessageAttributes={k: {"DataType": "String", "StringValue": v[:1000] or "-"} for k, v in attrs.items()},
         )
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a dead letter is best effort: its failure is logged, the firing's answer stands
         LOG.exception("schedule %s: could not dead-letter to %s", schedule.arn, dlq)
 
 

@@ -39,8 +39,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from typing import TYPE_CHECKING
 
 from . import LOG, require_moto
+
+if TYPE_CHECKING:
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.models import Execution as StoredExecution
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 
 REDRIVABLE_FOR = dt.timedelta(days=14)
 _UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -52,7 +59,7 @@ def register() -> None:
     from moto.core.responses import ActionResult
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def redrive_execution(self):  # noqa: ANN001, ANN202
+    def redrive_execution(self: StepFunctionResponse) -> ActionResult:
         date = redrive(self.stepfunction_backend, self._get_param("executionArn"), self._get_param("clientToken"))
         return ActionResult({"redriveDate": date})
 
@@ -60,7 +67,7 @@ def register() -> None:
 
     original_describe = StepFunctionResponse.describe_execution
 
-    def describe_execution(self):  # noqa: ANN001, ANN202
+    def describe_execution(self: StepFunctionResponse) -> ActionResult:
         answer = original_describe(self)
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
         answer.result.update(redrive_fields(execution))
@@ -69,7 +76,7 @@ def register() -> None:
     StepFunctionResponse.describe_execution = describe_execution
 
 
-def _error(reason: str):  # noqa: ANN202
+def _error(reason: str) -> AWSError:
     from moto.stepfunctions.exceptions import AWSError
 
     class NotRedrivable(AWSError):
@@ -83,7 +90,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def not_redrivable_reason(execution) -> str | None:  # noqa: ANN001
+def not_redrivable_reason(execution: StoredExecution | ParserExecution) -> str | None:
     """Why RedriveExecution would refuse this execution now (AWS's wording), or None."""
     status = str(getattr(execution, "status", ""))
     machine = getattr(execution, "state_machine", None)
@@ -99,7 +106,7 @@ def not_redrivable_reason(execution) -> str | None:  # noqa: ANN001
     return None
 
 
-def redrive_fields(execution) -> dict:  # noqa: ANN001
+def redrive_fields(execution: StoredExecution | ParserExecution) -> dict:
     fields = {"redriveCount": getattr(execution, "emulator_redrive_count", 0)}
     if getattr(execution, "emulator_redrive_date", None) is not None:
         fields["redriveDate"] = execution.emulator_redrive_date
@@ -131,7 +138,7 @@ def restart_point(history: list[dict], top_level: set[str]) -> tuple[str, object
     return name, json.loads(raw) if isinstance(raw, str) else raw
 
 
-def redrive(backend, execution_arn: str, client_token: str | None) -> dt.datetime:  # noqa: ANN001
+def redrive(backend: StepFunctionBackend, execution_arn: str, client_token: str | None) -> dt.datetime:
     from moto.stepfunctions.parser.backend.execution import Execution
 
     execution = backend.describe_execution(execution_arn)  # ExecutionDoesNotExist for an unknown ARN
@@ -151,7 +158,7 @@ def redrive(backend, execution_arn: str, client_token: str | None) -> dt.datetim
         return execution.emulator_redrive_date
 
 
-def _continue(execution) -> None:  # noqa: ANN001
+def _continue(execution: ParserExecution) -> None:
     from moto.stepfunctions.parser.api import ExecutionRedrivenEventDetails, ExecutionStatus, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.flow.start_at import StartAt
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import inspect
 import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 MOTO_VERSION = "5.2.1"
 MAX_CLIENTS = 256
@@ -30,7 +34,7 @@ MAX_CLIENTS = 256
 class _TlsClients:
     """Stands in for the `boto3` module inside moto's boto_client module: same clients, TLS endpoint."""
 
-    def __init__(self, boto3, plain_endpoint: str, endpoint: str, ca_bundle: str) -> None:  # noqa: ANN001
+    def __init__(self, boto3: ModuleType, plain_endpoint: str, endpoint: str, ca_bundle: str) -> None:
         self._boto3 = boto3
         self._plain = plain_endpoint
         self._endpoint = endpoint
@@ -56,7 +60,7 @@ class _TlsClients:
                 client = self._clients[key] = self._boto3.client(**kwargs)
             return client
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._boto3, name)
 
 
