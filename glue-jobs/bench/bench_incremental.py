@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+# Run as a script: the package is imported from glue-jobs/, this folder's parent.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dataplat_glue import processed_to_consumer, raw_to_processed
+from dataplat_glue.spark import configure
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(HERE.parent))
-
-from dataplat_glue import processed_to_consumer, raw_to_processed  # noqa: E402 - sys.path is set up first
-from dataplat_glue.spark import configure  # noqa: E402 - sys.path is set up first
 
 START = datetime.date(2024, 1, 1)
 DATASET = "orders"

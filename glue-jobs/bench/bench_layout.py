@@ -42,14 +42,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+# Run as a script: the package is imported from glue-jobs/, this folder's parent, the other bench from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_raw_to_processed import contract_for, generate  # noqa: E402 - sys.path is set up first
-from dataplat_glue import processed_to_consumer, raw_to_processed, rds_extract  # noqa: E402 - sys.path is set up first
-from dataplat_glue.contract import JobContract  # noqa: E402 - sys.path is set up first
-from dataplat_glue.spark import local_session  # noqa: E402 - sys.path is set up first
+from bench_raw_to_processed import contract_for, generate
+from dataplat_glue import processed_to_consumer, raw_to_processed, rds_extract
+from dataplat_glue.contract import JobContract
+from dataplat_glue.spark import local_session
 
 START = "2024-03-01"
 AS_OF = "2024-06-30T00:00:00Z"
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the generated lake here (default: a temp dir, removed)")
     ns = parser.parse_args()
 
-    import duckdb  # noqa: PLC0415 (only the benchmark needs it at import time)
+    import duckdb  # only the benchmark needs it: imported when it runs, not with the module
 
     work = ns.workdir or Path(tempfile.mkdtemp(prefix="layout-bench-"))
     lake = work / "lake"

@@ -36,13 +36,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+# Run as a script: the package is imported from glue-jobs/, this folder's parent.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dataplat_glue import raw_to_processed
+from dataplat_glue.contract import JobContract
+from dataplat_glue.spark import local_session, struct_of
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(HERE.parent))
-
-from dataplat_glue import raw_to_processed  # noqa: E402 - sys.path is set up first
-from dataplat_glue.contract import JobContract  # noqa: E402 - sys.path is set up first
-from dataplat_glue.spark import local_session, struct_of  # noqa: E402 - sys.path is set up first
 
 
 def contract_for(env: str, dataset: str) -> dict:

@@ -370,7 +370,7 @@ class _Run:
                     .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("bad"), 1)).alias("bad"))
                     .collect()
                 )
-            except Exception as error:  # noqa: BLE001 - narrowed by unreadable_cause; anything else is re-raised
+            except Exception as error:  # narrowed by unreadable_cause; anything else is re-raised
                 cause = unreadable_cause(error)
                 if cause is None:
                     raise

@@ -40,7 +40,7 @@ class GlueRecorder:
             def __init__(self, df: Any):
                 self._df = df
 
-            def toDF(self) -> Any:  # noqa: N802 (Glue's name)
+            def toDF(self) -> Any:  # noqa: N802 - Glue's name
                 return self._df
 
         class Reader:

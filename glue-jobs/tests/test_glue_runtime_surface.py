@@ -83,13 +83,13 @@ class UsageScanner(ast.NodeVisitor):
         self.used: set[str] = set()
         self.missing: set[str] = set()
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802 - ast.NodeVisitor's method name
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module and (node.module == "awsglue" or node.module.startswith("awsglue.")):
             for alias in node.names:
                 self.bindings[alias.asname or alias.name] = (node.module, alias.name)
                 self.used.add(f"{node.module}.{alias.name}")
 
-    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802 - ast.NodeVisitor's method name
+    def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if alias.name == "awsglue" or alias.name.startswith("awsglue."):
                 self.missing.add(f"import {alias.name} (import names from awsglue modules, which this scan follows)")
@@ -121,14 +121,14 @@ class UsageScanner(ast.NodeVisitor):
             return members[node.attr]
         return None
 
-    def visit_Assign(self, node: ast.Assign) -> None:  # noqa: N802 - ast.NodeVisitor's method name
+    def visit_Assign(self, node: ast.Assign) -> None:
         self.generic_visit(node)
         kind = self.type_of(node.value)
         for target in node.targets:
             if isinstance(target, ast.Name) and kind:
                 self.types[target.id] = kind
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:  # noqa: N802 - ast.NodeVisitor's method name
+    def visit_Attribute(self, node: ast.Attribute) -> None:
         self.type_of(node)
         self.generic_visit(node)
 

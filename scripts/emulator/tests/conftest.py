@@ -8,13 +8,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 import boto3
 import pytest
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
 LAUNCHER = Path(__file__).resolve().parents[1] / "launcher.py"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+T = TypeVar("T")
+
+# The tests import the emulator's modules (`services.*`) from scripts/emulator, as launcher.py does.
+sys.path.insert(0, str(LAUNCHER.parent))
 
 
 class Emulator:
@@ -23,7 +31,7 @@ class Emulator:
         self.ca_bundle = ready["caBundle"]
         self.log = log
 
-    def client(self, service: str, account: str = ACCOUNT, **credentials):  # noqa: ANN003, ANN201
+    def client(self, service: str, account: str = ACCOUNT, **credentials) -> BaseClient:
         keys = credentials or {"aws_access_key_id": f"AKIA{account}EMUL", "aws_secret_access_key": "emulator"}
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, verify=self.ca_bundle, **keys)
 
@@ -32,7 +40,7 @@ class Emulator:
 
 
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory):  # noqa: ANN001, ANN201
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     state = tmp_path_factory.mktemp("emulator")
     log = state / "server.log"
     with log.open("w") as err:
@@ -57,7 +65,7 @@ def emulator(tmp_path_factory):  # noqa: ANN001, ANN201
         process.kill()
 
 
-def wait_for(condition, timeout: float = 90, interval: float = 0.25, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_for(condition: Callable[[], T], timeout: float = 90, interval: float = 0.25, what: str = "condition") -> T:
     """Poll until `condition()` returns something truthy; fail with `what` after `timeout` seconds (generous: CI machines are shared)."""
     deadline = time.monotonic() + timeout
     while True:

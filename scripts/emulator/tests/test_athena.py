@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,9 @@ import pytest
 from botocore.config import Config
 
 from conftest import Emulator, wait_for
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 COLUMNS = [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"}, {"Name": "name", "Type": "string"}]
 
@@ -28,7 +32,7 @@ def parquet(rows: list[dict]) -> bytes:
 
 
 @pytest.fixture()
-def lake(emulator):  # noqa: ANN001, ANN201
+def lake(emulator: Emulator) -> dict[str, Any]:
     """A consumer table with partition projection (as modules/catalog deploys it) and a workgroup like the analysts'."""
     s3, glue, kms = emulator.client("s3"), emulator.client("glue"), emulator.client("kms")
     suffix = uuid.uuid4().hex[:8]
@@ -95,7 +99,7 @@ def lake(emulator):  # noqa: ANN001, ANN201
     return {"data": data, "results": results, "db": db, "workgroup": workgroup, "key": key, "sizes": sizes}
 
 
-def athena(emulator):  # noqa: ANN001, ANN201
+def athena(emulator: Emulator) -> BaseClient:
     # Athena refuses cutoffs under 10 MB; the test's files are smaller, so the client skips that check.
     import boto3
 
@@ -110,7 +114,7 @@ def athena(emulator):  # noqa: ANN001, ANN201
     )
 
 
-def run(emulator, lake, sql: str, **extra) -> dict:  # noqa: ANN001, ANN003
+def run(emulator: Emulator, lake: dict[str, Any], sql: str, **extra) -> dict:
     client = athena(emulator)
     qid = client.start_query_execution(
         QueryString=sql,
@@ -120,20 +124,22 @@ def run(emulator, lake, sql: str, **extra) -> dict:  # noqa: ANN001, ANN003
         **extra,
     )["QueryExecutionId"]
 
-    def done():  # noqa: ANN202
+    def done() -> dict[str, Any] | None:
         q = client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
         return q if q["Status"]["State"] not in ("QUEUED", "RUNNING") else None
 
     return wait_for(done, what=f"query {qid}")
 
 
-def rows(emulator, qid: str) -> tuple[list[list], list[str]]:  # noqa: ANN001
+def rows(emulator: Emulator, qid: str) -> tuple[list[list], list[str]]:
     answer = athena(emulator).get_query_results(QueryExecutionId=qid)
     values = [[d.get("VarCharValue") for d in r["Data"]] for r in answer["ResultSet"]["Rows"]]
     return values, [c["Type"] for c in answer["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
 
 
-def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_results(emulator, lake) -> None:  # noqa: ANN001
+def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_results(
+    emulator: Emulator, lake: dict[str, Any]
+) -> None:
     q = run(
         emulator,
         lake,
@@ -161,7 +167,7 @@ def test_a_query_reads_only_its_projected_partition_and_writes_encrypted_csv_res
     ]
 
 
-def test_a_full_scan_sees_only_what_the_projection_allows(emulator, lake) -> None:  # noqa: ANN001
+def test_a_full_scan_sees_only_what_the_projection_allows(emulator: Emulator, lake: dict[str, Any]) -> None:
     q = run(emulator, lake, f'SELECT count(*) AS n, sum(id) AS ids FROM "{lake["db"]}"."facts"')
     assert q["Status"]["State"] == "SUCCEEDED", q["Status"]
     assert rows(emulator, q["QueryExecutionId"])[0][1] == ["3", "6"]
@@ -200,7 +206,7 @@ def test_the_workgroup_cutoff_fails_a_query_that_would_scan_more_and_update_work
     assert run(emulator, lake, f'SELECT * FROM "{lake["db"]}"."facts"')["Status"]["State"] == "SUCCEEDED"
 
 
-def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator, lake) -> None:  # noqa: ANN001
+def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator: Emulator, lake: dict[str, Any]) -> None:
     q = run(emulator, lake, f'SELECT approx_set(id) FROM "{lake["db"]}".facts')
     assert q["Status"]["State"] == "FAILED"
     assert q["Status"]["StateChangeReason"].startswith(
@@ -214,7 +220,7 @@ def test_a_query_duckdb_cannot_run_fails_with_athenas_error_shape(emulator, lake
     )
 
 
-def test_a_json_table_with_catalog_partitions_and_a_bare_table_name(emulator, lake) -> None:  # noqa: ANN001
+def test_a_json_table_with_catalog_partitions_and_a_bare_table_name(emulator: Emulator, lake: dict[str, Any]) -> None:
     s3, glue = emulator.client("s3"), emulator.client("glue")
     s3.put_object(
         Bucket=lake["data"],

@@ -6,12 +6,16 @@ import gzip
 import io
 import json
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import ACCOUNT, REGION, wait_for
+
+if TYPE_CHECKING:
+    from conftest import Emulator
 
 # What the catalog module deploys (modules/catalog: CRAWLER_CONFIGURATION, exclusions, policies).
 CONFIGURATION = json.dumps(
@@ -25,7 +29,7 @@ EXCLUSIONS = ["**/_SUCCESS", "**/_temporary/**", "**/*.crc"]
 
 
 @pytest.fixture()
-def lake(emulator):  # noqa: ANN001, ANN201
+def lake(emulator: Emulator) -> dict[str, str]:
     s3, glue, iam = emulator.client("s3"), emulator.client("glue"), emulator.client("iam")
     suffix = uuid.uuid4().hex[:8]
     bucket, database = f"raw-{suffix}", f"raw_{suffix}"
@@ -81,7 +85,7 @@ def lake(emulator):  # noqa: ANN001, ANN201
     return {"bucket": bucket, "database": database, "role": role, "suffix": suffix}
 
 
-def crawler(emulator, lake, folder: str, **extra) -> str:  # noqa: ANN001, ANN003
+def crawler(emulator: Emulator, lake: dict[str, str], folder: str, **extra) -> str:
     name = f"raw-{folder}-{lake['suffix']}"
     emulator.client("glue").create_crawler(
         Name=name,
@@ -96,25 +100,30 @@ def crawler(emulator, lake, folder: str, **extra) -> str:  # noqa: ANN001, ANN00
     return name
 
 
-def crawl(emulator, name: str) -> dict:  # noqa: ANN001
+def crawl(emulator: Emulator, name: str) -> dict:
     glue = emulator.client("glue")
     glue.start_crawler(Name=name)
 
-    def finished():  # noqa: ANN202
+    def finished() -> dict[str, Any] | None:
         c = glue.get_crawler(Name=name)["Crawler"]
         return c if c["State"] == "READY" and c.get("LastCrawl", {}).get("Status") != "RUNNING" else None
 
     return wait_for(finished, what=f"crawler {name} to finish")
 
 
-def partitions(emulator, lake, table: str) -> list[list[str]]:  # noqa: ANN001
+def partitions(emulator: Emulator, lake: dict[str, str], table: str) -> list[list[str]]:
     found = emulator.client("glue").get_partitions(DatabaseName=lake["database"], TableName=table)["Partitions"]
     return sorted(p["Values"] for p in found)
 
 
-def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new_ones(emulator, lake) -> None:  # noqa: ANN001
+def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new_ones(
+    emulator: Emulator, lake: dict[str, str]
+) -> None:
     s3 = emulator.client("s3")
-    put = lambda key, body: s3.put_object(Bucket=lake["bucket"], Key=key, Body=body)  # noqa: E731
+
+    def put(key: str, body: bytes) -> dict[str, Any]:
+        return s3.put_object(Bucket=lake["bucket"], Key=key, Body=body)
+
     put(
         "events/dt=2024-05-01/region=eu/part-0.json",
         b'{"id": "a", "n": 1, "ok": true, "nested": {"x": 1.5}}\n{"id": "b", "n": 2}\n',
@@ -159,7 +168,7 @@ def test_a_crawl_creates_the_missing_table_and_its_partitions_then_adds_only_new
     assert any("1 partition(s) added, 2 already present" in e["message"] for e in logs)
 
 
-def test_parquet_files_and_unnamed_folders(emulator, lake) -> None:  # noqa: ANN001
+def test_parquet_files_and_unnamed_folders(emulator: Emulator, lake: dict[str, str]) -> None:
     buffer = io.BytesIO()
     pq.write_table(pa.table({"id": pa.array([1], pa.int64()), "amount": pa.array([2.5]), "label": ["x"]}), buffer)
     emulator.client("s3").put_object(
@@ -177,7 +186,7 @@ def test_parquet_files_and_unnamed_folders(emulator, lake) -> None:  # noqa: ANN
     assert partitions(emulator, lake, "metrics") == [["2024", "05"]]
 
 
-def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator, lake) -> None:  # noqa: ANN001
+def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator: Emulator, lake: dict[str, str]) -> None:
     emulator.client("s3").put_object(
         Bucket=lake["bucket"], Key="broken/dt=2024-05-01/x.json", Body=b"this is not json\n"
     )
@@ -186,7 +195,7 @@ def test_a_crawl_that_cannot_classify_its_files_fails_with_its_error(emulator, l
     assert "no JSON object found" in done["LastCrawl"]["ErrorMessage"]
 
 
-def test_update_crawler_changes_only_the_named_fields(emulator, lake) -> None:  # noqa: ANN001
+def test_update_crawler_changes_only_the_named_fields(emulator: Emulator, lake: dict[str, str]) -> None:
     name = crawler(emulator, lake, "events", Description="before")
     glue = emulator.client("glue")
     glue.update_crawler(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import TYPE_CHECKING
 
 from conftest import wait_for
 
+if TYPE_CHECKING:
+    from conftest import Emulator
 
-def test_a_rule_with_an_sns_target_delivers_and_put_events_succeeds(emulator) -> None:  # noqa: ANN001
+
+def test_a_rule_with_an_sns_target_delivers_and_put_events_succeeds(emulator: Emulator) -> None:
     events, sns, sqs = emulator.client("events"), emulator.client("sns"), emulator.client("sqs")
     suffix = uuid.uuid4().hex[:8]
     topic = sns.create_topic(Name=f"pipeline-events-{suffix}")["TopicArn"]
@@ -35,7 +39,7 @@ def test_a_rule_with_an_sns_target_delivers_and_put_events_succeeds(emulator) ->
 
     messages: list = []
 
-    def received() -> bool:  # noqa: E306
+    def received() -> bool:
         messages.extend(
             sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
         )

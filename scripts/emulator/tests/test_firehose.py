@@ -6,24 +6,21 @@ import base64
 import gzip
 import json
 import shutil
-import sys
 import time
 import uuid
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import Emulator, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from services.firehose import Buffer  # noqa: E402
+from services.firehose import Buffer
 
 # The shape modules/ingestion/streaming.ts deploys (with the `local` partition spec).
 QUERY = "{dt: .event_time[0:10], region: .region}"
 
 
 @pytest.fixture()
-def setup(emulator):  # noqa: ANN001, ANN201
+def setup(emulator: Emulator) -> dict[str, str]:
     if shutil.which("jq") is None:
         pytest.fail(
             "the emulator's Firehose runs dynamic-partitioning queries with jq, which is not installed: apt-get install jq (Debian's jq 1.6)"
@@ -102,7 +99,9 @@ def setup(emulator):  # noqa: ANN001, ANN201
     }
 
 
-def delivery_stream(emulator, setup, *, interval: int = 60, size: int = 64, **overrides) -> str:  # noqa: ANN001, ANN003
+def delivery_stream(
+    emulator: Emulator, setup: dict[str, str], *, interval: int = 60, size: int = 64, **overrides
+) -> str:
     name = f"delivery-{setup['suffix']}"
     config = {
         "RoleARN": setup["role"],
@@ -141,10 +140,10 @@ def delivery_stream(emulator, setup, *, interval: int = 60, size: int = 64, **ov
     return name
 
 
-def objects(emulator, bucket: str, count: int, timeout: float = 90) -> dict[str, dict]:  # noqa: ANN001
+def objects(emulator: Emulator, bucket: str, count: int, timeout: float = 90) -> dict[str, dict]:
     s3 = emulator.client("s3")
 
-    def listed():  # noqa: ANN202
+    def listed() -> list[dict[str, Any]] | None:
         found = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
         return found if len(found) >= count else None
 
@@ -195,13 +194,13 @@ def test_records_from_the_stream_land_partitioned_compressed_and_encrypted_and_b
     assert {e["errorCode"] for e in errors} == {"DynamicPartitioning.MetadataExtractionFailed"}
 
 
-def test_put_record_to_a_kinesis_sourced_stream_is_refused(emulator, setup) -> None:  # noqa: ANN001
+def test_put_record_to_a_kinesis_sourced_stream_is_refused(emulator: Emulator, setup: dict[str, str]) -> None:
     name = delivery_stream(emulator, setup)
     with pytest.raises(emulator.client("firehose").exceptions.InvalidArgumentException):
         emulator.client("firehose").put_record(DeliveryStreamName=name, Record={"Data": b"{}"})
 
 
-def test_the_buffer_delivers_after_its_scaled_interval(emulator, setup) -> None:  # noqa: ANN001
+def test_the_buffer_delivers_after_its_scaled_interval(emulator: Emulator, setup: dict[str, str]) -> None:
     # 900 s → 9 s at the default EMULATOR_SCALE of 0.01; one small record never fills 1 MB → 10 KB.
     delivery_stream(emulator, setup, interval=900, size=1)
     record = json.dumps({"id": "0", "event_time": "2024-05-01T00:00:00Z", "region": "eu"}).encode()
@@ -226,7 +225,9 @@ def test_the_buffer_is_due_at_its_scaled_size_or_interval() -> None:
     assert [d for d, _ in buffer.take_if_due()] == [b"z"]
 
 
-def test_a_direct_put_stream_without_partitioning_gets_the_default_time_prefix(emulator, setup) -> None:  # noqa: ANN001
+def test_a_direct_put_stream_without_partitioning_gets_the_default_time_prefix(
+    emulator: Emulator, setup: dict[str, str]
+) -> None:
     name = f"direct-{setup['suffix']}"
     emulator.client("firehose").create_delivery_stream(
         DeliveryStreamName=name,

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import json
 import ssl
-import sys
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from services.iam_policy import condition_holds, decide  # noqa: E402
+from conftest import ACCOUNT, REGION, wait_for
+from services.iam_policy import condition_holds, decide
 
-from conftest import ACCOUNT, REGION, wait_for  # noqa: E402
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from conftest import Emulator
 
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 
 
-def post(emulator, path: str, body: dict | None = None) -> dict:  # noqa: ANN001
+def post(emulator: Emulator, path: str, body: dict | None = None) -> dict:
     context = ssl.create_default_context(cafile=emulator.ca_bundle)
     request = urllib.request.Request(emulator.endpoint + path, data=json.dumps(body or {}).encode(), method="POST")
-    with urllib.request.urlopen(request, context=context) as response:  # noqa: S310 - the emulator's loopback endpoint
+    with urllib.request.urlopen(request, context=context) as response:
         return json.loads(response.read())
 
 
-def role(emulator, service: str, policy: dict) -> str:  # noqa: ANN001
+def role(emulator: Emulator, service: str, policy: dict) -> str:
     iam = emulator.client("iam")
     name = f"iam-test-{uuid.uuid4().hex[:8]}"
     trust = {
@@ -47,7 +50,7 @@ def role(emulator, service: str, policy: dict) -> str:  # noqa: ANN001
     return arn
 
 
-def session(emulator, service: str, role_arn: str, name: str):  # noqa: ANN001, ANN201
+def session(emulator: Emulator, service: str, role_arn: str, name: str) -> Callable[[str], BaseClient]:
     creds = emulator.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
     keys = {
         "aws_access_key_id": creds["AccessKeyId"],
@@ -86,7 +89,9 @@ def denial(error: pytest.ExceptionInfo) -> tuple[str, str]:
         ("NumericLessThan", "5", "3", False),  # not an operator the platform uses: never matches
     ],
 )
-def test_the_condition_operators_the_platform_uses(operator, expected, actual, holds) -> None:  # noqa: ANN001
+def test_the_condition_operators_the_platform_uses(
+    operator: str, expected: str, actual: str | None, holds: bool
+) -> None:
     context = {} if actual is None else {"k": actual}
     assert condition_holds(operator, "k", expected, context) is holds
 
@@ -117,7 +122,7 @@ def test_a_key_policy_must_delegate_to_iam_before_identity_policies_count() -> N
     assert not decide(**common, resource_policy=closed).allowed
 
 
-def test_a_component_session_is_decided_from_its_role_the_bucket_policy_and_the_key(emulator) -> None:  # noqa: ANN001
+def test_a_component_session_is_decided_from_its_role_the_bucket_policy_and_the_key(emulator: Emulator) -> None:
     s3, kms = emulator.client("s3"), emulator.client("kms")
     key = kms.create_key(
         Policy=json.dumps(
@@ -223,7 +228,7 @@ def test_a_component_session_is_decided_from_its_role_the_bucket_policy_and_the_
     assert f"kms:Decrypt on resource: {key}" in denial(read)[1]
 
 
-def test_queue_and_state_machine_calls_are_denied_in_their_protocols_shape(emulator) -> None:  # noqa: ANN001
+def test_queue_and_state_machine_calls_are_denied_in_their_protocols_shape(emulator: Emulator) -> None:
     sqs = emulator.client("sqs")
     allowed_url = sqs.create_queue(QueueName=f"iam-ok-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     other_url = sqs.create_queue(QueueName=f"iam-no-{uuid.uuid4().hex[:6]}")["QueueUrl"]
@@ -251,7 +256,7 @@ def test_queue_and_state_machine_calls_are_denied_in_their_protocols_shape(emula
     )
 
 
-def test_assume_role_is_checked_against_the_trust_policy(emulator) -> None:  # noqa: ANN001
+def test_assume_role_is_checked_against_the_trust_policy(emulator: Emulator) -> None:
     role_arn = role(
         emulator,
         "lambda.amazonaws.com",
@@ -263,7 +268,7 @@ def test_assume_role_is_checked_against_the_trust_policy(emulator) -> None:  # n
     assert code == "AccessDenied" and "service pipes.amazonaws.com" in message and "sts:AssumeRole" in message
 
 
-def test_state_machine_tasks_run_with_the_state_machine_role(emulator) -> None:  # noqa: ANN001
+def test_state_machine_tasks_run_with_the_state_machine_role(emulator: Emulator) -> None:
     sqs = emulator.client("sqs")
     allowed_url = sqs.create_queue(QueueName=f"iam-sfn-ok-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     other_url = sqs.create_queue(QueueName=f"iam-sfn-no-{uuid.uuid4().hex[:6]}")["QueueUrl"]
@@ -313,7 +318,7 @@ def test_state_machine_tasks_run_with_the_state_machine_role(emulator) -> None: 
     assert summary["counts"]["deploy"]["decided"] > 0
 
 
-def test_the_decision_log_counts_who_signed_each_request_per_phase(emulator) -> None:  # noqa: ANN001
+def test_the_decision_log_counts_who_signed_each_request_per_phase(emulator: Emulator) -> None:
     post(emulator, "/_emulator/iam/phase", {"phase": "iam-test-data"})
     try:
         emulator.client("sqs").list_queues()

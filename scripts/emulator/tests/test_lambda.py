@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import sys
 import urllib.request
 import uuid
 import zipfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conftest import ACCOUNT, wait_for
+from services.scheduler import next_fire
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from services.scheduler import next_fire  # noqa: E402
+if TYPE_CHECKING:
+    from conftest import Emulator
 
 HANDLER = r"""
 import { getHeapStatistics } from "node:v8";
@@ -52,7 +52,7 @@ def zipped(files: dict[str, str]) -> bytes:
 
 
 @pytest.fixture()
-def function(emulator):  # noqa: ANN001, ANN201
+def function(emulator: Emulator) -> dict[str, str]:
     """A Node function (index.handler in index.mjs) with a role, a timeout of 3 s and 256 MB."""
     iam, awslambda = emulator.client("iam"), emulator.client("lambda")
     suffix = uuid.uuid4().hex[:8]
@@ -113,18 +113,18 @@ def function(emulator):  # noqa: ANN001, ANN201
     return {"name": name, "role": role, "suffix": suffix}
 
 
-def invoke(emulator, name: str, event: dict) -> tuple[dict, dict]:  # noqa: ANN001
+def invoke(emulator: Emulator, name: str, event: dict) -> tuple[dict, dict]:
     answer = emulator.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail")
     return answer, json.loads(answer["Payload"].read())
 
 
-def queue(emulator, name: str) -> tuple[str, str]:  # noqa: ANN001
+def queue(emulator: Emulator, name: str) -> tuple[str, str]:
     sqs = emulator.client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def receive(emulator, url: str, timeout: float = 90) -> dict:  # noqa: ANN001
+def receive(emulator: Emulator, url: str, timeout: float = 90) -> dict:
     sqs = emulator.client("sqs")
     [message] = wait_for(
         lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages"),
@@ -134,7 +134,9 @@ def receive(emulator, url: str, timeout: float = 90) -> dict:  # noqa: ANN001
     return message
 
 
-def test_request_response_runs_the_handler_with_its_environment_role_and_context(emulator, function) -> None:  # noqa: ANN001
+def test_request_response_runs_the_handler_with_its_environment_role_and_context(
+    emulator: Emulator, function: dict[str, str]
+) -> None:
     answer, result = invoke(emulator, function["name"], {"n": 1})
     assert "FunctionError" not in answer
     assert result["event"] == {"n": 1}
@@ -151,7 +153,9 @@ def test_request_response_runs_the_handler_with_its_environment_role_and_context
     assert f"START RequestId: {result['requestId']}" in tail and 'got {"n":1}' in tail and "REPORT RequestId" in tail
 
 
-def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_log_group(emulator, function) -> None:  # noqa: ANN001
+def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_log_group(
+    emulator: Emulator, function: dict[str, str]
+) -> None:
     answer, result = invoke(emulator, function["name"], {"fail": "bad input"})
     assert answer["FunctionError"] == "Unhandled"
     assert result["errorType"] == "TypeError" and result["errorMessage"] == "asked to fail: bad input"
@@ -168,7 +172,7 @@ def test_a_thrown_error_is_an_unhandled_function_error_and_the_logs_reach_the_lo
     assert any("asked to fail: bad input" in m for m in messages)
 
 
-def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator, function) -> None:  # noqa: ANN001
+def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator: Emulator, function: dict[str, str]) -> None:
     emulator.client("lambda").update_function_configuration(FunctionName=function["name"], Timeout=1)
     # A handler left to finish would answer after 20 s with its result; it is killed instead.
     answer, result = invoke(emulator, function["name"], {"sleep": 20})
@@ -177,7 +181,9 @@ def test_a_run_past_its_timeout_is_killed_and_fails_as_timed_out(emulator, funct
     assert result["errorMessage"].endswith("Task timed out after 1.00 seconds")
 
 
-def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_destination(emulator, function) -> None:  # noqa: ANN001
+def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_destination(
+    emulator: Emulator, function: dict[str, str]
+) -> None:
     url, arn = queue(emulator, f"failures-{function['suffix']}")
     awslambda = emulator.client("lambda")
     awslambda.put_function_event_invoke_config(
@@ -198,7 +204,9 @@ def test_an_async_failure_is_retried_then_its_record_goes_to_the_on_failure_dest
     assert record["responsePayload"]["errorMessage"] == "asked to fail: always"
 
 
-def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emulator, function) -> None:  # noqa: ANN001
+def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(
+    emulator: Emulator, function: dict[str, str]
+) -> None:
     url, arn = queue(emulator, f"successes-{function['suffix']}")
     emulator.client("lambda").put_function_event_invoke_config(
         FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -224,7 +232,7 @@ def test_a_schedule_fired_now_invokes_its_function_with_the_schedule_input(emula
     assert record["responsePayload"]["event"] == {"from": "schedule"}
 
 
-def test_a_schedule_fires_on_its_own_when_due(emulator, function) -> None:  # noqa: ANN001
+def test_a_schedule_fires_on_its_own_when_due(emulator: Emulator, function: dict[str, str]) -> None:
     url, arn = queue(emulator, f"due-{function['suffix']}")
     emulator.client("lambda").put_function_event_invoke_config(
         FunctionName=function["name"], DestinationConfig={"OnSuccess": {"Destination": arn}}
@@ -241,7 +249,9 @@ def test_a_schedule_fires_on_its_own_when_due(emulator, function) -> None:  # no
     assert record["requestPayload"] == {"at": True}
 
 
-def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(emulator, function) -> None:  # noqa: ANN001
+def test_a_schedule_whose_target_cannot_be_invoked_dead_letters_its_input(
+    emulator: Emulator, function: dict[str, str]
+) -> None:
     url, arn = queue(emulator, f"sched-dlq-{function['suffix']}")
     missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:no-such-function"
     schedule = emulator.client("scheduler").create_schedule(

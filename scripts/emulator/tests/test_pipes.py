@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import Emulator, wait_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from services.pipes import render_template  # noqa: E402
+from services.pipes import render_template
 
 # The platform's template (modules/orchestration: PIPE_RECORD_TEMPLATE).
 TEMPLATE = '{"key": "<$.body.detail.object.key>"}'
@@ -30,7 +27,7 @@ def object_created(key: str) -> str:
 
 
 @pytest.fixture()
-def setup(emulator):  # noqa: ANN001, ANN201
+def setup(emulator: Emulator) -> dict[str, str]:
     """A landing queue with its DLQ (maxReceiveCount 2), a state machine and a pipe role."""
     sqs, sfn, iam = emulator.client("sqs"), emulator.client("stepfunctions"), emulator.client("iam")
     suffix = uuid.uuid4().hex[:8]
@@ -90,7 +87,9 @@ def setup(emulator):  # noqa: ANN001, ANN201
     return {"suffix": suffix, "queue": queue, "queue_arn": queue_arn, "dlq": dlq, "role": role, "machine": machine}
 
 
-def create_pipe(emulator, setup, *, batch_size: int, window: int, target: str | None = None, **extra):  # noqa: ANN001, ANN003, ANN201
+def create_pipe(
+    emulator: Emulator, setup: dict[str, str], *, batch_size: int, window: int, target: str | None = None, **extra
+) -> str:
     name = f"pipe-{setup['suffix']}"
     emulator.client("pipes").create_pipe(
         Name=name,
@@ -110,7 +109,7 @@ def create_pipe(emulator, setup, *, batch_size: int, window: int, target: str | 
 def execution_inputs(emulator: Emulator, machine: str, count: int) -> list[list]:
     sfn = emulator.client("stepfunctions")
 
-    def done():  # noqa: ANN202
+    def done() -> list[dict[str, Any]] | None:
         executions = sfn.list_executions(stateMachineArn=machine)["executions"]
         return executions if len(executions) >= count else None
 
@@ -125,7 +124,9 @@ def visible(emulator: Emulator, queue: str) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_a_full_batch_starts_one_execution_with_the_templated_records_and_empties_the_queue(emulator, setup) -> None:  # noqa: ANN001
+def test_a_full_batch_starts_one_execution_with_the_templated_records_and_empties_the_queue(
+    emulator: Emulator, setup: dict[str, str]
+) -> None:
     sqs = emulator.client("sqs")
     sqs.send_message_batch(
         QueueUrl=setup["queue"],
@@ -141,7 +142,7 @@ def test_a_full_batch_starts_one_execution_with_the_templated_records_and_emptie
     wait_for(lambda: visible(emulator, setup["queue"]) == 0, what="the delivered messages to be deleted")
 
 
-def test_the_batching_window_gathers_records_that_arrive_apart(emulator, setup) -> None:  # noqa: ANN001
+def test_the_batching_window_gathers_records_that_arrive_apart(emulator: Emulator, setup: dict[str, str]) -> None:
     sqs = emulator.client("sqs")
     # As deployed: the buffer's visibility timeout outlasts the window.
     sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "10"})
@@ -153,7 +154,9 @@ def test_the_batching_window_gathers_records_that_arrive_apart(emulator, setup) 
     assert batch == [{"key": "raw/b/first.json"}, {"key": "raw/b/second.json"}]
 
 
-def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(emulator, setup) -> None:  # noqa: ANN001
+def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(
+    emulator: Emulator, setup: dict[str, str]
+) -> None:
     missing = setup["machine"].rsplit(":", 1)[0] + ":no-such-machine"
     create_pipe(emulator, setup, batch_size=1, window=0, target=missing)
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/c/lost.json"))
@@ -168,7 +171,9 @@ def test_a_batch_the_target_refuses_returns_and_ends_in_the_dead_letter_queue(em
     assert "not delivered to " + missing in emulator.log_text()
 
 
-def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emulator, setup) -> None:  # noqa: ANN001
+def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(
+    emulator: Emulator, setup: dict[str, str]
+) -> None:
     # As deployed (window + 300 s grace): unscaled, maxReceiveCount 2 would take ten minutes to dead-letter.
     sqs = emulator.client("sqs")
     sqs.set_queue_attributes(QueueUrl=setup["queue"], Attributes={"VisibilityTimeout": "302"})
@@ -185,7 +190,7 @@ def test_a_refused_batch_returns_after_the_queues_visibility_timeout_scaled(emul
     assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 2  # refused at least maxReceiveCount times first
 
 
-def test_a_stopped_pipe_does_not_poll_until_started(emulator, setup) -> None:  # noqa: ANN001
+def test_a_stopped_pipe_does_not_poll_until_started(emulator: Emulator, setup: dict[str, str]) -> None:
     name = create_pipe(emulator, setup, batch_size=1, window=0, DesiredState="STOPPED")
     emulator.client("sqs").send_message(QueueUrl=setup["queue"], MessageBody=object_created("raw/d/waiting.json"))
     time.sleep(3)  # six supervision ticks: a polling pipe would have delivered it

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from conftest import Emulator
 
 
-def _bucket(s3, versioned: bool) -> str:  # noqa: ANN001
+def _bucket(s3: BaseClient, versioned: bool) -> str:
     name = f"listing-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
     if versioned:
@@ -13,15 +19,18 @@ def _bucket(s3, versioned: bool) -> str:  # noqa: ANN001
     return name
 
 
-def _listing(s3, bucket: str, prefix: str) -> tuple[list[str], list[str]]:  # noqa: ANN001
+def _listing(s3: BaseClient, bucket: str, prefix: str) -> tuple[list[str], list[str]]:
     v2 = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
     v1 = s3.list_objects(Bucket=bucket, Prefix=prefix, Delimiter="/")
-    as_lists = lambda r: ([p["Prefix"] for p in r.get("CommonPrefixes", [])], [o["Key"] for o in r.get("Contents", [])])  # noqa: E731
+
+    def as_lists(r: dict[str, Any]) -> tuple[list[str], list[str]]:
+        return [p["Prefix"] for p in r.get("CommonPrefixes", [])], [o["Key"] for o in r.get("Contents", [])]
+
     assert as_lists(v1) == as_lists(v2)
     return as_lists(v2)
 
 
-def test_a_folder_whose_objects_were_deleted_is_not_listed(emulator) -> None:  # noqa: ANN001
+def test_a_folder_whose_objects_were_deleted_is_not_listed(emulator: Emulator) -> None:
     s3 = emulator.client("s3")
     bucket = _bucket(s3, versioned=True)
     for key in (
@@ -40,7 +49,7 @@ def test_a_folder_whose_objects_were_deleted_is_not_listed(emulator) -> None:  #
     assert len(versions.get("Versions", [])) == 1 and len(versions.get("DeleteMarkers", [])) == 1
 
 
-def test_an_unversioned_bucket_lists_as_before(emulator) -> None:  # noqa: ANN001
+def test_an_unversioned_bucket_lists_as_before(emulator: Emulator) -> None:
     s3 = emulator.client("s3")
     bucket = _bucket(s3, versioned=False)
     for key in ("a/b/c.txt", "a/d.txt", "e.txt"):

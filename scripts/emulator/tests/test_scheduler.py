@@ -8,13 +8,17 @@ import json
 import ssl
 import urllib.request
 import uuid
+from typing import TYPE_CHECKING
 
 from conftest import ACCOUNT, wait_for
+
+if TYPE_CHECKING:
+    from conftest import Emulator
 
 TARGET = "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
 
 
-def fire(emulator, arn: str) -> dict:  # noqa: ANN001
+def fire(emulator: Emulator, arn: str) -> dict:
     request = urllib.request.Request(
         f"{emulator.endpoint}/_emulator/scheduler/fire", data=json.dumps({"ScheduleArn": arn}).encode(), method="POST"
     )
@@ -22,7 +26,7 @@ def fire(emulator, arn: str) -> dict:  # noqa: ANN001
         return json.loads(response.read())
 
 
-def setup(emulator, source_group: str | None = None) -> tuple[str, str]:  # noqa: ANN001
+def setup(emulator: Emulator, source_group: str | None = None) -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     iam = emulator.client("iam")
     trust = {
@@ -68,13 +72,13 @@ def setup(emulator, source_group: str | None = None) -> tuple[str, str]:  # noqa
     return job, role
 
 
-def queue(emulator, name: str) -> tuple[str, str]:  # noqa: ANN001
+def queue(emulator: Emulator, name: str) -> tuple[str, str]:
     sqs = emulator.client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_input(emulator) -> None:  # noqa: ANN001
+def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_input(emulator: Emulator) -> None:
     job, role = setup(emulator)
     schedule = emulator.client("scheduler").create_schedule(
         Name=f"{job}-schedule",
@@ -103,7 +107,7 @@ def test_a_fired_glue_universal_target_starts_the_job_run_with_the_schedule_inpu
     assert run["Arguments"]["--from_schedule"] == "yes"
 
 
-def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator) -> None:  # noqa: ANN001
+def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator: Emulator) -> None:
     for group, invoked in (("default", True), ("another-group", False)):
         job, role = setup(emulator, source_group=group)
         schedule = emulator.client("scheduler").create_schedule(
@@ -124,7 +128,7 @@ def test_the_trust_policy_sees_the_schedule_group_as_aws_source_arn(emulator) ->
             assert answer["Status"] == "FAILED" and "AccessDenied" in answer["Error"], answer
 
 
-def test_a_glue_start_that_fails_is_dead_lettered(emulator) -> None:  # noqa: ANN001
+def test_a_glue_start_that_fails_is_dead_lettered(emulator: Emulator) -> None:
     _job, role = setup(emulator)
     url, arn = queue(emulator, f"extract-dlq-{uuid.uuid4().hex[:8]}")
     schedule = emulator.client("scheduler").create_schedule(

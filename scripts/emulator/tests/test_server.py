@@ -8,23 +8,27 @@ import socket
 import ssl
 import time
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+if TYPE_CHECKING:
+    from conftest import Emulator
 
-def _connection(emulator) -> http.client.HTTPSConnection:  # noqa: ANN001
+
+def _connection(emulator: Emulator) -> http.client.HTTPSConnection:
     url = urlparse(emulator.endpoint)
     return http.client.HTTPSConnection(
         url.hostname, url.port, context=ssl.create_default_context(cafile=emulator.ca_bundle), timeout=30
     )
 
 
-def _bucket(emulator) -> str:  # noqa: ANN001
+def _bucket(emulator: Emulator) -> str:
     name = f"server-{uuid.uuid4().hex[:10]}"
     emulator.client("s3").create_bucket(Bucket=name)
     return name
 
 
-def test_one_connection_serves_many_requests(emulator) -> None:  # noqa: ANN001
+def test_one_connection_serves_many_requests(emulator: Emulator) -> None:
     conn = _connection(emulator)
     conn.request("GET", "/", headers={"Host": "sqs.us-east-1.amazonaws.com"})
     conn.getresponse().read()
@@ -36,7 +40,7 @@ def test_one_connection_serves_many_requests(emulator) -> None:  # noqa: ANN001
     assert conn.sock is first  # no new TCP or TLS handshake
 
 
-def test_an_upload_cut_short_stores_nothing(emulator) -> None:  # noqa: ANN001
+def test_an_upload_cut_short_stores_nothing(emulator: Emulator) -> None:
     bucket = _bucket(emulator)
     url = urlparse(emulator.endpoint)
     raw = socket.create_connection((url.hostname, url.port))
@@ -51,7 +55,7 @@ def test_an_upload_cut_short_stores_nothing(emulator) -> None:  # noqa: ANN001
     assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
 
 
-def test_a_chunked_body_the_response_did_not_read_is_not_parsed_as_the_next_request(emulator) -> None:  # noqa: ANN001
+def test_a_chunked_body_the_response_did_not_read_is_not_parsed_as_the_next_request(emulator: Emulator) -> None:
     conn = _connection(emulator)
     # S3 refuses it before reading the body: the bucket does not exist.
     conn.request(

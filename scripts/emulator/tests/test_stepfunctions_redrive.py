@@ -6,15 +6,21 @@ import json
 import ssl
 import urllib.request
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import wait_for
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+    from conftest import Emulator
+
 
 @pytest.fixture(scope="module")
-def sfn(emulator):  # noqa: ANN001, ANN201
+def sfn(emulator: Emulator) -> BaseClient:
     # Redrive continues a run, so moto must run the executions (the platform's tests and local cloud do).
     request = urllib.request.Request(
         f"{emulator.endpoint}/moto-api/config",
@@ -25,7 +31,7 @@ def sfn(emulator):  # noqa: ANN001, ANN201
     return emulator.client("stepfunctions")
 
 
-def machine(sfn, states: dict, start: str) -> str:  # noqa: ANN001
+def machine(sfn: BaseClient, states: dict, start: str) -> str:
     return sfn.create_state_machine(
         name=f"redrive-{uuid.uuid4().hex[:8]}",
         roleArn="arn:aws:iam::123456789012:role/sfn",
@@ -33,18 +39,18 @@ def machine(sfn, states: dict, start: str) -> str:  # noqa: ANN001
     )["stateMachineArn"]
 
 
-def finished(sfn, arn: str) -> dict:  # noqa: ANN001
+def finished(sfn: BaseClient, arn: str) -> dict:
     return wait_for(
         lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, what=f"{arn} to finish"
     )
 
 
-def entered(sfn, arn: str) -> list[str]:  # noqa: ANN001
+def entered(sfn: BaseClient, arn: str) -> list[str]:
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
 
-def read_task(bucket: str, **extra) -> dict:  # noqa: ANN003
+def read_task(bucket: str, **extra) -> dict:
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
@@ -54,7 +60,9 @@ def read_task(bucket: str, **extra) -> dict:  # noqa: ANN003
     }
 
 
-def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keeps_its_arn(emulator, sfn) -> None:  # noqa: ANN001
+def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keeps_its_arn(
+    emulator: Emulator, sfn: BaseClient
+) -> None:
     bucket = f"redrive-{uuid.uuid4().hex[:8]}"
     arn = machine(
         sfn,
@@ -92,7 +100,7 @@ def test_a_failed_execution_continues_at_the_failed_step_with_its_input_and_keep
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["landing-1"]
 
 
-def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it_led_to_is(sfn) -> None:  # noqa: ANN001
+def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it_led_to_is(sfn: BaseClient) -> None:
     bucket = f"redrive-{uuid.uuid4().hex[:8]}"
     arn = machine(
         sfn,
@@ -112,7 +120,7 @@ def test_an_error_a_catch_handled_is_not_the_unsuccessful_step_the_fail_state_it
     assert entered(sfn, execution) == ["Read", "Failed", "Failed"]
 
 
-def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn) -> None:  # noqa: ANN001
+def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn: BaseClient) -> None:
     arn = machine(sfn, {"Done": {"Type": "Succeed"}}, "Done")
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     assert finished(sfn, execution)["status"] == "SUCCEEDED"
@@ -125,7 +133,7 @@ def test_what_cannot_be_redriven_is_refused_with_the_services_errors(sfn) -> Non
     assert missing.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
 
 
-def test_the_same_client_token_answers_the_same_redrive(sfn) -> None:  # noqa: ANN001
+def test_the_same_client_token_answers_the_same_redrive(sfn: BaseClient) -> None:
     arn = machine(
         sfn,
         {"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Failed"}, "Failed": {"Type": "Fail", "Error": "Boom"}},
