@@ -45,8 +45,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import LOG, client, require_moto
+
+if TYPE_CHECKING:
+    import duckdb
+    from botocore.client import BaseClient
+    from moto.athena.models import AthenaBackend, Execution
+    from moto.athena.responses import AthenaResponse
+    from moto.glue.models import FakeTable, GlueBackend
 
 _executions: dict[str, dict] = {}  # query execution id → the emulator's own record of it
 DEFAULT_DATABASE = "default"
@@ -63,7 +71,7 @@ def register() -> None:
     original_results, original_advance = AthenaResponse.get_query_results, AthenaBackend.get_query_execution
     original_stop = AthenaBackend.stop_query_execution
 
-    def start_query_execution(self):  # noqa: ANN001, ANN202
+    def start_query_execution(self: AthenaResponse) -> str | tuple[str, dict[str, int]]:
         workgroup_name = self._get_param("WorkGroup") or "primary"
         backend = self.athena_backend
         if workgroup_name not in backend.work_groups and workgroup_name != "primary":
@@ -125,12 +133,12 @@ def register() -> None:
         ).start()
         return json.dumps({"QueryExecutionId": execution_id})
 
-    def get_query_execution_backend(self, exec_id):  # noqa: ANN001, ANN202
+    def get_query_execution_backend(self: AthenaBackend, exec_id: str) -> Execution:
         if exec_id in _executions:
             return self.executions[exec_id]  # our executions move with their work, not with reads
         return original_advance(self, exec_id)
 
-    def get_query_execution(self):  # noqa: ANN001, ANN202
+    def get_query_execution(self: AthenaResponse) -> str:
         exec_id = self._get_param("QueryExecutionId")
         record = _executions.get(exec_id)
         if record is None:
@@ -170,7 +178,7 @@ def register() -> None:
             }
         )
 
-    def get_query_results(self):  # noqa: ANN001, ANN202
+    def get_query_results(self: AthenaResponse) -> str | tuple[str, dict[str, int]]:
         exec_id = self._get_param("QueryExecutionId")
         record = _executions.get(exec_id)
         if record is None:
@@ -191,7 +199,7 @@ def register() -> None:
             result["NextToken"] = str(start + size)
         return json.dumps(result)
 
-    def stop_query_execution(self, exec_id):  # noqa: ANN001, ANN202
+    def stop_query_execution(self: AthenaBackend, exec_id: str) -> None:
         record = _executions.get(exec_id)
         if record is not None and record["state"] in ("QUEUED", "RUNNING"):
             record.update(state="CANCELLED", completed=time.time(), reason="Query was cancelled by the user")
@@ -208,7 +216,8 @@ def register() -> None:
 # --------------------------------------------------------------------------------------------
 # UpdateWorkGroup
 # --------------------------------------------------------------------------------------------
-def _update_work_group(self):  # noqa: ANN001, ANN202 - AthenaResponse.update_work_group
+# Installed as AthenaResponse.update_work_group.
+def _update_work_group(self: AthenaResponse) -> str | tuple[str, dict[str, int]]:
     name = self._get_param("WorkGroup")
     workgroup = self.athena_backend.work_groups.get(name)
     if workgroup is None:
@@ -257,7 +266,7 @@ class QueryError(Exception):
         self.message, self.error_type = message, error_type
 
 
-def _run(backend, execution, record: dict) -> None:  # noqa: ANN001
+def _run(backend: AthenaBackend, execution: Execution, record: dict) -> None:
     started = time.monotonic()
     record["state"] = "RUNNING"
     execution.status = "RUNNING"
@@ -296,7 +305,7 @@ def _strip_strings(sql: str) -> str:
     return re.sub(r"'(?:[^']|'')*'", "''", sql)
 
 
-def _execute(backend, execution, record: dict) -> None:  # noqa: ANN001
+def _execute(backend: AthenaBackend, execution: Execution, record: dict) -> None:
     import duckdb
 
     sql = execution.query.strip().rstrip(";")
@@ -393,13 +402,13 @@ def _split_name(name: str) -> list[str]:
     return [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name.strip())]
 
 
-def _glue_backend(account: str, region: str):  # noqa: ANN202
+def _glue_backend(account: str, region: str) -> GlueBackend:
     from moto.glue.models import glue_backends
 
     return glue_backends[account][region]
 
 
-def _glue_table(glue, db: str, table: str):  # noqa: ANN001, ANN202
+def _glue_table(glue: GlueBackend, db: str, table: str) -> FakeTable | None:
     database = glue.databases.get(db)
     if database is None:
         return None
@@ -474,7 +483,9 @@ def _projection_allows(params: dict, key: str, value: str) -> bool:
     return kind == "injected" or kind is None
 
 
-def _files(s3, glue, db: str, table, predicates: dict) -> list[tuple[str, dict, int]]:  # noqa: ANN001
+def _files(
+    s3: BaseClient, glue: GlueBackend, db: str, table: FakeTable, predicates: dict
+) -> list[tuple[str, dict, int]]:
     """(s3 uri, partition values, size) of every object the query reads from `table`."""
     meta = table.as_dict()
     params = meta.get("Parameters") or {}
@@ -513,7 +524,7 @@ def _files(s3, glue, db: str, table, predicates: dict) -> list[tuple[str, dict, 
     return out
 
 
-def _list(s3, uri: str) -> list[tuple[str, int]]:  # noqa: ANN001
+def _list(s3: BaseClient, uri: str) -> list[tuple[str, int]]:
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -556,7 +567,15 @@ def _duck_type(glue_type: str) -> str:
     return "VARCHAR" if base not in ("array", "struct", "map") else "JSON"
 
 
-def _register(con, s3, scratch: Path, db: str, table: str, glue_table, files: list) -> None:  # noqa: ANN001
+def _register(
+    con: duckdb.DuckDBPyConnection,
+    s3: BaseClient,
+    scratch: Path,
+    db: str,
+    table: str,
+    glue_table: FakeTable,
+    files: list,
+) -> None:
     meta = glue_table.as_dict()
     sd = meta.get("StorageDescriptor") or {}
     columns = [(c["Name"].lower(), c["Type"]) for c in sd.get("Columns") or []]
@@ -628,7 +647,7 @@ def _athena_type(duck: str) -> str:
     return "array" if d.endswith("[]") else "varchar"
 
 
-def _text(value) -> str | None:  # noqa: ANN001
+def _text(value: Any) -> str | None:  # a DuckDB result value, of any SQL type
     if value is None:
         return None
     if isinstance(value, bool):
@@ -640,7 +659,9 @@ def _text(value) -> str | None:  # noqa: ANN001
     return str(value)
 
 
-def _write_results(s3, execution, record: dict) -> None:  # noqa: ANN001
+def _write_results(s3: BaseClient, execution: Execution, record: dict) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     config = execution.config or {}
     bucket, _, key = config["OutputLocation"][len("s3://") :].partition("/")
     buffer = io.StringIO()
@@ -671,5 +692,5 @@ def _write_results(s3, execution, record: dict) -> None:  # noqa: ANN001
             **extra,
             **({"ExpectedBucketOwner": owner} if owner else {}),
         )
-    except Exception as error:  # noqa: BLE001 - Athena fails a query whose results it cannot write
+    except (BotoCoreError, ClientError) as error:  # Athena fails a query whose results it cannot write
         raise QueryError(f"Unable to write query results to {config['OutputLocation']}: {error}", 1000) from None

@@ -44,8 +44,13 @@ import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import LOG, assume_role, client, emulator_endpoint, queue_url, require_moto, scale
+
+if TYPE_CHECKING:
+    from moto.awslambda.models import LambdaFunction
+    from werkzeug.datastructures import Headers
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.mjs")
 RETRY_WAITS_SECONDS = (60, 120)  # Lambda's waits before its two async retries (scaled)
@@ -70,14 +75,17 @@ def register() -> None:
 
 
 class Outcome:
-    def __init__(self, payload, error: dict | None, logs: str, request_id: str):  # noqa: ANN001
+    def __init__(self, payload: Any, error: dict | None, logs: str, request_id: str):  # payload: the handler's result
         self.payload, self.error, self.logs, self.request_id = payload, error, logs, request_id
 
     def body(self) -> bytes:
         return json.dumps(self.error if self.error else self.payload).encode()
 
 
-def _invoke(self, body, request_headers, response_headers):  # noqa: ANN001, ANN202 - replaces LambdaFunction.invoke
+# Replaces LambdaFunction.invoke: moto's InvokeFunction passes the request's headers, its other callers a dict.
+def _invoke(
+    self: LambdaFunction, body: str, request_headers: Headers | dict[str, str], response_headers: dict[str, Any]
+) -> bytes:
     invocation = request_headers.get("x-amz-invocation-type", "RequestResponse")
     event = body if body else "{}"
     response_headers["x-amz-executed-version"] = self.version
@@ -94,7 +102,7 @@ def _invoke(self, body, request_headers, response_headers):  # noqa: ANN001, ANN
     return outcome.body()
 
 
-def _task_root(fn) -> Path:  # noqa: ANN001
+def _task_root(fn: LambdaFunction) -> Path:
     root = _code_root / fn.code_sha_256.replace("/", "_").replace("+", "-")
     with _unpack_lock:
         if not root.exists():
@@ -106,11 +114,11 @@ def _task_root(fn) -> Path:  # noqa: ANN001
     return root
 
 
-def _log_group(fn) -> str:  # noqa: ANN001
+def _log_group(fn: LambdaFunction) -> str:
     return (getattr(fn, "_logging_config", None) or {}).get("LogGroup") or f"/aws/lambda/{fn.function_name}"
 
 
-def run(fn, event: str) -> Outcome:  # noqa: ANN001
+def run(fn: LambdaFunction, event: str) -> Outcome:
     """One invocation of `fn` with `event` (JSON text), to its end, timeout or crash."""
     request_id = str(uuid.uuid4())
     started = time.monotonic()
@@ -243,7 +251,7 @@ class _Failure(Exception):
         self.error_type, self.message = error_type, message
 
 
-def _save_logs(fn, stream: str, lines: list[str]) -> None:  # noqa: ANN001
+def _save_logs(fn: LambdaFunction, stream: str, lines: list[str]) -> None:
     from moto.logs.models import logs_backends
 
     try:
@@ -258,12 +266,12 @@ def _save_logs(fn, stream: str, lines: list[str]) -> None:  # noqa: ANN001
         LOG.exception("lambda %s: could not write its logs", fn.function_name)
 
 
-def _event_config(fn) -> dict:  # noqa: ANN001
+def _event_config(fn: LambdaFunction) -> dict:
     configs = getattr(fn, "event_invoke_config", None) or []
     return configs[0].config if configs else {}
 
 
-def _run_async(fn, event: str, received: float) -> None:  # noqa: ANN001
+def _run_async(fn: LambdaFunction, event: str, received: float) -> None:
     config = _event_config(fn)
     retries = int(config.get("MaximumRetryAttempts", 2))
     max_age = int(config.get("MaximumEventAgeInSeconds", 21600))
@@ -296,7 +304,9 @@ def _run_async(fn, event: str, received: float) -> None:  # noqa: ANN001
         _send_record(fn, target, event, outcome, attempts, condition)
 
 
-def _send_record(fn, destination: str, event: str, outcome: Outcome | None, attempts: int, condition: str) -> None:  # noqa: ANN001
+def _send_record(
+    fn: LambdaFunction, destination: str, event: str, outcome: Outcome | None, attempts: int, condition: str
+) -> None:
     """The invocation record Lambda sends to a destination."""
     try:
         request_payload = json.loads(event)
@@ -331,5 +341,5 @@ def _send_record(fn, destination: str, event: str, outcome: Outcome | None, atte
     try:
         sqs = client("sqs", account, region, assume_role(fn.role, fn.function_name))
         sqs.send_message(QueueUrl=queue_url(destination), MessageBody=json.dumps(record))
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - logged here: raised in the async pool, nothing would ever see it
         LOG.exception("lambda %s: could not send the invocation record to %s", fn.function_name, destination)

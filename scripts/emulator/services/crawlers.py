@@ -32,8 +32,16 @@ import json
 import re
 import threading
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import LOG, assume_role, backends, client, every, require_moto
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from botocore.client import BaseClient
+    from moto.core.responses import EmptyResult
+    from moto.glue.models import FakeCrawl, FakeCrawler
+    from moto.glue.responses import GlueResponse
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 CSV_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
@@ -63,18 +71,18 @@ def register() -> None:
         FakeCrawler.as_dict,
     )
 
-    def start_crawler(self):  # noqa: ANN001, ANN202
+    def start_crawler(self: FakeCrawler) -> None:
         original_start(self)
         crawl = self.crawls[-1]
         crawl._emulated_running = True
         threading.Thread(target=_crawl, args=(self, crawl), name=f"crawl-{self.name}", daemon=True).start()
 
-    def advance(self):  # noqa: ANN001, ANN202
+    def advance(self: FakeCrawl) -> None:
         # A real crawl ends when its work ends, not when it is described.
         if not getattr(self, "_emulated_running", False):
             original_advance(self)
 
-    def as_dict(self):  # noqa: ANN001, ANN202
+    def as_dict(self: FakeCrawler) -> dict[str, Any]:
         data = original_as_dict(self)
         last = self.crawls[-1] if self.crawls else None
         if last is not None and getattr(last, "_error", None):
@@ -106,7 +114,8 @@ _UPDATABLE = {
 }
 
 
-def _update_crawler(self):  # noqa: ANN001, ANN202 - GlueResponse.update_crawler
+# Installed as GlueResponse.update_crawler.
+def _update_crawler(self: GlueResponse) -> EmptyResult:
     from moto.core.responses import EmptyResult
     from moto.glue.exceptions import CrawlerRunningException
 
@@ -179,7 +188,7 @@ def _table_name(prefix: str | None, folder: str) -> str:
     return (prefix or "") + re.sub(r"[^a-z0-9_]", "_", folder.lower())
 
 
-def _crawl(crawler, crawl) -> None:  # noqa: ANN001
+def _crawl(crawler: FakeCrawler, crawl: FakeCrawl) -> None:
     messages: list[str] = []
 
     def say(text: str) -> None:
@@ -217,7 +226,14 @@ class CrawlError(Exception):
     pass
 
 
-def _crawl_target(crawler, target: dict, level, s3, glue, say) -> None:  # noqa: ANN001
+def _crawl_target(
+    crawler: FakeCrawler,
+    target: dict,
+    level: int | str | None,
+    s3: BaseClient,
+    glue: BaseClient,
+    say: Callable[[str], None],
+) -> None:
     path = target["Path"]
     if not path.startswith("s3://"):
         raise CrawlError(f"S3 target {path!r} is not an s3:// path")
@@ -258,7 +274,16 @@ def _partition_of(root: str, key: str) -> list[tuple[str, str]]:
     ]
 
 
-def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str], say) -> None:  # noqa: ANN001
+def _table(
+    crawler: FakeCrawler,
+    glue: BaseClient,
+    s3: BaseClient,
+    bucket: str,
+    root: str,
+    name: str,
+    files: list[str],
+    say: Callable[[str], None],
+) -> None:
     database = crawler.database_name
     layout = {tuple(k for k, _ in _partition_of(root, f)) for f in files}
     if len(layout) > 1:
@@ -317,7 +342,7 @@ def _table(crawler, glue, s3, bucket: str, root: str, name: str, files: list[str
     say(f"Table {database}.{name}: {len(missing)} partition(s) added, {len(existing & found)} already present")
 
 
-def _glue_type(value) -> str:  # noqa: ANN001
+def _glue_type(value: Any) -> str:  # a value of a JSON record
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -331,7 +356,7 @@ def _glue_type(value) -> str:  # noqa: ANN001
     return "string"
 
 
-def _infer(s3, bucket: str, key: str) -> tuple[list[dict], dict]:  # noqa: ANN001
+def _infer(s3: BaseClient, bucket: str, key: str) -> tuple[list[dict], dict]:
     """Columns and storage of a new table, from its first file."""
     base = key[:-3] if key.endswith(".gz") else key
     if base.endswith(".parquet"):
@@ -395,7 +420,7 @@ def _gunzip_prefix(data: bytes) -> bytes:
     return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, SAMPLE_BYTES)
 
 
-def _arrow_type(arrow) -> str:  # noqa: ANN001
+def _arrow_type(arrow: pa.DataType) -> str:
     import pyarrow as pa
 
     if pa.types.is_boolean(arrow):
@@ -419,7 +444,7 @@ def _arrow_type(arrow) -> str:  # noqa: ANN001
     return "string"
 
 
-def _write_log(crawler, messages: list[str]) -> None:  # noqa: ANN001
+def _write_log(crawler: FakeCrawler, messages: list[str]) -> None:
     from moto.logs.models import logs_backends
 
     try:
@@ -431,5 +456,5 @@ def _write_log(crawler, messages: list[str]) -> None:  # noqa: ANN001
             logs.create_log_stream(group, stream)
         now = int(time.time() * 1000)
         logs.put_log_events(group, stream, [{"timestamp": now, "message": m} for m in messages])
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a log write never fails the crawl (this runs before its status is set)
         LOG.exception("crawler %s: could not write its log", crawler.name)

@@ -45,7 +45,14 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
 
 MOTO_VERSION = "5.2.1"
 MAX_WINDOW = dt.timedelta(hours=24)
@@ -104,10 +111,10 @@ def _current(backend: Any, table: Any, keys: dict) -> Optional[dict]:
 def _record_writes() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    def wrap(name: str, keys_from) -> None:  # noqa: ANN001
+    def wrap(name: str, keys_from: Callable[[Table, tuple[Any, ...], dict[str, Any]], Optional[dict]]) -> None:
         original = getattr(DynamoDBBackend, name)
 
-        def method(self, table_name, *args, **kwargs):  # noqa: ANN001, ANN202
+        def method(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Optional[Item]:
             table = self.get_table(table_name)
             keys = keys_from(table, args, kwargs)
             before = _current(self, table, keys) if keys else None
@@ -123,11 +130,11 @@ def _record_writes() -> None:
 
         setattr(DynamoDBBackend, name, method)
 
-    def put_keys(table, args, kwargs):  # noqa: ANN001, ANN202
+    def put_keys(table: Table, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[dict]:
         attrs = args[0] if args else kwargs.get("item_attrs")
         return _keys_of(table, attrs) if attrs and table.hash_key_attr in attrs else None
 
-    def key_arg(table, args, kwargs):  # noqa: ANN001, ANN202
+    def key_arg(table: Table, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[dict]:
         return args[0] if args else kwargs.get("key") or kwargs.get("keys")
 
     wrap("put_item", put_keys)
@@ -136,7 +143,7 @@ def _record_writes() -> None:
 
     original_transact = DynamoDBBackend.transact_write_items
 
-    def transact_write_items(self, transact_items):  # noqa: ANN001, ANN202
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
             marks = {k: len(v) for k, v in _changes.items()}
             try:
@@ -385,13 +392,13 @@ def install() -> None:
         )
     _record_writes()
 
-    def export_table_to_point_in_time(self):  # noqa: ANN001, ANN202
+    def export_table_to_point_in_time(self: DynamoHandler) -> ActionResult:
         started = dict(_export(self.dynamodb_backend, self.body))
         started["ExportStatus"] = "IN_PROGRESS"  # as AWS answers the request; DescribeExport reports COMPLETED
         started.pop("EndTime", None)
         return ActionResult({"ExportDescription": started})
 
-    def describe_export(self):  # noqa: ANN001, ANN202
+    def describe_export(self: DynamoHandler) -> ActionResult:
         from moto.dynamodb.exceptions import DynamodbException
 
         arn = self.body["ExportArn"]
@@ -401,7 +408,7 @@ def install() -> None:
             raise DynamodbException("ExportNotFoundException", f"Export not found: {arn}")
         return ActionResult({"ExportDescription": found})
 
-    def list_exports(self):  # noqa: ANN001, ANN202
+    def list_exports(self: DynamoHandler) -> ActionResult:
         table_arn = self.body.get("TableArn")
         with _lock:
             found = [e for e in _exports.values() if table_arn in (None, e["TableArn"])]

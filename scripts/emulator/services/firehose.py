@@ -47,8 +47,13 @@ import threading
 import time
 import uuid
 import zipfile
+from typing import TYPE_CHECKING, Any
 
 from . import LOG, assume_role, backends, client, every, require_moto, scale
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from moto.firehose.models import DeliveryStream, FirehoseBackend
 
 POLL_SECONDS = 1.0
 _workers: dict[str, threading.Thread] = {}
@@ -63,7 +68,9 @@ def register() -> None:
 
     original = FirehoseBackend.put_record_batch
 
-    def put_record_batch(self, delivery_stream_name, records):  # noqa: ANN001, ANN202
+    def put_record_batch(
+        self: FirehoseBackend, delivery_stream_name: str, records: list[dict[str, bytes]]
+    ) -> dict[str, Any]:
         stream = self.delivery_streams.get(delivery_stream_name)
         if stream is None or not _extended_s3(stream):
             return original(self, delivery_stream_name, records)
@@ -87,7 +94,7 @@ def register() -> None:
     every(POLL_SECONDS / 2, "firehose", _supervise)
 
 
-def _extended_s3(stream) -> dict | None:  # noqa: ANN001
+def _extended_s3(stream: DeliveryStream) -> dict | None:
     for destination in stream.destinations:
         if "ExtendedS3" in destination:
             return destination["ExtendedS3"]
@@ -95,7 +102,7 @@ def _extended_s3(stream) -> dict | None:  # noqa: ANN001
 
 
 class Buffer:
-    def __init__(self, stream):  # noqa: ANN001
+    def __init__(self, stream: DeliveryStream) -> None:
         self.stream = stream
         self.records: list[tuple[bytes, float]] = []
         self.lock = threading.Lock()
@@ -123,7 +130,7 @@ class Buffer:
             return []
 
 
-def _buffer(stream) -> Buffer:  # noqa: ANN001
+def _buffer(stream: DeliveryStream) -> Buffer:
     with _buffers_lock:
         key = f"{stream.delivery_stream_arn}@{stream.create_timestamp.isoformat()}"
         if key not in _buffers:
@@ -155,11 +162,11 @@ def _supervise() -> None:
             del _buffers[key]
 
 
-def _alive(backend, stream) -> bool:  # noqa: ANN001
+def _alive(backend: FirehoseBackend, stream: DeliveryStream) -> bool:
     return backend.delivery_streams.get(stream.delivery_stream_name) is stream
 
 
-def _run(backend, stream, key: str) -> None:  # noqa: ANN001
+def _run(backend: FirehoseBackend, stream: DeliveryStream, key: str) -> None:
     buffer = _buffer(stream)
     reader = _KinesisReader(stream) if stream.delivery_stream_type == "KinesisStreamAsSource" else None
     try:
@@ -167,7 +174,7 @@ def _run(backend, stream, key: str) -> None:  # noqa: ANN001
             if reader is not None:
                 try:
                     buffer.add(reader.poll())
-                except Exception as error:  # noqa: BLE001 - the source is retried on the next poll
+                except Exception as error:  # noqa: BLE001 - the reader keeps its shard positions through any failure; retried next poll
                     LOG.error(
                         "firehose %s: reading %s failed: %s",
                         stream.delivery_stream_name,
@@ -192,7 +199,7 @@ def _run(backend, stream, key: str) -> None:  # noqa: ANN001
 
 
 class _KinesisReader:
-    def __init__(self, stream):  # noqa: ANN001
+    def __init__(self, stream: DeliveryStream) -> None:
         self.stream = stream
         source = stream.source or {}
         self.arn, self.role = source["KinesisStreamARN"], source["RoleARN"]
@@ -202,7 +209,7 @@ class _KinesisReader:
         self.client = None
         self.credentials_at = 0.0
 
-    def _kinesis(self):  # noqa: ANN202
+    def _kinesis(self) -> BaseClient:
         if self.client is None or time.monotonic() - self.credentials_at > 900:
             self.client = client(
                 "kinesis",
@@ -263,7 +270,7 @@ class RecordError(Exception):
 
 
 def render_prefix(template: str, keys: dict, oldest: dt.datetime, error_type: str | None = None) -> str:
-    def value(match) -> str:  # noqa: ANN001
+    def value(match: re.Match[str]) -> str:
         namespace, name = match.group(1), match.group(2)
         if namespace == "partitionKeyFromQuery":
             if name not in keys or keys[name] is None:
@@ -297,7 +304,7 @@ def _processors(config: dict) -> list[dict]:
     ]
 
 
-def run_jq(query: str, documents: list) -> list:  # noqa: ANN001
+def run_jq(query: str, documents: list) -> list:
     """`query` over each document: one result each, or a RecordError for that document."""
     jq = shutil.which("jq")
     if jq is None:
@@ -343,7 +350,7 @@ def _compress(data: bytes, fmt: str, name: str) -> bytes:
     raise RuntimeError(f"CompressionFormat {fmt} is not written by the emulator (GZIP, ZIP, UNCOMPRESSED)")
 
 
-def deliver(stream, records: list[tuple[bytes, float]]) -> list[str]:  # noqa: ANN001
+def deliver(stream: DeliveryStream, records: list[tuple[bytes, float]]) -> list[str]:
     """Process, partition, compress and write one flushed buffer; the keys written."""
     config = _extended_s3(stream)
     processors = _processors(config)
@@ -460,7 +467,7 @@ def deliver(stream, records: list[tuple[bytes, float]]) -> list[str]:  # noqa: A
     return written
 
 
-def _put(stream, config: dict, prefix: str, body: bytes) -> str:  # noqa: ANN001
+def _put(stream: DeliveryStream, config: dict, prefix: str, body: bytes) -> str:
     now = dt.datetime.now(dt.timezone.utc)
     fmt = config.get("CompressionFormat", "UNCOMPRESSED")
     extension = config.get("FileExtension") or {"GZIP": ".gz", "ZIP": ".zip"}.get(fmt, "")

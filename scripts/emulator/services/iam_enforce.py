@@ -48,11 +48,17 @@ import re
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, unquote
 
 from . import LOG, require_moto, route
 from .iam_policy import Decision, decide, trust_allows
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from botocore.client import BaseClient
+    from moto.s3.models import FakeBucket, S3Backend
 
 MOTO_VERSION = "5.2.1"
 MODES = ("enforce", "observe", "off")
@@ -146,7 +152,7 @@ def mode() -> str:
     return raw
 
 
-def register(app, state_dir: Path):  # noqa: ANN001, ANN201
+def register(app: WSGIApplication, state_dir: Path) -> WSGIApplication:
     """Wrap the WSGI app with enforcement; patch the Step Functions interpreter's credentials."""
     require_moto("iam_enforce", MOTO_VERSION)
     _STATE["mode"] = mode()
@@ -171,8 +177,8 @@ def _set_phase(request: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # The middleware
 # --------------------------------------------------------------------------------------------
-def _middleware(app):  # noqa: ANN001, ANN202
-    def wrapped(environ, start_response):  # noqa: ANN001, ANN202
+def _middleware(app: WSGIApplication) -> WSGIApplication:
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/") or path.startswith("/moto-api"):
             return app(environ, start_response)
@@ -262,7 +268,7 @@ def _middleware(app):  # noqa: ANN001, ANN202
     return wrapped
 
 
-def _body(environ) -> bytes:  # noqa: ANN001
+def _body(environ: WSGIEnvironment) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
@@ -294,6 +300,7 @@ def _session(access_key: str) -> Optional[dict]:
 
 
 def _decide(session: dict, action: str, resource: str, extra: dict, policy: Any, is_key: bool) -> Decision:
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     backend = iam_backends[session["account"]]["global"]
@@ -307,7 +314,9 @@ def _decide(session: dict, action: str, resource: str, extra: dict, policy: Any,
             (p.name, next(v.document for v in p.versions if v.is_default))
             for p in backend.list_attached_role_policies(role_name)[0]
         ]
-    except Exception:  # noqa: BLE001 - the role is gone: nothing allows it
+    except (NotFoundException, StopIteration):
+        # The role is gone, or a managed policy has no default version (moto's SetDefaultPolicyVersion
+        # to the current default clears its flag): nothing allows it.
         inline, attached = [], []
     context = {
         "aws:SecureTransport": "true" if extra.pop("_secure", True) else "false",
@@ -333,7 +342,7 @@ def _decide(session: dict, action: str, resource: str, extra: dict, policy: Any,
 # --------------------------------------------------------------------------------------------
 # Request -> (action, resource, context, resource policy, is key policy, note)
 # --------------------------------------------------------------------------------------------
-def _authorizations(environ, service: str, region: str, account: str) -> list[tuple]:  # noqa: ANN001
+def _authorizations(environ: WSGIEnvironment, service: str, region: str, account: str) -> list[tuple]:
     secure = environ.get("wsgi.url_scheme") == "https"
     if service == "s3":
         out = _s3(environ, region, account)
@@ -354,7 +363,8 @@ def _authorizations(environ, service: str, region: str, account: str) -> list[tu
     return out
 
 
-def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
+def _s3(environ: WSGIEnvironment, region: str, account: str) -> list[tuple]:
+    from moto.s3.exceptions import S3ClientError
     from moto.s3.models import s3_backends
 
     method = environ.get("REQUEST_METHOD")
@@ -365,7 +375,7 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
     try:
         fake = backend.get_bucket(bucket)
         policy = fake.policy.decode() if fake.policy else None
-    except Exception:  # noqa: BLE001 - a missing bucket fails in S3 itself after the decision
+    except S3ClientError:  # a missing bucket fails in S3 itself after the decision
         fake, policy = None, None
     headers = {
         "s3:x-amz-server-side-encryption": environ.get("HTTP_X_AMZ_SERVER_SIDE_ENCRYPTION"),
@@ -436,7 +446,7 @@ def _s3(environ, region: str, account: str) -> list[tuple]:  # noqa: ANN001
             src_bucket, _, src_key = src.partition("/")
             try:
                 src_policy = backend.get_bucket(src_bucket).policy
-            except Exception:  # noqa: BLE001
+            except S3ClientError:  # a missing source bucket fails in S3 itself after the decision
                 src_policy = None
             out.append(
                 ("s3:GetObject", f"arn:aws:s3:::{src}", {}, src_policy.decode() if src_policy else None, False, None)
@@ -472,17 +482,21 @@ def _xml_unescape(text: str) -> str:
     )
 
 
-def _upload_key(backend, bucket: str, upload_id: str) -> Optional[str]:  # noqa: ANN001
+def _upload_key(backend: S3Backend, bucket: str, upload_id: str) -> Optional[str]:
+    from moto.s3.exceptions import S3ClientError
+
     try:
         upload = backend.get_bucket(bucket).multiparts.get(upload_id)
         return getattr(upload, "kms_key_id", None) or (
             "" if getattr(upload, "sse_encryption", None) == "aws:kms" else None
         )
-    except Exception:  # noqa: BLE001
+    except S3ClientError:  # a missing bucket
         return None
 
 
-def _write_key(fake, headers: dict, environ, upload: Optional[str] = None) -> Optional[str]:  # noqa: ANN001
+def _write_key(
+    fake: Optional[FakeBucket], headers: dict, environ: WSGIEnvironment, upload: Optional[str] = None
+) -> Optional[str]:
     """The KMS key S3 encrypts a new object with: the request's, or the bucket default's, or none."""
     if upload:
         return upload
@@ -493,7 +507,7 @@ def _write_key(fake, headers: dict, environ, upload: Optional[str] = None) -> Op
     return _default_key(fake)
 
 
-def _default_key(fake) -> Optional[str]:  # noqa: ANN001
+def _default_key(fake: Optional[FakeBucket]) -> Optional[str]:
     rules = (getattr(fake, "encryption", None) or {}).get("Rule")
     for rule in rules if isinstance(rules, list) else [rules] if rules else []:
         default = rule.get("ApplyServerSideEncryptionByDefault") or {}
@@ -502,10 +516,12 @@ def _default_key(fake) -> Optional[str]:  # noqa: ANN001
     return None
 
 
-def _kms_for_object(backend, bucket: str, key: str, action: str, region: str) -> list[tuple]:  # noqa: ANN001
+def _kms_for_object(backend: S3Backend, bucket: str, key: str, action: str, region: str) -> list[tuple]:
+    from moto.s3.exceptions import S3ClientError
+
     try:
         obj = backend.get_object(bucket, key)
-    except Exception:  # noqa: BLE001 - a missing object is S3's NoSuchKey, after the decision
+    except S3ClientError:  # a missing bucket fails in S3 itself after the decision (a missing object is None)
         return []
     if obj is None or getattr(obj, "encryption", None) != "aws:kms":
         return []
@@ -528,11 +544,13 @@ def _key(key_id: str, region: str, account: str) -> tuple[str, Optional[str]]:
     try:
         key = backend.keys[backend.any_id_to_key_id(key_id)]
         return key.arn, key.policy
-    except Exception:  # noqa: BLE001 - an unknown key: nothing allows it (KMS answers NotFound after)
+    except (KeyError, AttributeError):
+        # An unknown key id (KeyError) or alias (moto's any_id_to_key_id then calls a string method on None):
+        # nothing allows it (KMS answers NotFound after).
         return (key_id if key_id.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"), None
 
 
-def _rest_operation(service: str, environ, body: bytes) -> tuple[str, dict]:  # noqa: ANN001
+def _rest_operation(service: str, environ: WSGIEnvironment, body: bytes) -> tuple[str, dict]:
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
     if service == "lambda":
         match = re.match(r"^/[\d-]+/functions/([^/]+)(/.*)?$", unquote(path))
@@ -677,21 +695,25 @@ def _glue(action: str, operation: str, p: dict, arn: str) -> list[tuple]:
 
 
 def _sqs_policy(account: str, region: str, name: str) -> Optional[str]:
+    from moto.sqs.exceptions import QueueDoesNotExist
     from moto.sqs.models import sqs_backends
 
     try:
         return sqs_backends[account][region].get_queue(name).policy
-    except Exception:  # noqa: BLE001
+    except (KeyError, QueueDoesNotExist):  # a region moto does not know, or no such queue: no queue policy
         return None
 
 
 def _sns_policy(topic_arn: str) -> Optional[str]:
+    from moto.sns.exceptions import TopicNotFound
     from moto.sns.models import sns_backends
 
     try:
         parts = topic_arn.split(":")
         return sns_backends[parts[4]][parts[3]].get_topic(topic_arn).policy
-    except Exception:  # noqa: BLE001
+    except (LookupError, ValueError, TopicNotFound):
+        # Not an ARN (too few parts: IndexError, or ValueError in moto's parse_arn), a region moto does not
+        # know (KeyError), or no such topic: no topic policy.
         return None
 
 
@@ -704,7 +726,7 @@ def _secret(action: str, secret_id: Optional[str], region: str, account: str) ->
     try:
         secret = backend.secrets[secret_id]
         return [(action, secret.arn, {}, getattr(secret, "policy", None), False, None)]
-    except Exception:  # noqa: BLE001
+    except KeyError:  # no such secret: its ARN as the request names it, and no resource policy
         return [
             (
                 action,
@@ -727,7 +749,7 @@ def _workgroup(p: dict, region: str, account: str) -> str:
 
         try:
             return athena_backends[account][region].executions[p["QueryExecutionId"]].workgroup or "primary"
-        except Exception:  # noqa: BLE001
+        except KeyError:  # a region moto does not know, or no such execution
             pass
     return "primary"
 
@@ -735,7 +757,9 @@ def _workgroup(p: dict, region: str, account: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Denials in each protocol's shape
 # --------------------------------------------------------------------------------------------
-def _denied(environ, service: str, principal: str, action: str, resource: str, decision: Decision) -> Callable:  # noqa: ANN001
+def _denied(
+    environ: WSGIEnvironment, service: str, principal: str, action: str, resource: str, decision: Decision
+) -> Callable:
     because = decision.reason.replace("implicit deny: ", "")
     message = f"User: {principal} is not authorized to perform: {action} on resource: {resource} because {because}"
     request_id = str(uuid.uuid4())
@@ -765,7 +789,7 @@ def _xml(text: str) -> str:
 
 
 def _respond(status: str, content_type: str, body: bytes, headers: dict) -> Callable:
-    def respond(start_response):  # noqa: ANN001, ANN202
+    def respond(start_response: StartResponse) -> list[bytes]:
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers.items()])
         return [body]
 
@@ -775,7 +799,7 @@ def _respond(status: str, content_type: str, body: bytes, headers: dict) -> Call
 # --------------------------------------------------------------------------------------------
 # AssumeRole: the role's trust policy, for the service that assumes it
 # --------------------------------------------------------------------------------------------
-def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
+def _check_trust(environ: WSGIEnvironment, body: bytes, region: str) -> tuple[Optional[Callable], Optional[str]]:
     form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
     if form.get("Action") != "AssumeRole":
         return None, None
@@ -785,12 +809,13 @@ def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
         service = _lambda_service(session_name, role_arn, region)
     if service is None:
         return None, None  # terraform (or a test) assuming a role as the account: not a component's assumption
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     account = role_arn.split(":")[4]
     try:
         trust = iam_backends[account]["global"].get_role(role_arn.split("/")[-1]).assume_role_policy_document
-    except Exception:  # noqa: BLE001 - STS answers NoSuchEntity itself
+    except NotFoundException:  # STS answers NoSuchEntity itself
         return None, service
     context = {
         "aws:SourceAccount": account,
@@ -823,6 +848,7 @@ def _check_trust(environ, body: bytes, region: str):  # noqa: ANN001, ANN202
 
 
 def _lambda_service(session_name: str, role_arn: str, region: str) -> Optional[str]:
+    from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda.models import lambda_backends
 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else None
@@ -831,7 +857,9 @@ def _lambda_service(session_name: str, role_arn: str, region: str) -> Optional[s
     try:
         fn = lambda_backends[account][region].get_function(session_name)
         return "lambda.amazonaws.com" if fn.role == role_arn else None
-    except Exception:  # noqa: BLE001
+    except (KeyError, ValueError, LambdaClientError):
+        # A region moto does not know (KeyError), a session name with more than one colon (ValueError in
+        # moto's name:qualifier split), or no such function: not a Lambda function's session.
         return None
 
 
@@ -877,7 +905,7 @@ def _sign_state_machine_tasks_with_their_role() -> None:
     # Threads the interpreter starts (Map, Parallel, task waits) inherit the execution's role.
     init = threading.Thread.__init__
 
-    def thread_init(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def thread_init(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         inherited = getattr(threading.current_thread(), _ROLE, None)
         if inherited is not None:
@@ -887,7 +915,7 @@ def _sign_state_machine_tasks_with_their_role() -> None:
 
     logic = ExecutionWorker._execution_logic
 
-    def execution_logic(self):  # noqa: ANN001, ANN202
+    def execution_logic(self: ExecutionWorker) -> None:
         details = self._evaluation_details
         machine = details.state_machine_details.arn if hasattr(details, "state_machine_details") else None
         setattr(threading.current_thread(), _ROLE, (details.aws_execution_details.role_arn, machine))
@@ -898,7 +926,7 @@ def _sign_state_machine_tasks_with_their_role() -> None:
     clients = boto_client.boto3  # stepfunctions_tls's TLS clients (registered before this)
     original = clients.client
 
-    def client(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def client(*args: Any, **kwargs: Any) -> BaseClient:
         acting = getattr(threading.current_thread(), _ROLE, None)
         if acting and kwargs.get("aws_access_key_id") == "ak":
             role_arn, machine = acting

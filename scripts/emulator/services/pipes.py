@@ -32,8 +32,13 @@ import re
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from . import LOG, assume_role, backends, client, every, queue_url, require_moto, scale
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from moto.pipes.models import EventBridgePipesBackend, Pipe
 
 POLL_SECONDS = 0.5  # how often new, started and stopped pipes are noticed
 _workers: dict[str, threading.Thread] = {}
@@ -52,7 +57,7 @@ _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]")
 _MISSING = object()
 
 
-def json_path(document, path: str):  # noqa: ANN001, ANN201
+def json_path(document: Any, path: str) -> Any:  # any JSON value in, the value found (or _MISSING) out
     """The value at a simple JSONPath (`$`, `.name`, `[0]`, `['name']`), or _MISSING."""
     if not path.startswith("$"):
         return _MISSING
@@ -90,14 +95,14 @@ def render_template(template: str, record: dict, variables: dict) -> object:
     except (TypeError, ValueError):
         pass
 
-    def value_of(name: str):  # noqa: ANN202
+    def value_of(name: str) -> Any:
         if name.startswith("aws.pipes."):
             return variables.get(name, _MISSING)
         return json_path(view, name)
 
     if template.lstrip()[:1] not in ("{", "["):
         # A text template: every value is written as its text, and the target gets a string.
-        def text(match):  # noqa: ANN001, ANN202
+        def text(match: re.Match[str]) -> str:
             value = value_of(match.group(1))
             return "" if value is _MISSING or value is None else value if isinstance(value, str) else json.dumps(value)
 
@@ -155,15 +160,15 @@ def _supervise() -> None:
                 worker.start()
 
 
-def _polls(pipe) -> bool:  # noqa: ANN001
+def _polls(pipe: Pipe) -> bool:
     return pipe.desired_state == "RUNNING" and pipe.status == "RUNNING"
 
 
-def _still_running(backend, pipe) -> bool:  # noqa: ANN001
+def _still_running(backend: EventBridgePipesBackend, pipe: Pipe) -> bool:
     return backend.pipes.get(pipe.name) is pipe and _polls(pipe)
 
 
-def _run(backend, pipe, key: str) -> None:  # noqa: ANN001
+def _run(backend: EventBridgePipesBackend, pipe: Pipe, key: str) -> None:
     try:
         source, target = pipe.source.split(":"), pipe.target.split(":")
         if source[2] != "sqs" or target[2] != "states":
@@ -179,7 +184,7 @@ def _run(backend, pipe, key: str) -> None:  # noqa: ANN001
         session = _Session(pipe)
         while _still_running(backend, pipe):
             _poll_once(backend, pipe, session)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any failure is logged with its pipe; the supervisor starts a new poller
         LOG.exception("pipe %s: poller stopped; it restarts on the next supervision tick", pipe.name)
     finally:
         _workers.pop(key, None)
@@ -188,7 +193,7 @@ def _run(backend, pipe, key: str) -> None:  # noqa: ANN001
 class _Session:
     """The pipe role's clients, renewed every quarter hour (its credentials are temporary)."""
 
-    def __init__(self, pipe):  # noqa: ANN001
+    def __init__(self, pipe: Pipe) -> None:
         self.pipe, self.at, self.sqs, self.sfn, self.queue_url = pipe, 0.0, None, None, None
 
     def refresh(self) -> None:
@@ -202,7 +207,7 @@ class _Session:
         self.at = time.monotonic()
 
 
-def _poll_once(backend, pipe, session: _Session) -> None:  # noqa: ANN001
+def _poll_once(backend: EventBridgePipesBackend, pipe: Pipe, session: _Session) -> None:
     _, _, _, region, _account, queue_name = pipe.source.split(":")
     params = (pipe.source_parameters or {}).get("SqsQueueParameters") or {}
     batch_size = int(params.get("BatchSize") or 10)
@@ -252,7 +257,7 @@ def _poll_once(backend, pipe, session: _Session) -> None:  # noqa: ANN001
             )
 
 
-def _record(message: dict, pipe, region: str) -> dict:  # noqa: ANN001
+def _record(message: dict, pipe: Pipe, region: str) -> dict:
     """A message as Pipes hands an SQS record on (the Lambda event-source record shape)."""
     return {
         "messageId": message["MessageId"],
@@ -267,7 +272,7 @@ def _record(message: dict, pipe, region: str) -> dict:  # noqa: ANN001
     }
 
 
-def _matches_filters(pipe, record: dict) -> bool:  # noqa: ANN001
+def _matches_filters(pipe: Pipe, record: dict) -> bool:
     from moto.events.models import EventPattern
 
     filters = ((pipe.source_parameters or {}).get("FilterCriteria") or {}).get("Filters") or []
@@ -281,8 +286,10 @@ def _matches_filters(pipe, record: dict) -> bool:  # noqa: ANN001
     return any(EventPattern.load(f.get("Pattern")).matches_event(view) for f in filters)
 
 
-def _deliver(pipe, region: str, sfn, batch: list[dict], queue_name: str) -> bool:  # noqa: ANN001
+def _deliver(pipe: Pipe, region: str, sfn: BaseClient, batch: list[dict], queue_name: str) -> bool:
     """True when the target accepted the batch (or every record was filtered out)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     records = [r for r in (_record(m, pipe, region) for m in batch) if _matches_filters(pipe, r)]
     if not records:
         return True
@@ -323,7 +330,7 @@ def _deliver(pipe, region: str, sfn, batch: list[dict], queue_name: str) -> bool
         payload.append(render_template(template, record, variables))
     try:
         execution = sfn.start_execution(stateMachineArn=pipe.target, name=str(uuid.uuid4()), input=json.dumps(payload))
-    except Exception as error:  # noqa: BLE001 - the pipe's failure path: the messages return and redrive
+    except (BotoCoreError, ClientError) as error:  # the pipe's failure path: the messages return and redrive
         LOG.error(
             "pipe %s: %d record(s) from %s not delivered to %s: %s",
             pipe.name,
