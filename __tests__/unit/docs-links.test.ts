@@ -4,21 +4,10 @@
  * that exists, for `#anchor` links), and nothing cites a file the repository does not hold or an
  * issue number instead of saying the thing itself.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { ROOT } from "../../scripts/lib/terraform";
-
-/** Files of the repository (tracked or new, never ignored ones), relative to the root. */
-function repositoryFiles(): string[] {
-  const git = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  if (git.status !== 0)
-    throw new Error(`git ls-files failed (the docs tests read the repository's file list with git): ${git.stderr}`);
-  return git.stdout.split("\n").filter((f) => f && existsSync(join(ROOT, f)));
-}
+import { repositoryFiles } from "../helpers/repository";
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function headingAnchor(heading: string): string {
