@@ -5,9 +5,10 @@
  * its deployed role, first succeeds, and without the grant fails at exactly that call, with a
  * denial naming the principal, the action and the resource.
  *
- * While a component works on its own (between the trigger and the observation), the decision
- * log's "data" phase must show no request signed with terraform's key, none unsigned and none
- * with moto's fixed key: everything it did ran under its role, and was decided.
+ * From the trigger to the observation, the decision log must show no request signed with terraform's
+ * key other than the test's own (tagged with the SDK's app id), none unsigned and none with moto's
+ * fixed key: everything the component did ran under its role, and was decided. The window is the
+ * log's lines, not a phase: an asynchronous component may start before the trigger call returns.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -35,10 +36,13 @@ beforeAll(() => {
     );
 });
 
+/** The SDK app id the test's own requests carry in their user agent, to tell them from a component's. */
+const TEST_AGENT = "iam-enforcement-test";
+
 /** boto3 as the account (terraform's key): the project's Node dependencies have no IAM, Lambda or Pipes client. */
 function boto<T>(code: string): T {
   const done = spawnSync(join(ROOT, ".venv", "bin", "python"), ["-c", `import boto3, json, fnmatch\n${code}`], {
-    env: { ...process.env, ...emulator.env(config.accountId, config.region) },
+    env: { ...process.env, ...emulator.env(config.accountId, config.region), AWS_SDK_UA_APP_ID: TEST_AGENT },
     encoding: "utf8",
   });
   if (done.status !== 0) throw new Error(`boto3: ${done.stderr}`);
@@ -107,11 +111,31 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 type Decision = { principal: string; role: string; action: string; resource: string; allowed: boolean; reason: string };
+type LogEntry = { kind: string; signer?: string; agent?: string | null } & Partial<Decision>;
 
-/** The decision log's lines (JSON lines) after `offset`. */
+/** The decision log's entries (JSON lines) after `offset`. */
+function entriesSince(summary: IamDecisionSummary, offset: number): LogEntry[] {
+  return readFileSync(summary.log, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .slice(offset)
+    .map((l: string) => JSON.parse(l) as LogEntry);
+}
+
 function decisionsSince(summary: IamDecisionSummary, offset: number): Decision[] {
-  const lines = readFileSync(summary.log, "utf8").split("\n").filter(Boolean).slice(offset);
-  return lines.map((l: string) => JSON.parse(l)).filter((e: { kind: string }) => e.kind === "decision");
+  return entriesSince(summary, offset).filter((e): e is LogEntry & Decision => e.kind === "decision");
+}
+
+/** Who signed the requests among `entries`, the test's own terraform-signed calls left out. */
+function signers(entries: LogEntry[]) {
+  const requests = entries.filter((e) => e.kind === "request");
+  const by = (signer: string) => requests.filter((e) => e.signer === signer);
+  return {
+    decided: entries.filter((e) => e.kind === "decision").length,
+    terraformSigned: by("terraform").filter((e) => !(e.agent ?? "").includes(`app/${TEST_AGENT}`)).length,
+    unsigned: by("unsigned").length,
+    other: by("other").length,
+  };
 }
 
 function logLength(summary: IamDecisionSummary): number {
@@ -119,8 +143,9 @@ function logLength(summary: IamDecisionSummary): number {
 }
 
 /**
- * Triggers a component, then, in the decision log's "data" phase, waits (reading only the log)
- * until a decision for `action` on `resource` by `roleArn` is recorded; returns it and the phase's counts.
+ * Triggers a component (in a decision-log phase of its own, for a reader of the log), then waits, reading
+ * only the log, until a decision for `action` on `resource` by `roleArn` is recorded; returns it and who
+ * signed the requests logged since the trigger.
  */
 async function decisionAfter(
   trigger: () => Promise<void> | void,
@@ -129,21 +154,19 @@ async function decisionAfter(
   resource: RegExp,
   phase: string,
 ) {
-  await emulator.iamPhase(`${phase}-trigger`);
+  await emulator.iamPhase(phase);
   const start = logLength(await emulator.iamDecisions());
   await trigger();
-  await emulator.iamPhase(phase);
   const decision = await waitFor(`${action} on ${resource} by ${roleArn}`, async () =>
     decisionsSince(await emulator.iamDecisions(), start).find(
       (d) => d.role === roleArn && d.action === action && resource.test(d.resource),
     ),
   );
-  await emulator.iamPhase(`${phase}-observed`);
-  const counts = (await emulator.iamDecisions()).counts[phase];
+  const counts = signers(entriesSince(await emulator.iamDecisions(), start));
   return { decision, counts };
 }
 
-function expectOnlyComponentPrincipals(counts: IamDecisionSummary["counts"][string]): void {
+function expectOnlyComponentPrincipals(counts: ReturnType<typeof signers>): void {
   expect({ terraformSigned: counts.terraformSigned, unsigned: counts.unsigned, other: counts.other }).toEqual({
     terraformSigned: 0,
     unsigned: 0,
@@ -248,6 +271,7 @@ print(json.dumps({"role": r if r.startswith("arn:") else boto3.client("iam").get
       region: config.region,
       forcePathStyle: true,
       credentials: { accessKeyId: emulatorAccessKey(config.accountId), secretAccessKey: "emulator" },
+      customUserAgent: `app/${TEST_AGENT}`,
       requestHandler: { httpsAgent: emulator.httpsAgent() },
     });
     // A producer's landing of good records (made from the contract): the deployed chain takes it to processed.

@@ -214,6 +214,8 @@ def _middleware(app: WSGIApplication) -> WSGIApplication:
                     "method": environ.get("REQUEST_METHOD"),
                     "path": path,
                     "target": environ.get("HTTP_X_AMZ_TARGET"),
+                    # Tells a test's own calls (tagged with the SDK's app id) from a component's.
+                    "agent": environ.get("HTTP_USER_AGENT"),
                 }
             )
             return app(environ, start_response)
