@@ -894,58 +894,68 @@ export const EnvironmentSchema = z
   .superRefine((env, ctx) => environmentRules(env, ctx), { when: () => true });
 
 /**
- * Rules that relate fields to the tier. Kept together so the production policy reads in one place.
- * The input may be partly invalid (see `when` above), hence the defensive reads.
+ * The input the cross-field rules see: `when` above runs them even when a field failed, and a failed
+ * field holds what the file wrote. So every field is `unknown`, and each rule checks what it reads.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see above)
-function environmentRules(env: Record<string, any>, ctx: z.RefinementCtx): void {
+type Unvalidated = { readonly [field: string]: unknown };
+
+/** `value` when it is an object of fields, else undefined. */
+const fieldsOf = (value: unknown): Unvalidated | undefined =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Unvalidated) : undefined;
+
+/** Rules that relate fields to the tier. Kept together so the production policy reads in one place. */
+function environmentRules(env: Unvalidated, ctx: z.RefinementCtx): void {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   if (env.tier !== "local") {
     if (env.accountId === undefined)
       fail(["accountId"], "is required outside local: the provider must refuse any other account");
-    if (env.state?.backend === "local")
+    if (fieldsOf(env.state)?.backend === "local")
       fail(["state", "backend"], 'must be "s3" outside local: shared state needs a remote, locked backend');
   }
   if (env.tier === "prod") {
-    if (env.protection?.forceDestroy === true)
+    const protection = fieldsOf(env.protection);
+    const athena = fieldsOf(env.athena);
+    const retentionDays = fieldsOf(env.logs)?.retentionDays;
+    if (protection?.forceDestroy === true)
       fail(["protection", "forceDestroy"], "must be false in prod: production data is never force-deleted");
-    if (env.protection?.preventDestroy === false)
+    if (protection?.preventDestroy === false)
       fail(
         ["protection", "preventDestroy"],
         "must be true in prod: data-bearing resources must survive a stray destroy",
       );
-    if (env.athena !== undefined && env.athena.bytesScannedCutoffPerQuery === undefined) {
+    if (athena !== undefined && athena.bytesScannedCutoffPerQuery === undefined) {
       fail(["athena", "bytesScannedCutoffPerQuery"], "is required in prod: every production query needs a scan cutoff");
     }
-    if (env.alarms?.notify === "record")
+    if (fieldsOf(env.alarms)?.notify === "record")
       fail(["alarms", "notify"], 'must be "page" in prod: production alarms must reach on-call');
-    if (env.orchestration?.logExecutionData === true) {
+    if (fieldsOf(env.orchestration)?.logExecutionData === true) {
       fail(
         ["orchestration", "logExecutionData"],
         "must be false in prod: execution inputs and outputs can carry record data into the logs",
       );
     }
-    if (typeof env.logs?.retentionDays === "number" && env.logs.retentionDays < PROD_MIN_LOG_RETENTION_DAYS) {
+    if (typeof retentionDays === "number" && retentionDays < PROD_MIN_LOG_RETENTION_DAYS) {
       fail(
         ["logs", "retentionDays"],
-        `must be ≥ ${PROD_MIN_LOG_RETENTION_DAYS} in prod: production logs are audit evidence kept at least a year (got ${env.logs.retentionDays})`,
+        `must be ≥ ${PROD_MIN_LOG_RETENTION_DAYS} in prod: production logs are audit evidence kept at least a year (got ${retentionDays})`,
       );
     }
   }
   analyticsRules(env, fail);
   ingestionRules(env, fail);
-  if (env.tags) {
+  const tags = fieldsOf(env.tags);
+  if (tags) {
     for (const reserved of RESERVED_TAG_KEYS) {
-      if (reserved in env.tags) fail(["tags", reserved], "is set by the platform and cannot be overridden");
+      if (reserved in tags) fail(["tags", reserved], "is set by the platform and cannot be overridden");
     }
   }
 }
 
 /** Rules between the analytics features and the network and account they live in. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see environmentRules)
-function analyticsRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
-  const network = env.network;
-  if (env.redshift?.enabled === true && network) {
+function analyticsRules(env: Unvalidated, fail: (path: (string | number)[], message: string) => void): void {
+  const network = fieldsOf(env.network);
+  const envRegion = typeof env.region === "string" ? env.region : undefined;
+  if (fieldsOf(env.redshift)?.enabled === true && network) {
     // Redshift Serverless refuses a workgroup whose subnets span fewer than three AZs.
     if (network.mode === "create" && Array.isArray(network.availabilityZones) && network.availabilityZones.length < 3) {
       fail(
@@ -954,7 +964,7 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
       );
     }
     if (network.mode === "adopt" && Array.isArray(network.subnets)) {
-      const zones = new Set(network.subnets.map((s: { availabilityZone?: string }) => s?.availabilityZone));
+      const zones = new Set(network.subnets.map((s: unknown) => fieldsOf(s)?.availabilityZone));
       if (zones.size < 3)
         fail(
           ["network", "subnets"],
@@ -962,17 +972,18 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
         );
     }
   }
-  if (network?.mode === "adopt" && Array.isArray(network.subnets) && typeof env.region === "string") {
-    network.subnets.forEach((s: { availabilityZone?: unknown }, i: number) => {
-      if (typeof s?.availabilityZone === "string" && !s.availabilityZone.startsWith(env.region)) {
+  if (network?.mode === "adopt" && Array.isArray(network.subnets) && envRegion !== undefined) {
+    network.subnets.forEach((s: unknown, i: number) => {
+      const zone = fieldsOf(s)?.availabilityZone;
+      if (typeof zone === "string" && !zone.startsWith(envRegion)) {
         fail(
           ["network", "subnets", i, "availabilityZone"],
-          `must be in the environment's region ${env.region} (got ${show(s.availabilityZone)})`,
+          `must be in the environment's region ${envRegion} (got ${show(zone)})`,
         );
       }
     });
   }
-  const lf = env.lakeFormation;
+  const lf = fieldsOf(env.lakeFormation);
   if (lf?.enabled === true && Array.isArray(lf.admins) && lf.admins.length === 0) {
     fail(
       ["lakeFormation", "admins"],
@@ -991,7 +1002,7 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
       }
     });
   }
-  const principal = env.quicksight?.principalArn;
+  const principal = fieldsOf(env.quicksight)?.principalArn;
   if (
     typeof principal === "string" &&
     /^arn:aws(-cn|-us-gov)?:quicksight:/.test(principal) &&
@@ -1008,33 +1019,33 @@ function analyticsRules(env: Record<string, any>, fail: (path: (string | number)
 }
 
 /** Rules between the ingestion settings and the tier. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- partly invalid input, read defensively (see environmentRules)
-function ingestionRules(env: Record<string, any>, fail: (path: (string | number)[], message: string) => void): void {
-  const ingestion = env.ingestion;
+function ingestionRules(env: Unvalidated, fail: (path: (string | number)[], message: string) => void): void {
+  const ingestion = fieldsOf(env.ingestion);
   if (!ingestion) return;
-  const baseUrl = ingestion.api?.baseUrl;
+  const baseUrl = fieldsOf(ingestion.api)?.baseUrl;
+  const glue = fieldsOf(ingestion.glue);
   if (env.tier !== "local" && typeof baseUrl === "string" && /^http:\/\//i.test(baseUrl)) {
     fail(
       ["ingestion", "api", "baseUrl"],
       `must use https outside local: API credentials never travel in clear text (got ${show(baseUrl)})`,
     );
   }
-  const runs = ingestion.glue?.maxConcurrentRuns;
-  if (typeof runs === "number" && runs > 1 && ingestion.glue?.bookmarks !== "disable") {
+  const runs = glue?.maxConcurrentRuns;
+  if (typeof runs === "number" && runs > 1 && glue?.bookmarks !== "disable") {
     fail(
       ["ingestion", "glue", "maxConcurrentRuns"],
       `must be 1 while bookmarks are on: two runs of a bookmarked extract would read the same increment (got ${runs})`,
     );
   }
   if (env.tier === "prod") {
-    if (ingestion.glue?.bookmarks !== undefined && ingestion.glue.bookmarks !== "enable") {
+    if (glue?.bookmarks !== undefined && glue.bookmarks !== "enable") {
       fail(
         ["ingestion", "glue", "bookmarks"],
-        `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(ingestion.glue.bookmarks)})`,
+        `must be "enable" in prod: without bookmarks every RDS extract re-reads the whole table (got ${show(glue.bookmarks)})`,
       );
     }
     for (const field of ["metrics", "continuousLogging"] as const) {
-      if (ingestion.glue?.[field] === false)
+      if (glue?.[field] === false)
         fail(["ingestion", "glue", field], "must be true in prod: a failed production run must be diagnosable");
     }
   }

@@ -15,7 +15,7 @@
  *  - queries are the Athena, Redshift and QuickSight resources that reference the catalog.
  */
 import { defined } from "../../modules/shared/defined";
-import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
+import { at, references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
 export type Stage = "source" | "engine" | "zone" | "catalog" | "query";
 
@@ -210,7 +210,7 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
       around.some((r) => r.type === "aws_s3_bucket_notification" && r.body.eventbridge === true)
         ? "object events → EventBridge"
         : "",
-      bucket.body.lifecycle?.prevent_destroy === true ? "prevent_destroy" : "",
+      at(bucket.body, "lifecycle", "prevent_destroy") === true ? "prevent_destroy" : "",
       bucket.body.force_destroy === true ? "force_destroy" : "",
     ].filter(Boolean);
     if (traits.length) lines.push(traits.join(" · "));
@@ -271,11 +271,10 @@ export function buildDataFlow(json: TerraformJson): DataFlow {
     );
     const sourceKinds = [...sources].map((s) => (s.startsWith("outside:") ? s : resourceAt(s).type)).sort();
     // The script a job runs (the file name of the object its command points at) tells jobs apart.
-    const script: string | undefined = references(r.body.command ?? {})
+    const scriptKey = references(r.body.command ?? {})
       .map((a) => byAddress.get(a))
-      .find((o) => o?.type === "aws_s3_object" && typeof o.body.key === "string")
-      ?.body.key.split("/")
-      .pop();
+      .find((o) => o?.type === "aws_s3_object" && typeof o.body.key === "string")?.body.key;
+    const script = typeof scriptKey === "string" ? scriptKey.split("/").pop() : undefined;
     const key = [ENGINES[r.type], script ?? "", zoneReads.join(","), zoneWrites.join(","), sourceKinds.join(",")].join(
       "|",
     );

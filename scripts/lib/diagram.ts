@@ -13,7 +13,7 @@
 import type { EnvironmentConfig } from "../../environments";
 import { defined } from "../../modules/shared/defined";
 import { buildDataFlow, renderDataFlow } from "./data-flow";
-import { references, stackResources, type StackResource, type TerraformJson } from "./stacks";
+import { at, references, stackResources, type StackResource, type TerraformJson } from "./stacks";
 
 export type Layer =
   "sources" | "ingestion" | "zones" | "catalog" | "analytics" | "orchestration" | "alarms" | "network" | "other";
@@ -202,7 +202,7 @@ export function buildDiagram(json: TerraformJson): Diagram {
     const n = entry.node;
     if (!n.components.includes(r.component)) n.components.push(r.component);
     n.resources.push(r.address);
-    if (r.body.lifecycle?.prevent_destroy === true && !n.annotations.includes("prevent_destroy"))
+    if (at(r.body, "lifecycle", "prevent_destroy") === true && !n.annotations.includes("prevent_destroy"))
       n.annotations.push("prevent_destroy");
     if (r.body.force_destroy === true && !n.annotations.includes("force_destroy")) n.annotations.push("force_destroy");
     nodeOf.set(r.address, id);
@@ -315,7 +315,7 @@ export function environmentFacts(json: TerraformJson, config: EnvironmentConfig)
   const diagram = buildDiagram(json);
   const perModule = new Map<string, number>();
   for (const r of resources) perModule.set(r.module, (perModule.get(r.module) ?? 0) + 1);
-  const protectedCount = resources.filter((r) => r.body.lifecycle?.prevent_destroy === true).length;
+  const protectedCount = resources.filter((r) => at(r.body, "lifecycle", "prevent_destroy") === true).length;
   const forceDestroy = resources.filter((r) => r.body.force_destroy === true).length;
   const present = new Set(resources.map((r) => SERVICES[r.type]?.label).filter(Boolean));
   const keys = resources.filter((r) => r.type === "aws_kms_key");

@@ -9,13 +9,13 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-// Synthesized Terraform JSON follows each provider's own schema; its readers check the attributes they use.
-/* eslint-disable @typescript-eslint/no-explicit-any -- untyped Terraform JSON (see above) */
+// Synthesized Terraform JSON follows each provider's own schema; its readers check the attributes they use
+// (`at` reads a nested attribute of unknown shape).
 export interface TerraformJson {
-  readonly resource?: Record<string, Record<string, any>>;
-  readonly data?: Record<string, Record<string, any>>;
-  readonly output?: Record<string, any>;
-  readonly [key: string]: any;
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+  readonly data?: Record<string, Record<string, Record<string, unknown>>>;
+  readonly output?: Record<string, unknown>;
+  readonly [key: string]: unknown;
 }
 
 export interface StackResource {
@@ -31,9 +31,18 @@ export interface StackResource {
   readonly module: string;
   /** Second path segment (e.g. "raw"), or the module when the resource sits directly in it. */
   readonly component: string;
-  readonly body: Record<string, any>;
+  readonly body: Record<string, unknown>;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** The value at `path` in JSON of unknown shape, or undefined where a step is not an object. */
+export function at(value: unknown, ...path: readonly string[]): unknown {
+  let here = value;
+  for (const key of path) {
+    if (typeof here !== "object" || here === null) return undefined;
+    here = (here as Record<string, unknown>)[key];
+  }
+  return here;
+}
 
 /** Module name used for resources created directly in the stack, outside any module construct. */
 export const STACK_LEVEL = "(stack)";
@@ -43,7 +52,8 @@ export function stackResources(json: TerraformJson): StackResource[] {
   const out: StackResource[] = [];
   for (const [type, byName] of Object.entries(json.resource ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     for (const [name, body] of Object.entries(byName).sort(([a], [b]) => a.localeCompare(b))) {
-      const fullPath: string | undefined = body?.["//"]?.metadata?.path;
+      const metadataPath = at(body, "//", "metadata", "path");
+      const fullPath = typeof metadataPath === "string" ? metadataPath : undefined;
       // The first segment is the stack; without metadata, fall back to the logical name.
       const path = fullPath ? fullPath.split("/").slice(1) : [name];
       const module = path.length > 1 ? path[0] : STACK_LEVEL;
