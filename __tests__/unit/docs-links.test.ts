@@ -106,11 +106,15 @@ describe("links and citations", () => {
         !f.startsWith("node_modules/") &&
         f !== "__tests__/unit/docs-links.test.ts",
     );
+    const held = new Set(files.map((f) => f.split("/").pop()));
     const cited: string[] = [];
     for (const file of text) {
       const body = readFileSync(join(ROOT, file), "utf8");
-      if (body.includes("DESIGN.md") && !existsSync(join(ROOT, "DESIGN.md"))) cited.push(`${file}: DESIGN.md`);
-      // "issue 12", "ticket #3" anywhere; a bare "#12" in prose (code uses "#3" in messages of its own).
+      // An upper-case notes file (like the README or the CHANGELOG) named anywhere must be one the repository holds.
+      for (const m of body.matchAll(/\b[A-Z][A-Z_-]*\.md\b/g)) {
+        if (!held.has(m[0])) cited.push(`${file}:${body.slice(0, m.index).split("\n").length}: ${m[0]}`);
+      }
+      // The word issue or ticket before a number, anywhere; a bare hash and number in prose (code uses them in messages of its own).
       const pattern = file.endsWith(".md")
         ? /\b(?:issue|issues|ticket)\s+#?\d+\b|(?<![\w&/`-])#\d{1,4}\b(?![\w-])/gi
         : /\b(?:issue|issues|ticket)\s+#?\d+\b/gi;
